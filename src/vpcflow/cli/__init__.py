@@ -1,0 +1,1 @@
+"""The ``vpcflow`` command: one module per subcommand, registered lazily in ``main.py``."""

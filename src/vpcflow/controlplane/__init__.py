@@ -1,0 +1,1 @@
+"""The control plane: CreateFlowLogs / DescribeFlowLogs / DeleteFlowLogs, tags, validation, delivery status."""

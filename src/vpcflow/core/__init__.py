@@ -1,0 +1,1 @@
+"""Core: errors, clock, ids. Standard library only."""

@@ -1,0 +1,1 @@
+"""Evaluation (verb): security groups (stateful, connection tracking) and network ACLs (stateless)."""

@@ -1,0 +1,1 @@
+"""Record sinks (nouns): each takes rendered record batches to one kind of destination."""

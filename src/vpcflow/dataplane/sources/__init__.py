@@ -1,0 +1,1 @@
+"""Packet sources (nouns): each yields PacketBatches in non-decreasing time order."""

@@ -1,0 +1,1 @@
+"""IAM: policy documents, principals, a compact evaluator (explicit deny > allow > implicit deny)."""

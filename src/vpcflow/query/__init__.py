@@ -1,0 +1,1 @@
+"""Reading delivered logs back: readers per destination, DuckDB views, named reports, plots."""

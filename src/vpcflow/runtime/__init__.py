@@ -1,0 +1,1 @@
+"""The composition root: settings, and wiring of control plane <-> data plane <-> destinations."""
