@@ -10,6 +10,7 @@ Naming: the AWS hyphenated name (``pkt-srcaddr``) in formats and files; the unde
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 
@@ -190,12 +191,7 @@ VPC_FIELDS: tuple[Field, ...] = (
 
 
 def _tgw(name: str, version: int, vt: ValueType, meaning: str) -> Field:
-    base = _f(name, version, vt, _P, meaning, "")
-    return Field(**{**_asdict(base), "transit_gateway": True, "vpc": False})
-
-
-def _asdict(f: Field) -> dict[str, object]:
-    return {s: getattr(f, s) for s in Field.__slots__}
+    return dataclasses.replace(_f(name, version, vt, _P, meaning, ""), transit_gateway=True, vpc=False)
 
 
 # Transit-gateway-only fields (spec 1.8); the rest of a TGW format reuses VPC fields by name.
