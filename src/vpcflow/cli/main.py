@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "convert": "vpcflow.cli.convert:command",
     "fields": "vpcflow.cli.fields:command",
     "format": "vpcflow.cli.format:group",
+    "query": "vpcflow.cli.query:command",
+    "report": "vpcflow.cli.report:command",
 }
 
 
