@@ -98,7 +98,7 @@ def test_formats_mix_by_name(tmp_path: Path) -> None:
 def test_bad_header_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.log"
     bad.write_text("hello world\n")
-    with pytest.raises(ReadError, match="bad.log:1"):
+    with pytest.raises(ReadError, match=r"bad\.log:1"):
         _db(bad)
 
 

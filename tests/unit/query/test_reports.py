@@ -11,7 +11,7 @@ from vpcflow.core.errors import ConfigError
 from vpcflow.query.duck import FlowLogDatabase
 from vpcflow.query.reports import REPORTS, render_sql
 
-HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr flow-direction"  # noqa: E501
+HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr flow-direction"
 
 
 def _line(src: str, dst: str, sport: int, dport: int, action: str, *, pk: int = 1, by: int = 60, t: int = 1700000000,
