@@ -22,7 +22,7 @@ class Chart:
 
     def svg(self) -> str:
         buf = io.StringIO()
-        self.figure.savefig(buf, format="svg", bbox_inches="tight")
+        self.figure.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
         text = buf.getvalue()
         return text[text.find("<svg") :]
 
