@@ -1,0 +1,601 @@
+"""The embedded CloudWatch Logs store: ``<data-dir>/logs.db`` (SQLite, WAL).
+
+Log groups (creation time, retention, ARN), streams (first/last event timestamps, last ingestion
+time, stored bytes) and events (timestamp, message, ingestion time), with CloudWatch Logs'
+operations, parameter names, result shapes and error codes/messages, so the CLI and the HTTP API
+can hand results to users unchanged. Method names are boto3's (``describe_log_groups``...).
+
+Filter patterns live above this layer (``query/filter_pattern.py``): :meth:`LogStore.filter_log_events`
+takes a compiled matcher (a function from an Arrow array of messages to a boolean mask).
+
+Delivery checkpoints (``checkpoints`` table) let the embedded CloudWatch sink record, in the same
+transaction as the events, how far a stream's deterministic event sequence was delivered, so a
+killed run that is started again neither loses nor doubles events.
+
+Paging tokens (decided here; AWS's are opaque): ``f/<ts:020d><id:020d>/s`` and ``b/...`` name a
+position in a stream's (timestamp, arrival) order. Reaching the end returns the same token again
+with no events (AWS's termination signal).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vpcflow.codecs import cloudwatch as cw
+from vpcflow.core.errors import ApiError, StateError
+
+Matcher = Callable[[pa.Array], npt.NDArray[np.bool_]]
+
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                  3288, 3653)
+_GROUP_RE = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS log_groups (
+    name TEXT PRIMARY KEY, creation_time INTEGER NOT NULL, retention_days INTEGER);
+CREATE TABLE IF NOT EXISTS log_streams (
+    id INTEGER PRIMARY KEY, group_name TEXT NOT NULL REFERENCES log_groups(name) ON DELETE CASCADE,
+    name TEXT NOT NULL, creation_time INTEGER NOT NULL, first_event_ts INTEGER, last_event_ts INTEGER,
+    last_ingestion_time INTEGER, stored_bytes INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (group_name, name));
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY, stream_id INTEGER NOT NULL, ts INTEGER NOT NULL,
+    ingestion_time INTEGER NOT NULL, message TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_stream ON events (stream_id, ts, id);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    run_id TEXT NOT NULL, group_name TEXT NOT NULL, stream_name TEXT NOT NULL, next_seq INTEGER NOT NULL,
+    PRIMARY KEY (run_id, group_name, stream_name));
+"""
+
+
+class LogsApiError(ApiError):
+    """A CloudWatch Logs error (JSON protocol: ``__type`` is the code)."""
+
+
+class ResourceNotFoundError(LogsApiError):
+    code = "ResourceNotFoundException"
+
+
+class ResourceAlreadyExistsError(LogsApiError):
+    code = "ResourceAlreadyExistsException"
+
+
+class InvalidParameterExceptionError(LogsApiError):
+    code = "InvalidParameterException"
+
+
+def _group_missing() -> ResourceNotFoundError:
+    return ResourceNotFoundError("The specified log group does not exist.")
+
+
+def _stream_missing() -> ResourceNotFoundError:
+    return ResourceNotFoundError("The specified log stream does not exist.")
+
+
+def _bad_token() -> InvalidParameterExceptionError:
+    return InvalidParameterExceptionError("The specified nextToken is invalid.")
+
+
+def _pos_token(kind: str, ts: int, rowid: int) -> str:
+    return f"{kind}/{ts:020d}{rowid:020d}/s"
+
+
+def _parse_pos(token: str) -> tuple[str, int, int]:
+    m = re.fullmatch(r"([fb])/(\d{20})(\d{20})/s", token)
+    if m is None:
+        raise _bad_token()
+    return m[1], int(m[2]), int(m[3])
+
+
+def _check_limit(limit: int | None, maximum: int, name: str = "limit") -> None:
+    if limit is not None and not 1 <= limit <= maximum:
+        raise InvalidParameterExceptionError(
+            f"1 validation error detected: Value '{limit}' at '{name}' failed to satisfy constraint: "
+            + ("Member must have value greater than or equal to 1" if limit < 1
+               else f"Member must have value less than or equal to {maximum}")
+        )
+
+
+class LogStore:
+    """One SQLite file of log groups, streams and events; safe for several processes (WAL)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        account_id: str = "123456789012",
+        region: str = "us-east-1",
+        clock_ms: Callable[[], int] | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.path = Path(path)
+        self.account_id = account_id
+        self.region = region
+        self._clock = clock_ms or (lambda: int(time.time() * 1000))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._c = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
+            self._c.execute("PRAGMA journal_mode=WAL")
+            self._c.execute("PRAGMA synchronous=NORMAL")
+            self._c.execute("PRAGMA foreign_keys=ON")
+            with self._txn():
+                for statement in DDL.split(";"):
+                    if statement.strip():
+                        self._c.execute(statement)
+                row = self._c.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                if row is None:
+                    self._c.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                elif int(row[0]) > SCHEMA_VERSION:
+                    raise StateError(f"{self.path}: log store schema {row[0]} is from a newer vpcflow")
+        except sqlite3.DatabaseError as e:
+            raise StateError(f"{self.path}: cannot open the log store ({e})") from e
+        self.enforce_retention()
+
+    def close(self) -> None:
+        self._c.close()
+
+    def __enter__(self) -> LogStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _txn(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._c.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            raise StateError(f"{self.path}: the log store is locked by another process ({e})") from e
+        try:
+            yield self._c
+        except BaseException:
+            self._c.execute("ROLLBACK")
+            raise
+        self._c.execute("COMMIT")
+
+    def now_ms(self) -> int:
+        return self._clock()
+
+    # -- ARNs ------------------------------------------------------------------------------------
+    def group_arn(self, name: str) -> str:
+        return f"arn:aws:logs:{self.region}:{self.account_id}:log-group:{name}"
+
+    def stream_arn(self, group: str, stream: str) -> str:
+        return f"{self.group_arn(group)}:log-stream:{stream}"
+
+    # -- log groups ------------------------------------------------------------------------------
+    def create_log_group(self, logGroupName: str, **_: Any) -> dict[str, Any]:
+        if not _GROUP_RE.match(logGroupName):
+            raise InvalidParameterExceptionError(
+                f"1 validation error detected: Value '{logGroupName}' at 'logGroupName' failed to satisfy "
+                "constraint: Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+"
+            )
+        with self._txn() as c:
+            if c.execute("SELECT 1 FROM log_groups WHERE name=?", (logGroupName,)).fetchone():
+                raise ResourceAlreadyExistsError("The specified log group already exists")
+            c.execute("INSERT INTO log_groups VALUES (?, ?, NULL)", (logGroupName, self.now_ms()))
+        return {}
+
+    def log_group_exists(self, name: str) -> bool:
+        return self._c.execute("SELECT 1 FROM log_groups WHERE name=?", (name,)).fetchone() is not None
+
+    def delete_log_group(self, logGroupName: str) -> dict[str, Any]:
+        with self._txn() as c:
+            if not c.execute("SELECT 1 FROM log_groups WHERE name=?", (logGroupName,)).fetchone():
+                raise _group_missing()
+            c.execute("DELETE FROM events WHERE stream_id IN (SELECT id FROM log_streams WHERE group_name=?)",
+                      (logGroupName,))
+            c.execute("DELETE FROM log_streams WHERE group_name=?", (logGroupName,))
+            c.execute("DELETE FROM checkpoints WHERE group_name=?", (logGroupName,))
+            c.execute("DELETE FROM log_groups WHERE name=?", (logGroupName,))
+        return {}
+
+    def put_retention_policy(self, logGroupName: str, retentionInDays: int) -> dict[str, Any]:
+        if retentionInDays not in RETENTION_DAYS:
+            raise InvalidParameterExceptionError(
+                f"1 validation error detected: Value '{retentionInDays}' at 'retentionInDays' failed to satisfy "
+                f"constraint: Member must satisfy enum value set: [{', '.join(map(str, RETENTION_DAYS))}]"
+            )
+        with self._txn() as c:
+            if c.execute("UPDATE log_groups SET retention_days=? WHERE name=?", (retentionInDays, logGroupName)
+                         ).rowcount == 0:
+                raise _group_missing()
+        self.enforce_retention()
+        return {}
+
+    def delete_retention_policy(self, logGroupName: str) -> dict[str, Any]:
+        with self._txn() as c:
+            if c.execute("UPDATE log_groups SET retention_days=NULL WHERE name=?", (logGroupName,)).rowcount == 0:
+                raise _group_missing()
+        return {}
+
+    def enforce_retention(self) -> int:
+        """Delete events older than their group's retention; returns how many were deleted."""
+        now = self.now_ms()
+        deleted = 0
+        q = "SELECT name, retention_days FROM log_groups WHERE retention_days IS NOT NULL"
+        rows = self._c.execute(q).fetchall()
+        for name, days in rows:
+            cutoff = now - int(days) * 86_400_000
+            with self._txn() as c:
+                ids = [r[0] for r in c.execute("SELECT id FROM log_streams WHERE group_name=?", (name,))]
+                for sid in ids:
+                    n = c.execute("DELETE FROM events WHERE stream_id=? AND ts < ?", (sid, cutoff)).rowcount
+                    if n:
+                        deleted += n
+                        self._refresh_stream(c, sid)
+        return deleted
+
+    @staticmethod
+    def _refresh_stream(c: sqlite3.Connection, sid: int) -> None:
+        c.execute(
+            "UPDATE log_streams SET first_event_ts=(SELECT MIN(ts) FROM events WHERE stream_id=?),"
+            " last_event_ts=(SELECT MAX(ts) FROM events WHERE stream_id=?),"
+            " stored_bytes=(SELECT COALESCE(SUM(LENGTH(CAST(message AS BLOB))), 0) FROM events WHERE stream_id=?)"
+            " WHERE id=?",
+            (sid, sid, sid, sid),
+        )
+
+    def describe_log_groups(
+        self,
+        logGroupNamePrefix: str | None = None,
+        limit: int | None = None,
+        nextToken: str | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
+        _check_limit(limit, 50)
+        n = limit or 50
+        after = ""
+        if nextToken is not None:
+            if not nextToken.startswith("g/"):
+                raise _bad_token()
+            after = nextToken[2:]
+        rows = self._c.execute(
+            "SELECT g.name, g.creation_time, g.retention_days,"
+            " (SELECT COALESCE(SUM(s.stored_bytes), 0) FROM log_streams s WHERE s.group_name=g.name)"
+            " FROM log_groups g WHERE g.name > ? AND substr(g.name, 1, ?) = ? ORDER BY g.name LIMIT ?",
+            (after, len(logGroupNamePrefix or ""), logGroupNamePrefix or "", n + 1),
+        ).fetchall()
+        groups = []
+        for name, created, retention, stored in rows[:n]:
+            g: dict[str, Any] = {"logGroupName": name, "creationTime": created}
+            if retention is not None:
+                g["retentionInDays"] = retention
+            g.update({"metricFilterCount": 0, "arn": self.group_arn(name) + ":*", "storedBytes": stored,
+                      "logGroupClass": "STANDARD", "logGroupArn": self.group_arn(name)})
+            groups.append(g)
+        out: dict[str, Any] = {"logGroups": groups}
+        if len(rows) > n:
+            out["nextToken"] = "g/" + rows[n - 1][0]
+        return out
+
+    # -- streams ---------------------------------------------------------------------------------
+    def _stream_id(self, group: str, stream: str) -> int:
+        row = self._c.execute("SELECT id FROM log_streams WHERE group_name=? AND name=?", (group, stream)).fetchone()
+        if row is None:
+            if not self.log_group_exists(group):
+                raise _group_missing()
+            raise _stream_missing()
+        return int(row[0])
+
+    def create_log_stream(self, logGroupName: str, logStreamName: str) -> dict[str, Any]:
+        if not logStreamName or len(logStreamName) > 512 or ":" in logStreamName or "*" in logStreamName:
+            raise InvalidParameterExceptionError(
+                f"1 validation error detected: Value '{logStreamName}' at 'logStreamName' failed to satisfy "
+                "constraint: Member must satisfy regular expression pattern: [^:*]*"
+            )
+        with self._txn() as c:
+            if not c.execute("SELECT 1 FROM log_groups WHERE name=?", (logGroupName,)).fetchone():
+                raise _group_missing()
+            if c.execute("SELECT 1 FROM log_streams WHERE group_name=? AND name=?", (logGroupName, logStreamName)
+                         ).fetchone():
+                raise ResourceAlreadyExistsError("The specified log stream already exists")
+            c.execute("INSERT INTO log_streams (group_name, name, creation_time) VALUES (?, ?, ?)",
+                      (logGroupName, logStreamName, self.now_ms()))
+        return {}
+
+    def log_stream_exists(self, group: str, stream: str) -> bool:
+        q = "SELECT 1 FROM log_streams WHERE group_name=? AND name=?"
+        return self._c.execute(q, (group, stream)).fetchone() is not None
+
+    def describe_log_streams(
+        self,
+        logGroupName: str,
+        logStreamNamePrefix: str | None = None,
+        orderBy: str = "LogStreamName",
+        descending: bool = False,
+        limit: int | None = None,
+        nextToken: str | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
+        if orderBy not in ("LogStreamName", "LastEventTime"):
+            raise InvalidParameterExceptionError(
+                f"1 validation error detected: Value '{orderBy}' at 'orderBy' failed to satisfy constraint: "
+                "Member must satisfy enum value set: [LogStreamName, LastEventTime]"
+            )
+        if orderBy == "LastEventTime" and logStreamNamePrefix:
+            raise InvalidParameterExceptionError("Cannot order by LastEventTime with a logStreamNamePrefix.")
+        _check_limit(limit, 50)
+        if not self.log_group_exists(logGroupName):
+            raise _group_missing()
+        offset = 0
+        if nextToken is not None:
+            if not re.fullmatch(r"s/\d+", nextToken):
+                raise _bad_token()
+            offset = int(nextToken[2:])
+        n = limit or 50
+        direction = "DESC" if descending else "ASC"
+        order = f"name {direction}" if orderBy == "LogStreamName" else \
+            f"COALESCE(last_event_ts, -1) {direction}, name {direction}"
+        prefix = logStreamNamePrefix or ""
+        rows = self._c.execute(
+            "SELECT name, creation_time, first_event_ts, last_event_ts, last_ingestion_time, stored_bytes, seq"
+            f" FROM log_streams WHERE group_name=? AND substr(name, 1, ?)=? ORDER BY {order} LIMIT ? OFFSET ?",
+            (logGroupName, len(prefix), prefix, n + 1, offset),
+        ).fetchall()
+        streams = []
+        for name, created, first, last, ingested, stored, seq in rows[:n]:
+            s: dict[str, Any] = {"logStreamName": name, "creationTime": created}
+            if first is not None:
+                s.update({"firstEventTimestamp": first, "lastEventTimestamp": last, "lastIngestionTime": ingested})
+            s.update({"uploadSequenceToken": f"{seq:056d}", "arn": self.stream_arn(logGroupName, name),
+                      "storedBytes": stored})
+            streams.append(s)
+        out: dict[str, Any] = {"logStreams": streams}
+        if len(rows) > n:
+            out["nextToken"] = f"s/{offset + n}"
+        return out
+
+    # -- writing ---------------------------------------------------------------------------------
+    def put_log_events(
+        self,
+        logGroupName: str,
+        logStreamName: str,
+        logEvents: Sequence[dict[str, Any]],
+        sequenceToken: str | None = None,  # ignored, as AWS now does
+        **_: Any,
+    ) -> dict[str, Any]:
+        """PutLogEvents with AWS's validation (limits, order, 24 h span, rejected events)."""
+        ts = np.asarray([int(e["timestamp"]) for e in logEvents], dtype=np.int64)
+        msgs = pa.array([str(e["message"]) for e in logEvents], pa.string())
+        return self.put_events(logGroupName, logStreamName, ts, msgs)
+
+    def put_events(
+        self,
+        group: str,
+        stream: str,
+        timestamps_ms: npt.NDArray[np.int64],
+        messages: pa.Array,
+        *,
+        enforce_age: bool = True,
+        checkpoint: tuple[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """One PutLogEvents call from columns (the sinks' fast path), in one transaction.
+
+        ``checkpoint=(run_id, next_seq)`` records, atomically with the events, that the delivering
+        run's sequence of events for this stream is delivered up to ``next_seq``.
+        ``enforce_age=False`` skips the 14-day/retention age rules: vpcflow replays old captures,
+        whose records AWS would have delivered minutes after they happened (docs/delivery.md).
+        """
+        sizes = cw.event_sizes(messages)
+        problem = cw.validate_batch(timestamps_ms, sizes)
+        if problem is not None:
+            raise InvalidParameterExceptionError(problem)
+        now = self.now_ms()
+        with self._txn() as c:
+            row = c.execute("SELECT s.id, s.seq, g.retention_days FROM log_streams s JOIN log_groups g"
+                            " ON g.name = s.group_name WHERE s.group_name=? AND s.name=?", (group, stream)).fetchone()
+            if row is None:
+                if not c.execute("SELECT 1 FROM log_groups WHERE name=?", (group,)).fetchone():
+                    raise _group_missing()
+                raise _stream_missing()
+            sid, seq, retention = int(row[0]), int(row[1]), row[2]
+            info = cw.classify_rejected(timestamps_ms, now, retention, enforce_age=enforce_age)
+            keep = info.accepted_mask(len(timestamps_ms))
+            ts_keep = timestamps_ms[keep] if not keep.all() else timestamps_ms
+            msg_keep = messages.filter(pa.array(keep)) if not keep.all() else messages
+            if len(ts_keep):
+                c.executemany(
+                    "INSERT INTO events (stream_id, ts, ingestion_time, message) VALUES (?, ?, ?, ?)",
+                    zip([sid] * len(ts_keep), ts_keep.tolist(), [now] * len(ts_keep), msg_keep.to_pylist(),
+                        strict=True),
+                )
+                stored = int(pc.sum(pc.binary_length(msg_keep)).as_py() or 0)
+                c.execute(
+                    "UPDATE log_streams SET first_event_ts=MIN(COALESCE(first_event_ts, ?), ?),"
+                    " last_event_ts=MAX(COALESCE(last_event_ts, ?), ?), last_ingestion_time=?,"
+                    " stored_bytes=stored_bytes+?, seq=seq+1 WHERE id=?",
+                    (int(ts_keep[0]), int(ts_keep.min()), int(ts_keep[-1]), int(ts_keep.max()), now, stored, sid),
+                )
+            if checkpoint is not None:
+                run_id, next_seq = checkpoint
+                c.execute(
+                    "INSERT INTO checkpoints VALUES (?, ?, ?, ?) ON CONFLICT (run_id, group_name, stream_name)"
+                    " DO UPDATE SET next_seq=MAX(next_seq, excluded.next_seq)",
+                    (run_id, group, stream, next_seq),
+                )
+        out: dict[str, Any] = {"nextSequenceToken": f"{seq + 1:056d}"}
+        rejected = info.as_dict()
+        if rejected:
+            out["rejectedLogEventsInfo"] = rejected
+        return out
+
+    def checkpoint(self, run_id: str, group: str, stream: str) -> int:
+        """How many events of ``run_id``'s sequence for this stream were delivered (0 if none)."""
+        row = self._c.execute(
+            "SELECT next_seq FROM checkpoints WHERE run_id=? AND group_name=? AND stream_name=?",
+            (run_id, group, stream),
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    # -- reading ---------------------------------------------------------------------------------
+    def get_log_events(
+        self,
+        logGroupName: str,
+        logStreamName: str,
+        startTime: int | None = None,
+        endTime: int | None = None,
+        nextToken: str | None = None,
+        limit: int | None = None,
+        startFromHead: bool | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
+        """GetLogEvents: up to ``limit`` (default 10,000) events of a stream, in time order.
+
+        Without a token, the newest page (or the oldest with ``startFromHead``); a forward token
+        continues after its position, a backward token ends before it. ``[startTime, endTime)``.
+        """
+        _check_limit(limit, 10_000)
+        n = limit or 10_000
+        sid = self._stream_id(logGroupName, logStreamName)
+        lo = -(2**62) if startTime is None else int(startTime)
+        hi = 2**62 if endTime is None else int(endTime)
+        base = "SELECT ts, message, ingestion_time, id FROM events WHERE stream_id=? AND ts>=? AND ts<?"
+        if nextToken is not None:
+            kind, pts, pid = _parse_pos(nextToken)
+            forward = kind == "f"
+        else:
+            forward = bool(startFromHead)
+            pts, pid = (-(2**62), -1) if forward else (2**62, 2**62)
+        if forward:
+            rows = self._c.execute(base + " AND (ts>? OR (ts=? AND id>?)) ORDER BY ts, id LIMIT ?",
+                                   (sid, lo, hi, pts, pts, pid, n)).fetchall()
+        else:
+            rows = self._c.execute(base + " AND (ts<? OR (ts=? AND id<?)) ORDER BY ts DESC, id DESC LIMIT ?",
+                                   (sid, lo, hi, pts, pts, pid, n)).fetchall()
+            rows.reverse()
+        events = [{"timestamp": r[0], "message": r[1], "ingestionTime": r[2]} for r in rows]
+        if rows:
+            fwd = _pos_token("f", rows[-1][0], rows[-1][3])
+            back = _pos_token("b", rows[0][0], rows[0][3])
+        elif nextToken is not None:
+            # The end (or the beginning) was reached: AWS returns the token it was given.
+            fwd = nextToken if forward else _pos_token("f", pts, pid)
+            back = nextToken if not forward else _pos_token("b", pts, pid)
+        else:
+            fwd, back = _pos_token("f", 0, 0), _pos_token("b", 0, 0)
+        return {"events": events, "nextForwardToken": fwd, "nextBackwardToken": back}
+
+    def filter_log_events(
+        self,
+        logGroupName: str,
+        logStreamNames: Sequence[str] | None = None,
+        logStreamNamePrefix: str | None = None,
+        startTime: int | None = None,
+        endTime: int | None = None,
+        nextToken: str | None = None,
+        limit: int | None = None,
+        *,
+        matcher: Matcher | None = None,
+        chunk: int = 20_000,
+        **_: Any,
+    ) -> dict[str, Any]:
+        """FilterLogEvents over the chosen streams, in (timestamp, arrival) order.
+
+        ``matcher`` is the compiled ``filterPattern`` (None: every event). Events are scanned in
+        chunks and matched column-wise; ``nextToken`` resumes after the last event examined.
+        """
+        if logStreamNames and logStreamNamePrefix:
+            raise InvalidParameterExceptionError("You cannot specify both LogStreamNames and LogStreamNamePrefix.")
+        _check_limit(limit, 10_000)
+        n = limit or 10_000
+        if not self.log_group_exists(logGroupName):
+            raise _group_missing()
+        q = "SELECT id, name FROM log_streams WHERE group_name=?"
+        streams = {int(r[0]): str(r[1]) for r in self._c.execute(q, (logGroupName,))}
+        if logStreamNames:
+            wanted = set(logStreamNames)
+            streams = {k: v for k, v in streams.items() if v in wanted}
+            if len(streams) < len(wanted):
+                raise _stream_missing()
+        elif logStreamNamePrefix:
+            streams = {k: v for k, v in streams.items() if v.startswith(logStreamNamePrefix)}
+        after_ts, after_id = -(2**62), -1
+        if nextToken is not None:
+            kind, after_ts, after_id = _parse_pos(nextToken)
+            if kind != "f":
+                raise _bad_token()
+        lo = -(2**62) if startTime is None else int(startTime)
+        hi = 2**62 if endTime is None else int(endTime)
+        out_events: list[dict[str, Any]] = []
+        more = False
+        ids = sorted(streams)
+        if ids:
+            marks = ",".join("?" * len(ids))
+            sql = (f"SELECT id, stream_id, ts, ingestion_time, message FROM events WHERE stream_id IN ({marks})"
+                   " AND ts>=? AND ts<? AND (ts>? OR (ts=? AND id>?)) ORDER BY ts, id LIMIT ?")
+            while True:
+                rows = self._c.execute(sql, (*ids, lo, hi, after_ts, after_ts, after_id, chunk)).fetchall()
+                if not rows:
+                    break
+                msgs = pa.array([r[4] for r in rows], pa.string())
+                mask = np.ones(len(rows), dtype=bool) if matcher is None else np.asarray(matcher(msgs), dtype=bool)
+                hits = np.flatnonzero(mask)
+                if len(hits) >= n - len(out_events):
+                    take = hits[: n - len(out_events)]
+                    last = int(take[-1])
+                    more = last < len(rows) - 1 or len(rows) == chunk
+                else:
+                    take = hits
+                    last = len(rows) - 1
+                for i in take.tolist():
+                    r = rows[i]
+                    out_events.append({
+                        "logStreamName": streams[int(r[1])], "timestamp": r[2], "message": r[4],
+                        "ingestionTime": r[3], "eventId": f"{r[2]:020d}{int(r[1]):06d}{r[0]:030d}",
+                    })
+                after_ts, after_id = int(rows[last][2]), int(rows[last][0])
+                if len(out_events) >= n or len(rows) < chunk:
+                    break
+        result: dict[str, Any] = {
+            "events": out_events,
+            "searchedLogStreams": [{"logStreamName": streams[i], "searchedCompletely": not more} for i in ids],
+        }
+        if more:
+            # Confirm something is left to scan before promising another page.
+            probe = self._c.execute(
+                f"SELECT 1 FROM events WHERE stream_id IN ({','.join('?' * len(ids))}) AND ts>=? AND ts<?"
+                " AND (ts>? OR (ts=? AND id>?)) LIMIT 1", (*ids, lo, hi, after_ts, after_ts, after_id)).fetchone()
+            if probe:
+                result["nextToken"] = _pos_token("f", after_ts, after_id)
+        return result
+
+    def iter_stream_batches(
+        self, group: str, stream: str, *, start_ms: int | None = None, end_ms: int | None = None, batch: int = 65_536
+    ) -> Iterator[tuple[npt.NDArray[np.int64], pa.Array]]:
+        """Every event of a stream in time order as (timestamps, messages) column batches (readers)."""
+        sid = self._stream_id(group, stream)
+        lo = -(2**62) if start_ms is None else start_ms
+        hi = 2**62 if end_ms is None else end_ms
+        after_ts, after_id = -(2**62), -1
+        while True:
+            rows = self._c.execute(
+                "SELECT ts, id, message FROM events WHERE stream_id=? AND ts>=? AND ts<?"
+                " AND (ts>? OR (ts=? AND id>?)) ORDER BY ts, id LIMIT ?",
+                (sid, lo, hi, after_ts, after_ts, after_id, batch)).fetchall()
+            if not rows:
+                return
+            ts = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            yield ts, pa.array([r[2] for r in rows], pa.string())
+            after_ts, after_id = int(rows[-1][0]), int(rows[-1][1])
+            if len(rows) < batch:
+                return
+
+    def stream_names(self, group: str) -> list[str]:
+        if not self.log_group_exists(group):
+            raise _group_missing()
+        return [str(r[0]) for r in self._c.execute("SELECT name FROM log_streams WHERE group_name=? ORDER BY name",
+                                                   (group,))]
