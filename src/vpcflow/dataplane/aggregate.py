@@ -30,6 +30,7 @@ Memory is bounded by active flows: per-batch rows are folded into partial record
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -346,11 +347,11 @@ class FlowLogAggregator:
         ok[:n_ok] = True
         ok = ok[order]
 
-        def okcol(arr: npt.NDArray[np.generic], fill: int = 0) -> npt.NDArray[np.generic]:
+        def okcol(arr: npt.NDArray[Any], fill: int = 0) -> npt.NDArray[Any]:
             full = np.concatenate([arr, np.full(n - n_ok, fill, dtype=arr.dtype)])
             return full[order]
 
-        def masked(arr: npt.NDArray[np.generic]) -> np.ma.MaskedArray:
+        def masked(arr: npt.NDArray[Any]) -> np.ma.MaskedArray:
             # ``arr`` is already in final order and full length; non-OK rows are `-`.
             return np.ma.MaskedArray(arr, mask=~ok)
 
@@ -431,7 +432,7 @@ class FlowLogAggregator:
         del n_ok
         meta = meta[rej]
         rule_idx = p.rule[rows]
-        rules = pa.array(self.rules + [None], type=pa.string()).take(
+        rules = pa.array([*self.rules, None], type=pa.string()).take(
             pa.array(np.where(rule_idx >= 0, rule_idx, len(self.rules))))
         return pa.table({
             "record_index": pa.array(pos[rej], type=pa.int64()),

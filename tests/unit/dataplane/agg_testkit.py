@@ -49,7 +49,7 @@ def packets(rows: list[dict[str, Any]]) -> PacketBatch:
     src = [ip_to_pair(r["src"]) for r in rows]
     dst = [ip_to_pair(r["dst"]) for r in rows]
     return PacketBatch(
-        ts_ns=np.array([int(round(r["ts"] * 1e9)) for r in rows], dtype=np.int64),
+        ts_ns=np.array([round(r["ts"] * 1e9) for r in rows], dtype=np.int64),
         ip_version=np.array([6 if ":" in r["src"] else 4 for r in rows], dtype=np.uint8),
         src_hi=np.array([s[0] for s in src], dtype=np.uint64), src_lo=np.array([s[1] for s in src], dtype=np.uint64),
         dst_hi=np.array([d[0] for d in dst], dtype=np.uint64), dst_lo=np.array([d[1] for d in dst], dtype=np.uint64),

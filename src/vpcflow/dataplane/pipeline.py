@@ -1,0 +1,293 @@
+"""The ONLY module that chains data-plane stages.
+
+::
+
+    sources --(k-way merge in time order)--> policy engine (attribute + evaluate)
+            --> aggregation (per flow log) --> sinks (one per flow log)
+                                          \\-> side channel: the rule behind each REJECT record
+
+- **Merge**: every source yields ``PacketBatch``es in non-decreasing time; ``merge_sources``
+  interleaves them columnar-wise (the rows up to the earliest "last timestamp" among the sources'
+  current batches, stably sorted), remapping each source's capture-interface labels into one table.
+- **Watermark**: sources are time-ordered, so after a batch whose last packet is at second ``t`` no
+  later packet can be earlier than ``t``: windows ending at or before ``t`` are closed, their
+  records handed to the sinks (``write``) and every sink is told ``flush(t)``.
+- **Taps** (``taps={"attribute": f, "evaluate": g, "aggregate": h}``): callbacks that see a stage's
+  output: the ``ObservationBatch`` after attribution and evaluation (one engine call does both,
+  so ``attribute`` and ``evaluate`` receive the same batch; the CLI prints different columns), and
+  each ``AggregateOutput``.
+- **Side channel**: per flow log, ``<side_dir>/<flow-log-id>.rejects.jsonl``: one JSON object per
+  REJECT record (interface, 5-tuple, start/end, packets and the rule that decided). Never inside
+  the AWS records.
+- **Stats**: packets, observations, not-captured per category, records per flow log,
+  ACCEPT/REJECT/NODATA/SKIPDATA, records and packets lost to SKIPDATA.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from vpcflow.dataplane.aggregate import AggregateOptions, AggregateOutput, Aggregator
+from vpcflow.dataplane.packets import PACKET_DTYPES, ObservationBatch, PacketBatch
+from vpcflow.model.flowlog import FlowLog
+from vpcflow.model.topology.model import Topology
+
+TAP_NAMES = ("attribute", "evaluate", "aggregate")
+
+
+class Observer(Protocol):
+    """The policy engine as the pipeline uses it."""
+
+    def observe(self, batch: PacketBatch) -> ObservationBatch: ...
+
+
+class Sink(Protocol):
+    """``dataplane/sinks/base.py``'s RecordSink, as far as the pipeline uses it."""
+
+    def write(self, flow_log: FlowLog, table: pa.Table) -> None: ...
+
+    def flush(self, watermark_s: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class FlowLogStats:
+    records: int = 0
+    ok: int = 0
+    accept: int = 0
+    reject: int = 0
+    nodata: int = 0
+    skipdata: int = 0
+    skipped_records: int = 0
+    skipped_packets: int = 0
+
+
+@dataclass
+class PipelineStats:
+    packets: int = 0
+    bytes: int = 0
+    batches: int = 0
+    observations: int = 0
+    not_captured: dict[str, int] = field(default_factory=dict)
+    flow_logs: dict[str, FlowLogStats] = field(default_factory=dict)
+    first_ts_ns: int | None = None
+    last_ts_ns: int | None = None
+
+    @property
+    def records(self) -> int:
+        return sum(s.records for s in self.flow_logs.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "batches": self.batches,
+            "observations": self.observations,
+            "not_captured": dict(self.not_captured),
+            "records": self.records,
+            "flow_logs": {k: vars(v).copy() for k, v in self.flow_logs.items()},
+        }
+
+
+ProgressCallback = Callable[[PipelineStats], None]
+
+
+def _as_batches(source: Any) -> Iterator[PacketBatch]:
+    if hasattr(source, "batches"):
+        return iter(source.batches())
+    return iter(source)
+
+
+def _remap_interfaces(batch: PacketBatch, labels: dict[str, int], table: list[str]) -> npt.NDArray[np.int16]:
+    """The batch's ``iface`` column as indexes into the merged interface table."""
+    if not batch.interfaces:
+        return batch.iface
+    lut = np.empty(len(batch.interfaces), dtype=np.int16)
+    for i, label in enumerate(batch.interfaces):
+        idx = labels.get(label)
+        if idx is None:
+            idx = labels[label] = len(table)
+            table.append(label)
+        lut[i] = idx
+    return np.where(batch.iface >= 0, lut[np.maximum(batch.iface, 0)], np.int16(-1)).astype(np.int16)
+
+
+
+def merge_sources(sources: Sequence[Any]) -> Iterator[PacketBatch]:
+    """K-way merge of time-ordered sources into time-ordered batches (columnar, stable on ties)."""
+    iters = [_as_batches(s) for s in sources]
+    labels: dict[str, int] = {}
+    table: list[str] = []
+    current: list[PacketBatch | None] = [None] * len(iters)
+
+    def refill(i: int) -> None:
+        while True:
+            try:
+                b = next(iters[i])
+            except StopIteration:
+                current[i] = None
+                return
+            if len(b):
+                cols = {k: getattr(b, k) for k in PACKET_DTYPES}
+                cols["iface"] = _remap_interfaces(b, labels, table)
+                current[i] = PacketBatch(**cols)
+                return
+
+    for i in range(len(iters)):
+        refill(i)
+    if len(iters) == 1:
+        # One source: nothing to interleave, only the interface table to carry.
+        while (b := current[0]) is not None:
+            yield PacketBatch(**{k: getattr(b, k) for k in PACKET_DTYPES}, interfaces=tuple(table))
+            refill(0)
+        return
+    while True:
+        live = [i for i, b in enumerate(current) if b is not None]
+        if not live:
+            return
+        cutoff = min(int(current[i].ts_ns[-1]) for i in live)  # type: ignore[union-attr]
+        parts: list[PacketBatch] = []
+        for i in live:
+            b = current[i]
+            assert b is not None
+            k = int(np.searchsorted(b.ts_ns, cutoff, side="right"))
+            if k == 0:
+                continue
+            parts.append(b.take(slice(0, k)) if k < len(b) else b)  # type: ignore[arg-type]
+            if k < len(b):
+                current[i] = b.take(np.arange(k, len(b)))
+            else:
+                refill(i)
+        merged = PacketBatch.concat(parts)
+        if len(parts) > 1:
+            merged = merged.take(np.argsort(merged.ts_ns, kind="stable"))
+        yield PacketBatch(**{k: getattr(merged, k) for k in PACKET_DTYPES}, interfaces=tuple(table))
+
+
+def _not_captured(engine: Any) -> dict[str, int]:
+    nc = getattr(engine, "not_captured", None)
+    if nc is None:
+        return {}
+    if hasattr(nc, "as_dict"):
+        nc = nc.as_dict()
+    if isinstance(nc, Mapping):
+        return {str(k): int(v) for k, v in nc.items()}
+    return {"total": int(nc)}
+
+
+class SideChannel:
+    """Appends REJECT-rule rows to ``<folder>/<flow-log-id>.rejects.jsonl``."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.paths: dict[str, Path] = {}
+
+    def write(self, out: AggregateOutput) -> None:
+        if self.folder is None or out.rejects.num_rows == 0:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{out.flow_log.flow_log_id}.rejects.jsonl"
+        self.paths[out.flow_log.flow_log_id] = path
+        rows = out.rejects.drop_columns(["record_index"]).to_pylist()
+        with open(path, "a", encoding="utf-8") as f:
+            f.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)
+
+
+def run_pipeline(
+    sources: Sequence[Any],
+    engine: Observer,
+    flow_logs: Sequence[FlowLog],
+    topology: Topology,
+    sinks: Mapping[str, Sink],
+    *,
+    side_dir: Path | None = None,
+    taps: Mapping[str, Callable[[Any], None]] | None = None,
+    progress: ProgressCallback | None = None,
+    options: AggregateOptions | None = None,
+) -> PipelineStats:
+    """Run sources through the engine and aggregation into ``sinks`` (flow-log id -> sink).
+
+    Every flow log needs a sink. Sinks are flushed as windows close and closed at the end (also
+    when a stage fails, after delivering what was complete). Returns the run's stats.
+    """
+    taps = dict(taps or {})
+    unknown = sorted(set(taps) - set(TAP_NAMES))
+    if unknown:
+        raise ValueError(f"unknown tap(s) {', '.join(unknown)}; choose from {', '.join(TAP_NAMES)}")
+    missing = [fl.flow_log_id for fl in flow_logs if fl.flow_log_id not in sinks]
+    if missing:
+        raise ValueError(f"no sink for flow log(s) {', '.join(missing)}")
+    stats = PipelineStats(flow_logs={fl.flow_log_id: FlowLogStats() for fl in flow_logs})
+    aggregator = Aggregator(list(flow_logs), topology, options or AggregateOptions())
+    side = SideChannel(side_dir)
+    distinct_sinks: list[Sink] = []
+    for s in sinks.values():
+        if all(s is not d for d in distinct_sinks):
+            distinct_sinks.append(s)
+
+    def deliver(outputs: Iterable[AggregateOutput], watermark_s: int | None) -> None:
+        for out in outputs:
+            fs = stats.flow_logs[out.flow_log.flow_log_id]
+            fs.records += out.table.num_rows
+            fs.ok += out.ok
+            fs.accept += out.accept
+            fs.reject += out.reject
+            fs.nodata += out.nodata
+            fs.skipdata += out.skipdata
+            fs.skipped_records += out.skipped_records
+            fs.skipped_packets += out.skipped_packets
+            if "aggregate" in taps and out.table.num_rows:
+                taps["aggregate"](out)
+            if out.table.num_rows:
+                sinks[out.flow_log.flow_log_id].write(out.flow_log, out.table)
+            side.write(out)
+        for s in distinct_sinks:
+            s.flush(watermark_s if watermark_s is not None else _END_OF_TIME)
+
+    last_closed = None
+    try:
+        for batch in merge_sources(sources):
+            n = len(batch)
+            stats.packets += n
+            stats.bytes += int(batch.ip_len.sum(dtype=np.int64))
+            stats.batches += 1
+            if stats.first_ts_ns is None:
+                stats.first_ts_ns = int(batch.ts_ns[0])
+            stats.last_ts_ns = int(batch.ts_ns[-1])
+            obs = engine.observe(batch)
+            stats.observations += len(obs)
+            if "attribute" in taps:
+                taps["attribute"](obs)
+            if "evaluate" in taps:
+                taps["evaluate"](obs)
+            aggregator.add(obs)
+            watermark = stats.last_ts_ns // 1_000_000_000
+            # Windows are at least 60 s long and aligned to multiples of 60: check once per minute.
+            minute = watermark // 60
+            if last_closed is None or minute > last_closed:
+                last_closed = minute
+                deliver(aggregator.advance(watermark), watermark)
+            stats.not_captured = _not_captured(engine)
+            if progress is not None:
+                progress(stats)
+        deliver(aggregator.finish(), None)
+    finally:
+        for s in distinct_sinks:
+            s.close()
+    stats.not_captured = _not_captured(engine)
+    if progress is not None:
+        progress(stats)
+    return stats
+
+
+#: Watermark passed to sinks at the end of a run: every group is final.
+_END_OF_TIME = 2**62

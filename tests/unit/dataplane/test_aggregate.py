@@ -1,0 +1,237 @@
+"""Aggregation: windows, tcp-flags (spec 1.4), NODATA/SKIPDATA (spec 2.4), coverage (2.8), filters (2.3)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from agg_testkit import flow_log, observe, packets, topology
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vpcflow.codecs.text import render_lines
+from vpcflow.dataplane import aggregate_groupby
+from vpcflow.dataplane.aggregate import AggregateOptions, Aggregator, map_tcp_flags
+
+ENI1, ENI2, ENI3 = "eni-1235b8ca123456789", "eni-22222222222222222", "eni-33333333333333333"
+ENIS = (ENI1, ENI2, ENI3)
+C, S = "52.213.180.42", "10.0.0.62"
+F75 = ("${version} ${vpc-id} ${subnet-id} ${instance-id} ${interface-id} ${account-id} ${type} ${srcaddr} "
+       "${dstaddr} ${srcport} ${dstport} ${pkt-srcaddr} ${pkt-dstaddr} ${protocol} ${bytes} ${packets} ${start} "
+       "${end} ${action} ${tcp-flags} ${log-status}")
+T0 = 1566848880  # a multiple of 60 and of 600? (1566848880 % 600 == 480): a 60-s boundary only
+
+
+def lines(outputs) -> list[str]:
+    return [ln for o in outputs for ln in render_lines(o.table).to_pylist()]
+
+
+def run(rows, obs_rows, fl, *, nitro=True, options=None, enis=ENIS, rules=()):
+    agg = Aggregator([fl], topology(nitro=nitro), options or AggregateOptions())
+    pk = packets(rows)
+    agg.add(observe(pk, obs_rows, enis, rules))
+    return agg, agg.finish()
+
+
+def tcp(ts, src, dst, sport, dport, flags, length=60):
+    return dict(ts=ts, src=src, dst=dst, sport=sport, dport=dport, flags=flags, len=length, proto=6)
+
+
+@pytest.mark.parametrize(
+    ("raw", "proto", "expected"),
+    [(0x02, 6, 2), (0x12, 6, 18), (0x10, 6, 0), (0x18, 6, 0), (0x11, 6, 1), (0x14, 6, 4), (0x42, 6, 2),
+     (0x01, 6, 1), (0x04, 6, 4), (0x02, 17, 0), (0xFF, 1, 0), (0x03, 6, 0x83), (0x06, 6, 0x86)],
+)
+def test_tcp_flags_mapping_spec_1_4(raw, proto, expected):
+    got = map_tcp_flags(np.array([raw], np.uint8), np.array([proto], np.uint8))
+    assert int(got[0]) == expected
+
+
+def test_tcp_flag_sequence_spec_7_5_two_windows_and_short_connection():
+    # First window: SYN from the client (2), SYN-ACK from the server (18), data with ACK/PSH (not reported).
+    rows = [tcp(T0 + 5, C, S, 43416, 5001, 0x02), tcp(T0 + 5, S, C, 5001, 43416, 0x12),
+            tcp(T0 + 6, C, S, 43416, 5001, 0x10, 52), tcp(T0 + 7, C, S, 43416, 5001, 0x18, 456),
+            tcp(T0 + 7, S, C, 5001, 43416, 0x10, 52),
+            # Second window: FIN-ACK both ways (1).
+            tcp(T0 + 65, S, C, 5001, 43416, 0x11, 52), tcp(T0 + 66, C, S, 43416, 5001, 0x11, 52),
+            # A short connection inside one window: client SYN..FIN = 3, server SYN-ACK..FIN = 19.
+            tcp(T0 + 70, C, S, 43638, 5001, 0x02), tcp(T0 + 70, S, C, 5001, 43638, 0x12),
+            tcp(T0 + 71, C, S, 43638, 5001, 0x11, 52), tcp(T0 + 71, S, C, 5001, 43638, 0x11, 52)]
+    obs = [dict(packet=i, eni=0, dir=0 if r["src"] == C else 1) for i, r in enumerate(rows)]
+    _, out = run(rows, obs, flow_log(fmt=F75, interval=60))
+    head = "3 vpc-abcdefab012345678 subnet-aaaaaaaa012345678 i-01234567890123456 eni-1235b8ca123456789 123456789010 IPv4"
+    got = [ln for ln in lines(out) if "NODATA" not in ln]
+    assert got == [
+        f"{head} {C} {S} 43416 5001 {C} {S} 6 568 3 {T0 + 5} {T0 + 7} ACCEPT 2 OK",
+        f"{head} {S} {C} 5001 43416 {S} {C} 6 112 2 {T0 + 5} {T0 + 7} ACCEPT 18 OK",
+        f"{head} {S} {C} 5001 43416 {S} {C} 6 52 1 {T0 + 65} {T0 + 65} ACCEPT 1 OK",
+        f"{head} {C} {S} 43416 5001 {C} {S} 6 52 1 {T0 + 66} {T0 + 66} ACCEPT 1 OK",
+        f"{head} {C} {S} 43638 5001 {C} {S} 6 112 2 {T0 + 70} {T0 + 71} ACCEPT 3 OK",
+        f"{head} {S} {C} 5001 43638 {S} {C} 6 112 2 {T0 + 70} {T0 + 71} ACCEPT 19 OK",
+    ]
+
+
+def test_invalid_flag_combination_gives_dash():
+    rows = [tcp(T0 + 1, C, S, 1, 2, 0x03), tcp(T0 + 2, C, S, 1, 2, 0x10)]
+    _, out = run(rows, [dict(packet=0), dict(packet=1)], flow_log(ENI1, "NetworkInterface",
+                                                                  fmt="${srcport} ${tcp-flags} ${packets}"))
+    assert lines(out) == ["1 - 2"]
+
+
+def test_non_tcp_flags_are_zero_and_icmp_ports_zero():
+    rows = [dict(ts=T0 + 1, src=C, dst=S, proto=1, len=84), dict(ts=T0 + 2, src=C, dst=S, proto=17, sport=53,
+                                                                  dport=999, len=100, flags=0x12)]
+    _, out = run(rows, [dict(packet=0), dict(packet=1)], flow_log(ENI1, "NetworkInterface",
+                                                                  fmt="${srcport} ${dstport} ${protocol} ${tcp-flags}"))
+    assert lines(out) == ["0 0 1 0", "53 999 17 0"]
+
+
+def test_nodata_shape_spec_7_2_default_format():
+    # ENI2 and ENI3 are idle; the run spans two 60-s windows.
+    rows = [tcp(T0 + 10, C, S, 1, 2, 2), tcp(T0 + 70, C, S, 1, 2, 16)]
+    _, out = run(rows, [dict(packet=0), dict(packet=1)], flow_log(ENI2, "NetworkInterface"))
+    assert lines(out) == [
+        f"2 123456789010 {ENI2} - - - - - - - {T0} {T0 + 58} - NODATA",
+        f"2 123456789010 {ENI2} - - - - - - - {T0 + 60} {T0 + 118} - NODATA",
+    ]
+
+
+def test_nodata_keeps_interface_metadata_and_dashes_packet_fields():
+    fmt = "${version} ${vpc-id} ${subnet-id} ${instance-id} ${region} ${az-id} ${type} ${tcp-flags} ${log-status}"
+    rows = [tcp(T0 + 10, C, S, 1, 2, 2)]
+    _, out = run(rows, [dict(packet=0)], flow_log(ENI3, "NetworkInterface", fmt=fmt))
+    assert lines(out) == ["4 vpc-abcdefab012345678 subnet-bbbbbbbb012345678 - us-east-1 use1-az2 - - NODATA"]
+
+
+def test_no_nodata_when_traffic_was_filtered_out():
+    rows = [tcp(T0 + 10, C, S, 1, 2, 2)]
+    _, out = run(rows, [dict(packet=0, action=0)], flow_log(ENI1, "NetworkInterface", traffic_type="REJECT"))
+    assert lines(out) == []
+
+
+def test_nitro_enis_aggregate_at_60s_whatever_the_interval_spec_2_1():
+    rows = [tcp(T0 + 10, C, S, 1, 2, 2), tcp(T0 + 70, C, S, 1, 2, 16)]
+    fl = flow_log(ENI1, "NetworkInterface", fmt="${packets} ${start} ${end}", interval=600)
+    _, nitro = run(rows, [dict(packet=0), dict(packet=1)], fl, nitro=True)
+    assert lines(nitro) == [f"1 {T0 + 10} {T0 + 10}", f"1 {T0 + 70} {T0 + 70}"]
+    _, classic = run(rows, [dict(packet=0), dict(packet=1)], fl, nitro=False)
+    assert lines(classic) == [f"2 {T0 + 10} {T0 + 70}"]
+
+
+def test_windows_are_aligned_to_epoch_multiples_of_the_interval():
+    base = T0 - T0 % 600  # a 600-s boundary
+    rows = [tcp(base + 599, C, S, 1, 2, 16), tcp(base + 600, C, S, 1, 2, 16)]
+    fl = flow_log(ENI1, "NetworkInterface", fmt="${packets} ${start} ${end}", interval=600)
+    _, out = run(rows, [dict(packet=0), dict(packet=1)], fl, nitro=False)
+    assert lines(out) == [f"1 {base + 599} {base + 599}", f"1 {base + 600} {base + 600}"]
+
+
+def test_traffic_type_filter_and_counts():
+    rows = [tcp(T0 + 1, C, S, 1, 22, 2), tcp(T0 + 2, C, S, 2, 3389, 2)]
+    obs = [dict(packet=0, action=0), dict(packet=1, action=1, rule=0)]
+    fmt = "${dstport} ${action}"
+    for tt, expected in (("ALL", ["22 ACCEPT", "3389 REJECT"]), ("ACCEPT", ["22 ACCEPT"]),
+                         ("REJECT", ["3389 REJECT"])):
+        _, out = run(rows, obs, flow_log(ENI1, "NetworkInterface", fmt=fmt, traffic_type=tt), rules=("nacl deny",))
+        assert lines(out) == expected
+    assert out[0].reject == 1 and out[0].accept == 0
+
+
+def test_coverage_by_vpc_subnet_and_eni():
+    rows = [tcp(T0 + 1, C, S, 1, 2, 2), tcp(T0 + 1, C, "10.0.1.5", 1, 2, 2), tcp(T0 + 1, C, "10.9.9.9", 1, 2, 2)]
+    obs = [dict(packet=0, eni=0), dict(packet=1, eni=1), dict(packet=2, eni=2)]
+    enis = (ENI1, ENI2, "eni-0000000000000dead")  # the last is not in the topology: never recorded
+    fmt = "${interface-id} ${log-status}"
+    for fl, expected in (
+        (flow_log(fmt=fmt), [f"{ENI1} OK", f"{ENI2} OK", f"{ENI3} NODATA"]),
+        (flow_log("subnet-bbbbbbbb012345678", "Subnet", fmt=fmt), [f"{ENI2} OK", f"{ENI3} NODATA"]),
+        (flow_log(ENI1, "NetworkInterface", fmt=fmt), [f"{ENI1} OK"]),
+    ):
+        _, out = run(rows, obs, fl, enis=enis)
+        assert lines(out) == expected
+
+
+def test_skipdata_replaces_overflow_with_one_record():
+    rows = [tcp(T0 + 1 + i, C, S, 1000 + i, 80, 2) for i in range(5)]
+    fl = flow_log(ENI1, "NetworkInterface")
+    _, out = run(rows, [dict(packet=i) for i in range(5)], fl, options=AggregateOptions(skipdata_capacity=2))
+    got = lines(out)
+    assert len(got) == 3
+    # The SKIPDATA record carries the window bounds, so it sorts first; the two earliest flows are kept.
+    assert got[0] == f"2 123456789010 {ENI1} - - - - - - - {T0} {T0 + 58} - SKIPDATA"
+    assert got[1].split()[5] == "1000" and got[2].split()[5] == "1001"
+    assert (out[0].skipped_records, out[0].skipped_packets, out[0].skipdata) == (3, 3, 1)
+
+
+def test_watermark_closes_windows_once():
+    rows = [tcp(T0 + 1, C, S, 1, 2, 2), tcp(T0 + 61, C, S, 1, 2, 16)]
+    agg = Aggregator([flow_log(ENI1, "NetworkInterface", fmt="${packets} ${start}")], topology())
+    agg.add(observe(packets(rows), [dict(packet=0), dict(packet=1)], ENIS))
+    assert lines(agg.advance(T0 + 59)) == []
+    assert lines(agg.advance(T0 + 60)) == [f"1 {T0 + 1}"]
+    assert lines(agg.advance(T0 + 60)) == []
+    assert lines(agg.finish()) == [f"1 {T0 + 61}"]
+
+
+def test_ipv6_record_spec_7_4():
+    a, b = "2001:db8:1234:a100:8d6e:3477:df66:f105", "2001:db8:1234:a102:3304:8879:34cf:4071"
+    rows = [tcp(T0 + 1, a, b, 34892, 22, 2, 8855 // 54) for _ in range(54)]
+    fl = flow_log(ENI1, "NetworkInterface", fmt="${srcaddr} ${dstaddr} ${srcport} ${dstport} ${type} ${packets}")
+    _, out = run(rows, [dict(packet=i) for i in range(54)], fl)
+    assert lines(out) == [f"{a} {b} 34892 22 IPv6 54"]
+
+
+def test_reject_side_channel_names_the_rule_of_the_first_packet():
+    rows = [tcp(T0 + 1, C, S, 1, 22, 2), tcp(T0 + 2, C, S, 1, 22, 2)]
+    obs = [dict(packet=0, action=1, rule=1), dict(packet=1, action=1, rule=0)]
+    _, out = run(rows, obs, flow_log(ENI1, "NetworkInterface"), rules=("rule-a", "rule-b"))
+    rej = out[0].rejects.to_pylist()
+    assert len(rej) == 1 and rej[0]["rule"] == "rule-b" and rej[0]["dstport"] == 22 and rej[0]["packets"] == 2
+
+
+def test_tag_and_next_hop_fields():
+    fmt = "${interface-tag} ${instance-tag} ${next-hop-interface-id} ${next-hop-subnet-id} ${interface-type}"
+    from vpcflow.model.flowlog import TagFieldSpecification
+
+    fl = flow_log(fmt=fmt, tag_field_specifications=(TagFieldSpecification("network-interface", ("Name",)),))
+    rows = [tcp(T0 + 1, S, "10.0.1.5", 1, 2, 2)]
+    _, out = run(rows, [dict(packet=0, eni=0, dir=1, peer=1), dict(packet=0, eni=1, dir=0, peer=0)], fl)
+    assert [ln for ln in lines(out) if not ln.endswith("nat_gateway")] == [
+        f"web%20one - {ENI2} subnet-bbbbbbbb012345678 -",
+        f"- - {ENI1} subnet-aaaaaaaa012345678 -",
+    ]
+
+
+def test_groupby_hash_collisions_fall_back_to_exact(monkeypatch):
+    monkeypatch.setattr(aggregate_groupby, "hash_keys", lambda keys: np.zeros(len(keys[0]), np.uint64))
+    rows = [tcp(T0 + 1, C, S, 1 + i % 3, 2, 2) for i in range(9)]
+    _, out = run(rows, [dict(packet=i) for i in range(9)], flow_log(ENI1, "NetworkInterface",
+                                                                    fmt="${srcport} ${packets}"))
+    assert lines(out) == ["1 3", "2 3", "3 3"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 3), st.integers(0, 1), st.integers(0, 2),
+                          st.integers(40, 1500)), min_size=1, max_size=80),
+       st.integers(1, 5))
+def test_batching_does_not_change_records(events, nsplit):
+    events = sorted(events)
+    rows = [tcp(T0 + t, C, S, 1000 + port, 80, 2 if act else 16, ln) for t, port, act, _, ln in events]
+    obs = [dict(packet=i, eni=e[3], action=e[2]) for i, e in enumerate(events)]
+    fl = flow_log(fmt="${interface-id} ${srcport} ${packets} ${bytes} ${start} ${end} ${action} ${tcp-flags} "
+                      "${log-status}")
+    _, whole = run(rows, obs, fl)
+    agg = Aggregator([fl], topology())
+    out = []
+    bounds = np.linspace(0, len(rows), nsplit + 1).astype(int)
+    for a, b in itertools.pairwise(bounds):
+        if b == a:
+            continue
+        pk = packets(rows[a:b])
+        agg.add(observe(pk, [dict(o, packet=o["packet"] - a) for o in obs[a:b]], ENIS))
+        out += agg.advance(T0 + events[b - 1][0])
+    out += agg.finish()
+    assert sorted(lines(out)) == sorted(lines(whole))
+    total = sum(int(ln.split()[2]) for ln in lines(whole) if ln.endswith(" OK"))
+    assert total == len(rows)
