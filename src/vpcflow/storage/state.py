@@ -95,7 +95,7 @@ class StateTxn:
         """Flow logs in creation order, with delivery status and tags (``ids``: only these)."""
         cols = ", ".join([*FLOW_LOG_COLUMNS, "deliver_logs_status", "deliver_logs_error_message", "status_time"])
         if ids is None:
-            rows = self._c.execute(f"SELECT {cols} FROM flow_logs ORDER BY seq").fetchall()
+            rows = self._c.execute(f"SELECT seq, {cols} FROM flow_logs ORDER BY seq").fetchall()
         else:
             rows = []
             for chunk_start in range(0, len(ids), 500):  # stay under SQLite's variable limit
@@ -104,9 +104,9 @@ class StateTxn:
                 rows += self._c.execute(
                     f"SELECT seq, {cols} FROM flow_logs WHERE flow_log_id IN ({marks})", chunk
                 ).fetchall()
-            rows = [r[1:] for r in sorted(rows, key=lambda r: r[0])]
+            rows.sort(key=lambda r: r[0])
         tags = self.all_tags()
-        return [row_to_stored(r, tags.get(r[0], ())) for r in rows]
+        return [row_to_stored(r, tags.get(r[1], ())) for r in rows]
 
     def set_delivery_status(self, flow_log_id: str, status: DeliveryStatus, message: str | None) -> bool:
         if status not in ("SUCCESS", "FAILED"):

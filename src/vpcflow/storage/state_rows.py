@@ -39,6 +39,7 @@ class StoredFlowLog:
     deliver_logs_error_message: str | None
     status_time: datetime | None
     tags: tuple[tuple[str, str], ...]
+    seq: int = 0  # creation order (pagination cursor)
 
 
 def flow_log_to_row(fl: FlowLog) -> list[Any]:
@@ -67,6 +68,8 @@ def flow_log_to_row(fl: FlowLog) -> list[Any]:
 
 
 def row_to_stored(row: tuple[Any, ...], tags: tuple[tuple[str, str], ...]) -> StoredFlowLog:
+    """``row`` = seq, the FLOW_LOG_COLUMNS, status, message, status time."""
+    seq, row = int(row[0]), row[1:]
     d = dict(zip(FLOW_LOG_COLUMNS, row[: len(FLOW_LOG_COLUMNS)], strict=True))
     status, message, status_time = row[len(FLOW_LOG_COLUMNS) :]
     opts_raw = d.pop("destination_options")
@@ -80,4 +83,5 @@ def row_to_stored(row: tuple[Any, ...], tags: tuple[tuple[str, str], ...]) -> St
         deliver_logs_error_message=message,
         status_time=datetime.fromisoformat(status_time) if status_time else None,
         tags=tags,
+        seq=seq,
     )
