@@ -167,7 +167,8 @@ def _scan(
     return hits
 
 
-def _account_of(resource: str) -> str | None:
+def account_of(resource: str) -> str | None:
+    """The account field of an ARN (None for ``*``, non-ARNs and account-less ARNs such as S3's)."""
     parts = resource.split(":", 5)
     if len(parts) == 6 and parts[0] == "arn" and parts[4]:
         return parts[4]
@@ -192,7 +193,7 @@ def evaluate(
     policies = tuple(principal.policies if identity_policies is None else identity_policies)
     if principal.kind in ("service", "anonymous"):
         policies = ()  # services and anonymous callers have no identity policies
-    owner = resource_account or _account_of(resource) or principal.account_id
+    owner = resource_account or account_of(resource) or principal.account_id
     # A service or anonymous caller has no identity side: the resource policy alone decides.
     same_account = owner == principal.account_id or principal.kind in ("service", "anonymous")
     notes: list[str] = []

@@ -25,7 +25,7 @@ from typing import Any
 
 from vpcflow.core.errors import ApiError, ConfigError
 from vpcflow.iam.aws_managed import AWS_MANAGED_POLICIES
-from vpcflow.iam.evaluator import Decision, evaluate
+from vpcflow.iam.evaluator import Decision, account_of, evaluate
 from vpcflow.iam.patterns import normalize_context
 from vpcflow.iam.policy import Policy, PolicyKind, parse_policy
 from vpcflow.iam.principals import (
@@ -205,7 +205,9 @@ class IamWorld:
         ctx = self.context_for(p, context)
         first: Decision | None = None
         for res in items:
-            d = evaluate(p, action, res, ctx, resource_policy=rp, resource_account=resource_account)
+            # ARNs without an account field (S3) belong to this world's account unless told otherwise.
+            owner = resource_account or account_of(res) or self.account_id
+            d = evaluate(p, action, res, ctx, resource_policy=rp, resource_account=owner)
             if not d.allowed:
                 return d
             first = first or d
