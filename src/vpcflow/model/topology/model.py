@@ -242,6 +242,7 @@ class RouteTable:
 class InternetGateway:
     internet_gateway_id: str
     vpc_id: str | None
+    tags: tuple[tuple[str, str], ...] = ()  # the file's `name` is the ("Name", name) tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +254,7 @@ class NatGateway:
     private_ip: IPv4
     public_ip: IPv4 | None  # None: a private NAT gateway
     connectivity_type: Literal["public", "private"] = "public"
+    tags: tuple[tuple[str, str], ...] = ()  # the file's `name` is the ("Name", name) tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +266,7 @@ class VpcEndpoint:
     route_table_ids: tuple[str, ...] = ()
     network_interface_ids: tuple[str, ...] = ()
     prefix_list_id: str | None = None  # gateway endpoints route to the service's prefix list
+    tags: tuple[tuple[str, str], ...] = ()  # the file's `name` is the ("Name", name) tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +279,7 @@ class VpcPeeringConnection:
     accepter_owner_id: str
     accepter_region: str
     status: str = "active"
+    tags: tuple[tuple[str, str], ...] = ()  # the file's `name` is the ("Name", name) tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +293,7 @@ class PrefixList:
 class VirtualPrivateGateway:
     vpn_gateway_id: str
     vpc_id: str | None
+    tags: tuple[tuple[str, str], ...] = ()  # the file's `name` is the ("Name", name) tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +301,7 @@ class TransitGateway:
     transit_gateway_id: str
     owner_id: str
     vpc_ids: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()  # the file's `name` is the ("Name", name) tag
 
 
 @dataclass(frozen=True, slots=True)
