@@ -48,6 +48,11 @@ class Field:
     transit_gateway: bool = False  # True: a transit-gateway flow-log field only (spec 1.8)
     vpc: bool = True  # False: not valid in a VPC/subnet/ENI flow log's LogFormat
     unconfirmed: str = ""  # what about this field is UNCONFIRMED in the spec, and our choice
+    # Value checks applied by the text reader (docs/formats.md "Validation"): an enumeration of the
+    # only strings AWS writes, or an inclusive integer range. Empty/None: only the type is checked.
+    values: tuple[str, ...] = ()
+    min_value: int | None = None
+    max_value: int | None = None
 
     @property
     def column(self) -> str:
@@ -78,7 +83,14 @@ def _f(
     *,
     athena: str | None = None,
     unconfirmed: str = "",
+    values: tuple[str, ...] = (),
+    lo: int | None = None,
+    hi: int | None = None,
 ) -> Field:
+    if vt is not _S:
+        # Every integer field is a count, a port, a number or a time: never negative (spec 1.3).
+        lo = 0 if lo is None else lo
+        hi = (2**31 - 1 if vt is _I32 else 2**63 - 1) if hi is None else hi
     return Field(
         name=name,
         version=version,
@@ -89,6 +101,9 @@ def _f(
         parquet_type=_PARQUET[vt],
         athena_type=athena or _ATHENA[vt],
         unconfirmed=unconfirmed,
+        values=values,
+        min_value=lo,
+        max_value=hi,
     )
 
 
@@ -98,7 +113,7 @@ _ND = "NODATA/SKIPDATA records"
 # Order is AWS's table order (spec 1.3); the default format is the v2 fields in this order.
 VPC_FIELDS: tuple[Field, ...] = (
     _f("version", 2, _I32, _C, "Flow-log version: 2 for the default format, else the highest field version.",
-       "never"),
+       "never", lo=2),
     _f("account-id", 2, _S, _IF, "AWS account that owns the source network interface; `unknown` for some "
        "AWS-service ENIs.", "never (present in NODATA/SKIPDATA)"),
     _f("interface-id", 2, _S, _IF, "ID of the network interface the traffic is recorded on.",
@@ -106,10 +121,10 @@ VPC_FIELDS: tuple[Field, ...] = (
     _f("srcaddr", 2, _S, _P, "Source address; for outgoing traffic the ENI's primary private IPv4 or IPv6.", _ND),
     _f("dstaddr", 2, _S, _P, "Destination address; for incoming traffic the ENI's primary private IPv4 or IPv6.",
        _ND),
-    _f("srcport", 2, _I32, _P, "Source port (0 for ICMP).", _ND),
-    _f("dstport", 2, _I32, _P, "Destination port (0 for ICMP).", _ND),
+    _f("srcport", 2, _I32, _P, "Source port (0 for ICMP).", _ND, hi=65535),
+    _f("dstport", 2, _I32, _P, "Destination port (0 for ICMP).", _ND, hi=65535),
     _f("protocol", 2, _I32, _P, "IANA protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6).", _ND,
-       athena="bigint"),
+       athena="bigint", hi=255),
     _f("packets", 2, _I64, _P, "Packets in the flow within the aggregation window.", _ND),
     _f("bytes", 2, _I64, _P, "Bytes (IP total length) in the flow within the aggregation window.", _ND),
     _f("start", 2, _I64, _W, "Unix seconds of the first packet of the flow in the window.",
@@ -117,9 +132,9 @@ VPC_FIELDS: tuple[Field, ...] = (
     _f("end", 2, _I64, _W, "Unix seconds of the last packet of the flow in the window.",
        "never (NODATA/SKIPDATA carry the window bounds)"),
     _f("action", 2, _S, _P, "ACCEPT or REJECT (security groups, network ACLs, or packets after the "
-       "connection closed).", _ND),
+       "connection closed).", _ND, values=("ACCEPT", "REJECT")),
     _f("log-status", 2, _S, _ST, "OK, NODATA (no traffic in the window) or SKIPDATA (records skipped).",
-       "never"),
+       "never", values=("OK", "NODATA", "SKIPDATA")),
     _f("vpc-id", 3, _S, _IF, "VPC of the network interface.", "",
        unconfirmed="NODATA/SKIPDATA: kept (ENI metadata), per the spec's suggested handling"),
     _f("subnet-id", 3, _S, _IF, "Subnet of the network interface.", "",
@@ -129,7 +144,7 @@ VPC_FIELDS: tuple[Field, ...] = (
     _f("tcp-flags", 3, _I32, _P, "OR of FIN=1, SYN=2, RST=4, SYN-ACK=18 over the window (spec 1.4).",
        "flag combination that cannot be computed; " + _ND,
        unconfirmed="non-TCP flows: 0 (no flags sent)"),
-    _f("type", 3, _S, _P, "IPv4, IPv6 or EFA.", _ND),
+    _f("type", 3, _S, _P, "IPv4, IPv6 or EFA.", _ND, values=("IPv4", "IPv6", "EFA")),
     _f("pkt-srcaddr", 3, _S, _P, "Packet-level (original) source address.", _ND),
     _f("pkt-dstaddr", 3, _S, _P, "Packet-level (original) destination address.", _ND),
     _f("region", 4, _S, _IF, "Region of the network interface.", ""),
@@ -140,7 +155,8 @@ VPC_FIELDS: tuple[Field, ...] = (
        "not an AWS service address; " + _ND),
     _f("pkt-dst-aws-service", 5, _S, _P, "ip-ranges.json service of pkt-dstaddr (public addresses only).",
        "not an AWS service address; " + _ND),
-    _f("flow-direction", 5, _S, _P, "ingress or egress, relative to the recording interface.", _ND),
+    _f("flow-direction", 5, _S, _P, "ingress or egress, relative to the recording interface.", _ND,
+       values=("ingress", "egress")),
     _f("traffic-path", 5, _I32, _P, "Egress path: 1 same VPC, 2 IGW or gateway endpoint, 3 VGW, 4 intra-region "
        "peering, 5 inter-region peering, 6 local gateway, 7 gateway endpoint (Nitro), 8 IGW (Nitro).",
        "ingress records; no path applies; " + _ND),
@@ -215,6 +231,19 @@ TGW_ONLY_FIELDS: tuple[Field, ...] = (
     _tgw("packets-lost-mtu-exceeded", 6, _I64, "Packets lost: MTU exceeded."),
     _tgw("packets-lost-ttl-expired", 6, _I64, "Packets lost: TTL expired."),
 )
+
+#: The transit-gateway flow log's fields in AWS's table order (spec 1.8). The source table is truncated
+#: after ``pkt-dst-aws-service``; every visible field is version <= 6, so this is also the TGW default format.
+TGW_FIELD_NAMES: tuple[str, ...] = (
+    "version", "resource-type", "account-id", "tgw-id", "tgw-attachment-id", "tgw-src-vpc-account-id",
+    "tgw-dst-vpc-account-id", "tgw-src-vpc-id", "tgw-dst-vpc-id", "tgw-src-subnet-id", "tgw-dst-subnet-id",
+    "tgw-src-eni", "tgw-dst-eni", "tgw-src-az-id", "tgw-dst-az-id", "tgw-pair-attachment-id", "srcaddr",
+    "dstaddr", "srcport", "dstport", "protocol", "packets", "bytes", "start", "end", "log-status", "type",
+    "packets-lost-no-route", "packets-lost-blackhole", "packets-lost-mtu-exceeded", "packets-lost-ttl-expired",
+    "tcp-flags", "region", "flow-direction", "pkt-src-aws-service", "pkt-dst-aws-service",
+)
+TGW_DEFAULT_FIELDS: tuple[str, ...] = TGW_FIELD_NAMES
+TGW_DEFAULT_FORMAT: str = " ".join("${" + n + "}" for n in TGW_DEFAULT_FIELDS)
 
 #: Every field by hyphenated name (VPC fields first, then transit-gateway-only fields).
 FIELDS: dict[str, Field] = {f.name: f for f in (*VPC_FIELDS, *TGW_ONLY_FIELDS)}

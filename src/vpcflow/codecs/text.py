@@ -1,0 +1,415 @@
+"""Flow records as text lines, exactly as AWS writes them, and back (spec 1.1, 1.7, 3, 4).
+
+Rendering: one line per record, values in format order separated by single spaces, ``-`` for a
+null, integers in plain decimal. S3 plain-text files start with a header line of the field names
+(spec 1.7); CloudWatch Logs messages are the bare lines (no header, no newline). Everything is
+done by Arrow's C++ kernels: no Python object per record.
+
+Parsing: a fast path reads the lines with Arrow's CSV reader (space delimiter, no quoting, ``-``
+null) and validates whole columns. When anything is wrong it falls back to a second, still
+columnar, pass (split every line on spaces) that finds exactly which lines are malformed:
+
+* strict mode (default) raises ``ReadError(source, line_number, raw)`` for the first bad line;
+* lenient mode repairs runs of spaces (leading, trailing, doubled: the AWS doc's sample of spec
+  7.5 has a doubled space) and reads the line if it is then valid, and counts and skips the rest.
+
+What "valid" means (docs/formats.md, "Validation"): the right number of values; ``-`` or, for an
+integer field, canonical decimal (no sign, no leading zeros) within the field's range (ports
+0-65535, protocol 0-255, counts and times 0..2^63-1, ``version`` >= 2); for a string field a
+non-empty value, and for ``action``, ``log-status``, ``type`` and ``flow-direction`` one of AWS's
+values. Line endings are ``\\n``; a ``\\r\\n`` ending is accepted and dropped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from vpcflow.codecs.records import arrow_schema
+from vpcflow.core.errors import InvalidParameterError, ReadError
+from vpcflow.model.fields import FIELDS, Field, ValueType, to_field_name
+from vpcflow.model.logformat import LogFormat, log_format_from_header, looks_like_header, parse_log_format
+
+NULL = "-"
+_INT_RE = r"^(0|[1-9][0-9]{0,18})$"
+_INT64_MAX = "9223372036854775807"
+_INT_PY = re.compile(_INT_RE)
+_MAX_SKIPPED_KEPT = 100
+Bool = npt.NDArray[np.bool_]
+
+
+# ----------------------------------------------------------------------------------------- rendering
+
+
+def header_line(names: LogFormat | list[str] | tuple[str, ...]) -> str:
+    """The S3 header line (hyphenated field names, single spaces, no newline), spec 1.7."""
+    fields = names.fields if isinstance(names, LogFormat) else tuple(to_field_name(n) for n in names)
+    return " ".join(fields)
+
+
+def _as_string_column(col: pa.ChunkedArray | pa.Array, name: str) -> pa.Array:
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_integer(arr.type):
+        arr = arr.cast(pa.string())
+    elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        # An empty value would read back as a doubled space: refuse it (spaces, quotes and newlines
+        # are refused by the CSV writer itself, see _render_csv).
+        if len(arr) and arr.null_count < len(arr) and pc.min(pc.binary_length(arr)).as_py() == 0:
+            raise ValueError(f"column {name!r}: an empty string cannot be written in a flow-log line (use null)")
+    else:
+        raise TypeError(f"column {name!r} has type {arr.type}; record columns are int32, int64 or string")
+    return pc.fill_null(arr, NULL)
+
+
+def _render_csv(table: pa.Table | pa.RecordBatch, prefix: bytes = b"") -> bytes:
+    """The ``\n``-terminated lines of ``table``, rendered by Arrow's multithreaded CSV writer.
+
+    Every column is first made a string column with ``-`` for null, so the writer only joins
+    values with single spaces. ``quoting_style="none"`` makes it refuse any value holding a space,
+    a double quote or a line break, which would corrupt the line (AWS percent-encodes such text).
+    """
+    if table.num_columns == 0:
+        raise ValueError("a record table needs at least one column")
+    names = list(table.column_names)
+    cols = [_as_string_column(table.column(i), names[i]) for i in range(table.num_columns)]
+    strings = pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
+    buf = pa.BufferOutputStream()
+    buf.write(prefix)
+    if strings.num_rows == 0:
+        return prefix
+    try:
+        pacsv.write_csv(
+            strings,
+            buf,
+            write_options=pacsv.WriteOptions(include_header=False, delimiter=" ", quoting_style="none"),
+        )
+    except pa.ArrowInvalid as e:
+        raise ValueError(f"a value cannot be written in a flow-log line: {e}") from e
+    out: bytes = buf.getvalue().to_pybytes()
+    return out
+
+
+def render_lines(table: pa.Table | pa.RecordBatch) -> pa.StringArray:
+    """One string per record (no newline), exactly as AWS writes it (spec 1.1).
+
+    Also the CloudWatch Logs message of each record (spec 3: no header).
+    """
+    text = _render_csv(table)
+    if not text:
+        return pa.array([], type=pa.string())  # type: ignore[return-value]
+    raw = np.frombuffer(text, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    # Element i spans from the end of line i-1 to its own newline; the newline is then cut off.
+    offsets = np.concatenate(([0], ends + 1)).astype(np.int64)
+    with_nl = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(text))
+    lines = pc.utf8_slice_codeunits(with_nl, 0, -1).cast(pa.string())
+    assert isinstance(lines, pa.StringArray)
+    return lines
+
+
+def render_messages(table: pa.Table | pa.RecordBatch) -> list[str]:
+    """CloudWatch Logs messages: the record lines, without header or newline (spec 1.7, 3)."""
+    return render_lines(table).to_pylist()  # type: ignore[no-any-return]
+
+
+def render_text(table: pa.Table | pa.RecordBatch, *, header: bool = True) -> bytes:
+    """The text of a log file: the header line (when ``header``, as in S3 plain-text files) and one
+    ``\n``-terminated line per record. UTF-8 bytes, not compressed."""
+    prefix = (header_line(list(table.column_names)) + "\n").encode() if header else b""
+    return _render_csv(table, prefix)
+
+
+def write_text_file(path: str | Path, table: pa.Table, *, header: bool = True, compresslevel: int = 6) -> None:
+    """Write a ``.log`` file, gzip-compressed when the name ends in ``.gz`` (as AWS's ``.log.gz``)."""
+    data = render_text(table, header=header)
+    p = Path(path)
+    if p.name.endswith(".gz"):
+        # mtime=0: the same records give the same bytes (deterministic output).
+        p.write_bytes(gzip.compress(data, compresslevel=compresslevel, mtime=0))
+    else:
+        p.write_bytes(data)
+
+
+# ------------------------------------------------------------------------------------------- parsing
+
+
+@dataclass(frozen=True)
+class TextRead:
+    """The result of reading flow-log text.
+
+    ``table``: the records (Arrow, typed, null = ``-``); ``log_format``: the format used (from the
+    header line when there is one); ``header``: whether a header line was present; ``skipped``:
+    malformed lines skipped (lenient mode); ``repaired``: lines read after collapsing spaces
+    (lenient mode); ``skipped_lines``: the first 100 skipped lines as (line number, raw text).
+    """
+
+    table: pa.Table
+    log_format: LogFormat
+    header: bool
+    skipped: int = 0
+    repaired: int = 0
+    skipped_lines: tuple[tuple[int, str], ...] = ()
+
+
+class _Invalid(Exception):
+    """The fast path found something wrong; the slow path will say where."""
+
+
+def _convert(col: pa.Array, f: Field) -> tuple[pa.Array, Bool]:
+    """Validate one column of strings (nulls = ``-``) and convert it to the field's type.
+
+    Returns the typed array (bad values null) and a per-row "bad" mask.
+    """
+    n = len(col)
+    if f.value_type is ValueType.STRING:
+        bad = pc.equal(col, "")
+        if f.values:
+            bad = pc.or_(bad, pc.invert(pc.is_in(col, value_set=pa.array(f.values))))
+        mask = np.asarray(pc.fill_null(bad, False).to_numpy(zero_copy_only=False), dtype=bool)
+        return col, mask
+    ok = pc.match_substring_regex(col, _INT_RE)
+    # 19-digit strings can exceed int64: equal lengths compare lexicographically as numbers do.
+    too_big = pc.and_(pc.equal(pc.utf8_length(col), 19), pc.greater(col, _INT64_MAX))
+    ok = pc.and_(ok, pc.invert(too_big))
+    ok_np = np.asarray(pc.fill_null(ok, True).to_numpy(zero_copy_only=False), dtype=bool)
+    clean = pc.if_else(ok, col, pa.scalar(None, pa.string())) if not ok_np.all() else col
+    ints = clean.cast(pa.int64())
+    vals = ints.fill_null(0).to_numpy(zero_copy_only=False)
+    bad = ~ok_np
+    if f.min_value is not None:
+        bad |= vals < f.min_value
+    if f.max_value is not None:
+        bad |= vals > f.max_value
+    valid_np = ~bad
+    if f.value_type is ValueType.INT32:
+        out = pa.array(np.where(valid_np, vals, 0).astype(np.int32), mask=np.asarray(ints.is_null()) | bad)
+    else:
+        out = pa.array(vals, mask=np.asarray(ints.is_null()) | bad, type=pa.int64())
+    assert len(out) == n
+    return out, bad
+
+
+def _typed_table(string_cols: list[pa.Array], fmt: LogFormat) -> tuple[pa.Table, Bool]:
+    arrays: list[pa.Array] = []
+    bad = np.zeros(len(string_cols[0]) if string_cols else 0, dtype=bool)
+    for col, name in zip(string_cols, fmt.fields, strict=True):
+        arr, b = _convert(col, FIELDS[name])
+        arrays.append(arr)
+        bad |= b
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(fmt)), bad
+
+
+def _fast_parse(body: bytes, fmt: LogFormat) -> pa.Table:
+    """Arrow CSV read of a well-formed body; raises ``_Invalid`` on anything suspicious."""
+    try:
+        raw = pacsv.read_csv(
+            pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(column_names=list(fmt.columns), block_size=1 << 22),
+            parse_options=pacsv.ParseOptions(
+                delimiter=" ", quote_char=False, double_quote=False, escape_char=False,
+                newlines_in_values=False, ignore_empty_lines=False,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in fmt.columns},
+                null_values=[NULL], strings_can_be_null=True, quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as e:
+        raise _Invalid(str(e)) from e
+    cols = [raw.column(i).combine_chunks() for i in range(raw.num_columns)]
+    table, bad = _typed_table(cols, fmt)
+    if bad.any():
+        raise _Invalid("bad values")
+    return table
+
+
+def _split_lines(body: bytes) -> tuple[pa.StringArray, Bool]:
+    """Every line of ``body`` (without ``\\n`` / ``\\r\\n``) and a mask of lines that were not UTF-8."""
+    text = body.decode("utf-8", errors="replace")
+    not_utf8 = "\ufffd" in text and "\ufffd".encode() not in body
+    if text.endswith("\n"):
+        text = text[:-1]
+    lines = pc.list_flatten(pc.split_pattern(pa.array([text]), "\n"))
+    lines = pc.replace_substring_regex(lines, r"\r$", "")
+    if not not_utf8:
+        return lines, np.zeros(len(lines), dtype=bool)
+    bad = np.asarray(pc.match_substring(lines, "\ufffd").to_numpy(zero_copy_only=False), dtype=bool)
+    return lines, bad
+
+
+def _split_validate(lines: pa.Array, fmt: LogFormat) -> tuple[pa.Table, Bool]:
+    """Columnar validation of lines: the table of the good lines and a per-line "bad" mask."""
+    ncols = len(fmt.fields)
+    tokens = pc.split_pattern(lines, " ")
+    count_ok = pc.list_value_length(tokens).to_numpy(zero_copy_only=False) == ncols
+    good_idx = np.flatnonzero(count_ok)
+    flat = pc.list_flatten(tokens.filter(pa.array(count_ok)))
+    base = np.arange(len(good_idx), dtype=np.int64) * ncols
+    cols = []
+    for j in range(ncols):
+        c = flat.take(pa.array(base + j))
+        cols.append(pc.if_else(pc.equal(c, NULL), pa.scalar(None, pa.string()), c))
+    if ncols:
+        table, bad_rows = _typed_table(cols, fmt)
+    else:  # pragma: no cover - a LogFormat has at least one field
+        table, bad_rows = arrow_schema(fmt).empty_table(), np.zeros(0, dtype=bool)
+    bad = ~count_ok
+    bad[good_idx[bad_rows]] = True
+    return table.filter(pa.array(~bad_rows)), bad
+
+
+def explain_line(raw: str, fmt: LogFormat) -> str:
+    """Why one line is not a valid record of ``fmt`` ("" when it is valid)."""
+    tokens = raw.split(" ")
+    if len(tokens) != len(fmt.fields):
+        return f"expected {len(fmt.fields)} space-separated values, found {len(tokens)}"
+    for name, tok in zip(fmt.fields, tokens, strict=True):
+        f = FIELDS[name]
+        if tok == NULL:
+            continue
+        if f.value_type is ValueType.STRING:
+            if tok == "":
+                return f"{name}: empty value (doubled space?)"
+            if "\ufffd" in tok:
+                return f"{name}: not UTF-8"
+            if f.values and tok not in f.values:
+                return f"{name}: {tok!r} is not one of {', '.join(f.values)}"
+            continue
+        if not _INT_PY.match(tok):
+            return f"{name}: {tok!r} is not an unsigned decimal integer"
+        v = int(tok)
+        lo = f.min_value if f.min_value is not None else 0
+        hi = f.max_value if f.max_value is not None else 2**63 - 1
+        if not lo <= v <= hi:
+            return f"{name}: {v} is outside {lo}..{hi}"
+    return ""
+
+
+def _resolve_format(first_line: str, log_format: LogFormat | str | None, source: str) -> tuple[LogFormat, bool]:
+    """The format and whether ``first_line`` is a header line."""
+    first = first_line.rstrip("\r")
+    if log_format is not None:
+        fmt = log_format if isinstance(log_format, LogFormat) else parse_log_format(log_format)
+        if first == fmt.header:
+            return fmt, True
+        if looks_like_header(first):
+            raise ReadError(f"header line does not match the format {fmt.text!r}", source=source, line_number=1,
+                            raw=first_line)
+        return fmt, False
+    if looks_like_header(first):
+        try:
+            return log_format_from_header(first), True
+        except InvalidParameterError as e:
+            raise ReadError(f"invalid header line ({e.message})", source=source, line_number=1, raw=first_line) from e
+    return parse_log_format(None), False
+
+
+def decode_text(
+    data: bytes | str,
+    log_format: LogFormat | str | None = None,
+    *,
+    source: str = "<text>",
+    lenient: bool = False,
+) -> TextRead:
+    """Parse flow-log text (with or without the S3 header line) into a typed record table.
+
+    ``log_format``: the LogFormat (object or string) of the records; when omitted it is read from
+    the header line, or is the default format when there is no header. When given and the text has
+    a header, the header must match it. Strict mode raises ``ReadError`` with the 1-based line
+    number (counting the header) and raw text of the first malformed line; lenient mode repairs
+    runs of spaces and counts and skips lines that stay malformed.
+    """
+    body = data.encode() if isinstance(data, str) else bytes(data)
+    nl = body.find(b"\n")
+    first = (body if nl < 0 else body[:nl]).decode("utf-8", errors="replace")
+    fmt, has_header = _resolve_format(first, log_format, source) if body else (
+        log_format if isinstance(log_format, LogFormat) else parse_log_format(log_format), False)
+    if has_header:
+        body = b"" if nl < 0 else body[nl + 1:]
+    first_number = 2 if has_header else 1
+    if not body:
+        return TextRead(arrow_schema(fmt).empty_table(), fmt, has_header)
+    try:
+        return TextRead(_fast_parse(body, fmt), fmt, has_header)
+    except _Invalid:
+        pass
+    lines, not_utf8 = _split_lines(body)
+    table, bad = _split_validate(lines, fmt)
+    bad |= not_utf8
+    if not bad.any():  # only reachable when the CSV reader was stricter than the line scan
+        return TextRead(table, fmt, has_header)
+    if not lenient:
+        i = int(np.flatnonzero(bad)[0])
+        raw = lines[i].as_py()
+        why = explain_line(raw, fmt) or "malformed record"
+        raise ReadError(why, source=source, line_number=first_number + i, raw=raw)
+    # Lenient: collapse runs of spaces and trim, then validate again (spec 7.5's doubled space).
+    fixed = pc.utf8_trim(pc.replace_substring_regex(lines, " {2,}", " "), " ")
+    repaired_lines = pc.if_else(pa.array(bad), fixed, lines)
+    table, bad2 = _split_validate(repaired_lines, fmt)
+    if not_utf8.any():
+        # Rows the line scan accepted but whose bytes were not UTF-8: drop them from the table too.
+        table = table.filter(pa.array(~not_utf8[~bad2]))
+        bad2 |= not_utf8
+    skipped_idx = np.flatnonzero(bad2)
+    kept = tuple((first_number + int(i), lines[int(i)].as_py()) for i in skipped_idx[:_MAX_SKIPPED_KEPT])
+    return TextRead(
+        table, fmt, has_header, skipped=len(skipped_idx), repaired=int((bad & ~bad2).sum()), skipped_lines=kept
+    )
+
+
+def parse_text(
+    data: bytes | str,
+    log_format: LogFormat | str | None = None,
+    *,
+    source: str = "<text>",
+    lenient: bool = False,
+) -> pa.Table:
+    """``decode_text(...).table``: the records of flow-log text as a typed Arrow table."""
+    return decode_text(data, log_format, source=source, lenient=lenient).table
+
+
+def read_text_bytes(path: str | Path) -> bytes:
+    """The (decompressed) bytes of a ``.log`` or ``.log.gz`` file; gzip is detected by its magic."""
+    raw = Path(path).read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            # zlib with wbits 31 handles concatenated members via the loop below.
+            out = []
+            while raw:
+                d = zlib.decompressobj(31)
+                out.append(d.decompress(raw))
+                raw = d.unused_data
+            return b"".join(out)
+        except zlib.error as e:
+            raise ReadError(f"not a valid gzip file ({e})", source=str(path), line_number=0, raw="") from e
+    return raw
+
+
+def read_text_file(path: str | Path, log_format: LogFormat | str | None = None, *, lenient: bool = False) -> TextRead:
+    """Read a ``.log`` / ``.log.gz`` flow-log file (header optional, see ``decode_text``)."""
+    return decode_text(read_text_bytes(path), log_format, source=str(path), lenient=lenient)
+
+
+__all__ = [
+    "TextRead",
+    "decode_text",
+    "explain_line",
+    "header_line",
+    "parse_text",
+    "read_text_bytes",
+    "read_text_file",
+    "render_lines",
+    "render_messages",
+    "render_text",
+    "write_text_file",
+]
