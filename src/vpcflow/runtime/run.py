@@ -1,0 +1,262 @@
+"""The composition root of a run: config -> control plane -> sources, engine, aggregation, sinks.
+
+``prepare_run`` does everything that can fail before traffic flows, in this order: read the run
+config (``run_config``), open the data directory, load the topology into it when the config names
+one (a fresh data directory takes the topology's account and region), apply the config's
+CreateFlowLogs requests through the control plane (parameter rules, IAM as ``principal``,
+FlowLogAlreadyExists...), resolve the flow logs that record, open the sources and build the sinks.
+``execute`` then runs ``dataplane.pipeline.run_pipeline``.
+
+Re-running a config is safe: a request refused with ``FlowLogAlreadyExists`` (same resource, same
+destination, spec 6.5) records with the flow log that already exists, so no duplicate appears.
+
+Destinations: with an output folder (``--output`` or ``output.dir``) every flow log's records
+are written there as text or Parquet files (``sinks/files.py``); otherwise each flow log goes to
+the sink of its LogDestinationType (``_destination_sink``), falling back to files under
+``<data-dir>/records`` while a destination type has no sink. The REJECT side channel goes to
+``<data-dir>/rejects/<flow-log-id>.rejects.jsonl``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vpcflow.controlplane.service import FlowLogService
+from vpcflow.core.errors import ApiError, ConfigError
+from vpcflow.dataplane.aggregate import AggregateOptions
+from vpcflow.dataplane.pipeline import PipelineStats, ProgressCallback, Sink, run_pipeline
+from vpcflow.dataplane.sinks.files import FilesSink
+from vpcflow.dataplane.sources.capture import CaptureSource
+from vpcflow.dataplane.sources.pcap import CaptureConfig, PcapSource
+from vpcflow.dataplane.sources.pcapng import PcapngSource
+from vpcflow.model.flowlog import FlowLog
+from vpcflow.model.topology.model import Topology
+from vpcflow.runtime.datadir import DataDir
+from vpcflow.runtime.run_config import RunConfig, SourceSpec, load_run_config
+from vpcflow.storage.state import StateStore
+
+
+@dataclass
+class PreparedRun:
+    config: RunConfig
+    data_dir: DataDir
+    topology: Topology
+    flow_logs: list[FlowLog]
+    created: list[str]  # flow-log ids created by this run's requests
+    reused: list[str]  # ids of flow logs that already existed (FlowLogAlreadyExists)
+    sources: list[Any]
+    sinks: dict[str, Sink]
+    outputs: dict[str, Path]  # flow-log id -> where its records go (files sink)
+    side_dir: Path
+    options: AggregateOptions
+    engine: Any = None
+    store: StateStore | None = None
+
+
+@dataclass
+class RunResult:
+    prepared: PreparedRun
+    stats: PipelineStats
+    source_stats: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _topology_format(path: Path) -> str:
+    return "json" if path.suffix.lower() == ".json" else "yaml"
+
+
+def _load_topology(cfg: RunConfig, dd: DataDir, store: StateStore) -> None:
+    assert cfg.topology is not None
+    text = cfg.topology.read_text(encoding="utf-8")
+    fmt = _topology_format(cfg.topology)
+    account, region = dd.settings(store)
+    svc = FlowLogService(store, account_id=account, region=region)
+    topo = svc._parse_topology(text, fmt, str(cfg.topology))
+    if (topo.account_id, topo.region) != (account, region):
+        with store.transaction(write=False) as t:
+            fresh = not t.stored_flow_logs() and t.get_topology() is None
+        if fresh:
+            # A new data directory takes the account of the network it models.
+            with store.transaction() as t:
+                t.set_setting("account_id", topo.account_id)
+                t.set_setting("region", topo.region)
+            account, region = topo.account_id, topo.region
+            svc = FlowLogService(store, account_id=account, region=region)
+    svc.load_topology(text, fmt=fmt, source=str(cfg.topology))
+
+
+def _same_destination(fl: FlowLog, req: Mapping[str, Any]) -> bool:
+    dest_type = req.get("LogDestinationType", "cloud-watch-logs")
+    if fl.log_destination_type != dest_type:
+        return False
+    if dest_type == "cloud-watch-logs" and req.get("LogGroupName"):
+        return fl.log_group_name == req.get("LogGroupName")
+    return (fl.log_destination or "").rstrip("/") == str(req.get("LogDestination", "")).rstrip("/")
+
+
+def _apply_requests(cfg: RunConfig, svc: FlowLogService, store: StateStore) -> tuple[list[str], list[str]]:
+    created: list[str] = []
+    reused: list[str] = []
+    for i, req in enumerate(cfg.create):
+        where = cfg.create_where[i]
+        key = f"flow_logs.create[{i}]"
+        try:
+            resp = svc.create_flow_logs(cfg.principal, **req)
+        except ApiError as e:
+            raise ConfigError(f"CreateFlowLogs refused: {e.code}: {e.message}", location=where, key_path=key) from e
+        created += list(resp.get("FlowLogIds", []))
+        for item in resp.get("Unsuccessful", []):
+            err = item.get("Error", {})
+            rid = item.get("ResourceId", "")
+            if err.get("Code") == "FlowLogAlreadyExists":
+                existing = [s.flow_log for s in store.list_stored_flow_logs()
+                            if s.flow_log.resource_id == rid and _same_destination(s.flow_log, req)]
+                if existing:
+                    reused.append(existing[0].flow_log_id)
+                    continue
+            raise ConfigError(f"CreateFlowLogs failed for {rid}: {err.get('Code')}: {err.get('Message')}",
+                              location=where, key_path=key)
+    return created, reused
+
+
+def _open_source(spec: SourceSpec, topology: Topology, skip_bad: bool) -> Any:
+    if spec.kind == "scenario":
+        return _synthetic_source(spec, topology)
+    opts: dict[str, Any] = {"interface": spec.interface, "interface_map": dict(spec.interface_map),
+                            "skip_bad": spec.skip_bad or skip_bad}
+    if spec.reorder_window_s is not None:
+        opts["reorder_window_s"] = spec.reorder_window_s
+    cfg = CaptureConfig(str(spec.path), **opts)
+    if spec.kind == "pcap":
+        return PcapSource(cfg)
+    if spec.kind == "pcapng":
+        return PcapngSource(cfg)
+    return CaptureSource(cfg)
+
+
+def _synthetic_source(spec: SourceSpec, topology: Topology) -> Any:
+    try:
+        mod = importlib.import_module("vpcflow.dataplane.sources.synthetic")
+    except ImportError as e:
+        raise ConfigError("synthetic traffic is not available in this build (vpcflow.dataplane.sources.synthetic)",
+                          location=spec.where) from e
+    load = getattr(mod, "load_scenario", None)
+    factory = getattr(mod, "SyntheticSource", None)
+    if load is None or factory is None:
+        raise ConfigError("the synthetic source module lacks load_scenario/SyntheticSource", location=spec.where)
+    scenario = load(str(spec.path))
+    kwargs: dict[str, Any] = {}
+    if spec.seed is not None:
+        kwargs["seed"] = spec.seed
+    return factory(scenario, topology, **kwargs)
+
+
+def _policy_engine(topology: Topology) -> Any:
+    for name in ("vpcflow.dataplane.engine", "vpcflow.dataplane.attribute"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        engine = getattr(mod, "PolicyEngine", None)
+        if engine is not None:
+            return engine(topology)
+    raise ConfigError("the policy engine (vpcflow.dataplane.engine.PolicyEngine) is not available in this build")
+
+
+def _destination_sink(fl: FlowLog, dd: DataDir, store: StateStore, topology: Topology) -> Sink | None:
+    """The delivery sink of a flow log's LogDestinationType, when delivery provides one."""
+    try:
+        mod = importlib.import_module("vpcflow.runtime.delivery")
+    except ImportError:
+        return None
+    factory = getattr(mod, "sink_for_flow_log", None)
+    if factory is None:
+        return None
+    sink: Sink | None = factory(fl, data_dir=dd, store=store, topology=topology)
+    return sink
+
+
+def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None = None,
+                output: str | Path | None = None, output_format: str | None = None,
+                skip_bad: bool = False, engine: Any = None) -> PreparedRun:
+    """Everything before traffic flows (see the module docstring); errors are ``ConfigError``/``ApiError``."""
+    cfg = config if isinstance(config, RunConfig) else load_run_config(config)
+    dd = DataDir.resolve(data_dir if data_dir is not None else cfg.data_dir)
+    store = dd.state()
+    try:
+        if cfg.topology is not None:
+            _load_topology(cfg, dd, store)
+        account, region = dd.settings(store)
+        svc = FlowLogService(store, account_id=account, region=region)
+        topology, _ = svc.world()
+        if topology is None:
+            raise ConfigError(f"data directory {dd.path} has no topology: name one with `topology:` in the config",
+                              location=str(cfg.path))
+        created, reused = _apply_requests(cfg, svc, store)
+        stored = {s.flow_log.flow_log_id: s.flow_log for s in store.list_stored_flow_logs()}
+        wanted = [*created, *reused, *cfg.flow_log_ids]
+        if not cfg.create and not cfg.flow_log_ids:
+            wanted = list(stored)
+        missing = [i for i in cfg.flow_log_ids if i not in stored]
+        if missing:
+            raise ConfigError(f"flow log(s) {', '.join(missing)} do not exist in {dd.path}", location=str(cfg.path),
+                              key_path="flow_logs.ids")
+        flow_logs = [stored[i] for i in dict.fromkeys(wanted)]
+        if not flow_logs:
+            raise ConfigError(f"no flow log records this run: data directory {dd.path} has none and the config "
+                              "creates none (flow_logs.create)", location=str(cfg.path))
+        out_dir = Path(output) if output is not None else cfg.output_dir
+        fmt = output_format or cfg.output_format
+        sinks: dict[str, Sink] = {}
+        outputs: dict[str, Path] = {}
+        files = FilesSink(out_dir, kind=fmt) if out_dir is not None else None  # type: ignore[arg-type]
+        fallback: FilesSink | None = None
+        for fl in flow_logs:
+            sink: Sink | None = files
+            if sink is None:
+                sink = _destination_sink(fl, dd, store, topology)
+            if sink is None:
+                fallback = fallback or FilesSink(dd.path / "records", kind=fmt)  # type: ignore[arg-type]
+                sink = fallback
+            sinks[fl.flow_log_id] = sink
+            if isinstance(sink, FilesSink):
+                outputs[fl.flow_log_id] = sink.path_for(fl.flow_log_id)
+        sources = [_open_source(s, topology, skip_bad) for s in cfg.sources]
+        options = AggregateOptions(nodata=cfg.nodata) if cfg.skipdata_capacity is None else AggregateOptions(
+            skipdata_capacity=cfg.skipdata_capacity, nodata=cfg.nodata)
+        return PreparedRun(
+            config=cfg, data_dir=dd, topology=topology, flow_logs=flow_logs, created=created, reused=reused,
+            sources=sources, sinks=sinks, outputs=outputs, side_dir=dd.path / "rejects", options=options,
+            engine=engine if engine is not None else _policy_engine(topology), store=store,
+        )
+    except BaseException:
+        store.close()
+        raise
+
+
+def execute(prepared: PreparedRun, *, taps: Mapping[str, Callable[[Any], None]] | None = None,
+            progress: ProgressCallback | None = None) -> RunResult:
+    """Run the prepared pipeline to the end of its sources."""
+    try:
+        stats = run_pipeline(prepared.sources, prepared.engine, prepared.flow_logs, prepared.topology,
+                             prepared.sinks, side_dir=prepared.side_dir, taps=taps, progress=progress,
+                             options=prepared.options)
+    finally:
+        if prepared.store is not None:
+            prepared.store.close()
+    source_stats = []
+    for s in prepared.sources:
+        st = getattr(s, "stats", None)
+        as_dict = getattr(st, "as_dict", None)
+        source_stats.append(as_dict() if callable(as_dict) else {})
+    return RunResult(prepared=prepared, stats=stats, source_stats=source_stats)
+
+
+def run(config: str | Path, **kwargs: Any) -> RunResult:
+    """``prepare_run`` then ``execute`` (taps/progress go to ``execute``)."""
+    taps = kwargs.pop("taps", None)
+    progress = kwargs.pop("progress", None)
+    return execute(prepare_run(config, **kwargs), taps=taps, progress=progress)

@@ -1,0 +1,236 @@
+"""The ``vpcflow run`` configuration file: parsing and validation with file:line:key errors.
+
+A run config (YAML) names where the account lives, which flow logs record, and what traffic flows::
+
+    data_dir: ./vpcflow-data            # optional; --data-dir wins; else $VPCFLOW_DATA_DIR / ./vpcflow-data
+    topology: ../topology/three-tier.yaml   # optional: loaded into the data directory first
+    principal: arn:aws:iam::123456789012:root   # optional caller of CreateFlowLogs (default: account root)
+    flow_logs:
+      create:                           # CreateFlowLogs requests, boto3's parameter names
+        - ResourceIds: [vpc-0a1b2c3d4e5f60001]
+          ResourceType: VPC
+          TrafficType: ALL
+          LogDestinationType: s3
+          LogDestination: arn:aws:s3:::flow-logs-bucket/demo/
+      ids: [fl-0123456789abcdef0]       # existing flow logs (optional)
+    sources:
+      - capture: web.pcap               # pcap or pcapng (sniffed); or `pcap:` / `pcapng:`
+        interface: eni-0a1b2c3d4e5f60011    # the ENI the file was captured on (optional)
+        interface_map: {eth0: eni-...}  # pcapng interface names -> ENIs (optional)
+      - scenario: ../scenarios/demo.yaml    # synthetic traffic
+        seed: 7
+    output: {dir: out, format: text}    # optional: also write records as files
+    aggregation: {skipdata_capacity: 1000000, nodata: true}
+
+Relative paths are relative to the config file. With neither ``create`` nor ``ids``, every flow
+log of the data directory records. Every problem is a ``ConfigError`` naming ``file:line`` and the
+key path (``sources[1].seed``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vpcflow.core.errors import ConfigError
+
+SOURCE_KINDS = ("capture", "pcap", "pcapng", "scenario")
+_TOP_KEYS = {"data_dir", "topology", "principal", "flow_logs", "sources", "output", "aggregation"}
+_SOURCE_KEYS = {"capture", "pcap", "pcapng", "scenario", "interface", "interface_map", "skip_bad", "seed",
+                "reorder_window_s"}
+OUTPUT_FORMATS = ("text", "parquet")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    kind: str  # capture | pcap | pcapng | scenario
+    path: Path
+    interface: str | None = None
+    interface_map: dict[str, str] = field(default_factory=dict)
+    skip_bad: bool = False
+    seed: int | None = None
+    reorder_window_s: float | None = None
+    where: str = ""  # file:line, for messages at run time
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    path: Path
+    data_dir: Path | None = None
+    topology: Path | None = None
+    principal: str | None = None
+    create: tuple[dict[str, Any], ...] = ()
+    create_where: tuple[str, ...] = ()
+    flow_log_ids: tuple[str, ...] = ()
+    sources: tuple[SourceSpec, ...] = ()
+    output_dir: Path | None = None
+    output_format: str = "text"
+    skipdata_capacity: int | None = None
+    nodata: bool = True
+
+
+class _Lines:
+    """key path -> line number, from the YAML node tree."""
+
+    def __init__(self, path: Path, root: yaml.Node | None) -> None:
+        self.path = path
+        self.lines: dict[str, int] = {}
+        if root is not None:
+            self._walk(root, "")
+
+    def _walk(self, node: yaml.Node, key: str) -> None:
+        self.lines[key] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                child = f"{key}.{k.value}" if key else str(k.value)
+                self.lines[child] = k.start_mark.line + 1
+                self._walk(v, child)
+                self.lines[child] = k.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                self._walk(v, f"{key}[{i}]")
+
+    def where(self, key: str) -> str:
+        k = key
+        while k and k not in self.lines:
+            k = k.rsplit(".", 1)[0] if "." in k else (k.rsplit("[", 1)[0] if "[" in k else "")
+        return f"{self.path}:{self.lines.get(k, 1)}"
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(message, location=self.where(key), key_path=key or None)
+
+
+def _expect(lines: _Lines, key: str, value: Any, typ: type | tuple[type, ...], what: str) -> Any:
+    if isinstance(value, bool) and typ in (int, float, (int, float)):
+        raise lines.error(key, f"expected {what}, got {value!r}")
+    if not isinstance(value, typ):
+        raise lines.error(key, f"expected {what}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _unknown(lines: _Lines, base: str, mapping: dict[str, Any], allowed: set[str]) -> None:
+    extra = sorted(set(mapping) - allowed)
+    if extra:
+        key = f"{base}.{extra[0]}" if base else extra[0]
+        raise lines.error(key, f"unknown key {extra[0]!r}; expected one of: {', '.join(sorted(allowed))}")
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read and validate a run config (see the module docstring)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read run config: {e.strerror or e}", location=str(p)) from e
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        loc = f"{p}:{mark.line + 1}" if mark is not None else str(p)
+        raise ConfigError(f"not valid YAML: {getattr(e, 'problem', None) or e}", location=loc) from e
+    lines = _Lines(p, node)
+    if doc is None:
+        doc = {}
+    _expect(lines, "", doc, dict, "a mapping at the top level")
+    _unknown(lines, "", doc, _TOP_KEYS)
+    base = p.parent
+
+    def path_of(key: str, value: Any) -> Path:
+        _expect(lines, key, value, str, "a path")
+        q = Path(value).expanduser()
+        return q if q.is_absolute() else base / q
+
+    data_dir = path_of("data_dir", doc["data_dir"]) if doc.get("data_dir") is not None else None
+    topology = path_of("topology", doc["topology"]) if doc.get("topology") is not None else None
+    if topology is not None and not topology.is_file():
+        raise lines.error("topology", f"topology file {topology} does not exist")
+    principal = doc.get("principal")
+    if principal is not None:
+        _expect(lines, "principal", principal, str, "a principal ARN or access key id")
+
+    create: list[dict[str, Any]] = []
+    create_where: list[str] = []
+    ids: list[str] = []
+    fls = doc.get("flow_logs") or {}
+    _expect(lines, "flow_logs", fls, dict, "a mapping with `create` and/or `ids`")
+    _unknown(lines, "flow_logs", fls, {"create", "ids"})
+    for i, req in enumerate(_expect(lines, "flow_logs.create", fls.get("create") or [], list, "a list of requests")):
+        key = f"flow_logs.create[{i}]"
+        _expect(lines, key, req, dict, "a CreateFlowLogs request (a mapping of boto3 parameter names)")
+        create.append(dict(req))
+        create_where.append(lines.where(key))
+    for i, fid in enumerate(_expect(lines, "flow_logs.ids", fls.get("ids") or [], list, "a list of flow-log ids")):
+        key = f"flow_logs.ids[{i}]"
+        _expect(lines, key, fid, str, "a flow-log id")
+        if not fid.startswith("fl-"):
+            raise lines.error(key, f"{fid!r} is not a flow-log id (fl-...)")
+        ids.append(fid)
+
+    sources: list[SourceSpec] = []
+    raw_sources = doc.get("sources")
+    if raw_sources is None:
+        raise lines.error("", "the run config needs `sources` (captures and/or a synthetic scenario)")
+    for i, s in enumerate(_expect(lines, "sources", raw_sources, list, "a list of sources")):
+        key = f"sources[{i}]"
+        _expect(lines, key, s, dict, "a source mapping")
+        _unknown(lines, key, s, _SOURCE_KEYS)
+        kinds = [k for k in SOURCE_KINDS if k in s]
+        if len(kinds) != 1:
+            raise lines.error(key, f"a source names exactly one of {', '.join(SOURCE_KINDS)}; got {kinds or 'none'}")
+        kind = kinds[0]
+        src_path = path_of(f"{key}.{kind}", s[kind])
+        if not src_path.is_file():
+            raise lines.error(f"{key}.{kind}", f"file {src_path} does not exist")
+        iface = s.get("interface")
+        if iface is not None:
+            _expect(lines, f"{key}.interface", iface, str, "an ENI id")
+        imap = s.get("interface_map") or {}
+        _expect(lines, f"{key}.interface_map", imap, dict, "a mapping of capture interface names to ENI ids")
+        for k, v in imap.items():
+            _expect(lines, f"{key}.interface_map.{k}", v, str, "an ENI id")
+        skip_bad = _expect(lines, f"{key}.skip_bad", s.get("skip_bad", False), bool, "true or false")
+        seed = s.get("seed")
+        if seed is not None:
+            _expect(lines, f"{key}.seed", seed, int, "an integer seed")
+            if kind != "scenario":
+                raise lines.error(f"{key}.seed", "`seed` applies to a synthetic `scenario` source only")
+        if kind == "scenario" and (iface is not None or imap):
+            raise lines.error(key, "a synthetic scenario places its traffic itself: no `interface`/`interface_map`")
+        rw = s.get("reorder_window_s")
+        if rw is not None:
+            _expect(lines, f"{key}.reorder_window_s", rw, (int, float), "a number of seconds")
+            if rw < 0:
+                raise lines.error(f"{key}.reorder_window_s", f"must be >= 0, got {rw}")
+        sources.append(SourceSpec(kind=kind, path=src_path, interface=iface, interface_map={str(k): v for k, v in
+                                  imap.items()}, skip_bad=skip_bad, seed=seed,
+                                  reorder_window_s=None if rw is None else float(rw), where=lines.where(key)))
+    if not sources:
+        raise lines.error("sources", "the run config needs at least one source")
+
+    out = doc.get("output") or {}
+    _expect(lines, "output", out, dict, "a mapping with `dir` and `format`")
+    _unknown(lines, "output", out, {"dir", "format"})
+    out_dir = path_of("output.dir", out["dir"]) if out.get("dir") is not None else None
+    out_fmt = out.get("format", "text")
+    if out_fmt not in OUTPUT_FORMATS:
+        raise lines.error("output.format", f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {out_fmt!r}")
+
+    agg = doc.get("aggregation") or {}
+    _expect(lines, "aggregation", agg, dict, "a mapping")
+    _unknown(lines, "aggregation", agg, {"skipdata_capacity", "nodata"})
+    cap = agg.get("skipdata_capacity")
+    if cap is not None:
+        _expect(lines, "aggregation.skipdata_capacity", cap, int, "a positive integer")
+        if cap < 1:
+            raise lines.error("aggregation.skipdata_capacity", f"must be at least 1, got {cap}")
+    nodata = _expect(lines, "aggregation.nodata", agg.get("nodata", True), bool, "true or false")
+
+    return RunConfig(
+        path=p, data_dir=data_dir, topology=topology, principal=principal, create=tuple(create),
+        create_where=tuple(create_where), flow_log_ids=tuple(ids), sources=tuple(sources), output_dir=out_dir,
+        output_format=out_fmt, skipdata_capacity=cap, nodata=nodata,
+    )
