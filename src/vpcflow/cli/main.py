@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "format": "vpcflow.cli.format:group",
     "query": "vpcflow.cli.query:command",
     "report": "vpcflow.cli.report:command",
+    "run": "vpcflow.cli.run:command",
 }
 
 

@@ -1,0 +1,125 @@
+"""``vpcflow run CONFIG``: create the config's flow logs, replay its traffic, deliver the records.
+
+Shows a progress bar (packets, records) on stderr and a summary table at the end. ``--tap STAGE``
+prints a stage's output as it flows (``attribute``: which ENI saw each packet in which direction;
+``evaluate``: the same with the action and the deciding rule; ``aggregate``: the records of each
+closed window). ``--output DIR`` writes every flow log's records as files under DIR instead of
+its destination.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vpcflow.codecs.addresses import addresses_to_strings
+from vpcflow.codecs.text import render_lines
+from vpcflow.dataplane.aggregate import AggregateOutput
+from vpcflow.dataplane.packets import ObservationBatch
+from vpcflow.dataplane.pipeline import PipelineStats
+from vpcflow.runtime.run import RunResult, execute, prepare_run
+
+#: Rows printed per batch by --tap attribute/evaluate (a capture has millions of packets).
+TAP_ROWS = 20
+
+
+def _tap_printer(stage: str, out: Any) -> Any:
+    def tap_obs(obs: ObservationBatch) -> None:
+        n = min(len(obs), TAP_ROWS)
+        if n == 0:
+            return
+        pk = obs.packets
+        rows = obs.packet[:n]
+        src = addresses_to_strings(obs.src_hi[:n], obs.src_lo[:n]).to_pylist()
+        dst = addresses_to_strings(obs.dst_hi[:n], obs.dst_lo[:n]).to_pylist()
+        for i in range(n):
+            direction = "egress" if obs.direction[i] else "ingress"
+            line = (f"{stage} ts={int(pk.ts_ns[rows[i]]) / 1e9:.6f} eni={obs.enis[obs.eni[i]]} {direction} "
+                    f"{src[i]}:{int(pk.src_port[rows[i]])} > {dst[i]}:{int(pk.dst_port[rows[i]])} "
+                    f"proto={int(pk.protocol[rows[i]])} len={int(pk.ip_len[rows[i]])}")
+            if stage == "evaluate":
+                action = "REJECT" if obs.action[i] else "ACCEPT"
+                rule = obs.rules[obs.rule[i]] if 0 <= obs.rule[i] < len(obs.rules) else "-"
+                line += f" {action} rule={rule}"
+            out.write(line + "\n")
+        if len(obs) > n:
+            out.write(f"{stage} ... {len(obs) - n} more observations in this batch\n")
+
+    def tap_agg(result: AggregateOutput) -> None:
+        for line in render_lines(result.table).to_pylist():
+            out.write(f"{result.flow_log.flow_log_id} {line}\n")
+
+    return tap_agg if stage == "aggregate" else tap_obs
+
+
+def _summary(result: RunResult, console: Console) -> None:
+    st = result.stats
+    prep = result.prepared
+    head = Table(title="vpcflow run", show_header=False)
+    head.add_row("data directory", str(prep.data_dir.path))
+    head.add_row("packets", f"{st.packets:,}")
+    head.add_row("bytes", f"{st.bytes:,}")
+    head.add_row("observations", f"{st.observations:,}")
+    for k, v in sorted(st.not_captured.items()):
+        if v:
+            head.add_row(f"not captured: {k}", f"{v:,}")
+    for i, s in enumerate(result.source_stats):
+        bad = s.get("bad_records", 0)
+        if bad:
+            head.add_row(f"source {i}: bad records skipped", f"{bad:,}")
+    console.print(head)
+    tab = Table(title="records per flow log")
+    for col in ("flow log", "resource", "records", "ACCEPT", "REJECT", "NODATA", "SKIPDATA", "lost", "written to"):
+        tab.add_column(col, justify="right" if col not in ("flow log", "resource", "written to") else "left")
+    for fl in prep.flow_logs:
+        fs = st.flow_logs[fl.flow_log_id]
+        dest = str(prep.outputs.get(fl.flow_log_id) or fl.log_destination or fl.log_group_name or "-")
+        tab.add_row(fl.flow_log_id, fl.resource_id, f"{fs.records:,}", f"{fs.accept:,}", f"{fs.reject:,}",
+                    f"{fs.nodata:,}", f"{fs.skipdata:,}", f"{fs.skipped_records:,}", dest)
+    console.print(tab)
+    lost = sum(fs.skipped_records for fs in st.flow_logs.values())
+    if lost:
+        console.print(f"[yellow]{lost:,} records exceeded the capacity and were replaced by SKIPDATA records[/]")
+
+
+@click.command(name="run")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Data directory (default: the config's data_dir, $VPCFLOW_DATA_DIR, ./vpcflow-data).")
+@click.option("--tap", "taps", multiple=True, type=click.Choice(["attribute", "evaluate", "aggregate"]),
+              help="Print a stage's output on stdout (repeatable).")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write every flow log's records as files under this folder.")
+@click.option("--format", "output_format", type=click.Choice(["text", "parquet"]), default=None,
+              help="File format for --output (default: the config's, else text).")
+@click.option("--skip-bad", is_flag=True, help="Skip malformed capture records (counted) instead of stopping.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+def command(config: Path, data_dir: Path | None, taps: tuple[str, ...], output: Path | None,
+            output_format: str | None, skip_bad: bool, quiet: bool) -> None:
+    """Run CONFIG: create its flow logs, replay its sources and deliver the records."""
+    console = Console(stderr=True)
+    prepared = prepare_run(config, data_dir=data_dir, output=output, output_format=output_format, skip_bad=skip_bad)
+    tap_fns = {t: _tap_printer(t, sys.stdout) for t in taps}
+    if quiet:
+        result = execute(prepared, taps=tap_fns)
+    else:
+        with Progress(TextColumn("[bold]replaying"), BarColumn(bar_width=None), TextColumn("{task.description}"),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task("", total=None)
+
+            def progress(st: PipelineStats) -> None:
+                span = ""
+                if st.first_ts_ns is not None and st.last_ts_ns is not None:
+                    span = f" | {int(np.int64(st.last_ts_ns - st.first_ts_ns) // 1_000_000_000):,} s of traffic"
+                bar.update(task, description=f"{st.packets:,} packets | {st.records:,} records{span}")
+
+            result = execute(prepared, taps=tap_fns, progress=progress)
+    if not quiet:
+        _summary(result, console)
