@@ -36,6 +36,7 @@ UNTRUSTED_ROLE = f"arn:aws:iam::{ACCT}:role/untrusted"
 ALICE = f"arn:aws:iam::{ACCT}:user/alice"
 BOB = f"arn:aws:iam::{ACCT}:user/bob"
 CAROL = f"arn:aws:iam::{ACCT}:user/carol"
+ERIN = f"arn:aws:iam::{ACCT}:user/erin"
 
 DELIVERY_POLICY = {
     "Version": "2012-10-17",
@@ -141,6 +142,24 @@ def iam_section(*, trusted_service: str = "ec2.amazonaws.com") -> dict[str, Any]
                                 {"Effect": "Allow", "Action": "ec2:*", "Resource": "*",
                                  "Condition": {"StringEquals": {"aws:RequestTag/team": "net"}}},
                                 {"Effect": "Deny", "Action": "ec2:DeleteFlowLogs", "Resource": "*"},
+                            ],
+                        },
+                    }
+                ],
+            },
+            {
+                "name": "erin",
+                "policies": [
+                    {
+                        "name": "no-bucket-policy",
+                        "document": {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": ["ec2:CreateFlowLogs", "logs:CreateLogDelivery"],
+                                    "Resource": "*",
+                                }
                             ],
                         },
                     }
