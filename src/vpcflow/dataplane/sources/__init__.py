@@ -1,1 +1,43 @@
-"""Packet sources (nouns): each yields PacketBatches in non-decreasing time order."""
+"""Packet sources (nouns): each yields PacketBatches in non-decreasing time order.
+
+``SOURCES`` maps a source name to ``"module:Class"``; nothing is imported until ``load_source`` asks
+(no import-time side effects, and numba kernels compile only when a capture is read). Each class takes
+its frozen config dataclass (``CONFIGS``) and offers ``batches()`` and ``stats``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+SOURCES: dict[str, str] = {
+    "capture": "vpcflow.dataplane.sources.capture:CaptureSource",
+    "pcap": "vpcflow.dataplane.sources.pcap:PcapSource",
+    "pcapng": "vpcflow.dataplane.sources.pcapng:PcapngSource",
+    "synthetic": "vpcflow.dataplane.sources.synthetic:SyntheticSource",
+}
+
+CONFIGS: dict[str, str] = {
+    "capture": "vpcflow.dataplane.sources.pcap:CaptureConfig",
+    "pcap": "vpcflow.dataplane.sources.pcap:CaptureConfig",
+    "pcapng": "vpcflow.dataplane.sources.pcap:CaptureConfig",
+    "synthetic": "vpcflow.dataplane.sources.synthetic:SyntheticConfig",
+}
+
+
+def _resolve(target: str) -> Any:
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def load_source(name: str) -> tuple[type, type]:
+    """(source class, config class) registered under ``name``; KeyError names the known ones."""
+    if name not in SOURCES:
+        raise KeyError(f"unknown source {name!r}; known: {', '.join(sorted(SOURCES))}")
+    return _resolve(SOURCES[name]), _resolve(CONFIGS[name])
+
+
+def make_source(name: str, **options: Any) -> Any:
+    """Build a source by name from its config options, e.g. ``make_source("pcap", path="x.pcap")``."""
+    cls, config = load_source(name)
+    return cls(config(**options))

@@ -1,0 +1,70 @@
+"""Open any capture file: classic pcap or pcapng, plain or gzip-compressed, sniffed by magic number.
+
+``CaptureSource(CaptureConfig(path, interface=..., interface_map=...))`` delegates to ``PcapSource`` or
+``PcapngSource`` and exposes the same ``batches()``/``stats``/``interfaces``.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+from vpcflow.core.errors import SourceError
+from vpcflow.dataplane.packets import PacketBatch
+from vpcflow.dataplane.sources._stream import SourceStats, open_capture_file
+from vpcflow.dataplane.sources.pcap import MAGIC_NS, MAGIC_US, CaptureConfig, PcapSource
+from vpcflow.dataplane.sources.pcapng import PcapngSource
+
+PCAPNG_MAGIC = 0x0A0D0D0A
+
+
+def sniff_format(path: str) -> str:
+    """``"pcap"`` or ``"pcapng"`` from the first bytes (after gzip decompression); SourceError otherwise."""
+    f = open_capture_file(path)
+    try:
+        try:
+            head = f.read(4)
+        except (OSError, EOFError) as e:
+            raise SourceError(f"cannot read: {e}", path=path, offset=0) from e
+    finally:
+        f.close()
+    if len(head) < 4:
+        raise SourceError(f"file too short to be a capture ({len(head)} bytes)", path=path, offset=0)
+    (le,) = struct.unpack("<I", head)
+    (be,) = struct.unpack(">I", head)
+    if le == PCAPNG_MAGIC:
+        return "pcapng"
+    if le in (MAGIC_US, MAGIC_NS) or be in (MAGIC_US, MAGIC_NS):
+        return "pcap"
+    raise SourceError(f"not a pcap or pcapng file (magic 0x{be:08x})", path=path, offset=0)
+
+
+class CaptureSource:
+    """Any capture file; the format is decided when ``batches()`` starts."""
+
+    def __init__(self, config: CaptureConfig) -> None:
+        self.config = config
+        self._inner: PcapSource | PcapngSource | None = None
+        self.format: str | None = None
+
+    def _open(self) -> PcapSource | PcapngSource:
+        if self._inner is None:
+            self.format = sniff_format(self.config.path)
+            self._inner = PcapSource(self.config) if self.format == "pcap" else PcapngSource(self.config)
+        return self._inner
+
+    @property
+    def stats(self) -> SourceStats:
+        return self._inner.stats if self._inner is not None else SourceStats()
+
+    @property
+    def interfaces(self) -> tuple[str, ...]:
+        return self._open().interfaces
+
+    def batches(self) -> Iterator[PacketBatch]:
+        return self._open().batches()
+
+
+def open_capture(path: str, **options: object) -> CaptureSource:
+    """Shorthand: ``CaptureSource(CaptureConfig(path, **options))``."""
+    return CaptureSource(CaptureConfig(path, **options))  # type: ignore[arg-type]

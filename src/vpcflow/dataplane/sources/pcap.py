@@ -1,0 +1,181 @@
+"""Classic pcap source (libpcap format): both byte orders, microsecond and nanosecond timestamps.
+
+The file is streamed in chunks; the compiled kernel (``_kernels.pcap_scan``) walks record headers and
+decodes every frame (Ethernet, SLL, SLL2, raw IP, NULL/LOOP; VLAN tags; IPv4 options; IPv6 extension
+headers; fragments; VXLAN mirroring) into columns. ``CaptureConfig`` is shared by every capture source.
+
+Malformed records (an absurd length or timestamp fraction, a file cut inside a record) raise
+``SourceError`` naming the file and the byte offset (of the decompressed stream for gzip files). With
+``skip_bad`` the reader counts the bad record, resynchronises on the next offset where a chain of
+plausible record headers starts (see ``_kernels.pcap_resync``), and goes on; nothing already emitted is lost.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vpcflow.core.errors import SourceError
+from vpcflow.dataplane.packets import PacketBatch
+from vpcflow.dataplane.sources import _kernels as K
+from vpcflow.dataplane.sources._order import Reorderer
+from vpcflow.dataplane.sources._stream import ChunkStream, Columns, SourceStats, open_capture_file
+
+MAGIC_US = 0xA1B2C3D4
+MAGIC_NS = 0xA1B23C4D
+#: libpcap's largest snapshot length; record lengths above max(this, the file's snaplen) are garbage.
+MAX_SNAPLEN = 262144
+#: headers that must be plausible after a resynchronisation candidate before it is trusted
+RESYNC_CHAIN = 3
+
+_REASONS = {
+    1: "timestamp fraction out of range",
+    2: "captured length larger than any snapshot length",
+    3: "wire length zero or absurd",
+}
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    """Options of a capture file source (pcap, pcapng, or either: ``capture``).
+
+    ``interface``: the label (normally an ENI id) of the interface the whole file was captured on; its
+    packets then count only for that ENI. ``interface_map``: pcapng ``if_name`` -> label. ``skip_bad``:
+    skip malformed records (counted) instead of raising. ``reorder_window_s``: see ``_order.Reorderer``.
+    """
+
+    path: str
+    interface: str | None = None
+    interface_map: Mapping[str, str] = field(default_factory=dict)
+    skip_bad: bool = False
+    chunk_bytes: int = 16 << 20
+    batch_packets: int = 1 << 18
+    reorder_window_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.chunk_bytes < 1 << 16:
+            raise ValueError(f"chunk_bytes must be at least 65536, got {self.chunk_bytes}")
+        if self.batch_packets < 1:
+            raise ValueError(f"batch_packets must be positive, got {self.batch_packets}")
+        if self.reorder_window_s < 0:
+            raise ValueError(f"reorder_window_s must be >= 0, got {self.reorder_window_s}")
+
+
+def parse_pcap_header(head: bytes, path: str) -> tuple[bool, bool, int, int]:
+    """(big-endian, nanosecond, snaplen, link type) from the 24-byte global header."""
+    if len(head) < 24:
+        raise SourceError(f"file too short for a pcap header ({len(head)} bytes)", path=path, offset=0)
+    (le_magic,) = struct.unpack("<I", head[:4])
+    (be_magic,) = struct.unpack(">I", head[:4])
+    if le_magic in (MAGIC_US, MAGIC_NS):
+        big, ns = False, le_magic == MAGIC_NS
+    elif be_magic in (MAGIC_US, MAGIC_NS):
+        big, ns = True, be_magic == MAGIC_NS
+    else:
+        raise SourceError(f"not a pcap file (magic 0x{be_magic:08x})", path=path, offset=0)
+    _major, _minor, _zone, _sig, snaplen, network = struct.unpack((">" if big else "<") + "HHiIII", head[4:24])
+    # the upper bits of the link-type field carry FCS information; the link type is the low 16 bits
+    return big, ns, snaplen, network & 0xFFFF
+
+
+class PcapSource:
+    """Packets of a classic pcap file (optionally gzip-compressed) as time-ordered ``PacketBatch``es."""
+
+    def __init__(self, config: CaptureConfig) -> None:
+        self.config = config
+        self.stats = SourceStats()
+        self.linktype: int | None = None
+        self.interfaces: tuple[str, ...] = (config.interface,) if config.interface else ()
+
+    def batches(self) -> Iterator[PacketBatch]:
+        cfg = self.config
+        reorder = Reorderer(int(cfg.reorder_window_s * 1e9))
+        f = open_capture_file(cfg.path)
+        try:
+            for batch in self._raw_batches(ChunkStream(f, cfg.path, cfg.chunk_bytes)):
+                out = reorder.push(batch)
+                if out is not None:
+                    yield self._account(out)
+            out = reorder.flush()
+            if out is not None:
+                yield self._account(out)
+        finally:
+            self.stats.late_packets = reorder.late
+            f.close()
+
+    def _account(self, batch: PacketBatch) -> PacketBatch:
+        self.stats.packets += len(batch)
+        self.stats.bytes += int(batch.ip_len.sum(dtype=np.int64))
+        return batch
+
+    def _raw_batches(self, s: ChunkStream) -> Iterator[PacketBatch]:
+        cfg, path = self.config, self.config.path
+        s.refill(0)
+        big, ns, snaplen, lt = parse_pcap_header(s.read_exact(0, min(24, s.end)), path)
+        self.linktype = lt
+        max_caplen = min(max(MAX_SNAPLEN, snaplen), 1 << 24)
+        cols = Columns(cfg.batch_packets)
+        stats = np.zeros(K.N_STATS, dtype=np.int64)
+        iface = 0 if self.interfaces else -1
+        pos = 24
+        while True:
+            n, pos, code = K.pcap_scan(
+                s.buf, pos, s.end, big, ns, lt, max_caplen, cols.cap, cols.cols["ts_ns"], *cols.kernel_args(), stats
+            )
+            self.stats.add_kernel_stats(stats)
+            if n:
+                yield cols.batch(n, self.interfaces, iface)
+            if code == K.FULL:
+                continue
+            if code == K.NEED_MORE:
+                if s.eof:
+                    if pos < s.end:
+                        self._bad_tail(s, pos, big)
+                    return
+                need = 16
+                if pos + 16 <= s.end:
+                    need += struct.unpack_from(">I" if big else "<I", s.buf.data, pos + 8)[0]
+                pos = s.refill(pos, need)
+                continue
+            # BAD record header
+            offset = s.base + pos
+            sec, frac, incl, orig = struct.unpack_from(">IIII" if big else "<IIII", s.buf.data, pos)
+            reason = K.pcap_header_ok(s.buf, pos, big, ns, max_caplen)
+            msg = (
+                f"bad packet record header: {_REASONS.get(reason, 'implausible')} "
+                f"(ts {sec}.{frac}, caplen {incl}, len {orig})"
+            )
+            if not cfg.skip_bad:
+                raise SourceError(msg, path=path, offset=offset)
+            pos = self._resync(s, pos + 1, big, ns, max_caplen, offset, msg)
+            if pos < 0:
+                return
+
+    def _resync(self, s: ChunkStream, pos: int, big: bool, ns: bool, max_caplen: int, bad_offset: int, msg: str) -> int:
+        """Scan for the next plausible record; returns its position in the buffer (-1 at end of file)."""
+        while True:
+            status, at = K.pcap_resync(s.buf, pos, s.end, s.eof, big, ns, max_caplen, RESYNC_CHAIN)
+            if status == 0:
+                skipped = s.base + at - bad_offset
+                self.stats.record_bad(f"byte {bad_offset}: {msg}; skipped {skipped} bytes", skipped)
+                return int(at)
+            if status == K.NEED_MORE and not s.eof:
+                pos = s.refill(at, s.end - at + (1 << 16))
+                continue
+            skipped = s.base + s.end - bad_offset
+            self.stats.record_bad(f"byte {bad_offset}: {msg}; skipped the last {skipped} bytes", skipped)
+            return -1
+
+    def _bad_tail(self, s: ChunkStream, pos: int, big: bool) -> None:
+        left = s.end - pos
+        if left >= 16:
+            incl = struct.unpack_from(">I" if big else "<I", s.buf.data, pos + 8)[0]
+            msg = f"file ends inside a packet record (record needs {16 + incl} bytes, {left} left)"
+        else:
+            msg = f"file ends inside a packet record header ({left} of 16 bytes)"
+        if not self.config.skip_bad:
+            raise SourceError(msg, path=self.config.path, offset=s.base + pos)
+        self.stats.record_bad(f"byte {s.base + pos}: {msg}", left)
