@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "convert": "vpcflow.cli.convert:command",
     "fields": "vpcflow.cli.fields:command",
     "format": "vpcflow.cli.format:group",
+    "iam": "vpcflow.cli.iam:group",
     "query": "vpcflow.cli.query:command",
     "report": "vpcflow.cli.report:command",
     "run": "vpcflow.cli.run:command",
