@@ -138,6 +138,8 @@ class ObservationBatch:
       traffic_path int8    1..8, or -1 for `-` (ingress, or no path applies)
       rule         int32   index into ``rules`` (the rule that decided; side channel, never in records)
       peer_eni     int32   the other modelled ENI of the hop (next-hop fields), -1 when not modelled
+      pkt_src_service, pkt_dst_service  int16 (optional, None when not computed)
+                           pkt-src-aws-service / pkt-dst-aws-service: index into ``services``, -1 for `-`
     """
 
     packets: PacketBatch
@@ -158,6 +160,9 @@ class ObservationBatch:
     peer_eni: npt.NDArray[np.int32]
     enis: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()  # human-readable "sg-123 ingress rule sgr-..: tcp 22 from 0.0.0.0/0"
+    pkt_src_service: npt.NDArray[np.int16] | None = None
+    pkt_dst_service: npt.NDArray[np.int16] | None = None
+    services: tuple[str, ...] = ()  # AWS ip-ranges service names ("S3", "AMAZON", ...)
 
     def __post_init__(self) -> None:
         _check_lengths(self)
