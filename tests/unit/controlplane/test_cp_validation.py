@@ -41,7 +41,10 @@ def err(svc: FlowLogService, params: dict[str, Any], principal: str | None = Non
 
 def test_spec_6_5_log_group_and_destination_both_given(empty_svc: FlowLogService) -> None:
     e = err(empty_svc, cwl_params(LogDestination="arn:aws:logs:us-east-1:123456789012:log-group:x"))
-    assert (e.code, e.message) == ("InvalidParameter", "Please only provide LogGroupName or only provide LogDestination.")
+    assert (e.code, e.message) == (
+        "InvalidParameter",
+        "Please only provide LogGroupName or only provide LogDestination.",
+    )
 
 
 def test_spec_6_5_destination_empty_without_log_group(empty_svc: FlowLogService) -> None:
@@ -242,7 +245,11 @@ def test_destination_options_s3_only_and_echoed(svc: FlowLogService) -> None:
         **s3_params(DestinationOptions={"FileFormat": "parquet", "PerHourPartition": True}),
     )
     fl = svc.describe_flow_logs(None, FlowLogIds=out["FlowLogIds"])["FlowLogs"][0]
-    assert fl["DestinationOptions"] == {"FileFormat": "parquet", "HiveCompatiblePartitions": False, "PerHourPartition": True}
+    assert fl["DestinationOptions"] == {
+        "FileFormat": "parquet",
+        "HiveCompatiblePartitions": False,
+        "PerHourPartition": True,
+    }
     e = err(svc, s3_params(DestinationOptions={"FileFormat": "csv"}))
     assert e.code == "InvalidParameterValue"
 
@@ -250,7 +257,10 @@ def test_destination_options_s3_only_and_echoed(svc: FlowLogService) -> None:
 def test_tag_specifications_rules(empty_svc: FlowLogService) -> None:
     spec = lambda rt, tags: [{"ResourceType": rt, "Tags": tags}]  # noqa: E731
     e = err(empty_svc, s3_params(TagSpecifications=spec("vpc", [{"Key": "a", "Value": "b"}])))
-    assert (e.code, e.message) == ("InvalidParameterValue", "'vpc' is not a valid taggable resource type for this operation.")
+    assert (e.code, e.message) == (
+        "InvalidParameterValue",
+        "'vpc' is not a valid taggable resource type for this operation.",
+    )
     e = err(empty_svc, s3_params(TagSpecifications=spec("vpc-flow-log", [{"Key": "aws:x", "Value": "b"}])))
     assert "Tag keys starting with 'aws:' are reserved for internal use" in e.message
     e = err(empty_svc, s3_params(TagSpecifications=spec("vpc-flow-log", [{"Key": "k" * 128, "Value": "b"}])))
