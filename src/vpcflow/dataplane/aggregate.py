@@ -96,32 +96,65 @@ class AggregateOutput:
 
 @dataclass(slots=True)
 class _KeySpec:
+    """Which optional key columns a flow log's format needs, and where each key column sits."""
+
     pkt_src: bool
     pkt_dst: bool
     path: bool
     peer: bool
+    svc_src: bool
+    svc_dst: bool
+    pos: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = ["eniwin", "meta", "src_hi", "src_lo", "dst_hi", "dst_lo"]
+        if self.pkt_src:
+            names += ["psrc_hi", "psrc_lo"]
+        if self.pkt_dst:
+            names += ["pdst_hi", "pdst_lo"]
+        if self.peer:
+            names.append("peer")
+        if self.svc_src:
+            names.append("svc_src")
+        if self.svc_dst:
+            names.append("svc_dst")
+        self.pos = {n: i for i, n in enumerate(names)}
 
     @property
     def nkeys(self) -> int:
-        return 6 + 2 * self.pkt_src + 2 * self.pkt_dst + self.peer
+        return len(self.pos)
+
+
+def _service_key(codes: npt.NDArray[np.int16] | None, svc_map: npt.NDArray[np.int64] | None,
+                 rows: npt.NDArray[np.generic] | slice, n: int) -> npt.NDArray[np.uint64]:
+    """Key column of a pkt-*-aws-service field: global service index + 1, 0 for `-`."""
+    if codes is None or svc_map is None or len(svc_map) == 0:
+        sel = np.zeros(n, dtype=np.uint64)[rows]
+        return np.ascontiguousarray(sel)
+    c = codes[rows].astype(np.int64)
+    return np.where(c >= 0, svc_map[np.maximum(c, 0)] + 1, 0).astype(np.uint64)
 
 
 class FlowLogAggregator:
     """The open windows of one flow log."""
 
-    def __init__(self, flow_log: FlowLog, enis: EniTable, options: AggregateOptions, rules: list[str]) -> None:
+    def __init__(self, flow_log: FlowLog, enis: EniTable, options: AggregateOptions, rules: list[str],
+                 services: list[str] | None = None) -> None:
         self.flow_log = flow_log
         self.names = flow_log.field_names
         self.version = format_version(list(self.names))
         self.enis = enis
         self.options = options
         self.rules = rules
+        self.services = services if services is not None else []
         ns = set(self.names)
         self.spec = _KeySpec(
             pkt_src="pkt-srcaddr" in ns or "pkt-src-aws-service" in ns,
             pkt_dst="pkt-dstaddr" in ns or "pkt-dst-aws-service" in ns,
             path="traffic-path" in ns,
             peer=any(n in ns for n in NEXT_HOP_FIELDS),
+            svc_src="pkt-src-aws-service" in ns,
+            svc_dst="pkt-dst-aws-service" in ns,
         )
         self._covered = np.zeros(0, dtype=bool)
         self._interval = np.zeros(0, dtype=np.int64)
@@ -157,7 +190,8 @@ class FlowLogAggregator:
 
     # -- ingest ---------------------------------------------------------------------------------
     def add(self, obs: ObservationBatch, eni_map: npt.NDArray[np.int64], rule_map: npt.NDArray[np.int32],
-            ts_s: npt.NDArray[np.int64], flags: npt.NDArray[np.uint8]) -> None:
+            ts_s: npt.NDArray[np.int64], flags: npt.NDArray[np.uint8],
+            svc_map: npt.NDArray[np.int64] | None = None) -> None:
         """Fold one observation batch (``ts_s``/``flags`` are per observation row)."""
         self._sync_enis()
         if self.run_start_s is None and len(ts_s):
@@ -204,6 +238,9 @@ class FlowLogAggregator:
             peer = obs.peer_eni[obs_rows]
             gpeer = np.where(peer >= 0, eni_map[np.maximum(peer, 0)], -1)
             keys.append((gpeer + 1).astype(np.uint64))
+        for flag, col in ((self.spec.svc_src, "pkt_src_service"), (self.spec.svc_dst, "pkt_dst_service")):
+            if flag:
+                keys.append(_service_key(getattr(obs, col, None), svc_map, obs_rows, len(obs)))
         t = ts_s[obs_rows]
         part = Partials(
             keys=[np.ascontiguousarray(k, dtype=np.uint64) for k in keys],
@@ -399,9 +436,14 @@ class FlowLogAggregator:
                 tp = ((meta_o >> np.uint64(43)) & np.uint64(0xF)).astype(np.int32) - 1
                 cols[name] = np.ma.MaskedArray(tp, mask=~ok | (tp < 0))
             elif name in NEXT_HOP_FIELDS:
-                peer = okcol(p.keys[-1]).astype(np.int64) - 1
+                peer = okcol(p.keys[self.spec.pos["peer"]]).astype(np.int64) - 1
                 peer = np.where(ok, peer, -1)
                 cols[name] = self.enis.column(NEXT_HOP_FIELDS[name], peer)
+            elif name in ("pkt-src-aws-service", "pkt-dst-aws-service"):
+                code = okcol(p.keys[self.spec.pos["svc_src" if name == "pkt-src-aws-service" else "svc_dst"]])
+                code = np.where(ok, code.astype(np.int64) - 1, -1)
+                names_arr = pa.array([*self.services, None], type=pa.string())
+                cols[name] = names_arr.take(pa.array(np.where(code >= 0, code, len(self.services))))
             elif name in TAG_FIELDS:
                 cols[name] = self.enis.tag_column(self.flow_log, name, eni_o)
             else:
@@ -413,9 +455,8 @@ class FlowLogAggregator:
         return table, rejects
 
     def _addr(self, p: Partials, name: str, okcol: object, ok: npt.NDArray[np.bool_]) -> pa.Array:
-        idx = {"srcaddr": 2, "dstaddr": 4}.get(name)
-        if idx is None:
-            idx = 6 if name == "pkt-srcaddr" else (8 if self.spec.pkt_src else 6)
+        idx = self.spec.pos[{"srcaddr": "src_hi", "dstaddr": "dst_hi", "pkt-srcaddr": "psrc_hi",
+                             "pkt-dstaddr": "pdst_hi"}[name]]
         assert callable(okcol)
         return addresses_to_strings(okcol(p.keys[idx]), okcol(p.keys[idx + 1]), valid=ok)
 
@@ -461,12 +502,24 @@ class Aggregator:
     def __post_init__(self) -> None:
         self.enis = EniTable(self.topology)
         self.rules: list[str] = []
+        self.services: list[str] = []
         self._rule_index: dict[str, int] = {}
+        self._service_index: dict[str, int] = {}
         self._rule_maps: dict[tuple[str, ...], npt.NDArray[np.int32]] = {}
-        self.per_flow_log = [FlowLogAggregator(fl, self.enis, self.options, self.rules) for fl in self.flow_logs]
+        self.per_flow_log = [FlowLogAggregator(fl, self.enis, self.options, self.rules, self.services)
+                             for fl in self.flow_logs]
         # Register the covered ENIs up front so the ENI table order is the topology's order.
         for agg in self.per_flow_log:
             agg.covered_indexes()
+
+    def _map_services(self, services: tuple[str, ...]) -> npt.NDArray[np.int64]:
+        out = []
+        for name in services:
+            if name not in self._service_index:
+                self._service_index[name] = len(self.services)
+                self.services.append(name)
+            out.append(self._service_index[name])
+        return np.array(out, dtype=np.int64)
 
     def _map_rules(self, rules: tuple[str, ...]) -> npt.NDArray[np.int32]:
         mapped = self._rule_maps.get(rules)
@@ -500,8 +553,9 @@ class Aggregator:
         rows = obs.packet
         ts_s = pk.ts_ns[rows] // 1_000_000_000
         flags = map_tcp_flags(pk.tcp_flags[rows], pk.protocol[rows])
+        svc_map = self._map_services(tuple(getattr(obs, "services", ())))
         for agg in self.per_flow_log:
-            agg.add(obs, eni_map, rule_map, ts_s, flags)
+            agg.add(obs, eni_map, rule_map, ts_s, flags, svc_map)
 
     def advance(self, watermark_s: int) -> list[AggregateOutput]:
         """Records of every window that ended at or before ``watermark_s``, per flow log."""

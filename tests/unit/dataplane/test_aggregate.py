@@ -235,3 +235,19 @@ def test_batching_does_not_change_records(events, nsplit):
     assert sorted(lines(out)) == sorted(lines(whole))
     total = sum(int(ln.split()[2]) for ln in lines(whole) if ln.endswith(" OK"))
     assert total == len(rows)
+
+
+def test_aws_service_fields_from_the_engine_spec_7_8():
+    rows = [tcp(T0 + 1, "52.95.128.179", S, 80, 34210, 0x12), tcp(T0 + 2, S, "52.95.128.179", 34210, 80, 0x11)]
+    obs = observe(packets(rows), [dict(packet=0, dir=0), dict(packet=1, dir=1, path=8)], ENIS)
+    import dataclasses
+
+    if "services" not in {f.name for f in dataclasses.fields(obs)}:
+        pytest.skip("ObservationBatch has no service columns in this tree")
+    obs = dataclasses.replace(obs, pkt_src_service=np.array([0, -1], np.int16),
+                              pkt_dst_service=np.array([-1, 0], np.int16), services=("S3",))
+    fl = flow_log(ENI1, "NetworkInterface", fmt="${pkt-src-aws-service} ${pkt-dst-aws-service} ${traffic-path} "
+                                                "${flow-direction}")
+    agg = Aggregator([fl], topology())
+    agg.add(obs)
+    assert lines(agg.finish()) == ["S3 - - ingress", "- S3 8 egress"]
