@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vpcflow.dataplane.packets import PacketBatch
+from vpcflow.dataplane.packets import PACKET_DTYPES, PacketBatch
 
 
 class Reorderer:
@@ -26,7 +26,12 @@ class Reorderer:
         """Add a batch; return what can be emitted now (or None)."""
         if len(batch) == 0:
             return None
-        merged = batch if self.pending is None else PacketBatch.concat([self.pending, batch])
+        pending = self.pending
+        if pending is not None and pending.interfaces != batch.interfaces:
+            # pcapng interface tables only grow (indexes keep their meaning): relabel what is held
+            cols = {k: getattr(pending, k) for k in PACKET_DTYPES}
+            pending = PacketBatch(**cols, interfaces=batch.interfaces)
+        merged = batch if pending is None else PacketBatch.concat([pending, batch])
         self.pending = None
         ts = merged.ts_ns
         if ts.shape[0] > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
