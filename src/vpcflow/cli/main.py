@@ -19,9 +19,11 @@ from vpcflow.core.errors import VpcflowError
 #: name -> "module:attribute" of a click command or group. Keep sorted by name.
 COMMANDS: dict[str, str] = {
     "convert": "vpcflow.cli.convert:command",
+    "ec2": "vpcflow.cli.ec2:group",
     "fields": "vpcflow.cli.fields:command",
     "format": "vpcflow.cli.format:group",
     "iam": "vpcflow.cli.iam:group",
+    "init": "vpcflow.cli.init:command",
     "query": "vpcflow.cli.query:command",
     "report": "vpcflow.cli.report:command",
     "run": "vpcflow.cli.run:command",
