@@ -1,0 +1,110 @@
+"""The sink contract: how the pipeline hands flow records to a destination.
+
+``RecordSink``:
+
+* ``write(flow_log, table)``: buffer records of closed aggregation windows. ``table`` has the flow
+  log's format columns (underscored names, format order). When the format lacks ``start``,
+  ``end`` or ``interface-id``, the table may carry those columns in addition: sinks use them for
+  file periods, event timestamps and stream names, and never write them.
+* ``flush(watermark_s)``: deliver every group that can no longer grow and return a receipt per
+  delivery. ``watermark_s`` is the pipeline's event time: every window ending at or before it has
+  been written, so a record still to come for a flow log ends after ``watermark_s -
+  max_aggregation_interval``. ``None`` delivers everything.
+* ``close()``: deliver the rest; the sink is unusable afterwards.
+
+A record is acknowledged (counted in a receipt) only once its destination has it, or once it is
+durably kept in the spool after a terminal failure (``status="spooled"``). Delivery status changes
+go to a ``StatusCallback(flow_log_id, "FAILED"|"SUCCESS", aws_message|None)``, the control plane's
+``set_delivery_status``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import pyarrow as pa
+
+from vpcflow.core.errors import ConfigError
+from vpcflow.model.fields import to_column
+from vpcflow.model.flowlog import FlowLog
+from vpcflow.model.logformat import LogFormat, parse_log_format
+
+StatusCallback = Callable[[str, str, str | None], None]
+ReceiptStatus = Literal["delivered", "spooled", "redelivered", "already-delivered"]
+
+ACCESS_ERROR = "Access error"
+RATE_LIMITED = "Rate limited"
+UNKNOWN_ERROR = "Unknown error"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReceipt:
+    """One delivery: where records went and how many."""
+
+    flow_log_id: str
+    destination: str  # s3://bucket/key, or log-group:stream
+    records: int
+    bytes: int
+    status: ReceiptStatus = "delivered"
+
+
+class RecordSink(Protocol):
+    def write(self, flow_log: FlowLog, table: pa.Table) -> None: ...
+
+    def flush(self, watermark_s: int | None = None) -> list[DeliveryReceipt]: ...
+
+    def close(self) -> None: ...
+
+
+def flow_log_format(flow_log: FlowLog) -> LogFormat:
+    return parse_log_format(flow_log.log_format, transit_gateway=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SplitTable:
+    """A written table split into what is rendered and what only steers delivery."""
+
+    records: pa.Table  # exactly the format's columns
+    start: pa.ChunkedArray | None
+    end: pa.ChunkedArray | None
+    interface_id: pa.ChunkedArray | None
+    resource_id: pa.ChunkedArray | None
+
+
+def split_table(flow_log: FlowLog, table: pa.Table) -> SplitTable:
+    """Select the format's columns (in order) and the steering columns, with a clear error if absent."""
+    fmt = flow_log_format(flow_log)
+    cols = [to_column(n) for n in fmt.fields]
+    missing = [c for c in cols if c not in table.column_names]
+    if missing:
+        raise ConfigError(f"flow log {flow_log.flow_log_id}: record table lacks format columns {', '.join(missing)}")
+    records = table.select(cols)
+
+    def opt(name: str) -> pa.ChunkedArray | None:
+        return table.column(name) if name in table.column_names else None
+
+    return SplitTable(records, opt("start"), opt("end"), opt("interface_id"), opt("resource_id"))
+
+
+def require(col: pa.ChunkedArray | None, flow_log: FlowLog, what: str, name: str) -> pa.ChunkedArray:
+    if col is None:
+        raise ConfigError(
+            f"flow log {flow_log.flow_log_id}: {what} needs the {name!r} column; its format lacks it, so the "
+            f"record table must carry it as an extra column"
+        )
+    return col
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter for transient errors (throttling, timeouts)."""
+
+    max_attempts: int = 6
+    base_s: float = 0.2
+    cap_s: float = 10.0
+
+    def delay(self, attempt: int, rand: float) -> float:
+        """Seconds to wait before retry ``attempt`` (1-based), ``rand`` uniform in [0, 1)."""
+        return float(rand * min(self.cap_s, self.base_s * (2 ** (attempt - 1))))

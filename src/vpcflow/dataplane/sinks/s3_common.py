@@ -1,0 +1,266 @@
+"""What every S3-layout sink shares: 5-minute grouping, rendering, 75 MB parts, spool and status.
+
+A flow log's records are grouped by the 5-minute period of their ``end`` time (spec 4). A group is
+delivered once no record can join it any more (see ``base.py`` on watermarks) as one object, or
+several when it exceeds ``max_object_bytes`` (75 MB, spec 4): the rows are cut into equal parts
+until every part fits. Objects are gzip text with the header line (``.log.gz``) or Parquet with
+GZIP (``.log.parquet``), bytes from the record codecs; names come from ``codecs/s3keys.py`` with a
+content hash, so the same records always give the same key and a retried or re-run upload replaces
+the object. Backends implement ``_put`` (and may raise ``DeliveryRetryableError`` or
+``DeliveryFailedError``); everything else is here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from vpcflow.codecs import s3keys
+from vpcflow.codecs.parquet import parquet_bytes
+from vpcflow.codecs.text import render_text
+from vpcflow.core.errors import ConfigError, DeliveryFailedError, DeliveryRetryableError
+from vpcflow.dataplane.sinks.base import (
+    RATE_LIMITED,
+    DeliveryReceipt,
+    RetryPolicy,
+    StatusCallback,
+    flow_log_format,
+    require,
+    split_table,
+)
+from vpcflow.dataplane.sinks.faults import fault_point
+from vpcflow.dataplane.sinks.spool import Spool
+from vpcflow.model.flowlog import FlowLog
+
+TEXT_CONTENT_TYPE = "application/x-gzip"
+PARQUET_CONTENT_TYPE = "application/octet-stream"
+
+S3Authorizer = Callable[[FlowLog], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class S3Object:
+    bucket: str
+    key: str
+    data: bytes
+    content_type: str
+    records: int
+
+
+def render_objects(
+    flow_log: FlowLog, records: pa.Table, period_start_s: int, *, max_object_bytes: int, compresslevel: int = 6
+) -> list[S3Object]:
+    """The object(s) of one flow log's 5-minute group, split into parts that fit the size limit."""
+    bucket = flow_log.s3_bucket
+    if not bucket:
+        raise ConfigError(f"flow log {flow_log.flow_log_id} has no S3 destination")
+    opts = flow_log.destination_options
+    parquet = bool(opts and opts.file_format == "parquet")
+    fmt = flow_log_format(flow_log)
+
+    def encode(t: pa.Table) -> bytes:
+        if parquet:
+            return parquet_bytes(t, log_format=fmt)
+        return gzip.compress(render_text(t, header=True), compresslevel=compresslevel, mtime=0)
+
+    parts: list[tuple[pa.Table, bytes]] = []
+    pending = [records]
+    while pending:
+        t = pending.pop(0)
+        data = encode(t)
+        if len(data) <= max_object_bytes or t.num_rows <= 1:
+            parts.append((t, data))
+            continue
+        pieces = min(t.num_rows, -(-len(data) // max_object_bytes) + 1)
+        bounds = np.linspace(0, t.num_rows, pieces + 1).astype(np.int64)
+        pending[:0] = [t.slice(int(a), int(b - a)) for a, b in itertools.pairwise(bounds.tolist()) if b > a]
+    out = []
+    for t, data in parts:
+        key = s3keys.object_key(
+            flow_log.s3_prefix, flow_log.account_id, flow_log.region, flow_log.flow_log_id, period_start_s, data,
+            hive=bool(opts and opts.hive_compatible_partitions), per_hour=bool(opts and opts.per_hour_partition),
+            parquet=parquet,
+        )
+        out.append(S3Object(bucket, key, data, PARQUET_CONTENT_TYPE if parquet else TEXT_CONTENT_TYPE, t.num_rows))
+    return out
+
+
+class S3ObjectSink:
+    """The S3-layout sink logic; subclasses provide the storage backend (``_put``)."""
+
+    sink_name = "s3"
+
+    def __init__(
+        self,
+        *,
+        spool: Spool | None = None,
+        status: StatusCallback | None = None,
+        authorize: S3Authorizer | None = None,
+        max_object_bytes: int = s3keys.MAX_OBJECT_BYTES,
+        compresslevel: int = 6,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.spool = spool
+        self.status = status
+        self.authorize = authorize
+        self.max_object_bytes = max_object_bytes
+        self.compresslevel = compresslevel
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rand = random.Random()
+        self._flow_logs: dict[str, FlowLog] = {}
+        self._tables: dict[str, list[pa.Table]] = {}
+        self._ends: dict[str, list[npt.NDArray[np.int64]]] = {}
+        self._state: dict[str, str] = {}  # flow log id -> last status reported by this sink
+        self._state_message: dict[str, str] = {}
+        self._closed = False
+
+    # -- the backend ------------------------------------------------------------------------------
+    def _put(self, obj: S3Object) -> None:
+        raise NotImplementedError
+
+    def _destination(self, obj: S3Object) -> str:
+        return f"s3://{obj.bucket}/{obj.key}"
+
+    # -- RecordSink -------------------------------------------------------------------------------
+    def write(self, flow_log: FlowLog, table: pa.Table) -> None:
+        if self._closed:
+            raise RuntimeError("write() on a closed sink")
+        if flow_log.log_destination_type != "s3" or not flow_log.s3_bucket:
+            raise ConfigError(f"flow log {flow_log.flow_log_id} does not deliver to S3")
+        if table.num_rows == 0:
+            return
+        parts = split_table(flow_log, table)
+        end = require(parts.end, flow_log, "S3 file naming (5-minute periods of record end time)", "end")
+        ends = np.asarray(end.combine_chunks().fill_null(0).cast(pa.int64()).to_numpy(zero_copy_only=False))
+        fid = flow_log.flow_log_id
+        self._flow_logs[fid] = flow_log
+        self._tables.setdefault(fid, []).append(parts.records)
+        self._ends.setdefault(fid, []).append(ends.astype(np.int64))
+
+    def adopt(self, flow_log: FlowLog) -> None:
+        """Take charge of a flow log without writing records (its spool is re-delivered on flush)."""
+        self._flow_logs[flow_log.flow_log_id] = flow_log
+
+    def flush(self, watermark_s: int | None = None) -> list[DeliveryReceipt]:
+        receipts: list[DeliveryReceipt] = []
+        for fid in sorted(self._flow_logs):
+            receipts += self._redeliver(fid)
+            if fid in self._tables:
+                receipts += self._flush_flow_log(self._flow_logs[fid], watermark_s)
+        return receipts
+
+    def close(self) -> None:
+        if not self._closed:
+            self.flush(None)
+            self._closed = True
+
+    # -- internals --------------------------------------------------------------------------------
+    def _flush_flow_log(self, fl: FlowLog, watermark_s: int | None) -> list[DeliveryReceipt]:
+        fid = fl.flow_log_id
+        table = pa.concat_tables(self._tables.pop(fid))
+        ends = np.concatenate(self._ends.pop(fid))
+        periods = ends - ends % s3keys.PERIOD_S
+        if watermark_s is None:
+            ready = np.ones(len(ends), dtype=bool)
+        else:
+            limit = watermark_s - fl.max_aggregation_interval
+            ready = periods + s3keys.PERIOD_S <= limit
+        if not ready.all():
+            keep = ~ready
+            self._tables[fid] = [table.filter(pa.array(keep))]
+            self._ends[fid] = [ends[keep]]
+        if not ready.any():
+            return []
+        idx = np.flatnonzero(ready)
+        order = idx[np.argsort(periods[idx], kind="stable")]
+        sorted_periods = periods[order]
+        cuts = np.flatnonzero(np.diff(sorted_periods)) + 1
+        receipts: list[DeliveryReceipt] = []
+        for seg in np.split(np.arange(len(order)), cuts):
+            group = table.take(pa.array(order[seg]))
+            period = int(sorted_periods[seg[0]])
+            for obj in render_objects(fl, group, period, max_object_bytes=self.max_object_bytes,
+                                      compresslevel=self.compresslevel):
+                receipts.append(self._deliver_or_spool(fl, obj))
+        return receipts
+
+    def _deliver_or_spool(self, fl: FlowLog, obj: S3Object) -> DeliveryReceipt:
+        fid = fl.flow_log_id
+        if self._state.get(fid) != "FAILED" and not (self.spool is not None and self.spool.has_items(fid)):
+            try:
+                self._attempt(fl, obj)
+            except DeliveryFailedError as e:
+                self._set_status(fid, "FAILED", e.aws_message)
+            else:
+                self._set_status(fid, "SUCCESS", None)
+                return DeliveryReceipt(fid, self._destination(obj), obj.records, len(obj.data))
+        if self.spool is None:
+            raise DeliveryFailedError(
+                "delivery failed and no spool is configured", sink=self.sink_name, destination=self._destination(obj),
+                aws_message=self._state_message.get(fid, "Unknown error"),
+            )
+        item_id = obj.key.rsplit("/", 1)[-1]
+        self.spool.put(fid, item_id, obj.data, {"kind": self.sink_name, "bucket": obj.bucket, "key": obj.key,
+                                                 "content_type": obj.content_type, "records": obj.records})
+        return DeliveryReceipt(fid, self._destination(obj), obj.records, len(obj.data), "spooled")
+
+    def _attempt(self, fl: FlowLog, obj: S3Object) -> None:
+        if self.authorize is not None:
+            msg = self.authorize(fl)
+            if msg is not None:
+                raise DeliveryFailedError("delivery not authorized", sink=self.sink_name,
+                                          destination=self._destination(obj), aws_message=msg)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                fault_point("s3.before_upload")
+                self._put(obj)
+                fault_point("s3.after_upload")
+                return
+            except DeliveryRetryableError as e:
+                if attempt >= self.retry.max_attempts:
+                    raise DeliveryFailedError(f"gave up after {attempt} attempts: {e}", sink=self.sink_name,
+                                              destination=self._destination(obj), aws_message=RATE_LIMITED) from e
+                self._sleep(self.retry.delay(attempt, self._rand.random()))
+
+    def _redeliver(self, fid: str) -> list[DeliveryReceipt]:
+        if self.spool is None or not self.spool.has_items(fid):
+            return []
+        fl = self._flow_logs[fid]
+        receipts: list[DeliveryReceipt] = []
+        for item in self.spool.items(fid):
+            if item.meta.get("kind") != self.sink_name:
+                continue
+            obj = S3Object(str(item.meta["bucket"]), str(item.meta["key"]), self.spool.payload(item),
+                           str(item.meta["content_type"]), int(item.meta["records"]))
+            try:
+                self._attempt(fl, obj)
+            except (DeliveryFailedError, DeliveryRetryableError) as e:
+                self._set_status(fid, "FAILED", getattr(e, "aws_message", RATE_LIMITED))
+                return receipts
+            self.spool.remove(item)
+            fault_point("spool.after_redeliver")
+            receipts.append(DeliveryReceipt(fid, self._destination(obj), obj.records, len(obj.data), "redelivered"))
+        self._set_status(fid, "SUCCESS", None, force=True)
+        return receipts
+
+    def _set_status(self, fid: str, status: str, message: str | None, *, force: bool = False) -> None:
+        if message is not None:
+            self._state_message[fid] = message
+        if self._state.get(fid) == status and not force:
+            return
+        self._state[fid] = status
+        if self.status is not None:
+            fault_point("status.before_callback")
+            self.status(fid, status, message)
