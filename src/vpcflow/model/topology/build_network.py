@@ -385,7 +385,12 @@ def register_enis(ctx: Context, items: list[tuple[KeyPath, Any]]) -> list[tuple[
         name = sec.text("name")
         subnet_ref = sec.raw("subnet")
         subnet = ctx.peek("subnet", subnet_ref)
-        eni_id = ctx.entity_id(sec, "network_interface", str(subnet_ref), name or f"#{i}:{sec.raw('private_ip', '')}")
+        eni_id = ctx.entity_id(
+            sec,
+            "network_interface",
+            subnet.id if subnet else str(subnet_ref),
+            name or f"#{i}:{sec.raw('private_ip', '')}",
+        )
         vpc_id = subnet.vpc_id if subnet is not None else None
         if ctx.registry("network_interface").add(ctx.problems, Entry(eni_id, path, vpc_id, name)):
             out.append((sec, eni_id))

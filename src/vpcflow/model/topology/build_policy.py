@@ -135,6 +135,11 @@ def _port_range(ctx: Context, path: KeyPath, value: Any) -> tuple[int, int] | No
     return None if port is None else (port, port)
 
 
+def rule_id(group_id: str, direction: str, protocol: int, lo: int, hi: int, peer: str) -> str:
+    """A rule's id derives from its content, so a rule keeps its id wherever it sits in the file."""
+    return generate_id("security_group_rule", group_id, direction, str(protocol), str(lo), str(hi), peer)
+
+
 def register_security_groups(ctx: Context, items: list[tuple[KeyPath, Any]]) -> list[tuple[Section, str, str]]:
     out = []
     seen_names: dict[tuple[str, str], KeyPath] = {}
@@ -174,7 +179,7 @@ def register_security_groups(ctx: Context, items: list[tuple[KeyPath, Any]]) -> 
 def _default_egress(group_id: str, vpc: Vpc) -> tuple[SecurityGroupRule, ...]:
     rules = [
         SecurityGroupRule(
-            generate_id("security_group_rule", group_id, "egress", "-1", "0.0.0.0/0"),
+            rule_id(group_id, "egress", -1, -1, -1, "0.0.0.0/0"),
             group_id,
             True,
             ALL_PROTOCOLS,
@@ -184,7 +189,7 @@ def _default_egress(group_id: str, vpc: Vpc) -> tuple[SecurityGroupRule, ...]:
     if vpc.ipv6_cidr_blocks:
         rules.append(
             SecurityGroupRule(
-                generate_id("security_group_rule", group_id, "egress", "-1", "::/0"),
+                rule_id(group_id, "egress", -1, -1, -1, "::/0"),
                 group_id,
                 True,
                 ALL_PROTOCOLS,
@@ -225,7 +230,7 @@ def build_security_groups(ctx: Context, groups: list[tuple[Section, str, str]]) 
             continue
         vpc = ctx.vpcs[vpc_id]
         self_rule = SecurityGroupRule(
-            generate_id("security_group_rule", gid, "ingress", "-1", gid),
+            rule_id(gid, "ingress", -1, -1, -1, gid),
             gid,
             False,
             ALL_PROTOCOLS,
@@ -289,11 +294,9 @@ def _rules(ctx: Context, gsec: Section, key: str, gid: str, vpc: Vpc) -> tuple[S
                 )
                 continue
             seen[signature] = ppath
-            rule_id = generate_id(
-                "security_group_rule", gid, key, str(protocol), str(ports[0]), str(ports[1]), peer_text
-            )
+            rid = rule_id(gid, key, protocol, ports[0], ports[1], peer_text)
             out.append(
-                SecurityGroupRule(rule_id, gid, egress, protocol, ports[0], ports[1], description=description, **peer)
+                SecurityGroupRule(rid, gid, egress, protocol, ports[0], ports[1], description=description, **peer)
             )
     return tuple(out)
 
