@@ -184,11 +184,12 @@ def _convert(col: pa.Array, f: Field) -> tuple[pa.Array, Bool]:
     clean = pc.if_else(ok, col, pa.scalar(None, pa.string())) if not ok_np.all() else col
     ints = clean.cast(pa.int64())
     vals = ints.fill_null(0).to_numpy(zero_copy_only=False)
+    present = ~np.asarray(ints.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     bad = ~ok_np
     if f.min_value is not None:
-        bad |= vals < f.min_value
+        bad |= present & (vals < f.min_value)
     if f.max_value is not None:
-        bad |= vals > f.max_value
+        bad |= present & (vals > f.max_value)
     valid_np = ~bad
     if f.value_type is ValueType.INT32:
         out = pa.array(np.where(valid_np, vals, 0).astype(np.int32), mask=np.asarray(ints.is_null()) | bad)
@@ -382,16 +383,18 @@ def read_text_bytes(path: str | Path) -> bytes:
     """The (decompressed) bytes of a ``.log`` or ``.log.gz`` file; gzip is detected by its magic."""
     raw = Path(path).read_bytes()
     if raw[:2] == b"\x1f\x8b":
+        # One zlib object per gzip member: AWS-style files have one, concatenated files several.
+        out = []
         try:
-            # zlib with wbits 31 handles concatenated members via the loop below.
-            out = []
             while raw:
                 d = zlib.decompressobj(31)
                 out.append(d.decompress(raw))
+                if not d.eof:
+                    raise zlib.error("truncated gzip stream")
                 raw = d.unused_data
-            return b"".join(out)
         except zlib.error as e:
             raise ReadError(f"not a valid gzip file ({e})", source=str(path), line_number=0, raw="") from e
+        return b"".join(out)
     return raw
 
 
