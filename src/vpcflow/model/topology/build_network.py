@@ -206,7 +206,7 @@ def register_vpcs(ctx: Context, items: list[tuple[KeyPath, Any]]) -> list[tuple[
         name = sec.text("name")
         owner = ctx.owner(sec, "owner", ctx.account_id)
         region = sec.text("region", ctx.region) or ctx.region
-        vpc_id = ctx.entity_id(sec, "vpc", owner, region, name or f"#{i}:{sec.raw('cidr_block', '')}")
+        vpc_id = ctx.entity_id(sec, "vpc", owner, region, name or f"#{i}", str(sec.raw("cidr_block", "")))
         if ctx.registry("vpc").add(ctx.problems, Entry(vpc_id, path, vpc_id, name)):
             out.append((sec, vpc_id))
     return out

@@ -80,10 +80,12 @@ class Registry:
     def add(self, problems: Problems, entry: Entry, *, extra_names: tuple[str, ...] = ()) -> bool:
         first = self.by_id.get(entry.id)
         if first is not None:
-            problems.add(
-                entry.path,
-                f"duplicate {self.kind.replace('_', ' ')} id {entry.id!r} (also at {format_path(first.path)})",
-            )
+            what = self.kind.replace("_", " ")
+            if first.name is not None and first.name == entry.name:
+                message = f"{what} name {entry.name!r} is used twice here (also at {format_path(first.path)})"
+            else:
+                message = f"duplicate {what} id {entry.id!r} (also at {format_path(first.path)})"
+            problems.add(entry.path, message)
             return False
         self.by_id[entry.id] = entry
         for name in {n for n in (entry.name, *extra_names) if n}:

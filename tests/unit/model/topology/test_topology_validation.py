@@ -1,0 +1,458 @@
+"""Validation: every problem is reported, together, each with file:line and key path."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from vpcflow.core.errors import ConfigError
+from vpcflow.model.topology.loader import loads_topology
+from vpcflow.model.topology.problems import Problem, TopologyError
+
+BASE = """\
+vpcs:
+  - name: web-vpc
+    cidr_block: 10.0.0.0/16
+    ipv6_cidr_blocks: ["2600:1f18:1::/56"]
+    subnets:
+      - {name: web-a, cidr_block: 10.0.1.0/24, availability_zone: us-east-1a, ipv6_cidr_block: "2600:1f18:1::/64"}
+      - {name: web-b, cidr_block: 10.0.2.0/24, availability_zone: us-east-1b}
+  - name: other-vpc
+    cidr_block: 10.1.0.0/16
+    subnets:
+      - {name: other-a, cidr_block: 10.1.1.0/24, availability_zone: us-east-1a}
+security_groups:
+  - {name: web-sg, vpc: web-vpc}
+  - {name: other-sg, vpc: other-vpc}
+"""
+
+
+def problems_of(extra: str, base: str = BASE, fmt: str = "yaml") -> list[Problem]:
+    """Problems of ``base`` + ``extra`` (dedented; a leading ``+`` keeps it as written)."""
+    text = base + (extra[1:] if extra.startswith("+") else textwrap.dedent(extra))
+    with pytest.raises(TopologyError) as err:
+        loads_topology(text, source="net.yaml", fmt=fmt)
+    return list(err.value.problems)
+
+
+def line_of(text: str, marker: str) -> int:
+    hits = [i + 1 for i, line in enumerate(text.splitlines()) if marker in line]
+    assert len(hits) == 1, (marker, hits)
+    return hits[0]
+
+
+def only(extra: str, base: str = BASE) -> Problem:
+    found = problems_of(extra, base)
+    assert len(found) == 1, [str(p) for p in found]
+    return found[0]
+
+
+def test_base_is_valid() -> None:
+    t = loads_topology(BASE, source="net.yaml")
+    assert len(t.subnets) == 3
+
+
+def test_unknown_key_names_the_closest_valid_one() -> None:
+    p = only("""\
+    network_interfaces:
+      - {name: e, subnet: web-a, private_ip: 10.0.1.10, securty_groups: [web-sg]}
+    """)
+    assert p.key_path == "network_interfaces[0].securty_groups"
+    assert "unknown key 'securty_groups'" in p.message and "did you mean 'security_groups'" in p.message
+    assert p.location == f"net.yaml:{line_of(BASE + 'network_interfaces:', 'network_interfaces:') + 1}"
+
+
+def test_unknown_top_level_key() -> None:
+    p = only("network_acl: []\n")
+    assert p.key_path == "network_acl" and "did you mean 'network_acls'" in p.message
+    assert p.location == f"net.yaml:{len(BASE.splitlines()) + 1}"
+
+
+def test_unknown_reference_suggests_a_name() -> None:
+    p = only("""\
+    network_interfaces:
+      - {name: e, subnet: web-c, private_ip: 10.0.1.10}
+    """)
+    assert p.key_path == "network_interfaces[0].subnet"
+    assert "unknown subnet 'web-c'" in p.message and "did you mean" in p.message
+
+
+def test_every_problem_is_reported_at_once_in_line_order() -> None:
+    extra = """\
+    network_interfaces:
+      - {name: e1, subnet: web-a, private_ip: 10.0.2.10}
+      - {name: e2, subnet: web-a, private_ip: 10.0.1.255}
+      - {name: e3, subnet: nowhere}
+    network_acls:
+      - name: n
+        vpc: web-vpc
+        ingress:
+          - {rule: 0, protocol: tcp, ports: 80, action: allow, cidr: 0.0.0.0/0}
+    """
+    found = problems_of(extra)
+    assert [p.key_path for p in found] == [
+        "network_interfaces[0].private_ip",
+        "network_interfaces[1].private_ip",
+        "network_interfaces[2].subnet",
+        "network_acls[0].ingress[0].rule",
+    ]
+    lines = [int(p.location.rsplit(":", 1)[1]) for p in found]
+    assert lines == sorted(lines) and len(set(lines)) == 4
+    with pytest.raises(ConfigError) as err:
+        loads_topology(BASE + textwrap.dedent(extra), source="net.yaml")
+    message = str(err.value)
+    assert message.startswith("4 problems in topology net.yaml:")
+    assert all(str(p) in message for p in found)
+
+
+@pytest.mark.parametrize(
+    ("ip", "why"),
+    [
+        ("10.0.1.0", "reserves"),  # network address
+        ("10.0.1.1", "reserves"),  # VPC router
+        ("10.0.1.2", "reserves"),  # Amazon DNS
+        ("10.0.1.3", "reserves"),  # reserved for future use
+        ("10.0.1.255", "reserves"),  # broadcast
+        ("10.0.9.9", "outside subnet"),
+        ("10.0.1", "not a valid IP address"),
+        ("2600:1f18:1::5", "IPv6 address; IPv4 expected"),
+    ],
+)
+def test_private_address_checks(ip: str, why: str) -> None:
+    p = only(f"""\
+    network_interfaces:
+      - {{name: e, subnet: web-a, private_ip: "{ip}"}}
+    """)
+    assert p.key_path == "network_interfaces[0].private_ip" and why in p.message
+
+
+def test_duplicate_addresses_within_a_vpc_but_not_across_vpcs() -> None:
+    p = only("""\
+    network_interfaces:
+      - {name: e1, subnet: web-a, private_ip: 10.0.1.10}
+      - {name: e2, subnet: web-a, secondary_private_ips: [10.0.1.10]}
+    """)
+    assert p.key_path == "network_interfaces[1].secondary_private_ips[0]"
+    assert "already used in" in p.message and "network_interfaces[0].private_ip" in p.message
+    base = BASE.replace("cidr_block: 10.1.0.0/16", "cidr_block: 10.0.0.0/16").replace("10.1.1.0/24", "10.0.1.0/24")
+    t = loads_topology(
+        base
+        + "network_interfaces:\n  - {subnet: web-a, private_ip: 10.0.1.10}\n  - {subnet: other-a, private_ip: 10.0.1.10}\n"
+    )
+    assert len(t.network_interfaces) == 2  # unpeered VPCs may reuse CIDRs and addresses
+
+
+def test_ipv6_and_public_address_checks() -> None:
+    found = problems_of("""\
+    network_interfaces:
+      - {name: e1, subnet: web-b, ipv6_addresses: ["2600:1f18:1::9"]}
+      - {name: e2, subnet: web-a, public_ip: 10.9.9.9}
+      - {name: e3, subnet: web-a, elastic_ips: [54.1.1.1]}
+      - {name: e4, subnet: web-a, elastic_ips: [54.1.1.1]}
+    """)
+    assert [p.key_path for p in found] == [
+        "network_interfaces[0].ipv6_addresses[0]",
+        "network_interfaces[1].public_ip",
+        "network_interfaces[3].elastic_ips[0]",
+    ]
+    assert "outside subnet" in found[0].message and "not a public address" in found[1].message
+    assert "already used" in found[2].message
+
+
+def test_subnet_outside_vpc_and_overlapping_subnets() -> None:
+    base = BASE.replace(
+        "      - {name: web-b, cidr_block: 10.0.2.0/24, availability_zone: us-east-1b}\n",
+        "      - {name: web-b, cidr_block: 10.0.2.0/24, availability_zone: us-east-1b}\n"
+        "      - {name: web-c, cidr_block: 10.0.0.0/22, availability_zone: us-east-1b}\n"
+        "      - {name: web-d, cidr_block: 10.2.0.0/24, availability_zone: us-east-1b}\n",
+    )
+    found = problems_of("", base)
+    by_path = {p.key_path: p.message for p in found}
+    assert "outside the VPC's CIDR blocks" in by_path["vpcs[0].subnets[3].cidr_block"]
+    overlaps = [p for p in found if "overlaps" in p.message]
+    assert len(overlaps) == 2  # web-a and web-b each overlap web-c
+    assert all("10.0.0.0/22" in p.message for p in overlaps)
+
+
+@pytest.mark.parametrize(
+    ("cidr", "why"),
+    [
+        ("10.0.0.0/33", "not a valid CIDR"),
+        ("10.0.1.5/24", "host bits set (did you mean 10.0.1.0/24?)"),
+        ("10.0.0.0", "no prefix length"),
+        ("10.0.0.0/29", "between /16 and /28"),
+        ("banana", "not a valid CIDR"),
+    ],
+)
+def test_bad_subnet_cidrs(cidr: str, why: str) -> None:
+    p = only("", BASE.replace("cidr_block: 10.0.2.0/24", f"cidr_block: {cidr}"))
+    assert p.key_path == "vpcs[0].subnets[1].cidr_block" and why in p.message
+
+
+def test_vpc_cidr_rules() -> None:
+    found = problems_of(
+        "", BASE.replace("cidr_block: 10.1.0.0/16", "cidr_blocks: [10.1.0.0/16, 10.1.128.0/17, 169.254.0.0/16]")
+    )
+    assert [p.key_path for p in found] == ["vpcs[1].cidr_blocks[1]", "vpcs[1].cidr_blocks[2]"]
+    assert "overlaps another CIDR block" in found[0].message and "reserved range" in found[1].message
+
+
+def test_duplicate_ids() -> None:
+    p = only("""\
+    network_interfaces:
+      - {id: eni-0123456789abcdef0, subnet: web-a}
+      - {id: eni-0123456789abcdef0, subnet: web-b}
+    """)
+    assert p.key_path == "network_interfaces[1]" and "duplicate network interface id" in p.message
+
+
+def test_bad_id_format() -> None:
+    p = only("""\
+    internet_gateways:
+      - {id: igw-main, vpc: web-vpc}
+    """)
+    assert p.key_path == "internet_gateways[0].id" and "igw- followed by 8 or 17" in p.message
+
+
+@pytest.mark.parametrize(
+    ("rule", "path", "why"),
+    [
+        ("{protocol: tcpp, ports: 80, cidr: 0.0.0.0/0}", "protocol", "did you mean 'tcp'"),
+        ("{protocol: 300, cidr: 0.0.0.0/0}", "protocol", "out of range"),
+        ("{protocol: tcp, ports: 70000, cidr: 0.0.0.0/0}", "ports", "out of range"),
+        ("{protocol: tcp, ports: 90-80, cidr: 0.0.0.0/0}", "ports", "starts after it ends"),
+        ("{protocol: icmp, ports: 80, cidr: 0.0.0.0/0}", "ports", "tcp and udp only"),
+        ("{protocol: tcp, icmp_type: 8, ports: 1, cidr: 0.0.0.0/0}", "icmp_type", "icmp and icmpv6 only"),
+        ("{protocol: icmp, icmp_code: 3, cidr: 0.0.0.0/0}", "icmp_code", "needs an ICMP type"),
+        ("{protocol: tcp, ports: 22}", "", "needs a peer"),
+        ("{protocol: tcp, ports: 22, cidr: '::/0'}", "cidr", "use ipv6_cidr"),
+        ("{protocol: tcp, ports: 22, group: other-sg}", "", "neither this group's VPC nor peered"),
+        ("{protocol: tcp, ports: 22, group: no-such-sg}", "group", "unknown security group"),
+    ],
+)
+def test_security_group_rule_problems(rule: str, path: str, why: str) -> None:
+    p = only(f"+  - name: g\n    vpc: web-vpc\n    ingress:\n      - {rule}\n")
+    if why.startswith("neither"):
+        assert p.key_path == "security_groups[2].ingress"
+    else:
+        assert p.key_path == ("security_groups[2].ingress[0]" + (f".{path}" if path else ""))
+    assert why in p.message
+
+
+def test_duplicate_security_group_rule() -> None:
+    p = only("+  - {name: g, vpc: web-vpc, ingress: [{protocol: tcp, ports: 22, cidr: [10.0.0.0/8, 10.0.0.0/8]}]}\n")
+    assert p.key_path == "security_groups[2].ingress[0].cidr[1]" and "InvalidPermission.Duplicate" in p.message
+
+
+def test_group_references_across_peered_vpcs_are_allowed() -> None:
+    t = loads_topology(
+        BASE
+        + "  - {name: g, vpc: web-vpc, ingress: [{protocol: tcp, ports: 22, group: other-sg}]}\n"
+        + "vpc_peering_connections:\n  - {requester_vpc: web-vpc, accepter_vpc: other-vpc}\n"
+    )
+    g = [x for x in t.security_groups if x.group_name == "g"][0]
+    assert g.ingress[0].referenced_group_id == [x for x in t.security_groups if x.group_name == "other-sg"][0].group_id
+
+
+def test_security_group_of_another_vpc_on_an_interface() -> None:
+    p = only("""\
+    network_interfaces:
+      - {subnet: web-a, security_groups: [other-sg]}
+    """)
+    assert p.key_path == "network_interfaces[0].security_groups[0]" and "belongs to" in p.message
+
+
+@pytest.mark.parametrize(
+    ("rules", "path", "why"),
+    [
+        ("[{rule: 0, protocol: all, action: allow, cidr: 0.0.0.0/0}]", "ingress[0].rule", "out of range 1..32766"),
+        ("[{rule: 32767, protocol: all, action: allow, cidr: 0.0.0.0/0}]", "ingress[0].rule", "out of range 1..32766"),
+        (
+            "[{rule: 100, protocol: all, action: allow, cidr: 0.0.0.0/0}, {rule: 100, protocol: tcp, action: deny, cidr: 0.0.0.0/0}]",
+            "ingress[1].rule",
+            "used twice in ingress",
+        ),
+        ("[{rule: 10, protocol: all, action: permit, cidr: 0.0.0.0/0}]", "ingress[0].action", "allow or deny"),
+        ("[{rule: 10, protocol: all, action: allow}]", "ingress[0]", "exactly one of cidr or ipv6_cidr"),
+        (
+            "[{rule: 10, protocol: tcp, ports: 22, action: allow, cidr: 10.0.0.0/8, ipv6_cidr: '::/0'}]",
+            "ingress[0]",
+            "exactly one",
+        ),
+    ],
+)
+def test_network_acl_rule_problems(rules: str, path: str, why: str) -> None:
+    p = only(f"""\
+    network_acls:
+      - {{name: n, vpc: web-vpc, ingress: {rules}}}
+    """)
+    assert p.key_path == f"network_acls[0].{path}" and why in p.message
+
+
+def test_same_rule_number_in_both_directions_is_fine() -> None:
+    t = loads_topology(
+        BASE
+        + "network_acls:\n  - name: n\n    vpc: web-vpc\n"
+        + "    ingress: [{rule: 100, protocol: all, action: allow, cidr: 0.0.0.0/0}]\n"
+        + "    egress: [{rule: 100, protocol: all, action: allow, cidr: 0.0.0.0/0}]\n"
+    )
+    assert len([a for a in t.network_acls if not a.is_default][0].entries) == 6
+
+
+def test_subnet_in_two_acls_and_two_default_acls() -> None:
+    found = problems_of("""\
+    network_acls:
+      - {name: a, vpc: web-vpc, subnets: [web-a]}
+      - {name: b, vpc: web-vpc, subnets: [web-a]}
+      - {name: c, vpc: web-vpc, default: true}
+      - {name: d, vpc: web-vpc, default: true}
+    """)
+    assert [p.key_path for p in found] == ["network_acls[1].subnets[0]", "network_acls[3].default"]
+
+
+def test_peering_problems() -> None:
+    found = problems_of("""\
+    vpc_peering_connections:
+      - {requester_vpc: web-vpc, accepter_vpc: web-vpc}
+      - {requester_vpc: web-vpc, accepter_vpc: vpc-0123456789abcdef0}
+      - {requester_vpc: web-vpc, accepter_vpc: vpc-0123456789abcdef0, accepter_owner: "210987654321"}
+      - {requester_vpc: web-vpc, accepter_vpc: othr-vpc}
+    """)
+    assert [p.key_path for p in found] == [
+        "vpc_peering_connections[0].accepter_vpc",
+        "vpc_peering_connections[1].accepter_vpc",
+        "vpc_peering_connections[3].accepter_vpc",
+    ]
+    assert "peered with itself" in found[0].message
+    assert "not in this topology" in found[1].message
+    assert "did you mean 'other-vpc'" in found[2].message
+
+
+def test_peering_overlapping_vpcs_is_refused() -> None:
+    base = BASE.replace("cidr_block: 10.1.0.0/16", "cidr_block: 10.0.0.0/16").replace("10.1.1.0/24", "10.0.1.0/24")
+    p = only("vpc_peering_connections:\n  - {requester_vpc: web-vpc, accepter_vpc: other-vpc}\n", base)
+    assert "overlapping CIDR blocks" in p.message
+
+
+def test_route_problems() -> None:
+    found = problems_of("""\
+    internet_gateways:
+      - {name: igw-a, vpc: other-vpc}
+    route_tables:
+      - name: rt
+        vpc: web-vpc
+        main: true
+        routes:
+          - {destination: 0.0.0.0/0, internet_gateway: igw-a}
+          - {destination: 10.9.0.0/16, target: nothing}
+          - {destination: 10.0.0.0/16, target: local}
+          - {destination: 10.8.0.0/16, target: local}
+          - {destination: 10.9.0.0/16}
+      - {name: rt2, vpc: web-vpc, main: true}
+    """)
+    assert [p.key_path for p in found] == [
+        "route_tables[0].routes[0].internet_gateway",
+        "route_tables[0].routes[1].target",
+        "route_tables[0].routes[3]",
+        "route_tables[0].routes[4]",
+        "route_tables[1].main",
+    ]
+    assert "belongs to" in found[0].message
+    assert "names no gateway" in found[1].message
+    assert "local route covers a CIDR block" in found[2].message
+    assert "exactly one target" in found[3].message
+    assert "already has a main route table" in found[4].message
+
+
+def test_duplicate_route_destination() -> None:
+    p = only("""\
+    internet_gateways: [{name: gw, vpc: web-vpc}]
+    route_tables:
+      - {name: rt, vpc: web-vpc, routes: [{destination: 0.0.0.0/0, target: gw}, {destination: 0.0.0.0/0, target: gw}]}
+    """)
+    assert p.key_path == "route_tables[0].routes[1]" and "RouteAlreadyExists" in p.message
+
+
+def test_ambiguous_name_outside_a_vpc_scope() -> None:
+    base = BASE.replace("name: other-vpc", "name: web-vpc")
+    found = problems_of("network_interfaces: [{subnet: web-a}]\n", base)
+    # two VPCs share a name: the security groups referring to `web-vpc` are ambiguous
+    assert any("ambiguous" in p.message for p in found)
+
+
+def test_public_nat_gateway_needs_an_address() -> None:
+    p = only("nat_gateways:\n  - {name: n, subnet: web-a}\n")
+    assert p.key_path == "nat_gateways[0]" and "public_ip" in p.message
+
+
+def test_duplicate_keys_are_reported() -> None:
+    p = only("internet_gateways:\n  - {name: a, vpc: web-vpc, vpc: other-vpc}\n")
+    assert p.key_path == "internet_gateways[0].vpc" and "appears twice" in p.message
+
+
+def test_yaml_syntax_error_has_a_line() -> None:
+    with pytest.raises(ConfigError) as err:
+        loads_topology("vpcs:\n  - name: [unclosed\n", source="bad.yaml")
+    assert err.value.location is not None and err.value.location.startswith("bad.yaml:")
+
+
+def test_json_problems_carry_json_lines() -> None:
+    doc = {
+        "vpcs": [
+            {
+                "name": "v",
+                "cidr_block": "10.0.0.0/16",
+                "subnets": [{"name": "s", "cidr_block": "10.0.0.0/24", "availability_zone": "us-east-1a"}],
+            }
+        ],
+        "network_interfaces": [{"name": "e", "subnet": "s", "private_ip": "10.0.0.3"}],
+    }
+    text = json.dumps(doc, indent=2)
+    with pytest.raises(TopologyError) as err:
+        loads_topology(text, source="net.json", fmt="json")
+    (p,) = err.value.problems
+    assert p.key_path == "network_interfaces[0].private_ip"
+    assert p.location == f"net.json:{line_of(text, '10.0.0.3')}"
+    with pytest.raises(ConfigError) as err2:
+        loads_topology('{\n  "vpcs": [\n}', source="broken.json", fmt="json")
+    assert err2.value.location == "broken.json:3"
+
+
+def test_zone_checks() -> None:
+    base = "regions:\n  - {name: us-east-1, availability_zones: [{name: us-east-1a, id: use1-az4}]}\n" + BASE
+    found = problems_of("", base)
+    assert [p.key_path for p in found] == ["vpcs[0].subnets[1].availability_zone"]
+    assert "not declared for us-east-1" in found[0].message
+    p = only("", BASE.replace("availability_zone: us-east-1b", "availability_zone: eu-west-1b"))
+    assert "not a zone of us-east-1" in p.message
+
+
+def test_auto_zone_ids_follow_the_region_code() -> None:
+    t = loads_topology(BASE)
+    assert {(z.zone_name, z.zone_id) for r in t.regions for z in r.availability_zones} == {
+        ("us-east-1a", "use1-az1"),
+        ("us-east-1b", "use1-az2"),
+    }
+
+
+def test_bucket_and_log_group_checks() -> None:
+    found = problems_of("""\
+    s3_buckets:
+      - {name: Bad_Bucket}
+      - {name: good-bucket}
+      - {name: good-bucket}
+    log_groups:
+      - {name: /ok, retention_in_days: 31}
+    """)
+    assert [p.key_path for p in found] == [
+        "s3_buckets[0].name",
+        "s3_buckets[2].name",
+        "log_groups[0].retention_in_days",
+    ]
+
+
+def test_iam_section_top_level_keys() -> None:
+    p = only("iam:\n  user: []\n")
+    assert p.key_path == "iam.user" and "did you mean 'users'" in p.message
