@@ -43,7 +43,9 @@ class _Sink:
         self.lines: list[str] = []
 
     def write(self, flow_log, table) -> None:
-        self.lines += render_lines(table).to_pylist()
+        # Like every sink: render the format's columns only (the pipeline adds steering columns).
+        cols = [n.replace("-", "_") for n in flow_log.field_names]
+        self.lines += render_lines(table.select(cols)).to_pylist()
 
     def flush(self, watermark_s) -> None:
         pass

@@ -92,6 +92,15 @@ class AggregateOutput:
     skipdata: int = 0
     skipped_records: int = 0  # records folded into SKIPDATA records (lost)
     skipped_packets: int = 0
+    steering: dict[str, pa.Array] = field(default_factory=dict)  # start/end/interface_id of every row
+
+    def sink_table(self) -> pa.Table:
+        """``table`` plus the steering columns the format lacks (``sinks/base.py``: file periods, streams)."""
+        t = self.table
+        for name, col in self.steering.items():
+            if name not in t.column_names:
+                t = t.append_column(name, col)
+        return t
 
 
 @dataclass(slots=True)
@@ -349,7 +358,7 @@ class FlowLogAggregator:
             keep = np.flatnonzero(~over)
             p, eni, ws = p.take(keep), eni[keep], ws[keep]
         nd_eni, nd_ws = self._nodata(watermark_s)
-        table, rejects = self._build(p, eni, ws, nd_eni, nd_ws, skip_eni, skip_ws)
+        table, rejects, steering = self._build(p, eni, ws, nd_eni, nd_ws, skip_eni, skip_ws)
         action = (p.keys[1] >> np.uint64(1)) & np.uint64(1)
         return AggregateOutput(
             flow_log=self.flow_log,
@@ -362,11 +371,13 @@ class FlowLogAggregator:
             skipdata=len(skip_eni),
             skipped_records=skipped_records,
             skipped_packets=skipped_packets,
+            steering=steering,
         )
 
     def _build(self, p: Partials, eni: npt.NDArray[np.int64], ws: npt.NDArray[np.int64],
                nd_eni: npt.NDArray[np.int64], nd_ws: npt.NDArray[np.int64],
-               sk_eni: npt.NDArray[np.int64], sk_ws: npt.NDArray[np.int64]) -> tuple[pa.Table, pa.Table]:
+               sk_eni: npt.NDArray[np.int64], sk_ws: npt.NDArray[np.int64]
+               ) -> tuple[pa.Table, pa.Table, dict[str, pa.Array]]:
         """The record table: OK records, then NODATA and SKIPDATA, ordered by window, ENI, start."""
         n_ok, n_nd, n_sk = len(p), len(nd_eni), len(sk_eni)
         n = n_ok + n_nd + n_sk
@@ -452,7 +463,9 @@ class FlowLogAggregator:
                 cols[name] = None
         table = record_table(self.names, cols, length=n)
         rejects = self._rejects(p, eni, order, ok, start[order], end[order], ns)
-        return table, rejects
+        steering = {"start": pa.array(start[order], type=pa.int64()), "end": pa.array(end[order], type=pa.int64()),
+                    "interface_id": self.enis.column("interface-id", eni_o)}
+        return table, rejects, steering
 
     def _addr(self, p: Partials, name: str, okcol: object, ok: npt.NDArray[np.bool_]) -> pa.Array:
         idx = self.spec.pos[{"srcaddr": "src_hi", "dstaddr": "dst_hi", "pkt-srcaddr": "psrc_hi",

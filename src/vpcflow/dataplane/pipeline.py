@@ -54,7 +54,7 @@ class Sink(Protocol):
 
     def write(self, flow_log: FlowLog, table: pa.Table) -> None: ...
 
-    def flush(self, watermark_s: int) -> None: ...
+    def flush(self, watermark_s: int | None = None) -> object: ...
 
     def close(self) -> None: ...
 
@@ -248,10 +248,10 @@ def run_pipeline(
             if "aggregate" in taps and out.table.num_rows:
                 taps["aggregate"](out)
             if out.table.num_rows:
-                sinks[out.flow_log.flow_log_id].write(out.flow_log, out.table)
+                sinks[out.flow_log.flow_log_id].write(out.flow_log, out.sink_table())
             side.write(out)
         for s in distinct_sinks:
-            s.flush(watermark_s if watermark_s is not None else _END_OF_TIME)
+            s.flush(watermark_s)
 
     last_closed = None
     try:
@@ -288,6 +288,3 @@ def run_pipeline(
         progress(stats)
     return stats
 
-
-#: Watermark passed to sinks at the end of a run: every group is final.
-_END_OF_TIME = 2**62

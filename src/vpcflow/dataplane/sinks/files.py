@@ -25,6 +25,7 @@ import pyarrow as pa
 from vpcflow.codecs.parquet import write_parquet
 from vpcflow.codecs.text import header_line, render_text
 from vpcflow.core.errors import DeliveryFailedError
+from vpcflow.model.fields import to_column
 from vpcflow.model.flowlog import FlowLog
 
 FileKind = Literal["text", "parquet"]
@@ -56,6 +57,10 @@ class FilesSink:
         if table.num_rows == 0:
             return
         self._flow_logs[flow_log.flow_log_id] = flow_log
+        # Keep exactly the format's columns: the pipeline may add steering columns (sinks/base.py).
+        cols = [to_column(n) for n in flow_log.field_names]
+        if table.column_names != cols:
+            table = table.select(cols)
         self._buffers.setdefault(flow_log.flow_log_id, []).append(table)
 
     def flush(self, watermark_s: int | None = None) -> None:
