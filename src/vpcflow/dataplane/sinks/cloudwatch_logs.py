@@ -1,0 +1,131 @@
+"""CloudWatch Logs destination through boto3 (AWS or any compatible endpoint, e.g. moto).
+
+Log group created on first delivery (if the ``authorize`` callback allows it), streams created
+lazily, PutLogEvents without sequence tokens (AWS ignores them now). ``ThrottlingException`` and
+other transient errors are retried with bounded exponential backoff and jitter; when retries run
+out the flow log is FAILED / ``Rate limited`` and the batch waits in the spool. Access errors ->
+``Access error``; anything else -> ``Unknown error``.
+
+Checkpoints live in ``<spool>/checkpoints.db`` with an intent written before each call. A kill
+after PutLogEvents but before the checkpoint is reconciled on the next run: if the stream's newest
+events are the batch's last event, the batch counts as delivered (docs/delivery.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from vpcflow.core.errors import DeliveryFailedError, DeliveryRetryableError
+from vpcflow.dataplane.sinks.base import ACCESS_ERROR, UNKNOWN_ERROR
+from vpcflow.dataplane.sinks.cwl_common import CloudWatchSinkBase
+from vpcflow.dataplane.sinks.faults import fault_point
+from vpcflow.dataplane.sinks.spool import CheckpointStore, Intent
+
+RETRYABLE = frozenset({"ThrottlingException", "ServiceUnavailableException", "LimitExceededException",
+                       "InternalFailure", "RequestTimeout"})
+ACCESS = frozenset({"AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException",
+                    "KmsInvalidStateException", "ExpiredTokenException"})
+
+
+def logs_client(endpoint_url: str | None = None, region: str | None = None, **kwargs: Any) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    cfg = Config(retries={"max_attempts": 1, "mode": "standard"})
+    return boto3.client("logs", endpoint_url=endpoint_url, region_name=region, config=cfg, **kwargs)
+
+
+class CloudWatchLogsSink(CloudWatchSinkBase):
+    """Flow-log events through a boto3 ``logs`` client."""
+
+    sink_name = "cloudwatch-logs"
+
+    def __init__(
+        self,
+        *,
+        checkpoints: CheckpointStore,
+        client: Any = None,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.client = client if client is not None else logs_client(endpoint_url, region)
+        self.checkpoints = checkpoints
+        self.destination_id = str(getattr(self.client.meta, "endpoint_url", endpoint_url or "aws"))
+
+    def _error(self, exc: Exception, where: str) -> Exception:
+        from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            text = f"{code}: {exc.response.get('Error', {}).get('Message', '')}"
+            if code in RETRYABLE:
+                return DeliveryRetryableError(text, sink=self.sink_name, destination=where)
+            aws = ACCESS_ERROR if code in ACCESS else UNKNOWN_ERROR
+            return DeliveryFailedError(text, sink=self.sink_name, destination=where, aws_message=aws)
+        if isinstance(exc, ConnectionError | HTTPClientError):
+            return DeliveryRetryableError(str(exc), sink=self.sink_name, destination=where)
+        return exc
+
+    def _call(self, where: str, fn: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except Exception as e:  # botocore's many types, sorted by _error
+            mapped = self._error(e, where)
+            if mapped is e:
+                raise
+            raise mapped from e
+
+    def _group_exists(self, group: str) -> bool:
+        res = self._call(group, self.client.describe_log_groups, logGroupNamePrefix=group)
+        return any(g["logGroupName"] == group for g in res.get("logGroups", []))
+
+    def _ensure_stream(self, group: str, stream: str, create_group: bool) -> None:
+        from botocore.exceptions import ClientError
+
+        for fn, kw in ((self.client.create_log_group, {"logGroupName": group}) if create_group else (None, {}),
+                       (self.client.create_log_stream, {"logGroupName": group, "logStreamName": stream})):
+            if fn is None:
+                continue
+            try:
+                fn(**kw)
+            except ClientError as e:
+                if e.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+                    raise self._error(e, f"{group}:{stream}") from e
+
+    def _put_batch(self, run_key: str, group: str, stream: str, ts: npt.NDArray[np.int64], msgs: pa.Array,
+                   seq_from: int, seq_to: int) -> None:
+        events = [{"timestamp": t, "message": m} for t, m in zip(ts.tolist(), msgs.to_pylist(), strict=True)]
+        dest = self.destination_id + "/" + group
+        self.checkpoints.begin(run_key, dest, stream, Intent(seq_from, seq_to, int(ts[-1]), str(events[-1]["message"])))
+        self._call(f"{group}:{stream}", self.client.put_log_events, logGroupName=group, logStreamName=stream,
+                   logEvents=events)
+        fault_point("cwl.after_put_before_checkpoint")
+        self.checkpoints.commit(run_key, dest, stream, seq_to)
+
+    def _checkpoint(self, run_key: str, group: str, stream: str) -> int:
+        dest = self.destination_id + "/" + group
+        intent = self.checkpoints.intent(run_key, dest, stream)
+        if intent is not None:
+            if self._landed(group, stream, intent):
+                self.checkpoints.commit(run_key, dest, stream, intent.seq_to)
+            else:
+                self.checkpoints.abandon(run_key, dest, stream)
+        return self.checkpoints.get(run_key, dest, stream)
+
+    def _landed(self, group: str, stream: str, intent: Intent) -> bool:
+        """Whether the batch of an unfinished intent reached the stream (its last event is the newest)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            res = self.client.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=False, limit=1)
+        except ClientError:
+            return False
+        events = res.get("events", [])
+        return bool(events) and events[-1]["timestamp"] == intent.last_timestamp and \
+            events[-1]["message"] == intent.last_message
