@@ -20,6 +20,7 @@ from vpcflow.core.errors import VpcflowError
 COMMANDS: dict[str, str] = {
     "convert": "vpcflow.cli.convert:command",
     "ec2": "vpcflow.cli.ec2:group",
+    "explain": "vpcflow.cli.explain:command",
     "fields": "vpcflow.cli.fields:command",
     "format": "vpcflow.cli.format:group",
     "iam": "vpcflow.cli.iam:group",
