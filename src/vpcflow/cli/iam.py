@@ -101,21 +101,6 @@ def _parse_context(items: tuple[str, ...]) -> dict[str, list[str]]:
     return out
 
 
-def _decision_json(d: Decision) -> dict[str, Any]:
-    return {
-        "action": d.action,
-        "resource": d.resource,
-        "principal": d.principal,
-        "allowed": d.allowed,
-        "effect": d.effect,
-        "policy": d.policy,
-        "sid": d.sid,
-        "statement": d.statement,
-        "reason": d.reason,
-        "notes": list(d.notes),
-    }
-
-
 def _bucket_of(resource: str) -> str | None:
     if resource.startswith("arn:aws:s3:::"):
         return resource[len("arn:aws:s3:::") :].split("/", 1)[0] or None
@@ -187,7 +172,7 @@ def simulate(
                 world.authorize(caller, action, res, context, policy, resource_account=owner, resource_policy_name=name)
             )
     if as_json:
-        click.echo(json.dumps([_decision_json(d) for d in decisions], indent=2))
+        click.echo(json.dumps([d.as_dict() for d in decisions], indent=2))
     else:
         for d in decisions:
             verdict = "allowed" if d.allowed else ("explicitDeny" if d.effect == "Deny" else "implicitDeny")

@@ -56,6 +56,21 @@ class Decision:
     resource: str = ""
     notes: tuple[str, ...] = field(default=(), compare=False)
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``vpcflow iam simulate --json``, API explanations)."""
+        return {
+            "action": self.action,
+            "resource": self.resource,
+            "principal": self.principal,
+            "allowed": self.allowed,
+            "effect": self.effect,
+            "policy": self.policy,
+            "sid": self.sid,
+            "statement": self.statement,
+            "reason": self.reason,
+            "notes": list(self.notes),
+        }
+
     def explain(self) -> str:
         """A few lines, like AWS's policy simulator: decision, policy, statement, why."""
         lines = [f"{self.effect}: {self.principal} -> {self.action} on {self.resource}" if self.action else self.effect]

@@ -100,3 +100,14 @@ def test_set_operators_against_definitions(values: list[str], policy_values: lis
     )
     assert any_ == any(v in policy_values for v in values)
     assert all_ == all(v in policy_values for v in values)
+
+
+@settings(max_examples=150)
+@given(st.text(alphabet="ab*?.$", min_size=1, max_size=8), texts)
+def test_substituted_values_are_literal(value: str, other: str) -> None:
+    ctx = normalize_context({"aws:PrincipalTag/x": value})
+    pattern = "arn:aws:s3:::b/${aws:PrincipalTag/x}"
+    assert glob_match(pattern, f"arn:aws:s3:::b/{value}", ctx)
+    if other != value:
+        assert not glob_match(pattern, f"arn:aws:s3:::b/{other}", ctx)
+    assert not glob_match(pattern, "arn:aws:s3:::b/x", normalize_context({}))  # missing key: no match
