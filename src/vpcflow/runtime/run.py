@@ -12,13 +12,15 @@ destination, spec 6.5) records with the flow log that already exists, so no dupl
 
 Destinations: with an output folder (``--output`` or ``output.dir``) every flow log's records
 are written there as text or Parquet files (``sinks/files.py``); otherwise each flow log goes to
-the sink of its LogDestinationType (``_destination_sink``), falling back to files under
-``<data-dir>/records`` while a destination type has no sink. The REJECT side channel goes to
+the embedded destination of its LogDestinationType (``_Delivery``: the local bucket store for
+``s3``, the embedded log store for ``cloud-watch-logs``), falling back to files under
+``<data-dir>/records`` for a type without one (``kinesis-data-firehose``). The REJECT side channel goes to
 ``<data-dir>/rejects/<flow-log-id>.rejects.jsonl``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +57,7 @@ class PreparedRun:
     options: AggregateOptions
     engine: Any = None
     store: StateStore | None = None
+    delivery: Any = None
 
 
 @dataclass
@@ -85,7 +88,16 @@ def _load_topology(cfg: RunConfig, dd: DataDir, store: StateStore) -> None:
                 t.set_setting("region", topo.region)
             account, region = topo.account_id, topo.region
             svc = FlowLogService(store, account_id=account, region=region)
-    svc.load_topology(text, fmt=fmt, source=str(cfg.topology))
+    loaded = svc.load_topology(text, fmt=fmt, source=str(cfg.topology))
+    # The buckets the topology declares exist in the modelled world: create those the local bucket
+    # store lacks (only here, when the world is (re)loaded, so a bucket deleted later stays gone and
+    # delivery reports FAILED / Access error as AWS would).
+    from vpcflow.storage.bucketstore import BucketStore
+
+    buckets = BucketStore(dd.s3_root)
+    for b in loaded.s3_buckets:
+        if not buckets.bucket_exists(b.name):
+            buckets.create_bucket(b.name)
 
 
 def _same_destination(fl: FlowLog, req: Mapping[str, Any]) -> bool:
@@ -166,17 +178,69 @@ def _policy_engine(topology: Topology) -> Any:
     raise ConfigError("the policy engine (vpcflow.dataplane.engine.PolicyEngine) is not available in this build")
 
 
-def _destination_sink(fl: FlowLog, dd: DataDir, store: StateStore, topology: Topology) -> Sink | None:
-    """The delivery sink of a flow log's LogDestinationType, when delivery provides one."""
-    try:
-        mod = importlib.import_module("vpcflow.runtime.delivery")
-    except ImportError:
-        return None
-    factory = getattr(mod, "sink_for_flow_log", None)
-    if factory is None:
-        return None
-    sink: Sink | None = factory(fl, data_dir=dd, store=store, topology=topology)
-    return sink
+class _Delivery:
+    """The data directory's embedded destinations, one sink per destination type, built on first use.
+
+    ``s3`` -> ``LocalBucketSink`` over ``<data-dir>/s3``; ``cloud-watch-logs`` -> ``EmbeddedLogsSink``
+    over ``<data-dir>/logs.db``; both spool undeliverable records in ``<data-dir>/spool`` and report
+    SUCCESS/FAILED to the control plane's delivery status. Delivery-time IAM checks (role trust and
+    permissions, bucket policy) come from ``FlowLogService.check_delivery``. Kinesis Data Firehose has
+    no embedded destination: its flow logs fall back to files (see ``prepare_run``).
+    """
+
+    def __init__(self, dd: DataDir, store: StateStore, svc: FlowLogService, run_id: str) -> None:
+        self.dd, self.store, self.svc, self.run_id = dd, store, svc, run_id
+        self._sinks: dict[str, Sink] = {}
+        self.closeables: list[Any] = []
+
+    def _status(self, flow_log_id: str, status: str, message: str | None) -> None:
+        self.store.set_delivery_status(flow_log_id, status, message)  # type: ignore[arg-type]
+
+    def _check(self, fl: FlowLog) -> str | None:
+        check = self.svc.check_delivery([fl.flow_log_id])[fl.flow_log_id]
+        return None if check.ok else (check.aws_message or "Access error")
+
+    def sink(self, fl: FlowLog) -> Sink | None:
+        kind = fl.log_destination_type
+        if kind in self._sinks:
+            return self._sinks[kind]
+        from vpcflow.dataplane.sinks.spool import Spool
+
+        spool = Spool(self.dd.spool)
+        sink: Sink
+        if kind == "s3":
+            from vpcflow.dataplane.sinks.local_bucket import LocalBucketSink
+            from vpcflow.storage.bucketstore import BucketStore
+
+            sink = LocalBucketSink(BucketStore(self.dd.s3_root), spool=spool, status=self._status,
+                                   authorize=self._check)
+        elif kind == "cloud-watch-logs":
+            from vpcflow.dataplane.sinks.embedded_logs import EmbeddedLogsSink
+            from vpcflow.storage.logstore import LogStore
+
+            account, region = self.dd.settings(self.store)
+            logs = LogStore(self.dd.logs_path, account_id=account, region=region)
+            self.closeables.append(logs)
+            sink = EmbeddedLogsSink(logs, run_id=self.run_id, spool=spool, status=self._status,
+                                    authorize=lambda fl, _group_exists: self._check(fl))
+        else:
+            return None
+        self._sinks[kind] = sink
+        return sink
+
+    def close(self) -> None:
+        for c in self.closeables:
+            close = getattr(c, "close", None)
+            if callable(close):
+                close()
+
+
+def _run_id(cfg: RunConfig, flow_logs: list[FlowLog]) -> str:
+    """Stable across re-runs of one config (so delivery checkpoints make a re-run exactly-once)."""
+    h = hashlib.sha256(cfg.path.read_bytes())
+    for fl in flow_logs:
+        h.update(fl.flow_log_id.encode())
+    return h.hexdigest()[:16]
 
 
 def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None = None,
@@ -214,10 +278,11 @@ def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None =
         outputs: dict[str, Path] = {}
         files = FilesSink(out_dir, kind=fmt) if out_dir is not None else None  # type: ignore[arg-type]
         fallback: FilesSink | None = None
+        delivery = _Delivery(dd, store, svc, _run_id(cfg, flow_logs))
         for fl in flow_logs:
             sink: Sink | None = files
             if sink is None:
-                sink = _destination_sink(fl, dd, store, topology)
+                sink = delivery.sink(fl)
             if sink is None:
                 fallback = fallback or FilesSink(dd.path / "records", kind=fmt)  # type: ignore[arg-type]
                 sink = fallback
@@ -230,7 +295,7 @@ def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None =
         return PreparedRun(
             config=cfg, data_dir=dd, topology=topology, flow_logs=flow_logs, created=created, reused=reused,
             sources=sources, sinks=sinks, outputs=outputs, side_dir=dd.path / "rejects", options=options,
-            engine=engine if engine is not None else _policy_engine(topology), store=store,
+            engine=engine if engine is not None else _policy_engine(topology), store=store, delivery=delivery,
         )
     except BaseException:
         store.close()
@@ -245,6 +310,8 @@ def execute(prepared: PreparedRun, *, taps: Mapping[str, Callable[[Any], None]] 
                              prepared.sinks, side_dir=prepared.side_dir, taps=taps, progress=progress,
                              options=prepared.options)
     finally:
+        if prepared.delivery is not None:
+            prepared.delivery.close()
         if prepared.store is not None:
             prepared.store.close()
     source_stats = []

@@ -1,0 +1,152 @@
+"""``vpcflow run CONFIG``: flow logs created through the control plane, records delivered, taps, errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "golden"))
+from test_dataplane_golden import TOPOLOGY, batch
+
+from vpcflow.cli.main import main
+from vpcflow.dataplane.sources.pcap_writer import write_pcap
+
+ENI = "eni-1235b8ca123456789"
+T = 1418530000  # 600-s aligned
+
+
+def _invoke(argv: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Path:
+    (tmp_path / "topology.yaml").write_text(TOPOLOGY + "s3_buckets:\n  - {name: golden-flow-logs}\n")
+    rows = [(T + 10 + i, "172.31.16.139", "172.31.16.21", 6, 20641, 22, 200, 0x02 if i == 0 else 0x10)
+            for i in range(5)]
+    rows += [(T + 20, "198.51.100.7", "172.31.16.139", 6, 50000, 3389, 60, 0x02)]  # no SG rule: REJECT
+    write_pcap(tmp_path / "capture.pcap", batch(sorted(rows)))
+    (tmp_path / "run.yaml").write_text(f"""\
+topology: topology.yaml
+flow_logs:
+  create:
+    - ResourceIds: [{ENI}]
+      ResourceType: NetworkInterface
+      TrafficType: ALL
+      LogDestinationType: s3
+      LogDestination: arn:aws:s3:::golden-flow-logs/run/
+      MaxAggregationInterval: 600
+sources:
+  - capture: capture.pcap
+""")
+    return tmp_path
+
+
+EXPECTED = [
+    f"2 123456789010 {ENI} 172.31.16.139 172.31.16.21 20641 22 6 5 1000 {T + 10} {T + 14} ACCEPT OK",
+    f"2 123456789010 {ENI} 198.51.100.7 172.31.16.139 50000 3389 6 1 60 {T + 20} {T + 20} REJECT OK",
+]
+
+
+def _s3_lines(data_dir: Path) -> list[str]:
+    objs = sorted((data_dir / "s3" / "golden-flow-logs").rglob("*.log.gz"))
+    lines: list[str] = []
+    for o in objs:
+        lines += gzip.decompress(o.read_bytes()).decode().splitlines()
+    return lines
+
+
+def test_run_creates_the_flow_log_and_delivers_to_the_local_bucket(setup: Path, capsys):
+    dd = setup / "data"
+    code, _out, err = _invoke(["run", str(setup / "run.yaml"), "--data-dir", str(dd)], capsys)
+    assert code == 0, err
+    lines = _s3_lines(dd)
+    assert lines[0] == "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes " \
+                       "start end action log-status"
+    assert lines[1:] == EXPECTED
+    key = next((dd / "s3" / "golden-flow-logs").rglob("*.log.gz")).relative_to(dd / "s3" / "golden-flow-logs")
+    assert str(key).startswith("run/AWSLogs/123456789010/vpcflowlogs/us-east-1/2014/12/14/")
+    assert "records per flow log" in err  # the summary table
+    rejects = list((dd / "rejects").glob("*.rejects.jsonl"))
+    assert len(rejects) == 1
+    row = json.loads(rejects[0].read_text().splitlines()[0])
+    assert row["dstport"] == 3389 and row["rule"]
+
+
+def test_rerun_reuses_the_flow_log_instead_of_failing(setup: Path, capsys):
+    dd = setup / "data"
+    assert _invoke(["run", str(setup / "run.yaml"), "--data-dir", str(dd), "-q"], capsys)[0] == 0
+    assert _invoke(["run", str(setup / "run.yaml"), "--data-dir", str(dd), "-q"], capsys)[0] == 0
+    from vpcflow.runtime.datadir import DataDir
+
+    with DataDir.resolve(dd).state() as st:
+        assert len(st.list_flow_logs()) == 1
+
+
+def test_output_folder_and_aggregate_tap(setup: Path, capsys):
+    dd, out = setup / "data", setup / "out"
+    code, stdout, err = _invoke(["run", str(setup / "run.yaml"), "--data-dir", str(dd), "--output", str(out),
+                                 "--tap", "aggregate", "-q"], capsys)
+    assert code == 0, err
+    (folder,) = list(out.iterdir())
+    assert (folder / "records.log").read_text().splitlines()[1:] == EXPECTED
+    assert [ln.split(" ", 1)[1] for ln in stdout.splitlines()] == EXPECTED
+    assert not (dd / "s3" / "golden-flow-logs" / "run").exists()
+
+
+def test_parquet_output(setup: Path, capsys):
+    out = setup / "out"
+    code, _, err = _invoke(["run", str(setup / "run.yaml"), "--data-dir", str(setup / "data"), "--output", str(out),
+                            "--format", "parquet", "-q"], capsys)
+    assert code == 0, err
+    from vpcflow.codecs.parquet import read_parquet
+
+    (part,) = list(out.rglob("*.parquet"))
+    t = read_parquet(part)
+    assert t.column("packets").to_pylist() == [5, 1] and t.column("action").to_pylist() == ["ACCEPT", "REJECT"]
+
+
+def test_evaluate_tap_names_the_rule(setup: Path, capsys):
+    code, stdout, err = _invoke(["run", str(setup / "run.yaml"), "--data-dir", str(setup / "data"), "--tap",
+                                 "evaluate", "-q"], capsys)
+    assert code == 0, err
+    reject = [ln for ln in stdout.splitlines() if "REJECT" in ln]
+    assert len(reject) == 1 and "3389" in reject[0] and "rule=" in reject[0]
+
+
+def test_config_errors_name_file_line_and_key(setup: Path, capsys):
+    bad = setup / "bad.yaml"
+    bad.write_text("topology: topology.yaml\nsources:\n  - capture: capture.pcap\n    seed: 3\n")
+    code, _, err = _invoke(["run", str(bad), "--data-dir", str(setup / "data")], capsys)
+    assert code == 2
+    assert f"{bad}:4: sources[0].seed: `seed` applies to a synthetic `scenario` source only" in err
+
+
+def test_create_refusal_is_reported_with_its_location(setup: Path, capsys):
+    cfg = setup / "run.yaml"
+    cfg.write_text(cfg.read_text().replace("MaxAggregationInterval: 600", "MaxAggregationInterval: 300"))
+    code, _, err = _invoke(["run", str(cfg), "--data-dir", str(setup / "data")], capsys)
+    assert code == 2
+    assert f"{cfg}:4: flow_logs.create[0]: CreateFlowLogs refused: " in err
+
+
+def test_missing_capture_file(setup: Path, capsys):
+    cfg = setup / "run.yaml"
+    cfg.write_text(cfg.read_text().replace("capture.pcap", "nope.pcap"))
+    code, _, err = _invoke(["run", str(cfg), "--data-dir", str(setup / "data")], capsys)
+    assert code == 2 and "sources[0].capture: file" in err and "does not exist" in err
+
+
+def test_help(capsys):
+    code, out, _ = _invoke(["run", "--help"], capsys)
+    assert code == 0 and "--tap" in out and "--skip-bad" in out
