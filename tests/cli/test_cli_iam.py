@@ -350,6 +350,7 @@ def test_simulate_from_data_dir(topo: Path, tmp_path: Path) -> None:
     # a fresh data directory is an account with only its root
     code, out = run("iam", "simulate", "--data-dir", str(tmp_path / "empty"), "--action", "ec2:CreateFlowLogs")
     assert code == 0 and "root" in out
+    assert not (tmp_path / "empty").exists()  # simulating does not create a data directory
 
 
 def test_lint_reports_with_lines(topo: Path) -> None:

@@ -75,6 +75,9 @@ def _load_data_dir(data_dir: str | None) -> _Loaded:
     from vpcflow.runtime.datadir import DataDir  # the control plane's stored topology
 
     dd = DataDir.resolve(data_dir)
+    if not dd.state_path.exists():
+        # A data directory never used is a fresh account with only its root; simulating must not create it.
+        return _Loaded({}, DEFAULT_ACCOUNT, DEFAULT_REGION, f"{dd.path} (not initialised)", None)
     account, region = dd.settings()
     with dd.state() as st:
         doc = st.get_topology_document()
