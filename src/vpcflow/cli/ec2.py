@@ -161,7 +161,7 @@ def describe_flow_logs(ctx: click.Context, data_dir: str | None, principal: str 
             if isinstance(v, str):
                 f["Values"] = [v]
     params: dict[str, Any] = {
-        "Filters": filters,
+        "Filter": filters,
         "FlowLogIds": strings(o["flow_log_ids"]) if o["flow_log_ids"] else None,
         "MaxResults": o["max_results"],
         "NextToken": o["next_token"],

@@ -56,11 +56,11 @@ def _glob(pattern: str) -> str:
 
 
 def parse_filters(raw: Any) -> list[tuple[str, list[str]]]:
-    """boto3's ``Filters=[{"Name": ..., "Values": [...]}]`` -> ``[(name, values)]``, validated."""
+    """boto3's ``Filter=[{"Name": ..., "Values": [...]}]`` -> ``[(name, values)]``, validated."""
     if raw is None:
         return []
     if not isinstance(raw, list | tuple):
-        raise InvalidParameterValueError(f"Invalid type for parameter Filters, value: {raw!r}, valid types: list")
+        raise InvalidParameterValueError(f"Invalid type for parameter Filter, value: {raw!r}, valid types: list")
     out: list[tuple[str, list[str]]] = []
     for f in raw:
         if not isinstance(f, dict) or not isinstance(f.get("Name"), str):
@@ -68,7 +68,7 @@ def parse_filters(raw: Any) -> list[tuple[str, list[str]]]:
         name = f["Name"]
         values = f.get("Values") or []
         if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
-            raise InvalidParameterValueError(f"Invalid type for parameter Filters.Values of filter '{name}'")
+            raise InvalidParameterValueError(f"Invalid type for parameter Filter.Values of filter '{name}'")
         if name not in FILTER_NAMES and not (name.startswith("tag:") and len(name) > 4):
             raise InvalidParameterValueError(f"The filter '{name}' is invalid")
         out.append((name, list(values)))
@@ -163,9 +163,7 @@ def describe(items: Sequence[StoredFlowLog], params: dict[str, Any]) -> dict[str
     """Apply DescribeFlowLogs' parameters to the account's flow logs (in creation order)."""
     check_known(params, DESCRIBE_PARAMS, "DescribeFlowLogs")
     opt_bool(params, "DryRun")
-    if "Filter" in params and "Filters" in params:
-        raise InvalidParameterValueError("Give Filters (boto3) or Filter, not both")
-    filters = parse_filters(params.get("Filters", params.get("Filter")))
+    filters = parse_filters(params.get("Filter"))  # boto3's member name is Filter (a list), not Filters
     ids = validate_flow_log_ids(params, required=False)
     max_results = params.get("MaxResults")
     if max_results is not None:

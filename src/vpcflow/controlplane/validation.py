@@ -55,7 +55,7 @@ CREATE_PARAMS = frozenset(
         "TagSpecifications", "MaxAggregationInterval", "DestinationOptions", "TagFieldSpecifications",
     }
 )  # fmt: skip
-DESCRIBE_PARAMS = frozenset({"DryRun", "Filter", "Filters", "FlowLogIds", "MaxResults", "NextToken"})
+DESCRIBE_PARAMS = frozenset({"DryRun", "Filter", "FlowLogIds", "MaxResults", "NextToken"})  # boto3: Filter
 DELETE_PARAMS = frozenset({"DryRun", "FlowLogIds"})
 TAGS_PARAMS = frozenset({"DryRun", "Resources", "Tags"})
 

@@ -171,7 +171,7 @@ def test_untrusting_role_fails_later_with_access_error(tmp_path: object) -> None
     assert not checks[fl].ok and checks[fl].aws_message == "Access error"
     item = svc.describe_flow_logs(None)["FlowLogs"][0]
     assert (item["DeliverLogsStatus"], item["DeliverLogsErrorMessage"]) == ("FAILED", "Access error")
-    assert svc.describe_flow_logs(None, Filters=[{"Name": "deliver-log-status", "Values": ["FAILED"]}])["FlowLogs"]
+    assert svc.describe_flow_logs(None, Filter=[{"Name": "deliver-log-status", "Values": ["FAILED"]}])["FlowLogs"]
     # fix the trust policy (reload the topology): SUCCESS on the next check
     svc.holder["topo"] = make_topology(trusted_service="vpc-flow-logs.amazonaws.com")  # type: ignore[attr-defined]
     svc.load_topology("{}", fmt="json", source="fixed")

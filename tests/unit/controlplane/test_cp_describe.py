@@ -46,7 +46,7 @@ def four(svc: FlowLogService) -> dict[str, str]:
 
 
 def q(svc: FlowLogService, *filters: tuple[str, list[str]], **kw: Any) -> list[str]:
-    return ids(svc.describe_flow_logs(None, Filters=[{"Name": n, "Values": v} for n, v in filters], **kw))
+    return ids(svc.describe_flow_logs(None, Filter=[{"Name": n, "Values": v} for n, v in filters], **kw))
 
 
 def test_empty_account_describes_nothing(empty_svc: FlowLogService) -> None:
@@ -90,7 +90,7 @@ def test_filters_and_values_semantics(svc: FlowLogService, four: dict[str, str])
 
 def test_unknown_filter(svc: FlowLogService) -> None:
     with pytest.raises(ApiError) as ei:
-        svc.describe_flow_logs(None, Filters=[{"Name": "destination", "Values": ["x"]}])
+        svc.describe_flow_logs(None, Filter=[{"Name": "destination", "Values": ["x"]}])
     assert (ei.value.code, ei.value.message) == ("InvalidParameterValue", "The filter 'destination' is invalid")
 
 
@@ -153,9 +153,9 @@ def test_pagination(svc: FlowLogService) -> None:
     assert ids(second) == made[5:10]
     # pagination with a filter
     f = [{"Name": "log-destination-type", "Values": ["s3"]}]
-    p1 = svc.describe_flow_logs(None, Filters=f, MaxResults=10)
+    p1 = svc.describe_flow_logs(None, Filter=f, MaxResults=10)
     assert len(p1["FlowLogs"]) == 10 and "NextToken" in p1
-    assert ids(svc.describe_flow_logs(None, Filters=f, MaxResults=10, NextToken=p1["NextToken"])) == [made[11]]
+    assert ids(svc.describe_flow_logs(None, Filter=f, MaxResults=10, NextToken=p1["NextToken"])) == [made[11]]
 
 
 def test_pagination_errors(svc: FlowLogService) -> None:
@@ -171,7 +171,7 @@ def test_pagination_errors(svc: FlowLogService) -> None:
         svc.create_flow_logs(None, **s3_params(LogDestination=f"arn:aws:s3:::{BUCKET}/x{i}/"))
     token = svc.describe_flow_logs(None, MaxResults=5)["NextToken"]
     with pytest.raises(ApiError):  # a token from another request (different filters) is refused
-        svc.describe_flow_logs(None, MaxResults=5, NextToken=token, Filters=[{"Name": "tag-key", "Values": ["a"]}])
+        svc.describe_flow_logs(None, MaxResults=5, NextToken=token, Filter=[{"Name": "tag-key", "Values": ["a"]}])
 
 
 def test_too_many_flow_log_ids(svc: FlowLogService) -> None:
