@@ -233,13 +233,25 @@ class PolicyEngine:
             slot, f_ver[fi], f_proto[fi], f_dport[fi], f_itype[fi], f_icode[fi], f_frag2[fi], r_hi, r_lo,
             pa["remote_eni"][plan_id[fi], jj],
         )
+        # Untracked flows (AWS "untracked connections"): TCP/UDP allowed by a /0 rule in one direction
+        # while the other direction allows /0 on all ports. Both the initiating packet (A) and the
+        # responses of such a flow (B: the reversed packet would match a /0 rule the other way) are
+        # untracked, unless the ENI or its peer is of an automatically tracked type.
         fam = (f_ver[fi] == 6).astype(np.int64)
         pidx = np.where(f_proto[fi] == 17, 1, 0)
-        open_other = sg.open_all[e_q.astype(np.int64) * 2 + (1 - d_q), fam, pidx]
+        open_this = sg.open_all[slot, fam, pidx]
+        rslot = e_q.astype(np.int64) * 2 + (1 - d_q)
+        open_other = sg.open_all[rslot, fam, pidx]
+        _, rev_any0 = sg_match(
+            sg.proto, sg.port_lo, sg.port_hi, sg.icmp_type, sg.icmp_code, sg.family, sg.net_hi, sg.net_lo,
+            sg.mask_hi, sg.mask_lo, sg.ref_group, sg.slash0, sg.rule_id, sg.start, sg.end, sg.member,
+            rslot, f_ver[fi], f_proto[fi], f_sport[fi], f_itype[fi], f_icode[fi], f_frag2[fi], r_hi, r_lo,
+            pa["remote_eni"][plan_id[fi], jj],
+        )
         remote_eni = pa["remote_eni"][plan_id[fi], jj]
         remote_auto = np.where(remote_eni >= 0, sg.auto_tracked[np.maximum(remote_eni, 0)], False)
-        untracked = ((f_proto[fi] == 6) | (f_proto[fi] == 17)) & any0 & open_other & ~sg.auto_tracked[e_q] \
-            & ~remote_auto
+        untracked = ((f_proto[fi] == 6) | (f_proto[fi] == 17)) & ((any0 & open_other) | (rev_any0 & open_this)) \
+            & ~sg.auto_tracked[e_q] & ~remote_auto
         nacl_idx = pa["nacl"][plan_id[fi], jj]
         has_nacl = nacl_idx >= 0
         # NACLs: inbound rules match the source, outbound rules the destination: the remote address.

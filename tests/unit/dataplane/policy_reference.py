@@ -185,7 +185,11 @@ class ReferenceEngine:
             return False, ("security_group_default_deny", ",".join(eni.groups), SG_DIR[d], "")
         auto = eni.interface_type in AUTO_TRACKED_TYPES or (
             remote_eni >= 0 and self.enis[remote_eni].interface_type in AUTO_TRACKED_TYPES)
-        untracked = proto in (6, 17) and any0 and self._open_all(e, 1 - d, proto, p["version"]) and not auto
+        rev = dict(p, dport=p["sport"])
+        _, rev_any0 = self.sg_static(e, 1 - d, rev, remote, remote_eni)
+        untracked = proto in (6, 17) and not auto and (
+            (any0 and self._open_all(e, 1 - d, proto, p["version"]))
+            or (rev_any0 and self._open_all(e, d, proto, p["version"])))
         if not untracked:
             self.ct[key] = Entry(orig_dir=d, last=now, rule=first, last_dir=d,
                                  closed=bool(proto == 6 and flags & 4))
