@@ -46,7 +46,8 @@ def dd(tmp_path: Path) -> Path:
     d = tmp_path / "dd"
     code, out, err = run(d, "topology", "load", str(EXAMPLE))
     assert code == 0, err
-    assert out["AccountId"] == "123456789012"
+    assert out["AccountId"] == "123456789012" and out["Vpcs"] == 2
+    assert (d / "s3" / "vpcflow-demo-logs").is_dir()  # the file's buckets exist locally
     return d
 
 

@@ -94,6 +94,10 @@ class FlowLogService:
         self._cache: tuple[datetime, Topology, IamWorld] | None = None
 
     # ------------------------------------------------------------------------------ the world
+    def parse_topology(self, text: str, fmt: str, source: str) -> Topology:
+        """Parse a topology document with the topology layer's loader (errors name file:line)."""
+        return self._parse_topology(text, fmt, source)
+
     def _parse_topology(self, text: str, fmt: str, source: str) -> Topology:
         if self._loader is not None:
             return self._loader(text, fmt, source)

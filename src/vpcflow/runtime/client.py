@@ -25,6 +25,7 @@ from vpcflow.core.errors import ConfigError
 from vpcflow.iam.delivery import DeliveryCheck
 from vpcflow.model.topology.model import Topology
 from vpcflow.runtime.datadir import DataDir
+from vpcflow.storage.bucketstore import BucketStore
 
 _OPERATIONS = {
     "create_flow_logs": "CreateFlowLogs",
@@ -183,12 +184,18 @@ class Ec2Client:
             raise ConfigError(f"cannot read topology file: {e.strerror}", location=str(p)) from None
         fmt = "json" if p.suffix.lower() == ".json" else "yaml"
         svc = self.service
-        topo = svc._parse_topology(text, fmt, str(p))
+        topo = svc.parse_topology(text, fmt, str(p))
         if (topo.account_id, topo.region) != (svc.account_id, svc.region) and not svc.store.list_flow_logs():
             self.data_dir.init(account_id=topo.account_id, region=topo.region)
             self.close()
             svc = self.service
-        return svc.load_topology(text, fmt=fmt, source=str(p))
+        loaded = svc.load_topology(text, fmt=fmt, source=str(p))
+        # The file's buckets exist in the modelled world: give each one a local bucket (never deletes).
+        buckets = BucketStore(self.data_dir.s3_root)
+        for b in loaded.s3_buckets:
+            if not buckets.bucket_exists(b.name):
+                buckets.create_bucket(b.name)
+        return loaded
 
     def check_delivery(self, flow_log_ids: list[str] | None = None) -> dict[str, DeliveryCheck]:
         """Run delivery-time permission checks now; updates DeliverLogsStatus (see docs/controlplane.md)."""
