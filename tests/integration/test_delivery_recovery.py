@@ -22,7 +22,7 @@ from vpcflow.storage.state import StateStore
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from delivery_scenario import BUCKET, FLOW_LOGS, GROUP, record_stream  # noqa: E402
+from delivery_scenario import BUCKET, FLOW_LOGS, GROUP, record_stream
 
 
 def _status(state: StateStore, fid: str) -> tuple[str, str | None]:
