@@ -104,7 +104,8 @@ def _summary(result: RunResult, console: Console) -> None:
 def command(config: Path, data_dir: Path | None, taps: tuple[str, ...], output: Path | None,
             output_format: str | None, skip_bad: bool, quiet: bool) -> None:
     """Run CONFIG: create its flow logs, replay its sources and deliver the records."""
-    console = Console(stderr=True)
+    # Not a terminal (a log, CI): wide enough that ids and ARNs in the summary are not cut.
+    console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=200)
     prepared = prepare_run(config, data_dir=data_dir, output=output, output_format=output_format, skip_bad=skip_bad)
     tap_fns = {t: _tap_printer(t, sys.stdout) for t in taps}
     if quiet:

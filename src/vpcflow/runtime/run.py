@@ -150,20 +150,14 @@ def _open_source(spec: SourceSpec, topology: Topology, skip_bad: bool) -> Any:
 
 
 def _synthetic_source(spec: SourceSpec, topology: Topology) -> Any:
-    try:
-        mod = importlib.import_module("vpcflow.dataplane.sources.synthetic")
-    except ImportError as e:
-        raise ConfigError("synthetic traffic is not available in this build (vpcflow.dataplane.sources.synthetic)",
-                          location=spec.where) from e
-    load = getattr(mod, "load_scenario", None)
-    factory = getattr(mod, "SyntheticSource", None)
-    if load is None or factory is None:
-        raise ConfigError("the synthetic source module lacks load_scenario/SyntheticSource", location=spec.where)
-    scenario = load(str(spec.path))
-    kwargs: dict[str, Any] = {}
-    if spec.seed is not None:
-        kwargs["seed"] = spec.seed
-    return factory(scenario, topology, **kwargs)
+    from vpcflow.dataplane.sources.scenario import load_scenario
+    from vpcflow.dataplane.sources.synthetic import SyntheticConfig, SyntheticSource
+
+    # The scenario runs over the run's topology (the one the flow logs were created on), whatever
+    # its own `topology` key names.
+    scenario = load_scenario(spec.path, topology=topology, seed=spec.seed, duration_s=spec.duration_s)
+    cfg = SyntheticConfig(str(spec.path), seed=spec.seed, duration_s=spec.duration_s)
+    return SyntheticSource(cfg, scenario=scenario)
 
 
 def _policy_engine(topology: Topology) -> Any:

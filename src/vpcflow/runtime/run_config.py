@@ -18,7 +18,8 @@ A run config (YAML) names where the account lives, which flow logs record, and w
         interface: eni-0a1b2c3d4e5f60011    # the ENI the file was captured on (optional)
         interface_map: {eth0: eni-...}  # pcapng interface names -> ENIs (optional)
       - scenario: ../scenarios/demo.yaml    # synthetic traffic
-        seed: 7
+        seed: 7                         # optional: the scenario's own seed otherwise
+        duration_s: 300                 # optional: the scenario's own duration otherwise
     output: {dir: out, format: text}    # optional: also write records as files
     aggregation: {skipdata_capacity: 1000000, nodata: true}
 
@@ -40,7 +41,7 @@ from vpcflow.core.errors import ConfigError
 SOURCE_KINDS = ("capture", "pcap", "pcapng", "scenario")
 _TOP_KEYS = {"data_dir", "topology", "principal", "flow_logs", "sources", "output", "aggregation"}
 _SOURCE_KEYS = {"capture", "pcap", "pcapng", "scenario", "interface", "interface_map", "skip_bad", "seed",
-                "reorder_window_s"}
+                "duration_s", "reorder_window_s"}
 OUTPUT_FORMATS = ("text", "parquet")
 
 
@@ -52,6 +53,7 @@ class SourceSpec:
     interface_map: dict[str, str] = field(default_factory=dict)
     skip_bad: bool = False
     seed: int | None = None
+    duration_s: float | None = None
     reorder_window_s: float | None = None
     where: str = ""  # file:line, for messages at run time
 
@@ -198,6 +200,11 @@ def load_run_config(path: str | Path) -> RunConfig:
             _expect(lines, f"{key}.seed", seed, int, "an integer seed")
             if kind != "scenario":
                 raise lines.error(f"{key}.seed", "`seed` applies to a synthetic `scenario` source only")
+        dur = s.get("duration_s")
+        if dur is not None:
+            _expect(lines, f"{key}.duration_s", dur, (int, float), "a number of seconds")
+            if kind != "scenario" or dur <= 0:
+                raise lines.error(f"{key}.duration_s", "`duration_s` (> 0) applies to a synthetic `scenario` only")
         if kind == "scenario" and (iface is not None or imap):
             raise lines.error(key, "a synthetic scenario places its traffic itself: no `interface`/`interface_map`")
         rw = s.get("reorder_window_s")
@@ -207,6 +214,7 @@ def load_run_config(path: str | Path) -> RunConfig:
                 raise lines.error(f"{key}.reorder_window_s", f"must be >= 0, got {rw}")
         sources.append(SourceSpec(kind=kind, path=src_path, interface=iface, interface_map={str(k): v for k, v in
                                   imap.items()}, skip_bad=skip_bad, seed=seed,
+                                  duration_s=None if dur is None else float(dur),
                                   reorder_window_s=None if rw is None else float(rw), where=lines.where(key)))
     if not sources:
         raise lines.error("sources", "the run config needs at least one source")
