@@ -44,6 +44,7 @@ _INT_RE = r"^(0|[1-9][0-9]{0,18})$"
 _INT64_MAX = "9223372036854775807"
 _INT_PY = re.compile(_INT_RE)
 _MAX_SKIPPED_KEPT = 100
+_RENDER_SLICE = 1 << 18
 Bool = npt.NDArray[np.bool_]
 
 
@@ -79,13 +80,19 @@ def _render_csv(table: pa.Table | pa.RecordBatch, prefix: bytes = b"") -> bytes:
     """
     if table.num_columns == 0:
         raise ValueError("a record table needs at least one column")
+    # Slices bound the memory to about twice the text (the chunks, then their join) instead of the
+    # string columns + the writer's growing buffer + the final copy.
+    chunks = [prefix]
+    for start in range(0, table.num_rows, _RENDER_SLICE):
+        chunks.append(_render_slice(table.slice(start, _RENDER_SLICE)))
+    return b"".join(chunks)
+
+
+def _render_slice(table: pa.Table | pa.RecordBatch) -> bytes:
     names = list(table.column_names)
     cols = [_as_string_column(table.column(i), names[i]) for i in range(table.num_columns)]
     strings = pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
     buf = pa.BufferOutputStream()
-    buf.write(prefix)
-    if strings.num_rows == 0:
-        return prefix
     try:
         pacsv.write_csv(
             strings,
