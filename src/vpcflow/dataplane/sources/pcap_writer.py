@@ -4,7 +4,9 @@
 
 Each row becomes an Ethernet frame (or a raw-IP one with ``linktype=101``) with a real IPv4 or IPv6
 header (correct total/payload length, IPv4 header checksum, DF set), a real TCP/UDP/ICMP/ICMPv6 header
-(ports, flags, type/code) and a zero-filled payload up to the row's ``ip_len``; the record keeps at most
+(ports, flags, type/code; TCP options as Linux sends them when the length has room: MSS, SACK-permitted,
+timestamps and window scale on SYNs, timestamps on other segments; sequence numbers are not modelled)
+and a zero-filled payload up to the row's ``ip_len``; the record keeps at most
 ``snaplen`` bytes and stores the wire length as the original length, so readers count ``ip_len`` bytes.
 Transport checksums are computed for the full zero-filled payload, so they verify even though the
 payload is cut. Fragments: ``fragment`` 1 writes a first fragment (MF set, transport header present),
@@ -170,10 +172,33 @@ def _encode(
                 _put16(h, l4, np.int64(sport[i]))
                 _put16(h, l4 + 2, np.int64(dport[i]))
                 _put32(h, l4 + 4, 1)  # sequence number
-                h[l4 + 12] = 0x50
-                h[l4 + 13] = tflags[i]
-                _put16(h, l4 + 14, 65535)
+                fl = np.int64(tflags[i])
                 hl = 20
+                # the options Linux sends, when the IP length has room for them: SYNs carry MSS,
+                # SACK-permitted, timestamps and window scale; other segments carry timestamps
+                if fl & 2 and l4len >= 40:
+                    hl = 40
+                    o = l4 + 20
+                    h[o], h[o + 1] = 2, 4
+                    _put16(h, o + 2, 1460)
+                    h[o + 4], h[o + 5] = 4, 2
+                    h[o + 6], h[o + 7] = 8, 10
+                    _put32(h, o + 8, np.int64(i & 0x7FFFFFFF))
+                    h[o + 16], h[o + 17], h[o + 18], h[o + 19] = 1, 3, 3, 7
+                elif fl & 2 and l4len >= 24:
+                    hl = 24
+                    h[l4 + 20], h[l4 + 21] = 2, 4
+                    _put16(h, l4 + 22, 1460)
+                elif fl & 16 and not fl & 4 and l4len >= 32:
+                    hl = 32
+                    o = l4 + 20
+                    h[o], h[o + 1], h[o + 2], h[o + 3] = 1, 1, 8, 10
+                    _put32(h, o + 4, np.int64(i & 0x7FFFFFFF))
+                if fl & 16:
+                    _put32(h, l4 + 8, 1)  # acknowledgment number
+                h[l4 + 12] = (hl // 4) << 4
+                h[l4 + 13] = fl
+                _put16(h, l4 + 14, 65535)
                 ck = 16
             elif pr == 17 or pr == 132 or pr == 33 or pr == 136:
                 _put16(h, l4, np.int64(sport[i]))

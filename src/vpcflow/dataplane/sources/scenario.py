@@ -1,0 +1,462 @@
+"""Scenario files for synthetic traffic: parsing, validation (file:line + key path) and resolution of
+every endpoint against the topology into address pools. The schema is documented in docs/scenarios.md.
+
+A ``Scenario`` is plain resolved data; ``synthetic.py`` turns it into packets.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vpcflow.core.errors import ConfigError
+from vpcflow.dataplane.packets import ip_to_pair
+from vpcflow.model.topology.model import NetworkInterface, Topology
+from vpcflow.model.topology.sourcemap import KeyPath, SourceMap, format_path, parse_document
+
+KINDS = ("tcp", "udp", "icmp", "scan", "bruteforce")
+DEFAULT_START = "2026-01-05T00:00:00Z"
+#: Documentation ranges (RFC 5737) stand in for internet clients unless the scenario names others.
+DEFAULT_INTERNET: tuple[str, ...] = ("203.0.113.0/24", "198.51.100.0/24", "192.0.2.0/24")
+DEFAULT_INTERNET6: tuple[str, ...] = ("2001:db8:1000::/48",)
+METADATA = "169.254.169.254"
+
+_TOP_KEYS = {"topology", "start", "duration", "seed", "diurnal", "internet", "idle", "workloads", "description"}
+_WL_KEYS = {
+    "name",
+    "kind",
+    "from",
+    "to",
+    "port",
+    "ports",
+    "rate",
+    "start",
+    "duration",
+    "ipv6",
+    "request_bytes",
+    "response_bytes",
+    "rtt_ms",
+    "think_ms",
+    "respond",
+    "retries",
+    "rst_fraction",
+    "requests",
+    "backend",
+    "diurnal",
+    "description",
+}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Addresses to draw from: networks (base hi/lo, size) of one family; a single address has size 1.
+
+    ``per_client`` pools (the Amazon DNS server) hold one entry per address of the client pool, picked
+    by the client's index instead of at random.
+    """
+
+    base_hi: np.ndarray
+    base_lo: np.ndarray
+    size: np.ndarray  # uint64 number of addresses drawn from (hosts only for a network)
+    version: int
+    label: str
+    per_client: bool = False
+    enis: tuple[str, ...] = ()  # ENI ids behind the entries, when the pool is made of ENIs
+
+
+@dataclass(frozen=True)
+class Range:
+    lo: float
+    hi: float
+
+    def sample(self, rng: np.random.Generator, n: int, log: bool = True) -> np.ndarray:
+        if self.lo == self.hi:
+            return np.full(n, self.lo)
+        if log and self.lo > 0:
+            return np.exp(rng.uniform(np.log(self.lo), np.log(self.hi), n))
+        return rng.uniform(self.lo, self.hi, n)
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    kind: str
+    clients: Pool
+    servers: Pool
+    ports: np.ndarray  # destination ports (one drawn per flow; a scan walks them in order)
+    protocol: int
+    rate: float  # flows (or probes) per second, before the diurnal shape
+    start_s: float
+    end_s: float
+    request_bytes: Range
+    response_bytes: Range
+    rtt_ms: Range
+    think_ms: Range
+    respond: bool
+    retries: int
+    rst_fraction: float
+    requests: Range  # UDP datagrams / ICMP echoes per flow
+    diurnal: bool
+    backend: Pool | None = None
+    backend_ports: np.ndarray | None = None
+    single_source: bool = False  # scans and brute force come from one address
+
+
+@dataclass(frozen=True)
+class Scenario:
+    source: str
+    topology: Topology
+    start_ns: int
+    duration_s: float
+    seed: int
+    amplitude: float
+    peak_hour: float
+    workloads: tuple[Workload, ...]
+    idle: tuple[str, ...]
+
+
+class _Ctx:
+    def __init__(self, sm: SourceMap) -> None:
+        self.sm = sm
+
+    def error(self, path: KeyPath, message: str) -> ConfigError:
+        return ConfigError(message, location=self.sm.locate(path), key_path=format_path(path) or None)
+
+
+def parse_duration(value: Any, ctx: _Ctx, path: KeyPath) -> float:
+    if isinstance(value, bool):
+        raise ctx.error(path, f"expected a duration (e.g. 90, '15m', '1h'), got {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ctx.error(path, f"expected a duration (e.g. 90, '15m', '1h'), got {value!r}")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds < 0:
+        raise ctx.error(path, f"a duration cannot be negative: {value!r}")
+    return seconds
+
+
+def _number(value: Any, ctx: _Ctx, path: KeyPath, *, lo: float | None = None, hi: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ctx.error(path, f"expected a number, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ctx.error(path, f"{value!r} is out of range [{lo}, {hi}]")
+    return float(value)
+
+
+def _range(value: Any, ctx: _Ctx, path: KeyPath, default: tuple[float, float], *, lo: float = 0) -> Range:
+    if value is None:
+        return Range(*default)
+    if isinstance(value, list):
+        if len(value) != 2:
+            raise ctx.error(path, f"expected a number or [min, max], got {value!r}")
+        a = _number(value[0], ctx, (*path, 0), lo=lo)
+        b = _number(value[1], ctx, (*path, 1), lo=lo)
+        if a > b:
+            raise ctx.error(path, f"min {a} is larger than max {b}")
+        return Range(a, b)
+    v = _number(value, ctx, path, lo=lo)
+    return Range(v, v)
+
+
+def _ports(value: Any, ctx: _Ctx, path: KeyPath) -> np.ndarray:
+    items = value if isinstance(value, list) else [value]
+    out: list[np.ndarray] = []
+    for i, item in enumerate(items):
+        p = (*path, i) if isinstance(value, list) else path
+        if isinstance(item, int) and not isinstance(item, bool):
+            lo = hi = item
+        elif isinstance(item, str) and re.fullmatch(r"\d+\s*-\s*\d+", item):
+            lo, hi = (int(x) for x in item.split("-"))
+        else:
+            raise ctx.error(p, f"expected a port, a range 'lo-hi' or a list of them, got {item!r}")
+        if not (0 <= lo <= hi <= 65535):
+            raise ctx.error(p, f"port range {lo}-{hi} is not within 0-65535")
+        out.append(np.arange(lo, hi + 1, dtype=np.uint16))
+    if not out:
+        raise ctx.error(path, "no ports given")
+    return np.concatenate(out)
+
+
+class _Resolver:
+    def __init__(self, topo: Topology, ctx: _Ctx, internet4: tuple[str, ...], internet6: tuple[str, ...]) -> None:
+        self.topo = topo
+        self.ctx = ctx
+        self.internet4 = internet4
+        self.internet6 = internet6
+        self.by_name: dict[str, NetworkInterface] = {}
+        for e in topo.network_interfaces:
+            for k, v in e.tags:
+                if k == "Name":
+                    self.by_name.setdefault(v, e)
+
+    def eni(self, ref: str, path: KeyPath) -> NetworkInterface:
+        e = self.topo.enis_by_id.get(ref) or self.by_name.get(ref)
+        if e is None:
+            known = ", ".join(sorted(self.by_name)[:12])
+            raise self.ctx.error(path, f"no network interface with id or name {ref!r} (known names: {known})")
+        return e
+
+    def _nets(self, nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network], version: int, label: str) -> Pool:
+        hi, lo, size = [], [], []
+        for n in nets:
+            h, low = ip_to_pair(n.network_address)
+            if n.num_addresses == 1:
+                hi.append(h)
+                lo.append(low)
+                size.append(1)
+            else:
+                # hosts only: skip the network address (and, in IPv4, the broadcast address)
+                hi.append(h)
+                lo.append(low + 1)
+                size.append(min(n.num_addresses - (2 if version == 4 else 1), 1 << 32))
+        return Pool(np.array(hi, np.uint64), np.array(lo, np.uint64), np.array(size, np.uint64), version, label)
+
+    def pool(self, spec: Any, path: KeyPath, *, v6: bool, role: str, clients: Pool | None = None) -> Pool:
+        """Resolve an endpoint spec: ENI refs, internet[:cidrs], ip:/cidr:, dns, metadata, s3."""
+        items = spec if isinstance(spec, list) else [spec]
+        if not items or not all(isinstance(x, str) for x in items):
+            raise self.ctx.error(path, f"expected an endpoint name or a list of them, got {spec!r}")
+        version = 6 if v6 else 4
+        if (len(items) == 1 and items[0] in ("dns", "metadata", "s3")) or any(
+            x.startswith(("internet", "ip:", "cidr:")) for x in items
+        ):
+            if len(items) != 1:
+                raise self.ctx.error(path, "internet/ip:/cidr:/dns/metadata/s3 endpoints cannot be mixed in a list")
+            return self._special(items[0], path, version, role, clients)
+        enis = [self.eni(x, (*path, i) if isinstance(spec, list) else path) for i, x in enumerate(items)]
+        nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for e, ref in zip(enis, items, strict=True):
+            if v6:
+                if not e.ipv6_addresses:
+                    raise self.ctx.error(path, f"{ref} has no IPv6 address (workload asks for ipv6)")
+                nets.append(ipaddress.ip_network(e.ipv6_addresses[0]))
+            elif role == "public" and e.public_ips:
+                # reached from the internet: the packet is addressed to the public side (spec 2.6)
+                nets.append(ipaddress.ip_network(e.public_ips[0]))
+            else:
+                nets.append(ipaddress.ip_network(e.private_ip_address))
+        pool = self._nets(nets, version, ",".join(items))
+        return Pool(
+            pool.base_hi, pool.base_lo, pool.size, version, pool.label, enis=tuple(e.network_interface_id for e in enis)
+        )
+
+    def _special(self, item: str, path: KeyPath, version: int, role: str, clients: Pool | None) -> Pool:
+        try:
+            if item == "dns" or item == "metadata":
+                if role == "client" or clients is None or not clients.enis:
+                    raise self.ctx.error(path, f"'{item}' is a destination for workloads from network interfaces")
+                if version == 6:
+                    raise self.ctx.error(path, f"'{item}' is IPv4 only here (ipv6: false)")
+                addrs = []
+                for eni_id in clients.enis:
+                    if item == "metadata":
+                        addrs.append(ipaddress.ip_network(METADATA))
+                    else:
+                        vpc = self.topo.vpcs_by_id[self.topo.enis_by_id[eni_id].vpc_id]
+                        addrs.append(ipaddress.ip_network(vpc.dns_server))
+                p = self._nets(addrs, 4, item)  # type: ignore[arg-type]
+                return Pool(p.base_hi, p.base_lo, p.size, 4, item, per_client=True)
+            if item == "s3":
+                for pl in self.topo.prefix_lists:
+                    if pl.prefix_list_name.endswith(".s3"):
+                        nets = [n for n in pl.cidrs if n.version == version]
+                        if nets:
+                            return self._nets(nets, version, "s3")
+                raise self.ctx.error(path, "'s3' needs an S3 prefix list (com.amazonaws.<region>.s3) in the topology")
+            if item.startswith("internet"):
+                rest = item[len("internet") :]
+                if rest and not rest.startswith(":"):
+                    raise self.ctx.error(path, f"unknown endpoint {item!r}")
+                cidrs = rest[1:].split(",") if rest else list(self.internet6 if version == 6 else self.internet4)
+                nets = [ipaddress.ip_network(c.strip(), strict=False) for c in cidrs]
+            else:
+                nets = [ipaddress.ip_network(item.split(":", 1)[1].strip(), strict=False)]
+        except ValueError as e:
+            raise self.ctx.error(path, f"bad address in {item!r}: {e}") from e
+        if any(n.version != version for n in nets):
+            raise self.ctx.error(path, f"{item!r} is not IPv{version} (set ipv6: {str(version == 4).lower()}?)")
+        return self._nets(nets, version, item)
+
+
+def load_scenario(
+    path: str | Path, *, topology: Topology | None = None, seed: int | None = None, duration_s: float | None = None
+) -> Scenario:
+    """Read and resolve a scenario file. ``topology`` overrides the file's ``topology`` key."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read scenario: {e.strerror or e}", location=str(p)) from e
+    return loads_scenario(text, source=str(p), base_dir=p.parent, topology=topology, seed=seed, duration_s=duration_s)
+
+
+def loads_scenario(
+    text: str,
+    *,
+    source: str = "<string>",
+    base_dir: Path | None = None,
+    topology: Topology | None = None,
+    seed: int | None = None,
+    duration_s: float | None = None,
+) -> Scenario:
+    data, sm = parse_document(text, source=source, fmt="yaml")
+    ctx = _Ctx(sm)
+    if not isinstance(data, dict):
+        raise ctx.error((), "a scenario is a mapping with at least 'topology' and 'workloads'")
+    for k in data:
+        if k not in _TOP_KEYS:
+            raise ctx.error((k,), f"unknown key {k!r} (expected one of {', '.join(sorted(_TOP_KEYS))})")
+    if topology is None:
+        if "topology" not in data:
+            raise ctx.error((), "missing 'topology' (path of the topology file, relative to the scenario)")
+        from vpcflow.model.topology.loader import load_topology
+
+        tpath = Path(str(data["topology"]))
+        if not tpath.is_absolute() and base_dir is not None:
+            tpath = base_dir / tpath
+        if not tpath.exists():
+            raise ctx.error(("topology",), f"topology file not found: {tpath}")
+        topology = load_topology(tpath)
+    start_text = str(data.get("start", DEFAULT_START))
+    try:
+        start = datetime.fromisoformat(start_text.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise ctx.error(("start",), f"expected an ISO 8601 time like 2026-01-05T00:00:00Z, got {start_text!r}") from e
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    start_ns = int(start.timestamp()) * 1_000_000_000 + start.microsecond * 1000
+    duration = duration_s if duration_s is not None else parse_duration(data.get("duration", "1h"), ctx, ("duration",))
+    if duration <= 0:
+        raise ctx.error(("duration",), "the duration must be positive")
+    if seed is None:
+        raw_seed = data.get("seed", 0)
+        if isinstance(raw_seed, bool) or not isinstance(raw_seed, int) or raw_seed < 0:
+            raise ctx.error(("seed",), f"expected a non-negative integer, got {raw_seed!r}")
+        seed = raw_seed
+    amplitude, peak = 0.0, 14.0
+    if "diurnal" in data:
+        d = data["diurnal"]
+        if not isinstance(d, dict) or set(d) - {"amplitude", "peak"}:
+            raise ctx.error(("diurnal",), "expected {amplitude: 0..1, peak: 'HH:MM'}")
+        amplitude = _number(d.get("amplitude", 0.5), ctx, ("diurnal", "amplitude"), lo=0, hi=1)
+        pk = d.get("peak", "14:00")
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(pk))
+        if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+            raise ctx.error(("diurnal", "peak"), f"expected a UTC time 'HH:MM', got {pk!r}")
+        peak = int(m.group(1)) + int(m.group(2)) / 60
+    internet4, internet6 = DEFAULT_INTERNET, DEFAULT_INTERNET6
+    if "internet" in data:
+        inet = data["internet"]
+        if not isinstance(inet, list) or not inet:
+            raise ctx.error(("internet",), "expected a list of CIDRs standing in for internet hosts")
+        try:
+            nets = [ipaddress.ip_network(str(c), strict=False) for c in inet]
+        except ValueError as e:
+            raise ctx.error(("internet",), f"bad CIDR: {e}") from e
+        internet4 = tuple(str(n) for n in nets if n.version == 4) or DEFAULT_INTERNET
+        internet6 = tuple(str(n) for n in nets if n.version == 6) or DEFAULT_INTERNET6
+    res = _Resolver(topology, ctx, internet4, internet6)
+    idle: list[str] = []
+    for i, ref in enumerate(data.get("idle") or []):
+        idle.append(res.eni(str(ref), ("idle", i)).network_interface_id)
+    wl_data = data.get("workloads")
+    if not isinstance(wl_data, list) or not wl_data:
+        raise ctx.error(("workloads",), "expected a non-empty list of workloads")
+    workloads = []
+    names: set[str] = set()
+    for i, w in enumerate(wl_data):
+        wl = _workload(w, ("workloads", i), ctx, res, duration, strict_times=duration_s is None)
+        if wl.name in names:
+            raise ctx.error(("workloads", i, "name"), f"workload name {wl.name!r} is used twice")
+        names.add(wl.name)
+        used = set(wl.clients.enis) | set(wl.servers.enis) | set(wl.backend.enis if wl.backend else ())
+        clash = used & set(idle)
+        if clash:
+            raise ctx.error(("workloads", i), f"uses {sorted(clash)[0]}, which the scenario lists as idle")
+        workloads.append(wl)
+    return Scenario(source, topology, start_ns, duration, seed, amplitude, peak, tuple(workloads), tuple(idle))
+
+
+def _workload(w: Any, path: KeyPath, ctx: _Ctx, res: _Resolver, duration: float, strict_times: bool) -> Workload:
+    """One workload; ``strict_times``: a start after the end is an error (not when the caller shortened the
+    scenario with a duration override: such workloads are then simply silent)."""
+    if not isinstance(w, dict):
+        raise ctx.error(path, "a workload is a mapping (name, kind, from, to, ...)")
+    for k in w:
+        if k not in _WL_KEYS:
+            raise ctx.error((*path, k), f"unknown key {k!r} (expected one of {', '.join(sorted(_WL_KEYS))})")
+    for k in ("name", "kind", "from", "to", "rate"):
+        if k not in w:
+            raise ctx.error(path, f"missing {k!r}")
+    name = str(w["name"])
+    kind = w["kind"]
+    if kind not in KINDS:
+        raise ctx.error((*path, "kind"), f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
+    v6 = bool(w.get("ipv6", False))
+    from_internet = isinstance(w["from"], str) and w["from"].startswith(("internet", "ip:", "cidr:"))
+    clients = res.pool(w["from"], (*path, "from"), v6=v6, role="client")
+    servers = res.pool(w["to"], (*path, "to"), v6=v6, role="public" if from_internet else "private", clients=clients)
+    to_special = isinstance(w["to"], str) and w["to"] in ("dns", "metadata")
+    protocol = {"tcp": 6, "scan": 6, "bruteforce": 6, "udp": 17, "icmp": 58 if v6 else 1}[kind]
+    if to_special and w["to"] == "dns" and kind not in ("udp", "tcp"):
+        raise ctx.error((*path, "kind"), "DNS traffic is udp or tcp")
+    default_port = {"bruteforce": 22}.get(kind, 53 if w["to"] == "dns" else 80)
+    if kind == "icmp":
+        if "port" in w or "ports" in w:
+            raise ctx.error((*path, "port"), "ICMP has no ports")
+        ports = np.zeros(1, np.uint16)
+    elif "ports" in w:
+        ports = _ports(w["ports"], ctx, (*path, "ports"))
+    else:
+        ports = _ports(w.get("port", default_port), ctx, (*path, "port"))
+    rate = _number(w["rate"], ctx, (*path, "rate"), lo=0)
+    start = parse_duration(w.get("start", 0), ctx, (*path, "start"))
+    dur = parse_duration(w["duration"], ctx, (*path, "duration")) if "duration" in w else duration - start
+    if start >= duration and strict_times:
+        raise ctx.error((*path, "start"), f"starts after the scenario ends ({start} s >= {duration} s)")
+    outside = from_internet or (isinstance(w["to"], str) and w["to"].startswith(("internet", "s3", "ip:", "cidr:")))
+    backend = backend_ports = None
+    if "backend" in w:
+        b = w["backend"]
+        bpath = (*path, "backend")
+        if kind != "tcp" or not isinstance(b, dict) or "to" not in b or set(b) - {"to", "port"}:
+            raise ctx.error(bpath, "a backend is {to: [ENIs], port: N} on a tcp workload to a load balancer")
+        if not servers.enis:
+            raise ctx.error((*path, "to"), "a workload with a backend must go to load-balancer network interfaces")
+        backend = res.pool(b["to"], (*bpath, "to"), v6=v6, role="private")
+        backend_ports = _ports(b.get("port", int(ports[0])), ctx, (*bpath, "port"))
+    single = kind in ("scan", "bruteforce")
+    return Workload(
+        name=name,
+        kind=kind,
+        clients=clients,
+        servers=servers,
+        ports=ports,
+        protocol=protocol,
+        rate=rate,
+        start_s=start,
+        end_s=min(duration, start + dur),
+        request_bytes=_range(w.get("request_bytes"), ctx, (*path, "request_bytes"), (200, 600)),
+        response_bytes=_range(w.get("response_bytes"), ctx, (*path, "response_bytes"), (500, 20000)),
+        rtt_ms=_range(w.get("rtt_ms"), ctx, (*path, "rtt_ms"), (20, 120) if outside else (0.2, 1.5), lo=0.001),
+        think_ms=_range(w.get("think_ms"), ctx, (*path, "think_ms"), (1, 30)),
+        respond=bool(w.get("respond", kind not in ("scan", "bruteforce"))),
+        retries=int(_number(w.get("retries", 2), ctx, (*path, "retries"), lo=0, hi=6)),
+        rst_fraction=_number(w.get("rst_fraction", 0.02), ctx, (*path, "rst_fraction"), lo=0, hi=1),
+        requests=_range(w.get("requests"), ctx, (*path, "requests"), (4, 4) if kind == "icmp" else (1, 1), lo=1),
+        diurnal=bool(w.get("diurnal", True)),
+        backend=backend,
+        backend_ports=backend_ports,
+        single_source=single,
+    )

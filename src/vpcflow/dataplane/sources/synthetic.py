@@ -1,0 +1,369 @@
+"""Synthetic traffic: a scenario (``scenario.py``) becomes time-ordered ``PacketBatch``es of real packet
+sequences - TCP handshakes, MSS-sized data with delayed ACKs, FIN or RST teardowns, SYN retransmissions
+when nobody answers, UDP request/response, ICMP echo - as the original senders sent them (the policy
+engine expands them into observation points and decides what security groups let through).
+
+Vectorised: time is cut into slices; per slice and workload the flows are drawn at once (Poisson counts
+shaped by the diurnal curve, uniform start times), then expanded into packets group by group ("the SYNs",
+"the request segments", ...) with ``np.repeat``/``cumsum`` index arithmetic; packets still in the future
+are held and merged (stable sort) with the next slice. Deterministic: every (workload, slice) draws from
+its own generator seeded by (seed, workload, slice), so the same seed gives identical batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vpcflow.dataplane.packets import PacketBatch, ip_to_pair
+from vpcflow.dataplane.sources.scenario import Pool, Scenario, Workload, load_scenario
+
+NS = 1_000_000_000
+US = 1_000
+SEG_GAP_NS = 12 * US  # one 1500-byte segment at 1 Gbit/s
+WINDOW_SEGMENTS = 10  # segments sent per round trip (initial window)
+SYN_RETRY_NS = NS  # first SYN retransmission after 1 s, then doubling (Linux)
+# IP total lengths (IPv4; IPv6 adds 20): Linux TCP with timestamps.
+TCP_HDR = 52  # IP 20 + TCP 32 (timestamps)
+SYN_LEN = 60  # IP 20 + TCP 40 (MSS, SACK-permitted, timestamps, window scale)
+RST_LEN = 40
+SCAN_SYN_LEN = 44  # IP 20 + TCP 24 (MSS only, as scanners send)
+MSS = 1448
+UDP_HDR = 28
+ICMP_ECHO_LEN = 84  # 56 bytes of data
+FIN, SYN, RST, PSH, ACK = 1, 2, 4, 8, 16
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """``scenario``: the scenario file. ``seed``/``duration_s`` override the file's. ``slice_s``: the
+    generation time step (memory ~ packets per slice)."""
+
+    scenario: str
+    seed: int | None = None
+    duration_s: float | None = None
+    slice_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.slice_s <= 0:
+            raise ValueError(f"slice_s must be positive, got {self.slice_s}")
+
+
+@dataclass
+class SyntheticStats:
+    packets: int = 0
+    bytes: int = 0
+    flows: int = 0
+    per_workload: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"packets": self.packets, "bytes": self.bytes, "flows": self.flows, "per_workload": self.per_workload}
+
+
+@dataclass
+class _Pk:
+    """Packets of one group, before addresses are filled in."""
+
+    flow: np.ndarray  # int64 index into the flow table
+    t: np.ndarray  # int64 absolute ns
+    rev: np.ndarray  # bool: server -> client
+    length: np.ndarray  # int64 IP length
+    flags: np.ndarray  # uint8 TCP flags
+    icmp: np.ndarray  # int16 ICMP type, -1 for none
+
+
+def _group(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(flow index, index within the flow) of a group with ``counts[f]`` packets per flow."""
+    counts = counts.astype(np.int64)
+    total = int(counts.sum())
+    f = np.repeat(np.arange(counts.shape[0], dtype=np.int64), counts)
+    starts = np.cumsum(counts) - counts
+    j = np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
+    return f, j
+
+
+def _mk(
+    f: np.ndarray, t: np.ndarray, rev: bool, length: np.ndarray | int, flags: np.ndarray | int, icmp: int = -1
+) -> _Pk:
+    n = f.shape[0]
+    return _Pk(
+        f,
+        t.astype(np.int64),
+        np.full(n, rev),
+        np.broadcast_to(np.asarray(length, np.int64), (n,)),
+        np.broadcast_to(np.asarray(flags, np.uint8), (n,)),
+        np.full(n, icmp, np.int16),
+    )
+
+
+def _segments(nbytes: np.ndarray, mss: int) -> tuple[np.ndarray, np.ndarray]:
+    """(segment count >= 1, payload of the last segment) per flow."""
+    b = np.maximum(nbytes.astype(np.int64), 1)
+    n = (b + mss - 1) // mss
+    return n, b - (n - 1) * mss
+
+
+def tcp_packets(
+    t0: np.ndarray,
+    rtt: np.ndarray,
+    think: np.ndarray,
+    req: np.ndarray,
+    resp: np.ndarray,
+    rst: np.ndarray,
+    v6: bool,
+) -> tuple[list[_Pk], np.ndarray]:
+    """Whole TCP connections (handshake, request, response, teardown); returns groups and end times."""
+    extra = 20 if v6 else 0
+    hdr, mss = TCP_HDR + extra, MSS - extra
+    n = t0.shape[0]
+    idx = np.arange(n, dtype=np.int64)
+    out = [
+        _mk(idx, t0, False, SYN_LEN + extra, SYN),
+        _mk(idx, t0 + rtt, True, SYN_LEN + extra, SYN | ACK),
+    ]
+    c = t0 + rtt + 20 * US
+    out.append(_mk(idx, c, False, hdr, ACK))
+    nreq, lreq = _segments(req, mss)
+    f, j = _group(nreq)
+    last = j == nreq[f] - 1
+    out.append(
+        _mk(f, c[f] + j * SEG_GAP_NS, False, np.where(last, hdr + lreq[f], hdr + mss), np.where(last, PSH | ACK, ACK))
+    )
+    f, j = _group(nreq // 2)  # delayed ACK: one per two full segments
+    out.append(_mk(f, c[f] + (2 * j + 1) * SEG_GAP_NS + rtt[f] // 2, True, hdr, ACK))
+    r0 = c + (nreq - 1) * SEG_GAP_NS + rtt // 2 + think
+    nresp, lresp = _segments(resp, mss)
+    f, j = _group(nresp)
+    last = j == nresp[f] - 1
+    tseg = r0[f] + (j // WINDOW_SEGMENTS) * rtt[f] + (j % WINDOW_SEGMENTS) * SEG_GAP_NS
+    out.append(_mk(f, tseg, True, np.where(last, hdr + lresp[f], hdr + mss), np.where(last, PSH | ACK, ACK)))
+    f, j = _group((nresp + 1) // 2)
+    seg = np.minimum(2 * j + 1, nresp[f] - 1)
+    out.append(
+        _mk(
+            f,
+            r0[f] + (seg // WINDOW_SEGMENTS) * rtt[f] + (seg % WINDOW_SEGMENTS) * SEG_GAP_NS + rtt[f] // 2,
+            False,
+            hdr,
+            ACK,
+        )
+    )
+    lastseg = nresp - 1
+    end = r0 + (lastseg // WINDOW_SEGMENTS) * rtt + (lastseg % WINDOW_SEGMENTS) * SEG_GAP_NS + rtt
+    fin = np.flatnonzero(~rst)
+    out.append(_mk(fin, end[fin], False, hdr, FIN | ACK))
+    out.append(_mk(fin, end[fin] + rtt[fin] // 2, True, hdr, FIN | ACK))
+    out.append(_mk(fin, end[fin] + rtt[fin], False, hdr, ACK))
+    reset = np.flatnonzero(rst)
+    out.append(_mk(reset, end[reset], True, RST_LEN + extra, RST | ACK))
+    return out, end + rtt
+
+
+def unanswered_syns(t0: np.ndarray, retries: int, v6: bool, length: int = SYN_LEN) -> list[_Pk]:
+    """A SYN and its retransmissions (1 s, 3 s, 7 s, ... after the first) that nobody answers."""
+    f, j = _group(np.full(t0.shape[0], retries + 1))
+    return [_mk(f, t0[f] + ((1 << j) - 1) * SYN_RETRY_NS, False, length + (20 if v6 else 0), SYN)]
+
+
+class SyntheticSource:
+    """Packets of a scenario, as time-ordered batches (one or more per time slice)."""
+
+    def __init__(self, config: SyntheticConfig, *, scenario: Scenario | None = None) -> None:
+        self.config = config
+        self.scenario = scenario or load_scenario(Path(config.scenario), seed=config.seed, duration_s=config.duration_s)
+        self.stats = SyntheticStats()
+        self.interfaces: tuple[str, ...] = ()
+
+    # ---- drawing flows
+    def _rate_factor(self, w: Workload, t_s: float) -> float:
+        sc = self.scenario
+        if not w.diurnal or sc.amplitude == 0:
+            return 1.0
+        hour = ((sc.start_ns / NS + t_s) / 3600.0) % 24.0
+        return float(1.0 + sc.amplitude * np.cos(2 * np.pi * (hour - sc.peak_hour) / 24.0))
+
+    @staticmethod
+    def _draw(
+        pool: Pool, rng: np.random.Generator, n: int, entry: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(entry index, hi, lo) of ``n`` addresses drawn from ``pool``."""
+        if entry is None:
+            entry = rng.integers(0, pool.base_hi.shape[0], n)
+        size = pool.size[entry]
+        off = (rng.random(n) * size.astype(np.float64)).astype(np.uint64)
+        off = np.minimum(off, size - np.uint64(1))
+        return entry, pool.base_hi[entry], pool.base_lo[entry] + off
+
+    def _workload_packets(
+        self, wi: int, w: Workload, a: float, b: float, si: int
+    ) -> tuple[list[_Pk], dict[str, np.ndarray]]:
+        sc = self.scenario
+        lo, hi = max(a, w.start_s), min(b, w.end_s)
+        empty: tuple[list[_Pk], dict[str, np.ndarray]] = ([], {})
+        if hi <= lo or w.rate == 0:
+            return empty
+        rng = np.random.default_rng([sc.seed, wi, si])
+        n = int(rng.poisson(w.rate * self._rate_factor(w, (lo + hi) / 2) * (hi - lo)))
+        if n == 0:
+            return empty
+        v6 = w.clients.version == 6
+        t0 = sc.start_ns + (np.sort(rng.uniform(lo, hi, n)) * NS).astype(np.int64)
+        if w.single_source:
+            srng = np.random.default_rng([sc.seed, wi])
+            e, ch, cl = self._draw(w.clients, srng, 1)
+            ce, c_hi, c_lo = np.repeat(e, n), np.repeat(ch, n), np.repeat(cl, n)
+        else:
+            ce, c_hi, c_lo = self._draw(w.clients, rng, n)
+        se, s_hi, s_lo = self._draw(w.servers, rng, n, ce if w.servers.per_client else None)
+        if w.kind == "scan":
+            start = self._scan_pos.get(wi, 0)
+            dport = w.ports[(start + np.arange(n)) % w.ports.shape[0]]
+            self._scan_pos[wi] = start + n
+        else:
+            dport = w.ports[rng.integers(0, w.ports.shape[0], n)]
+        flows = {
+            "c_hi": c_hi,
+            "c_lo": c_lo,
+            "s_hi": s_hi,
+            "s_lo": s_lo,
+            "cport": rng.integers(32768, 61000, n).astype(np.uint16),
+            "dport": dport.astype(np.uint16),
+        }
+        rtt = (w.rtt_ms.sample(rng, n) * 1e6).astype(np.int64)
+        groups: list[_Pk]
+        if w.kind == "icmp":
+            q = np.rint(w.requests.sample(rng, n, log=False)).astype(np.int64)
+            f, j = _group(q)
+            req_t, rep_t = (128, 129) if v6 else (8, 0)
+            ln = ICMP_ECHO_LEN + (20 if v6 else 0)
+            groups = [_mk(f, t0[f] + j * NS, False, ln, 0, req_t)]
+            if w.respond:
+                groups.append(_mk(f, t0[f] + j * NS + rtt[f], True, ln, 0, rep_t))
+            flows["cport"][:] = 0
+            flows["dport"][:] = 0
+        elif w.kind == "udp":
+            q = np.rint(w.requests.sample(rng, n, log=False)).astype(np.int64)
+            f, j = _group(q)
+            gap = (w.think_ms.sample(rng, n) * 1e6).astype(np.int64)
+            hdr = UDP_HDR + (20 if v6 else 0)
+            req = np.minimum(w.request_bytes.sample(rng, f.shape[0]).astype(np.int64), 1472)
+            groups = [_mk(f, t0[f] + j * gap[f], False, hdr + req, 0)]
+            if w.respond:
+                resp = np.minimum(w.response_bytes.sample(rng, f.shape[0]).astype(np.int64), 1472)
+                groups.append(_mk(f, t0[f] + j * gap[f] + rtt[f], True, hdr + resp, 0))
+        elif w.kind == "scan":
+            groups = [_mk(np.arange(n, dtype=np.int64), t0, False, SCAN_SYN_LEN + (20 if v6 else 0), SYN)]
+            if w.respond:  # closed ports answer with a reset
+                groups.append(_mk(np.arange(n, dtype=np.int64), t0 + rtt, True, RST_LEN + (20 if v6 else 0), RST | ACK))
+        elif not w.respond:
+            groups = unanswered_syns(t0, w.retries, v6)
+        else:
+            think = (w.think_ms.sample(rng, n) * 1e6).astype(np.int64)
+            req = w.request_bytes.sample(rng, n)
+            resp = w.response_bytes.sample(rng, n)
+            rst = rng.random(n) < w.rst_fraction
+            if w.backend is not None:
+                # the load balancer's own connection to a target, inside the client's connection
+                assert w.backend_ports is not None
+                b_rtt = (rng.uniform(0.2, 1.5, n) * 1e6).astype(np.int64)
+                b_t0 = t0 + rtt + 50 * US
+                b_groups, b_end = tcp_packets(b_t0, b_rtt, think, req, resp, np.zeros(n, bool), v6)
+                think = b_end - b_t0 + 100 * US
+                _, b_hi, b_lo = self._draw(w.backend, rng, n)
+                lb_hi, lb_lo = self._lb_private(w, se)
+                bflows = {
+                    "c_hi": lb_hi,
+                    "c_lo": lb_lo,
+                    "s_hi": b_hi,
+                    "s_lo": b_lo,
+                    "cport": rng.integers(32768, 61000, n).astype(np.uint16),
+                    "dport": w.backend_ports[rng.integers(0, w.backend_ports.shape[0], n)].astype(np.uint16),
+                }
+                groups, _end = tcp_packets(t0, rtt, think, req, resp, rst, v6)
+                # offset the backend leg's flow indexes past the front leg's
+                for g in b_groups:
+                    g.flow = g.flow + n
+                groups += b_groups
+                flows = {k: np.concatenate([flows[k], bflows[k]]) for k in flows}
+            else:
+                groups, _end = tcp_packets(t0, rtt, think, req, resp, rst, v6)
+        st = self.stats.per_workload.setdefault(w.name, {"flows": 0, "packets": 0})
+        st["flows"] += n
+        st["packets"] += sum(g.flow.shape[0] for g in groups)
+        self.stats.flows += n
+        return groups, flows
+
+    def _lb_private(self, w: Workload, entry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Private addresses of the load-balancer ENIs the clients reached."""
+        topo = self.scenario.topology
+        v6 = w.servers.version == 6
+        pairs = []
+        for eni_id in w.servers.enis:
+            e = topo.enis_by_id[eni_id]
+            pairs.append(ip_to_pair(e.ipv6_addresses[0] if v6 and e.ipv6_addresses else e.private_ip_address))
+        hi = np.array([p[0] for p in pairs], np.uint64)
+        lo = np.array([p[1] for p in pairs], np.uint64)
+        return hi[entry], lo[entry]
+
+    # ---- packets
+    def _assemble(self, w: Workload, groups: list[_Pk], flows: dict[str, np.ndarray]) -> PacketBatch:
+        f = np.concatenate([g.flow for g in groups])
+        rev = np.concatenate([g.rev for g in groups])
+        icmp = np.concatenate([g.icmp for g in groups])
+        c_hi, c_lo, s_hi, s_lo = flows["c_hi"][f], flows["c_lo"][f], flows["s_hi"][f], flows["s_lo"][f]
+        cport, dport = flows["cport"][f], flows["dport"][f]
+        n = f.shape[0]
+        is_icmp = w.kind == "icmp"
+        return PacketBatch(
+            ts_ns=np.concatenate([g.t for g in groups]),
+            ip_version=np.full(n, w.clients.version, np.uint8),
+            src_hi=np.where(rev, s_hi, c_hi),
+            src_lo=np.where(rev, s_lo, c_lo),
+            dst_hi=np.where(rev, c_hi, s_hi),
+            dst_lo=np.where(rev, c_lo, s_lo),
+            protocol=np.full(n, w.protocol, np.uint8),
+            src_port=np.where(rev, dport, cport),
+            dst_port=np.where(rev, cport, dport),
+            icmp_type=icmp,
+            icmp_code=np.where(icmp >= 0, 0, -1).astype(np.int16) if is_icmp else np.full(n, -1, np.int16),
+            ip_len=np.concatenate([g.length for g in groups]).astype(np.uint32),
+            tcp_flags=np.concatenate([g.flags for g in groups]),
+            fragment=np.zeros(n, np.uint8),
+            iface=np.full(n, -1, np.int16),
+        )
+
+    def batches(self) -> Iterator[PacketBatch]:
+        sc = self.scenario
+        self._scan_pos: dict[int, int] = {}
+        step = self.config.slice_s
+        n_slices = int(np.ceil(sc.duration_s / step))
+        pending: PacketBatch | None = None
+        for si in range(n_slices):
+            a, b = si * step, min((si + 1) * step, sc.duration_s)
+            parts = [] if pending is None else [pending]
+            for wi, w in enumerate(sc.workloads):
+                groups, flows = self._workload_packets(wi, w, a, b, si)
+                if groups:
+                    parts.append(self._assemble(w, groups, flows))
+            if not parts:
+                continue
+            merged = PacketBatch.concat(parts) if len(parts) > 1 else parts[0]
+            merged = merged.take(np.argsort(merged.ts_ns, kind="stable"))
+            limit = sc.start_ns + int(b * NS) if si < n_slices - 1 else None
+            if limit is None:
+                cut = len(merged)
+            else:
+                cut = int(np.searchsorted(merged.ts_ns, limit, side="left"))
+            pending = merged.take(slice(cut, None)) if cut < len(merged) else None  # type: ignore[arg-type]
+            if cut:
+                yield self._account(merged.take(slice(0, cut)) if cut < len(merged) else merged)  # type: ignore[arg-type]
+        if pending is not None and len(pending):
+            yield self._account(pending)
+
+    def _account(self, batch: PacketBatch) -> PacketBatch:
+        self.stats.packets += len(batch)
+        self.stats.bytes += int(batch.ip_len.sum(dtype=np.int64))
+        return batch
