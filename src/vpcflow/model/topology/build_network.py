@@ -461,10 +461,6 @@ def parse_enis(ctx: Context, enis: list[tuple[Section, str]]) -> list[PendingEni
             ip = address(ctx.problems, spath, raw, version=4)
             if ip is not None and claim_public(ctx, ip, spath):
                 eips.append(ip)
-        if public is not None and eips:
-            ctx.problems.add(
-                sec.at("public_ip"), "an interface with an Elastic IP has no separate auto-assigned public IP"
-            )
         groups: list[str] = []
         if sec.has("security_groups"):
             for gpath, ref in sec.seq("security_groups", scalar_ok=True):

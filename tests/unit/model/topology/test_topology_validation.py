@@ -252,8 +252,8 @@ def test_group_references_across_peered_vpcs_are_allowed() -> None:
         + "  - {name: g, vpc: web-vpc, ingress: [{protocol: tcp, ports: 22, group: other-sg}]}\n"
         + "vpc_peering_connections:\n  - {requester_vpc: web-vpc, accepter_vpc: other-vpc}\n"
     )
-    g = [x for x in t.security_groups if x.group_name == "g"][0]
-    assert g.ingress[0].referenced_group_id == [x for x in t.security_groups if x.group_name == "other-sg"][0].group_id
+    g = next(x for x in t.security_groups if x.group_name == "g")
+    assert g.ingress[0].referenced_group_id == next(x for x in t.security_groups if x.group_name == "other-sg").group_id
 
 
 def test_security_group_of_another_vpc_on_an_interface() -> None:
@@ -298,7 +298,7 @@ def test_same_rule_number_in_both_directions_is_fine() -> None:
         + "    ingress: [{rule: 100, protocol: all, action: allow, cidr: 0.0.0.0/0}]\n"
         + "    egress: [{rule: 100, protocol: all, action: allow, cidr: 0.0.0.0/0}]\n"
     )
-    assert len([a for a in t.network_acls if not a.is_default][0].entries) == 6
+    assert len(next(a for a in t.network_acls if not a.is_default).entries) == 6
 
 
 def test_subnet_in_two_acls_and_two_default_acls() -> None:
