@@ -26,6 +26,7 @@ from vpcflow.controlplane.delivery_status import BUCKET_DENIED, check_flow_log, 
 from vpcflow.controlplane.describe import describe, iso_ms
 from vpcflow.controlplane.errors import (
     ApiError,
+    FlowLogsLimitExceededError,
     IdempotentParameterMismatchError,
     InvalidFlowLogIdNotFoundError,
     MissingParameterError,
@@ -57,6 +58,7 @@ from vpcflow.model.topology.model import Topology
 from vpcflow.storage.state import StateStore, StateTxn, StoredFlowLog
 
 FLOW_LOGS_SERVICE = "vpc-flow-logs.amazonaws.com"
+MAX_FLOW_LOGS_PER_RESOURCE = 250  # spec 6.6: UNCONFIRMED; a 2026 third-party summary states 250
 
 
 def new_flow_log_id() -> str:
@@ -92,6 +94,7 @@ class FlowLogService:
         self.clock = clock
         self._loader = topology_loader
         self._cache: tuple[datetime, Topology, IamWorld] | None = None
+        self.max_flow_logs_per_resource = MAX_FLOW_LOGS_PER_RESOURCE
 
     # ------------------------------------------------------------------------------ the world
     def parse_topology(self, text: str, fmt: str, source: str) -> Topology:
@@ -215,6 +218,11 @@ class FlowLogService:
                     )
                 )
                 continue
+            if sum(1 for s in existing if s.flow_log.resource_id == rid) >= self.max_flow_logs_per_resource:
+                # Spec 6.6: quota UNCONFIRMED (3P: 250 subscriptions per resource); per-resource item.
+                err = FlowLogsLimitExceededError()
+                unsuccessful.append(unsuccessful_item(rid, err.code, err.message))
+                continue
             fl = self._flow_log(req, fl_id, rid, now, log_format)
             t.insert_flow_log(fl)
             for k, v in req.tags:
@@ -322,6 +330,9 @@ class FlowLogService:
             )
             for i in dict.fromkeys(ids)
         ]
+        if any(s.flow_log.log_destination_type == "s3" for s in known.values()):
+            # Spec 4: S3 flow logs are log deliveries; removing one needs logs:DeleteLogDelivery.
+            checks.append(Check("logs:DeleteLogDelivery", ("*",), {}))
         auth.require(caller, checks, dry_run=dry_run)
         missing: list[str] = []
         with self.store.transaction() as t:

@@ -97,7 +97,7 @@ def iam_section(*, trusted_service: str = "ec2.amazonaws.com") -> dict[str, Any]
                             "Version": "2012-10-17",
                             "Statement": [
                                 {"Effect": "Allow", "Action": ["ec2:*FlowLogs", "ec2:*Tags"], "Resource": "*"},
-                                {"Effect": "Allow", "Action": "logs:CreateLogDelivery", "Resource": "*"},
+                                {"Effect": "Allow", "Action": "logs:*LogDelivery", "Resource": "*"},
                                 {"Effect": "Allow", "Action": "s3:*BucketPolicy", "Resource": "*"},
                                 {
                                     "Effect": "Allow",

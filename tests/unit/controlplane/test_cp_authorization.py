@@ -189,3 +189,12 @@ def test_nonexistent_role_fails_at_delivery(svc: FlowLogService) -> None:
 def test_check_delivery_unknown_id(svc: FlowLogService) -> None:
     e = refused(svc.check_delivery, ["fl-00000000000000000"])
     assert e.code == "InvalidFlowLogId.NotFound"
+
+
+def test_deleting_s3_flow_log_needs_delete_log_delivery(svc: FlowLogService) -> None:
+    s3 = svc.create_flow_logs(None, **s3_params())["FlowLogIds"][0]
+    cwl = svc.create_flow_logs(None, **cwl_params())["FlowLogIds"][0]
+    e = refused(svc.delete_flow_logs, BOB, FlowLogIds=[s3])
+    assert decode_authorization_message(e.message.rsplit(" ", 1)[1])["context"]["action"] == "logs:DeleteLogDelivery"
+    assert svc.delete_flow_logs(BOB, FlowLogIds=[cwl]) == {"Unsuccessful": []}
+    assert svc.delete_flow_logs(ALICE, FlowLogIds=[s3]) == {"Unsuccessful": []}

@@ -413,3 +413,17 @@ def test_modify_is_refused(svc: FlowLogService) -> None:
         svc.modify_flow_logs(None, FlowLogIds=["fl-1"], TrafficType="ALL")
     assert ei.value.code == "UnsupportedOperation"
     assert "cannot be modified" in ei.value.message
+
+
+def test_flow_logs_per_resource_limit(svc: FlowLogService) -> None:
+    svc.max_flow_logs_per_resource = 2  # the real quota (250, UNCONFIRMED) is too slow to reach in a test
+    for t in ("ALL", "ACCEPT"):
+        assert svc.create_flow_logs(None, **s3_params(TrafficType=t))["FlowLogIds"]
+    out = svc.create_flow_logs(None, **s3_params(TrafficType="REJECT", ResourceIds=[VPC, SUBNET], ResourceType="VPC"))
+    assert out["Unsuccessful"][0] == {
+        "Error": {
+            "Code": "FlowLogsLimitExceeded",
+            "Message": "You've reached the limit on the number of flow logs you can create.",
+        },
+        "ResourceId": VPC,
+    }
