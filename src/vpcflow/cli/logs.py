@@ -1,0 +1,212 @@
+"""``vpcflow logs``: the embedded CloudWatch Logs store with the AWS CLI's names, flags and JSON.
+
+    vpcflow logs describe-log-groups [--log-group-name-prefix P]
+    vpcflow logs describe-log-streams --log-group-name G [--order-by LastEventTime --descending]
+    vpcflow logs get-log-events --log-group-name G --log-stream-name eni-...-all --start-from-head
+    vpcflow logs filter-log-events --log-group-name G --filter-pattern '[..., action = REJECT, status]'
+
+Output: the AWS CLI's JSON (indent 4). Like the AWS CLI, describe-* and filter-log-events fetch
+every page and merge them unless ``--limit`` or ``--next-token`` asks for one page; get-log-events
+is one call. Errors print ``An error occurred (Code) when calling the X operation: message`` and
+exit 254. Reading is authorized by IAM as ``--principal`` (default: the account root) against the
+data directory's stored topology: logs:DescribeLogGroups on ``log-group:*``, logs:DescribeLogStreams
+and logs:FilterLogEvents on the group, logs:GetLogEvents on the stream (spec 8.4).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from vpcflow.core.errors import ApiError
+from vpcflow.query.readers import filter_log_events
+from vpcflow.runtime.client import Ec2Client
+from vpcflow.runtime.datadir import DataDir
+from vpcflow.storage.logstore import LogStore
+
+AWS_CLI_ERROR_EXIT = 254
+
+
+class AccessDeniedError(ApiError):
+    code = "AccessDeniedException"
+    http_status = 400
+
+
+class _Ctx:
+    def __init__(self, data_dir: str | None, principal: str | None) -> None:
+        self.data_dir = DataDir.resolve(data_dir)
+        self.principal = principal
+        self._ec2: Ec2Client | None = None
+        self._store: LogStore | None = None
+
+    def store(self) -> LogStore:
+        if self._store is None:
+            account, region = self.data_dir.settings()
+            self.data_dir.ensure()
+            self._store = LogStore(self.data_dir.logs_path, account_id=account, region=region)
+        return self._store
+
+    def authorize(self, action: str, resource: str) -> None:
+        if self._ec2 is None:
+            self._ec2 = Ec2Client(self.data_dir, self.principal)
+        _topo, world = self._ec2.service.world()
+        principal = self.principal or world.root_arn
+        decision = world.authorize(principal, action, resource)
+        if not decision.allowed:
+            who = world.resolve(principal).arn
+            raise AccessDeniedError(
+                f"User: {who} is not authorized to perform: {action} on resource: {resource} "
+                f"because no identity-based policy allows the {action} action"
+            )
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        if self._ec2 is not None:
+            self._ec2.close()
+
+
+def _run(ctx: click.Context, operation: str, fn: Callable[[_Ctx], dict[str, Any]]) -> None:
+    c: _Ctx = ctx.obj["ctx"]
+    try:
+        result = fn(c)
+    except ApiError as e:
+        click.echo(f"\nAn error occurred ({e.code}) when calling the {operation} operation: {e.message}", err=True)
+        sys.exit(AWS_CLI_ERROR_EXIT)
+    finally:
+        c.close()
+    click.echo(json.dumps(result, indent=4, ensure_ascii=False))
+
+
+def _all_pages(call: Callable[..., dict[str, Any]], key: str, params: dict[str, Any], paginate: bool) -> dict[str, Any]:
+    """One page, or (AWS CLI default) every page merged under ``key`` without a nextToken."""
+    first = call(**params)
+    if not paginate:
+        return first
+    merged = dict(first)
+    token = first.get("nextToken")
+    while token:
+        page = call(**{**params, "nextToken": token})
+        merged[key] = merged[key] + page[key]
+        if key == "events" and "searchedLogStreams" in page:
+            merged["searchedLogStreams"] = page["searchedLogStreams"]
+        token = page.get("nextToken")
+    merged.pop("nextToken", None)
+    return merged
+
+
+def _clean(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None and v != ()}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", envvar="VPCFLOW_DATA_DIR", default=None, type=click.Path(file_okay=False),
+              help="Data directory (default $VPCFLOW_DATA_DIR or ./vpcflow-data).")
+@click.option("--principal", envvar="VPCFLOW_PRINCIPAL", default=None,
+              help="Caller: IAM user/role ARN, assumed-role ARN or access key id (default: the account root).")
+@click.pass_context
+def group(ctx: click.Context, data_dir: str | None, principal: str | None) -> None:
+    """The embedded CloudWatch Logs store (AWS CLI names, flags and output)."""
+    ctx.obj = {"ctx": _Ctx(data_dir, principal)}
+
+
+@group.command("describe-log-groups")
+@click.option("--log-group-name-prefix", default=None, help="Only groups whose name starts with this.")
+@click.option("--limit", type=int, default=None, help="Page size (1-50); returns one page with nextToken.")
+@click.option("--next-token", default=None, help="Continue after a previous page.")
+@click.pass_context
+def describe_log_groups(ctx: click.Context, log_group_name_prefix: str | None, limit: int | None,
+                        next_token: str | None) -> None:
+    """List log groups (DescribeLogGroups)."""
+
+    def call(c: _Ctx) -> dict[str, Any]:
+        store = c.store()
+        c.authorize("logs:DescribeLogGroups", store.group_arn("*"))
+        params = _clean({"logGroupNamePrefix": log_group_name_prefix, "limit": limit, "nextToken": next_token})
+        return _all_pages(store.describe_log_groups, "logGroups", params, limit is None and next_token is None)
+
+    _run(ctx, "DescribeLogGroups", call)
+
+
+@group.command("describe-log-streams")
+@click.option("--log-group-name", required=True, help="The log group.")
+@click.option("--log-stream-name-prefix", default=None, help="Only streams whose name starts with this.")
+@click.option("--order-by", type=click.Choice(["LogStreamName", "LastEventTime"]), default=None)
+@click.option("--descending/--no-descending", default=None)
+@click.option("--limit", type=int, default=None, help="Page size (1-50); returns one page with nextToken.")
+@click.option("--next-token", default=None)
+@click.pass_context
+def describe_log_streams(ctx: click.Context, log_group_name: str, log_stream_name_prefix: str | None,
+                         order_by: str | None, descending: bool | None, limit: int | None,
+                         next_token: str | None) -> None:
+    """List the streams of a log group (DescribeLogStreams)."""
+
+    def call(c: _Ctx) -> dict[str, Any]:
+        store = c.store()
+        c.authorize("logs:DescribeLogStreams", store.group_arn(log_group_name))
+        params = _clean({"logGroupName": log_group_name, "logStreamNamePrefix": log_stream_name_prefix,
+                         "orderBy": order_by, "descending": descending, "limit": limit, "nextToken": next_token})
+        return _all_pages(store.describe_log_streams, "logStreams", params, limit is None and next_token is None)
+
+    _run(ctx, "DescribeLogStreams", call)
+
+
+@group.command("get-log-events")
+@click.option("--log-group-name", required=True)
+@click.option("--log-stream-name", required=True)
+@click.option("--start-time", type=int, default=None, help="Epoch ms, inclusive.")
+@click.option("--end-time", type=int, default=None, help="Epoch ms, exclusive.")
+@click.option("--next-token", default=None, help="nextForwardToken or nextBackwardToken of a previous call.")
+@click.option("--limit", type=int, default=None, help="At most this many events (1-10000).")
+@click.option("--start-from-head/--no-start-from-head", default=None,
+              help="Oldest events first (default: the newest page).")
+@click.pass_context
+def get_log_events(ctx: click.Context, log_group_name: str, log_stream_name: str, start_time: int | None,
+                   end_time: int | None, next_token: str | None, limit: int | None,
+                   start_from_head: bool | None) -> None:
+    """Events of one stream (GetLogEvents), with forward and backward tokens."""
+
+    def call(c: _Ctx) -> dict[str, Any]:
+        store = c.store()
+        c.authorize("logs:GetLogEvents", store.stream_arn(log_group_name, log_stream_name))
+        return store.get_log_events(**_clean({
+            "logGroupName": log_group_name, "logStreamName": log_stream_name, "startTime": start_time,
+            "endTime": end_time, "nextToken": next_token, "limit": limit, "startFromHead": start_from_head}))
+
+    _run(ctx, "GetLogEvents", call)
+
+
+@group.command("filter-log-events")
+@click.option("--log-group-name", required=True)
+@click.option("--log-stream-names", multiple=True, help="Streams to search (repeat or space-separate).")
+@click.option("--log-stream-name-prefix", default=None)
+@click.option("--start-time", type=int, default=None, help="Epoch ms, inclusive.")
+@click.option("--end-time", type=int, default=None, help="Epoch ms, exclusive.")
+@click.option("--filter-pattern", default=None, help="CloudWatch filter pattern (terms or [space, delimited]).")
+@click.option("--limit", type=int, default=None, help="At most this many events (1-10000); one page.")
+@click.option("--next-token", default=None)
+@click.pass_context
+def filter_log_events_cmd(ctx: click.Context, log_group_name: str, log_stream_names: tuple[str, ...],
+                          log_stream_name_prefix: str | None, start_time: int | None, end_time: int | None,
+                          filter_pattern: str | None, limit: int | None, next_token: str | None) -> None:
+    """Search a log group's events with a filter pattern (FilterLogEvents)."""
+    names = [n for value in log_stream_names for n in value.split()] or None
+
+    def call(c: _Ctx) -> dict[str, Any]:
+        store = c.store()
+        c.authorize("logs:FilterLogEvents", store.group_arn(log_group_name))
+        params = _clean({"logGroupName": log_group_name, "logStreamNames": names,
+                         "logStreamNamePrefix": log_stream_name_prefix, "startTime": start_time,
+                         "endTime": end_time, "filterPattern": filter_pattern, "limit": limit,
+                         "nextToken": next_token})
+
+        def page(**kw: Any) -> dict[str, Any]:
+            return filter_log_events(store, **kw)
+
+        return _all_pages(page, "events", params, limit is None and next_token is None)
+
+    _run(ctx, "FilterLogEvents", call)
