@@ -25,28 +25,22 @@ from vpcflow.controlplane.authorization import (
 from vpcflow.controlplane.delivery_status import BUCKET_DENIED, check_flow_log, prepare_s3_destination
 from vpcflow.controlplane.describe import describe, iso_ms
 from vpcflow.controlplane.errors import (
-    ApiError,
     FlowLogsLimitExceededError,
     IdempotentParameterMismatchError,
     InvalidFlowLogIdNotFoundError,
-    MissingParameterError,
-    UnsupportedOperationError,
     not_found_flow_logs_message,
     unsuccessful_item,
 )
 from vpcflow.controlplane.resources import Target, TargetError, lookup
+from vpcflow.controlplane.tags import TagOperations
 from vpcflow.controlplane.validation import (
     DELETE_PARAMS,
-    MAX_TAGS_PER_RESOURCE,
-    TAGS_PARAMS,
     CreateRequest,
     check_known,
     opt_bool,
     refuse_modification,
-    str_list,
     validate_create,
     validate_flow_log_ids,
-    validate_tags,
 )
 from vpcflow.core.errors import ConfigError
 from vpcflow.iam.delivery import DeliveryCheck
@@ -74,7 +68,7 @@ def seeded_ids(seed: int) -> Callable[[], str]:
     return lambda: "fl-" + "".join(rng.choice("0123456789abcdef") for _ in range(17))
 
 
-class FlowLogService:
+class FlowLogService(TagOperations):
     """The flow-log API of one account (``account_id`` in ``region``) on one state store."""
 
     def __init__(
@@ -342,80 +336,6 @@ class FlowLogService:
         # Spec 6.4: unknown ids are Unsuccessful items (3P fixture); each names every id not found.
         message = not_found_flow_logs_message(missing)
         return {"Unsuccessful": [unsuccessful_item(i, "InvalidFlowLogId.NotFound", message) for i in missing]}
-
-    # ------------------------------------------------------------------------------ tags
-    def _tag_targets(self, params: dict[str, Any], operation: str) -> tuple[list[str], bool]:
-        check_known(params, TAGS_PARAMS, operation)
-        dry_run = opt_bool(params, "DryRun")
-        resources = str_list(params, "Resources")
-        if not resources:
-            raise MissingParameterError("The request must contain the parameter Resources")
-        for r in resources:
-            if not r.startswith("fl-"):
-                raise UnsupportedOperationError(
-                    f"vpcflow tags flow logs only (ids fl-...); the tags of {r} come from the topology file"
-                )
-        return list(dict.fromkeys(resources)), dry_run
-
-    def create_tags(self, principal: str | None = None, **params: Any) -> dict[str, Any]:
-        resources, dry_run = self._tag_targets(params, "CreateTags")
-        if params.get("Tags") is None:
-            raise MissingParameterError("The request must contain the parameter Tags")
-        tags = tuple((k, v or "") for k, v in validate_tags(params["Tags"]))
-        _, auth = self._authorizer()
-        caller = auth.resolve(principal)
-        self._require_tagging(auth, caller, "ec2:CreateTags", resources, tags, dry_run)
-        with self.store.transaction() as t:
-            self._require_existing(t, resources)
-            for r in resources:
-                current = dict(t.tags_of(r))
-                current.update(tags)
-                if len(current) > MAX_TAGS_PER_RESOURCE:
-                    raise ApiError(
-                        f"The maximum number of tags per resource ({MAX_TAGS_PER_RESOURCE}) was exceeded for {r}.",
-                        code="TagLimitExceeded",
-                    )
-                for k, v in tags:
-                    t.put_tag(r, k, v)
-        return {}
-
-    def delete_tags(self, principal: str | None = None, **params: Any) -> dict[str, Any]:
-        resources, dry_run = self._tag_targets(params, "DeleteTags")
-        tags = validate_tags(params.get("Tags") or [], allow_missing_value=True)
-        _, auth = self._authorizer()
-        caller = auth.resolve(principal)
-        self._require_tagging(auth, caller, "ec2:DeleteTags", resources, tags, dry_run)
-        with self.store.transaction() as t:
-            self._require_existing(t, resources)
-            for r in resources:
-                if not tags:  # EC2: no Tags deletes every tag of the resource
-                    for k, _ in t.tags_of(r):
-                        t.delete_tag(r, k)
-                for k, v in tags:
-                    t.delete_tag(r, k, v)
-        return {}
-
-    def _require_tagging(
-        self,
-        auth: Authorizer,
-        caller: Principal,
-        action: str,
-        resources: list[str],
-        tags: tuple[tuple[str, str | None], ...],
-        dry_run: bool,
-    ) -> None:
-        ctx: dict[str, Any] = {"ec2:Region": self.region}
-        if tags:
-            ctx["aws:TagKeys"] = [k for k, _ in tags]
-            ctx.update({f"aws:RequestTag/{k}": v for k, v in tags if v is not None})
-        arns = tuple(flow_log_arn(self.region, self.account_id, r) for r in resources)
-        auth.require(caller, [Check(action, arns, ctx)], dry_run=dry_run)
-
-    @staticmethod
-    def _require_existing(t: StateTxn, resources: list[str]) -> None:
-        missing = [r for r in resources if not t.flow_log_exists(r)]
-        if missing:
-            raise InvalidFlowLogIdNotFoundError.for_ids(missing)
 
     # ------------------------------------------------------------------------------ immutability
     def modify_flow_logs(self, principal: str | None = None, **params: Any) -> dict[str, Any]:
