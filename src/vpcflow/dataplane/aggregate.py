@@ -171,7 +171,8 @@ class FlowLogAggregator:
         self._pending: list[Partials] = []
         self._pending_rows = 0
         self._active: set[int] = set()  # eni << 34 | window start, with any traffic (NODATA test)
-        self._next_window: dict[int, int] = {}  # NODATA bookkeeping: covered ENI -> next window start
+        self._next_window: dict[int, int] = {}  # NODATA bookkeeping: interval -> next window start to check
+        self._covered_list: npt.NDArray[np.int64] | None = None
         self.run_start_s: int | None = None
 
     # -- coverage -------------------------------------------------------------------------------
@@ -302,25 +303,32 @@ class FlowLogAggregator:
         """(eni, window start) of NODATA records for windows closed by ``watermark_s``."""
         if not self.options.nodata or self.run_start_s is None:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        covered = self._covered_list
+        if covered is None:
+            covered = self._covered_list = np.array(self.covered_indexes(), dtype=np.int64)
+        self._sync_enis()
+        if covered.shape[0] == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        active = np.fromiter(self._active, dtype=np.int64, count=len(self._active))
         enis_out: list[npt.NDArray[np.int64]] = []
         ws_out: list[npt.NDArray[np.int64]] = []
-        covered = self.covered_indexes()
-        self._sync_enis()
-        active = np.fromiter(self._active, dtype=np.int64, count=len(self._active))
-        for i in covered:
-            itv = int(self._interval[i])
-            start = self._next_window.get(i, self.run_start_s - self.run_start_s % itv)
+        itvs = self._interval[covered]
+        # ENIs of one interval share their windows: one (ENI x window) grid and one isin per interval.
+        for itv in np.unique(itvs).tolist():
+            group = covered[itvs == itv]
+            start = self._next_window.get(itv, self.run_start_s - self.run_start_s % itv)
             last_seen = self._last_s if watermark_s is None else watermark_s
             # Windows entirely closed; at the end of the run, up to the window of the last packet.
             stop = (last_seen - last_seen % itv + itv) if watermark_s is None else (watermark_s - watermark_s % itv)
             if stop <= start:
                 continue
             windows = np.arange(start, stop, itv, dtype=np.int64)
-            packed = (np.int64(i) << np.int64(34)) | windows
+            packed = (group[:, None] << np.int64(34)) | windows[None, :]
             idle = ~np.isin(packed, active)
-            enis_out.append(np.full(int(idle.sum()), i, dtype=np.int64))
-            ws_out.append(windows[idle])
-            self._next_window[i] = stop
+            rows, cols = np.nonzero(idle)
+            enis_out.append(group[rows])
+            ws_out.append(windows[cols])
+            self._next_window[itv] = stop
         if not enis_out:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         return np.concatenate(enis_out), np.concatenate(ws_out)

@@ -26,6 +26,8 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +175,49 @@ def merge_sources(sources: Sequence[Any]) -> Iterator[PacketBatch]:
         yield PacketBatch(**{k: getattr(merged, k) for k in PACKET_DTYPES}, interfaces=tuple(table))
 
 
+_DONE = object()
+
+
+def prefetch(batches: Iterator[PacketBatch], depth: int) -> Iterator[PacketBatch]:
+    """Read ``batches`` in a background thread, ``depth`` batches ahead.
+
+    Capture parsing (file reads, compiled kernels, numpy) mostly runs without the GIL, so reading the
+    next batches overlaps with evaluating and aggregating the current one on a second core. An error
+    in the source is re-raised here, in order, after the batches before it.
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for b in batches:
+                while not stop.is_set():
+                    try:
+                        q.put(b, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as e:  # handed to the consumer, which re-raises it
+            q.put(e)
+
+    t = threading.Thread(target=work, name="vpcflow-source-prefetch", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        t.join(timeout=5)
+
+
 def _not_captured(engine: Any) -> dict[str, int]:
     nc = getattr(engine, "not_captured", None)
     if nc is None:
@@ -213,11 +258,14 @@ def run_pipeline(
     taps: Mapping[str, Callable[[Any], None]] | None = None,
     progress: ProgressCallback | None = None,
     options: AggregateOptions | None = None,
+    prefetch_batches: int = 0,
 ) -> PipelineStats:
     """Run sources through the engine and aggregation into ``sinks`` (flow-log id -> sink).
 
     Every flow log needs a sink. Sinks are flushed as windows close and closed at the end (also
     when a stage fails, after delivering what was complete). Returns the run's stats.
+    ``prefetch_batches``: batches read ahead in a background thread (default 0: read inline; on a loaded
+    2-core machine the thread measured slower, see docs/benchmarks.md).
     """
     taps = dict(taps or {})
     unknown = sorted(set(taps) - set(TAP_NAMES))
@@ -255,7 +303,9 @@ def run_pipeline(
 
     last_closed = None
     try:
-        for batch in merge_sources(sources):
+        merged = merge_sources(sources)
+        stream = prefetch(merged, prefetch_batches) if prefetch_batches > 0 else merged
+        for batch in stream:
             n = len(batch)
             stats.packets += n
             stats.bytes += int(batch.ip_len.sum(dtype=np.int64))
