@@ -171,12 +171,11 @@ class _Invalid(Exception):
     """The fast path found something wrong; the slow path will say where."""
 
 
-def _convert(col: pa.Array, f: Field) -> tuple[pa.Array, Bool]:
+def _convert(col: pa.Array | pa.ChunkedArray, f: Field) -> tuple[pa.Array | pa.ChunkedArray, Bool]:
     """Validate one column of strings (nulls = ``-``) and convert it to the field's type.
 
     Returns the typed array (bad values null) and a per-row "bad" mask.
     """
-    n = len(col)
     if f.value_type is ValueType.STRING:
         bad = pc.equal(col, "")
         if f.values:
@@ -189,25 +188,27 @@ def _convert(col: pa.Array, f: Field) -> tuple[pa.Array, Bool]:
     ok = pc.and_(ok, pc.invert(too_big))
     ok_np = np.asarray(pc.fill_null(ok, True).to_numpy(zero_copy_only=False), dtype=bool)
     clean = pc.if_else(ok, col, pa.scalar(None, pa.string())) if not ok_np.all() else col
-    ints = clean.cast(pa.int64())
+    out, bad = _checked_ints(clean.cast(pa.int64()), f)
+    return out, bad | ~ok_np
+
+
+def _checked_ints(ints: pa.Array | pa.ChunkedArray, f: Field) -> tuple[pa.Array, Bool]:
+    """Range-check an int64 column (null = ``-``) and cast it to the field's type; bad values null."""
     vals = ints.fill_null(0).to_numpy(zero_copy_only=False)
-    present = ~np.asarray(ints.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    bad = ~ok_np
+    null = np.asarray(ints.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    bad = np.zeros(len(vals), dtype=bool)
     if f.min_value is not None:
-        bad |= present & (vals < f.min_value)
+        bad |= ~null & (vals < f.min_value)
     if f.max_value is not None:
-        bad |= present & (vals > f.max_value)
-    valid_np = ~bad
+        bad |= ~null & (vals > f.max_value)
+    mask = null | bad
     if f.value_type is ValueType.INT32:
-        out = pa.array(np.where(valid_np, vals, 0).astype(np.int32), mask=np.asarray(ints.is_null()) | bad)
-    else:
-        out = pa.array(vals, mask=np.asarray(ints.is_null()) | bad, type=pa.int64())
-    assert len(out) == n
-    return out, bad
+        return pa.array(np.where(mask, 0, vals).astype(np.int32), mask=mask), bad
+    return pa.array(vals, mask=mask, type=pa.int64()), bad
 
 
-def _typed_table(string_cols: list[pa.Array], fmt: LogFormat) -> tuple[pa.Table, Bool]:
-    arrays: list[pa.Array] = []
+def _typed_table(string_cols: list[pa.Array | pa.ChunkedArray], fmt: LogFormat) -> tuple[pa.Table, Bool]:
+    arrays: list[pa.Array | pa.ChunkedArray] = []
     bad = np.zeros(len(string_cols[0]) if string_cols else 0, dtype=bool)
     for col, name in zip(string_cols, fmt.fields, strict=True):
         arr, b = _convert(col, FIELDS[name])
@@ -216,8 +217,23 @@ def _typed_table(string_cols: list[pa.Array], fmt: LogFormat) -> tuple[pa.Table,
     return pa.Table.from_arrays(arrays, schema=arrow_schema(fmt)), bad
 
 
-def _fast_parse(body: bytes, fmt: LogFormat) -> pa.Table:
-    """Arrow CSV read of a well-formed body; raises ``_Invalid`` on anything suspicious."""
+_POW10 = np.array([10**k for k in range(1, 19)], dtype=np.int64)
+
+
+def _digits(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Decimal digit count of non-negative int64 values (0 has one digit)."""
+    return np.searchsorted(_POW10, values, side="right").astype(np.int64) + 1
+
+
+def _fast_parse(body: pa.Buffer, fmt: LogFormat) -> pa.Table:
+    """Arrow CSV read of a well-formed body; raises ``_Invalid`` on anything suspicious.
+
+    Integers are parsed by the CSV reader itself. Its parser also takes forms AWS never writes
+    (``+5``, ``007``); those are caught without looking at the text again: every line must be
+    exactly as long as its canonical rendering (value lengths + single spaces), and any such
+    form is longer. Anything off goes to the slow path, which says which line and why.
+    """
+    types = {c: arrow_type_for_parse(n) for c, n in zip(fmt.columns, fmt.fields, strict=True)}
     try:
         raw = pacsv.read_csv(
             pa.BufferReader(body),
@@ -227,17 +243,44 @@ def _fast_parse(body: bytes, fmt: LogFormat) -> pa.Table:
                 newlines_in_values=False, ignore_empty_lines=False,
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in fmt.columns},
-                null_values=[NULL], strings_can_be_null=True, quoted_strings_can_be_null=False,
+                column_types=types, null_values=[NULL], strings_can_be_null=True, quoted_strings_can_be_null=False,
             ),
         )
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as e:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, UnicodeDecodeError) as e:
         raise _Invalid(str(e)) from e
-    cols = [raw.column(i).combine_chunks() for i in range(raw.num_columns)]
-    table, bad = _typed_table(cols, fmt)
-    if bad.any():
-        raise _Invalid("bad values")
-    return table
+    data = np.frombuffer(body, dtype=np.uint8)
+    newlines = np.flatnonzero(data == 10)
+    ends = newlines if data[-1] == 10 else np.append(newlines, len(data))
+    if len(ends) != raw.num_rows:
+        raise _Invalid("line count")
+    starts = np.concatenate(([0], newlines + 1))[: len(ends)]
+    expected = np.full(raw.num_rows, len(fmt.fields) - 1, dtype=np.int64)
+    arrays: list[pa.Array | pa.ChunkedArray] = []
+    for i, name in enumerate(fmt.fields):
+        f = FIELDS[name]
+        col = raw.column(i)  # chunked columns stay chunked: combining would copy every string again
+        if f.value_type is ValueType.STRING:
+            arr, bad = _convert(col, f)
+            length = pc.fill_null(pc.binary_length(col), 1).to_numpy(zero_copy_only=False)
+        else:
+            arr, bad = _checked_ints(col, f)
+            vals = col.fill_null(0).to_numpy(zero_copy_only=False)
+            null = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            if (vals < 0).any():
+                raise _Invalid("negative")
+            length = np.where(null, 1, _digits(vals))
+        if bad.any():
+            raise _Invalid("bad values")
+        expected += length
+        arrays.append(arr)
+    if not np.array_equal(expected, ends - starts):
+        raise _Invalid("non-canonical text")
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(fmt))
+
+
+def arrow_type_for_parse(name: str) -> pa.DataType:
+    """The type the CSV reader parses a field as: int64 for every integer field, else string."""
+    return pa.string() if FIELDS[name].value_type is ValueType.STRING else pa.int64()
 
 
 def _split_lines(body: bytes) -> tuple[pa.StringArray, Bool]:
@@ -336,21 +379,22 @@ def decode_text(
     number (counting the header) and raw text of the first malformed line; lenient mode repairs
     runs of spaces and counts and skips lines that stay malformed.
     """
-    body = data.encode() if isinstance(data, str) else bytes(data)
-    nl = body.find(b"\n")
-    first = (body if nl < 0 else body[:nl]).decode("utf-8", errors="replace")
-    fmt, has_header = _resolve_format(first, log_format, source) if body else (
+    raw_bytes = data.encode() if isinstance(data, str) else data
+    nl = raw_bytes.find(b"\n")
+    first = bytes(raw_bytes if nl < 0 else raw_bytes[:nl]).decode("utf-8", errors="replace")
+    fmt, has_header = _resolve_format(first, log_format, source) if raw_bytes else (
         log_format if isinstance(log_format, LogFormat) else parse_log_format(log_format), False)
+    body = pa.py_buffer(raw_bytes)  # zero-copy; slices of it too
     if has_header:
-        body = b"" if nl < 0 else body[nl + 1:]
+        body = body.slice(len(body)) if nl < 0 else body.slice(nl + 1)
     first_number = 2 if has_header else 1
-    if not body:
+    if body.size == 0:
         return TextRead(arrow_schema(fmt).empty_table(), fmt, has_header)
     try:
         return TextRead(_fast_parse(body, fmt), fmt, has_header)
     except _Invalid:
         pass
-    lines, not_utf8 = _split_lines(body)
+    lines, not_utf8 = _split_lines(body.to_pybytes())
     table, bad = _split_validate(lines, fmt)
     bad |= not_utf8
     if not bad.any():  # only reachable when the CSV reader was stricter than the line scan
