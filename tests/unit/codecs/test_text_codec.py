@@ -270,3 +270,24 @@ def test_render_then_parse_is_identity(table: pa.Table) -> None:
     assert render_text(read.table) == text
     # without header, with the format given
     assert parse_text(render_text(table, header=False), fmt).equals(table)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_non_canonical_integer_anywhere_is_caught_at_its_line(data: st.DataObject) -> None:
+    """The fast path checks canonical integers by line length; the slow path must agree on the line."""
+    fmt = parse_log_format("${version} ${srcport} ${packets} ${account-id} ${bytes}")
+    rows = data.draw(st.lists(st.tuples(st.integers(2, 11), st.integers(0, 65535), st.integers(0, 2**40),
+                                        st.integers(0, 2**62)), min_size=1, max_size=30))
+    lines = [f"{v} {p} {n} 123456789012 {b}" for v, p, n, b in rows]
+    target = data.draw(st.integers(0, len(lines) - 1))
+    column = data.draw(st.sampled_from([0, 1, 2, 4]))
+    prefix = data.draw(st.sampled_from(["0", "+", "00"]))
+    tokens = lines[target].split(" ")
+    tokens[column] = prefix + tokens[column]
+    lines[target] = " ".join(tokens)
+    with pytest.raises(ReadError) as info:
+        decode_text("\n".join(lines) + "\n", fmt)
+    assert info.value.line_number == target + 1
+    read = decode_text("\n".join(lines) + "\n", fmt, lenient=True)
+    assert read.skipped == 1 and read.table.num_rows == len(lines) - 1
