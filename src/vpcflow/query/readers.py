@@ -18,7 +18,9 @@ memory stays bounded by the largest file.
 from __future__ import annotations
 
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -197,8 +199,12 @@ def read_s3_layout(
     end_s: int | None = None,
     where: pc.Expression | None = None,
     lenient: bool = False,
+    parallel: int = 2,
 ) -> Iterator[pa.Table]:
-    """Records of every flow-log object under ``prefix`` passing the filters, one table per object."""
+    """Records of every flow-log object under ``prefix`` passing the filters, one table per object.
+
+    ``parallel`` objects are fetched and parsed at once (threads); tables come in key order.
+    """
     kf = s3keys.KeyFilter(
         frozenset(account_ids) if account_ids is not None else None,
         frozenset(regions) if regions is not None else None,
@@ -206,10 +212,30 @@ def read_s3_layout(
         start_s, end_s,
     )
     rf = RecordFilter(start_s, end_s, where)
-    for key in walk_flow_log_keys(lister, prefix, kf):
-        table = rf.apply(decode_object(key, lister.get(key), lenient=lenient))
-        if table.num_rows:
-            yield table
+
+    def load(key: str) -> pa.Table:
+        return rf.apply(decode_object(key, lister.get(key), lenient=lenient))
+
+    keys = walk_flow_log_keys(lister, prefix, kf)
+    if parallel <= 1:
+        for key in keys:
+            table = load(key)
+            if table.num_rows:
+                yield table
+        return
+    # Decompression and parsing release the GIL: keep ``parallel`` objects in flight, yield in key order.
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        pending: deque[Future[pa.Table]] = deque()
+        for key in keys:
+            pending.append(pool.submit(load, key))
+            if len(pending) > parallel:
+                table = pending.popleft().result()
+                if table.num_rows:
+                    yield table
+        while pending:
+            table = pending.popleft().result()
+            if table.num_rows:
+                yield table
 
 
 def read_bucket_store(store: BucketStore, bucket: str, prefix: str = "", **filters: Any) -> Iterator[pa.Table]:

@@ -56,6 +56,7 @@ class CloudWatchLogsSink(CloudWatchSinkBase):
         super().__init__(**kwargs)
         self.client = client if client is not None else logs_client(endpoint_url, region)
         self.checkpoints = checkpoints
+        self._streams: set[tuple[str, str]] = set()
         self.destination_id = str(getattr(self.client.meta, "endpoint_url", endpoint_url or "aws"))
 
     def _error(self, exc: Exception, where: str) -> Exception:
@@ -88,6 +89,9 @@ class CloudWatchLogsSink(CloudWatchSinkBase):
     def _ensure_stream(self, group: str, stream: str, create_group: bool) -> None:
         from botocore.exceptions import ClientError
 
+        if (group, stream) in self._streams and not create_group:
+            return
+
         for fn, kw in ((self.client.create_log_group, {"logGroupName": group}) if create_group else (None, {}),
                        (self.client.create_log_stream, {"logGroupName": group, "logStreamName": stream})):
             if fn is None:
@@ -97,14 +101,23 @@ class CloudWatchLogsSink(CloudWatchSinkBase):
             except ClientError as e:
                 if e.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
                     raise self._error(e, f"{group}:{stream}") from e
+        self._streams.add((group, stream))
 
     def _put_batch(self, run_key: str, group: str, stream: str, ts: npt.NDArray[np.int64], msgs: pa.Array,
                    seq_from: int, seq_to: int) -> None:
         events = [{"timestamp": t, "message": m} for t, m in zip(ts.tolist(), msgs.to_pylist(), strict=True)]
         dest = self.destination_id + "/" + group
         self.checkpoints.begin(run_key, dest, stream, Intent(seq_from, seq_to, int(ts[-1]), str(events[-1]["message"])))
-        self._call(f"{group}:{stream}", self.client.put_log_events, logGroupName=group, logStreamName=stream,
-                   logEvents=events)
+        try:
+            self._call(f"{group}:{stream}", self.client.put_log_events, logGroupName=group, logStreamName=stream,
+                       logEvents=events)
+        except DeliveryFailedError as e:
+            if "ResourceNotFoundException" not in str(e):
+                raise
+            # Deleted behind our back: forget it and retry (re-authorize, re-create).
+            self._streams = {gs for gs in self._streams if gs[0] != group}
+            self._known_groups.discard(group)
+            raise DeliveryRetryableError(str(e), sink=self.sink_name, destination=f"{group}:{stream}") from e
         fault_point("cwl.after_put_before_checkpoint")
         self.checkpoints.commit(run_key, dest, stream, seq_to)
 

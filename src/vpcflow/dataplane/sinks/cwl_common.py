@@ -87,6 +87,7 @@ class CloudWatchSinkBase:
         self._state: dict[str, str] = {}
         self._message: dict[str, str] = {}
         self._authorized: set[str] = set()
+        self._known_groups: set[str] = set()  # groups seen to exist since the last authorization
         self._closed = False
 
     # -- backend ----------------------------------------------------------------------------------
@@ -125,7 +126,8 @@ class CloudWatchSinkBase:
 
     def flush(self, watermark_s: int | None = None) -> list[DeliveryReceipt]:
         receipts: list[DeliveryReceipt] = []
-        self._authorized.clear()
+        self._authorized.clear()  # delivery permissions are checked again at every flush
+        self._known_groups.clear()
         for fid in sorted(self._flow_logs):
             receipts += self._redeliver(fid)
             if fid in self._buf:
@@ -199,7 +201,11 @@ class CloudWatchSinkBase:
 
     def _check_access(self, fl: FlowLog, group: str) -> bool:
         """Authorize (once per flush per flow log); returns whether the group must be created."""
+        if fl.flow_log_id in self._authorized and group in self._known_groups:
+            return False
         exists = self._group_exists(group)
+        if exists:
+            self._known_groups.add(group)
         if fl.flow_log_id not in self._authorized:
             if self.authorize is not None:
                 msg = self.authorize(fl, exists)

@@ -19,8 +19,9 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from vpcflow.core.errors import DeliveryRetryableError, StateError
 from vpcflow.dataplane.sinks.cwl_common import CloudWatchSinkBase
-from vpcflow.storage.logstore import LogStore, ResourceAlreadyExistsError
+from vpcflow.storage.logstore import LogStore, ResourceAlreadyExistsError, ResourceNotFoundError
 
 
 class EmbeddedLogsSink(CloudWatchSinkBase):
@@ -32,6 +33,11 @@ class EmbeddedLogsSink(CloudWatchSinkBase):
         super().__init__(**kwargs)
         self.store = store
         self.enforce_age = enforce_age
+        self._streams: set[tuple[str, str]] = set()  # streams known to exist
+
+    def forget(self, group: str) -> None:
+        self._streams = {gs for gs in self._streams if gs[0] != group}
+        self._known_groups.discard(group)
 
     def _group_exists(self, group: str) -> bool:
         return self.store.log_group_exists(group)
@@ -41,13 +47,24 @@ class EmbeddedLogsSink(CloudWatchSinkBase):
         if create_group:
             with contextlib.suppress(ResourceAlreadyExistsError):
                 self.store.create_log_group(logGroupName=group)
+        if (group, stream) in self._streams:
+            return
         if not self.store.log_stream_exists(group, stream):
             with contextlib.suppress(ResourceAlreadyExistsError):
                 self.store.create_log_stream(logGroupName=group, logStreamName=stream)
+        self._streams.add((group, stream))
 
     def _put_batch(self, run_key: str, group: str, stream: str, ts: npt.NDArray[np.int64], msgs: pa.Array,
                    seq_from: int, seq_to: int) -> None:
-        self.store.put_events(group, stream, ts, msgs, enforce_age=self.enforce_age, checkpoint=(run_key, seq_to))
+        try:
+            self.store.put_events(group, stream, ts, msgs, enforce_age=self.enforce_age, checkpoint=(run_key, seq_to))
+        except ResourceNotFoundError as e:
+            # The group or stream was deleted behind our back: forget what we knew and retry,
+            # which re-authorizes (CreateLogGroup) and re-creates them.
+            self.forget(group)
+            raise DeliveryRetryableError(e.message, sink=self.sink_name, destination=f"{group}:{stream}") from e
+        except StateError as e:  # the log store is locked by another process for too long
+            raise DeliveryRetryableError(str(e), sink=self.sink_name, destination=f"{group}:{stream}") from e
 
     def _checkpoint(self, run_key: str, group: str, stream: str) -> int:
         if not self.store.log_group_exists(group):
