@@ -150,3 +150,22 @@ def test_missing_capture_file(setup: Path, capsys):
 def test_help(capsys):
     code, out, _ = _invoke(["run", "--help"], capsys)
     assert code == 0 and "--tap" in out and "--skip-bad" in out
+
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "run"
+
+
+def test_shipped_pcap_example_runs(tmp_path: Path, capsys):
+    dd = tmp_path / "data"
+    code, stdout, err = _invoke(["run", str(EXAMPLES / "pcap-run.yaml"), "--data-dir", str(dd), "--tap", "aggregate",
+                                 "-q"], capsys)
+    assert code == 0, err
+    lines = [ln.split(" ", 1)[1] for ln in stdout.splitlines()]
+    rejects = [ln for ln in lines if " REJECT " in ln]
+    # The brute force: 200 SYNs from one host, one record each (distinct source ports), all REJECTed.
+    assert len(rejects) == 200 and all("203.0.113.66 10.0.0.20" in ln for ln in rejects)
+    # Nothing of the DNS and metadata traffic (spec 2.7).
+    assert not any("10.0.0.2 " in ln or "169.254.169.254" in ln for ln in lines)
+    # The ping: echo requests in, replies out, both accepted (4 packets, 336 bytes each way).
+    assert sum(1 for ln in lines if " 0 0 1 4 336 " in ln and " ACCEPT " in ln) == 2
+    assert list((dd / "s3" / "vpcflow-demo-logs" / "AWSLogs").rglob("*.log.gz"))
