@@ -107,7 +107,9 @@ def test_default_acl_takes_every_unclaimed_subnet(three_tier: Topology) -> None:
     assert len(default) == 1
     names = {dict(t.subnets_by_id[s].tags)["Name"] for s in default[0].subnet_ids}
     assert names == {"web-1a", "web-1b", "app-1a", "app-1b"}
-    rules = [(e.rule_number, e.egress, e.rule_action, str(e.cidr_block or e.ipv6_cidr_block)) for e in default[0].entries]
+    rules = [
+        (e.rule_number, e.egress, e.rule_action, str(e.cidr_block or e.ipv6_cidr_block)) for e in default[0].entries
+    ]
     # AWS's default ACL in an IPv6 VPC: 100 (IPv4) and 101 (IPv6) allow, then the `*` deny rules, both ways
     assert rules == [
         (100, False, "allow", "0.0.0.0/0"),
@@ -157,7 +159,9 @@ def test_iam_kept_raw_and_locatable() -> None:
     assert locate(loaded.source_map, "iam.roles[1].nothing_here") == where.rsplit(":", 1)[0] + ":" + str(
         loaded.source_map.line_of(("iam", "roles", 1, "nothing_here"))
     )
-    assert "name: untrusted-delivery" in lines[int(locate(loaded.source_map, ("iam", "roles", 1)).rsplit(":", 1)[1]) - 1]
+    assert (
+        "name: untrusted-delivery" in lines[int(locate(loaded.source_map, ("iam", "roles", 1)).rsplit(":", 1)[1]) - 1]
+    )
 
 
 def test_small_json_example_loads() -> None:
@@ -169,7 +173,9 @@ def test_small_json_example_loads() -> None:
 def test_generated_ids_are_aws_shaped_and_stable() -> None:
     doc = minimal(
         network_interfaces=[{"name": "a", "subnet": "s"}],
-        security_groups=[{"name": "g", "vpc": "v", "ingress": [{"protocol": "tcp", "ports": 22, "cidr": "10.0.0.0/8"}]}],
+        security_groups=[
+            {"name": "g", "vpc": "v", "ingress": [{"protocol": "tcp", "ports": 22, "cidr": "10.0.0.0/8"}]}
+        ],
         internet_gateways=[{"name": "gw", "vpc": "v"}],
     )
     t1, t2 = load(doc), load(doc)
@@ -219,7 +225,10 @@ def test_omitted_private_ips_get_the_lowest_free_address() -> None:
 def test_default_security_group_and_default_egress() -> None:
     t = load(
         minimal(
-            network_interfaces=[{"name": "plain", "subnet": "s"}, {"name": "lb", "subnet": "s", "type": "network_load_balancer"}],
+            network_interfaces=[
+                {"name": "plain", "subnet": "s"},
+                {"name": "lb", "subnet": "s", "type": "network_load_balancer"},
+            ],
             security_groups=[
                 {"name": "open-out", "vpc": "v"},
                 {"name": "closed-out", "vpc": "v", "egress": []},
@@ -253,7 +262,12 @@ def test_protocol_and_port_spellings() -> None:
 
 def test_one_rule_per_peer() -> None:
     rule = {"protocol": "tcp", "ports": 22, "cidr": ["10.0.0.0/8", "192.168.0.0/16"], "ipv6_cidr": "::/0", "group": "g"}
-    t = load(minimal(vpcs=[{**minimal()["vpcs"][0], "ipv6_cidr_blocks": ["2600:1f18::/56"]}], security_groups=[{"name": "g", "vpc": "v", "ingress": [rule]}]))
+    t = load(
+        minimal(
+            vpcs=[{**minimal()["vpcs"][0], "ipv6_cidr_blocks": ["2600:1f18::/56"]}],
+            security_groups=[{"name": "g", "vpc": "v", "ingress": [rule]}],
+        )
+    )
     g = by_name(t.security_groups, "g")
     assert len(g.ingress) == 4
     assert [r.referenced_group_id for r in g.ingress].count(g.group_id) == 1
@@ -292,14 +306,21 @@ security_groups:
     with pytest.raises(Exception) as err:
         loads_topology(text, source="m.yaml")
     assert "unknown key 'defaults'" in str(err.value)
-    t = loads_topology(text.replace("defaults: &tier {vpc: v}\n", "").replace("<<: *tier, ", "vpc: v, "), source="m.yaml")
+    t = loads_topology(
+        text.replace("defaults: &tier {vpc: v}\n", "").replace("<<: *tier, ", "vpc: v, "), source="m.yaml"
+    )
     assert t.account_id == "210987654321" and t.vpcs[0].owner_id == "210987654321"
 
 
 def test_loading_250_interfaces_is_fast() -> None:
     subnets = [{"name": f"s{i}", "cidr_block": f"10.0.{i}.0/24", "availability_zone": "us-east-1a"} for i in range(20)]
     enis = [
-        {"name": f"e{i}", "subnet": f"s{i % 20}", "private_ip": f"10.0.{i % 20}.{10 + i // 20}", "security_groups": ["g"]}
+        {
+            "name": f"e{i}",
+            "subnet": f"s{i % 20}",
+            "private_ip": f"10.0.{i % 20}.{10 + i // 20}",
+            "security_groups": ["g"],
+        }
         for i in range(260)
     ]
     rules = [{"protocol": "tcp", "ports": 1000 + i, "cidr": "10.0.0.0/8"} for i in range(60)]
@@ -320,3 +341,92 @@ def test_loaded_document_keeps_raw_data() -> None:
     loaded = loads_topology_document(yaml.safe_dump(minimal()), source="x.yaml")
     assert loaded.document["vpcs"][0]["name"] == "v"
     assert loaded.locate("vpcs[0].subnets[0].cidr_block").startswith("x.yaml:")
+
+
+EVERYTHING = """\
+account_id: "123456789012"
+region: us-east-1
+accounts:
+  - {account_id: "123456789012", name: main}
+  - {account_id: "210987654321", name: partner}
+vpcs:
+  - name: app-vpc
+    cidr_blocks: [10.0.0.0/16, 10.50.0.0/16]
+    ipv6_cidr_blocks: ["2600:1f18:4a3:6b00::/56"]
+    subnets:
+      - {name: a, cidr_block: 10.0.1.0/24, availability_zone: us-east-1a, ipv6_cidr_block: "2600:1f18:4a3:6b00::/64"}
+      - {name: b, cidr_block: 10.50.1.0/24, availability_zone_id: use1-az2, availability_zone: us-east-1b}
+  - {name: partner-vpc, owner: partner, region: eu-west-1, cidr_block: 10.60.0.0/16,
+     subnets: [{name: p, cidr_block: 10.60.0.0/24, availability_zone: eu-west-1a}]}
+network_interfaces:
+  - {name: appliance, subnet: a, source_dest_check: false, nitro: false, ec2_classic: true}
+  - {name: sqs-endpoint-1a, subnet: b, type: vpc_endpoint, requester_managed: true}
+  - {name: partner-host, subnet: p}
+internet_gateways: [{name: main-igw, vpc: app-vpc}]
+egress_only_internet_gateways: [{name: v6-out, vpc: app-vpc}]
+vpn_gateways: [{name: office-vpn, vpc: app-vpc}]
+transit_gateways: [{name: tgw-main, vpcs: [app-vpc]}]
+nat_gateways:
+  - {name: private-nat, subnet: b, connectivity: private}
+vpc_endpoints:
+  - {name: sqs, vpc: app-vpc, service: com.amazonaws.us-east-1.sqs, type: Interface, network_interfaces: [sqs-endpoint-1a]}
+vpc_peering_connections:
+  - {name: to-partner, requester_vpc: app-vpc, accepter_vpc: partner-vpc}
+  - {name: to-outside, requester_vpc: app-vpc, accepter_vpc: vpc-0123456789abcdef0, accepter_owner: partner,
+     accepter_region: eu-west-2, status: pending-acceptance}
+route_tables:
+  - name: rt
+    vpc: app-vpc
+    main: true
+    routes:
+      - {destination: "::/0", egress_only_internet_gateway: v6-out}
+      - {destination: 10.9.0.0/16, target: tgw-main}
+      - {destination: 172.16.0.0/12, target: office-vpn}
+      - {destination: 192.0.2.0/24, network_interface: appliance, blackhole: true}
+      - {destination: 10.60.0.0/16, target: to-partner}
+      - {destination: 100.64.0.0/10, nat_gateway: private-nat}
+      - {destination: 10.0.0.0/16, target: local}
+s3_buckets: [{name: partner-logs, owner: partner, region: eu-west-1}]
+log_groups: [{name: /flow/app, owner: main}]
+"""
+
+
+def test_every_documented_feature_loads() -> None:
+    t = loads_topology(EVERYTHING, source="everything.yaml")
+    assert [a.account_id for a in t.accounts] == ["123456789012", "210987654321"]
+    partner = by_name(t.vpcs, "partner-vpc")
+    assert partner.owner_id == "210987654321" and partner.region == "eu-west-1"
+    assert {r.region_name for r in t.regions} == {"us-east-1", "eu-west-1"}
+    appliance = by_name(t.network_interfaces, "appliance")
+    assert appliance.source_dest_check is False and appliance.nitro is False and appliance.ec2_classic is True
+    assert by_name(t.network_interfaces, "partner-host").owner_id == "210987654321"
+    nat = by_name(t.nat_gateways, "private-nat")
+    assert nat.connectivity_type == "private" and nat.public_ip is None
+    assert str(nat.private_ip) == "10.50.1.5"  # sqs-endpoint-1a took .4 first (ENIs are assigned before NATs)
+    sqs = by_name(t.vpc_endpoints, "sqs")
+    assert sqs.vpc_endpoint_type == "Interface" and sqs.network_interface_ids == (
+        by_name(t.network_interfaces, "sqs-endpoint-1a").network_interface_id,
+    )
+    outside = by_name(t.vpc_peering_connections, "to-outside")
+    assert (outside.accepter_vpc_id, outside.accepter_owner_id, outside.accepter_region, outside.status) == (
+        "vpc-0123456789abcdef0", "210987654321", "eu-west-2", "pending-acceptance",
+    )  # fmt: skip
+    rt = by_name(t.route_tables, "rt")
+    kinds = [(r.target_kind, str(r.destination_cidr_block or r.destination_ipv6_cidr_block)) for r in rt.routes]
+    assert kinds == [
+        ("local", "10.0.0.0/16"),
+        ("local", "10.50.0.0/16"),
+        ("local", "2600:1f18:4a3:6b00::/56"),
+        ("egress_only_internet_gateway", "::/0"),
+        ("transit_gateway", "10.9.0.0/16"),
+        ("virtual_private_gateway", "172.16.0.0/12"),
+        ("blackhole", "192.0.2.0/24"),
+        ("vpc_peering_connection", "10.60.0.0/16"),
+        ("nat_gateway", "100.64.0.0/10"),
+    ]
+    assert rt.routes[6].target_id == appliance.network_interface_id
+    assert t.transit_gateways[0].vpc_ids == (by_name(t.vpcs, "app-vpc").vpc_id,)
+    assert t.buckets_by_name["partner-logs"].owner_id == "210987654321"
+    # and the normal form reloads to the same thing
+    again = loads_topology(dump_topology_document(topology_to_document(t)), source="everything.yaml")
+    assert again == t
