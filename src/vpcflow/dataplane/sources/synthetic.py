@@ -35,6 +35,8 @@ MSS = 1448
 UDP_HDR = 28
 ICMP_ECHO_LEN = 84  # 56 bytes of data
 FIN, SYN, RST, PSH, ACK = 1, 2, 4, 8, 16
+EPHEMERAL_LOW, EPHEMERAL_COUNT = 32768, 28232  # Linux ip_local_port_range 32768-60999
+EPHEMERAL_STRIDE = 7919  # prime, coprime with EPHEMERAL_COUNT: the walk visits every port once per cycle
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,7 @@ class SyntheticSource:
             "c_lo": c_lo,
             "s_hi": s_hi,
             "s_lo": s_lo,
-            "cport": rng.integers(32768, 61000, n).astype(np.uint16),
+            "cport": self._ephemeral(wi, 0, n),
             "dport": dport.astype(np.uint16),
         }
         rtt = (w.rtt_ms.sample(rng, n) * 1e6).astype(np.int64)
@@ -279,7 +281,7 @@ class SyntheticSource:
                     "c_lo": lb_lo,
                     "s_hi": b_hi,
                     "s_lo": b_lo,
-                    "cport": rng.integers(32768, 61000, n).astype(np.uint16),
+                    "cport": self._ephemeral(wi, 1, n),
                     "dport": w.backend_ports[rng.integers(0, w.backend_ports.shape[0], n)].astype(np.uint16),
                 }
                 groups, _end = tcp_packets(t0, rtt, think, req, resp, rst, v6)
@@ -295,6 +297,18 @@ class SyntheticSource:
         st["packets"] += sum(g.flow.shape[0] for g in groups)
         self.stats.flows += n
         return groups, flows
+
+    def _ephemeral(self, wi: int, leg: int, n: int) -> np.ndarray:
+        """Client ports: the ephemeral range walked with a stride, so that a workload reuses a port only
+        after EPHEMERAL_COUNT connections (two live connections never share a 5-tuple, as in a real stack)."""
+        key = (wi, leg)
+        if key not in self._port_pos:
+            seed = np.random.default_rng([self.scenario.seed, wi, leg, 7])
+            self._port_pos[key] = int(seed.integers(EPHEMERAL_COUNT))
+        pos = self._port_pos[key]
+        self._port_pos[key] = pos + n
+        k = (pos + np.arange(n, dtype=np.int64)) * EPHEMERAL_STRIDE % EPHEMERAL_COUNT
+        return (EPHEMERAL_LOW + k).astype(np.uint16)
 
     def _lb_private(self, w: Workload, entry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Private addresses of the load-balancer ENIs the clients reached."""
@@ -338,6 +352,7 @@ class SyntheticSource:
     def batches(self) -> Iterator[PacketBatch]:
         sc = self.scenario
         self._scan_pos: dict[int, int] = {}
+        self._port_pos: dict[tuple[int, int], int] = {}
         step = self.config.slice_s
         n_slices = int(np.ceil(sc.duration_s / step))
         pending: PacketBatch | None = None
