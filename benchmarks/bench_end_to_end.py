@@ -184,15 +184,18 @@ def run_nfpcapd(capture: Path, work: Path) -> dict[str, float] | None:
     out = work / "nfpcapd-out"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
-    p = subprocess.run([exe, "-r", str(capture), "-w", str(out)], capture_output=True, text=True, check=False)
+    p = subprocess.Popen([exe, "-r", str(capture), "-w", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    _, status, usage = os.wait4(p.pid, 0)  # this child's own rusage (peak RSS), not every child's
     wall = time.perf_counter() - t
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if p.returncode != 0:
-        print(f"nfpcapd failed ({p.returncode}): {p.stderr.strip()[:500]}")
+    rss = usage.ru_maxrss
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        err = p.stderr.read() if p.stderr else ""
+        print(f"nfpcapd failed ({code}): {err.strip()[:500]}")
         return None
-    return {"wall_s": wall, "maxrss_kb": rss if rss > before else float("nan")}
+    return {"wall_s": wall, "maxrss_kb": float(rss)}
 
 
 def main() -> None:
