@@ -6,9 +6,12 @@ import json
 import textwrap
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vpcflow.core.errors import ConfigError
-from vpcflow.model.topology.loader import loads_topology
+from vpcflow.model.topology.document import topology_to_document
+from vpcflow.model.topology.loader import dump_topology_document, loads_topology
 from vpcflow.model.topology.problems import Problem, TopologyError
 
 BASE = """\
@@ -456,3 +459,112 @@ def test_bucket_and_log_group_checks() -> None:
 def test_iam_section_top_level_keys() -> None:
     p = only("iam:\n  user: []\n")
     assert p.key_path == "iam.user" and "did you mean 'users'" in p.message
+
+
+# --- properties: random valid networks load and round-trip; one injected fault is found where it is ---
+
+
+@st.composite
+def networks(draw: st.DrawFn) -> dict[str, object]:
+    """1-3 VPCs (10.<v>.0.0/16), 1-4 subnets each (10.<v>.<s>.0/24), 0-6 ENIs per subnet, a group or two."""
+    doc: dict[str, object] = {"vpcs": [], "network_interfaces": [], "security_groups": [], "network_acls": []}
+    vpcs: list[dict[str, object]] = []
+    for v in range(draw(st.integers(1, 3))):
+        subnets = [
+            {
+                "name": f"s{v}-{s}",
+                "cidr_block": f"10.{v}.{s}.0/24",
+                "availability_zone": draw(st.sampled_from(["us-east-1a", "us-east-1b"])),
+            }
+            for s in range(draw(st.integers(1, 4)))
+        ]
+        vpcs.append({"name": f"v{v}", "cidr_block": f"10.{v}.0.0/16", "subnets": subnets})
+        groups = []
+        for g in range(draw(st.integers(1, 2))):
+            rules = [
+                draw(
+                    st.sampled_from(
+                        [
+                            {"protocol": "tcp", "ports": draw(st.integers(1, 65535)), "cidr": "0.0.0.0/0"},
+                            {"protocol": "udp", "ports": "1024-65535", "cidr": f"10.{v}.0.0/16"},
+                            {"protocol": "icmp", "icmp_type": 8, "cidr": "10.0.0.0/8"},
+                            {"protocol": "all", "group": f"g{v}-0"},
+                        ]
+                    )
+                )
+                for _ in range(draw(st.integers(0, 3)))
+            ]
+            unique = list({json.dumps(r, sort_keys=True): r for r in rules}.values())
+            groups.append({"name": f"g{v}-{g}", "vpc": f"v{v}", "ingress": unique})
+        doc["security_groups"].extend(groups)  # type: ignore[attr-defined]
+        for s, subnet in enumerate(subnets):
+            hosts = draw(st.lists(st.integers(4, 254), max_size=6, unique=True))
+            for h in hosts:
+                eni: dict[str, object] = {
+                    "name": f"e{v}-{s}-{h}",
+                    "subnet": subnet["name"],
+                    "security_groups": [f"g{v}-0"],
+                }
+                if draw(st.booleans()):
+                    eni["private_ip"] = f"10.{v}.{s}.{h}"
+                doc["network_interfaces"].append(eni)  # type: ignore[attr-defined]
+        if draw(st.booleans()):
+            rule_numbers = draw(st.lists(st.integers(1, 32766), min_size=1, max_size=4, unique=True))
+            entries = [
+                {"rule": n, "protocol": "tcp", "ports": 443, "action": "allow", "cidr": "0.0.0.0/0"}
+                for n in rule_numbers
+            ]
+            doc["network_acls"].append(
+                {"name": f"n{v}", "vpc": f"v{v}", "subnets": [subnets[0]["name"]], "ingress": entries}
+            )  # type: ignore[attr-defined]
+    doc["vpcs"] = vpcs
+    return doc
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks())
+def test_random_valid_networks_load_and_round_trip(doc: dict[str, object]) -> None:
+    t = loads_topology(json.dumps(doc, indent=1), source="random.json", fmt="json")
+    assert len(t.network_interfaces) == len(doc["network_interfaces"])  # type: ignore[arg-type]
+    # every address is unique per VPC and never a reserved one
+    seen = set()
+    for e in t.network_interfaces:
+        subnet = t.subnets_by_id[e.subnet_id]
+        assert e.private_ip_address in subnet.cidr_block and e.private_ip_address not in subnet.reserved_addresses()
+        assert (e.vpc_id, e.private_ip_address) not in seen
+        seen.add((e.vpc_id, e.private_ip_address))
+    again = loads_topology(dump_topology_document(topology_to_document(t)), source="random.json")
+    assert again == t
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks(), st.data())
+def test_an_injected_fault_is_reported_at_its_key_path(doc: dict[str, object], data: st.DataObject) -> None:
+    enis = doc["network_interfaces"]
+    assert isinstance(enis, list)
+    fault = data.draw(st.sampled_from(["reserved", "outside", "typo", "unknown-subnet"] if enis else ["typo"]))
+    if fault == "typo":
+        vpcs = doc["vpcs"]
+        assert isinstance(vpcs, list)
+        vpcs[0]["cidr_blok"] = "10.0.0.0/16"
+        expected, words = "vpcs[0].cidr_blok", "did you mean 'cidr_block'"
+    else:
+        i = data.draw(st.integers(0, len(enis) - 1))
+        subnet_name = enis[i]["subnet"]
+        v, s = (int(x) for x in subnet_name[1:].split("-"))
+        if fault == "reserved":
+            enis[i]["private_ip"] = f"10.{v}.{s}.{data.draw(st.sampled_from([0, 1, 2, 3, 255]))}"
+            expected, words = f"network_interfaces[{i}].private_ip", "reserves"
+        elif fault == "outside":
+            enis[i]["private_ip"] = f"10.{v}.{s + 100}.10"
+            expected, words = f"network_interfaces[{i}].private_ip", "outside subnet"
+        else:
+            enis[i]["subnet"] = "no-such-subnet"
+            expected, words = f"network_interfaces[{i}].subnet", "unknown subnet"
+    text = json.dumps(doc, indent=1)
+    with pytest.raises(TopologyError) as err:
+        loads_topology(text, source="random.json", fmt="json")
+    matching = [p for p in err.value.problems if p.key_path == expected]
+    assert matching and words in matching[0].message
+    line = int(matching[0].location.rsplit(":", 1)[1])
+    assert expected.rsplit(".", 1)[-1].strip("]").split("[")[0] in text.splitlines()[line - 1]
