@@ -39,7 +39,7 @@ def run(
 
 
 def ips(hi: np.ndarray, lo: np.ndarray) -> list[str]:
-    return [str(pair_to_ip(int(h), int(l))) for h, l in zip(hi, lo, strict=True)]
+    return [str(pair_to_ip(int(h), int(low))) for h, low in zip(hi, lo, strict=True)]
 
 
 def flows_of(b: PacketBatch, server_port: int) -> dict[int, np.ndarray]:
