@@ -14,7 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from vpcflow.cli.main import COMMANDS, cli
+from vpcflow.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "topology" / "three-tier.yaml"
@@ -31,11 +31,6 @@ def run(dd: Path, *args: str, principal: str | None = None) -> tuple[int, Any, s
         argv = ["ec2", "--data-dir", str(dd)] + (["--principal", principal] if principal else []) + argv[1:]
     elif argv[:2] == ["topology", "load"]:
         argv = [*argv, "--data-dir", str(dd)]
-        if "topology" not in COMMANDS:  # until the topology group registers `load`
-            from vpcflow.cli.topology_load import command
-
-            res = CliRunner().invoke(command, argv[2:], catch_exceptions=False)
-            return res.exit_code, json.loads(res.stdout) if res.stdout.strip() else None, res.stderr
     res = CliRunner().invoke(cli, argv, catch_exceptions=False)
     out = res.stdout.strip()
     return res.exit_code, json.loads(out) if out else None, res.stderr
