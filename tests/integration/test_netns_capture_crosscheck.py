@@ -1,0 +1,225 @@
+"""Cross-check on real traffic: two network namespaces joined by a veth pair exchange real TCP, UDP and
+ICMP; tcpdump (pcap, nanosecond) and dumpcap (pcapng) capture it; vpcflow's per-5-tuple packets and bytes
+must equal tshark's independent dissection of the same files. Needs root and ip/tcpdump/tshark."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vpcflow.dataplane.sources.capture import five_tuple_totals, open_capture
+
+pytestmark = pytest.mark.privileged
+
+TOOLS = ("ip", "tcpdump", "tshark")
+
+SERVER = r"""
+import socket, sys, threading
+host, tport, uport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((host, uport))
+def udp():
+    for _ in range(10):
+        data, peer = u.recvfrom(65535)
+        u.sendto(data * 2, peer)
+t = threading.Thread(target=udp, daemon=True); t.start()
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((host, tport)); s.listen()
+print("ready", flush=True)
+for _ in range(3):
+    c, _ = s.accept()
+    need = int.from_bytes(c.recv(4), "big"); got = 0
+    while got < need:
+        got += len(c.recv(65536))
+    c.sendall(b"r" * (2 * need)); c.shutdown(socket.SHUT_WR); c.recv(1); c.close()
+t.join(30)
+"""
+
+CLIENT = r"""
+import socket, struct, sys, time
+host, tport, uport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+# ICMP echo through a raw socket (no dependency on a ping binary); the peer's kernel answers
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s & 0xFFFF) + (s >> 16); s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); r.settimeout(5)
+for seq in range(4):
+    body = struct.pack("!BBHHH", 8, 0, 0, 0x4242, seq) + b"p" * 300
+    r.sendto(body[:2] + struct.pack("!H", csum(body)) + body[4:], (host, 0))
+    while True:
+        pkt = r.recv(2048)
+        if pkt[20] == 0 and struct.unpack("!H", pkt[26:28])[0] == seq:
+            break
+for size in (1000, 50000, 300000):
+    c = socket.create_connection((host, tport)); c.sendall(size.to_bytes(4, "big") + b"q" * size)
+    got = 0
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        got += len(d)
+    assert got == 2 * size, got
+    c.close()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
+for i in range(10):
+    u.sendto(b"u" * (20 + 100 * i), (host, uport)); u.recvfrom(65535)
+"""
+
+
+def _run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=60)
+
+
+def tshark_totals(path: Path) -> dict[tuple[str, str, int, int, int], tuple[int, int]]:
+    fields = ["ip.src", "ip.dst", "ip.proto", "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport", "ip.len"]
+    cmd = [
+        "tshark",
+        "-n",
+        "-r",
+        str(path),
+        "-o",
+        "ip.defragment:FALSE",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-E",
+        "occurrence=f",
+    ]
+    for f in fields:
+        cmd += ["-e", f]
+    out: dict[tuple[str, str, int, int, int], tuple[int, int]] = {}
+    for line in _run(*cmd).stdout.splitlines():
+        v = line.split("|")
+        if not v[0]:
+            continue  # not IPv4 (ARP)
+        key = (v[0], v[1], int(v[2]), int(v[3] or v[5] or 0), int(v[4] or v[6] or 0))
+        p, b = out.get(key, (0, 0))
+        out[key] = (p + 1, b + int(v[7]))
+    return out
+
+
+@pytest.fixture
+def namespaces() -> Iterator[tuple[str, str, str, str, str, str]]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create network namespaces (CI runs as root)")
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"missing tools: {', '.join(missing)} (apt-get install -y iproute2 tcpdump tshark)")
+    tag = secrets.token_hex(3)
+    ns_a, ns_b, veth_a, veth_b = f"vpcflow-a-{tag}", f"vpcflow-b-{tag}", f"vfa{tag}", f"vfb{tag}"
+    octet = 200 + secrets.randbelow(50)
+    ip_a, ip_b = f"10.{octet}.{secrets.randbelow(250)}.1", ""
+    ip_b = ip_a[: ip_a.rindex(".")] + ".2"
+    try:
+        r = _run("ip", "netns", "add", ns_a, check=False)
+        if r.returncode != 0:
+            pytest.skip(f"cannot create a network namespace here: {r.stderr.strip()}")
+        _run("ip", "netns", "add", ns_b)
+        _run("ip", "link", "add", veth_a, "type", "veth", "peer", "name", veth_b)
+        _run("ip", "link", "set", veth_a, "netns", ns_a)
+        _run("ip", "link", "set", veth_b, "netns", ns_b)
+        for ns, dev, ip in ((ns_a, veth_a, ip_a), (ns_b, veth_b, ip_b)):
+            # IPv4 only: no IPv6 router/neighbour chatter with non-10.x addresses
+            _run("ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1")
+            _run("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
+            _run("ip", "-n", ns, "link", "set", "lo", "up")
+            _run("ip", "-n", ns, "link", "set", dev, "up")
+        yield ns_a, ns_b, veth_a, veth_b, ip_a, ip_b
+    finally:
+        for ns in (ns_a, ns_b):
+            _run("ip", "netns", "del", ns, check=False)
+
+
+def _start_capture(cmd: list[str], path: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 15
+    assert proc.stderr is not None
+    line = b""
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if b"listening on" in line or b"Capturing on" in line or not line:
+            break
+    if proc.poll() is not None:
+        pytest.fail(f"capture did not start: {' '.join(cmd)}: {line!r}")
+    time.sleep(0.3)
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def test_vpcflow_and_tshark_agree_on_real_traffic(
+    namespaces: tuple[str, str, str, str, str, str], tmp_path: Path
+) -> None:
+    ns_a, ns_b, veth_a, veth_b, ip_a, ip_b = namespaces
+    pcap = tmp_path / "b.pcap"
+    captures = [
+        _start_capture(
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns_b,
+                "tcpdump",
+                "-n",
+                "-U",
+                "-s",
+                "128",
+                "-i",
+                veth_b,
+                "--time-stamp-precision=nano",
+                "-w",
+                str(pcap),
+            ],
+            pcap,
+        )
+    ]
+    pcapng = tmp_path / "a.pcapng"
+    if shutil.which("dumpcap"):
+        captures.append(
+            _start_capture(
+                ["ip", "netns", "exec", ns_a, "dumpcap", "-q", "-i", veth_a, "-s", "200", "-w", str(pcapng)], pcapng
+            )
+        )
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", ns_b, sys.executable, "-c", SERVER, ip_b, "5001", "5002"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        client = _run("ip", "netns", "exec", ns_a, sys.executable, "-c", CLIENT, ip_b, "5001", "5002", check=False)
+        assert client.returncode == 0, client.stderr
+        server.wait(timeout=30)
+        time.sleep(0.5)
+    finally:
+        if server.poll() is None:
+            server.kill()
+        for proc in captures:
+            _stop(proc)
+    files = [pcap] + ([pcapng] if pcapng.exists() else [])
+    for path in files:
+        src = open_capture(str(path))
+        ours = five_tuple_totals(src.batches())
+        theirs = tshark_totals(path)
+        assert ours == theirs, path.name
+        protos = {k[2] for k in ours if {k[0], k[1]} == {ip_a, ip_b}}
+        assert protos == {1, 6, 17}, (path.name, protos)
+        tcp = [v for k, v in ours.items() if k[2] == 6 and k[4] == 5001]
+        assert sum(p for p, _ in tcp) >= 3 * 4  # three connections, handshakes and data
+        assert src.stats.packets == sum(p for p, _ in ours.values())
