@@ -214,8 +214,10 @@ class FlowLogAggregator:
             return
         ws = ts_s - ts_s % self._interval[eni]
         k0 = (eni.astype(np.uint64) << _ENI_SHIFT) | ws.astype(np.uint64)
-        self._active.update(np.unique(k0[keep]).tolist())
         tt = self.flow_log.traffic_type
+        if tt != "ALL":
+            # Activity (for NODATA) counts traffic before the TrafficType filter drops rows.
+            self._active.update(np.unique(k0[keep]).tolist())
         if tt == "ACCEPT":
             keep &= obs.action == ACCEPT
         elif tt == "REJECT":
@@ -262,6 +264,8 @@ class FlowLogAggregator:
             rule=rule_map[obs.rule[obs_rows]] if len(rule_map) else np.full(t.shape[0], -1, np.int32),
         )
         part = fold(part)
+        if tt == "ALL":
+            self._active.update(np.unique(part.keys[0]).tolist())  # folded: far fewer rows to scan
         self._pending.append(part)
         self._pending_rows += len(part)
         if self._pending_rows > max(1 << 16, len(self._folded)):

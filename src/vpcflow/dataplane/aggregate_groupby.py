@@ -4,11 +4,13 @@ A partial record holds the key columns (uint64, packed by ``aggregate``) and the
 aggregates: ``packets``, ``bytes``, ``first_s``, ``last_s``, ``flags`` (the OR of mapped TCP
 flags, spec 1.4) and ``rule`` (the deciding rule of the earliest packet; side channel only).
 
-Grouping hashes the key columns into one uint64, sorts that single column (quicksort on one
-array is far cheaper than a lexsort over ten) and then VERIFIES that every row of a hash group has
-the same key columns; on a collision it falls back to an exact lexsort, so the result never depends
-on the hash. Folding is associative, so partials can be re-folded with new rows at any time: this
-is what keeps memory bounded by active flows rather than by packets.
+``fold`` runs the compiled single-pass hash-table kernel (``aggregate_kernels``). ``fold_numpy``
+is its pure-numpy reference, kept and tested against it: it hashes the key columns into one uint64,
+sorts that single column (quicksort on one array is far cheaper than a lexsort over ten) and then
+VERIFIES that every row of a hash group has the same key columns; on a collision it falls back to
+an exact lexsort. Neither result depends on the hash. Folding is associative, so partials can be
+re-folded with new rows at any time: this is what keeps memory bounded by active flows rather than
+by packets.
 """
 
 from __future__ import annotations
@@ -120,7 +122,27 @@ def _group_order(keys: list[U64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.
 
 
 def fold(p: Partials) -> Partials:
-    """Merge rows with equal keys: sums, min/max seconds, OR of flags, the earliest row's rule."""
+    """Merge rows with equal keys (the compiled kernel; same result as ``fold_numpy`` up to row order).
+
+    Groups come out in order of first appearance.
+    """
+    n = len(p)
+    if n <= 1:
+        return p
+    from vpcflow.dataplane.aggregate_kernels import fold_rows
+
+    keys = np.stack(p.keys, axis=1) if len(p.keys) > 1 else p.keys[0].reshape(-1, 1)
+    _g, rep, packets, nbytes, first, last, flags, rule = fold_rows(
+        np.ascontiguousarray(keys), p.packets, p.bytes, p.first_s, p.last_s, p.flags, p.rule)
+    return Partials(keys=[k[rep] for k in p.keys], packets=packets, bytes=nbytes, first_s=first, last_s=last,
+                    flags=flags, rule=rule)
+
+
+def fold_numpy(p: Partials) -> Partials:
+    """Merge rows with equal keys: sums, min/max seconds, OR of flags, the earliest row's rule.
+
+    The pure-numpy reference of ``fold`` (hash sort + verified groups); groups in hash order.
+    """
     n = len(p)
     if n <= 1:
         return p

@@ -203,12 +203,38 @@ def test_tag_and_next_hop_fields():
     ]
 
 
-def test_groupby_hash_collisions_fall_back_to_exact(monkeypatch):
+def _partials(rows):
+    keys = [np.array([r[0] for r in rows], np.uint64), np.array([r[1] for r in rows], np.uint64)]
+    n = len(rows)
+    return aggregate_groupby.Partials(
+        keys=keys, packets=np.ones(n, np.int64), bytes=np.array([r[2] for r in rows], np.int64),
+        first_s=np.array([r[3] for r in rows], np.int64), last_s=np.array([r[3] for r in rows], np.int64),
+        flags=np.array([r[4] for r in rows], np.uint8), rule=np.array([r[5] for r in rows], np.int32))
+
+
+def _as_set(p):
+    return sorted(zip(*(k.tolist() for k in p.keys), p.packets.tolist(), p.bytes.tolist(), p.first_s.tolist(),
+                      p.last_s.tolist(), p.flags.tolist(), p.rule.tolist(), strict=True))
+
+
+def test_numpy_groupby_hash_collisions_fall_back_to_exact(monkeypatch):
     monkeypatch.setattr(aggregate_groupby, "hash_keys", lambda keys: np.zeros(len(keys[0]), np.uint64))
-    rows = [tcp(T0 + 1, C, S, 1 + i % 3, 2, 2) for i in range(9)]
-    _, out = run(rows, [dict(packet=i) for i in range(9)], flow_log(ENI1, "NetworkInterface",
-                                                                    fmt="${srcport} ${packets}"))
-    assert lines(out) == ["1 3", "2 3", "3 3"]
+    p = _partials([(1, 2, 10, 5, 2, 0), (1, 3, 10, 5, 0, 1), (1, 2, 5, 4, 16, 3), (2, 2, 1, 1, 1, -1)])
+    assert _as_set(aggregate_groupby.fold_numpy(p)) == [(1, 2, 2, 15, 4, 5, 18, 3), (1, 3, 1, 10, 5, 5, 0, 1),
+                                                        (2, 2, 1, 1, 1, 1, 1, -1)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 1500), st.integers(0, 5),
+                          st.sampled_from([0, 1, 2, 4, 16, 0x80]), st.integers(-1, 3)), min_size=0, max_size=60))
+def test_compiled_fold_equals_numpy_reference(rows):
+    p = _partials(rows) if rows else aggregate_groupby.Partials.empty(2)
+    compiled = aggregate_groupby.fold(p)
+    assert _as_set(compiled) == _as_set(aggregate_groupby.fold_numpy(p))
+    # Groups come out in order of first appearance.
+    firsts = [next(i for i, r in enumerate(rows) if (r[0], r[1]) == key)
+              for key in zip(compiled.keys[0].tolist(), compiled.keys[1].tolist(), strict=True)]
+    assert firsts == sorted(firsts)
 
 
 @settings(max_examples=60, deadline=None)
