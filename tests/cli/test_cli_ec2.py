@@ -214,3 +214,37 @@ def test_real_process_exit_code(dd: Path) -> None:
 def test_init_command(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["init", "--data-dir", str(tmp_path / "x"), "--account-id", "111122223333"])
     assert res.exit_code == 0 and json.loads(res.stdout)["AccountId"] == "111122223333"
+
+
+def test_topology_load_errors(dd: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('account_id: "123"\n')
+    res = CliRunner().invoke(cli, ["topology", "load", str(bad), "--data-dir", str(tmp_path / "x")])
+    assert res.exit_code != 0
+    # another account's topology into an account that holds flow logs is refused
+    run(
+        dd, "ec2", "create-flow-logs", "--resource-ids", VPC, "--resource-type", "VPC", "--traffic-type", "ALL",
+        "--log-destination-type", "s3", "--log-destination", "arn:aws:s3:::vpcflow-demo-logs",
+    )  # fmt: skip
+    other = tmp_path / "other.yaml"
+    other.write_text(EXAMPLE.read_text().replace("123456789012", "111122223333"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "vpcflow.cli.main", "topology", "load", str(other), "--data-dir", str(dd)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "111122223333" in proc.stderr and "123456789012" in proc.stderr
+    assert len(run(dd, "ec2", "describe-flow-logs")[1]["FlowLogs"]) == 1  # nothing lost
+
+
+def test_topology_load_adopts_account_of_fresh_data_dir(tmp_path: Path) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text(EXAMPLE.read_text().replace("123456789012", "111122223333"))
+    code, out, err = run(tmp_path / "dd", "topology", "load", str(other))
+    assert code == 0, err
+    assert out["AccountId"] == "111122223333"
+    code, out, err = run(
+        tmp_path / "dd", "ec2", "create-flow-logs", "--resource-ids", VPC, "--resource-type", "VPC",
+        "--traffic-type", "ALL", "--log-destination-type", "s3", "--log-destination", "arn:aws:s3:::vpcflow-demo-logs",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out["FlowLogIds"] and out["Unsuccessful"] == []
