@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "query": "vpcflow.cli.query:command",
     "report": "vpcflow.cli.report:command",
     "run": "vpcflow.cli.run:command",
+    "serve": "vpcflow.cli.serve:command",
     "topology": "vpcflow.cli.topology:group",
 }
 

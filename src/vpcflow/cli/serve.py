@@ -1,0 +1,82 @@
+"""``vpcflow serve``: the AWS-compatible endpoint (EC2 flow logs + CloudWatch Logs) over HTTP with uvicorn.
+
+boto3 and the AWS CLI work unchanged with ``endpoint_url``/``--endpoint-url``; requests are SigV4
+signed with an IAM user's access key from the topology, or the root pair (docs/api.md).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import click
+
+from vpcflow.core.errors import ConfigError
+
+
+@click.command("serve")
+@click.option(
+    "--data-dir",
+    envvar="VPCFLOW_DATA_DIR",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Data directory (default $VPCFLOW_DATA_DIR or ./vpcflow-data).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=4566, show_default=True, type=click.IntRange(0, 65535),
+              help="Port (0: any free port, printed at start).")
+@click.option("--no-verify-signatures", is_flag=True,
+              help="Accept unsigned or wrongly signed requests; an unknown access key acts as the account root.")
+@click.option("--root-access-key-id", envvar="VPCFLOW_ROOT_ACCESS_KEY_ID", default=None,
+              help="The account root's access key id (default AKIAIOSFODNN7EXAMPLE).")
+@click.option("--root-secret-access-key", envvar="VPCFLOW_ROOT_SECRET_ACCESS_KEY", default=None,
+              help="The account root's secret access key (default AWS's documentation example secret).")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
+              show_default=True, help="uvicorn's log level (info logs every request).")
+def command(
+    data_dir: str | None,
+    host: str,
+    port: int,
+    no_verify_signatures: bool,
+    root_access_key_id: str | None,
+    root_secret_access_key: str | None,
+    log_level: str,
+) -> None:
+    """Serve EC2 flow-log calls and CloudWatch Logs calls on one port, for boto3 and the AWS CLI."""
+    import uvicorn
+
+    from vpcflow.api.app import create_app
+    from vpcflow.api.identity import RootCredentials
+    from vpcflow.runtime.datadir import DataDir
+
+    if (root_access_key_id is None) != (root_secret_access_key is None):
+        raise ConfigError("give both --root-access-key-id and --root-secret-access-key, or neither",
+                          key_path="--root-access-key-id")
+    root = (RootCredentials(root_access_key_id, root_secret_access_key)  # type: ignore[arg-type]
+            if root_access_key_id else RootCredentials())
+    dd = DataDir.resolve(data_dir)
+    account, region = dd.settings()
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as e:
+        raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}", key_path="--port") from None
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{bound}"
+    verify = not no_verify_signatures
+    click.echo(f"vpcflow endpoint {url}  (data dir {dd.path}, account {account}, region {region})")
+    click.echo(f"  SigV4 verification: {'on' if verify else 'OFF (any credentials act as their owner or root)'}")
+    click.echo(f"  root credentials:   AWS_ACCESS_KEY_ID={root.access_key_id} "
+               f"AWS_SECRET_ACCESS_KEY={root.secret_access_key}")
+    click.echo("  IAM users sign with their access keys from the topology file (iam.users[].access_keys).")
+    click.echo(f"  AWS CLI: aws --endpoint-url {url} --region {region} ec2 describe-flow-logs")
+    click.echo(f"           aws --endpoint-url {url} --region {region} logs describe-log-groups")
+    click.echo(f'  boto3:   boto3.client("ec2", endpoint_url="{url}", region_name="{region}", '
+               'aws_access_key_id=..., aws_secret_access_key=...)')
+    sys.stdout.flush()  # the URL must be readable before the server blocks (scripts wait for it)
+    app = create_app(dd, verify_signatures=verify, root_credentials=root)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="on"))
+    server.run(sockets=[sock])
