@@ -114,6 +114,7 @@ def measure(label: str, rows: int, fn: Callable[[], Any], repeat: int) -> Any:
     best = float("inf")
     with PeakRss() as mem:
         for _ in range(repeat):
+            result = None  # let the previous result go before measuring the next one
             t0 = time.perf_counter()
             result = fn()
             best = min(best, time.perf_counter() - t0)
