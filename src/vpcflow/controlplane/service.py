@@ -168,13 +168,18 @@ class FlowLogService(TagOperations):
                     )
                 )
         if req.deliver_logs_permission_arn:
-            checks.append(
-                Check(
-                    "iam:PassRole",
-                    (req.deliver_logs_permission_arn,),
-                    {"iam:PassedToService": FLOW_LOGS_SERVICE},
+            # One PassRole question per new flow log: iam:AssociatedResourceArn is the flow log's ARN.
+            for fl_id in ids:
+                checks.append(
+                    Check(
+                        "iam:PassRole",
+                        (req.deliver_logs_permission_arn,),
+                        {
+                            "iam:PassedToService": FLOW_LOGS_SERVICE,
+                            "iam:AssociatedResourceArn": flow_log_arn(self.region, self.account_id, fl_id),
+                        },
+                    )
                 )
-            )
         if req.log_destination_type == "s3":
             checks.append(Check("logs:CreateLogDelivery", ("*",), {}))
         return checks

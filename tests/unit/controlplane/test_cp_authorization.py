@@ -198,3 +198,14 @@ def test_deleting_s3_flow_log_needs_delete_log_delivery(svc: FlowLogService) -> 
     assert decode_authorization_message(e.message.rsplit(" ", 1)[1])["context"]["action"] == "logs:DeleteLogDelivery"
     assert svc.delete_flow_logs(BOB, FlowLogIds=[cwl]) == {"Unsuccessful": []}
     assert svc.delete_flow_logs(ALICE, FlowLogIds=[s3]) == {"Unsuccessful": []}
+
+
+def test_pass_role_associated_resource_arn(tmp_path: object) -> None:
+    topo = make_topology()
+    stmt = topo.iam["users"][0]["policies"][0]["document"]["Statement"][3]
+    stmt["Condition"]["ArnLike"] = {"iam:AssociatedResourceArn": "arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*"}
+    svc = make_service(tmp_path, topo)  # type: ignore[arg-type]
+    assert svc.create_flow_logs(ALICE, **cwl_params())["FlowLogIds"]
+    stmt["Condition"]["ArnLike"] = {"iam:AssociatedResourceArn": "arn:aws:ec2:eu-west-1:*:vpc-flow-log/*"}
+    svc.load_topology("{}", fmt="json", source="changed")
+    assert refused(svc.create_flow_logs, ALICE, **cwl_params(TrafficType="REJECT")).code == "UnauthorizedOperation"

@@ -194,3 +194,23 @@ def test_wal_mode(tmp_path: Path) -> None:
     store.list_flow_logs()
     conn = sqlite3.connect(tmp_path / "state.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_concurrent_duplicates_create_one_flow_log(data_dir: Path) -> None:
+    code = """
+        import sys
+        from vpcflow.runtime.client import Ec2Client
+        c = Ec2Client(sys.argv[1])
+        for i in range(10):
+            c.create_flow_logs(ResourceIds=["vpc-0a1b2c3d4e5f60718"], ResourceType="VPC", TrafficType="ALL",
+                LogDestinationType="s3", LogDestination=f"arn:aws:s3:::flow-bucket/same{i}/")
+    """
+    procs = [
+        subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), str(data_dir)], stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()
+    logs = Ec2Client(data_dir).describe_flow_logs()["FlowLogs"]
+    assert sorted(f["LogDestination"] for f in logs) == sorted(f"arn:aws:s3:::flow-bucket/same{i}/" for i in range(10))

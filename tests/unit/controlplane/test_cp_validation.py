@@ -427,3 +427,19 @@ def test_flow_logs_per_resource_limit(svc: FlowLogService) -> None:
         },
         "ResourceId": VPC,
     }
+
+
+def test_log_group_of_another_account_is_access_denied_item(svc: FlowLogService) -> None:
+    arn = "arn:aws:logs:us-east-1:210987654321:log-group:theirs"
+    out = svc.create_flow_logs(None, **cwl_params(LogGroupName=None, LogDestination=arn))
+    assert out["FlowLogIds"] == []
+    assert out["Unsuccessful"][0]["Error"] == {
+        "Code": "400",
+        "Message": "Access Denied for LogDestination: theirs. Please check LogDestination permission",
+    }
+
+
+def test_log_group_in_another_region_refused(empty_svc: FlowLogService) -> None:
+    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:g"
+    e = err(empty_svc, cwl_params(LogGroupName=None, LogDestination=arn))
+    assert e.code == "InvalidParameterValue" and "eu-west-1" in e.message
