@@ -1,7 +1,7 @@
 """End-to-end data-plane benchmark: a pcap file -> AWS flow records on disk, against nfdump's nfpcapd.
 
     python benchmarks/bench_end_to_end.py [--packets 5000000] [--flows 50000] [--workdir DIR]
-                                          [--memory-packets 20000000] [--keep]
+                                          [--memory-packets 20000000] [--stages] [--keep]
 
 1. Writes a capture of ``--packets`` packets over ``--flows`` TCP/UDP/ICMP flows (Ethernet, headers
    only: snaplen 128, as flow tools capture) between internet clients and a 100-ENI topology
@@ -135,8 +135,12 @@ def write_capture(path: Path, packets: int, flows: int, seed: int = 5) -> None:
             ))
 
 
-def child(capture: str, out: str, topo_path: str) -> None:
-    """The measured vpcflow run (in its own process, so ru_maxrss is its own)."""
+def child(capture: str, out: str, topo_path: str, stage: str = "full") -> None:
+    """The measured vpcflow run (in its own process, so ru_maxrss is its own).
+
+    ``stage``: ``full`` (pcap -> records on disk), ``source`` (reading and parsing only) or
+    ``engine`` (reading + attribution and SG/NACL evaluation, no aggregation): the stage breakdown.
+    """
     from datetime import UTC, datetime
 
     from vpcflow.dataplane.aggregate import AggregateOptions
@@ -154,6 +158,16 @@ def child(capture: str, out: str, topo_path: str) -> None:
                  log_destination_type="s3", creation_time=datetime(2023, 1, 1, tzinfo=UTC),
                  log_destination="arn:aws:s3:::bench", max_aggregation_interval=60)
     sink = FilesSink(Path(out))
+    if stage != "full":
+        t = time.perf_counter()
+        n = 0
+        for b in open_capture(capture, reorder_window_s=0.0).batches():
+            n += len(b)
+            if stage == "engine":
+                engine.observe(b)
+        print(json.dumps({"packets": n, "records": 0, "wall_s": time.perf_counter() - t,
+                          "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+        return
     t = time.perf_counter()
     stats = run_pipeline([open_capture(capture, reorder_window_s=0.0)], engine, [fl], topo,
                          {fl.flow_log_id: sink}, options=AggregateOptions())
@@ -162,11 +176,11 @@ def child(capture: str, out: str, topo_path: str) -> None:
                       "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 
 
-def run_vpcflow(capture: Path, work: Path, topo: Path) -> dict[str, float]:
+def run_vpcflow(capture: Path, work: Path, topo: Path, stage: str = "full") -> dict[str, float]:
     out = work / "vpcflow-out"
     shutil.rmtree(out, ignore_errors=True)
     t = time.perf_counter()
-    p = subprocess.run([sys.executable, __file__, "--child", str(capture), str(out), str(topo)],
+    p = subprocess.run([sys.executable, __file__, "--child", str(capture), str(out), str(topo), stage],
                        capture_output=True, text=True, check=False)
     total = time.perf_counter() - t
     if p.returncode != 0:
@@ -205,7 +219,8 @@ def main() -> None:
     ap.add_argument("--memory-packets", type=int, default=0)
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
-    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--stages", action="store_true", help="also time source-only and source+engine runs")
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(*args.child)
@@ -225,6 +240,11 @@ def main() -> None:
     print(f"vpcflow : {v['packets']:,.0f} packets -> {v['records']:,.0f} records in {v['wall_s']:.2f} s "
           f"(pipeline) / {v['process_s']:.2f} s (process, incl. imports and JIT load): {v_pps:,.0f} packets/s "
           f"({v['packets'] / v['process_s']:,.0f} incl. start-up); peak RSS {v['maxrss_kb'] / 1024:,.0f} MiB")
+    if args.stages:
+        for stage in ("source", "engine"):
+            r = run_vpcflow(cap, work, topo, stage)
+            print(f"  stage {stage:6s}: {r['wall_s']:.2f} s, {r['packets'] / r['wall_s']:,.0f} packets/s, "
+                  f"peak RSS {r['maxrss_kb'] / 1024:,.0f} MiB")
     n = run_nfpcapd(cap, work)
     if n is not None:
         n_pps = args.packets / n["wall_s"]
