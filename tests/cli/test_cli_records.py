@@ -129,3 +129,10 @@ def test_main_entry_point_in_process(tmp_path: Path, capsys: pytest.CaptureFixtu
         main(["format", "check", "${bogus}"])
     assert info.value.code == 2
     assert "bogus" in capsys.readouterr().err
+
+
+def test_docs_field_table_is_the_generated_one() -> None:
+    """docs/formats.md pastes `vpcflow fields --all --markdown`: keep it in step with the catalogue."""
+    doc = Path(__file__).resolve().parents[2] / "docs" / "formats.md"
+    result = CliRunner().invoke(cli, ["fields", "--all", "--markdown"])
+    assert result.output.strip() in doc.read_text()
