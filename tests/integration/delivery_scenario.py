@@ -4,6 +4,10 @@
 three flow logs of the data directory: S3 gzip text (per-hour), S3 Parquet (Hive) and the embedded
 CloudWatch Logs store, flushing as a pipeline would. ``--broken`` starts with the bucket missing and
 the log role refused, so everything goes to the spool.
+
+``python delivery_scenario.py DATA_DIR --remote-logs ENDPOINT T0`` delivers the CloudWatch flow log
+through boto3 to ``ENDPOINT`` instead (records start at ``T0``: CloudWatch refuses events older than
+14 days), checkpointing in ``DATA_DIR/spool/checkpoints.db``.
 """
 
 from __future__ import annotations
@@ -41,10 +45,10 @@ FLOW_LOGS = (
 )
 
 
-def record_stream(n: int = 3000, seed: int = 7) -> pa.Table:
+def record_stream(n: int = 3000, seed: int = 7, t0: int = T0) -> pa.Table:
     """Records in end-time order, as aggregation would hand them over."""
     rng = np.random.default_rng(seed)
-    end = T0 + np.sort(rng.integers(0, 3600, n))
+    end = t0 + np.sort(rng.integers(0, 3600, n))
     return record_table(DEFAULT_FIELDS, {
         "version": 2, "account_id": "123456789012",
         "interface_id": pa.array([f"eni-{i:017x}" for i in rng.integers(0, 5, n)]),
@@ -108,6 +112,29 @@ def snapshot(data_dir: Path) -> dict[str, object]:
     return out
 
 
+def run_remote_logs(data_dir: Path, endpoint: str, t0: int) -> int:
+    import boto3
+
+    from vpcflow.dataplane.sinks.cloudwatch_logs import CloudWatchLogsSink
+    from vpcflow.dataplane.sinks.spool import CheckpointStore
+
+    client = boto3.client("logs", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    sink = CloudWatchLogsSink(client=client, checkpoints=CheckpointStore(data_dir / "spool" / "checkpoints.db"),
+                              run_id="remote", spool=Spool(data_dir / "spool"), max_batch_events=150)
+    table = record_stream(t0=t0)
+    delivered = 0
+    for a in range(0, table.num_rows, 250):
+        sink.write(FLOW_LOGS[2], table.slice(a, 250))
+        delivered += sum(r.records for r in sink.flush(None) if r.status == "delivered")
+    sink.close()
+    return delivered
+
+
 if __name__ == "__main__":
-    result = run(Path(sys.argv[1]), broken="--broken" in sys.argv[2:])
-    print(json.dumps(result))
+    if "--remote-logs" in sys.argv:
+        i = sys.argv.index("--remote-logs")
+        print(run_remote_logs(Path(sys.argv[1]), sys.argv[i + 1], int(sys.argv[i + 2])))
+    else:
+        result = run(Path(sys.argv[1]), broken="--broken" in sys.argv[2:])
+        print(json.dumps(result))

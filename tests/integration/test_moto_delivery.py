@@ -157,3 +157,29 @@ def test_unfinished_intent_is_reconciled_against_the_stream(endpoint: str, tmp_p
     ckpt.begin("r/fl-1", dest, "eni-1-all", Intent(2, 5, now, "never sent"))  # killed before the put
     assert sink._checkpoint("r/fl-1", "intent-group", "eni-1-all") == 2
     assert ckpt.intent("r/fl-1", dest, "eni-1-all") is None
+
+
+@pytest.mark.parametrize("fault", ["cwl.after_put_before_checkpoint:3", "cwl.before_batch:5"])
+def test_remote_kill_between_put_and_checkpoint_then_rerun(endpoint: str, tmp_path: Path, fault: str) -> None:
+    """A subprocess delivering through boto3 is killed; the re-run reconciles its intent: no duplicates."""
+    import os
+    import subprocess
+    import sys
+
+    script = Path(__file__).with_name("delivery_scenario.py")
+    t0 = int(time.time()) - 7200
+    logs = _client("logs", endpoint)
+    group = "flow-logs"
+    env = {k: v for k, v in os.environ.items() if k != "VPCFLOW_FAULT_POINT"}
+    for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+        logs.delete_log_group(logGroupName=g["logGroupName"])  # a fresh group per parameter
+    killed = subprocess.run([sys.executable, str(script), str(tmp_path), "--remote-logs", endpoint, str(t0)],
+                            env={**env, "VPCFLOW_FAULT_POINT": fault}, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == 137, killed.stderr
+    again = subprocess.run([sys.executable, str(script), str(tmp_path), "--remote-logs", endpoint, str(t0)],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    messages = [e["message"] for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group)
+                for e in page["events"]]
+    assert len(messages) == 3000
+    assert len(set(messages)) == len(messages)
