@@ -37,7 +37,13 @@ import pyarrow.csv as pacsv
 from vpcflow.codecs.records import arrow_schema
 from vpcflow.core.errors import InvalidParameterError, ReadError
 from vpcflow.model.fields import FIELDS, Field, ValueType, to_field_name
-from vpcflow.model.logformat import LogFormat, log_format_from_header, looks_like_header, parse_log_format
+from vpcflow.model.logformat import (
+    LogFormat,
+    log_format_from_header,
+    looks_like_header,
+    parse_any_log_format,
+    parse_log_format,
+)
 
 NULL = "-"
 _INT_RE = r"^(0|[1-9][0-9]{0,18})$"
@@ -349,7 +355,7 @@ def _resolve_format(first_line: str, log_format: LogFormat | str | None, source:
     """The format and whether ``first_line`` is a header line."""
     first = first_line.rstrip("\r")
     if log_format is not None:
-        fmt = log_format if isinstance(log_format, LogFormat) else parse_log_format(log_format)
+        fmt = log_format if isinstance(log_format, LogFormat) else parse_any_log_format(log_format)
         if first == fmt.header:
             return fmt, True
         if looks_like_header(first):
@@ -383,7 +389,7 @@ def decode_text(
     nl = raw_bytes.find(b"\n")
     first = bytes(raw_bytes if nl < 0 else raw_bytes[:nl]).decode("utf-8", errors="replace")
     fmt, has_header = _resolve_format(first, log_format, source) if raw_bytes else (
-        log_format if isinstance(log_format, LogFormat) else parse_log_format(log_format), False)
+        log_format if isinstance(log_format, LogFormat) else parse_any_log_format(log_format), False)
     body = pa.py_buffer(raw_bytes)  # zero-copy; slices of it too
     if has_header:
         body = body.slice(len(body)) if nl < 0 else body.slice(nl + 1)

@@ -134,6 +134,17 @@ def _parse_cached(text: str | None, transit_gateway: bool) -> LogFormat:
     )
 
 
+def parse_any_log_format(text: str | None) -> LogFormat:
+    """Parse a LogFormat of either kind: a transit gateway format when it names a TGW-only field.
+
+    For readers and tools that get a format without the flow log's resource type (files, the CLI).
+    """
+    transit = text is not None and any(
+        FIELDS[n].transit_gateway for n in _TOKEN.findall(text) if n in FIELDS
+    )
+    return parse_log_format(text, transit_gateway=transit)
+
+
 def validate_for_resource(text: str | None, resource_type: str) -> LogFormat:
     """Validate a CreateFlowLogs ``LogFormat`` for a ``ResourceType`` (``VPC``, ``Subnet``,
     ``NetworkInterface``, ``TransitGateway``, ``TransitGatewayAttachment``)."""
@@ -172,6 +183,7 @@ __all__ = [
     "default_log_format",
     "log_format_from_header",
     "looks_like_header",
+    "parse_any_log_format",
     "parse_log_format",
     "validate_for_resource",
 ]
