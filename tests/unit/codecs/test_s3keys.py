@@ -131,3 +131,29 @@ def test_key_filter_prunes_by_account_region_and_time() -> None:
 def test_account_prefix() -> None:
     assert s3keys.account_prefix("p", "1", "us-east-1") == "p/AWSLogs/1/vpcflowlogs/us-east-1/"
     assert s3keys.account_prefix("", "1", hive=True) == "AWSLogs/aws-account-id=1/aws-service=vpcflowlogs/"
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    account=st.from_regex(r"\d{12}", fullmatch=True),
+    region=st.sampled_from(["us-east-1", "eu-west-3", "ap-southeast-2", "us-gov-west-1"]),
+    fl=st.from_regex(r"fl-[0-9a-f]{17}", fullmatch=True),
+    end_s=st.integers(0, 4_102_444_800),
+    hive=st.booleans(), per_hour=st.booleans(), parquet=st.booleans(),
+    prefix=st.sampled_from(["", "a/", "deep/er/folder/"]),
+    data=st.binary(max_size=64),
+)
+def test_any_key_parses_back(account: str, region: str, fl: str, end_s: int, hive: bool, per_hour: bool,
+                             parquet: bool, prefix: str, data: bytes) -> None:
+    p = s3keys.period_start(end_s)
+    key = s3keys.object_key(prefix, account, region, fl, p, data, hive=hive, per_hour=per_hour, parquet=parquet)
+    pk = s3keys.parse_key(key)
+    assert pk is not None
+    assert (pk.account_id, pk.region, pk.flow_log_id, pk.period_start_s, pk.prefix) == (account, region, fl, p, prefix)
+    assert (pk.hive, pk.per_hour, pk.parquet) == (hive, per_hour, parquet)
+    assert key.startswith(s3keys.account_prefix(prefix, account, region, hive=hive))
+    assert pk.day_start_s <= p < pk.day_start_s + 86400
