@@ -72,6 +72,7 @@ TOPOLOGY: dict[str, Any] = {
                 [
                     _ALLOW_FLOWLOGS,
                     {"Effect": "Allow", "Action": "logs:CreateLogDelivery", "Resource": "*"},
+                    {"Effect": "Allow", "Action": "s3:*BucketPolicy", "Resource": "*"},  # S3 auto-attach
                     {
                         "Effect": "Allow",
                         "Action": "iam:PassRole",
@@ -190,3 +191,64 @@ def cwl_params(**extra: Any) -> dict[str, Any]:
         "DeliverLogsPermissionArn": ROLE,
         **extra,
     }
+
+
+@dataclass
+class RawAnswer:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    def xml_error(self) -> tuple[str, str]:
+        """(Code, Message) of an EC2 error body."""
+        from xml.etree import ElementTree as ET
+
+        root = ET.fromstring(self.body)
+        assert root.tag == "Response", self.body
+        err = root.find("./Errors/Error")
+        assert err is not None and root.find("RequestID") is not None, self.body
+        return err.findtext("Code") or "", err.findtext("Message") or ""
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def raw_request(
+    ep: Endpoint,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    key: tuple[str, str] | None = ROOT,
+    service: str = "ec2",
+    region: str = REGION,
+    send_body: bytes | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> RawAnswer:
+    """POST ``body`` signed with botocore's SigV4 (``key=None``: unsigned); ``send_body`` replaces the
+    body after signing (tampering); ``extra_headers`` are added after signing."""
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    req = AWSRequest(method="POST", url=ep.url + "/", data=body, headers=dict(headers))
+    if key is not None:
+        SigV4Auth(Credentials(key[0], key[1]), service, region).add_auth(req)
+    sent_headers = {k: str(v) for k, v in req.headers.items()}
+    sent_headers.update(extra_headers or {})
+    http = urllib.request.Request(ep.url + "/", data=send_body if send_body is not None else body,
+                                  headers=sent_headers, method="POST")
+    try:
+        with urllib.request.urlopen(http, timeout=10) as r:
+            return RawAnswer(r.status, r.read(), dict(r.headers))
+    except urllib.error.HTTPError as e:
+        return RawAnswer(e.code, e.read(), dict(e.headers))
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+
+
+def logs_headers(operation: str) -> dict[str, str]:
+    return {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"Logs_20140328.{operation}"}
