@@ -4,22 +4,60 @@ The kind of each file comes from its name: ``.parquet`` (including AWS's ``.log.
 Parquet, anything else is text, gzip-compressed when it ends in ``.gz`` (gzip input is detected
 by content). Text input may have the S3 header line (the format is read from it) or not (then
 ``--format`` gives it, default: the default format). Every value is preserved.
+
+Files are streamed in pieces, so memory stays bounded whatever their size; the output is written
+to a temporary name and renamed at the end, so a failed conversion leaves no partial file.
 """
 
 from __future__ import annotations
 
+import gzip
+import itertools
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
+import pyarrow as pa
 
-from vpcflow.codecs.parquet import read_parquet, write_parquet
-from vpcflow.codecs.records import log_format_of
-from vpcflow.codecs.text import read_text_file, write_text_file
+from vpcflow.codecs.parquet import ParquetRecordWriter, iter_parquet, read_parquet_format
+from vpcflow.codecs.text import header_line, iter_text_file, render_text
 from vpcflow.core.errors import ConfigError
+from vpcflow.model.logformat import LogFormat
 
 
 def _is_parquet(path: Path) -> bool:
     return path.name.endswith(".parquet")
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.rows = self.skipped = self.repaired = 0
+        self.shown = 0
+
+
+def _read(src: Path, log_format: str | None, lenient: bool, counts: _Counts) -> tuple[LogFormat, Iterator[pa.Table]]:
+    """The input's format and an iterator over its record tables."""
+    if _is_parquet(src):
+        if lenient:
+            raise ConfigError("--lenient applies to text input only")
+        if log_format is not None:
+            raise ConfigError("--format applies to text input only (a Parquet file names its columns)")
+        return read_parquet_format(src), iter_parquet(src)
+    reads = iter_text_file(src, log_format, lenient=lenient)
+    first = next(reads)
+
+    def tables() -> Iterator[pa.Table]:
+        for read in itertools.chain([first], reads):
+            counts.skipped += read.skipped
+            counts.repaired += read.repaired
+            for number, raw in read.skipped_lines:
+                if counts.shown < 5:
+                    click.echo(f"skipped {src}:{number}: {raw}", err=True)
+                    counts.shown += 1
+            yield read.table
+
+    return first.log_format, tables()
 
 
 @click.command("convert", context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,26 +72,30 @@ def command(src: Path, dst: Path, log_format: str | None, lenient: bool, no_head
     """Convert flow-log records between text (.log/.log.gz) and Parquet (.parquet)."""
     if not src.is_file():
         raise ConfigError(f"input file {src} does not exist")
-    if src.resolve() == dst.resolve():
+    if dst.exists() and src.resolve() == dst.resolve():
         raise ConfigError(f"input and output are the same file: {src}")
-    skipped = repaired = 0
-    if _is_parquet(src):
-        if lenient:
-            raise ConfigError("--lenient applies to text input only")
-        table = read_parquet(src)
-        fmt = log_format_of(table)
-        if log_format is not None:
-            raise ConfigError("--format applies to text input only (a Parquet file names its columns)")
-    else:
-        read = read_text_file(src, log_format, lenient=lenient)
-        table, fmt = read.table, read.log_format
-        skipped, repaired = read.skipped, read.repaired
-        for number, raw in read.skipped_lines[:5]:
-            click.echo(f"skipped {src}:{number}: {raw}", err=True)
-    if _is_parquet(dst):
-        write_parquet(table, dst, log_format=fmt)
-    else:
-        write_text_file(dst, table, header=not no_header)
-    note = f", {skipped} malformed lines skipped" if skipped else ""
-    note += f", {repaired} lines repaired" if repaired else ""
-    click.echo(f"{table.num_rows} records (format version {fmt.version}) -> {dst}{note}", err=True)
+    counts = _Counts()
+    fmt, tables = _read(src, log_format, lenient, counts)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    try:
+        if _is_parquet(dst):
+            with ParquetRecordWriter(tmp, fmt) as writer:
+                for table in tables:
+                    writer.write(table)
+                    counts.rows += table.num_rows
+        else:
+            with open(tmp, "wb") as raw:
+                out = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if dst.name.endswith(".gz") else raw
+                if not no_header:
+                    out.write((header_line(fmt) + "\n").encode())
+                for table in tables:
+                    out.write(render_text(table, header=False))
+                    counts.rows += table.num_rows
+                if out is not raw:
+                    out.close()
+        tmp.replace(dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    note = f", {counts.skipped} malformed lines skipped" if counts.skipped else ""
+    note += f", {counts.repaired} lines repaired" if counts.repaired else ""
+    click.echo(f"{counts.rows} records (format version {fmt.version}) -> {dst}{note}", err=True)

@@ -13,6 +13,7 @@ text -> Parquet -> text is byte-identical: the same typed table renders the same
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -63,6 +64,53 @@ def write_parquet(
     )
 
 
+class ParquetRecordWriter:
+    """Write record tables of one format to one Parquet file piece by piece (bounded memory).
+
+    ``with ParquetRecordWriter(path, fmt) as w: w.write(table)``; each ``write`` adds row groups.
+    """
+
+    def __init__(self, where: str | Path | IO[bytes], log_format: LogFormat, *,
+                 compression_level: int | None = COMPRESSION_LEVEL) -> None:
+        self.log_format = log_format
+        self._schema = _with_metadata(arrow_schema(log_format).empty_table(), log_format).schema
+        sink: str | IO[bytes] = str(where) if isinstance(where, str | Path) else where
+        self._writer = pq.ParquetWriter(sink, self._schema, compression=COMPRESSION,
+                                        compression_level=compression_level, use_dictionary=True)
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        out = conform(table, self.log_format).replace_schema_metadata(self._schema.metadata)
+        self._writer.write_table(out, row_group_size=1 << 20)
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> ParquetRecordWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def iter_parquet(source: str | Path, *, batch_rows: int = 1 << 20) -> Iterator[pa.Table]:
+    """Read a flow-log Parquet file in record tables of up to ``batch_rows`` rows (bounded memory)."""
+    try:
+        pf = pq.ParquetFile(str(source))
+    except (pa.ArrowInvalid, OSError) as e:
+        raise ReadError(f"not a readable Parquet file ({e})", source=str(source), line_number=0, raw="") from e
+    fmt = read_parquet_format(source)
+    empty = True
+    for batch in pf.iter_batches(batch_size=batch_rows):
+        empty = False
+        yield conform(pa.Table.from_batches([batch]), fmt)
+    if empty:
+        yield arrow_schema(fmt).empty_table()
+
+
 def parquet_bytes(table: pa.Table, *, log_format: LogFormat | None = None) -> bytes:
     """The bytes of a Parquet file of ``table`` (what an S3 sink uploads)."""
     buf = io.BytesIO()
@@ -99,4 +147,13 @@ def read_parquet_format(source: str | Path) -> LogFormat:
         raise ReadError(f"not a flow-log Parquet file ({e})", source=str(source), line_number=0, raw="") from e
 
 
-__all__ = ["COMPRESSION", "arrow_schema", "parquet_bytes", "read_parquet", "read_parquet_format", "write_parquet"]
+__all__ = [
+    "COMPRESSION",
+    "ParquetRecordWriter",
+    "arrow_schema",
+    "iter_parquet",
+    "parquet_bytes",
+    "read_parquet",
+    "read_parquet_format",
+    "write_parquet",
+]

@@ -25,8 +25,10 @@ from __future__ import annotations
 import gzip
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -376,6 +378,8 @@ def decode_text(
     *,
     source: str = "<text>",
     lenient: bool = False,
+    header: bool | None = None,
+    line_offset: int = 0,
 ) -> TextRead:
     """Parse flow-log text (with or without the S3 header line) into a typed record table.
 
@@ -384,16 +388,21 @@ def decode_text(
     a header, the header must match it. Strict mode raises ``ReadError`` with the 1-based line
     number (counting the header) and raw text of the first malformed line; lenient mode repairs
     runs of spaces and counts and skips lines that stay malformed.
+    ``header``: None detects a header line, False says there is none (a later piece of a file).
+    ``line_offset``: lines of the source before ``data`` (for line numbers in errors).
     """
     raw_bytes = data.encode() if isinstance(data, str) else data
     nl = raw_bytes.find(b"\n")
     first = bytes(raw_bytes if nl < 0 else raw_bytes[:nl]).decode("utf-8", errors="replace")
-    fmt, has_header = _resolve_format(first, log_format, source) if raw_bytes else (
-        log_format if isinstance(log_format, LogFormat) else parse_any_log_format(log_format), False)
+    if raw_bytes and header is not False:
+        fmt, has_header = _resolve_format(first, log_format, source)
+    else:
+        fmt = log_format if isinstance(log_format, LogFormat) else parse_any_log_format(log_format)
+        has_header = False
     body = pa.py_buffer(raw_bytes)  # zero-copy; slices of it too
     if has_header:
         body = body.slice(len(body)) if nl < 0 else body.slice(nl + 1)
-    first_number = 2 if has_header else 1
+    first_number = line_offset + (2 if has_header else 1)
     if body.size == 0:
         return TextRead(arrow_schema(fmt).empty_table(), fmt, has_header)
     try:
@@ -455,6 +464,54 @@ def read_text_bytes(path: str | Path) -> bytes:
     return raw
 
 
+def iter_text_file(
+    path: str | Path,
+    log_format: LogFormat | str | None = None,
+    *,
+    lenient: bool = False,
+    chunk_bytes: int = 64 << 20,
+) -> Iterator[TextRead]:
+    """Read a ``.log`` / ``.log.gz`` file in pieces of about ``chunk_bytes`` (memory stays bounded).
+
+    Yields one ``TextRead`` per piece, cut at line ends; the first piece settles the format (from
+    the header line when there is one) and every piece uses it. Line numbers in errors and in
+    ``skipped_lines`` are those of the file.
+    """
+    source = str(path)
+    with open(path, "rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw)
+        fmt: LogFormat | None = None
+        pending = b""
+        lines_before = 0
+        while True:
+            try:
+                block = stream.read(chunk_bytes)
+            except (OSError, EOFError, zlib.error) as e:
+                raise ReadError(f"not a valid gzip file ({e})", source=source, line_number=0, raw="") from e
+            data = pending + block
+            if block:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    pending = data
+                    continue
+                piece, pending = data[:cut], data[cut:]
+            else:
+                piece, pending = data, b""
+            if piece or fmt is None:
+                if fmt is None:
+                    read = decode_text(piece, log_format, source=source, lenient=lenient)
+                    fmt = read.log_format
+                else:
+                    read = decode_text(piece, fmt, source=source, lenient=lenient, header=False,
+                                       line_offset=lines_before)
+                lines_before += piece.count(b"\n") + (0 if piece.endswith(b"\n") or not piece else 1)
+                yield read
+            if not block:
+                return
+
+
 def read_text_file(path: str | Path, log_format: LogFormat | str | None = None, *, lenient: bool = False) -> TextRead:
     """Read a ``.log`` / ``.log.gz`` flow-log file (header optional, see ``decode_text``)."""
     return decode_text(read_text_bytes(path), log_format, source=str(path), lenient=lenient)
@@ -465,6 +522,7 @@ __all__ = [
     "decode_text",
     "explain_line",
     "header_line",
+    "iter_text_file",
     "parse_text",
     "read_text_bytes",
     "read_text_file",

@@ -111,3 +111,25 @@ def test_text_to_parquet_to_text_is_identity(table: pa.Table) -> None:
     back = read_parquet(parquet_bytes(from_text))
     assert back.equals(table)
     assert render_text(back) == text
+
+
+def test_streaming_writer_and_reader(tmp_path: Path) -> None:
+    from vpcflow.codecs.parquet import ParquetRecordWriter, iter_parquet
+    from vpcflow.model.logformat import parse_log_format
+
+    fmt = parse_log_format(None)
+    t = parse_text(ACCEPT + "\n" + NODATA + "\n")
+    p = tmp_path / "s.log.parquet"
+    with ParquetRecordWriter(p, fmt) as w:
+        for _ in range(5):
+            w.write(t)
+        w.write(t.slice(0, 0))
+    assert w.rows == 10
+    pieces = list(iter_parquet(p, batch_rows=3))
+    assert sum(x.num_rows for x in pieces) == 10
+    assert pa.concat_tables(pieces).equals(pa.concat_tables([t] * 5))
+    empty = tmp_path / "e.parquet"
+    with ParquetRecordWriter(empty, fmt):
+        pass
+    assert [x.num_rows for x in iter_parquet(empty)] == [0]
+    assert read_parquet(empty).schema.names == list(fmt.columns)

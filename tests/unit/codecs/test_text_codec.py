@@ -291,3 +291,43 @@ def test_non_canonical_integer_anywhere_is_caught_at_its_line(data: st.DataObjec
     assert info.value.line_number == target + 1
     read = decode_text("\n".join(lines) + "\n", fmt, lenient=True)
     assert read.skipped == 1 and read.table.num_rows == len(lines) - 1
+
+
+@pytest.mark.parametrize("suffix", [".log", ".log.gz"])
+def test_iter_text_file_in_small_pieces(tmp_path: Path, suffix: str) -> None:
+    lines = [ACCEPT.replace("20641", str(1000 + i)) for i in range(200)]
+    body = (HEADER + "\n" + "\n".join(lines)).encode()  # no final newline
+    p = tmp_path / f"x{suffix}"
+    p.write_bytes(gzip.compress(body) if suffix.endswith(".gz") else body)
+    from vpcflow.codecs.text import iter_text_file
+
+    reads = list(iter_text_file(p, chunk_bytes=1000))
+    assert len(reads) > 10
+    assert all(r.log_format == DEFAULT for r in reads)
+    got = [line for r in reads for line in render_lines(r.table).to_pylist()]
+    assert got == lines
+
+
+def test_iter_text_file_line_numbers_across_pieces(tmp_path: Path) -> None:
+    from vpcflow.codecs.text import iter_text_file
+
+    lines = [ACCEPT] * 100
+    lines[76] = "broken line"
+    p = tmp_path / "x.log"
+    p.write_text(HEADER + "\n" + "\n".join(lines) + "\n")
+    with pytest.raises(ReadError) as info:
+        list(iter_text_file(p, chunk_bytes=700))
+    assert info.value.line_number == 78 and info.value.raw == "broken line"
+    reads = list(iter_text_file(p, chunk_bytes=700, lenient=True))
+    assert sum(r.skipped for r in reads) == 1
+    assert [n for r in reads for n, _ in r.skipped_lines] == [78]
+    assert sum(r.table.num_rows for r in reads) == 99
+
+
+def test_iter_text_file_empty(tmp_path: Path) -> None:
+    from vpcflow.codecs.text import iter_text_file
+
+    p = tmp_path / "e.log"
+    p.write_bytes(b"")
+    reads = list(iter_text_file(p))
+    assert len(reads) == 1 and reads[0].table.num_rows == 0
