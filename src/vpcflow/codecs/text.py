@@ -292,16 +292,18 @@ def arrow_type_for_parse(name: str) -> pa.DataType:
 
 
 def _split_lines(body: bytes) -> tuple[pa.StringArray, Bool]:
-    """Every line of ``body`` (without ``\\n`` / ``\\r\\n``) and a mask of lines that were not UTF-8."""
+    """Every line of ``body`` (without ``\\n`` / ``\\r\\n``) and a mask of lines that cannot be records
+    (not UTF-8, or a carriage return inside)."""
     text = body.decode("utf-8", errors="replace")
     not_utf8 = "\ufffd" in text and "\ufffd".encode() not in body
     if text.endswith("\n"):
         text = text[:-1]
     lines = pc.list_flatten(pc.split_pattern(pa.array([text]), "\n"))
     lines = pc.replace_substring_regex(lines, r"\r$", "")
-    if not not_utf8:
-        return lines, np.zeros(len(lines), dtype=bool)
-    bad = np.asarray(pc.match_substring(lines, "\ufffd").to_numpy(zero_copy_only=False), dtype=bool)
+    # A carriage return inside a line is not a line end: no value may hold one (render refuses it).
+    bad = np.asarray(pc.match_substring(lines, "\r").to_numpy(zero_copy_only=False), dtype=bool)
+    if not_utf8:
+        bad |= np.asarray(pc.match_substring(lines, "\ufffd").to_numpy(zero_copy_only=False), dtype=bool)
     return lines, bad
 
 
@@ -340,6 +342,8 @@ def explain_line(raw: str, fmt: LogFormat) -> str:
                 return f"{name}: empty value (doubled space?)"
             if "\ufffd" in tok:
                 return f"{name}: not UTF-8"
+            if "\r" in tok:
+                return f"{name}: carriage return inside a value"
             if f.values and tok not in f.values:
                 return f"{name}: {tok!r} is not one of {', '.join(f.values)}"
             continue

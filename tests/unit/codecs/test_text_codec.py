@@ -331,3 +331,11 @@ def test_iter_text_file_empty(tmp_path: Path) -> None:
     p.write_bytes(b"")
     reads = list(iter_text_file(p))
     assert len(reads) == 1 and reads[0].table.num_rows == 0
+
+
+def test_carriage_return_inside_a_line_is_malformed() -> None:
+    bad = ACCEPT.replace("eni-", "en\ri-")
+    with pytest.raises(ReadError) as info:
+        decode_text(f"{ACCEPT}\n{bad}\n")
+    assert info.value.line_number == 2 and "carriage return" in str(info.value)
+    assert decode_text(f"{ACCEPT}\n{bad}\n", lenient=True).skipped == 1
