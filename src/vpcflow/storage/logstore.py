@@ -535,31 +535,47 @@ class LogStore:
         ids = sorted(streams)
         if ids:
             marks = ",".join("?" * len(ids))
-            sql = (f"SELECT id, stream_id, ts, ingestion_time, message FROM events WHERE stream_id IN ({marks})"
-                   " AND ts>=? AND ts<? AND (ts>? OR (ts=? AND id>?)) ORDER BY ts, id LIMIT ?")
-            while True:
-                rows = self._c.execute(sql, (*ids, lo, hi, after_ts, after_ts, after_id, chunk)).fetchall()
-                if not rows:
-                    break
-                msgs = pa.array([r[4] for r in rows], pa.string())
-                mask = np.ones(len(rows), dtype=bool) if matcher is None else np.asarray(matcher(msgs), dtype=bool)
-                hits = np.flatnonzero(mask)
-                if len(hits) >= n - len(out_events):
+            bounds = self._c.execute(f"SELECT MIN(ts), MAX(ts) FROM events WHERE stream_id IN ({marks})"
+                                     " AND ts>=? AND ts<?", (*ids, lo, hi)).fetchone()
+            if bounds[0] is not None:
+                # Scan in time windows: each window is a range read of the (stream, ts) index of every
+                # stream, sorted in memory. The window adapts to hold about ``chunk`` events, so no
+                # query ever sorts the whole remaining group.
+                sql = (f"SELECT id, stream_id, ts, ingestion_time, message FROM events WHERE stream_id IN ({marks})"
+                       " AND ts>=? AND ts<? AND (ts>? OR (ts=? AND id>?)) ORDER BY ts, id")
+                data_end = min(hi, int(bounds[1]) + 1)
+                if after_ts < int(bounds[0]):
+                    after_ts, after_id = int(bounds[0]) - 1, 2**62
+                window = 60_000
+                while after_ts < data_end:
+                    w_hi = min(data_end, after_ts + window)
+                    args = (*ids, max(lo, after_ts), w_hi, after_ts, after_ts, after_id)
+                    rows = self._c.execute(sql, args).fetchall()
+                    window = max(1, window * 2) if len(rows) < chunk // 2 else \
+                        max(1, int(window * chunk / max(len(rows), 1)))
+                    if not rows:
+                        after_ts, after_id = w_hi - 1, 2**62  # everything before w_hi was examined
+                        continue
+                    msgs = pa.array([r[4] for r in rows], pa.string())
+                    mask = np.ones(len(rows), dtype=bool) if matcher is None else \
+                        np.asarray(matcher(msgs), dtype=bool)
+                    hits = np.flatnonzero(mask)
+                    full = len(hits) >= n - len(out_events)
                     take = hits[: n - len(out_events)]
-                    last = int(take[-1])
-                    more = last < len(rows) - 1 or len(rows) == chunk
-                else:
-                    take = hits
-                    last = len(rows) - 1
-                for i in take.tolist():
-                    r = rows[i]
-                    out_events.append({
-                        "logStreamName": streams[int(r[1])], "timestamp": r[2], "message": r[4],
-                        "ingestionTime": r[3], "eventId": f"{r[2]:020d}{int(r[1]):06d}{r[0]:030d}",
-                    })
-                after_ts, after_id = int(rows[last][2]), int(rows[last][0])
-                if len(out_events) >= n or len(rows) < chunk:
-                    break
+                    for i in take.tolist():
+                        r = rows[i]
+                        out_events.append({
+                            "logStreamName": streams[int(r[1])], "timestamp": r[2], "message": r[4],
+                            "ingestionTime": r[3], "eventId": f"{r[2]:020d}{int(r[1]):06d}{r[0]:030d}",
+                        })
+                    if full:
+                        last = int(take[-1]) if len(take) else len(rows) - 1
+                        after_ts, after_id = int(rows[last][2]), int(rows[last][0])
+                        more = True
+                        break
+                    if w_hi >= data_end:
+                        break
+                    after_ts, after_id = w_hi - 1, 2**62
         result: dict[str, Any] = {
             "events": out_events,
             "searchedLogStreams": [{"logStreamName": streams[i], "searchedCompletely": not more} for i in ids],
