@@ -316,7 +316,7 @@ class PcapWriter:
             batch.tcp_flags,
             batch.fragment,
         )
-        self._f.write(out.tobytes())
+        self._f.write(out.data)  # the buffer itself: no copy
         self.packets += n
         self.bytes_written += out.shape[0]
 
