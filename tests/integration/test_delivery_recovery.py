@@ -121,3 +121,35 @@ def test_throttled_forever_is_rate_limited(tmp_path: Path) -> None:
     assert [r.status for r in sink.flush(None)] == ["spooled"]
     assert Throttled.calls == 4 and len(sleeps) == 3 and all(0 <= s <= 1.0 for s in sleeps)
     assert statuses == [(FLOW_LOGS[0].flow_log_id, "FAILED", "Rate limited")]
+
+
+def test_bucket_policy_revoked_then_restored(tmp_path: Path) -> None:
+    """The delivery-time check is asked at every flush: a revoked bucket policy is noticed mid-run."""
+    buckets = BucketStore(tmp_path / "s3", fsync=False)
+    buckets.create_bucket(BUCKET)
+    policy_ok = {"v": True}
+    asked: list[str] = []
+
+    def authorize(fl: FlowLog) -> str | None:
+        asked.append(fl.flow_log_id)
+        return None if policy_ok["v"] else "Access error"
+
+    statuses: list[tuple[str, str, str | None]] = []
+    sink = LocalBucketSink(buckets, spool=Spool(tmp_path / "spool", fsync=False), authorize=authorize,
+                           status=lambda *a: statuses.append(a))
+    fl = FLOW_LOGS[1]
+    table = record_stream(900)
+    sink.write(fl, table.slice(0, 300))
+    first = sink.flush(None)
+    assert {r.status for r in first} == {"delivered"} and len(asked) == 1  # once per flush, not per object
+    policy_ok["v"] = False
+    sink.write(fl, table.slice(300, 300))
+    assert {r.status for r in sink.flush(None)} == {"spooled"}
+    assert statuses[-1] == (fl.flow_log_id, "FAILED", "Access error")
+    policy_ok["v"] = True
+    sink.write(fl, table.slice(600))
+    final = sink.flush(None)
+    assert {r.status for r in final} == {"redelivered", "delivered"}
+    assert statuses[-1] == (fl.flow_log_id, "SUCCESS", None)
+    back = read_all(read_bucket_store(buckets, BUCKET, "parquet/"))
+    assert back is not None and _sorted(back).equals(_sorted(table))

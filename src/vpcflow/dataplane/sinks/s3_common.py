@@ -126,6 +126,7 @@ class S3ObjectSink:
         self._ends: dict[str, list[npt.NDArray[np.int64]]] = {}
         self._state: dict[str, str] = {}  # flow log id -> last status reported by this sink
         self._state_message: dict[str, str] = {}
+        self._authorized: set[str] = set()  # flow logs whose delivery was authorized in this flush
         self._closed = False
 
     # -- the backend ------------------------------------------------------------------------------
@@ -157,6 +158,7 @@ class S3ObjectSink:
 
     def flush(self, watermark_s: int | None = None) -> list[DeliveryReceipt]:
         receipts: list[DeliveryReceipt] = []
+        self._authorized.clear()
         for fid in sorted(self._flow_logs):
             receipts += self._redeliver(fid)
             if fid in self._tables:
@@ -226,11 +228,12 @@ class S3ObjectSink:
         return DeliveryReceipt(fid, self._destination(obj), obj.records, len(obj.data), "spooled")
 
     def _attempt(self, fl: FlowLog, obj: S3Object) -> None:
-        if self.authorize is not None:
+        if self.authorize is not None and fl.flow_log_id not in self._authorized:
             msg = self.authorize(fl)
             if msg is not None:
                 raise DeliveryFailedError("delivery not authorized", sink=self.sink_name,
                                           destination=self._destination(obj), aws_message=msg)
+            self._authorized.add(fl.flow_log_id)  # asked again at the next flush
         attempt = 0
         while True:
             attempt += 1
@@ -269,6 +272,8 @@ class S3ObjectSink:
     def _set_status(self, fid: str, status: str, message: str | None, *, force: bool = False) -> None:
         if message is not None:
             self._state_message[fid] = message
+        if status == "FAILED":
+            self._authorized.discard(fid)
         if self._state.get(fid) == status and not force:
             return
         self._state[fid] = status
