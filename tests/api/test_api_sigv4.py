@@ -1,0 +1,195 @@
+"""SigV4 on the endpoint (wire spec 3): the access key names the principal, botocore's signer verifies,
+and every failure reads as the service's own error (EC2 XML / CloudWatch Logs JSON)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from api_helpers import (
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    FORM,
+    GROUP,
+    ROOT,
+    Endpoint,
+    cwl_params,
+    endpoint_fixture,
+    logs_headers,
+    make_data_dir,
+    raw_request,
+    serve,
+)
+from botocore.exceptions import ClientError
+
+from vpcflow.api.identity import RootCredentials
+from vpcflow.api.sigv4 import SigV4Error, check_skew, parse_authorization
+
+DESCRIBE = b"Action=DescribeFlowLogs&Version=2016-11-15"
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
+    "Access Key and signing method. Consult the service documentation for details."
+)
+
+
+@pytest.fixture(scope="module")
+def ep(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    yield from endpoint_fixture(tmp_path_factory)
+
+
+def _error(e: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
+    r = e.value.response
+    return r["Error"]["Code"], r["Error"]["Message"], r["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_the_access_key_decides_who_calls(ep: Endpoint) -> None:
+    # the same call, three principals: root and alice may describe, carol (logs reader only) may not
+    assert ep.client("ec2", ROOT).describe_flow_logs()["FlowLogs"] == []
+    assert ep.client("ec2", ALICE).describe_flow_logs()["FlowLogs"] == []
+    with pytest.raises(ClientError) as e:
+        ep.client("ec2", CAROL).describe_flow_logs()
+    assert _error(e)[0] == "UnauthorizedOperation"
+
+
+def test_wrong_secret(ep: Endpoint) -> None:
+    with pytest.raises(ClientError) as e:
+        ep.client("ec2", (ALICE[0], "not-alices-secret")).describe_flow_logs()
+    assert _error(e) == ("AuthFailure", SIGNATURE_MISMATCH, 401)
+    with pytest.raises(ClientError) as e:
+        ep.client("logs", (ALICE[0], "not-alices-secret")).describe_log_groups()
+    assert _error(e) == ("InvalidSignatureException", SIGNATURE_MISMATCH, 400)
+
+
+def test_unknown_and_inactive_keys(ep: Endpoint) -> None:
+    for key in (("AKIANOBODYHASTHIS001", "whatever-secret"), DAVE):
+        with pytest.raises(ClientError) as e:
+            ep.client("ec2", key).describe_flow_logs()
+        assert _error(e) == ("AuthFailure", "AWS was not able to validate the provided access credentials", 401)
+        with pytest.raises(ClientError) as e:
+            ep.client("logs", key).describe_log_groups()
+        assert _error(e) == ("UnrecognizedClientException", "The security token included in the request is invalid.",
+                             400)
+
+
+def test_tampered_body_fails_verification(ep: Endpoint) -> None:
+    assert raw_request(ep, DESCRIBE, FORM, key=ALICE).status == 200
+    # alice signed a describe; on the way the body becomes a delete
+    evil = b"Action=DeleteFlowLogs&Version=2016-11-15&FlowLogId.1=fl-00000000000000001"
+    answer = raw_request(ep, DESCRIBE, FORM, key=ALICE, send_body=evil)
+    assert answer.status == 401
+    assert answer.xml_error() == ("AuthFailure", SIGNATURE_MISMATCH)
+    json_body = b'{"logGroupNamePrefix": "/"}'
+    tampered = raw_request(ep, json_body, logs_headers("DescribeLogGroups"), service="logs",
+                           send_body=b'{"logGroupNamePrefix": "x"}')
+    assert tampered.status == 400 and tampered.json()["__type"] == "InvalidSignatureException"
+
+
+def test_a_header_changed_after_signing_fails(ep: Endpoint) -> None:
+    answer = raw_request(ep, b"{}", logs_headers("DescribeLogGroups"), service="logs",
+                         extra_headers={"X-Amz-Target": "Logs_20140328.DescribeLogStreams"})
+    assert answer.json() == {"__type": "InvalidSignatureException", "message": SIGNATURE_MISMATCH}
+
+
+def test_unsigned_requests_are_refused(ep: Endpoint) -> None:
+    answer = raw_request(ep, DESCRIBE, FORM, key=None)
+    assert answer.status == 401
+    assert answer.xml_error() == (
+        "MissingAuthenticationToken",
+        "The request must contain either a valid (registered) AWS access key ID or X.509 certificate.",
+    )
+    logs = raw_request(ep, b"{}", logs_headers("DescribeLogGroups"), key=None)
+    assert logs.json() == {"__type": "MissingAuthenticationTokenException", "message": "Missing Authentication Token"}
+
+
+def test_malformed_authorization_is_an_incomplete_signature(ep: Endpoint) -> None:
+    answer = raw_request(ep, DESCRIBE, FORM, key=None,
+                         extra_headers={"Authorization": "AWS4-HMAC-SHA256 Credential=AKIA/x, Signature=abc",
+                                        "X-Amz-Date": "20260101T000000Z"})
+    assert answer.status == 400 and answer.xml_error()[0] == "IncompleteSignature"
+    with pytest.raises(SigV4Error) as e:
+        parse_authorization("AWS AKIA:abc")
+    assert e.value.kind == "incomplete" and "AWS4-HMAC-SHA256" in e.value.message
+
+
+def test_credential_scope_must_name_the_service_and_region(ep: Endpoint) -> None:
+    with pytest.raises(ClientError) as e:
+        ep.client("ec2", ALICE, region_name="eu-west-1").describe_flow_logs()
+    code, message, status = _error(e)
+    assert (code, status) == ("AuthFailure", 401)
+    assert "us-east-1" in message and "eu-west-1" in message
+    as_ec2 = raw_request(ep, b"{}", logs_headers("DescribeLogGroups"), service="ec2")
+    assert as_ec2.json() == {"__type": "InvalidSignatureException",
+                             "message": "Credential should be scoped to correct service: 'logs'. "}
+
+
+def test_session_tokens_are_refused(ep: Endpoint) -> None:
+    with pytest.raises(ClientError) as e:
+        ep.client("ec2", ALICE, aws_session_token="FQoGZXIvYXdzE").describe_flow_logs()
+    assert _error(e)[0] == "AuthFailure" and "temporary" in _error(e)[1]
+
+
+@pytest.mark.parametrize("offset_min", [20, -20])
+def test_clock_skew_beyond_15_minutes(tmp_path: Any, offset_min: int) -> None:
+    dd = make_data_dir(tmp_path)
+    ep = serve(dd, clock=lambda: datetime.now(UTC) + timedelta(minutes=offset_min))
+    try:
+        with pytest.raises(ClientError) as e:
+            ep.client("ec2", ALICE).describe_flow_logs()
+        code, message, status = _error(e)
+        assert (code, status) == ("RequestExpired", 400)
+        assert message.startswith("Request has expired.")
+        with pytest.raises(ClientError) as e:
+            ep.client("logs").describe_log_groups()
+        code, message, status = _error(e)
+        assert code == "InvalidSignatureException"
+        assert message.startswith("Signature expired" if offset_min > 0 else "Signature not yet current")
+    finally:
+        ep.stop()
+
+
+def test_skew_boundary_is_15_minutes() -> None:
+    now = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
+    check_skew("20261126T114500Z", now)  # exactly 15 minutes: accepted
+    check_skew("20261126T121500Z", now)
+    with pytest.raises(SigV4Error) as e:
+        check_skew("20261126T114459Z", now)
+    assert e.value.message == (
+        "Signature expired: 20261126T114459Z is now earlier than 20261126T114500Z (20261126T120000Z - 15 min.)"
+    )
+    with pytest.raises(SigV4Error):
+        check_skew("20261126T121501Z", now)
+
+
+def test_verification_off_keeps_identity_but_skips_the_check(tmp_path: Any) -> None:
+    dd = make_data_dir(tmp_path)
+    ep = serve(dd, verify_signatures=False)
+    try:
+        # moto/LocalStack-style credentials act as the account root
+        root_like = ep.client("ec2", ("testing", "testing"))
+        created = root_like.create_flow_logs(**cwl_params())
+        assert len(created["FlowLogIds"]) == 1
+        # a known key with the wrong secret is still its owner: bob, who may not pass the role
+        with pytest.raises(ClientError) as e:
+            ep.client("ec2", (BOB[0], "wrong")).create_flow_logs(**cwl_params(LogGroupName="/other"))
+        assert _error(e)[0] == "UnauthorizedOperation"
+        assert raw_request(ep, DESCRIBE, FORM, key=None).status == 200  # unsigned: root
+        logs = ep.client("logs", ("testing", "testing"))
+        logs.create_log_group(logGroupName=GROUP)
+        assert [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]] == [GROUP]
+    finally:
+        ep.stop()
+
+
+def test_custom_root_credentials(tmp_path: Any) -> None:
+    dd = make_data_dir(tmp_path)
+    ep = serve(dd, root_credentials=RootCredentials("AKIAMYOWNROOTKEY0001", "my-own-root-secret"))
+    try:
+        assert ep.client("ec2", ("AKIAMYOWNROOTKEY0001", "my-own-root-secret")).describe_flow_logs()["FlowLogs"] == []
+        with pytest.raises(ClientError) as e:
+            ep.client("ec2", ROOT).describe_flow_logs()  # the default pair no longer works
+        assert _error(e)[0] == "AuthFailure"
+    finally:
+        ep.stop()
