@@ -6,7 +6,6 @@ signed with an IAM user's access key from the topology, or the root pair (docs/a
 
 from __future__ import annotations
 
-import socket
 import sys
 
 import click
@@ -43,29 +42,21 @@ def command(
     log_level: str,
 ) -> None:
     """Serve EC2 flow-log calls and CloudWatch Logs calls on one port, for boto3 and the AWS CLI."""
-    import uvicorn
-
     from vpcflow.api.app import create_app
     from vpcflow.api.identity import RootCredentials
+    from vpcflow.api.server import bind, run, url_of
     from vpcflow.runtime.datadir import DataDir
 
     if (root_access_key_id is None) != (root_secret_access_key is None):
         raise ConfigError("give both --root-access-key-id and --root-secret-access-key, or neither",
                           key_path="--root-access-key-id")
-    root = (RootCredentials(root_access_key_id, root_secret_access_key)  # type: ignore[arg-type]
-            if root_access_key_id else RootCredentials())
+    root = RootCredentials()
+    if root_access_key_id:
+        root = RootCredentials(root_access_key_id, root_secret_access_key or "")
     dd = DataDir.resolve(data_dir)
     account, region = dd.settings()
-    try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError as e:
-        raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}", key_path="--port") from None
-    bound = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{bound}"
+    sock = bind(host, port)
+    url = url_of(sock)
     verify = not no_verify_signatures
     click.echo(f"vpcflow endpoint {url}  (data dir {dd.path}, account {account}, region {region})")
     click.echo(f"  SigV4 verification: {'on' if verify else 'OFF (any credentials act as their owner or root)'}")
@@ -78,5 +69,4 @@ def command(
                'aws_access_key_id=..., aws_secret_access_key=...)')
     sys.stdout.flush()  # the URL must be readable before the server blocks (scripts wait for it)
     app = create_app(dd, verify_signatures=verify, root_credentials=root)
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="on"))
-    server.run(sockets=[sock])
+    run(app, sock, log_level=log_level)

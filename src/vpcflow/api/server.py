@@ -1,0 +1,40 @@
+"""Running the endpoint with uvicorn (the web server lives in ``api`` only; ``vpcflow serve`` calls this).
+
+The socket is bound before uvicorn starts so that ``--port 0`` can print the port the system chose,
+and so that a port already in use is a clear error before anything else happens.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from starlette.applications import Starlette
+
+from vpcflow.core.errors import ConfigError
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: any free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}", key_path="--port") from None
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def run(app: Starlette, sock: socket.socket, *, log_level: str = "info") -> None:
+    """Serve ``app`` on ``sock`` until interrupted (Ctrl-C / SIGTERM stop it cleanly)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="on"))
+    server.run(sockets=[sock])

@@ -1,0 +1,91 @@
+"""``vpcflow serve`` end to end: a real process on 127.0.0.1 with ``--port 0`` prints its URL and the root
+credentials, boto3 works against it, bad options exit 2 with one line."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+
+def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], str, list[str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vpcflow.cli.main", "serve", "--data-dir", str(tmp_path / "data"), "--port", "0",
+         "--log-level", "warning", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline() for _ in range(7)]
+    m = re.match(r"vpcflow endpoint (http://127\.0\.0\.1:\d+) ", lines[0])
+    assert m, lines
+    return proc, m.group(1), lines
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[str]) -> str:
+    import time
+
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/", timeout=2) as r:
+                return str(r.read().decode())
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise
+            time.sleep(0.1)
+
+
+def test_serve_prints_how_to_connect_and_answers_boto3(tmp_path: Path) -> None:
+    proc, url, lines = _start(tmp_path)
+    try:
+        about = _wait_until_up(url, proc)
+        assert "CreateFlowLogs" in about and "GetLogEvents" in about and "SigV4 verification: on" in about
+        text = "".join(lines)
+        assert "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE" in text
+        assert f"aws --endpoint-url {url} --region us-east-1 ec2 describe-flow-logs" in text
+        kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+                  aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                  config=Config(retries={"total_max_attempts": 1}))
+        boto3.client("logs", **kw).create_log_group(logGroupName="/served")
+        groups = boto3.client("logs", **kw).describe_log_groups()["logGroups"]
+        assert [g["logGroupName"] for g in groups] == ["/served"]
+        assert boto3.client("ec2", **kw).describe_flow_logs()["FlowLogs"] == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert (tmp_path / "data" / "logs.db").exists()
+
+
+def test_serve_refuses_half_a_root_key_pair(tmp_path: Path) -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "vpcflow.cli.main", "serve", "--data-dir", str(tmp_path / "d"),
+         "--root-access-key-id", "AKIAONLYHALF00000001"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("VPCFLOW_ROOT")},
+    )
+    assert res.returncode == 2
+    assert res.stderr.strip() == (
+        "error: --root-access-key-id: give both --root-access-key-id and --root-secret-access-key, or neither"
+    )
+
+
+def test_serve_reports_a_port_in_use(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        res = subprocess.run(
+            [sys.executable, "-m", "vpcflow.cli.main", "serve", "--data-dir", str(tmp_path / "d"), "--port",
+             str(port)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+    assert res.returncode == 2
+    assert res.stderr.startswith(f"error: --port: cannot listen on 127.0.0.1:{port}: ")
