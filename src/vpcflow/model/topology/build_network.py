@@ -350,11 +350,14 @@ def claim_private(ctx: Context, subnet: Subnet, ip: ipaddress.IPv4Address, path:
 def allocate_private(ctx: Context, subnet: Subnet, path: KeyPath) -> ipaddress.IPv4Address | None:
     """The lowest free address of the subnet (AWS picks one at random; lowest keeps reloads stable)."""
     used = ctx.subnet_used.setdefault(subnet.subnet_id, set())
-    for offset in range(4, subnet.cidr_block.num_addresses - 1):
+    # Allocation runs after every explicit claim, so addresses below the cursor stay taken: linear overall.
+    start = ctx.alloc_cursor.get(subnet.subnet_id, 4)
+    for offset in range(start, subnet.cidr_block.num_addresses - 1):
         ip = subnet.cidr_block.network_address + offset
         if ip not in used and (subnet.vpc_id, ip) not in ctx.private_ips:
             ctx.private_ips[(subnet.vpc_id, ip)] = path
             used.add(ip)
+            ctx.alloc_cursor[subnet.subnet_id] = offset + 1
             return ip
     ctx.problems.add(path, f"subnet {subnet.subnet_id} ({subnet.cidr_block}) has no free address left")
     return None

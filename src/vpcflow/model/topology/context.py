@@ -62,6 +62,7 @@ class Context:
     ipv6_ips: dict[tuple[str, ipaddress.IPv6Address], KeyPath] = field(default_factory=dict)
     public_ips: dict[ipaddress.IPv4Address, KeyPath] = field(default_factory=dict)
     subnet_used: dict[str, set[ipaddress.IPv4Address]] = field(default_factory=dict)
+    alloc_cursor: dict[str, int] = field(default_factory=dict)  # subnet -> next offset to try
     #: ENI ids NAT gateways asked for that are not listed: created automatically
     auto_nat_enis: dict[str, str] = field(default_factory=dict)  # eni id -> nat gateway id
     default_groups: dict[str, str] = field(default_factory=dict)  # vpc id -> its `default` security group

@@ -72,6 +72,10 @@ def locate(source_map: SourceMap, key_path: KeyPath | str) -> str:
     return source_map.locate(key_path)
 
 
+#: libyaml's parser when PyYAML was built with it (several times faster); it keeps node marks too.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class _Walker:
     def __init__(self, loader: yaml.SafeLoader) -> None:
         self.loader = loader
@@ -111,7 +115,7 @@ def parse_document(text: str, *, source: str, fmt: str) -> tuple[Any, SourceMap]
             plain = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError(f"invalid JSON: {e.msg} (column {e.colno})", location=f"{source}:{e.lineno}") from e
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         walker = _Walker(loader)
