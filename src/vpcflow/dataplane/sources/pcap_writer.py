@@ -116,7 +116,11 @@ def _encode(
     iplen: np.ndarray,
     tflags: np.ndarray,
     frag: np.ndarray,
+    ng: bool,
+    ifid: np.ndarray,
 ) -> None:
+    """Encode every row at ``offs``: a pcap record, or (``ng``) a pcapng enhanced packet block on
+    interface ``ifid`` with nanosecond timestamps."""
     h = np.zeros(160, dtype=np.uint8)
     for i in range(ts.shape[0]):
         h[:] = 0
@@ -235,12 +239,76 @@ def _encode(
         if not ns:
             frac //= 1000
         wire = total + (14 if eth else 0)
-        _put32le(out, o, sec)
-        _put32le(out, o + 4, frac)
-        _put32le(out, o + 8, caplen[i])
-        _put32le(out, o + 12, wire)
         n = min(caplen[i], hdr_end)
-        out[o + 16 : o + 16 + n] = h[:n]
+        if ng:
+            blen = 32 + ((caplen[i] + 3) & ~3)
+            _put32le(out, o, 6)
+            _put32le(out, o + 4, blen)
+            _put32le(out, o + 8, ifid[i])
+            _put32le(out, o + 12, ts[i] >> 32)
+            _put32le(out, o + 16, ts[i] & 0xFFFFFFFF)
+            _put32le(out, o + 20, caplen[i])
+            _put32le(out, o + 24, wire)
+            out[o + 28 : o + 28 + n] = h[:n]
+            _put32le(out, o + blen - 4, blen)
+        else:
+            _put32le(out, o, sec)
+            _put32le(out, o + 4, frac)
+            _put32le(out, o + 8, caplen[i])
+            _put32le(out, o + 12, wire)
+            out[o + 16 : o + 16 + n] = h[:n]
+
+
+def _check(batch: PacketBatch) -> None:
+    need = header_lengths(batch)
+    bad = np.flatnonzero(batch.ip_len.astype(np.int64) < need)
+    if bad.size:
+        i = int(bad[0])
+        raise CaptureWriteError(
+            f"row {i}: ip_len {int(batch.ip_len[i])} is smaller than its headers ({int(need[i])} bytes)"
+        )
+    bad = np.flatnonzero(~np.isin(batch.ip_version, (4, 6)))
+    if bad.size:
+        raise CaptureWriteError(f"row {int(bad[0])}: ip_version {int(batch.ip_version[bad[0]])} is not 4 or 6")
+    if int(batch.ts_ns.min()) < 0:
+        raise CaptureWriteError("timestamps before 1970 cannot be written")
+
+
+def _encode_batch(batch: PacketBatch, snaplen: int, linktype: int, ns: bool, ifid: np.ndarray | None) -> np.ndarray:
+    """The bytes of a batch's records (pcap) or enhanced packet blocks (``ifid`` given: pcapng)."""
+    _check(batch)
+    n = len(batch)
+    eth = linktype == LINKTYPE_ETHERNET
+    wire = batch.ip_len.astype(np.int64) + (14 if eth else 0)
+    caplen = np.minimum(wire, snaplen)
+    sizes = caplen + 16 if ifid is None else 32 + ((caplen + 3) & ~3)
+    offs = np.zeros(n, dtype=np.int64)
+    np.cumsum(sizes[:-1], out=offs[1:])
+    out = np.zeros(int(sizes.sum()), dtype=np.uint8)
+    _encode(
+        out,
+        offs,
+        caplen,
+        batch.ts_ns,
+        ns,
+        eth,
+        batch.ip_version,
+        batch.src_hi,
+        batch.src_lo,
+        batch.dst_hi,
+        batch.dst_lo,
+        batch.protocol,
+        batch.src_port,
+        batch.dst_port,
+        batch.icmp_type,
+        batch.icmp_code,
+        batch.ip_len,
+        batch.tcp_flags,
+        batch.fragment,
+        ifid is not None,
+        ifid if ifid is not None else np.zeros(0, np.int64),
+    )
+    return out
 
 
 class PcapWriter:
@@ -273,51 +341,11 @@ class PcapWriter:
         self._f.write(struct.pack("<IHHiIII", magic, 2, 4, 0, 0, snaplen, linktype))
 
     def write(self, batch: PacketBatch) -> None:
-        n = len(batch)
-        if n == 0:
+        if len(batch) == 0:
             return
-        need = header_lengths(batch)
-        bad = np.flatnonzero(batch.ip_len.astype(np.int64) < need)
-        if bad.size:
-            i = int(bad[0])
-            raise CaptureWriteError(
-                f"row {i}: ip_len {int(batch.ip_len[i])} is smaller than its headers ({int(need[i])} bytes)"
-            )
-        bad = np.flatnonzero(~np.isin(batch.ip_version, (4, 6)))
-        if bad.size:
-            raise CaptureWriteError(f"row {int(bad[0])}: ip_version {int(batch.ip_version[bad[0]])} is not 4 or 6")
-        if int(batch.ts_ns.min()) < 0:
-            raise CaptureWriteError("timestamps before 1970 cannot be written to pcap")
-        eth = self.linktype == LINKTYPE_ETHERNET
-        wire = batch.ip_len.astype(np.int64) + (14 if eth else 0)
-        caplen = np.minimum(wire, self.snaplen)
-        sizes = caplen + 16
-        offs = np.zeros(n, dtype=np.int64)
-        np.cumsum(sizes[:-1], out=offs[1:])
-        out = np.zeros(int(sizes.sum()), dtype=np.uint8)
-        _encode(
-            out,
-            offs,
-            caplen,
-            batch.ts_ns,
-            self.nanosecond,
-            eth,
-            batch.ip_version,
-            batch.src_hi,
-            batch.src_lo,
-            batch.dst_hi,
-            batch.dst_lo,
-            batch.protocol,
-            batch.src_port,
-            batch.dst_port,
-            batch.icmp_type,
-            batch.icmp_code,
-            batch.ip_len,
-            batch.tcp_flags,
-            batch.fragment,
-        )
+        out = _encode_batch(batch, self.snaplen, self.linktype, self.nanosecond, None)
         self._f.write(out.data)  # the buffer itself: no copy
-        self.packets += n
+        self.packets += len(batch)
         self.bytes_written += out.shape[0]
 
     def close(self) -> None:
@@ -330,6 +358,82 @@ class PcapWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+class PcapngWriter:
+    """A little-endian pcapng file: one section; an interface description per interface label of the
+    batches (``if_name`` = the label, nanosecond ``if_tsresol``), written when the label first appears,
+    plus one unnamed interface for rows without a label (``iface`` -1); enhanced packet blocks."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, snaplen: int = 65535, linktype: int = LINKTYPE_ETHERNET
+    ) -> None:
+        if linktype not in (LINKTYPE_ETHERNET, LINKTYPE_RAW):
+            raise CaptureWriteError(f"pcapng writer supports link types 1 (Ethernet) and 101 (raw IP), not {linktype}")
+        if not 64 <= snaplen <= 262144:
+            raise CaptureWriteError(f"snaplen must be within 64..262144, got {snaplen}")
+        self.path = os.fspath(path)
+        self.snaplen = snaplen
+        self.linktype = linktype
+        self.packets = 0
+        self._ids: dict[str | None, int] = {}
+        self._f: IO[bytes]
+        if self.path.endswith(".gz"):
+            self._f = gzip.open(self.path, "wb", compresslevel=3)  # noqa: SIM115 - closed in close()
+        else:
+            self._f = open(self.path, "wb")  # noqa: SIM115
+        body = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
+        self._f.write(struct.pack("<II", 0x0A0D0D0A, 12 + len(body)) + body + struct.pack("<I", 12 + len(body)))
+
+    def _interface(self, label: str | None) -> int:
+        if label not in self._ids:
+            opts = b""
+            if label is not None:
+                name = label.encode()
+                opts += struct.pack("<HH", 2, len(name)) + name + b"\0" * (-len(name) % 4)
+            opts += struct.pack("<HHB3x", 9, 1, 9) + struct.pack("<HH", 0, 0)  # if_tsresol = 10^-9
+            body = struct.pack("<HHI", self.linktype, 0, self.snaplen) + opts
+            self._f.write(struct.pack("<II", 1, 12 + len(body)) + body + struct.pack("<I", 12 + len(body)))
+            self._ids[label] = len(self._ids)
+        return self._ids[label]
+
+    def write(self, batch: PacketBatch) -> None:
+        if len(batch) == 0:
+            return
+        labels = [*batch.interfaces, None]  # index -1 -> the unnamed interface
+        present = np.unique(batch.iface)
+        table = np.zeros(len(labels), dtype=np.int64)
+        for k in present.tolist():
+            table[k] = self._interface(labels[k])
+        out = _encode_batch(batch, self.snaplen, self.linktype, True, table[batch.iface.astype(np.int64)])
+        self._f.write(out.data)
+        self.packets += len(batch)
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> PcapngWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def write_pcapng(
+    path: str | os.PathLike[str],
+    batches: PacketBatch | Iterable[PacketBatch],
+    *,
+    snaplen: int = 65535,
+    linktype: int = LINKTYPE_ETHERNET,
+) -> int:
+    """Write one batch or an iterable of batches as pcapng (interface labels kept); returns packets written."""
+    items = [batches] if isinstance(batches, PacketBatch) else batches
+    with PcapngWriter(path, snaplen=snaplen, linktype=linktype) as w:
+        for b in items:
+            w.write(b)
+        return w.packets
 
 
 def write_pcap(
