@@ -18,9 +18,9 @@ SOURCES: dict[str, str] = {
 }
 
 CONFIGS: dict[str, str] = {
-    "capture": "vpcflow.dataplane.sources.pcap:CaptureConfig",
-    "pcap": "vpcflow.dataplane.sources.pcap:CaptureConfig",
-    "pcapng": "vpcflow.dataplane.sources.pcap:CaptureConfig",
+    "capture": "vpcflow.dataplane.sources._stream:CaptureConfig",
+    "pcap": "vpcflow.dataplane.sources._stream:CaptureConfig",
+    "pcapng": "vpcflow.dataplane.sources._stream:CaptureConfig",
     "synthetic": "vpcflow.dataplane.sources.synthetic:SyntheticConfig",
 }
 

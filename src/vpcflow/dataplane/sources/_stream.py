@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -33,6 +34,32 @@ def open_capture_file(path: str | os.PathLike[str]) -> IO[bytes]:
     if head == GZIP_MAGIC:
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     return raw
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    """Options of a capture file source (pcap, pcapng, or either: ``capture``).
+
+    ``interface``: the label (normally an ENI id) of the interface the whole file was captured on; its
+    packets then count only for that ENI. ``interface_map``: pcapng ``if_name`` -> label. ``skip_bad``:
+    skip malformed records (counted) instead of raising. ``reorder_window_s``: see ``_order.Reorderer``.
+    """
+
+    path: str
+    interface: str | None = None
+    interface_map: Mapping[str, str] = field(default_factory=dict)
+    skip_bad: bool = False
+    chunk_bytes: int = 16 << 20
+    batch_packets: int = 1 << 18
+    reorder_window_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.chunk_bytes < 1 << 16:
+            raise ValueError(f"chunk_bytes must be at least 65536, got {self.chunk_bytes}")
+        if self.batch_packets < 1:
+            raise ValueError(f"batch_packets must be positive, got {self.batch_packets}")
+        if self.reorder_window_s < 0:
+            raise ValueError(f"reorder_window_s must be >= 0, got {self.reorder_window_s}")
 
 
 @dataclass

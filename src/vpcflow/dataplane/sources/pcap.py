@@ -13,8 +13,7 @@ plausible record headers starts (see ``_kernels.pcap_resync``), and goes on; not
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -22,6 +21,7 @@ from vpcflow.core.errors import SourceError
 from vpcflow.dataplane.packets import PacketBatch
 from vpcflow.dataplane.sources import _kernels as K
 from vpcflow.dataplane.sources._order import Reorderer
+from vpcflow.dataplane.sources._stream import CaptureConfig as CaptureConfig  # re-exported: its historic home
 from vpcflow.dataplane.sources._stream import ChunkStream, Columns, SourceStats, open_capture_file
 
 MAGIC_US = 0xA1B2C3D4
@@ -36,32 +36,6 @@ _REASONS = {
     2: "captured length larger than any snapshot length",
     3: "wire length zero or absurd",
 }
-
-
-@dataclass(frozen=True)
-class CaptureConfig:
-    """Options of a capture file source (pcap, pcapng, or either: ``capture``).
-
-    ``interface``: the label (normally an ENI id) of the interface the whole file was captured on; its
-    packets then count only for that ENI. ``interface_map``: pcapng ``if_name`` -> label. ``skip_bad``:
-    skip malformed records (counted) instead of raising. ``reorder_window_s``: see ``_order.Reorderer``.
-    """
-
-    path: str
-    interface: str | None = None
-    interface_map: Mapping[str, str] = field(default_factory=dict)
-    skip_bad: bool = False
-    chunk_bytes: int = 16 << 20
-    batch_packets: int = 1 << 18
-    reorder_window_s: float = 2.0
-
-    def __post_init__(self) -> None:
-        if self.chunk_bytes < 1 << 16:
-            raise ValueError(f"chunk_bytes must be at least 65536, got {self.chunk_bytes}")
-        if self.batch_packets < 1:
-            raise ValueError(f"batch_packets must be positive, got {self.batch_packets}")
-        if self.reorder_window_s < 0:
-            raise ValueError(f"reorder_window_s must be >= 0, got {self.reorder_window_s}")
 
 
 def parse_pcap_header(head: bytes, path: str) -> tuple[bool, bool, int, int]:

@@ -23,8 +23,7 @@ from vpcflow.core.errors import SourceError
 from vpcflow.dataplane.packets import PacketBatch
 from vpcflow.dataplane.sources import _kernels as K
 from vpcflow.dataplane.sources._order import Reorderer
-from vpcflow.dataplane.sources._stream import ChunkStream, Columns, SourceStats, open_capture_file
-from vpcflow.dataplane.sources.pcap import CaptureConfig
+from vpcflow.dataplane.sources._stream import CaptureConfig, ChunkStream, Columns, SourceStats, open_capture_file
 
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
 #: Blocks larger than this are garbage (a packet block of the largest snapshot length is ~256 KiB).
