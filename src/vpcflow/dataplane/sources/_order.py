@@ -16,8 +16,9 @@ from vpcflow.dataplane.packets import PACKET_DTYPES, PacketBatch
 
 
 class Reorderer:
-    def __init__(self, window_ns: int) -> None:
+    def __init__(self, window_ns: int, max_held: int = 1 << 18) -> None:
         self.window_ns = max(0, int(window_ns))
+        self.max_held = max(1, int(max_held))
         self.pending: PacketBatch | None = None
         self.emitted_max = np.iinfo(np.int64).min
         self.late = 0
@@ -46,6 +47,9 @@ class Reorderer:
             out = merged
         else:
             cut = int(np.searchsorted(ts, ts[-1] - self.window_ns, side="right"))
+            # never hold more than max_held rows: at high packet rates a time window alone would make
+            # every push re-copy seconds of traffic
+            cut = max(cut, ts.shape[0] - self.max_held)
             if cut < ts.shape[0]:
                 self.pending = merged.take(slice(cut, None))  # type: ignore[arg-type]
             if cut == 0:

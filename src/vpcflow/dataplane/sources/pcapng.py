@@ -82,7 +82,7 @@ class PcapngSource:
 
     def batches(self) -> Iterator[PacketBatch]:
         cfg = self.config
-        reorder = Reorderer(int(cfg.reorder_window_s * 1e9))
+        reorder = Reorderer(int(cfg.reorder_window_s * 1e9), cfg.batch_packets)
         f = open_capture_file(cfg.path)
         try:
             for batch in self._raw_batches(ChunkStream(f, cfg.path, cfg.chunk_bytes)):

@@ -425,3 +425,20 @@ def test_writer_rejects_impossible_rows(tmp_path: Path) -> None:
         write_pcap(tmp_path / "x.pcap", _batch([{**WRITER_ROWS[0], "ip_len": 30}]))
     with pytest.raises(CaptureWriteError, match="snaplen"):
         write_pcap(tmp_path / "y.pcap", _batch(WRITER_ROWS), snaplen=10)
+
+
+def test_reorder_buffer_bounds_what_it_holds() -> None:
+    from vpcflow.dataplane.sources._order import Reorderer
+
+    def batch(ts: list[int]) -> PacketBatch:
+        cols = {k: np.zeros(len(ts), dtype=t) for k, t in PACKET_DTYPES.items()}
+        cols["ts_ns"][:] = ts
+        return PacketBatch(**cols)
+
+    r = Reorderer(window_ns=10**12, max_held=3)  # a huge window: only the row cap releases packets
+    out = [r.push(batch([5, 1, 4])), r.push(batch([2, 9])), r.push(batch([3])), r.push(batch([0])), r.flush()]
+    got = [b.ts_ns.tolist() if b is not None else None for b in out]
+    # [5,1,4] held (3 rows); +[2,9] -> [1,2,4,5,9]: 2 released; +[3] -> [3,4,5,9]: 1 released;
+    # +[0]: older than what was emitted, raised to 3 (late) and released; the rest at the end
+    assert got == [None, [1, 2], [3], [3], [4, 5, 9]]
+    assert r.late == 1
