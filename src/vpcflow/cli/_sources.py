@@ -1,4 +1,11 @@
-"""Options and helpers shared by the commands that read delivered logs (query, report, read)."""
+"""Options and helpers shared by the commands that read delivered logs (query, report, read).
+
+The data directory's destinations are: S3-layout files in the local bucket store (read natively by
+DuckDB) and the embedded CloudWatch Logs store (events parsed with the owning flow log's format and
+added as Arrow tables). When several CloudWatch flow logs share a log group (AWS then writes one
+combined stream per ENI, spec 3), each is parsed with its own format leniently and a record is kept
+once per distinct format.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,11 @@ from pathlib import Path
 import click
 
 from vpcflow.core.errors import ConfigError
+from vpcflow.query.athena import athena_table
 from vpcflow.query.duck import FlowLogDatabase, find_log_files
+from vpcflow.query.readers import read_all, read_log_store
+from vpcflow.runtime.datadir import DataDir
+from vpcflow.storage.logstore import LogStore
 
 data_dir_option = click.option(
     "--data-dir",
@@ -26,6 +37,30 @@ path_option = click.option(
 )
 
 
+def _add_cloudwatch(db: FlowLogDatabase, dd: DataDir) -> None:
+    if not dd.logs_path.exists() or not dd.state_path.exists():
+        return
+    with dd.state() as state:
+        flow_logs = [f for f in state.list_flow_logs() if f.log_destination_type == "cloud-watch-logs"]
+    if not flow_logs:
+        return
+    account, region = dd.settings()
+    store = LogStore(dd.logs_path, account_id=account, region=region)
+    try:
+        seen: set[tuple[str, str]] = set()
+        for fl in flow_logs:
+            group = fl.log_group_name or ""
+            if (group, fl.log_format) in seen or not store.log_group_exists(group):
+                continue
+            seen.add((group, fl.log_format))
+            shared = sum(1 for f in flow_logs if f.log_group_name == group) > 1
+            table = read_all(read_log_store(store, group, log_format=fl.log_format, lenient=shared))
+            if table is not None and table.num_rows:
+                db.add_arrow(table, flow_log_id=None if shared else fl.flow_log_id)
+    finally:
+        store.close()
+
+
 def open_database(data_dir: Path, paths: tuple[str, ...]) -> FlowLogDatabase:
     """A DuckDB database whose ``vpc_flow_logs`` view covers the chosen logs."""
     db = FlowLogDatabase()
@@ -39,9 +74,10 @@ def open_database(data_dir: Path, paths: tuple[str, ...]) -> FlowLogDatabase:
     else:
         if not data_dir.exists():
             raise ConfigError(f"data directory {data_dir} does not exist (run `vpcflow demo` or `vpcflow run` first)")
-        s3_root = data_dir / "s3"
-        if s3_root.exists():
-            files += find_log_files(s3_root)
+        dd = DataDir.resolve(data_dir)
+        if dd.s3_root.exists():
+            files += find_log_files(dd.s3_root)
+        _add_cloudwatch(db, dd)
     if files:
         db.add_files(files)
     db.create_view()
@@ -52,4 +88,15 @@ def athena_ddl_for(data_dir: Path, flow_log_id: str | None, table_name: str) -> 
     """The Athena DDL of a stored S3 flow log."""
     if not flow_log_id:
         raise ConfigError("--athena-ddl needs --flow-log-id (an S3 flow log of the data directory)")
-    raise ConfigError("the control plane's state store is not available yet")
+    dd = DataDir.resolve(data_dir)
+    if not dd.state_path.exists():
+        raise ConfigError(f"data directory {data_dir} has no flow logs (no state.db)")
+    with dd.state() as state:
+        fl = state.get_flow_log(flow_log_id)
+        known = [f.flow_log_id for f in state.list_flow_logs() if f.log_destination_type == "s3"]
+    if fl is None:
+        raise ConfigError(f"--flow-log-id {flow_log_id}: no such flow log (S3 flow logs: {', '.join(known) or 'none'})")
+    try:
+        return athena_table(fl, table_name=table_name).ddl
+    except ValueError as e:
+        raise ConfigError(f"--flow-log-id {flow_log_id}: {e}") from e

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "init": "vpcflow.cli.init:command",
     "logs": "vpcflow.cli.logs:group",
     "query": "vpcflow.cli.query:command",
+    "read": "vpcflow.cli.read:command",
     "report": "vpcflow.cli.report:command",
     "run": "vpcflow.cli.run:command",
     "serve": "vpcflow.cli.serve:command",

@@ -78,6 +78,7 @@ class FlowLogDatabase:
         self._columns: set[str] = set()
         self._n_arrow = 0
         self.files = 0
+        self.formats: list[tuple[str, ...]] = []  # the distinct formats (hyphenated names) of the sources
 
     # -- sources ---------------------------------------------------------------------------------
     def add_files(self, paths: Sequence[Path]) -> None:
@@ -123,7 +124,20 @@ class FlowLogDatabase:
         ]
         exprs.append(f"NULLIF({self._id_expr()}, '') AS flow_log_id")
         self._parts.append(f"SELECT {', '.join(exprs)} FROM {src}")
+        self._note_format(names)
+
+    def _note_format(self, names: tuple[str, ...] | list[str]) -> None:
         self._columns.update(to_column(n) for n in names)
+        if tuple(names) not in self.formats:
+            self.formats.append(tuple(names))
+
+    def record_columns(self) -> list[str]:
+        """The columns a record line shows: the one format's, or with mixed formats their union in catalogue order."""
+        if len(self.formats) == 1:
+            return [to_column(n) for n in self.formats[0]]
+        return [f.column for f in VPC_FIELDS if f.column in self._columns] or [
+            f.column for f in VPC_FIELDS if f.version == 2
+        ]
 
     def add_arrow(self, table: pa.Table, *, flow_log_id: str | None = None) -> None:
         """A record table (underscored columns), e.g. read back from CloudWatch Logs."""
@@ -135,7 +149,7 @@ class FlowLogDatabase:
         fid = _sql_str(flow_log_id) if flow_log_id else "NULL"
         exprs.append(f"CAST({fid} AS VARCHAR) AS flow_log_id")
         self._parts.append(f"SELECT {', '.join(exprs)} FROM {name}")
-        self._columns.update(to_column(n) for n in names)
+        self._note_format(names)
 
     # -- the view --------------------------------------------------------------------------------
     def create_view(self) -> list[str]:
@@ -161,13 +175,21 @@ class FlowLogDatabase:
             rel = self.con.sql(sql)
             if rel is None:  # a statement without a result (SET, CREATE ...)
                 return pa.table({})
-            return rel.to_arrow_table()
+            return _integral_decimals_to_int64(rel.to_arrow_table())
         except duckdb.Error as e:
             raise ConfigError(f"query failed: {e}") from e
 
     def columns(self) -> list[tuple[str, str]]:
         rows = self.con.execute(f"DESCRIBE {VIEW}").fetchall()
         return [(r[0], r[1]) for r in rows]
+
+
+def _integral_decimals_to_int64(table: pa.Table) -> pa.Table:
+    """DuckDB's SUM over BIGINT is HUGEINT (Arrow decimal128(38, 0)); counts of packets and bytes fit int64."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_decimal(f.type) and f.type.scale == 0:
+            table = table.set_column(i, f.name, table.column(i).cast(pa.int64()))
+    return table
 
 
 def find_log_files(root: Path) -> list[Path]:
