@@ -19,13 +19,15 @@ with no events (AWS's termination signal).
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -109,8 +111,22 @@ def _check_limit(limit: int | None, maximum: int, name: str = "limit") -> None:
         )
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _locked(method: _F) -> _F:
+    """Serialize a method on the store's lock: one connection is shared by the API server's threads."""
+
+    @functools.wraps(method)
+    def wrapper(self: LogStore, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 class LogStore:
-    """One SQLite file of log groups, streams and events; safe for several processes (WAL)."""
+    """One SQLite file of log groups, streams and events; safe for several processes (WAL) and threads."""
 
     def __init__(
         self,
@@ -122,6 +138,7 @@ class LogStore:
         timeout_s: float = 10.0,
     ) -> None:
         self.path = Path(path)
+        self._lock = threading.RLock()
         self.account_id = account_id
         self.region = region
         self._clock = clock_ms or (lambda: int(time.time() * 1000))
@@ -155,16 +172,17 @@ class LogStore:
 
     @contextmanager
     def _txn(self) -> Iterator[sqlite3.Connection]:
-        try:
-            self._c.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as e:
-            raise StateError(f"{self.path}: the log store is locked by another process ({e})") from e
-        try:
-            yield self._c
-        except BaseException:
-            self._c.execute("ROLLBACK")
-            raise
-        self._c.execute("COMMIT")
+        with self._lock:
+            try:
+                self._c.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise StateError(f"{self.path}: the log store is locked by another process ({e})") from e
+            try:
+                yield self._c
+            except BaseException:
+                self._c.execute("ROLLBACK")
+                raise
+            self._c.execute("COMMIT")
 
     def now_ms(self) -> int:
         return self._clock()
@@ -189,6 +207,7 @@ class LogStore:
             c.execute("INSERT INTO log_groups VALUES (?, ?, NULL)", (logGroupName, self.now_ms()))
         return {}
 
+    @_locked
     def log_group_exists(self, name: str) -> bool:
         return self._c.execute("SELECT 1 FROM log_groups WHERE name=?", (name,)).fetchone() is not None
 
@@ -222,6 +241,7 @@ class LogStore:
                 raise _group_missing()
         return {}
 
+    @_locked
     def enforce_retention(self) -> int:
         """Delete events older than their group's retention; returns how many were deleted."""
         now = self.now_ms()
@@ -249,6 +269,7 @@ class LogStore:
             (sid, sid, sid, sid),
         )
 
+    @_locked
     def describe_log_groups(
         self,
         logGroupNamePrefix: str | None = None,
@@ -283,6 +304,7 @@ class LogStore:
         return out
 
     # -- streams ---------------------------------------------------------------------------------
+    @_locked
     def _stream_id(self, group: str, stream: str) -> int:
         row = self._c.execute("SELECT id FROM log_streams WHERE group_name=? AND name=?", (group, stream)).fetchone()
         if row is None:
@@ -307,10 +329,12 @@ class LogStore:
                       (logGroupName, logStreamName, self.now_ms()))
         return {}
 
+    @_locked
     def log_stream_exists(self, group: str, stream: str) -> bool:
         q = "SELECT 1 FROM log_streams WHERE group_name=? AND name=?"
         return self._c.execute(q, (group, stream)).fetchone() is not None
 
+    @_locked
     def describe_log_streams(
         self,
         logGroupName: str,
@@ -433,6 +457,7 @@ class LogStore:
             out["rejectedLogEventsInfo"] = rejected
         return out
 
+    @_locked
     def checkpoint(self, run_id: str, group: str, stream: str) -> int:
         """How many events of ``run_id``'s sequence for this stream were delivered (0 if none)."""
         row = self._c.execute(
@@ -442,6 +467,7 @@ class LogStore:
         return 0 if row is None else int(row[0])
 
     # -- reading ---------------------------------------------------------------------------------
+    @_locked
     def get_log_events(
         self,
         logGroupName: str,
@@ -489,6 +515,7 @@ class LogStore:
             fwd, back = _pos_token("f", 0, 0), _pos_token("b", 0, 0)
         return {"events": events, "nextForwardToken": fwd, "nextBackwardToken": back}
 
+    @_locked
     def filter_log_events(
         self,
         logGroupName: str,
@@ -598,10 +625,11 @@ class LogStore:
         hi = 2**62 if end_ms is None else end_ms
         after_ts, after_id = -(2**62), -1
         while True:
-            rows = self._c.execute(
-                "SELECT ts, id, message FROM events WHERE stream_id=? AND ts>=? AND ts<?"
-                " AND (ts>? OR (ts=? AND id>?)) ORDER BY ts, id LIMIT ?",
-                (sid, lo, hi, after_ts, after_ts, after_id, batch)).fetchall()
+            with self._lock:
+                rows = self._c.execute(
+                    "SELECT ts, id, message FROM events WHERE stream_id=? AND ts>=? AND ts<?"
+                    " AND (ts>? OR (ts=? AND id>?)) ORDER BY ts, id LIMIT ?",
+                    (sid, lo, hi, after_ts, after_ts, after_id, batch)).fetchall()
             if not rows:
                 return
             ts = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -610,6 +638,7 @@ class LogStore:
             if len(rows) < batch:
                 return
 
+    @_locked
     def stream_names(self, group: str) -> list[str]:
         if not self.log_group_exists(group):
             raise _group_missing()

@@ -272,3 +272,33 @@ def test_filter_pages_equal_a_sorted_scan(tmp_path_factory: pytest.TempPathFacto
     ts_of = {m: ts for ts, _, m in expected}
     assert [ts_of[m] for m in got] == sorted(ts_of[m] for m in got)
     store.close()
+
+
+def test_one_store_shared_by_threads(tmp_path: Path) -> None:
+    """The API server shares one store between threads: transactions must not interleave."""
+    import threading
+
+    store = LogStore(tmp_path / "logs.db", clock_ms=lambda: NOW)
+    store.create_log_group(logGroupName="g")
+    for t in range(4):
+        store.create_log_stream(logGroupName="g", logStreamName=f"s{t}")
+    errors: list[BaseException] = []
+
+    def work(t: int) -> None:
+        try:
+            for i in range(40):
+                store.put_events("g", f"s{t}", np.array([NOW - 1000 + i], dtype=np.int64), pa.array([f"{t}-{i}"]),
+                                 checkpoint=(f"run{t}", i + 1))
+                store.filter_log_events(logGroupName="g", limit=5)
+                store.describe_log_streams(logGroupName="g")
+        except BaseException as e:  # surfaced below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert len(store.filter_log_events(logGroupName="g")["events"]) == 160
+    assert [store.checkpoint(f"run{t}", "g", f"s{t}") for t in range(4)] == [40] * 4
