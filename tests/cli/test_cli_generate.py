@@ -126,3 +126,10 @@ def test_errors_exit_2_with_one_line(tmp_path: Path) -> None:
 def test_help() -> None:
     res = CliRunner().invoke(cli, ["generate", "--help"])
     assert res.exit_code == 0 and "--pcap" in res.output and "--seed" in res.output
+
+
+def test_pcapng_output_by_suffix(tmp_path: Path) -> None:
+    out, _ = generate(tmp_path, "--duration", "3", "-q", name="o.pcapng")
+    src = open_capture(str(out))
+    n = sum(len(b) for b in src.batches())
+    assert src.format == "pcapng" and n == src.stats.packets > 0

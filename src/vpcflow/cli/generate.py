@@ -39,7 +39,7 @@ def command(scenario: Path, pcap_path: Path, seed: int | None, duration: str | N
     from rich.console import Console
     from rich.table import Table
 
-    from vpcflow.dataplane.sources.pcap_writer import PcapWriter
+    from vpcflow.dataplane.sources.pcap_writer import PcapngWriter, PcapWriter
     from vpcflow.dataplane.sources.scenario import _Ctx, parse_duration
     from vpcflow.dataplane.sources.synthetic import SyntheticConfig, SyntheticSource
     from vpcflow.model.topology.sourcemap import SourceMap
@@ -53,7 +53,11 @@ def command(scenario: Path, pcap_path: Path, seed: int | None, duration: str | N
             raise ConfigError("the duration must be positive", location="--duration")
     started = time.perf_counter()
     source = SyntheticSource(SyntheticConfig(str(scenario), seed=seed, duration_s=duration_s))
-    with PcapWriter(pcap_path, snaplen=snaplen) as writer:
+    name = pcap_path.name.removesuffix(".gz")
+    writer = (
+        PcapngWriter(pcap_path, snaplen=snaplen) if name.endswith(".pcapng") else PcapWriter(pcap_path, snaplen=snaplen)
+    )
+    with writer:
         for batch in source.batches():
             writer.write(batch)
     elapsed = time.perf_counter() - started
