@@ -24,7 +24,7 @@ from vpcflow.dataplane.sinks.local_bucket import LocalBucketSink
 from vpcflow.dataplane.sinks.spool import Spool
 from vpcflow.model.fields import DEFAULT_FIELDS, DEFAULT_FORMAT
 from vpcflow.model.flowlog import DestinationOptions, FlowLog
-from vpcflow.query.readers import read_all, read_bucket_store, read_log_store
+from vpcflow.query.readers import read_all, read_bucket_store, read_log_store, record_batches
 from vpcflow.storage.bucketstore import BucketStore
 from vpcflow.storage.logstore import LogStore
 
@@ -224,3 +224,12 @@ def test_embedded_logs_group_needs_create_permission(tmp_path: Path) -> None:
 def test_receipt_shape() -> None:
     r = DeliveryReceipt("fl-1", "s3://b/k", 3, 10)
     assert r.status == "delivered"
+
+
+def test_readers_stream_record_batches(bucket: BucketStore) -> None:
+    sink = LocalBucketSink(bucket)
+    sink.write(s3_flow_log(), records(700))
+    sink.close()
+    batches = list(record_batches(read_bucket_store(bucket, "flow-bucket"), max_chunksize=100))
+    assert all(isinstance(b, pa.RecordBatch) and b.num_rows <= 100 for b in batches)
+    assert sum(b.num_rows for b in batches) == 700

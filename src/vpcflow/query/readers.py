@@ -335,6 +335,12 @@ def read_cloudwatch(
             yield table
 
 
+def record_batches(tables: Iterable[pa.Table], *, max_chunksize: int | None = None) -> Iterator[pa.RecordBatch]:
+    """What a reader yields, as Arrow record batches (for consumers that stream batches)."""
+    for table in tables:
+        yield from table.to_batches(max_chunksize=max_chunksize)
+
+
 def read_all(tables: Iterable[pa.Table]) -> pa.Table | None:
     """Concatenate what a reader yields (None when nothing matched); formats must agree."""
     parts = list(tables)
