@@ -361,3 +361,21 @@ def test_aws_cli_describe_flow_logs(ep: Endpoint) -> None:
     )
     assert denied.returncode == 255  # AWS CLI v1's exit status for a service error (v2 uses 254)
     assert "An error occurred (UnauthorizedOperation) when calling the DescribeFlowLogs operation" in denied.stderr
+
+
+def test_concurrent_clients_are_served_consistently(ep: Endpoint) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    _delete_all(ep)
+
+    def create(i: int) -> list[str]:
+        ec2 = ep.client("ec2", ALICE)
+        ids: list[str] = ec2.create_flow_logs(**cwl_params(LogGroupName=f"/concurrent/{i}"))["FlowLogIds"]
+        assert ec2.describe_flow_logs(FlowLogIds=ids)["FlowLogs"][0]["LogGroupName"] == f"/concurrent/{i}"
+        return ids
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        created = [fl for ids in pool.map(create, range(12)) for fl in ids]
+    assert len(set(created)) == 12
+    listed = ep.client("ec2").describe_flow_logs()["FlowLogs"]
+    assert sorted(f["FlowLogId"] for f in listed) == sorted(created)

@@ -220,3 +220,31 @@ def test_json_protocol_errors(ep: Endpoint) -> None:
                               service="logs")
     assert unsupported.json()["__type"] == "InvalidParameterException"
     assert "logGroupNamePattern" in unsupported.json()["message"]
+
+
+def test_aws_cli_reads_the_log_store(ep: Endpoint) -> None:
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    try:
+        import awscli  # noqa: F401
+
+        cli = [sys.executable, "-m", "awscli"]
+    except ImportError:
+        found = shutil.which("aws")
+        if found is None:
+            pytest.skip("the AWS CLI is not installed (pip install awscli)")
+        cli = [found]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=CAROL[0], AWS_SECRET_ACCESS_KEY=CAROL[1], AWS_DEFAULT_REGION=REGION,
+               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_MAX_ATTEMPTS="1")
+    out = subprocess.run(
+        [*cli, "logs", "filter-log-events", "--endpoint-url", ep.url, "--log-group-name", GROUP,
+         "--filter-pattern", "REJECT", "--output", "json"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert [e["message"] for e in json.loads(out.stdout)["events"]] == [m for m in LINES if "REJECT" in m]
