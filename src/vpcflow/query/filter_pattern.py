@@ -16,8 +16,8 @@ Supported syntax (CloudWatch's, spec 8.3):
 
 Decisions where AWS is silent (docs/delivery.md): a term matches as a substring; a numeric
 comparison against a non-numeric value (``-`` in NODATA records) is false, also for ``!=``;
-log fields are separated by runs of whitespace. JSON patterns (``{ $.x = 1 }``) are not supported
-and raise :class:`FilterPatternError`.
+log fields are separated by runs of whitespace. JSON patterns (``{ $.x = 1 }``) are compiled by
+``filter_json.py``.
 
 Evaluation: messages are split with Arrow's C++ kernels and the needed fields gathered through the
 list offsets (fields after ``...`` counted from the end), so no Python code runs per message.
@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -254,11 +255,12 @@ class FilterPattern:
     """A compiled filter pattern: ``match(messages) -> bool mask`` and ``matches(line) -> bool``."""
 
     text: str
-    kind: str  # "all", "terms" or "delimited"
+    kind: str  # "all", "terms", "delimited" or "json"
     required: list[_Term] = field(default_factory=list)
     excluded: list[_Term] = field(default_factory=list)
     optional: list[_Term] = field(default_factory=list)
     slots: list[_Slot] = field(default_factory=list)
+    json: Any = None  # a filter_json.JsonPattern for "json" patterns
 
     @property
     def field_names(self) -> tuple[str | None, ...]:
@@ -273,6 +275,8 @@ class FilterPattern:
         n = len(msgs)
         if self.kind == "all" or n == 0:
             return np.ones(n, dtype=bool)
+        if self.kind == "json":
+            return np.asarray(self.json.match(msgs), dtype=bool)
         if self.kind == "terms":
             out = np.ones(n, dtype=bool)
             for t in self.required:
@@ -327,7 +331,9 @@ def compile_pattern(text: str | None) -> FilterPattern:
     if not src:
         return FilterPattern(text or "", "all")
     if src.startswith("{"):
-        raise _err("JSON filter patterns ({ $.field ... }) are not supported by vpcflow")
+        from vpcflow.query.filter_json import compile_json_pattern  # imports this module's error type
+
+        return FilterPattern(src, "json", json=compile_json_pattern(src))
     if src.startswith("["):
         if not src.endswith("]"):
             raise _err("a space-delimited pattern must end with ']'")

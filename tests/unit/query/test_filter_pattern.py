@@ -110,7 +110,8 @@ def test_unstructured_terms() -> None:
 @pytest.mark.parametrize(
     "bad",
     ["[a, b", "[a = ]", "[a, , b]", "[..., x, ...]", "[a, b = 1 ||]", "[a >= x]", "[a, c = 1 && z = 2]",
-     "{ $.x = 1 }", '"unterminated', "[a ... b]", "[a = (1]"],
+     '"unterminated', "[a ... b]", "[a = (1]", "{ }", "{ x = 1 }", "{ $.x > abc }", "{ $.x IS MAYBE }",
+     "{ $.x = 1 && }", "{ ($.x = 1 }", "{ $.x NOT THERE }", "{ $.x = 1"],
 )
 def test_invalid_patterns(bad: str) -> None:
     with pytest.raises(FilterPatternError, match="Invalid filter pattern"):
@@ -131,3 +132,36 @@ def test_vectorised_equals_one_by_one(lines: list[list[str]], pattern: str) -> N
     msgs = [" ".join(words) for words in lines]
     p = compile_pattern(pattern)
     assert p.match(pa.array(msgs, pa.string())).tolist() == [p.matches(m) for m in msgs]
+
+
+JSON_MSGS = [
+    '{"eventType": "UpdateTrail", "sourceIPAddress": "123.123.4.5", "status": 404, "flag": true, "n": null,'
+    ' "users": [{"email": "John.Doe@example.com", "id": 1}], "actions": ["PUT", "POST", "GET"]}',
+    '{"eventType": "CreateTrail", "sourceIPAddress": "10.0.0.1", "status": 200, "flag": false, "latency": 40}',
+    'not json at all',
+    '["a", "list"]',
+    '{"status": "404"}',
+]
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    ('{ $.eventType = "UpdateTrail" }', [0]),
+    ("{ $.eventType = UpdateTrail }", [0]),
+    ("{ $.sourceIPAddress != 123.123.* }", [1]),
+    ("{ $.status = 404 }", [0]),
+    ('{ $.status = "404" }', [4]),
+    ("{ $.status >= 200 && $.status < 300 }", [1]),
+    ("{ $.latency < 50 }", [1]),
+    ("{ $.flag IS TRUE }", [0]),
+    ("{ $.flag IS FALSE }", [1]),
+    ("{ $.n IS NULL }", [0]),
+    ("{ $.latency NOT EXISTS }", [0, 4]),
+    ('{ $.users[0].email = "John.Doe@example.com" }', [0]),
+    ('{ ($.users[0].id = 2 && $.users[0].email = "nonmatch") || $.actions[2] = "GET" }', [0]),
+    ("{ $.eventType = %Tr[a]il$% }", [0, 1]),
+    ("{ $.eventType = *Trail }", [0, 1]),
+    ("{ $.missing != 1 }", []),
+])
+def test_json_patterns(pattern: str, expected: list[int]) -> None:
+    mask = compile_pattern(pattern).match(pa.array(JSON_MSGS))
+    assert [i for i, m in enumerate(mask.tolist()) if m] == expected
