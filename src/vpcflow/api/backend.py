@@ -114,20 +114,28 @@ class Backend:
         """Answer one request (thread-safe; calls are serialised)."""
         request_id = str(uuid.uuid4())
         protocol = "logs" if "x-amz-target" in request.headers else "ec2"
+        note = {"op": protocol, "who": "-", "error": ""}
+        answer = self._answer(request, request_id, protocol, note)
+        # One line per call (`vpcflow serve --log-level info`): who did what, and how it ended.
+        log.info("%s %s %s -> %d %s", request_id[:8], note["who"], note["op"], answer.status, note["error"])
+        return answer
+
+    def _answer(self, request: HttpRequest, request_id: str, protocol: str, note: dict[str, str]) -> HttpResponse:
         try:
             with self._lock:
                 if protocol == "logs":
-                    return self._logs_call(request, request_id)
-                return self._ec2_call(request, request_id)
+                    return self._logs_call(request, request_id, note)
+                return self._ec2_call(request, request_id, note)
         except ApiError as e:
+            note["error"] = e.code
             return self._error(protocol, e.code, e.message, e.http_status, request_id)
         except StateError as e:
             log.warning("state unavailable: %s", e)
-            code = "ServiceUnavailableException" if protocol == "logs" else "Unavailable"
+            code = note["error"] = "ServiceUnavailableException" if protocol == "logs" else "Unavailable"
             return self._error(protocol, code, f"The service is unavailable: {e}", 503, request_id)
         except Exception as e:  # the API boundary: never a traceback on the wire
             log.exception("internal error answering %s request %s", protocol, request_id)
-            code = "ServiceUnavailableException" if protocol == "logs" else "InternalError"
+            code = note["error"] = "ServiceUnavailableException" if protocol == "logs" else "InternalError"
             return self._error(protocol, code, f"An internal error has occurred ({type(e).__name__}: {e})", 500,
                                request_id)
 
@@ -158,7 +166,7 @@ class Backend:
         except SigV4Error as e:
             raise as_api_error(e, service) from None
 
-    def _ec2_call(self, request: HttpRequest, request_id: str) -> HttpResponse:
+    def _ec2_call(self, request: HttpRequest, request_id: str, note: dict[str, str]) -> HttpResponse:
         if request.method == "POST" and request.body:
             ctype = request.headers.get("content-type", "")
             if not ctype.startswith("application/x-www-form-urlencoded"):
@@ -171,9 +179,11 @@ class Backend:
         else:
             text = request.raw_query
         pairs = parse_qsl(text, keep_blank_values=True)
-        caller = self._authenticate(request, "ec2")
-        model = ec2_query.ec2_model()
         action = dict(pairs).get("Action")
+        note["op"] = f"ec2:{action}"
+        caller = self._authenticate(request, "ec2")
+        note["who"] = caller.principal
+        model = ec2_query.ec2_model()
         op = ec2_query.operation(model, action)
         method = EC2_OPERATIONS.get(op.name)
         if method is None:
@@ -186,8 +196,10 @@ class Backend:
         body = ec2_query.response_xml(model, op, result, request_id)
         return HttpResponse(200, body, {"Content-Type": ec2_query.XML_CONTENT_TYPE, "x-amzn-RequestId": request_id})
 
-    def _logs_call(self, request: HttpRequest, request_id: str) -> HttpResponse:
+    def _logs_call(self, request: HttpRequest, request_id: str, note: dict[str, str]) -> HttpResponse:
+        note["op"] = "logs:" + request.headers.get("x-amz-target", "").partition(".")[2]
         caller = self._authenticate(request, "logs")
+        note["who"] = caller.principal
         api = self.logs_api()
         op = api.operation(request.headers.get("x-amz-target"))
         result = api.call(op, request.body, caller.principal)

@@ -34,7 +34,16 @@ def url_of(sock: socket.socket) -> str:
 
 def run(app: Starlette, sock: socket.socket, *, log_level: str = "info") -> None:
     """Serve ``app`` on ``sock`` until interrupted (Ctrl-C / SIGTERM stop it cleanly)."""
+    import logging
+
     import uvicorn
 
+    # The endpoint's own line per call (api/backend.py) at the same level as uvicorn's logs.
+    api_log = logging.getLogger("vpcflow.api")
+    if not api_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     vpcflow %(message)s"))
+        api_log.addHandler(handler)
+    api_log.setLevel(log_level.upper())
     server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="on"))
     server.run(sockets=[sock])

@@ -89,6 +89,8 @@ def parse_authorization(value: str | None) -> AuthorizationHeader:
             f" got '{fields['Credential']}'",
         )
     signed = tuple(h.strip().lower() for h in fields["SignedHeaders"].split(";"))
+    if "host" not in signed:
+        raise SigV4Error("incomplete", "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
     return AuthorizationHeader(scope[0], scope[1], scope[2], scope[3], signed, fields["Signature"])
 
 
