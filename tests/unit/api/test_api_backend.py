@@ -1,0 +1,80 @@
+"""``api.backend.Backend`` without HTTP: routing by X-Amz-Target / Action, and the API boundary
+(a locked store is 503, an unexpected exception is 500 with no traceback on the wire)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from vpcflow.api.backend import Backend, HttpRequest
+from vpcflow.core.errors import StateError
+
+FORM = {"content-type": "application/x-www-form-urlencoded; charset=utf-8"}
+
+
+def _ec2(body: str) -> HttpRequest:
+    return HttpRequest("POST", "/", "", FORM, body.encode())
+
+
+def _logs(op: str, body: dict[str, Any]) -> HttpRequest:
+    headers = {"content-type": "application/x-amz-json-1.1", "x-amz-target": f"Logs_20140328.{op}"}
+    return HttpRequest("POST", "/", "", headers, json.dumps(body).encode())
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Any:
+    b = Backend(tmp_path / "data", verify_signatures=False)
+    yield b
+    b.close()
+
+
+def _xml_error(body: bytes) -> tuple[str | None, str | None]:
+    root = ET.fromstring(body)
+    return root.findtext("./Errors/Error/Code"), root.findtext("./Errors/Error/Message")
+
+
+def test_routes_by_target_header_or_action(backend: Backend) -> None:
+    ec2 = backend.handle(_ec2("Action=DescribeFlowLogs&Version=2016-11-15"))
+    assert ec2.status == 200 and ec2.headers["Content-Type"] == "text/xml;charset=UTF-8"
+    assert b"<DescribeFlowLogsResponse" in ec2.body and b"<flowLogSet />" in ec2.body  # AWS sends the empty set
+    logs = backend.handle(_logs("DescribeLogGroups", {}))
+    assert logs.status == 200 and json.loads(logs.body) == {"logGroups": []}
+    assert logs.headers["Content-Type"] == "application/x-amz-json-1.1"
+    assert logs.headers["x-amzn-RequestId"]
+
+
+def test_form_body_must_be_form_encoded(backend: Backend) -> None:
+    answer = backend.handle(HttpRequest("POST", "/", "", {"content-type": "application/json"}, b"{}"))
+    assert answer.status == 400
+    code, message = _xml_error(answer.body)
+    assert code == "InvalidParameterValue" and message is not None and "X-Amz-Target" in message
+
+
+def test_locked_state_is_503_in_each_protocol(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    def locked(*_: Any, **__: Any) -> Any:
+        raise StateError("state.db is locked by another process")
+
+    monkeypatch.setattr(backend.client.service, "describe_flow_logs", locked)
+    answer = backend.handle(_ec2("Action=DescribeFlowLogs&Version=2016-11-15"))
+    assert answer.status == 503 and _xml_error(answer.body)[0] == "Unavailable"
+    monkeypatch.setattr(backend.log_store(), "describe_log_groups", locked)
+    answer = backend.handle(_logs("DescribeLogGroups", {}))
+    assert answer.status == 503 and json.loads(answer.body)["__type"] == "ServiceUnavailableException"
+
+
+def test_unexpected_errors_are_500_without_a_traceback(backend: Backend, monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    def broken(*_: Any, **__: Any) -> Any:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(backend.client.service, "delete_flow_logs", broken)
+    answer = backend.handle(_ec2("Action=DeleteFlowLogs&Version=2016-11-15&FlowLogId.1=fl-00000000000000001"))
+    assert answer.status == 500
+    code, message = _xml_error(answer.body)
+    assert code == "InternalError" and message == "An internal error has occurred (KeyError: 'boom')"
+    assert b"Traceback" not in answer.body
+    assert any("internal error" in r.message and r.exc_info for r in caplog.records)  # the server log has it
