@@ -139,7 +139,7 @@ def test_filter_log_events_with_patterns_and_paging(ep: Endpoint) -> None:
     assert sorted(everything) == sorted([*LINES, "2 - - - - - - - - - 1 2 - NODATA"])
     assert len(pages) >= 3
     with pytest.raises(ClientError) as e:
-        logs.filter_log_events(logGroupName=GROUP, filterPattern="{ $.x = 1 }")
+        logs.filter_log_events(logGroupName=GROUP, filterPattern="[version, account")
     assert _error(e)[0] == "InvalidParameterException" and "Invalid filter pattern" in _error(e)[1]
 
 

@@ -3,6 +3,7 @@ and every failure reads as the service's own error (EC2 XML / CloudWatch Logs JS
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -193,3 +194,39 @@ def test_custom_root_credentials(tmp_path: Any) -> None:
         assert _error(e)[0] == "AuthFailure"
     finally:
         ep.stop()
+
+
+def test_sts_get_caller_identity_names_the_key_owner(ep: Endpoint) -> None:
+    alice = ep.client("sts", ALICE).get_caller_identity()
+    assert alice["Arn"] == "arn:aws:iam::123456789012:user/alice"
+    assert alice["Account"] == "123456789012"
+    assert re.fullmatch(r"AIDA[A-Z0-9]{17}", alice["UserId"])
+    assert alice["ResponseMetadata"]["RequestId"]
+    root = ep.client("sts", ROOT).get_caller_identity()
+    assert (root["Arn"], root["UserId"]) == ("arn:aws:iam::123456789012:root", "123456789012")
+    with pytest.raises(ClientError) as e:
+        ep.client("sts", (ALICE[0], "wrong")).get_caller_identity()
+    assert _error(e) == ("SignatureDoesNotMatch", SIGNATURE_MISMATCH, 403)
+    with pytest.raises(ClientError) as e:
+        ep.client("sts", DAVE).get_caller_identity()
+    assert _error(e) == ("InvalidClientTokenId", "The security token included in the request is invalid.", 403)
+    with pytest.raises(ClientError) as e:
+        ep.client("sts", ALICE).assume_role(RoleArn="arn:aws:iam::123456789012:role/flow-logs-delivery",
+                                            RoleSessionName="session")
+    assert _error(e)[0] == "InvalidAction" and "temporary credentials" in _error(e)[1]
+
+
+def test_aws_cli_get_caller_identity(ep: Endpoint) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("awscli")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=BOB[0], AWS_SECRET_ACCESS_KEY=BOB[1], AWS_DEFAULT_REGION="us-east-1",
+               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    out = subprocess.run([sys.executable, "-m", "awscli", "sts", "get-caller-identity", "--endpoint-url", ep.url],
+                         capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["Arn"] == "arn:aws:iam::123456789012:user/bob"

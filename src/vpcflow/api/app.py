@@ -21,6 +21,7 @@ from starlette.routing import Route
 from vpcflow.api.backend import EC2_OPERATIONS, Backend, HttpRequest
 from vpcflow.api.identity import RootCredentials
 from vpcflow.api.logs_json import OPERATIONS as LOGS_OPERATIONS
+from vpcflow.api.sts_query import OPERATIONS as STS_OPERATIONS
 from vpcflow.runtime.datadir import DataDir
 
 
@@ -68,5 +69,6 @@ def _about(backend: Backend) -> str:
         f"data directory: {backend.data_dir.path}\n"
         f"EC2 (Query, 2016-11-15): {', '.join(sorted(EC2_OPERATIONS))}\n"
         f"CloudWatch Logs (JSON 1.1): {', '.join(sorted(LOGS_OPERATIONS))}\n"
+        f"STS (Query): {', '.join(STS_OPERATIONS)}\n"
         f"SigV4 verification: {'on' if backend.verify_signatures else 'off'}\n"
     )

@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from vpcflow.api import ec2_query, logs_json
+from vpcflow.api import ec2_query, logs_json, sts_query
 from vpcflow.api.identity import Caller, RootCredentials, as_api_error, authenticate
-from vpcflow.api.sigv4 import SigV4Error
+from vpcflow.api.sigv4 import SigV4Error, parse_authorization
 from vpcflow.controlplane.errors import UnsupportedOperationError
 from vpcflow.core.errors import ApiError, StateError
 from vpcflow.iam.world import IamWorld
@@ -113,7 +113,7 @@ class Backend:
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one request (thread-safe; calls are serialised)."""
         request_id = str(uuid.uuid4())
-        protocol = "logs" if "x-amz-target" in request.headers else "ec2"
+        protocol = _protocol(request)
         note = {"op": protocol, "who": "-", "error": ""}
         answer = self._answer(request, request_id, protocol, note)
         # One line per call (`vpcflow serve --log-level info`): who did what, and how it ended.
@@ -125,17 +125,21 @@ class Backend:
             with self._lock:
                 if protocol == "logs":
                     return self._logs_call(request, request_id, note)
+                if protocol == "sts":
+                    return self._sts_call(request, request_id, note)
                 return self._ec2_call(request, request_id, note)
         except ApiError as e:
             note["error"] = e.code
             return self._error(protocol, e.code, e.message, e.http_status, request_id)
         except StateError as e:
             log.warning("state unavailable: %s", e)
-            code = note["error"] = "ServiceUnavailableException" if protocol == "logs" else "Unavailable"
+            code = note["error"] = {"logs": "ServiceUnavailableException", "sts": "ServiceUnavailable"}.get(
+                protocol, "Unavailable")
             return self._error(protocol, code, f"The service is unavailable: {e}", 503, request_id)
         except Exception as e:  # the API boundary: never a traceback on the wire
             log.exception("internal error answering %s request %s", protocol, request_id)
-            code = note["error"] = "ServiceUnavailableException" if protocol == "logs" else "InternalError"
+            code = note["error"] = {"logs": "ServiceUnavailableException", "sts": "InternalFailure"}.get(
+                protocol, "InternalError")
             return self._error(protocol, code, f"An internal error has occurred ({type(e).__name__}: {e})", 500,
                                request_id)
 
@@ -145,6 +149,8 @@ class Backend:
             headers["Content-Type"] = logs_json.JSON_CONTENT_TYPE
             return HttpResponse(status, logs_json.error_json(code, message), headers)
         headers["Content-Type"] = ec2_query.XML_CONTENT_TYPE
+        if protocol == "sts":
+            return HttpResponse(status, sts_query.error_xml(code, message, request_id, sender=status < 500), headers)
         return HttpResponse(status, ec2_query.error_xml(code, message, request_id), headers)
 
     def _authenticate(self, request: HttpRequest, service: str) -> Caller:
@@ -167,18 +173,7 @@ class Backend:
             raise as_api_error(e, service) from None
 
     def _ec2_call(self, request: HttpRequest, request_id: str, note: dict[str, str]) -> HttpResponse:
-        if request.method == "POST" and request.body:
-            ctype = request.headers.get("content-type", "")
-            if not ctype.startswith("application/x-www-form-urlencoded"):
-                raise ApiError(
-                    f"EC2 Query requests are application/x-www-form-urlencoded, got {ctype!r} "
-                    "(CloudWatch Logs requests need X-Amz-Target)",
-                    code="InvalidParameterValue",
-                )
-            text = request.body.decode("utf-8", errors="replace")
-        else:
-            text = request.raw_query
-        pairs = parse_qsl(text, keep_blank_values=True)
+        pairs = _form(request)
         action = dict(pairs).get("Action")
         note["op"] = f"ec2:{action}"
         caller = self._authenticate(request, "ec2")
@@ -196,6 +191,16 @@ class Backend:
         body = ec2_query.response_xml(model, op, result, request_id)
         return HttpResponse(200, body, {"Content-Type": ec2_query.XML_CONTENT_TYPE, "x-amzn-RequestId": request_id})
 
+    def _sts_call(self, request: HttpRequest, request_id: str, note: dict[str, str]) -> HttpResponse:
+        action = dict(_form(request)).get("Action")
+        note["op"] = f"sts:{action}"
+        caller = self._authenticate(request, "sts")
+        note["who"] = caller.principal
+        name = sts_query.check_action(action)
+        identity = sts_query.caller_identity(self.world().resolve(caller.principal))
+        body = sts_query.response_xml(name, identity, request_id)
+        return HttpResponse(200, body, {"Content-Type": ec2_query.XML_CONTENT_TYPE, "x-amzn-RequestId": request_id})
+
     def _logs_call(self, request: HttpRequest, request_id: str, note: dict[str, str]) -> HttpResponse:
         note["op"] = "logs:" + request.headers.get("x-amz-target", "").partition(".")[2]
         caller = self._authenticate(request, "logs")
@@ -205,3 +210,35 @@ class Backend:
         result = api.call(op, request.body, caller.principal)
         body = json.dumps(result, separators=(",", ":")).encode()
         return HttpResponse(200, body, {"Content-Type": logs_json.JSON_CONTENT_TYPE, "x-amzn-RequestId": request_id})
+
+
+def _form(request: HttpRequest) -> list[tuple[str, str]]:
+    """The Query fields: a form-encoded POST body, else the query string."""
+    if request.method == "POST" and request.body:
+        ctype = request.headers.get("content-type", "")
+        if not ctype.startswith("application/x-www-form-urlencoded"):
+            raise ApiError(
+                f"Query requests are application/x-www-form-urlencoded, got {ctype!r} "
+                "(CloudWatch Logs requests need X-Amz-Target)",
+                code="InvalidParameterValue",
+            )
+        text = request.body.decode("utf-8", errors="replace")
+    else:
+        text = request.raw_query
+    return parse_qsl(text, keep_blank_values=True)
+
+
+def _protocol(request: HttpRequest) -> str:
+    """``logs`` (X-Amz-Target), ``sts`` (scope service sts, or its action unsigned) or ``ec2``."""
+    if "x-amz-target" in request.headers:
+        return "logs"
+    try:
+        if parse_authorization(request.headers.get("authorization")).service == "sts":
+            return "sts"
+    except SigV4Error:
+        try:
+            if dict(_form(request)).get("Action") in sts_query.OPERATIONS:
+                return "sts"
+        except ApiError:
+            pass
+    return "ec2"

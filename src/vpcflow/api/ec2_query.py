@@ -233,7 +233,8 @@ def _member_tag(shape: Shape, member_name: str) -> str:
     return str(shape.serialization.get("name", member_name))
 
 
-def _members(parent: ET.Element, shape: StructureShape, value: Mapping[str, Any], where: str) -> None:
+def write_members(parent: ET.Element, shape: StructureShape, value: Mapping[str, Any], where: str) -> None:
+    """Append ``value``'s members under their XML names (shared with the Query protocol of STS)."""
     extra = [k for k in value if k not in shape.members and k != "ResponseMetadata"]
     if extra:
         # A result member the model does not have would vanish without a trace in botocore: say so.
@@ -247,7 +248,7 @@ def _emit(parent: ET.Element, shape: Shape, tag: str, value: Any, where: str) ->
     t = shape.type_name
     if t == "structure":
         assert isinstance(shape, StructureShape)
-        _members(ET.SubElement(parent, tag), shape, value, where)
+        write_members(ET.SubElement(parent, tag), shape, value, where)
     elif t == "list":
         member: Shape = shape.member  # type: ignore[attr-defined]
         if shape.serialization.get("flattened"):
@@ -279,8 +280,8 @@ def response_xml(model: ServiceModel, op: OperationModel, result: Mapping[str, A
     shape = op.output_shape
     if shape is not None:
         assert isinstance(shape, StructureShape)
-        _members(root, shape, result, op.name)
-    return _document(root)
+        write_members(root, shape, result, op.name)
+    return document(root)
 
 
 def error_xml(code: str, message: str, request_id: str) -> bytes:
@@ -290,9 +291,9 @@ def error_xml(code: str, message: str, request_id: str) -> bytes:
     ET.SubElement(error, "Code").text = code
     ET.SubElement(error, "Message").text = message
     ET.SubElement(root, "RequestID").text = request_id
-    return _document(root)
+    return document(root)
 
 
-def _document(root: ET.Element) -> bytes:
+def document(root: ET.Element) -> bytes:
     body: bytes = ET.tostring(root, encoding="unicode").encode("utf-8")
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body

@@ -140,19 +140,27 @@ LOGS_AUTH_ERRORS: dict[str, tuple[str, int]] = {
     "wrong_scope": ("InvalidSignatureException", 400),
     "expired": ("InvalidSignatureException", 400),
 }
+STS_AUTH_ERRORS: dict[str, tuple[str, int]] = {
+    "missing": ("MissingAuthenticationToken", 403),
+    "incomplete": ("IncompleteSignature", 400),
+    "unknown_key": ("InvalidClientTokenId", 403),
+    "bad_signature": ("SignatureDoesNotMatch", 403),
+    "wrong_scope": ("SignatureDoesNotMatch", 403),
+    "expired": ("SignatureDoesNotMatch", 403),
+}
 
 
 def as_api_error(e: SigV4Error, protocol: str) -> ApiError:
     """The protocol's error for a SigV4 failure (table in ``sigv4``'s docstring)."""
-    table = EC2_AUTH_ERRORS if protocol == "ec2" else LOGS_AUTH_ERRORS
+    table = {"ec2": EC2_AUTH_ERRORS, "logs": LOGS_AUTH_ERRORS, "sts": STS_AUTH_ERRORS}[protocol]
     code, status = table[e.kind]
     message = e.message
     if protocol == "ec2" and e.kind == "expired":
         message = f"Request has expired. {e.message}"
     if protocol == "ec2" and e.kind == "missing":
         message = "The request must contain either a valid (registered) AWS access key ID or X.509 certificate."
-    if protocol == "logs" and e.kind == "unknown_key":
+    if protocol in ("logs", "sts") and e.kind == "unknown_key":
         message = "The security token included in the request is invalid."
-    if protocol == "logs" and e.kind == "missing":
+    if protocol in ("logs", "sts") and e.kind == "missing":
         message = "Missing Authentication Token"
     return ApiError(message, code=code, http_status=status)
