@@ -21,7 +21,7 @@ def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], str, lis
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert proc.stdout is not None
-    lines = [proc.stdout.readline() for _ in range(7)]
+    lines = [proc.stdout.readline() for _ in range(8)]
     m = re.match(r"vpcflow endpoint (http://127\.0\.0\.1:\d+) ", lines[0])
     assert m, lines
     return proc, m.group(1), lines

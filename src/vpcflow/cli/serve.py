@@ -63,7 +63,8 @@ def command(
     click.echo(f"  root credentials:   AWS_ACCESS_KEY_ID={root.access_key_id} "
                f"AWS_SECRET_ACCESS_KEY={root.secret_access_key}")
     click.echo("  IAM users sign with their access keys from the topology file (iam.users[].access_keys).")
-    click.echo(f"  AWS CLI: aws --endpoint-url {url} --region {region} ec2 describe-flow-logs")
+    click.echo(f"  AWS CLI: aws --endpoint-url {url} --region {region} sts get-caller-identity")
+    click.echo(f"           aws --endpoint-url {url} --region {region} ec2 describe-flow-logs")
     click.echo(f"           aws --endpoint-url {url} --region {region} logs describe-log-groups")
     click.echo(f'  boto3:   boto3.client("ec2", endpoint_url="{url}", region_name="{region}", '
                'aws_access_key_id=..., aws_secret_access_key=...)')
