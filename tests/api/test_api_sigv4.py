@@ -230,3 +230,13 @@ def test_aws_cli_get_caller_identity(ep: Endpoint) -> None:
                          capture_output=True, text=True, env=env, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["Arn"] == "arn:aws:iam::123456789012:user/bob"
+
+
+def test_endpoint_url_with_a_path_prefix(ep: Endpoint) -> None:
+    import boto3
+    from botocore.config import Config
+
+    ec2 = boto3.client("ec2", endpoint_url=ep.url + "/behind/a/proxy/", region_name="us-east-1",
+                       aws_access_key_id=ALICE[0], aws_secret_access_key=ALICE[1],
+                       config=Config(retries={"total_max_attempts": 1}))
+    assert ec2.describe_flow_logs()["ResponseMetadata"]["HTTPStatusCode"] == 200

@@ -41,7 +41,7 @@ def create_app(
     )
 
     async def aws(request: Request) -> Response:
-        if request.method == "GET" and not request.url.query:
+        if request.method == "GET" and not request.url.query and request.url.path == "/":
             return PlainTextResponse(_about(backend))
         raw = HttpRequest(
             method=request.method,
@@ -58,7 +58,8 @@ def create_app(
         yield
         backend.close()
 
-    app = Starlette(routes=[Route("/", aws, methods=["GET", "POST"])], lifespan=lifespan)
+    # Any path: an endpoint URL with a path prefix (a reverse proxy's /vpcflow/) signs that path too.
+    app = Starlette(routes=[Route("/{path:path}", aws, methods=["GET", "POST"])], lifespan=lifespan)
     app.state.backend = backend
     return app
 
