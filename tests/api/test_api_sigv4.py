@@ -240,3 +240,15 @@ def test_endpoint_url_with_a_path_prefix(ep: Endpoint) -> None:
                        aws_access_key_id=ALICE[0], aws_secret_access_key=ALICE[1],
                        config=Config(retries={"total_max_attempts": 1}))
     assert ec2.describe_flow_logs()["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_a_signed_payload_hash_must_match_the_body(ep: Endpoint) -> None:
+    import hashlib
+
+    declared = {**FORM, "X-Amz-Content-SHA256": hashlib.sha256(DESCRIBE).hexdigest()}
+    assert raw_request(ep, DESCRIBE, declared, key=ALICE).status == 200
+    evil = b"Action=DeleteFlowLogs&Version=2016-11-15&FlowLogId.1=fl-00000000000000001"
+    answer = raw_request(ep, DESCRIBE, declared, key=ALICE, send_body=evil)
+    assert answer.status == 401
+    assert answer.xml_error() == ("AuthFailure", "The provided 'x-amz-content-sha256' header does not match what "
+                                                 "was computed.")

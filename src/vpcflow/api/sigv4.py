@@ -25,6 +25,7 @@ AWS CLI sign the EC2 and Logs APIs with the Authorization header only.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -176,6 +177,13 @@ def verify(
             "bad_signature",
             f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
             f"'{auth.date}' != '{amz_date[:8]}', from '{amz_date}'.",
+        )
+    declared = lower.get("x-amz-content-sha256")
+    if declared is not None and declared != hashlib.sha256(body).hexdigest():
+        # botocore's canonical request trusts this header instead of hashing the body: check it,
+        # or a body swapped under a signed hash would verify (AWS refuses the mismatch too).
+        raise SigV4Error(
+            "bad_signature", "The provided 'x-amz-content-sha256' header does not match what was computed."
         )
     wanted = expected_signature(
         auth, secret, method=method, raw_path=raw_path, raw_query=raw_query, headers=headers, body=body,
