@@ -252,3 +252,13 @@ def test_a_signed_payload_hash_must_match_the_body(ep: Endpoint) -> None:
     assert answer.status == 401
     assert answer.xml_error() == ("AuthFailure", "The provided 'x-amz-content-sha256' header does not match what "
                                                  "was computed.")
+
+
+def test_the_json_operation_header_must_be_signed(ep: Endpoint) -> None:
+    unsigned_target = raw_request(ep, b"{}", {"Content-Type": "application/x-amz-json-1.1"}, service="logs",
+                                  extra_headers={"X-Amz-Target": "Logs_20140328.DescribeLogGroups"})
+    assert unsigned_target.status == 400
+    assert unsigned_target.json() == {
+        "__type": "IncompleteSignatureException",
+        "message": "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
+    }

@@ -178,6 +178,10 @@ def verify(
             f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
             f"'{auth.date}' != '{amz_date[:8]}', from '{amz_date}'.",
         )
+    if "x-amz-target" in lower and "x-amz-target" not in auth.signed_headers:
+        # The JSON operation is named by this header: unsigned, a captured request could be replayed
+        # as another operation.
+        raise SigV4Error("incomplete", "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
     declared = lower.get("x-amz-content-sha256")
     if declared is not None and declared != hashlib.sha256(body).hexdigest():
         # botocore's canonical request trusts this header instead of hashing the body: check it,
