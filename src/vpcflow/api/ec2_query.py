@@ -281,6 +281,10 @@ def response_xml(model: ServiceModel, op: OperationModel, result: Mapping[str, A
     if shape is not None:
         assert isinstance(shape, StructureShape)
         write_members(root, shape, result, op.name)
+    else:
+        # Operations without output (CreateTags, DeleteTags) answer <return>true</return> in EC2;
+        # botocore ignores it, AWS sends it.
+        ET.SubElement(root, "return").text = "true"
     return document(root)
 
 

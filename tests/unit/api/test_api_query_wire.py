@@ -158,3 +158,11 @@ def test_error_body_is_what_botocore_reads_as_a_client_error() -> None:
     parsed = create_parser("ec2").parse({"body": body, "headers": {}, "status_code": 400}, None)
     assert parsed["Error"] == {"Code": "InvalidFlowLogId.NotFound", "Message": "no <such> & id"}
     assert parsed["ResponseMetadata"]["RequestId"] == "rid-9"
+
+
+def test_operations_without_output_answer_return_true() -> None:
+    text = response_xml(ec2_model(), _op("CreateTags"), {}, "r").decode()
+    assert text.endswith(
+        '<CreateTagsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId>'
+        "<return>true</return></CreateTagsResponse>"
+    )
