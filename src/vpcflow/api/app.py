@@ -1,4 +1,5 @@
-"""The Starlette application: ``create_app(data_dir)`` serves EC2 flow logs and CloudWatch Logs on ``POST /``.
+"""The Starlette application: ``create_app(data_dir)`` serves EC2 flow logs, CloudWatch Logs and STS
+GetCallerIdentity on one port (``POST`` to any path; EC2 also as ``GET`` with a query string).
 
 Only this package imports the web framework. The app reads the request bytes and hands them to
 :class:`~vpcflow.api.backend.Backend` in a worker thread (the stores are synchronous SQLite); a
