@@ -100,14 +100,26 @@ class Backend:
         svc = self.client.service
         return logs_json.LogsApi(self.log_store, self.world, account_id=svc.account_id, region=svc.region)
 
+    def refresh(self) -> None:
+        """Follow the data directory's account and region (``vpcflow topology load`` into an empty data
+        directory adopts the file's) so the endpoint never answers with a stale account."""
+        if self._client is None:
+            return
+        svc = self._client.service
+        if self.data_dir.settings(svc.store) != (svc.account_id, svc.region):
+            self._close()
+
     def close(self) -> None:
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-            if self._logs is not None:
-                self._logs.close()
-                self._logs = None
+            self._close()
+
+    def _close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._logs is not None:
+            self._logs.close()
+            self._logs = None
 
     # ---------------------------------------------------------------------------- requests
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -123,6 +135,7 @@ class Backend:
     def _answer(self, request: HttpRequest, request_id: str, protocol: str, note: dict[str, str]) -> HttpResponse:
         try:
             with self._lock:
+                self.refresh()
                 if protocol == "logs":
                     return self._logs_call(request, request_id, note)
                 if protocol == "sts":

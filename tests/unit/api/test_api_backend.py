@@ -78,3 +78,28 @@ def test_unexpected_errors_are_500_without_a_traceback(backend: Backend, monkeyp
     assert code == "InternalError" and message == "An internal error has occurred (KeyError: 'boom')"
     assert b"Traceback" not in answer.body
     assert any("internal error" in r.message and r.exc_info for r in caplog.records)  # the server log has it
+
+
+def test_follows_the_data_directory_account(tmp_path: Path) -> None:
+    from vpcflow.runtime.datadir import DataDir
+
+    b = Backend(tmp_path / "data", verify_signatures=False)
+    try:
+        assert backend_arn(b) == "arn:aws:iam::123456789012:root"
+        DataDir.resolve(tmp_path / "data").init(account_id="210987654321", region="eu-west-3")
+        assert backend_arn(b) == "arn:aws:iam::210987654321:root"
+        groups = b.handle(_logs("CreateLogGroup", {"logGroupName": "g"}))
+        assert groups.status == 200
+        described = json.loads(b.handle(_logs("DescribeLogGroups", {})).body)
+        assert described["logGroups"][0]["logGroupArn"] == "arn:aws:logs:eu-west-3:210987654321:log-group:g"
+    finally:
+        b.close()
+
+
+def backend_arn(b: Backend) -> str:
+    """The caller ARN GetCallerIdentity reports for an unsigned request (verification off: the root)."""
+    answer = b.handle(HttpRequest("POST", "/", "", FORM, b"Action=GetCallerIdentity&Version=2011-06-15"))
+    assert answer.status == 200, answer.body
+    arn = ET.fromstring(answer.body).find(".//{https://sts.amazonaws.com/doc/2011-06-15/}Arn")
+    assert arn is not None and arn.text
+    return arn.text
