@@ -262,3 +262,33 @@ def test_the_json_operation_header_must_be_signed(ep: Endpoint) -> None:
         "__type": "IncompleteSignatureException",
         "message": "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
     }
+
+
+def test_a_reloaded_topology_counts_from_the_next_request(tmp_path: Any) -> None:
+    import copy
+    import json
+
+    from api_helpers import ERIN, TOPOLOGY
+
+    from vpcflow.runtime.client import Ec2Client
+
+    dd = make_data_dir(tmp_path)
+    ep = serve(dd)
+    try:
+        with pytest.raises(ClientError):
+            ep.client("ec2", ERIN).describe_flow_logs()
+        topo = copy.deepcopy(TOPOLOGY)
+        erin = next(u for u in topo["iam"]["users"] if u["name"] == "erin")
+        erin["policies"] = [{"name": "read", "document": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ec2:DescribeFlowLogs", "Resource": "*"}]}}]
+        new_key = ("AKIAAPITESTNEWUSER01", "new-user-secret-0000000000")
+        topo["iam"]["users"].append({"name": "newcomer", "access_keys": [
+            {"access_key_id": new_key[0], "secret_access_key": new_key[1]}]})
+        path = tmp_path / "topology-v2.json"
+        path.write_text(json.dumps(topo), encoding="utf-8")
+        with Ec2Client(dd) as c:  # another client on the same data directory, as `vpcflow topology load` is
+            c.load_topology(path)
+        assert ep.client("ec2", ERIN).describe_flow_logs()["FlowLogs"] == []
+        assert ep.client("sts", new_key).get_caller_identity()["Arn"] == "arn:aws:iam::123456789012:user/newcomer"
+    finally:
+        ep.stop()
