@@ -21,7 +21,8 @@ import click
 import pyarrow as pa
 
 from vpcflow.codecs.parquet import ParquetRecordWriter, iter_parquet, read_parquet_format
-from vpcflow.codecs.text import header_line, iter_text_file, render_text
+from vpcflow.codecs.text import header_line, render_text
+from vpcflow.codecs.textfiles import iter_text_file
 from vpcflow.core.errors import ConfigError
 from vpcflow.model.logformat import LogFormat
 

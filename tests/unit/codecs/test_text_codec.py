@@ -18,12 +18,11 @@ from vpcflow.codecs.text import (
     explain_line,
     header_line,
     parse_text,
-    read_text_file,
     render_lines,
     render_messages,
     render_text,
-    write_text_file,
 )
+from vpcflow.codecs.textfiles import iter_text_file, read_text_file, write_text_file
 from vpcflow.core.errors import ReadError
 from vpcflow.model.fields import FIELDS, VPC_FIELD_NAMES, ValueType
 from vpcflow.model.logformat import LogFormat, parse_log_format
@@ -299,8 +298,6 @@ def test_iter_text_file_in_small_pieces(tmp_path: Path, suffix: str) -> None:
     body = (HEADER + "\n" + "\n".join(lines)).encode()  # no final newline
     p = tmp_path / f"x{suffix}"
     p.write_bytes(gzip.compress(body) if suffix.endswith(".gz") else body)
-    from vpcflow.codecs.text import iter_text_file
-
     reads = list(iter_text_file(p, chunk_bytes=1000))
     assert len(reads) > 10
     assert all(r.log_format == DEFAULT for r in reads)
@@ -309,8 +306,6 @@ def test_iter_text_file_in_small_pieces(tmp_path: Path, suffix: str) -> None:
 
 
 def test_iter_text_file_line_numbers_across_pieces(tmp_path: Path) -> None:
-    from vpcflow.codecs.text import iter_text_file
-
     lines = [ACCEPT] * 100
     lines[76] = "broken line"
     p = tmp_path / "x.log"
@@ -325,8 +320,6 @@ def test_iter_text_file_line_numbers_across_pieces(tmp_path: Path) -> None:
 
 
 def test_iter_text_file_empty(tmp_path: Path) -> None:
-    from vpcflow.codecs.text import iter_text_file
-
     p = tmp_path / "e.log"
     p.write_bytes(b"")
     reads = list(iter_text_file(p))
