@@ -332,3 +332,29 @@ def test_carriage_return_inside_a_line_is_malformed() -> None:
         decode_text(f"{ACCEPT}\n{bad}\n")
     assert info.value.line_number == 2 and "carriage return" in str(info.value)
     assert decode_text(f"{ACCEPT}\n{bad}\n", lenient=True).skipped == 1
+
+
+_GARBAGE_LINES = st.lists(
+    st.one_of(
+        st.just(ACCEPT), st.just(NODATA), st.just(ACCEPT.replace(" 22 ", "  22 ")),
+        st.text(st.sampled_from("0123456789 -abcAEIOUKCPT.:\r\t\u00e9"), max_size=40),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_GARBAGE_LINES, st.booleans())
+def test_arbitrary_input_reads_or_fails_cleanly(lines: list[str], crlf: bool) -> None:
+    """Lenient reading never fails; strict reading fails only with ReadError; kept lines are valid."""
+    text = ("\r\n" if crlf else "\n").join(lines)
+    read = decode_text(text, DEFAULT, lenient=True, header=False)
+    rendered = render_lines(read.table).to_pylist()
+    assert all(explain_line(line, DEFAULT) == "" for line in rendered)
+    assert read.table.num_rows + read.skipped == len(text.split("\n")) - (1 if text.endswith("\n") else 0) or not text
+    try:
+        strict = decode_text(text, DEFAULT, header=False)
+    except ReadError as e:
+        assert e.line_number >= 1
+    else:
+        assert strict.table.equals(read.table) and read.skipped == 0
