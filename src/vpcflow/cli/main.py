@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "run": "vpcflow.cli.run:command",
     "serve": "vpcflow.cli.serve:command",
     "topology": "vpcflow.cli.topology:group",
+    "whatif": "vpcflow.cli.whatif:command",
 }
 
 
