@@ -136,3 +136,10 @@ def test_docs_field_table_is_the_generated_one() -> None:
     doc = Path(__file__).resolve().parents[2] / "docs" / "formats.md"
     result = CliRunner().invoke(cli, ["fields", "--all", "--markdown"])
     assert result.output.strip() in doc.read_text()
+
+
+def test_fields_version_6_is_transit_gateway_only() -> None:
+    result = CliRunner().invoke(cli, ["fields", "--version", "6"])
+    assert result.exit_code == 0 and "no VPC flow-log field has version 6" in result.output
+    tgw = CliRunner().invoke(cli, ["fields", "--version", "6", "--all", "--markdown"])
+    assert "`tgw-id` (TGW)" in tgw.output and "`vpc-id`" not in tgw.output

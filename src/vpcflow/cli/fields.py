@@ -46,6 +46,10 @@ def markdown_table(fields: list[Field]) -> str:
 def command(version: int | None, include_tgw: bool, markdown: bool) -> None:
     """List the flow-log record fields: name, version, types and when AWS writes `-`."""
     fields = _selected(version, include_tgw)
+    if not fields:
+        # spec 1.3: version 6 introduced transit-gateway fields only.
+        click.echo(f"no VPC flow-log field has version {version}; --all lists the transit-gateway fields")
+        return
     if markdown:
         click.echo(markdown_table(fields))
         return
