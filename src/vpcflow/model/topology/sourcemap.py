@@ -84,16 +84,23 @@ class _Walker:
 
     def walk(self, node: yaml.Node, path: KeyPath) -> Any:
         if isinstance(node, yaml.MappingNode):
+            own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
             self.loader.flatten_mapping(node)  # resolve `<<: *anchor` merge keys like PyYAML does
+            merged = len(node.value) - own  # merged pairs come first; the mapping's own keys override them
             out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
+            own_keys: set[Any] = set()
+            for index, (key_node, value_node) in enumerate(node.value):
                 key = self.loader.construct_object(key_node, deep=True)
                 if not isinstance(key, (str, int, float, bool)) and key is not None:
                     key = str(key)
                 child = (*path, key if isinstance(key, (str, int)) else str(key))
-                if key in out:
-                    self.duplicates.append((child, key_node.start_mark.line + 1))
-                self.lines.setdefault(child, key_node.start_mark.line + 1)
+                if index >= merged:
+                    if key in own_keys:
+                        self.duplicates.append((child, key_node.start_mark.line + 1))
+                    own_keys.add(key)
+                    self.lines[child] = key_node.start_mark.line + 1
+                else:
+                    self.lines.setdefault(child, key_node.start_mark.line + 1)
                 out[key] = self.walk(value_node, child)
             return out
         if isinstance(node, yaml.SequenceNode):

@@ -430,3 +430,18 @@ def test_every_documented_feature_loads() -> None:
     # and the normal form reloads to the same thing
     again = loads_topology(dump_topology_document(topology_to_document(t)), source="everything.yaml")
     assert again == t
+
+
+def test_yaml_anchors_and_merge_keys_with_overrides() -> None:
+    text = """\
+vpcs:
+  - {name: v, cidr_block: 10.0.0.0/16, subnets: [{name: s, cidr_block: 10.0.1.0/24, availability_zone: us-east-1a}]}
+  - {name: w, cidr_block: 10.1.0.0/16, subnets: [{name: s2, cidr_block: 10.1.1.0/24, availability_zone: us-east-1a}]}
+security_groups:
+  - &web {name: web, vpc: v, ingress: [{protocol: tcp, ports: 443, cidr: 0.0.0.0/0}]}
+  - {<<: *web, vpc: w}
+"""
+    t = loads_topology(text, source="anchors.yaml")
+    webs = [g for g in t.security_groups if g.group_name == "web"]
+    assert len(webs) == 2 and {g.vpc_id for g in webs} == {v.vpc_id for v in t.vpcs}
+    assert all(len(g.ingress) == 1 and g.ingress[0].from_port == 443 for g in webs)
