@@ -169,3 +169,17 @@ def test_shipped_pcap_example_runs(tmp_path: Path, capsys):
     # The ping: echo requests in, replies out, both accepted (4 packets, 336 bytes each way).
     assert sum(1 for ln in lines if " 0 0 1 4 336 " in ln and " ACCEPT " in ln) == 2
     assert list((dd / "s3" / "vpcflow-demo-logs" / "AWSLogs").rglob("*.log.gz"))
+
+
+def test_bad_capture_stops_with_file_and_offset_unless_skip_bad(setup: Path, capsys):
+    cap = setup / "capture.pcap"
+    data = cap.read_bytes()
+    # Garbage in the middle: a record header claiming an absurd captured length after the 3rd record.
+    rec = 16 + 14 + 200  # record header + Ethernet + IP length 200 (snaplen 65535: nothing cut)
+    cut = 24 + 3 * rec
+    cap.write_bytes(data[:cut] + b"\xff" * 16 + data[cut:])
+    code, _, err = _invoke(["run", str(setup / "run.yaml"), "--data-dir", str(setup / "data"), "-q"], capsys)
+    assert code == 2 and f"{cap} at byte {cut}" in err
+    code, _, err = _invoke(["run", str(setup / "run.yaml"), "--data-dir", str(setup / "data2"), "--skip-bad"], capsys)
+    assert code == 0, err
+    assert "bad records skipped" in err
