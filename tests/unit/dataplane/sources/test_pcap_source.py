@@ -442,3 +442,21 @@ def test_reorder_buffer_bounds_what_it_holds() -> None:
     # +[0]: older than what was emitted, raised to 3 (late) and released; the rest at the end
     assert got == [None, [1, 2], [3], [3], [4, 5, 9]]
     assert r.late == 1
+
+
+@pytest.mark.parametrize("where", [65536 - 20, 65536 + 5, 3 * 65536])
+def test_resync_across_chunk_boundaries(tmp_path: Path, where: int) -> None:
+    recs = [
+        (T0 + i * 1000, cb.eth(0x0800, cb.ipv4("10.0.0.1", "10.0.0.2", 6, cb.tcp(i, 80, 16, b"x" * (i % 900)))))
+        for i in range(1000)
+    ]
+    data = cb.pcap(recs)
+    pos = 24
+    while pos < where:
+        pos += 16 + int.from_bytes(data[pos + 8 : pos + 12], "little")
+    bad = data[:pos] + b"\xff" * 77 + data[pos:]
+    with pytest.raises(SourceError) as e:
+        read(tmp_path, bad, chunk_bytes=1 << 16)
+    assert e.value.offset == pos
+    b, src = read(tmp_path, bad, skip_bad=True, chunk_bytes=1 << 16)
+    assert len(b) == 1000 and src.stats.skipped_bytes == 77 and src.stats.bad_records == 1

@@ -238,3 +238,32 @@ def test_pcapng_writer_round_trip_keeps_labels(tmp_path: Path) -> None:
             check=True,
         ).stdout.split("\n")
         assert out[0].split("\t") == ["eni-a", "100"] and len([x for x in out if x]) == 7
+
+
+def _many(n: int) -> bytes:
+    frames = []
+    for i in range(n):
+        pkt = cb.ipv4("10.0.0.1", f"10.0.{i % 200}.{i % 250}", 17, cb.udp(1024 + i % 5000, 53, b"d" * (i * 37 % 1400)))
+        frames.append(cb.epb(i % 2, T0_S * 10**6 + i, cb.eth(0x0800, pkt)))
+    return cb.shb() + cb.idb(1, name="a") + cb.idb(1, name="b") + b"".join(frames)
+
+
+def test_chunk_and_batch_boundaries_do_not_change_the_result(tmp_path: Path) -> None:
+    data = _many(3000)
+    ref, _ = read(tmp_path, data)
+    small, _ = read(tmp_path, data, chunk_bytes=1 << 16, batch_packets=97)
+    for k in ("ts_ns", "src_lo", "dst_lo", "src_port", "ip_len", "iface"):
+        assert getattr(ref, k).tolist() == getattr(small, k).tolist(), k
+    assert len(ref) == 3000
+
+
+@pytest.mark.parametrize("where", [65536 - 30, 65536 + 3, 2 * 65536 - 1])
+def test_resync_across_chunk_boundaries(tmp_path: Path, where: int) -> None:
+    data = _many(1500)
+    # insert garbage right before the block starting at or after `where`
+    pos = len(cb.shb() + cb.idb(1, name="a") + cb.idb(1, name="b"))
+    while pos < where:
+        pos += int.from_bytes(data[pos + 4 : pos + 8], "little")
+    bad = data[:pos] + b"\x07" * 101 + data[pos:]
+    b, src = read(tmp_path, bad, skip_bad=True, chunk_bytes=1 << 16)
+    assert len(b) == 1500 and src.stats.bad_records == 1 and src.stats.skipped_bytes == 101
