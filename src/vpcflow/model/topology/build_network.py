@@ -252,10 +252,22 @@ def build_vpcs(ctx: Context, vpcs: list[tuple[Section, str]]) -> None:
             else:
                 v6.append(net6)
         if not v4:
+            _register_subnets_only(ctx, sec, vpc_id)
             continue
         vpc = Vpc(vpc_id, owner, region, tuple(v4), tuple(v6), sec.flag("is_default"), sec.tags(name))
         ctx.vpcs[vpc_id] = vpc
         _build_subnets(ctx, sec, vpc)
+
+
+def _register_subnets_only(ctx: Context, vsec: Section, vpc_id: str) -> None:
+    """The VPC itself is broken (reported): keep its subnets' names known so references to them do not
+    add a second, misleading "unknown subnet" problem."""
+    for i, (path, item) in enumerate(vsec.seq("subnets")):
+        if isinstance(item, dict):
+            sec = Section(ctx.problems, path, item, SUBNET_KEYS, "a subnet")
+            name = sec.text("name")
+            subnet_id = ctx.entity_id(sec, "subnet", vpc_id, name or f"#{i}:{sec.raw('cidr_block', '')}")
+            ctx.registry("subnet").add(ctx.problems, Entry(subnet_id, path, vpc_id, name))
 
 
 def _build_subnets(ctx: Context, vsec: Section, vpc: Vpc) -> None:

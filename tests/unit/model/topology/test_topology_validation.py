@@ -568,3 +568,11 @@ def test_an_injected_fault_is_reported_at_its_key_path(doc: dict[str, object], d
     assert matching and words in matching[0].message
     line = int(matching[0].location.rsplit(":", 1)[1])
     assert expected.rsplit(".", 1)[-1].strip("]").split("[")[0] in text.splitlines()[line - 1]
+
+
+def test_a_broken_vpc_does_not_cascade_into_unknown_subnets() -> None:
+    p = only(
+        "network_interfaces:\n  - {subnet: other-a}\n",
+        BASE.replace("cidr_block: 10.1.0.0/16", "cidr_block: 10.1.0.0/8"),
+    )
+    assert p.key_path == "vpcs[1].cidr_block" and "between /16 and /28" in p.message
