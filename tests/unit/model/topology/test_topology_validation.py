@@ -573,6 +573,6 @@ def test_an_injected_fault_is_reported_at_its_key_path(doc: dict[str, object], d
 def test_a_broken_vpc_does_not_cascade_into_unknown_subnets() -> None:
     p = only(
         "network_interfaces:\n  - {subnet: other-a}\n",
-        BASE.replace("cidr_block: 10.1.0.0/16", "cidr_block: 10.1.0.0/8"),
+        BASE.replace("cidr_block: 10.1.0.0/16", "cidr_block: 10.0.0.0/8"),
     )
     assert p.key_path == "vpcs[1].cidr_block" and "between /16 and /28" in p.message
