@@ -1,33 +1,28 @@
-"""Accounts, regions and zones, VPCs, subnets and network interfaces (with their addresses).
+"""Accounts, regions and zones, VPCs and subnets.
 
 Checks made here (each reported with file:line and key path): account ids, region and zone names,
 VPC CIDR sizes (/16../28, as AWS allows) and ranges, overlapping CIDR blocks of one VPC, subnets outside
-their VPC or overlapping each other (sort-and-sweep, not quadratic), addresses outside their subnet, on
-one of the subnet's five reserved addresses, or used twice in a VPC, public addresses that are private
-or used twice, interface types, and security groups from another VPC.
+their VPC or overlapping each other (sort-and-sweep, not quadratic). Interfaces and addresses:
+``build_interfaces``.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import typing
-from dataclasses import dataclass, field
 from typing import Any
 
 from vpcflow.model.topology.context import Context
 from vpcflow.model.topology.model import (
     Account,
     AvailabilityZone,
-    InterfaceType,
-    NetworkInterface,
     Region,
     Subnet,
     Vpc,
 )
-from vpcflow.model.topology.problems import Section, address, network, suggest
+from vpcflow.model.topology.problems import Section, network, suggest
 from vpcflow.model.topology.resolve import ACCOUNT_RE, Entry
-from vpcflow.model.topology.sourcemap import KeyPath, format_path
+from vpcflow.model.topology.sourcemap import KeyPath
 
 VPC_KEYS = (
     "name",
@@ -51,23 +46,6 @@ SUBNET_KEYS = (
     "owner",
     "tags",
 )
-ENI_KEYS = (
-    "name", "id", "subnet", "type", "requester_managed", "owner", "instance_id", "private_ip",
-    "secondary_private_ips", "ipv6_addresses", "public_ip", "elastic_ips", "security_groups",
-    "ec2_classic", "nitro", "description", "source_dest_check", "tags",
-)  # fmt: skip
-INTERFACE_TYPES: tuple[str, ...] = typing.get_args(InterfaceType)
-#: ENI types that get no security group when the file does not list any (AWS attaches none to them).
-NO_DEFAULT_GROUP_TYPES = frozenset(
-    {
-        "nat_gateway",
-        "network_load_balancer",
-        "gateway_load_balancer",
-        "gateway_load_balancer_endpoint",
-        "transit_gateway",
-    }
-)
-
 _REGION_RE = re.compile(r"^([a-z]{2})-(?:(gov|iso|isob)-)?([a-z]+)-(\d+)$")
 _DIRECTIONS = {
     "east": "e", "west": "w", "north": "n", "south": "s", "central": "c",
@@ -76,18 +54,6 @@ _DIRECTIONS = {
 #: Ranges AWS refuses as VPC CIDRs (or that could never be routed).
 _FORBIDDEN_VPC = tuple(
     ipaddress.ip_network(n) for n in ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4")
-)
-_PRIVATE_V4 = tuple(
-    ipaddress.ip_network(n)
-    for n in (
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "100.64.0.0/10",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "0.0.0.0/8",
-    )
 )
 
 
@@ -339,196 +305,3 @@ def report_overlaps(ctx: Context, nets: list[Any], what: str) -> None:
             ctx.problems.add(path, f"{what} {net} overlaps {max_net} ({'.'.join(map(str, max_path))})")
         if int(net.broadcast_address) > max_end:
             max_end, max_net, max_path = int(net.broadcast_address), net, path
-
-
-def claim_private(ctx: Context, subnet: Subnet, ip: ipaddress.IPv4Address, path: KeyPath) -> bool:
-    if ip not in subnet.cidr_block:
-        ctx.problems.add(path, f"{ip} is outside subnet {subnet.subnet_id} ({subnet.cidr_block})")
-        return False
-    if ip in subnet.reserved_addresses():
-        ctx.problems.add(
-            path, f"{ip} is one of the five addresses AWS reserves in {subnet.cidr_block} (base+0..3 and broadcast)"
-        )
-        return False
-    first = ctx.private_ips.get((subnet.vpc_id, ip))
-    if first is not None:
-        ctx.problems.add(path, f"{ip} is already used in {subnet.vpc_id} (at {_p(first)})")
-        return False
-    ctx.private_ips[(subnet.vpc_id, ip)] = path
-    ctx.subnet_used.setdefault(subnet.subnet_id, set()).add(ip)
-    return True
-
-
-def allocate_private(ctx: Context, subnet: Subnet, path: KeyPath) -> ipaddress.IPv4Address | None:
-    """The lowest free address of the subnet (AWS picks one at random; lowest keeps reloads stable)."""
-    used = ctx.subnet_used.setdefault(subnet.subnet_id, set())
-    # Allocation runs after every explicit claim, so addresses below the cursor stay taken: linear overall.
-    start = ctx.alloc_cursor.get(subnet.subnet_id, 4)
-    for offset in range(start, subnet.cidr_block.num_addresses - 1):
-        ip = subnet.cidr_block.network_address + offset
-        if ip not in used and (subnet.vpc_id, ip) not in ctx.private_ips:
-            ctx.private_ips[(subnet.vpc_id, ip)] = path
-            used.add(ip)
-            ctx.alloc_cursor[subnet.subnet_id] = offset + 1
-            return ip
-    ctx.problems.add(path, f"subnet {subnet.subnet_id} ({subnet.cidr_block}) has no free address left")
-    return None
-
-
-def claim_public(ctx: Context, ip: ipaddress.IPv4Address, path: KeyPath) -> bool:
-    if any(ip in n for n in _PRIVATE_V4):
-        ctx.problems.add(path, f"{ip} is not a public address")
-        return False
-    first = ctx.public_ips.get(ip)
-    if first is not None:
-        ctx.problems.add(path, f"public address {ip} is already used (at {_p(first)})")
-        return False
-    ctx.public_ips[ip] = path
-    return True
-
-
-def _p(path: KeyPath) -> str:
-    return format_path(path)
-
-
-def register_enis(ctx: Context, items: list[tuple[KeyPath, Any]]) -> list[tuple[Section, str]]:
-    out = []
-    for i, (path, item) in enumerate(items):
-        sec = Section(ctx.problems, path, item, ENI_KEYS, "a network interface")
-        if not sec.ok:
-            continue
-        name = sec.text("name")
-        subnet_ref = sec.raw("subnet")
-        subnet = ctx.peek("subnet", subnet_ref)
-        eni_id = ctx.entity_id(
-            sec,
-            "network_interface",
-            subnet.id if subnet else str(subnet_ref),
-            name or f"#{i}:{sec.raw('private_ip', '')}",
-        )
-        vpc_id = subnet.vpc_id if subnet is not None else None
-        if ctx.registry("network_interface").add(ctx.problems, Entry(eni_id, path, vpc_id, name)):
-            out.append((sec, eni_id))
-    return out
-
-
-@dataclass
-class PendingEni:
-    """An ENI whose primary address is allocated once every explicit address has been claimed."""
-
-    sec: Section
-    eni_id: str
-    subnet: Subnet
-    fields: dict[str, Any] = field(default_factory=dict)
-    private_ip: ipaddress.IPv4Address | None = None
-
-
-def parse_enis(ctx: Context, enis: list[tuple[Section, str]]) -> list[PendingEni]:
-    pending: list[PendingEni] = []
-    for sec, eni_id in enis:
-        if not sec.require("subnet", "the subnet the interface lives in"):
-            continue
-        subnet_id = ctx.resolve("subnet", sec.at("subnet"), sec.raw("subnet"))
-        subnet = ctx.subnets.get(subnet_id or "")
-        if subnet is None:
-            continue
-        vpc = ctx.vpcs[subnet.vpc_id]
-        p = PendingEni(sec, eni_id, subnet)
-        itype = sec.text("type", "interface") or "interface"
-        if itype not in INTERFACE_TYPES:
-            ctx.problems.add(sec.at("type"), f"unknown interface type {itype!r}{suggest(itype, INTERFACE_TYPES)}")
-        if sec.has("private_ip"):
-            ip = address(ctx.problems, sec.at("private_ip"), sec.raw("private_ip"), version=4)
-            if ip is not None and claim_private(ctx, subnet, ip, sec.at("private_ip")):
-                p.private_ip = ip
-            elif ip is not None:
-                p.private_ip = ip  # keep building so later checks still run; the problem is recorded
-        secondary = []
-        for spath, raw in sec.seq("secondary_private_ips"):
-            ip = address(ctx.problems, spath, raw, version=4)
-            if ip is not None and claim_private(ctx, subnet, ip, spath):
-                secondary.append(ip)
-        v6 = []
-        for spath, raw in sec.seq("ipv6_addresses"):
-            ip6 = address(ctx.problems, spath, raw, version=6)
-            if ip6 is None:
-                continue
-            if subnet.ipv6_cidr_block is None or ip6 not in subnet.ipv6_cidr_block:
-                ctx.problems.add(
-                    spath,
-                    f"{ip6} is outside subnet {subnet.subnet_id}'s IPv6 CIDR ({subnet.ipv6_cidr_block or 'none'})",
-                )
-                continue
-            if (vpc.vpc_id, ip6) in ctx.ipv6_ips:
-                ctx.problems.add(
-                    spath, f"{ip6} is already used in {vpc.vpc_id} (at {_p(ctx.ipv6_ips[(vpc.vpc_id, ip6)])})"
-                )
-                continue
-            ctx.ipv6_ips[(vpc.vpc_id, ip6)] = spath
-            v6.append(ip6)
-        public = None
-        if sec.has("public_ip"):
-            public = address(ctx.problems, sec.at("public_ip"), sec.raw("public_ip"), version=4)
-            if public is not None and not claim_public(ctx, public, sec.at("public_ip")):
-                public = None
-        eips = []
-        for spath, raw in sec.seq("elastic_ips"):
-            ip = address(ctx.problems, spath, raw, version=4)
-            if ip is not None and claim_public(ctx, ip, spath):
-                eips.append(ip)
-        groups: list[str] = []
-        if sec.has("security_groups"):
-            for gpath, ref in sec.seq("security_groups", scalar_ok=True):
-                gid = ctx.resolve("security_group", gpath, ref, vpc_id=vpc.vpc_id)
-                if gid is None:
-                    continue
-                g_vpc = ctx.registry("security_group").by_id[gid].vpc_id
-                if g_vpc != vpc.vpc_id:
-                    ctx.problems.add(
-                        gpath, f"security group {gid} belongs to {g_vpc}, not to this interface's VPC {vpc.vpc_id}"
-                    )
-                elif gid in groups:
-                    ctx.problems.add(gpath, f"security group {gid} is listed twice")
-                else:
-                    groups.append(gid)
-        elif itype not in NO_DEFAULT_GROUP_TYPES:
-            default_group = ctx.default_groups.get(vpc.vpc_id)
-            groups = [default_group] if default_group else []
-        instance_id = sec.text("instance_id")
-        if instance_id is not None and not ctx.check_id(sec.at("instance_id"), "instance", instance_id):
-            instance_id = None
-        p.fields = dict(
-            interface_type=itype,
-            requester_managed=sec.flag("requester_managed"),
-            instance_id=instance_id,
-            secondary_private_ip_addresses=tuple(secondary),
-            ipv6_addresses=tuple(v6),
-            public_ip=public,
-            elastic_ips=tuple(eips),
-            groups=tuple(groups),
-            ec2_classic=sec.flag("ec2_classic"),
-            nitro=sec.flag("nitro", True),
-            description=sec.text("description", "") or "",
-            tags=sec.tags(sec.text("name")),
-            source_dest_check=sec.flag("source_dest_check", itype not in ("nat_gateway",)),
-            owner_id=ctx.owner(sec, "owner", subnet.owner_id or vpc.owner_id),
-        )
-        pending.append(p)
-    return pending
-
-
-def finish_enis(ctx: Context, pending: list[PendingEni]) -> None:
-    for p in pending:
-        ip = p.private_ip or allocate_private(ctx, p.subnet, p.sec.at("private_ip"))
-        if ip is None:
-            continue
-        f = p.fields
-        ctx.network_interfaces.append(
-            NetworkInterface(
-                network_interface_id=p.eni_id,
-                subnet_id=p.subnet.subnet_id,
-                vpc_id=p.subnet.vpc_id,
-                private_ip_address=ip,
-                **f,
-            )
-        )

@@ -11,7 +11,8 @@ Public API::
 
 Every problem in a file is collected and raised together as one ``TopologyError`` (a ``ConfigError``)
 whose ``problems`` each name file:line and the key path. The file format is documented in
-``docs/topology.md``; the build steps live in ``build_network``, ``build_policy`` and ``build_routing``.
+``docs/topology.md``; the build steps live in ``build_network``, ``build_interfaces``, ``build_policy``,
+``build_routing`` and ``build_routes``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from typing import Any
 import yaml
 
 from vpcflow.core.errors import ConfigError
+from vpcflow.model.topology import build_interfaces as eni
 from vpcflow.model.topology import build_network as net
 from vpcflow.model.topology import build_policy as pol
+from vpcflow.model.topology import build_routes as routes
 from vpcflow.model.topology import build_routing as rt
 from vpcflow.model.topology.context import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Context
 from vpcflow.model.topology.model import LogGroup, S3Bucket, Topology
@@ -162,23 +165,23 @@ def build_topology(data: Any, problems: Problems, source: str) -> Topology | Non
     rt.register_prefix_lists(ctx, top.seq("prefix_lists"))
     groups = pol.register_security_groups(ctx, top.seq("security_groups"))
     acls = pol.register_network_acls(ctx, top.seq("network_acls"))
-    enis = net.register_enis(ctx, top.seq("network_interfaces"))
+    enis = eni.register_enis(ctx, top.seq("network_interfaces"))
     simple = {key: rt.register_simple(ctx, key, top.seq(key)) for key in rt.SIMPLE_KEYS}
     rt.register_nat_enis(ctx, simple["nat_gateways"])
 
     # Pass 2: build, resolving references.
     pol.build_security_groups(ctx, groups)
     pol.build_network_acls(ctx, acls)
-    pending_enis = net.parse_enis(ctx, enis)
+    pending_enis = eni.parse_enis(ctx, enis)
     pending_nats = rt.parse_nats(ctx, simple["nat_gateways"], {})
-    net.finish_enis(ctx, pending_enis)
+    eni.finish_enis(ctx, pending_enis)
     rt.finish_nats(ctx, pending_nats)
     for key in ("internet_gateways", "egress_only_internet_gateways", "vpn_gateways", "transit_gateways"):
         rt.build_gateways(ctx, key, simple[key])
     endpoint_routes = rt.build_endpoints(ctx, simple["vpc_endpoints"])
     rt.build_peerings(ctx, simple["vpc_peering_connections"])
-    rt.build_route_tables(ctx, simple["route_tables"], endpoint_routes)
-    rt.check_peering_routes(ctx, simple["route_tables"])
+    routes.build_route_tables(ctx, simple["route_tables"], endpoint_routes)
+    routes.check_peering_routes(ctx, simple["route_tables"])
     _check_group_references(ctx, groups)
     buckets = _buckets(ctx, top)
     log_groups = _log_groups(ctx, top)
