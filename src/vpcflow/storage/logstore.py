@@ -19,7 +19,6 @@ with no events (AWS's termination signal).
 
 from __future__ import annotations
 
-import functools
 import re
 import sqlite3
 import threading
@@ -27,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,9 +34,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vpcflow.codecs import cloudwatch as cw
-from vpcflow.core.errors import ApiError, StateError
-
-Matcher = Callable[[pa.Array], npt.NDArray[np.bool_]]
+from vpcflow.core.errors import StateError
+from vpcflow.storage.logstore_common import (
+    InvalidParameterExceptionError,
+    LogsApiError,
+    Matcher,
+    ResourceAlreadyExistsError,
+    ResourceNotFoundError,
+    bad_token,
+    check_limit,
+    group_missing,
+    locked,
+    stream_missing,
+)
+from vpcflow.storage.logstore_read import LogReads
 
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                   3288, 3653)
@@ -62,70 +72,18 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     PRIMARY KEY (run_id, group_name, stream_name));
 """
 
-
-class LogsApiError(ApiError):
-    """A CloudWatch Logs error (JSON protocol: ``__type`` is the code)."""
-
-
-class ResourceNotFoundError(LogsApiError):
-    code = "ResourceNotFoundException"
-
-
-class ResourceAlreadyExistsError(LogsApiError):
-    code = "ResourceAlreadyExistsException"
+# The errors and the matcher type are defined in logstore_common and re-exported here.
+__all__ = [
+    "InvalidParameterExceptionError",
+    "LogStore",
+    "LogsApiError",
+    "Matcher",
+    "ResourceAlreadyExistsError",
+    "ResourceNotFoundError",
+]
 
 
-class InvalidParameterExceptionError(LogsApiError):
-    code = "InvalidParameterException"
-
-
-def _group_missing() -> ResourceNotFoundError:
-    return ResourceNotFoundError("The specified log group does not exist.")
-
-
-def _stream_missing() -> ResourceNotFoundError:
-    return ResourceNotFoundError("The specified log stream does not exist.")
-
-
-def _bad_token() -> InvalidParameterExceptionError:
-    return InvalidParameterExceptionError("The specified nextToken is invalid.")
-
-
-def _pos_token(kind: str, ts: int, rowid: int) -> str:
-    return f"{kind}/{ts:020d}{rowid:020d}/s"
-
-
-def _parse_pos(token: str) -> tuple[str, int, int]:
-    m = re.fullmatch(r"([fb])/(\d{20})(\d{20})/s", token)
-    if m is None:
-        raise _bad_token()
-    return m[1], int(m[2]), int(m[3])
-
-
-def _check_limit(limit: int | None, maximum: int, name: str = "limit") -> None:
-    if limit is not None and not 1 <= limit <= maximum:
-        raise InvalidParameterExceptionError(
-            f"1 validation error detected: Value '{limit}' at '{name}' failed to satisfy constraint: "
-            + ("Member must have value greater than or equal to 1" if limit < 1
-               else f"Member must have value less than or equal to {maximum}")
-        )
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _locked(method: _F) -> _F:
-    """Serialize a method on the store's lock: one connection is shared by the API server's threads."""
-
-    @functools.wraps(method)
-    def wrapper(self: LogStore, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
-            return method(self, *args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-class LogStore:
+class LogStore(LogReads):
     """One SQLite file of log groups, streams and events; safe for several processes (WAL) and threads."""
 
     def __init__(
@@ -207,14 +165,14 @@ class LogStore:
             c.execute("INSERT INTO log_groups VALUES (?, ?, NULL)", (logGroupName, self.now_ms()))
         return {}
 
-    @_locked
+    @locked
     def log_group_exists(self, name: str) -> bool:
         return self._c.execute("SELECT 1 FROM log_groups WHERE name=?", (name,)).fetchone() is not None
 
     def delete_log_group(self, logGroupName: str) -> dict[str, Any]:
         with self._txn() as c:
             if not c.execute("SELECT 1 FROM log_groups WHERE name=?", (logGroupName,)).fetchone():
-                raise _group_missing()
+                raise group_missing()
             c.execute("DELETE FROM events WHERE stream_id IN (SELECT id FROM log_streams WHERE group_name=?)",
                       (logGroupName,))
             c.execute("DELETE FROM log_streams WHERE group_name=?", (logGroupName,))
@@ -231,17 +189,17 @@ class LogStore:
         with self._txn() as c:
             if c.execute("UPDATE log_groups SET retention_days=? WHERE name=?", (retentionInDays, logGroupName)
                          ).rowcount == 0:
-                raise _group_missing()
+                raise group_missing()
         self.enforce_retention()
         return {}
 
     def delete_retention_policy(self, logGroupName: str) -> dict[str, Any]:
         with self._txn() as c:
             if c.execute("UPDATE log_groups SET retention_days=NULL WHERE name=?", (logGroupName,)).rowcount == 0:
-                raise _group_missing()
+                raise group_missing()
         return {}
 
-    @_locked
+    @locked
     def enforce_retention(self) -> int:
         """Delete events older than their group's retention; returns how many were deleted."""
         now = self.now_ms()
@@ -269,7 +227,7 @@ class LogStore:
             (sid, sid, sid, sid),
         )
 
-    @_locked
+    @locked
     def describe_log_groups(
         self,
         logGroupNamePrefix: str | None = None,
@@ -277,12 +235,12 @@ class LogStore:
         nextToken: str | None = None,
         **_: Any,
     ) -> dict[str, Any]:
-        _check_limit(limit, 50)
+        check_limit(limit, 50)
         n = limit or 50
         after = ""
         if nextToken is not None:
             if not nextToken.startswith("g/"):
-                raise _bad_token()
+                raise bad_token()
             after = nextToken[2:]
         rows = self._c.execute(
             "SELECT g.name, g.creation_time, g.retention_days,"
@@ -304,13 +262,13 @@ class LogStore:
         return out
 
     # -- streams ---------------------------------------------------------------------------------
-    @_locked
+    @locked
     def _stream_id(self, group: str, stream: str) -> int:
         row = self._c.execute("SELECT id FROM log_streams WHERE group_name=? AND name=?", (group, stream)).fetchone()
         if row is None:
             if not self.log_group_exists(group):
-                raise _group_missing()
-            raise _stream_missing()
+                raise group_missing()
+            raise stream_missing()
         return int(row[0])
 
     def create_log_stream(self, logGroupName: str, logStreamName: str) -> dict[str, Any]:
@@ -321,7 +279,7 @@ class LogStore:
             )
         with self._txn() as c:
             if not c.execute("SELECT 1 FROM log_groups WHERE name=?", (logGroupName,)).fetchone():
-                raise _group_missing()
+                raise group_missing()
             if c.execute("SELECT 1 FROM log_streams WHERE group_name=? AND name=?", (logGroupName, logStreamName)
                          ).fetchone():
                 raise ResourceAlreadyExistsError("The specified log stream already exists")
@@ -329,12 +287,12 @@ class LogStore:
                       (logGroupName, logStreamName, self.now_ms()))
         return {}
 
-    @_locked
+    @locked
     def log_stream_exists(self, group: str, stream: str) -> bool:
         q = "SELECT 1 FROM log_streams WHERE group_name=? AND name=?"
         return self._c.execute(q, (group, stream)).fetchone() is not None
 
-    @_locked
+    @locked
     def describe_log_streams(
         self,
         logGroupName: str,
@@ -352,13 +310,13 @@ class LogStore:
             )
         if orderBy == "LastEventTime" and logStreamNamePrefix:
             raise InvalidParameterExceptionError("Cannot order by LastEventTime with a logStreamNamePrefix.")
-        _check_limit(limit, 50)
+        check_limit(limit, 50)
         if not self.log_group_exists(logGroupName):
-            raise _group_missing()
+            raise group_missing()
         offset = 0
         if nextToken is not None:
             if not re.fullmatch(r"s/\d+", nextToken):
-                raise _bad_token()
+                raise bad_token()
             offset = int(nextToken[2:])
         n = limit or 50
         direction = "DESC" if descending else "ASC"
@@ -424,8 +382,8 @@ class LogStore:
                             " ON g.name = s.group_name WHERE s.group_name=? AND s.name=?", (group, stream)).fetchone()
             if row is None:
                 if not c.execute("SELECT 1 FROM log_groups WHERE name=?", (group,)).fetchone():
-                    raise _group_missing()
-                raise _stream_missing()
+                    raise group_missing()
+                raise stream_missing()
             sid, seq, retention = int(row[0]), int(row[1]), row[2]
             info = cw.classify_rejected(timestamps_ms, now, retention, enforce_age=enforce_age)
             keep = info.accepted_mask(len(timestamps_ms))
@@ -457,7 +415,7 @@ class LogStore:
             out["rejectedLogEventsInfo"] = rejected
         return out
 
-    @_locked
+    @locked
     def checkpoint(self, run_id: str, group: str, stream: str) -> int:
         """How many events of ``run_id``'s sequence for this stream were delivered (0 if none)."""
         row = self._c.execute(
@@ -466,181 +424,9 @@ class LogStore:
         ).fetchone()
         return 0 if row is None else int(row[0])
 
-    # -- reading ---------------------------------------------------------------------------------
-    @_locked
-    def get_log_events(
-        self,
-        logGroupName: str,
-        logStreamName: str,
-        startTime: int | None = None,
-        endTime: int | None = None,
-        nextToken: str | None = None,
-        limit: int | None = None,
-        startFromHead: bool | None = None,
-        **_: Any,
-    ) -> dict[str, Any]:
-        """GetLogEvents: up to ``limit`` (default 10,000) events of a stream, in time order.
-
-        Without a token, the newest page (or the oldest with ``startFromHead``); a forward token
-        continues after its position, a backward token ends before it. ``[startTime, endTime)``.
-        """
-        _check_limit(limit, 10_000)
-        n = limit or 10_000
-        sid = self._stream_id(logGroupName, logStreamName)
-        lo = -(2**62) if startTime is None else int(startTime)
-        hi = 2**62 if endTime is None else int(endTime)
-        base = "SELECT ts, message, ingestion_time, id FROM events WHERE stream_id=? AND ts>=? AND ts<?"
-        if nextToken is not None:
-            kind, pts, pid = _parse_pos(nextToken)
-            forward = kind == "f"
-        else:
-            forward = bool(startFromHead)
-            pts, pid = (-(2**62), -1) if forward else (2**62, 2**62)
-        if forward:
-            rows = self._c.execute(base + " AND (ts>? OR (ts=? AND id>?)) ORDER BY ts, id LIMIT ?",
-                                   (sid, lo, hi, pts, pts, pid, n)).fetchall()
-        else:
-            rows = self._c.execute(base + " AND (ts<? OR (ts=? AND id<?)) ORDER BY ts DESC, id DESC LIMIT ?",
-                                   (sid, lo, hi, pts, pts, pid, n)).fetchall()
-            rows.reverse()
-        events = [{"timestamp": r[0], "message": r[1], "ingestionTime": r[2]} for r in rows]
-        if rows:
-            fwd = _pos_token("f", rows[-1][0], rows[-1][3])
-            back = _pos_token("b", rows[0][0], rows[0][3])
-        elif nextToken is not None:
-            # The end (or the beginning) was reached: AWS returns the token it was given.
-            fwd = nextToken if forward else _pos_token("f", pts, pid)
-            back = nextToken if not forward else _pos_token("b", pts, pid)
-        else:
-            fwd, back = _pos_token("f", 0, 0), _pos_token("b", 0, 0)
-        return {"events": events, "nextForwardToken": fwd, "nextBackwardToken": back}
-
-    @_locked
-    def filter_log_events(
-        self,
-        logGroupName: str,
-        logStreamNames: Sequence[str] | None = None,
-        logStreamNamePrefix: str | None = None,
-        startTime: int | None = None,
-        endTime: int | None = None,
-        nextToken: str | None = None,
-        limit: int | None = None,
-        *,
-        matcher: Matcher | None = None,
-        chunk: int = 20_000,
-        **_: Any,
-    ) -> dict[str, Any]:
-        """FilterLogEvents over the chosen streams, in (timestamp, arrival) order.
-
-        ``matcher`` is the compiled ``filterPattern`` (None: every event). Events are scanned in
-        chunks and matched column-wise; ``nextToken`` resumes after the last event examined.
-        """
-        if logStreamNames and logStreamNamePrefix:
-            raise InvalidParameterExceptionError("You cannot specify both LogStreamNames and LogStreamNamePrefix.")
-        _check_limit(limit, 10_000)
-        n = limit or 10_000
-        if not self.log_group_exists(logGroupName):
-            raise _group_missing()
-        q = "SELECT id, name FROM log_streams WHERE group_name=?"
-        streams = {int(r[0]): str(r[1]) for r in self._c.execute(q, (logGroupName,))}
-        if logStreamNames:
-            wanted = set(logStreamNames)
-            streams = {k: v for k, v in streams.items() if v in wanted}
-            if len(streams) < len(wanted):
-                raise _stream_missing()
-        elif logStreamNamePrefix:
-            streams = {k: v for k, v in streams.items() if v.startswith(logStreamNamePrefix)}
-        after_ts, after_id = -(2**62), -1
-        if nextToken is not None:
-            kind, after_ts, after_id = _parse_pos(nextToken)
-            if kind != "f":
-                raise _bad_token()
-        lo = -(2**62) if startTime is None else int(startTime)
-        hi = 2**62 if endTime is None else int(endTime)
-        out_events: list[dict[str, Any]] = []
-        more = False
-        ids = sorted(streams)
-        if ids:
-            marks = ",".join("?" * len(ids))
-            bounds = self._c.execute(f"SELECT MIN(ts), MAX(ts) FROM events WHERE stream_id IN ({marks})"
-                                     " AND ts>=? AND ts<?", (*ids, lo, hi)).fetchone()
-            if bounds[0] is not None:
-                # Scan in time windows: each window is a range read of the (stream, ts) index of every
-                # stream, sorted in memory. The window adapts to hold about ``chunk`` events, so no
-                # query ever sorts the whole remaining group.
-                sql = (f"SELECT id, stream_id, ts, ingestion_time, message FROM events WHERE stream_id IN ({marks})"
-                       " AND ts>=? AND ts<? AND (ts>? OR (ts=? AND id>?)) ORDER BY ts, id")
-                data_end = min(hi, int(bounds[1]) + 1)
-                if after_ts < int(bounds[0]):
-                    after_ts, after_id = int(bounds[0]) - 1, 2**62
-                window = 60_000
-                while after_ts < data_end:
-                    w_hi = min(data_end, after_ts + window)
-                    args = (*ids, max(lo, after_ts), w_hi, after_ts, after_ts, after_id)
-                    rows = self._c.execute(sql, args).fetchall()
-                    window = max(1, window * 2) if len(rows) < chunk // 2 else \
-                        max(1, int(window * chunk / max(len(rows), 1)))
-                    if not rows:
-                        after_ts, after_id = w_hi - 1, 2**62  # everything before w_hi was examined
-                        continue
-                    msgs = pa.array([r[4] for r in rows], pa.string())
-                    mask = np.ones(len(rows), dtype=bool) if matcher is None else \
-                        np.asarray(matcher(msgs), dtype=bool)
-                    hits = np.flatnonzero(mask)
-                    full = len(hits) >= n - len(out_events)
-                    take = hits[: n - len(out_events)]
-                    for i in take.tolist():
-                        r = rows[i]
-                        out_events.append({
-                            "logStreamName": streams[int(r[1])], "timestamp": r[2], "message": r[4],
-                            "ingestionTime": r[3], "eventId": f"{r[2]:020d}{int(r[1]):06d}{r[0]:030d}",
-                        })
-                    if full:
-                        last = int(take[-1]) if len(take) else len(rows) - 1
-                        after_ts, after_id = int(rows[last][2]), int(rows[last][0])
-                        more = True
-                        break
-                    if w_hi >= data_end:
-                        break
-                    after_ts, after_id = w_hi - 1, 2**62
-        result: dict[str, Any] = {
-            "events": out_events,
-            "searchedLogStreams": [{"logStreamName": streams[i], "searchedCompletely": not more} for i in ids],
-        }
-        if more:
-            # Confirm something is left to scan before promising another page.
-            probe = self._c.execute(
-                f"SELECT 1 FROM events WHERE stream_id IN ({','.join('?' * len(ids))}) AND ts>=? AND ts<?"
-                " AND (ts>? OR (ts=? AND id>?)) LIMIT 1", (*ids, lo, hi, after_ts, after_ts, after_id)).fetchone()
-            if probe:
-                result["nextToken"] = _pos_token("f", after_ts, after_id)
-        return result
-
-    def iter_stream_batches(
-        self, group: str, stream: str, *, start_ms: int | None = None, end_ms: int | None = None, batch: int = 65_536
-    ) -> Iterator[tuple[npt.NDArray[np.int64], pa.Array]]:
-        """Every event of a stream in time order as (timestamps, messages) column batches (readers)."""
-        sid = self._stream_id(group, stream)
-        lo = -(2**62) if start_ms is None else start_ms
-        hi = 2**62 if end_ms is None else end_ms
-        after_ts, after_id = -(2**62), -1
-        while True:
-            with self._lock:
-                rows = self._c.execute(
-                    "SELECT ts, id, message FROM events WHERE stream_id=? AND ts>=? AND ts<?"
-                    " AND (ts>? OR (ts=? AND id>?)) ORDER BY ts, id LIMIT ?",
-                    (sid, lo, hi, after_ts, after_ts, after_id, batch)).fetchall()
-            if not rows:
-                return
-            ts = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            yield ts, pa.array([r[2] for r in rows], pa.string())
-            after_ts, after_id = int(rows[-1][0]), int(rows[-1][1])
-            if len(rows) < batch:
-                return
-
-    @_locked
+    @locked
     def stream_names(self, group: str) -> list[str]:
         if not self.log_group_exists(group):
-            raise _group_missing()
+            raise group_missing()
         return [str(r[0]) for r in self._c.execute("SELECT name FROM log_streams WHERE group_name=? ORDER BY name",
                                                    (group,))]

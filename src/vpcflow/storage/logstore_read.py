@@ -1,0 +1,216 @@
+"""The reading half of the embedded CloudWatch Logs store: GetLogEvents, FilterLogEvents, streaming.
+
+A mixin of :class:`vpcflow.storage.logstore.LogStore` (split to keep modules small): it uses the
+store's connection, lock and stream lookup.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from vpcflow.storage.logstore_common import (
+    InvalidParameterExceptionError,
+    Matcher,
+    bad_token,
+    check_limit,
+    locked,
+    parse_pos,
+    pos_token,
+    stream_missing,
+)
+from vpcflow.storage.logstore_common import (
+    group_missing as _group_missing,
+)
+
+
+class LogReads:
+    """GetLogEvents / FilterLogEvents / stream batches over the store's tables."""
+
+    _c: sqlite3.Connection
+    _lock: threading.RLock
+
+    def _stream_id(self, group: str, stream: str) -> int:
+        raise NotImplementedError
+
+    def log_group_exists(self, name: str) -> bool:
+        raise NotImplementedError
+
+    # -- reading ---------------------------------------------------------------------------------
+    @locked
+    def get_log_events(
+        self,
+        logGroupName: str,
+        logStreamName: str,
+        startTime: int | None = None,
+        endTime: int | None = None,
+        nextToken: str | None = None,
+        limit: int | None = None,
+        startFromHead: bool | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
+        """GetLogEvents: up to ``limit`` (default 10,000) events of a stream, in time order.
+
+        Without a token, the newest page (or the oldest with ``startFromHead``); a forward token
+        continues after its position, a backward token ends before it. ``[startTime, endTime)``.
+        """
+        check_limit(limit, 10_000)
+        n = limit or 10_000
+        sid = self._stream_id(logGroupName, logStreamName)
+        lo = -(2**62) if startTime is None else int(startTime)
+        hi = 2**62 if endTime is None else int(endTime)
+        base = "SELECT ts, message, ingestion_time, id FROM events WHERE stream_id=? AND ts>=? AND ts<?"
+        if nextToken is not None:
+            kind, pts, pid = parse_pos(nextToken)
+            forward = kind == "f"
+        else:
+            forward = bool(startFromHead)
+            pts, pid = (-(2**62), -1) if forward else (2**62, 2**62)
+        if forward:
+            rows = self._c.execute(base + " AND (ts>? OR (ts=? AND id>?)) ORDER BY ts, id LIMIT ?",
+                                   (sid, lo, hi, pts, pts, pid, n)).fetchall()
+        else:
+            rows = self._c.execute(base + " AND (ts<? OR (ts=? AND id<?)) ORDER BY ts DESC, id DESC LIMIT ?",
+                                   (sid, lo, hi, pts, pts, pid, n)).fetchall()
+            rows.reverse()
+        events = [{"timestamp": r[0], "message": r[1], "ingestionTime": r[2]} for r in rows]
+        if rows:
+            fwd = pos_token("f", rows[-1][0], rows[-1][3])
+            back = pos_token("b", rows[0][0], rows[0][3])
+        elif nextToken is not None:
+            # The end (or the beginning) was reached: AWS returns the token it was given.
+            fwd = nextToken if forward else pos_token("f", pts, pid)
+            back = nextToken if not forward else pos_token("b", pts, pid)
+        else:
+            fwd, back = pos_token("f", 0, 0), pos_token("b", 0, 0)
+        return {"events": events, "nextForwardToken": fwd, "nextBackwardToken": back}
+
+    @locked
+    def filter_log_events(
+        self,
+        logGroupName: str,
+        logStreamNames: Sequence[str] | None = None,
+        logStreamNamePrefix: str | None = None,
+        startTime: int | None = None,
+        endTime: int | None = None,
+        nextToken: str | None = None,
+        limit: int | None = None,
+        *,
+        matcher: Matcher | None = None,
+        chunk: int = 20_000,
+        **_: Any,
+    ) -> dict[str, Any]:
+        """FilterLogEvents over the chosen streams, in (timestamp, arrival) order.
+
+        ``matcher`` is the compiled ``filterPattern`` (None: every event). Events are scanned in
+        chunks and matched column-wise; ``nextToken`` resumes after the last event examined.
+        """
+        if logStreamNames and logStreamNamePrefix:
+            raise InvalidParameterExceptionError("You cannot specify both LogStreamNames and LogStreamNamePrefix.")
+        check_limit(limit, 10_000)
+        n = limit or 10_000
+        if not self.log_group_exists(logGroupName):
+            raise _group_missing()
+        q = "SELECT id, name FROM log_streams WHERE group_name=?"
+        streams = {int(r[0]): str(r[1]) for r in self._c.execute(q, (logGroupName,))}
+        if logStreamNames:
+            wanted = set(logStreamNames)
+            streams = {k: v for k, v in streams.items() if v in wanted}
+            if len(streams) < len(wanted):
+                raise stream_missing()
+        elif logStreamNamePrefix:
+            streams = {k: v for k, v in streams.items() if v.startswith(logStreamNamePrefix)}
+        after_ts, after_id = -(2**62), -1
+        if nextToken is not None:
+            kind, after_ts, after_id = parse_pos(nextToken)
+            if kind != "f":
+                raise bad_token()
+        lo = -(2**62) if startTime is None else int(startTime)
+        hi = 2**62 if endTime is None else int(endTime)
+        out_events: list[dict[str, Any]] = []
+        more = False
+        ids = sorted(streams)
+        if ids:
+            marks = ",".join("?" * len(ids))
+            bounds = self._c.execute(f"SELECT MIN(ts), MAX(ts) FROM events WHERE stream_id IN ({marks})"
+                                     " AND ts>=? AND ts<?", (*ids, lo, hi)).fetchone()
+            if bounds[0] is not None:
+                # Scan in time windows: each window is a range read of the (stream, ts) index of every
+                # stream, sorted in memory. The window adapts to hold about ``chunk`` events, so no
+                # query ever sorts the whole remaining group.
+                sql = (f"SELECT id, stream_id, ts, ingestion_time, message FROM events WHERE stream_id IN ({marks})"
+                       " AND ts>=? AND ts<? AND (ts>? OR (ts=? AND id>?)) ORDER BY ts, id")
+                data_end = min(hi, int(bounds[1]) + 1)
+                if after_ts < int(bounds[0]):
+                    after_ts, after_id = int(bounds[0]) - 1, 2**62
+                window = 60_000
+                while after_ts < data_end:
+                    w_hi = min(data_end, after_ts + window)
+                    args = (*ids, max(lo, after_ts), w_hi, after_ts, after_ts, after_id)
+                    rows = self._c.execute(sql, args).fetchall()
+                    window = max(1, window * 2) if len(rows) < chunk // 2 else \
+                        max(1, int(window * chunk / max(len(rows), 1)))
+                    if not rows:
+                        after_ts, after_id = w_hi - 1, 2**62  # everything before w_hi was examined
+                        continue
+                    msgs = pa.array([r[4] for r in rows], pa.string())
+                    mask = np.ones(len(rows), dtype=bool) if matcher is None else \
+                        np.asarray(matcher(msgs), dtype=bool)
+                    hits = np.flatnonzero(mask)
+                    full = len(hits) >= n - len(out_events)
+                    take = hits[: n - len(out_events)]
+                    for i in take.tolist():
+                        r = rows[i]
+                        out_events.append({
+                            "logStreamName": streams[int(r[1])], "timestamp": r[2], "message": r[4],
+                            "ingestionTime": r[3], "eventId": f"{r[2]:020d}{int(r[1]):06d}{r[0]:030d}",
+                        })
+                    if full:
+                        last = int(take[-1]) if len(take) else len(rows) - 1
+                        after_ts, after_id = int(rows[last][2]), int(rows[last][0])
+                        more = True
+                        break
+                    if w_hi >= data_end:
+                        break
+                    after_ts, after_id = w_hi - 1, 2**62
+        result: dict[str, Any] = {
+            "events": out_events,
+            "searchedLogStreams": [{"logStreamName": streams[i], "searchedCompletely": not more} for i in ids],
+        }
+        if more:
+            # Confirm something is left to scan before promising another page.
+            probe = self._c.execute(
+                f"SELECT 1 FROM events WHERE stream_id IN ({','.join('?' * len(ids))}) AND ts>=? AND ts<?"
+                " AND (ts>? OR (ts=? AND id>?)) LIMIT 1", (*ids, lo, hi, after_ts, after_ts, after_id)).fetchone()
+            if probe:
+                result["nextToken"] = pos_token("f", after_ts, after_id)
+        return result
+
+    def iter_stream_batches(
+        self, group: str, stream: str, *, start_ms: int | None = None, end_ms: int | None = None, batch: int = 65_536
+    ) -> Iterator[tuple[npt.NDArray[np.int64], pa.Array]]:
+        """Every event of a stream in time order as (timestamps, messages) column batches (readers)."""
+        sid = self._stream_id(group, stream)
+        lo = -(2**62) if start_ms is None else start_ms
+        hi = 2**62 if end_ms is None else end_ms
+        after_ts, after_id = -(2**62), -1
+        while True:
+            with self._lock:
+                rows = self._c.execute(
+                    "SELECT ts, id, message FROM events WHERE stream_id=? AND ts>=? AND ts<?"
+                    " AND (ts>? OR (ts=? AND id>?)) ORDER BY ts, id LIMIT ?",
+                    (sid, lo, hi, after_ts, after_ts, after_id, batch)).fetchall()
+            if not rows:
+                return
+            ts = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            yield ts, pa.array([r[2] for r in rows], pa.string())
+            after_ts, after_id = int(rows[-1][0]), int(rows[-1][1])
+            if len(rows) < batch:
+                return
+
