@@ -277,6 +277,8 @@ def _check(batch: PacketBatch) -> None:
 def _encode_batch(batch: PacketBatch, snaplen: int, linktype: int, ns: bool, ifid: np.ndarray | None) -> np.ndarray:
     """The bytes of a batch's records (pcap) or enhanced packet blocks (``ifid`` given: pcapng)."""
     _check(batch)
+    if ifid is None and int(batch.ts_ns.max()) >= (1 << 32) * 1_000_000_000:
+        raise CaptureWriteError("pcap stores 32-bit seconds: timestamps from 2106-02-07 on need pcapng")
     n = len(batch)
     eth = linktype == LINKTYPE_ETHERNET
     wire = batch.ip_len.astype(np.int64) + (14 if eth else 0)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vpcflow.core.errors import SourceError
-from vpcflow.dataplane.packets import PACKET_DTYPES
+from vpcflow.dataplane.packets import PACKET_DTYPES, PacketBatch
 from vpcflow.dataplane.sources.capture import CaptureSource
 from vpcflow.dataplane.sources.pcap import CaptureConfig
 
@@ -118,3 +118,58 @@ def test_mutations_of_valid_captures(data: bytes, skip_bad: bool, gz: bool) -> N
 def test_valid_inputs_read_cleanly() -> None:
     assert check(VALID_PCAP, False) == 16  # 20 frames minus 4 ARP
     assert check(VALID_PCAPNG, False) == 13
+
+
+@st.composite
+def packet_rows(draw: st.DrawFn) -> PacketBatch:
+    from vpcflow.dataplane.sources.pcap_writer import header_lengths
+
+    n = draw(st.integers(1, 40))
+    cols = {k: np.zeros(n, dtype=t) for k, t in PACKET_DTYPES.items()}
+    ts = sorted(draw(st.lists(st.integers(0, 2**32 * 10**9 - 1), min_size=n, max_size=n)))
+    cols["ts_ns"][:] = ts
+    for i in range(n):
+        v6 = draw(st.booleans())
+        proto = draw(st.sampled_from([6, 17, 132, 47, 50] + ([58] if v6 else [1])))
+        frag = draw(st.sampled_from([0, 0, 0, 1, 2]))
+        cols["ip_version"][i] = 6 if v6 else 4
+        if v6:
+            cols["src_hi"][i], cols["src_lo"][i] = draw(st.integers(0, 2**64 - 1)), draw(st.integers(0, 2**64 - 1))
+            cols["dst_hi"][i], cols["dst_lo"][i] = draw(st.integers(0, 2**64 - 1)), draw(st.integers(0, 2**64 - 1))
+        else:
+            cols["src_lo"][i] = 0xFFFF_0000_0000 | draw(st.integers(0, 2**32 - 1))
+            cols["dst_lo"][i] = 0xFFFF_0000_0000 | draw(st.integers(0, 2**32 - 1))
+        cols["protocol"][i] = proto
+        cols["fragment"][i] = frag
+        has_ports = proto in (6, 17, 132) and frag != 2
+        is_icmp = proto in (1, 58) and frag != 2
+        cols["src_port"][i] = draw(st.integers(0, 65535)) if has_ports else 0
+        cols["dst_port"][i] = draw(st.integers(0, 65535).filter(lambda p: p != 4789)) if has_ports else 0
+        cols["tcp_flags"][i] = draw(st.integers(0, 255)) if proto == 6 and frag != 2 else 0
+        cols["icmp_type"][i] = draw(st.integers(0, 255)) if is_icmp else -1
+        cols["icmp_code"][i] = draw(st.integers(0, 255)) if is_icmp else -1
+        cols["iface"][i] = -1
+        cols["ip_len"][i] = 1  # set below, once header lengths are known
+    b = PacketBatch(**cols)
+    need = header_lengths(b)
+    lens = [draw(st.integers(int(need[i]), 9000)) for i in range(n)]
+    cols["ip_len"][:] = lens
+    return PacketBatch(**cols)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(packet_rows(), st.sampled_from([128, 65535]), st.sampled_from([1, 101]), st.booleans())
+def test_writer_reader_round_trip_property(batch: object, snaplen: int, linktype: int, ng: bool) -> None:
+    from vpcflow.dataplane.sources.pcap_writer import write_pcap, write_pcapng
+
+    assert isinstance(batch, PacketBatch)
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / ("f.pcapng" if ng else "f.pcap")
+        if ng:
+            write_pcapng(p, batch, snaplen=snaplen, linktype=linktype)
+        else:
+            write_pcap(p, batch, snaplen=snaplen, linktype=linktype)
+        src = CaptureSource(CaptureConfig(str(p), reorder_window_s=0))
+        back = PacketBatch.concat(list(src.batches()))
+    for k in PACKET_DTYPES:
+        assert np.array_equal(getattr(back, k), getattr(batch, k)), k

@@ -423,6 +423,8 @@ def test_writer_microsecond_mode_rounds_down(tmp_path: Path) -> None:
 def test_writer_rejects_impossible_rows(tmp_path: Path) -> None:
     with pytest.raises(CaptureWriteError, match="row 0: ip_len 30"):
         write_pcap(tmp_path / "x.pcap", _batch([{**WRITER_ROWS[0], "ip_len": 30}]))
+    with pytest.raises(CaptureWriteError, match="32-bit seconds"):
+        write_pcap(tmp_path / "z.pcap", _batch([{**WRITER_ROWS[0], "ts_ns": 2**32 * 10**9}]))
     with pytest.raises(CaptureWriteError, match="snaplen"):
         write_pcap(tmp_path / "y.pcap", _batch(WRITER_ROWS), snaplen=10)
 
