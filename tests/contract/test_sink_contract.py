@@ -233,3 +233,20 @@ def test_readers_stream_record_batches(bucket: BucketStore) -> None:
     batches = list(record_batches(read_bucket_store(bucket, "flow-bucket"), max_chunksize=100))
     assert all(isinstance(b, pa.RecordBatch) and b.num_rows <= 100 for b in batches)
     assert sum(b.num_rows for b in batches) == 700
+
+
+@pytest.mark.parametrize("fmt", ["plain-text", "parquet"])
+def test_same_records_same_keys_however_they_were_batched(tmp_path: Path, fmt: str) -> None:
+    table = records(1500)
+    keys = []
+    for i, sizes in enumerate([[1500], [1, 700, 799], [300] * 5]):
+        store = BucketStore(tmp_path / f"s3-{i}", fsync=False)
+        store.create_bucket("flow-bucket")
+        sink = LocalBucketSink(store)
+        a = 0
+        for n in sizes:
+            sink.write(s3_flow_log(fmt), table.slice(a, n))
+            a += n
+        sink.close()
+        keys.append(store.list_keys("flow-bucket"))
+    assert keys[0] == keys[1] == keys[2]

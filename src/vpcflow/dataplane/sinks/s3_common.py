@@ -70,7 +70,9 @@ def render_objects(
 
     def encode(t: pa.Table) -> bytes:
         if parquet:
-            return parquet_bytes(t, log_format=fmt)
+            # One chunk per column: Parquet pages must not depend on how the records were batched,
+            # or the same records could get another content hash (a second object) on a re-run.
+            return parquet_bytes(t.combine_chunks(), log_format=fmt)
         return gzip.compress(render_text(t, header=True), compresslevel=compresslevel, mtime=0)
 
     parts: list[tuple[pa.Table, bytes]] = []
