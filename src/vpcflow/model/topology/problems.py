@@ -154,8 +154,12 @@ class Section:
         value = self.data.get("tags")
         if value is None:
             return tuple(out)
+        if isinstance(value, list) and all(isinstance(t, dict) and "Key" in t for t in value):
+            value = {t["Key"]: t.get("Value", "") for t in value}  # AWS's own shape: [{Key, Value}]
         if not isinstance(value, dict):
-            self.problems.add(self.at("tags"), f"expected a mapping of tag keys to values, got {_kind(value)}")
+            self.problems.add(
+                self.at("tags"), f"expected a mapping of tag keys to values (or [{{Key, Value}}]), got {_kind(value)}"
+            )
             return tuple(out)
         for k, v in value.items():
             if isinstance(v, (dict, list)) or v is None:

@@ -247,3 +247,12 @@ def test_next_token_is_ignored_and_optional_outputs_are_read(tmp_path: Path) -> 
     ]
     t = loads_topology(dump_topology_document(doc))
     assert t.internet_gateways[0].tags == (("Name", "shop-igw"),)
+
+
+def test_optional_outputs_agree_with_what_routes_and_enis_imply() -> None:
+    """describe-nat-gateways / -vpc-endpoints / -internet-gateways give the same model as the derivation."""
+    with_extras = dataclasses.replace(imported([SHOP, FIXTURES / "shop-extras"]), source="")
+    derived = dataclasses.replace(imported([SHOP]), source="")
+    assert with_extras == derived
+    doc = import_aws([SHOP, FIXTURES / "shop-extras"])
+    assert [n["id"] for n in doc["nat_gateways"]] == ["nat-0d1e2f3a4b5c60001"]  # the deleted one is left out

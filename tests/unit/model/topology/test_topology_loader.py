@@ -445,3 +445,12 @@ security_groups:
     webs = [g for g in t.security_groups if g.group_name == "web"]
     assert len(webs) == 2 and {g.vpc_id for g in webs} == {v.vpc_id for v in t.vpcs}
     assert all(len(g.ingress) == 1 and g.ingress[0].from_port == 443 for g in webs)
+
+
+def test_tags_as_a_mapping_or_in_aws_shape() -> None:
+    doc = minimal()
+    doc["vpcs"][0]["tags"] = [{"Key": "Team", "Value": "net"}, {"Key": "Name", "Value": "v"}]
+    t = load(doc)
+    assert t.vpcs[0].tags == (("Name", "v"), ("Team", "net"))
+    doc["vpcs"][0]["tags"] = {"Team": "net", "Cost": 42}
+    assert load(doc).vpcs[0].tags == (("Name", "v"), ("Team", "net"), ("Cost", "42"))
