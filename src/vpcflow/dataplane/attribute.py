@@ -30,13 +30,38 @@ import numpy as np
 import numpy.typing as npt
 
 from vpcflow.core.errors import ConfigError
+from vpcflow.dataplane.attribute_kernel import (
+    P_DIR,
+    P_ENI,
+    P_NACL,
+    P_PD_HI,
+    P_PD_LO,
+    P_PEER,
+    P_PS_HI,
+    P_PS_LO,
+    P_RD_HI,
+    P_RD_LO,
+    P_REMOTE,
+    P_RS_HI,
+    P_RS_LO,
+    P_TPATH,
+    compile_topology,
+    plan_flows,
+)
 from vpcflow.dataplane.attribute_plan import NOT_CAPTURED_CATEGORIES, ObsPoint, Plan, Planner, ServiceLookup
-from vpcflow.dataplane.evaluate.conntrack import ConntrackTable, ConntrackTimeouts, decide_packets
-from vpcflow.dataplane.evaluate.hashing import PersistentMap, unique_rows
+from vpcflow.dataplane.evaluate.conntrack import (
+    EMPTY_POINT,
+    NO_SLOT,
+    ConntrackTable,
+    ConntrackTimeouts,
+    decide_packets,
+    pack_points,
+)
+from vpcflow.dataplane.evaluate.hashing import PersistentMap, flow_keys, flow_lookup, unique_rows
 from vpcflow.dataplane.evaluate.network_acls import compile_network_acls, nacl_match
 from vpcflow.dataplane.evaluate.rules import RuleRef, RuleTable
 from vpcflow.dataplane.evaluate.security_groups import compile_security_groups, sg_match
-from vpcflow.dataplane.packets import ObservationBatch, PacketBatch, ip_to_pair, pair_to_ip
+from vpcflow.dataplane.packets import ObservationBatch, PacketBatch, pair_to_ip
 from vpcflow.model.topology.model import Topology
 
 _M64 = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
@@ -78,8 +103,22 @@ def sample_ip_ranges_path() -> Path:
     return Path(__file__).resolve().parent.parent / "data" / "ip-ranges-sample.json"
 
 
+FLOW_POINT_COLUMNS: dict[str, Any] = {
+    # what the records show, per (flow, point); the kernel's inputs are packed in ``_points``
+    "eni": (np.int32, -1), "dir": (np.uint8, 0),
+    "rs_hi": (np.uint64, 0), "rs_lo": (np.uint64, 0), "rd_hi": (np.uint64, 0), "rd_lo": (np.uint64, 0),
+    "ps_hi": (np.uint64, 0), "ps_lo": (np.uint64, 0), "pd_hi": (np.uint64, 0), "pd_lo": (np.uint64, 0),
+    "tpath": (np.int8, -1), "peer": (np.int32, -1), "ssvc": (np.int16, -1), "dsvc": (np.int16, -1),
+}
+
+
 class PolicyEngine:
-    """Stateful (connection tracking carries across batches) attribution and evaluation."""
+    """Stateful (connection tracking carries across batches) attribution and evaluation.
+
+    Distinct flows are remembered (a flow cache: key -> attribution plan + stateless decisions), so
+    a flow is planned and matched against the rules once in the engine's life; memory grows with
+    the number of distinct flows, never with packets.
+    """
 
     def __init__(self, topology: Topology, *, ip_ranges: ServiceLookup | str | Path | None = None,
                  timeouts: ConntrackTimeouts | None = None) -> None:
@@ -95,82 +134,147 @@ class PolicyEngine:
         self.nacl = compile_network_acls(acls, self.table)
         self.rules: tuple[str, ...] = self.table.texts()
         self.planner = Planner(topology, eni_objs, tuple(a.network_acl_id for a in acls), ip_ranges)
+        self.compiled = compile_topology(self.planner)
         self.timeouts = timeouts or ConntrackTimeouts()
         self._timeouts = self.timeouts.as_array()
         self.conntrack = ConntrackTable()
+        self._ct_generation = 0
         self.not_captured: dict[str, int] = dict.fromkeys(NOT_CAPTURED_CATEGORIES, 0)
         self.unattributed = 0
         self.services: list[str] = []
         self._service_index: dict[str, int] = {}
-        self._plan_map = PersistentMap(5)
-        self._plans: list[Plan] = []
-        self._plan_arrays: dict[str, np.ndarray] = {}
-        self._plans_dirty = True
+        self._service_cache: dict[tuple[int, int], int] = {}
+        self._flow_map = PersistentMap(6, 4096)
+        self.flows = 0
+        self._flow_category = np.zeros(1024, np.int16)
+        self._fp = {k: np.full(4096, fill, dtype) for k, (dtype, fill) in FLOW_POINT_COLUMNS.items()}
+        self._points = np.tile(EMPTY_POINT, (4096, 1))
         self._last: dict[str, Any] | None = None
 
-    # ------------------------------------------------------------------ plans
-    def _service_code(self, name: str | None) -> int:
-        if name is None:
-            return -1
-        idx = self._service_index.get(name)
-        if idx is None:
-            idx = self._service_index[name] = len(self.services)
-            self.services.append(name)
-        return idx
+    # ------------------------------------------------------------------ flows
+    def _service_code(self, hi: int, lo: int) -> int:
+        key = (int(hi), int(lo))
+        code = self._service_cache.get(key)
+        if code is None:
+            name = self.planner.service(pair_to_ip(hi, lo))
+            if name is None:
+                code = -1
+            else:
+                code = self._service_index.get(name, -1)
+                if code < 0:
+                    code = self._service_index[name] = len(self.services)
+                    self.services.append(name)
+            self._service_cache[key] = code
+        return code
 
-    def _rebuild_plan_arrays(self) -> None:
-        p = len(self._plans)
-        a: dict[str, np.ndarray] = {
-            "category": np.zeros(p, np.int16),
-            "eni": np.full((p, MAX_POINTS), -1, np.int32),
-            "dir": np.zeros((p, MAX_POINTS), np.uint8),
-            "tpath": np.full((p, MAX_POINTS), -1, np.int8),
-            "peer": np.full((p, MAX_POINTS), -1, np.int32),
-            "remote_eni": np.full((p, MAX_POINTS), -1, np.int32),
-            "nacl": np.full((p, MAX_POINTS), -1, np.int64),
-            "ssvc": np.full((p, MAX_POINTS), -1, np.int16),
-            "dsvc": np.full((p, MAX_POINTS), -1, np.int16),
+    def _grow(self, flows: int) -> None:
+        cap = self._flow_category.shape[0]
+        if flows <= cap:
+            return
+        while cap < flows:
+            cap *= 2
+        cat = np.zeros(cap, np.int16)
+        cat[: self._flow_category.shape[0]] = self._flow_category
+        self._flow_category = cat
+        for k, (dtype, fill) in FLOW_POINT_COLUMNS.items():
+            col = np.full(cap * MAX_POINTS, fill, dtype)
+            old = self._fp[k]
+            col[: old.shape[0]] = old
+            self._fp[k] = col
+        pts = np.tile(EMPTY_POINT, (cap * MAX_POINTS, 1))
+        pts[: self._points.shape[0]] = self._points
+        self._points = pts
+
+    def _add_flows(self, batch: PacketBatch, rows_: npt.NDArray[np.int64], label: np.ndarray,
+                   frag2: np.ndarray, itype: np.ndarray, icode: np.ndarray, keys: np.ndarray) -> None:
+        """Plan and statically evaluate new flows (first packets ``rows_``), then remember them."""
+        u = rows_.shape[0]
+        base = self.flows
+        self._grow(base + u)
+        f_label = label[rows_]
+        f_ver = batch.ip_version[rows_]
+        f_proto = batch.protocol[rows_].astype(np.int16)
+        f_sport = batch.src_port[rows_].astype(np.int32)
+        f_dport = batch.dst_port[rows_].astype(np.int32)
+        f_itype, f_icode = itype[rows_].astype(np.int16), icode[rows_].astype(np.int16)
+        f_frag2 = frag2[rows_]
+        category, pts = plan_flows(self.compiled, f_label, f_ver, batch.src_hi[rows_], batch.src_lo[rows_],
+                                   batch.dst_hi[rows_], batch.dst_lo[rows_])
+        # Port-defined categories (spec 2.7) take precedence over address-defined ones.
+        udp = f_proto == 17
+        dhcp = udp & (((f_sport == 68) & (f_dport == 67)) | ((f_sport == 67) & (f_dport == 68))
+                      | ((f_sport == 546) & (f_dport == 547)) | ((f_sport == 547) & (f_dport == 546)))
+        mirrored = udp & (f_dport == 4789)
+        category = np.where(mirrored, 2, category)
+        category = np.where(dhcp, 1, category).astype(np.int16)
+        self._flow_category[base: base + u] = category
+        eni = pts[:, :, P_ENI].astype(np.int32)
+        eni[category != 0] = -1
+        fi, jj = np.nonzero(eni >= 0)
+        q = (base + fi) * MAX_POINTS + jj
+        pt = pts[fi, jj]  # (m, N_COLS)
+        e_q = eni[fi, jj]
+        d_q = pt[:, P_DIR].astype(np.uint8)
+        egress = d_q == 1
+        u64 = pt.view(np.uint64)
+        ps_hi, ps_lo, pd_hi, pd_lo = u64[:, P_PS_HI], u64[:, P_PS_LO], u64[:, P_PD_HI], u64[:, P_PD_LO]
+        r_hi, r_lo = np.where(egress, pd_hi, ps_hi), np.where(egress, pd_lo, ps_lo)
+        l_hi, l_lo = np.where(egress, ps_hi, pd_hi), np.where(egress, ps_lo, pd_lo)
+        remote_eni = pt[:, P_REMOTE].astype(np.int32)
+        sg = self.sg
+        slot = e_q.astype(np.int64) * 2 + d_q
+        ver, proto, sport, dport = f_ver[fi], f_proto[fi], f_sport[fi], f_dport[fi]
+        it, ic, fr = f_itype[fi], f_icode[fi], f_frag2[fi]
+        sg_args = (sg.proto, sg.port_lo, sg.port_hi, sg.icmp_type, sg.icmp_code, sg.family, sg.net_hi, sg.net_lo,
+                   sg.mask_hi, sg.mask_lo, sg.ref_group, sg.slash0, sg.rule_id, sg.start, sg.end, sg.member)
+        sg_rule, any0 = sg_match(*sg_args, slot, ver, proto, dport, it, ic, fr, r_hi, r_lo, remote_eni)
+        # Untracked flows (AWS "untracked connections"): TCP/UDP allowed by a /0 rule in one direction
+        # while the other direction allows /0 on all ports. Both the initiating packet (A) and the
+        # responses of such a flow (B: the reversed packet would match a /0 rule the other way) are
+        # untracked, unless the ENI or its peer is of an automatically tracked type.
+        fam = (ver == 6).astype(np.int64)
+        pidx = np.where(proto == 17, 1, 0)
+        rslot = e_q.astype(np.int64) * 2 + (1 - d_q)
+        _, rev_any0 = sg_match(*sg_args, rslot, ver, proto, sport, it, ic, fr, r_hi, r_lo, remote_eni)
+        remote_auto = np.where(remote_eni >= 0, sg.auto_tracked[np.maximum(remote_eni, 0)], False)
+        untracked = ((proto == 6) | (proto == 17)) \
+            & ((any0 & sg.open_all[rslot, fam, pidx]) | (rev_any0 & sg.open_all[slot, fam, pidx])) \
+            & ~sg.auto_tracked[e_q] & ~remote_auto
+        # NACLs: inbound rules match the source, outbound rules the destination: the remote address.
+        nacl_idx = pt[:, P_NACL]
+        has = nacl_idx >= 0
+        n_rule, n_ok = nacl_match(
+            self.nacl.proto, self.nacl.port_lo, self.nacl.port_hi, self.nacl.icmp_type, self.nacl.icmp_code,
+            self.nacl.family, self.nacl.net_hi, self.nacl.net_lo, self.nacl.mask_hi, self.nacl.mask_lo,
+            self.nacl.allow, self.nacl.rule_id, self.nacl.start, self.nacl.end, self.nacl.default_deny,
+            (nacl_idx * 2 + d_q)[has], ver[has], proto[has], dport[has], it[has], ic[has], fr[has], r_hi[has],
+            r_lo[has],
+        )
+        nacl_rule = np.full(fi.shape[0], -1, np.int32)
+        nacl_rule[has] = n_rule
+        nacl_ok = np.ones(fi.shape[0], np.bool_)
+        nacl_ok[has] = n_ok
+        tcp_udp = (proto == 6) | (proto == 17)
+        lport = np.where(egress, sport, dport).astype(np.int64)
+        rport = np.where(egress, dport, sport).astype(np.int64)
+        self._points[q] = pack_points(e_q, d_q, untracked, nacl_ok, sg.has_sg[e_q], sg_rule, nacl_rule,
+                                      np.where(tcp_udp, (lport << 16) | rport, 0).astype(np.uint64),
+                                      l_hi, l_lo, r_hi, r_lo)
+        values = {
+            "eni": e_q, "dir": d_q,
+            "rs_hi": u64[:, P_RS_HI], "rs_lo": u64[:, P_RS_LO], "rd_hi": u64[:, P_RD_HI], "rd_lo": u64[:, P_RD_LO],
+            "ps_hi": ps_hi, "ps_lo": ps_lo, "pd_hi": pd_hi, "pd_lo": pd_lo,
+            "tpath": pt[:, P_TPATH], "peer": pt[:, P_PEER],
         }
-        for name in ("rsrc", "rdst", "psrc", "pdst"):
-            a[name + "_hi"] = np.zeros((p, MAX_POINTS), np.uint64)
-            a[name + "_lo"] = np.zeros((p, MAX_POINTS), np.uint64)
-        cat_codes = {c: i + 1 for i, c in enumerate(NOT_CAPTURED_CATEGORIES)}
-        for i, plan in enumerate(self._plans):
-            a["category"][i] = -1 if plan.category == "unattributed" else cat_codes.get(plan.category or "", 0)
-            for j, pt in enumerate(plan.points[:MAX_POINTS]):
-                a["eni"][i, j] = pt.eni
-                a["dir"][i, j] = pt.direction
-                a["tpath"][i, j] = pt.traffic_path
-                a["peer"][i, j] = pt.peer_eni
-                a["remote_eni"][i, j] = pt.remote_eni
-                a["nacl"][i, j] = pt.nacl
-                a["ssvc"][i, j] = self._service_code(pt.src_service)
-                a["dsvc"][i, j] = self._service_code(pt.dst_service)
-                for name, addr in (("rsrc", pt.rec_src), ("rdst", pt.rec_dst), ("psrc", pt.pkt_src),
-                                   ("pdst", pt.pkt_dst)):
-                    a[name + "_hi"][i, j], a[name + "_lo"][i, j] = ip_to_pair(addr)
-        self._plan_arrays = a
-        self._plans_dirty = False
-
-    def _plans_for(self, label: np.ndarray, s_hi: np.ndarray, s_lo: np.ndarray, d_hi: np.ndarray,
-                   d_lo: np.ndarray) -> npt.NDArray[np.int32]:
-        keys = np.stack([label.astype(np.int64).astype(np.uint64), s_hi, s_lo, d_hi, d_lo], axis=1)
-        ids = self._plan_map.lookup(keys)
-        missing = np.nonzero(ids < 0)[0]
-        if missing.size:
-            ukeys_inv, ufirst = unique_rows(keys[missing])
-            new_ids = np.empty(ufirst.shape[0], np.int32)
-            for k, row in enumerate(ufirst):
-                i = missing[row]
-                plan = self.planner.plan(int(label[i]), pair_to_ip(s_hi[i], s_lo[i]), pair_to_ip(d_hi[i], d_lo[i]))
-                new_ids[k] = len(self._plans)
-                self._plans.append(plan)
-            self._plan_map.insert(keys[missing][ufirst], new_ids)
-            ids[missing] = new_ids[ukeys_inv]
-            self._plans_dirty = True
-        if self._plans_dirty:
-            self._rebuild_plan_arrays()
-        return ids
+        if self.planner.services is not None:
+            values["ssvc"] = np.array([self._service_code(h, lo) for h, lo in zip(ps_hi, ps_lo, strict=True)],
+                                      np.int16)
+            values["dsvc"] = np.array([self._service_code(h, lo) for h, lo in zip(pd_hi, pd_lo, strict=True)],
+                                      np.int16)
+        for k, v in values.items():
+            self._fp[k][q] = v
+        self._flow_map.insert(keys, np.arange(base, base + u, dtype=np.int32))
+        self.flows = base + u
 
     # ------------------------------------------------------------------ observe
     def _labels(self, batch: PacketBatch) -> npt.NDArray[np.int32]:
@@ -186,138 +290,68 @@ class PolicyEngine:
         frag2 = batch.fragment == 2
         proto = batch.protocol
         icmp = (proto == 1) | (proto == 58)
-        itype = np.where(icmp, batch.icmp_type, -1).astype(np.int64)
-        icode = np.where(icmp, batch.icmp_code, -1).astype(np.int64)
-        k0 = ((label.astype(np.int64) + 1).astype(np.uint64) << np.uint64(48)) | (
-            proto.astype(np.uint64) << np.uint64(40)) | (frag2.astype(np.uint64) << np.uint64(39))
-        k1 = (batch.src_port.astype(np.uint64) << np.uint64(48)) | (batch.dst_port.astype(np.uint64) << np.uint64(32)) \
-            | (((itype + 1) & 0xFFFF).astype(np.uint64) << np.uint64(16)) | ((icode + 1) & 0xFFFF).astype(np.uint64)
-        inv, first = unique_rows(np.stack([k0, k1, batch.src_hi, batch.src_lo, batch.dst_hi, batch.dst_lo], axis=1))
-        u = first.shape[0]
-        f_label = label[first]
-        f_proto = proto[first].astype(np.int16)
-        f_sport = batch.src_port[first].astype(np.int32)
-        f_dport = batch.dst_port[first].astype(np.int32)
-        f_itype, f_icode = itype[first].astype(np.int16), icode[first].astype(np.int16)
-        f_frag2 = frag2[first]
-        f_ver = batch.ip_version[first]
-        plan_id = self._plans_for(f_label, batch.src_hi[first], batch.src_lo[first], batch.dst_hi[first],
-                                  batch.dst_lo[first])
-        pa = self._plan_arrays
-        category = pa["category"][plan_id].astype(np.int16)
-        # Port-defined categories (spec 2.7) take precedence over address-defined ones.
-        udp = f_proto == 17
-        dhcp = udp & (((f_sport == 68) & (f_dport == 67)) | ((f_sport == 67) & (f_dport == 68))
-                      | ((f_sport == 546) & (f_dport == 547)) | ((f_sport == 547) & (f_dport == 546)))
-        mirrored = udp & (f_dport == 4789)
-        category = np.where(mirrored, 2, category)
-        category = np.where(dhcp, 1, category)
-
-        eni = pa["eni"][plan_id].copy()  # (u, 4)
-        eni[category != 0] = -1
-        direction = pa["dir"][plan_id]
-        # Stateless checks for every (flow, point).
-        fi, jj = np.nonzero(eni >= 0)
-        e_q = eni[fi, jj]
-        d_q = direction[fi, jj]
-        remote_is_dst = d_q == 1
-        r_hi = np.where(remote_is_dst, pa["pdst_hi"][plan_id[fi], jj], pa["psrc_hi"][plan_id[fi], jj])
-        r_lo = np.where(remote_is_dst, pa["pdst_lo"][plan_id[fi], jj], pa["psrc_lo"][plan_id[fi], jj])
-        l_hi = np.where(remote_is_dst, pa["psrc_hi"][plan_id[fi], jj], pa["pdst_hi"][plan_id[fi], jj])
-        l_lo = np.where(remote_is_dst, pa["psrc_lo"][plan_id[fi], jj], pa["pdst_lo"][plan_id[fi], jj])
+        itype = np.where(icmp, batch.icmp_type, -1).astype(np.int16)
+        icode = np.where(icmp, batch.icmp_code, -1).astype(np.int16)
+        fid = flow_lookup(label, proto, frag2, batch.src_port, batch.dst_port, itype, icode, batch.src_hi,
+                          batch.src_lo, batch.dst_hi, batch.dst_lo, self._flow_map.table, self._flow_map.vals)
+        missing = np.nonzero(fid < 0)[0]
+        if missing.size:
+            keys = flow_keys(label[missing], proto[missing], frag2[missing], batch.src_port[missing],
+                             batch.dst_port[missing], itype[missing], icode[missing], batch.src_hi[missing],
+                             batch.src_lo[missing], batch.dst_hi[missing], batch.dst_lo[missing])
+            inv, first = unique_rows(keys)
+            base = self.flows
+            self._add_flows(batch, missing[first], label, frag2, itype, icode, keys[first])
+            fid[missing] = base + inv
+        fp = self._fp
+        self.conntrack.reserve(1024, int(batch.ts_ns[0]) if n else 0, self._timeouts)
         sg = self.sg
-        slot = e_q.astype(np.int64) * 2 + d_q
-        sg_rule, any0 = sg_match(
-            sg.proto, sg.port_lo, sg.port_hi, sg.icmp_type, sg.icmp_code, sg.family, sg.net_hi, sg.net_lo,
-            sg.mask_hi, sg.mask_lo, sg.ref_group, sg.slash0, sg.rule_id, sg.start, sg.end, sg.member,
-            slot, f_ver[fi], f_proto[fi], f_dport[fi], f_itype[fi], f_icode[fi], f_frag2[fi], r_hi, r_lo,
-            pa["remote_eni"][plan_id[fi], jj],
-        )
-        # Untracked flows (AWS "untracked connections"): TCP/UDP allowed by a /0 rule in one direction
-        # while the other direction allows /0 on all ports. Both the initiating packet (A) and the
-        # responses of such a flow (B: the reversed packet would match a /0 rule the other way) are
-        # untracked, unless the ENI or its peer is of an automatically tracked type.
-        fam = (f_ver[fi] == 6).astype(np.int64)
-        pidx = np.where(f_proto[fi] == 17, 1, 0)
-        open_this = sg.open_all[slot, fam, pidx]
-        rslot = e_q.astype(np.int64) * 2 + (1 - d_q)
-        open_other = sg.open_all[rslot, fam, pidx]
-        _, rev_any0 = sg_match(
-            sg.proto, sg.port_lo, sg.port_hi, sg.icmp_type, sg.icmp_code, sg.family, sg.net_hi, sg.net_lo,
-            sg.mask_hi, sg.mask_lo, sg.ref_group, sg.slash0, sg.rule_id, sg.start, sg.end, sg.member,
-            rslot, f_ver[fi], f_proto[fi], f_sport[fi], f_itype[fi], f_icode[fi], f_frag2[fi], r_hi, r_lo,
-            pa["remote_eni"][plan_id[fi], jj],
-        )
-        remote_eni = pa["remote_eni"][plan_id[fi], jj]
-        remote_auto = np.where(remote_eni >= 0, sg.auto_tracked[np.maximum(remote_eni, 0)], False)
-        untracked = ((f_proto[fi] == 6) | (f_proto[fi] == 17)) & ((any0 & open_other) | (rev_any0 & open_this)) \
-            & ~sg.auto_tracked[e_q] & ~remote_auto
-        nacl_idx = pa["nacl"][plan_id[fi], jj]
-        has_nacl = nacl_idx >= 0
-        # NACLs: inbound rules match the source, outbound rules the destination: the remote address.
-        n_rule, n_ok = nacl_match(
-            self.nacl.proto, self.nacl.port_lo, self.nacl.port_hi, self.nacl.icmp_type, self.nacl.icmp_code,
-            self.nacl.family, self.nacl.net_hi, self.nacl.net_lo, self.nacl.mask_hi, self.nacl.mask_lo,
-            self.nacl.allow, self.nacl.rule_id, self.nacl.start, self.nacl.end, self.nacl.default_deny,
-            (np.maximum(nacl_idx, 0) * 2 + d_q)[has_nacl], f_ver[fi][has_nacl], f_proto[fi][has_nacl],
-            f_dport[fi][has_nacl], f_itype[fi][has_nacl], f_icode[fi][has_nacl], f_frag2[fi][has_nacl],
-            r_hi[has_nacl], r_lo[has_nacl],
-        )
-        nacl_rule = np.full(fi.shape[0], -1, np.int32)
-        nacl_rule[has_nacl] = n_rule
-        nacl_ok = np.ones(fi.shape[0], np.bool_)
-        nacl_ok[has_nacl] = n_ok
-
-        def flat(values: np.ndarray, fill: Any, dtype: Any) -> np.ndarray:
-            out = np.full(u * MAX_POINTS, fill, dtype)
-            out[fi * MAX_POINTS + jj] = values
-            return out
-
-        icmp_or_other = ~((f_proto[fi] == 6) | (f_proto[fi] == 17))
-        lport = np.where(remote_is_dst, f_sport[fi], f_dport[fi])
-        rport = np.where(remote_is_dst, f_dport[fi], f_sport[fi])
-        ports = np.where(icmp_or_other, 0, (lport.astype(np.int64) << 16) | rport).astype(np.uint64)
-        self.conntrack.reserve(int(fi.shape[0]), int(batch.ts_ns[0]) if n else 0, self._timeouts)
         ct = self.conntrack
-        pkt, qslot, action, rule, sg_used, nacl_used, created = decide_packets(
-            batch.ts_ns, batch.tcp_flags, proto, inv,
-            flat(e_q, -1, np.int32), flat(d_q, 0, np.uint8),
-            flat(np.where(sg.has_sg[e_q], slot, -1), -1, np.int64), flat(sg_rule, -1, np.int32),
-            flat(untracked, False, np.bool_), flat(nacl_rule, -1, np.int32), flat(nacl_ok, True, np.bool_),
-            flat(l_hi, 0, np.uint64), flat(l_lo, 0, np.uint64), flat(r_hi, 0, np.uint64), flat(r_lo, 0, np.uint64),
-            flat(ports, 0, np.uint64),
-            sg.default_deny, sg.no_sg, sg.tracked, sg.closed,
-            *ct.arrays(), self._timeouts,
-        )
-        ct.count += int(created)
+        cap_rows = 4 * n
+        out = (np.empty(cap_rows, np.int64), np.empty(cap_rows, np.int64), np.empty(cap_rows, np.uint8),
+               np.empty(cap_rows, np.int32), np.empty(cap_rows, np.int32), np.empty(cap_rows, np.int32))
+        p, rows_done, created = 0, 0, 0
+        while True:
+            if ct.generation != self._ct_generation:
+                self._points[:, 7] = NO_SLOT  # slots moved in the rehash
+                self._ct_generation = ct.generation
+            limit = ct.slots.shape[0] // 2 - ct.count
+            p, rows_done, new_entries = decide_packets(
+                batch.ts_ns, batch.tcp_flags, proto, fid, self._points,
+                sg.default_deny, sg.no_sg, sg.tracked, sg.closed, ct.slots, self._timeouts, p, limit,
+                *out, rows_done,
+            )
+            ct.count += int(new_entries)
+            created += int(new_entries)
+            if p >= n:
+                break
+            ct.reserve(max(1024, ct.count), int(batch.ts_ns[p]), self._timeouts)  # grow, then resume
+        pkt, q, action, rule, sg_used, nacl_used = (a[:rows_done] for a in out)
         # Counters: per packet, by its flow's category.
-        pkt_cat = category[inv]
+        pkt_cat = self._flow_category[fid]
         counts = np.bincount(pkt_cat[pkt_cat > 0], minlength=len(NOT_CAPTURED_CATEGORIES) + 1)
         for i, name in enumerate(NOT_CAPTURED_CATEGORIES):
             self.not_captured[name] += int(counts[i + 1])
         self.unattributed += int(np.count_nonzero(pkt_cat < 0))
-
-        flow = qslot // MAX_POINTS
-        j = qslot % MAX_POINTS
-        pid = plan_id[flow]
         self._last = {"sg": sg_used, "nacl": nacl_used, "pkt": pkt}
+        has_svc = self.planner.services is not None
         return ObservationBatch(
             packets=batch,
-            packet=pkt.astype(np.int64),
-            eni=pa["eni"][pid, j].astype(np.int32),
-            direction=pa["dir"][pid, j],
+            packet=pkt,
+            eni=fp["eni"][q],
+            direction=fp["dir"][q],
             action=action,
-            src_hi=pa["rsrc_hi"][pid, j], src_lo=pa["rsrc_lo"][pid, j],
-            dst_hi=pa["rdst_hi"][pid, j], dst_lo=pa["rdst_lo"][pid, j],
-            pkt_src_hi=pa["psrc_hi"][pid, j], pkt_src_lo=pa["psrc_lo"][pid, j],
-            pkt_dst_hi=pa["pdst_hi"][pid, j], pkt_dst_lo=pa["pdst_lo"][pid, j],
-            traffic_path=pa["tpath"][pid, j],
+            src_hi=fp["rs_hi"][q], src_lo=fp["rs_lo"][q],
+            dst_hi=fp["rd_hi"][q], dst_lo=fp["rd_lo"][q],
+            pkt_src_hi=fp["ps_hi"][q], pkt_src_lo=fp["ps_lo"][q],
+            pkt_dst_hi=fp["pd_hi"][q], pkt_dst_lo=fp["pd_lo"][q],
+            traffic_path=fp["tpath"][q],
             rule=rule,
-            peer_eni=pa["peer"][pid, j],
+            peer_eni=fp["peer"][q],
             enis=self.enis,
             rules=self.rules,
-            pkt_src_service=pa["ssvc"][pid, j],
-            pkt_dst_service=pa["dsvc"][pid, j],
+            pkt_src_service=fp["ssvc"][q] if has_svc else np.full(q.shape[0], -1, np.int16),
+            pkt_dst_service=fp["dsvc"][q] if has_svc else np.full(q.shape[0], -1, np.int16),
             services=tuple(self.services),
         )
 

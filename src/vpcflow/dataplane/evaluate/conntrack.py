@@ -60,76 +60,64 @@ class ConntrackTimeouts:
         )
 
 
+# Packed slot layout (one 64-byte cache line per connection): words 0-4 the key, 5 last packet
+# time (ns), 6 meta (bit 0 used, bits 8-15 state, bit 16 original direction, bit 24 last direction,
+# bits 32-39 direction changes), 7 the rule that opened it.
+W_LAST, W_META, W_RULE = 5, 6, 7
+
+
 class ConntrackTable:
     """Open-addressing table of tracked connections, kept across batches."""
 
     def __init__(self, capacity: int = 4096) -> None:
         self.count = 0
-        self._alloc(capacity)
-
-    def _alloc(self, cap: int) -> None:
-        self.keys = np.zeros((cap, KEY_WIDTH), np.uint64)
-        self.used = np.zeros(cap, np.uint8)
-        self.last_ns = np.zeros(cap, np.int64)
-        self.state = np.zeros(cap, np.uint8)
-        self.orig_dir = np.zeros(cap, np.uint8)
-        self.last_dir = np.zeros(cap, np.uint8)
-        self.changes = np.zeros(cap, np.uint8)
-        self.rule = np.zeros(cap, np.int32)
-
-    def arrays(self) -> tuple:
-        return (self.keys, self.used, self.last_ns, self.state, self.orig_dir, self.last_dir, self.changes,
-                self.rule)
+        self.slots = np.zeros((capacity, 8), np.uint64)
+        self.generation = 0  # bumped on every rehash: cached slot numbers become invalid
 
     def reserve(self, extra: int, now_ns: int, timeouts: npt.NDArray[np.int64]) -> None:
         """Make room for ``extra`` new entries (load <= 1/2), dropping expired ones when rehashing."""
-        cap = self.keys.shape[0]
+        cap = self.slots.shape[0]
         if 2 * (self.count + extra) <= cap:
             return
-        old = self.arrays()
-        live = _live_mask(old[0], old[1], old[2], old[3], now_ns, timeouts)
-        n_live = int(live.sum())
-        while cap < 2 * (n_live + extra):
+        live = _live_mask(self.slots, now_ns, timeouts)
+        old = self.slots[live]
+        while cap < 2 * (old.shape[0] + extra):
             cap *= 2
-        idx = np.nonzero(live)[0]
-        self._alloc(cap)
-        _reinsert(self.keys, self.used, self.last_ns, self.state, self.orig_dir, self.last_dir, self.changes,
-                  self.rule, old[0][idx], old[2][idx], old[3][idx], old[4][idx], old[5][idx], old[6][idx],
-                  old[7][idx])
-        self.count = n_live
+        self.slots = np.zeros((cap, 8), np.uint64)
+        _reinsert(self.slots, old)
+        self.count = int(old.shape[0])
+        self.generation += 1
 
 
 @njit(cache=True, inline="always")
-def _timeout(keys: npt.NDArray[np.uint64], state: npt.NDArray[np.uint8], s: int,
-             timeouts: npt.NDArray[np.int64]) -> np.int64:
-    st = state[s]
-    if st & ST_CLOSED:
+def _timeout(slots: npt.NDArray[np.uint64], s: int, timeouts: npt.NDArray[np.int64]) -> np.int64:
+    st = (slots[s, W_META] >> np.uint64(8)) & np.uint64(0xFF)
+    if st & np.uint64(ST_CLOSED):
         return timeouts[5]
-    proto = (keys[s, 0] >> np.uint64(32)) & np.uint64(0xFF)
+    proto = (slots[s, 0] >> np.uint64(32)) & np.uint64(0xFF)
     if proto == 6:
         return timeouts[0]
     if proto == 17:
-        return timeouts[2] if st & ST_STREAM else timeouts[1]
+        return timeouts[2] if st & np.uint64(ST_STREAM) else timeouts[1]
     if proto == 1 or proto == 58:
         return timeouts[3]
     return timeouts[4]
 
 
 @njit(cache=True)
-def _live_mask(keys: npt.NDArray[np.uint64], used: npt.NDArray[np.uint8], last_ns: npt.NDArray[np.int64],
-               state: npt.NDArray[np.uint8], now: int, timeouts: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    out = np.zeros(used.shape[0], np.bool_)
-    for s in range(used.shape[0]):
-        if used[s] and now - last_ns[s] <= _timeout(keys, state, s, timeouts):
+def _live_mask(slots: npt.NDArray[np.uint64], now: int, timeouts: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    out = np.zeros(slots.shape[0], np.bool_)
+    for s in range(slots.shape[0]):
+        if slots[s, W_META] & np.uint64(1) and now - np.int64(slots[s, W_LAST]) <= _timeout(slots, s, timeouts):
             out[s] = True
     return out
 
 
 @njit(cache=True, inline="always")
-def _slot(keys: npt.NDArray[np.uint64], used: npt.NDArray[np.uint8], k0: np.uint64, k1: np.uint64,
-          k2: np.uint64, k3: np.uint64, k4: np.uint64) -> tuple[int, bool]:
+def _slot(slots: npt.NDArray[np.uint64], k0: np.uint64, k1: np.uint64, k2: np.uint64, k3: np.uint64,
+          k4: np.uint64) -> tuple[int, bool]:
     """(slot, found): the key's slot, or the empty slot where it would go."""
-    cap = keys.shape[0]
+    cap = slots.shape[0]
     h = np.uint64(0x9E3779B97F4A7C15)
     for w in (k0, k1, k2, k3, k4):
         h ^= w
@@ -138,130 +126,167 @@ def _slot(keys: npt.NDArray[np.uint64], used: npt.NDArray[np.uint8], k0: np.uint
     mask = np.int64(cap - 1)
     pos = np.int64(h & np.uint64(cap - 1))
     while True:
-        if not used[pos]:
+        if not slots[pos, W_META] & np.uint64(1):
             return pos, False
-        if keys[pos, 0] == k0 and keys[pos, 1] == k1 and keys[pos, 2] == k2 and keys[pos, 3] == k3 \
-                and keys[pos, 4] == k4:
+        if slots[pos, 0] == k0 and slots[pos, 1] == k1 and slots[pos, 2] == k2 and slots[pos, 3] == k3 \
+                and slots[pos, 4] == k4:
             return pos, True
         pos = (pos + np.int64(1)) & mask
 
 
 @njit(cache=True)
-def _reinsert(keys, used, last_ns, state, orig_dir, last_dir, changes, rule,  # type: ignore[no-untyped-def]
-              okeys, olast, ostate, oorig, olastdir, ochanges, orule):
-    for i in range(okeys.shape[0]):
-        s, _ = _slot(keys, used, okeys[i, 0], okeys[i, 1], okeys[i, 2], okeys[i, 3], okeys[i, 4])
-        for w in range(KEY_WIDTH):
-            keys[s, w] = okeys[i, w]
-        used[s] = 1
-        last_ns[s] = olast[i]
-        state[s] = ostate[i]
-        orig_dir[s] = oorig[i]
-        last_dir[s] = olastdir[i]
-        changes[s] = ochanges[i]
-        rule[s] = orule[i]
+def _reinsert(slots: npt.NDArray[np.uint64], old: npt.NDArray[np.uint64]) -> None:
+    for i in range(old.shape[0]):
+        s, _ = _slot(slots, old[i, 0], old[i, 1], old[i, 2], old[i, 3], old[i, 4])
+        for w in range(8):
+            slots[s, w] = old[i, w]
+
+
+# Per (flow, point) input row of the kernel, one cache line: word 0 = ENI | direction << 32 |
+# untracked << 33 | nacl_ok << 34 | has_sg << 35; word 1 = (sg_rule + 1) | (nacl_rule + 1) << 32
+# (0 = none); word 2 = packed ports; words 3-6 local hi/lo, remote hi/lo; word 7 the cached
+# conntrack slot (all ones = unknown).
+NO_SLOT = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+
+
+def pack_points(eni: npt.NDArray, direction: npt.NDArray, untracked: npt.NDArray, nacl_ok: npt.NDArray,
+                has_sg: npt.NDArray, sg_rule: npt.NDArray, nacl_rule: npt.NDArray, ports: npt.NDArray,
+                l_hi: npt.NDArray, l_lo: npt.NDArray, r_hi: npt.NDArray, r_lo: npt.NDArray) -> npt.NDArray[np.uint64]:
+    out = np.empty((eni.shape[0], 8), np.uint64)
+    out[:, 0] = eni.astype(np.int64).astype(np.uint64) & np.uint64(0xFFFF_FFFF) \
+        | direction.astype(np.uint64) << np.uint64(32) | untracked.astype(np.uint64) << np.uint64(33) \
+        | nacl_ok.astype(np.uint64) << np.uint64(34) | has_sg.astype(np.uint64) << np.uint64(35)
+    out[:, 1] = (sg_rule.astype(np.int64) + 1).astype(np.uint64) \
+        | (nacl_rule.astype(np.int64) + 1).astype(np.uint64) << np.uint64(32)
+    out[:, 2] = ports
+    out[:, 3] = l_hi
+    out[:, 4] = l_lo
+    out[:, 5] = r_hi
+    out[:, 6] = r_lo
+    out[:, 7] = NO_SLOT
+    return out
+
+
+EMPTY_POINT = pack_points(*(np.array([v]) for v in (-1, 0, False, True, False, -1, -1, 0, 0, 0, 0, 0)))[0]
 
 
 @njit(cache=True)
 def decide_packets(  # type: ignore[no-untyped-def]
-    ts_ns, tcp_flags, proto, inv,
-    # per (flow*4 + j); obs_eni < 0 ends the plan
-    obs_eni, obs_dir, sg_slot, sg_rule, sg_untracked, nacl_rule, nacl_ok,
-    l_hi, l_lo, r_hi, r_lo, ports,
-    # per (eni*2 + dir)
+    ts_ns, tcp_flags, proto, fid, points,
     default_deny, no_sg, tracked_rule, closed_rule,
-    # conntrack state
-    keys, used, last_ns, state, orig_dir, last_dir, changes, rule, timeouts,
+    slots, timeouts, start, limit,
+    out_pkt, out_slot, out_act, out_rule, out_sg, out_nacl, rows,
 ):
-    """Returns (row_packet, row_slot, action, rule, sg_rule_used, nacl_rule_used, new_entries)."""
+    """Decide packets ``start``.. in order, appending observation rows at ``rows``.
+
+    Stops early (returns the next packet to do) when the conntrack table reaches ``limit`` entries,
+    so the caller can grow it and resume. Returns (next_packet, rows, new_entries).
+    """
     n = ts_ns.shape[0]
-    out_pkt = np.empty(4 * n, np.int64)
-    out_slot = np.empty(4 * n, np.int64)
-    out_act = np.empty(4 * n, np.uint8)
-    out_rule = np.empty(4 * n, np.int32)
-    out_sg = np.empty(4 * n, np.int32)
-    out_nacl = np.empty(4 * n, np.int32)
-    rows = 0
     created = 0
-    for p in range(n):
-        f = inv[p]
+    p = start
+    while p < n:
+        if created >= limit:
+            break
+        f = fid[p]
+        if f < 0:
+            p += 1
+            continue
         now = ts_ns[p]
         flags = tcp_flags[p]
         pr = proto[p]
         for j in range(4):
             q = f * 4 + j
-            e = obs_eni[q]
-            if e < 0:
+            w0 = points[q, 0]
+            e = np.int64(w0 & np.uint64(0xFFFF_FFFF))
+            if e == 0xFFFF_FFFF:
                 break
-            d = obs_dir[q]
+            d = np.uint8((w0 >> np.uint64(32)) & np.uint64(1))
+            untracked = (w0 >> np.uint64(33)) & np.uint64(1)
+            nacl_ok = (w0 >> np.uint64(34)) & np.uint64(1)
+            has_sg = (w0 >> np.uint64(35)) & np.uint64(1)
+            w1 = points[q, 1]
+            sg_static = np.int32(np.int64(w1 & np.uint64(0xFFFF_FFFF)) - 1)
+            nacl_r = np.int32(np.int64(w1 >> np.uint64(32)) - 1)
             ed = e * 2 + d
-            nacl_r = nacl_rule[q]
-            nacl_pass = nacl_r < 0 or nacl_ok[q]
+            nacl_pass = nacl_r < 0 or nacl_ok != 0
             sg_ok = True
             sg_r = np.int32(-1)
             if d == 0 and not nacl_pass:
                 sg_r = np.int32(-1)  # ingress: the NACL drops it before the security group sees it
-            elif sg_slot[q] < 0:
+            elif has_sg == 0:
                 sg_r = no_sg[ed]
             else:
-                k0 = (np.uint64(e) << np.uint64(40)) | (np.uint64(pr) << np.uint64(32)) | np.uint64(ports[q])
-                s, found = _slot(keys, used, k0, l_hi[q], l_lo[q], r_hi[q], r_lo[q])
+                k0 = (np.uint64(e) << np.uint64(40)) | (np.uint64(pr) << np.uint64(32)) | points[q, 2]
+                k1, k2, k3, k4 = points[q, 3], points[q, 4], points[q, 5], points[q, 6]
+                cached = points[q, 7]
+                found = False
+                s = np.int64(0)
+                if cached != NO_SLOT:
+                    s = np.int64(cached)
+                    if slots[s, W_META] & np.uint64(1) and slots[s, 0] == k0 and slots[s, 1] == k1 \
+                            and slots[s, 2] == k2 and slots[s, 3] == k3 and slots[s, 4] == k4:
+                        found = True
+                if not found:
+                    s, found = _slot(slots, k0, k1, k2, k3, k4)
+                    if found:
+                        points[q, 7] = np.uint64(s)
                 decided = False
-                if found and now - last_ns[s] <= _timeout(keys, state, s, timeouts):
-                    st = state[s]
-                    if st & ST_CLOSED:
+                if found and now - np.int64(slots[s, W_LAST]) <= _timeout(slots, s, timeouts):
+                    meta = slots[s, W_META]
+                    st = (meta >> np.uint64(8)) & np.uint64(0xFF)
+                    orig = np.uint8((meta >> np.uint64(16)) & np.uint64(1))
+                    if st & np.uint64(ST_CLOSED):
                         if not (pr == 6 and (flags & SYN) and not (flags & ACK)):
                             sg_ok = False
                             sg_r = closed_rule[ed]
                             decided = True
                     else:
-                        sg_r = rule[s] if d == orig_dir[s] else tracked_rule[ed]
+                        sg_r = np.int32(slots[s, W_RULE]) if d == orig else tracked_rule[ed]
                         decided = True
-                        last_ns[s] = now
-                        if d != last_dir[s]:
-                            if changes[s] < 255:
-                                changes[s] += 1
-                            last_dir[s] = d
-                        if d != orig_dir[s]:
-                            st |= ST_REPLIED
-                        if pr == 17 and changes[s] >= 3:
-                            st |= ST_STREAM
+                        slots[s, W_LAST] = np.uint64(now)
+                        last_dir = np.uint8((meta >> np.uint64(24)) & np.uint64(1))
+                        changes = (meta >> np.uint64(32)) & np.uint64(0xFF)
+                        if d != last_dir:
+                            if changes < 255:
+                                changes += np.uint64(1)
+                            last_dir = d
+                        if d != orig:
+                            st |= np.uint64(ST_REPLIED)
+                        if pr == 17 and changes >= 3:
+                            st |= np.uint64(ST_STREAM)
                         if pr == 6:
                             if flags & RST:
-                                st |= ST_CLOSED
+                                st |= np.uint64(ST_CLOSED)
                             elif flags & FIN:
-                                st |= ST_FIN_ORIG if d == orig_dir[s] else ST_FIN_REPLY
-                            elif (st & ST_FIN_ORIG) and (st & ST_FIN_REPLY):
-                                st |= ST_CLOSED  # the last ACK after both FINs
-                        state[s] = st
+                                st |= np.uint64(ST_FIN_ORIG) if d == orig else np.uint64(ST_FIN_REPLY)
+                            elif (st & np.uint64(ST_FIN_ORIG)) and (st & np.uint64(ST_FIN_REPLY)):
+                                st |= np.uint64(ST_CLOSED)  # the last ACK after both FINs
+                        slots[s, W_META] = np.uint64(1) | (st << np.uint64(8)) | (np.uint64(orig) << np.uint64(16)) \
+                            | (np.uint64(last_dir) << np.uint64(24)) | (changes << np.uint64(32))
                 if not decided:
-                    r = sg_rule[q]
-                    if r >= 0:
-                        sg_r = r
-                        if not sg_untracked[q]:
+                    if sg_static >= 0:
+                        sg_r = sg_static
+                        if untracked == 0:
                             if not found:
                                 created += 1
-                            keys[s, 0] = k0
-                            keys[s, 1] = l_hi[q]
-                            keys[s, 2] = l_lo[q]
-                            keys[s, 3] = r_hi[q]
-                            keys[s, 4] = r_lo[q]
-                            used[s] = 1
-                            last_ns[s] = now
-                            orig_dir[s] = d
-                            last_dir[s] = d
-                            changes[s] = 0
-                            rule[s] = r
-                            state[s] = ST_CLOSED if (pr == 6 and (flags & RST)) else 0
+                            slots[s, 0] = k0
+                            slots[s, 1] = k1
+                            slots[s, 2] = k2
+                            slots[s, 3] = k3
+                            slots[s, 4] = k4
+                            slots[s, W_LAST] = np.uint64(now)
+                            st0 = np.uint64(ST_CLOSED) if (pr == 6 and (flags & RST)) else np.uint64(0)
+                            slots[s, W_META] = np.uint64(1) | (st0 << np.uint64(8)) | (np.uint64(d) << np.uint64(16)) \
+                                | (np.uint64(d) << np.uint64(24))
+                            slots[s, W_RULE] = np.uint64(sg_static)
+                            points[q, 7] = np.uint64(s)
                     else:
                         sg_ok = False
                         sg_r = default_deny[ed]
             if d == 0:
                 ok = nacl_pass and sg_ok
-                if not nacl_pass:
-                    decisive = nacl_r
-                else:
-                    decisive = sg_r
+                decisive = nacl_r if not nacl_pass else sg_r
             else:
                 ok = sg_ok and nacl_pass
                 if not sg_ok:
@@ -271,7 +296,7 @@ def decide_packets(  # type: ignore[no-untyped-def]
                     decisive = nacl_r
                 else:
                     decisive = sg_r
-            if ok and sg_slot[q] < 0 and nacl_r >= 0:
+            if ok and has_sg == 0 and nacl_r >= 0:
                 decisive = nacl_r
             out_pkt[rows] = p
             out_slot[rows] = q
@@ -282,5 +307,5 @@ def decide_packets(  # type: ignore[no-untyped-def]
             rows += 1
             if not ok:
                 break
-    return (out_pkt[:rows], out_slot[:rows], out_act[:rows], out_rule[:rows], out_sg[:rows], out_nacl[:rows],
-            created)
+        p += 1
+    return p, rows, created

@@ -125,6 +125,9 @@ class PersistentMap:
         self._alloc(max(16, capacity))
 
     def _alloc(self, cap: int) -> None:
+        # Probing masks positions with `cap - 1`: the capacity must be a power of two, or some slots are
+        # unreachable and a probe can cycle forever among occupied ones.
+        cap = 1 << max(4, (cap - 1).bit_length())
         self.table = np.zeros((cap, self.width), np.uint64)
         self.vals = np.full(cap, -1, np.int32)
 
@@ -149,3 +152,80 @@ class PersistentMap:
         if keys.shape[0]:
             _map_insert(self.table, self.vals, np.ascontiguousarray(keys), values.astype(np.int32))
         self.count = need
+
+
+@njit(cache=True, inline="always")
+def map_get2(table: U64, vals: I32, a: np.uint64, b: np.uint64) -> np.int32:
+    """Value of the 2-word key (a, b) in a ``PersistentMap(2)``'s arrays, or -1 (usable from kernels)."""
+    cap = table.shape[0]
+    mask = np.uint64(cap - 1)
+    h = np.uint64(0x9E3779B97F4A7C15)
+    h ^= a
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(31)
+    h ^= b
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(31)
+    pos = h & mask
+    while True:
+        v = vals[pos]
+        if v < 0:
+            return np.int32(-1)
+        if table[pos, 0] == a and table[pos, 1] == b:
+            return v
+        pos = (pos + np.uint64(1)) & mask
+
+
+@njit(cache=True, inline="always")
+def _flow_words(label: np.int32, proto: np.uint8, frag2: np.bool_, sport: np.uint16, dport: np.uint16,
+                itype: np.int16, icode: np.int16) -> tuple[np.uint64, np.uint64]:
+    k0 = (np.uint64(label + 1) << np.uint64(48)) | (np.uint64(proto) << np.uint64(40)) \
+        | (np.uint64(1 if frag2 else 0) << np.uint64(39))
+    k1 = (np.uint64(sport) << np.uint64(48)) | (np.uint64(dport) << np.uint64(32)) \
+        | (np.uint64((itype + 1) & 0xFFFF) << np.uint64(16)) | np.uint64((icode + 1) & 0xFFFF)
+    return k0, k1
+
+
+@njit(cache=True)
+def flow_keys(label, proto, frag2, sport, dport, itype, icode, s_hi, s_lo, d_hi, d_lo):  # type: ignore[no-untyped-def]
+    """The 6-word flow key of each packet (capture ENI, protocol, ports/ICMP, addresses)."""
+    n = label.shape[0]
+    out = np.empty((n, 6), np.uint64)
+    for i in range(n):
+        k0, k1 = _flow_words(label[i], proto[i], frag2[i], sport[i], dport[i], itype[i], icode[i])
+        out[i, 0] = k0
+        out[i, 1] = k1
+        out[i, 2] = s_hi[i]
+        out[i, 3] = s_lo[i]
+        out[i, 4] = d_hi[i]
+        out[i, 5] = d_lo[i]
+    return out
+
+
+@njit(cache=True)
+def flow_lookup(label, proto, frag2, sport, dport, itype, icode, s_hi, s_lo, d_hi, d_lo,  # type: ignore[no-untyped-def]
+                table, vals):
+    """Flow id of each packet in a ``PersistentMap(6)`` of flow keys, -1 when new (no key matrix built)."""
+    n = label.shape[0]
+    out = np.empty(n, np.int32)
+    cap = table.shape[0]
+    mask = np.uint64(cap - 1)
+    for i in range(n):
+        k0, k1 = _flow_words(label[i], proto[i], frag2[i], sport[i], dport[i], itype[i], icode[i])
+        h = np.uint64(0x9E3779B97F4A7C15)
+        for w in (k0, k1, s_hi[i], s_lo[i], d_hi[i], d_lo[i]):
+            h ^= w
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(31)
+        pos = h & mask
+        out[i] = -1
+        while True:
+            v = vals[pos]
+            if v < 0:
+                break
+            if table[pos, 0] == k0 and table[pos, 1] == k1 and table[pos, 2] == s_hi[i] \
+                    and table[pos, 3] == s_lo[i] and table[pos, 4] == d_hi[i] and table[pos, 5] == d_lo[i]:
+                out[i] = v
+                break
+            pos = (pos + np.uint64(1)) & mask
+    return out
