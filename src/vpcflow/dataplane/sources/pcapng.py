@@ -82,6 +82,7 @@ class PcapngSource:
 
     def batches(self) -> Iterator[PacketBatch]:
         cfg = self.config
+        self.stats = SourceStats()  # each pass over the file counts afresh
         reorder = Reorderer(int(cfg.reorder_window_s * 1e9), cfg.batch_packets)
         f = open_capture_file(cfg.path)
         try:

@@ -351,6 +351,7 @@ class SyntheticSource:
 
     def batches(self) -> Iterator[PacketBatch]:
         sc = self.scenario
+        self.stats = SyntheticStats()  # each pass over the source counts afresh
         self._scan_pos: dict[int, int] = {}
         self._port_pos: dict[tuple[int, int], int] = {}
         step = self.config.slice_s

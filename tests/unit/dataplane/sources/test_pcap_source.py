@@ -462,3 +462,16 @@ def test_resync_across_chunk_boundaries(tmp_path: Path, where: int) -> None:
     assert e.value.offset == pos
     b, src = read(tmp_path, bad, skip_bad=True, chunk_bytes=1 << 16)
     assert len(b) == 1000 and src.stats.skipped_bytes == 77 and src.stats.bad_records == 1
+
+
+def test_reading_twice_gives_the_same_batches_and_stats(tmp_path: Path) -> None:
+    p = tmp_path / "twice.pcap"
+    p.write_bytes(
+        cb.pcap([(T0 + i, cb.eth(0x0800, TCP_V4)) for i in range(5)] + [(T0 + 9, cb.eth(0x0806, b"\0" * 28))])
+    )
+    src = open_capture(str(p))
+    first = PacketBatch.concat(list(src.batches()))
+    stats1 = src.stats.as_dict()
+    second = PacketBatch.concat(list(src.batches()))
+    assert np.array_equal(first.ts_ns, second.ts_ns) and src.stats.as_dict() == stats1
+    assert stats1["packets"] == 5 and stats1["non_ip"] == 1
