@@ -167,6 +167,12 @@ def parse_enis(ctx: Context, enis: list[tuple[Section, str]]) -> list[PendingEni
                     f"{ip6} is outside subnet {subnet.subnet_id}'s IPv6 CIDR ({subnet.ipv6_cidr_block or 'none'})",
                 )
                 continue
+            block = subnet.ipv6_cidr_block
+            offset = int(ip6) - int(block.network_address)
+            if offset < 4 or ip6 == block.broadcast_address:
+                # AWS reserves the first four and the last IPv6 address of a subnet's block too
+                ctx.problems.add(spath, f"{ip6} is one of the addresses AWS reserves in {block} (first four and last)")
+                continue
             if (vpc.vpc_id, ip6) in ctx.ipv6_ips:
                 ctx.problems.add(
                     spath, f"{ip6} is already used in {vpc.vpc_id} (at {_p(ctx.ipv6_ips[(vpc.vpc_id, ip6)])})"
@@ -226,6 +232,17 @@ def parse_enis(ctx: Context, enis: list[tuple[Section, str]]) -> list[PendingEni
 
 
 def finish_enis(ctx: Context, pending: list[PendingEni]) -> None:
+    zones: dict[str, tuple[str, KeyPath]] = {}  # instance id -> (zone of its first interface, where)
+    for p in pending:
+        instance = p.fields.get("instance_id")
+        if instance:
+            first = zones.setdefault(instance, (p.subnet.availability_zone, p.sec.at("instance_id")))
+            if first[0] != p.subnet.availability_zone:
+                ctx.problems.add(
+                    p.sec.at("instance_id"),
+                    f"{instance} has an interface in {first[0]} ({_p(first[1])}); "
+                    f"all interfaces of an instance are in one availability zone, not {p.subnet.availability_zone}",
+                )
     for p in pending:
         ip = p.private_ip or allocate_private(ctx, p.subnet, p.sec.at("private_ip"))
         if ip is None:

@@ -306,11 +306,25 @@ def build_endpoints(ctx: Context, items: list[tuple[Section, str]]) -> dict[str,
             for p, ref in sec.seq("route_tables", scalar_ok=True)
             if (r := ctx.resolve("route_table", p, ref, vpc_id=vpc_id)) is not None
         ]
-        enis = [
-            e
-            for p, ref in sec.seq("network_interfaces", scalar_ok=True)
-            if (e := ctx.resolve("network_interface", p, ref, vpc_id=vpc_id)) is not None
-        ]
+        enis = []
+        built = {e.network_interface_id: e for e in ctx.network_interfaces}
+        wanted = {"Interface": "vpc_endpoint", "GatewayLoadBalancer": "gateway_load_balancer_endpoint"}.get(etype)
+        for p, ref in sec.seq("network_interfaces", scalar_ok=True):
+            eni_id = ctx.resolve("network_interface", p, ref, vpc_id=vpc_id)
+            eni = built.get(eni_id or "")
+            if eni is None:
+                continue
+            if eni.vpc_id != vpc_id:
+                ctx.problems.add(
+                    p, f"{eni.network_interface_id} is in {eni.vpc_id}, not in the endpoint's VPC {vpc_id}"
+                )
+            elif wanted is not None and eni.interface_type != wanted:
+                ctx.problems.add(
+                    p,
+                    f"{eni.network_interface_id} has type {eni.interface_type!r}; an {etype} endpoint's interfaces have {wanted!r}",
+                )
+            else:
+                enis.append(eni.network_interface_id)
         pl_id = None
         if etype == "Gateway":
             if enis:

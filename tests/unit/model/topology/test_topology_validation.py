@@ -576,3 +576,35 @@ def test_a_broken_vpc_does_not_cascade_into_unknown_subnets() -> None:
         BASE.replace("cidr_block: 10.1.0.0/16", "cidr_block: 10.0.0.0/8"),
     )
     assert p.key_path == "vpcs[1].cidr_block" and "between /16 and /28" in p.message
+
+
+@pytest.mark.parametrize("ip", ["2600:1f18:1::", "2600:1f18:1::3", "2600:1f18:1:0:ffff:ffff:ffff:ffff"])
+def test_reserved_ipv6_addresses(ip: str) -> None:
+    p = only(f'network_interfaces:\n  - {{subnet: web-a, ipv6_addresses: ["{ip}"]}}\n')
+    assert p.key_path == "network_interfaces[0].ipv6_addresses[0]" and "reserves" in p.message
+
+
+def test_interfaces_of_one_instance_share_a_zone() -> None:
+    p = only("""\
+    network_interfaces:
+      - {subnet: web-a, instance_id: i-0123456789abcdef0}
+      - {subnet: web-b, instance_id: i-0123456789abcdef0}
+    """)
+    assert p.key_path == "network_interfaces[1].instance_id" and "one availability zone" in p.message
+
+
+def test_interface_endpoint_interfaces_have_the_endpoint_type() -> None:
+    found = problems_of("""\
+    network_interfaces:
+      - {name: plain, subnet: web-a}
+      - {name: ep, subnet: web-a, type: vpc_endpoint, requester_managed: true}
+      - {name: far, subnet: other-a, type: vpc_endpoint}
+    vpc_endpoints:
+      - {vpc: web-vpc, service: com.amazonaws.us-east-1.sqs, type: Interface, network_interfaces: [plain, ep, far]}
+    """)
+    assert [p.key_path for p in found] == [
+        "vpc_endpoints[0].network_interfaces[0]",
+        "vpc_endpoints[0].network_interfaces[2]",
+    ]
+    assert "an Interface endpoint's interfaces have 'vpc_endpoint'" in found[0].message
+    assert "not in the endpoint's VPC" in found[1].message
