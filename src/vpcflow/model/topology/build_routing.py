@@ -321,7 +321,8 @@ def build_endpoints(ctx: Context, items: list[tuple[Section, str]]) -> dict[str,
             elif wanted is not None and eni.interface_type != wanted:
                 ctx.problems.add(
                     p,
-                    f"{eni.network_interface_id} has type {eni.interface_type!r}; an {etype} endpoint's interfaces have {wanted!r}",
+                    f"{eni.network_interface_id} has type {eni.interface_type!r}; "
+                    f"an {etype} endpoint's interfaces have {wanted!r}",
                 )
             else:
                 enis.append(eni.network_interface_id)
