@@ -135,6 +135,18 @@ def write_capture(path: Path, packets: int, flows: int, seed: int = 5) -> None:
             ))
 
 
+def _hwm_kb(pid: int | str = "self") -> int:
+    """Peak resident set (VmHWM) of a live process. Unlike ru_maxrss it restarts at exec, so a child
+    does not inherit the parent's peak (the parent has just generated the capture)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def _cpu_s() -> float:
     u = resource.getrusage(resource.RUSAGE_SELF)
     return u.ru_utime + u.ru_stime
@@ -172,14 +184,14 @@ def child(capture: str, out: str, topo_path: str, stage: str = "full") -> None:
             if stage == "engine":
                 engine.observe(b)
         print(json.dumps({"packets": n, "records": 0, "wall_s": time.perf_counter() - t, "cpu_s": _cpu_s() - cpu0,
-                          "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                          "maxrss_kb": _hwm_kb()}))
         return
     t = time.perf_counter()
     stats = run_pipeline([open_capture(capture, reorder_window_s=0.0)], engine, [fl], topo,
                          {fl.flow_log_id: sink}, options=AggregateOptions())
     wall = time.perf_counter() - t
     print(json.dumps({"packets": stats.packets, "records": stats.records, "wall_s": wall, "cpu_s": _cpu_s() - cpu0,
-                      "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                      "maxrss_kb": _hwm_kb()}))
 
 
 def run_vpcflow(capture: Path, work: Path, topo: Path, stage: str = "full") -> dict[str, float]:
@@ -204,18 +216,22 @@ def run_nfpcapd(capture: Path, work: Path) -> dict[str, float] | None:
     out = work / "nfpcapd-out"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    p = subprocess.Popen([exe, "-r", str(capture), "-w", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-    _, status, usage = os.wait4(p.pid, 0)  # this child's own rusage (peak RSS), not every child's
+    p = subprocess.Popen([exe, "-r", str(capture), "-w", str(out)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    rss = 0
+    while p.poll() is None:  # sample VmHWM until it exits (ru_maxrss would include our own peak)
+        rss = max(rss, _hwm_kb(p.pid))
+        time.sleep(0.01)
     wall = time.perf_counter() - t
-    rss = usage.ru_maxrss
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the delta is nfpcapd's (reaped by poll)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    if p.returncode != 0:
         err = p.stderr.read() if p.stderr else ""
-        print(f"nfpcapd failed ({code}): {err.strip()[:500]}")
+        print(f"nfpcapd failed ({p.returncode}): {err.strip()[:500]}")
         return None
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "maxrss_kb": float(rss)}
+    return {"wall_s": wall, "cpu_s": cpu, "maxrss_kb": float(rss)}
 
 
 def main() -> None:
