@@ -150,6 +150,7 @@ class PolicyEngine:
         self._fp = {k: np.full(4096, fill, dtype) for k, (dtype, fill) in FLOW_POINT_COLUMNS.items()}
         self._points = np.tile(EMPTY_POINT, (4096, 1))
         self._last: dict[str, Any] | None = None
+        self._buffers: tuple[np.ndarray, ...] | None = None
 
     # ------------------------------------------------------------------ flows
     def _service_code(self, hi: int, lo: int) -> int:
@@ -277,6 +278,13 @@ class PolicyEngine:
         self.flows = base + u
 
     # ------------------------------------------------------------------ observe
+    def _row_buffers(self, rows: int) -> tuple[np.ndarray, ...]:
+        """Kernel output buffers, reused across batches (fresh 4n-row arrays cost page faults)."""
+        if self._buffers is None or self._buffers[0].shape[0] < rows:
+            self._buffers = (np.empty(rows, np.int64), np.empty(rows, np.int64), np.empty(rows, np.uint8),
+                             np.empty(rows, np.int32), np.empty(rows, np.int32), np.empty(rows, np.int32))
+        return self._buffers
+
     def _labels(self, batch: PacketBatch) -> npt.NDArray[np.int32]:
         table = np.array([self._eni_index.get(name, -1) for name in batch.interfaces] + [-1], np.int32)
         iface = batch.iface.astype(np.int64)
@@ -307,10 +315,8 @@ class PolicyEngine:
         self.conntrack.reserve(1024, int(batch.ts_ns[0]) if n else 0, self._timeouts)
         sg = self.sg
         ct = self.conntrack
-        cap_rows = 4 * n
-        out = (np.empty(cap_rows, np.int64), np.empty(cap_rows, np.int64), np.empty(cap_rows, np.uint8),
-               np.empty(cap_rows, np.int32), np.empty(cap_rows, np.int32), np.empty(cap_rows, np.int32))
-        p, rows_done, created = 0, 0, 0
+        out = self._row_buffers(4 * n)
+        p, rows_done = 0, 0
         while True:
             if ct.generation != self._ct_generation:
                 self._points[:, 7] = NO_SLOT  # slots moved in the rehash
@@ -322,11 +328,10 @@ class PolicyEngine:
                 *out, rows_done,
             )
             ct.count += int(new_entries)
-            created += int(new_entries)
             if p >= n:
                 break
             ct.reserve(max(1024, ct.count), int(batch.ts_ns[p]), self._timeouts)  # grow, then resume
-        pkt, q, action, rule, sg_used, nacl_used = (a[:rows_done] for a in out)
+        pkt, q, action, rule, sg_used, nacl_used = (a[:rows_done].copy() for a in out)
         # Counters: per packet, by its flow's category.
         pkt_cat = self._flow_category[fid]
         counts = np.bincount(pkt_cat[pkt_cat > 0], minlength=len(NOT_CAPTURED_CATEGORIES) + 1)

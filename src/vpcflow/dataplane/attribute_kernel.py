@@ -1,3 +1,5 @@
+# numba kernels: numpy scalar arithmetic does not type as ``int`` and njit is an untyped decorator.
+# mypy: disable-error-code="untyped-decorator,return-value,no-any-return"
 """The attribution planner compiled: ``attribute_plan.Planner`` as arrays and a numba kernel.
 
 ``Planner`` (plain Python, per address pair) is the readable definition, used by ``explain`` and by
@@ -23,6 +25,7 @@ from vpcflow.dataplane.attribute_plan import NOT_CAPTURED_CATEGORIES, Planner
 from vpcflow.dataplane.evaluate.hashing import PersistentMap, map_get2
 from vpcflow.dataplane.evaluate.rules import net_to_words
 from vpcflow.dataplane.packets import ip_to_pair
+from vpcflow.model.topology.model import IPNet
 
 # route kinds in the compiled table
 R_LOCAL, R_IGW, R_GWE, R_FIXED, R_NAT = 0, 1, 2, 3, 4
@@ -98,7 +101,10 @@ def compile_topology(planner: Planner) -> CompiledTopology:
         rt = topo.route_table_for_subnet(sn.subnet_id)
         if rt is not None:
             sn_rt[i] = rt_index[rt.route_table_id]
-    cidrs = [(vpc_index[v.vpc_id], c) for v in topo.vpcs for c in (*v.cidr_blocks, *v.ipv6_cidr_blocks)]
+    cidrs: list[tuple[int, IPNet]] = []
+    for v in topo.vpcs:
+        vnets: tuple[IPNet, ...] = (*v.cidr_blocks, *v.ipv6_cidr_blocks)
+        cidrs.extend((vpc_index[v.vpc_id], c) for c in vnets)
     rows: list[tuple] = []
     rt_start = np.zeros(len(topo.route_tables), np.int64)
     rt_end = np.zeros(len(topo.route_tables), np.int64)

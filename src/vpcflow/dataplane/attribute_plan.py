@@ -100,7 +100,8 @@ class Planner:
         self.private: dict[IPAddr, int] = {}
         self.public: dict[IPAddr, int] = {}
         for i, e in enumerate(enis):
-            for ip in (*e.private_ips, *e.ipv6_addresses):
+            owned: tuple[IPAddr, ...] = (*e.private_ips, *e.ipv6_addresses)
+            for ip in owned:
                 self.private.setdefault(ip, i)
             for ip in e.public_ips:
                 self.public.setdefault(ip, i)

@@ -129,8 +129,8 @@ def _one_packet(src: str, dst: str, protocol: int, sport: int, dport: int, itype
         "icmp_type": itype if icmp else -1, "icmp_code": icode if icmp else -1, "ip_len": 60,
         "tcp_flags": flags if protocol == 6 else 0, "fragment": 0, "iface": -1,
     }
-    return PacketBatch(**{k: np.array([v], dtype=t) for k, (v, t) in
-                          ((k, (values[k], PACKET_DTYPES[k])) for k in PACKET_DTYPES)})
+    cols: dict[str, Any] = {k: np.array([values[k]], dtype=t) for k, t in PACKET_DTYPES.items()}
+    return PacketBatch(**cols)
 
 
 def _observation(d: Decision) -> Observation:

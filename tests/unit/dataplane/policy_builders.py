@@ -191,7 +191,7 @@ def packets(pkts: list[Pkt], interfaces: tuple[str, ...] = ()) -> PacketBatch:
     for p in pkts:
         s, d = ip(p.src), ip(p.dst)
         proto = PROTO[p.proto] if isinstance(p.proto, str) else p.proto
-        cols["ts_ns"].append(int(round(p.t * 1e9)))
+        cols["ts_ns"].append(round(p.t * 1e9))
         cols["ip_version"].append(s.version)
         sh, sl = ip_to_pair(s)
         dh, dl = ip_to_pair(d)

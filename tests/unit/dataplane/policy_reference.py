@@ -65,10 +65,10 @@ class ReferenceEngine:
             for c in pl.cidrs if pl else ():
                 if c.version == remote.version and remote in c:
                     return True, False
-        if r.referenced_group_id is not None and remote_eni >= 0:
-            if r.referenced_group_id in self.enis[remote_eni].groups and r.referenced_group_id in \
-                    self.topo.security_groups_by_id:
-                return True, False
+        if r.referenced_group_id is not None and remote_eni >= 0 \
+                and r.referenced_group_id in self.enis[remote_eni].groups \
+                and r.referenced_group_id in self.topo.security_groups_by_id:
+            return True, False
         return False, False
 
     @staticmethod

@@ -245,5 +245,5 @@ def test_bad_ip_ranges_file_is_a_config_error(tmp_path: object) -> None:
 
     p = __import__("pathlib").Path(str(tmp_path)) / "r.json"
     p.write_text("[1, 2]")
-    with pytest.raises(ConfigError, match="r.json"):
+    with pytest.raises(ConfigError, match=r"r\.json"):
         load_ip_ranges(p)

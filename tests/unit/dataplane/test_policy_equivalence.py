@@ -3,6 +3,8 @@ topologies and traffic, including connection tracking across batch boundaries.""
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from policy_builders import Pkt, TopoBuilder, acl_entry, packets, route
@@ -112,7 +114,7 @@ def test_engine_matches_reference(w: tuple) -> None:
     bounds = [0, *cuts, len(pkts)]
     got: list[tuple] = []
     want: list[tuple] = []
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    for a, b in itertools.pairwise(bounds):
         if a == b:
             continue
         batch = packets(pkts[a:b], interfaces)

@@ -1,3 +1,5 @@
+# numba kernels: numpy scalar arithmetic does not type as ``int`` and njit is an untyped decorator.
+# mypy: disable-error-code="untyped-decorator,return-value,no-any-return"
 """Connection tracking (the stateful half of security groups) and the per-packet decision kernel.
 
 Everything that can be decided per distinct flow (rule matches, NACLs) is computed before this

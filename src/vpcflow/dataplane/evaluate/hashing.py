@@ -1,3 +1,5 @@
+# numba kernels: numpy scalar arithmetic does not type as ``int`` and njit is an untyped decorator.
+# mypy: disable-error-code="untyped-decorator,return-value,no-any-return"
 """Open-addressing hash tables over rows of uint64 words, compiled with numba.
 
 Two uses: ``unique_rows`` gives dense ids to the distinct flow keys of a batch in O(n) (the

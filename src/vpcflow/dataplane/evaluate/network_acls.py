@@ -1,3 +1,5 @@
+# numba kernels: numpy scalar arithmetic does not type as ``int`` and njit is an untyped decorator.
+# mypy: disable-error-code="untyped-decorator,return-value,no-any-return"
 """Network ACLs: stateless, numbered rules, first match wins, only at a subnet boundary.
 
 Each (NACL, direction) is a slice of entries sorted by rule number. The first entry whose protocol,
@@ -135,12 +137,11 @@ def nacl_match(
                 if p == 6 or p == 17:
                     if not q_frag2[i] and (q_dport[i] < port_lo[r] or q_dport[i] > port_hi[r]):
                         continue
-                elif p == 1 or p == 58:
-                    if not q_frag2[i]:
-                        if icmp_type[r] != -1 and icmp_type[r] != q_itype[i]:
-                            continue
-                        if icmp_code[r] != -1 and icmp_code[r] != q_icode[i]:
-                            continue
+                elif (p == 1 or p == 58) and not q_frag2[i]:
+                    if icmp_type[r] != -1 and icmp_type[r] != q_itype[i]:
+                        continue
+                    if icmp_code[r] != -1 and icmp_code[r] != q_icode[i]:
+                        continue
             if (q_hi[i] & mask_hi[r]) != net_hi[r] or (q_lo[i] & mask_lo[r]) != net_lo[r]:
                 continue
             out[i] = rule_id[r]

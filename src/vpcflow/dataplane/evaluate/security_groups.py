@@ -1,3 +1,5 @@
+# numba kernels: numpy scalar arithmetic does not type as ``int`` and njit is an untyped decorator.
+# mypy: disable-error-code="untyped-decorator,return-value,no-any-return"
 """Security groups: rules compiled to columns, and the stateless half of the decision.
 
 A security group only ALLOWS; a packet that no rule of the ENI's groups allows is rejected (the
@@ -97,7 +99,8 @@ def _peers(rule: SecurityGroupRule, topo: Topology) -> list[tuple[int, tuple[int
     return out
 
 
-def compile_security_groups(topo: Topology, enis: tuple[NetworkInterface, ...], table: RuleTable) -> CompiledSecurityGroups:
+def compile_security_groups(topo: Topology, enis: tuple[NetworkInterface, ...],
+                            table: RuleTable) -> CompiledSecurityGroups:
     group_ids = [g.group_id for g in topo.security_groups]
     group_index = {g: i for i, g in enumerate(group_ids)}
     n = len(enis)
@@ -133,21 +136,23 @@ def compile_security_groups(topo: Topology, enis: tuple[NetworkInterface, ...], 
             )
             tracked[k] = table.add(
                 RuleRef("conntrack_response", eni.network_interface_id, DIRS[d], "", "allow",
-                        f"{eni.network_interface_id} {DIRS[d]}: part of a tracked connection (security groups are stateful)")
+                        f"{eni.network_interface_id} {DIRS[d]}: part of a tracked connection "
+                        "(security groups are stateful)")
             )
             closed[k] = table.add(
                 RuleRef("conntrack_closed", eni.network_interface_id, DIRS[d], "", "deny",
-                        f"{eni.network_interface_id} {DIRS[d]}: packet after the tracked connection was closed (spec 2.3)")
+                        f"{eni.network_interface_id} {DIRS[d]}: packet after the tracked connection was closed "
+                        "(spec 2.3)")
             )
-            for g in groups:
-                for rule in g.egress if d == 1 else g.ingress:
-                    key = (rule.security_group_rule_id + "/" + g.group_id, d)
+            for grp in groups:
+                for rule in grp.egress if d == 1 else grp.ingress:
+                    key = (rule.security_group_rule_id + "/" + grp.group_id, d)
                     compiled = rule_cache.get(key)
                     if compiled is None:
                         compiled = []
                         for fam, words, ref, s0, peer in _peers(rule, topo):
                             rid = table.add(
-                                RuleRef("security_group_rule", g.group_id, DIRS[d], rule.security_group_rule_id,
+                                RuleRef("security_group_rule", grp.group_id, DIRS[d], rule.security_group_rule_id,
                                         "allow", _rule_text(rule, peer if rule.prefix_list_id is None else
                                                            rule.prefix_list_id))
                             )
@@ -232,12 +237,11 @@ def sg_match(
                 if p == 6 or p == 17:
                     if not q_frag2[i] and (q_dport[i] < port_lo[r] or q_dport[i] > port_hi[r]):
                         continue
-                elif p == 1 or p == 58:
-                    if not q_frag2[i]:
-                        if icmp_type[r] != -1 and icmp_type[r] != q_itype[i]:
-                            continue
-                        if icmp_code[r] != -1 and icmp_code[r] != q_icode[i]:
-                            continue
+                elif (p == 1 or p == 58) and not q_frag2[i]:
+                    if icmp_type[r] != -1 and icmp_type[r] != q_itype[i]:
+                        continue
+                    if icmp_code[r] != -1 and icmp_code[r] != q_icode[i]:
+                        continue
             g = ref_group[r]
             if g >= 0:
                 re = q_remote_eni[i]
