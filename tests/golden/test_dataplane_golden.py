@@ -373,3 +373,27 @@ def test_pcapng_two_interfaces_mapped_to_enis(tmp_path, topology):
         f"{IDLE} - - - - - - - -",
         f"{NITRO_ENI} egress 172.31.0.62 172.31.16.139 40001 22 17 1 48",
     ]
+
+
+# ---------------------------------------------------------------------------------------------- next hop
+
+
+def test_next_hop_fields_name_the_other_eni_of_the_hop(tmp_path, topology):
+    rows = [(1600000001, "172.31.16.139", "172.31.0.62", 6, 40000, 5001, 60, 0x02),
+            (1600000001.5, "172.31.0.62", "172.31.16.139", 6, 5001, 40000, 60, 0x12)]
+    cap = tmp_path / "hop.pcap"
+    write_pcap(cap, batch(rows))
+    fmt = ("${interface-id} ${flow-direction} ${srcaddr} ${dstaddr} ${traffic-path} ${next-hop-interface-id} "
+           "${next-hop-subnet-id} ${next-hop-az-id} ${next-hop-vpc-id} ${next-hop-interface-type} ${log-status}")
+    got = records(tmp_path, topology, cap, [flow_log("vpc-abcdefab012345678", "VPC", fmt=fmt)])
+    a, b = "subnet-aaaaaaaa012345678", "subnet-bbbbbbbb012345678"
+    v = "vpc-abcdefab012345678"
+    # One packet each way between two modelled ENIs: four records (egress at the sender, ingress at the
+    # receiver); traffic-path 1 (same VPC) on egress only; the idle ENI gets NODATA.
+    assert got["fl-00000000000000001"] == [
+        f"{ENI} ingress 172.31.0.62 172.31.16.139 - {NITRO_ENI} {b} use1-az1 {v} - OK",
+        f"{ENI} egress 172.31.16.139 172.31.0.62 1 {NITRO_ENI} {b} use1-az1 {v} - OK",
+        f"{IDLE} - - - - - - - - - NODATA",
+        f"{NITRO_ENI} ingress 172.31.16.139 172.31.0.62 - {ENI} {a} use1-az1 {v} - OK",
+        f"{NITRO_ENI} egress 172.31.0.62 172.31.16.139 1 {ENI} {a} use1-az1 {v} - OK",
+    ]

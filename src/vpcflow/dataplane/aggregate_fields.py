@@ -67,8 +67,9 @@ def _interface_values(eni: NetworkInterface | None, eni_id: str, topology: Topol
         "region": vpc.region if vpc is not None else topology.region,
         "az-id": subnet.availability_zone_id if subnet is not None else None,
         "interface-type": itype,
-        # next-hop-interface-type names the type even for plain instance ENIs (spec 1.3, v11).
-        "next-hop-type": eni.interface_type,
+        # next-hop-interface-type follows interface-type's rule (`-` for a plain instance ENI), so one
+        # ENI shows the same type whichever field names it.
+        "next-hop-type": itype,
     }
 
 
