@@ -111,8 +111,14 @@ class CloudWatchLogsSink(CloudWatchSinkBase):
         try:
             self._call(f"{group}:{stream}", self.client.put_log_events, logGroupName=group, logStreamName=stream,
                        logEvents=events)
-        except DeliveryFailedError as e:
-            if "ResourceNotFoundException" not in str(e):
+        except (DeliveryFailedError, DeliveryRetryableError) as e:
+            from botocore.exceptions import ClientError
+
+            if isinstance(e.__cause__, ClientError):
+                # The service answered with an error: the batch was not stored. (A timeout or a broken
+                # connection is ambiguous: its intent stays, to be reconciled before the next attempt.)
+                self.checkpoints.abandon(run_key, dest, stream)
+            if isinstance(e, DeliveryRetryableError) or "ResourceNotFoundException" not in str(e):
                 raise
             # Deleted behind our back: forget it and retry (re-authorize, re-create).
             self._streams = {gs for gs in self._streams if gs[0] != group}
