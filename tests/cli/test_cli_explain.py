@@ -125,7 +125,7 @@ def test_imported_topology_explains_the_same_as_the_hand_written_one() -> None:
 
     imported = loads_topology(dump_topology_document(import_aws([FIXTURES / "shop"])), source="imported.yaml")
     hand = load_topology(FIXTURES / "shop-handwritten.yaml")
-    addresses = sorted({str(e.private_ip_address) for e in hand.network_interfaces}) + ["198.51.100.7"]
+    addresses = [*sorted({str(e.private_ip_address) for e in hand.network_interfaces}), "198.51.100.7"]
     assert len(addresses) > 2
     checked = 0
     for src in addresses:
