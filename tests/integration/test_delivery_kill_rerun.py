@@ -69,6 +69,18 @@ def test_kill_during_spooling_then_recovered_run_equals_uninterrupted(
     assert again.returncode == 0, again.stderr
     assert snapshot(tmp_path) == reference
     assert not any((tmp_path / "spool").rglob("*.meta.json"))
+    # Every flow log went FAILED ("Access error") while broken and ends SUCCESS once delivered.
+    import json
+
+    last: dict[str, tuple[str, str | None]] = {}
+    seen_failed: set[str] = set()
+    for line in (tmp_path / "status.jsonl").read_text().splitlines():
+        fid, status, message = json.loads(line)
+        last[fid] = (status, message)
+        if status == "FAILED":
+            assert message == "Access error"
+            seen_failed.add(fid)
+    assert seen_failed and all(last[f] == ("SUCCESS", None) for f in seen_failed)
 
 
 def test_double_kill(tmp_path: Path, reference: dict[str, object]) -> None:
