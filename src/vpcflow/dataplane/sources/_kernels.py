@@ -103,29 +103,25 @@ def _u16(b: np.ndarray, p: int, big: bool) -> int:
     return (np.int64(b[p + 1]) << 8) | np.int64(b[p])
 
 
+#: what ``parse_frame`` returns (see its docstring)
+Parsed = tuple[int, int, np.uint64, np.uint64, np.uint64, np.uint64, int, int, int, int, int, int, int, int]
+
+
+@njit(cache=True, inline="always")
+def _fail(status: int) -> Parsed:
+    z = np.uint64(0)
+    return (status, 0, z, z, z, z, 0, 0, 0, -1, -1, 0, 0, 0)
+
+
 @njit(cache=True)
-def parse_frame(
-    b: np.ndarray,
-    p: int,
-    caplen: int,
-    orig_len: int,
-    lt: int,
-    i: int,
-    ipver: np.ndarray,
-    shi: np.ndarray,
-    slo: np.ndarray,
-    dhi: np.ndarray,
-    dlo: np.ndarray,
-    proto: np.ndarray,
-    sport: np.ndarray,
-    dport: np.ndarray,
-    itype: np.ndarray,
-    icode: np.ndarray,
-    iplen: np.ndarray,
-    tflags: np.ndarray,
-    frag: np.ndarray,
-) -> int:
-    """Decode the frame ``b[p:p+caplen]`` of link type ``lt`` into row ``i``; return FR_* | flags."""
+def parse_frame(b: np.ndarray, p: int, caplen: int, orig_len: int, lt: int) -> Parsed:
+    """Decode the frame ``b[p:p+caplen]`` of link type ``lt``.
+
+    Returns (status FR_* | flags, ip version, src hi, src lo, dst hi, dst lo, protocol, src port, dst port,
+    icmp type, icmp code, ip length, tcp flags, fragment). Scalars only, no output arrays: passing arrays
+    to a compiled function costs a reference-count increment and decrement per array and call, which
+    dominated the parse when the 13 output columns were arguments.
+    """
     end = p + caplen
     q = p
     depth = 0
@@ -136,29 +132,29 @@ def parse_frame(
         et = 0
         if lt == LT_ETHERNET:
             if q + 14 > end:
-                return FR_MALFORMED | extra
+                return _fail(FR_MALFORMED | extra)
             et = _be16(b, q + 12)
             q += 14
         elif lt == LT_SLL:
             if q + 16 > end:
-                return FR_MALFORMED | extra
+                return _fail(FR_MALFORMED | extra)
             et = _be16(b, q + 14)
             q += 16
         elif lt == LT_SLL2:
             if q + 20 > end:
-                return FR_MALFORMED | extra
+                return _fail(FR_MALFORMED | extra)
             et = _be16(b, q)
             q += 20
         elif lt == LT_RAW:
             if q + 1 > end:
-                return FR_MALFORMED | extra
+                return _fail(FR_MALFORMED | extra)
             v = np.int64(b[q]) >> 4
             if v == 4:
                 et = 0x0800
             elif v == 6:
                 et = 0x86DD
             else:
-                return FR_NON_IP | extra
+                return _fail(FR_NON_IP | extra)
         elif lt == LT_IPV4:
             et = 0x0800
         elif lt == LT_IPV6:
@@ -166,7 +162,7 @@ def parse_frame(
         elif lt in (LT_NULL, LT_LOOP):
             # 4-byte address family, host byte order of the capturing machine (NULL) or big-endian (LOOP).
             if q + 4 > end:
-                return FR_MALFORMED | extra
+                return _fail(FR_MALFORMED | extra)
             fam_be = _be32(b, q)
             fam_le = _u32(b, q, False)
             q += 4
@@ -175,13 +171,13 @@ def parse_frame(
             elif fam_be == 24 or fam_be == 28 or fam_be == 30 or fam_le == 24 or fam_le == 28 or fam_le == 30:
                 et = 0x86DD
             else:
-                return FR_NON_IP | extra
+                return _fail(FR_NON_IP | extra)
         else:
-            return FR_UNSUPPORTED_LINK | extra
+            return _fail(FR_UNSUPPORTED_LINK | extra)
         # 802.1Q / 802.1ad / QinQ tags (any depth)
         while et == 0x8100 or et == 0x88A8 or et == 0x9100:
             if q + 4 > end:
-                return FR_MALFORMED | extra
+                return _fail(FR_MALFORMED | extra)
             et = _be16(b, q + 2)
             q += 4
         link_hdr = q - p
@@ -190,13 +186,13 @@ def parse_frame(
         truncated = False
         if et == 0x0800:
             if q + 20 > end:
-                return FR_MALFORMED | extra
+                return _fail(FR_MALFORMED | extra)
             vihl = np.int64(b[q])
             if (vihl >> 4) != 4:
-                return FR_MALFORMED | extra
+                return _fail(FR_MALFORMED | extra)
             ihl = (vihl & 15) * 4
             if ihl < 20:
-                return FR_MALFORMED | extra
+                return _fail(FR_MALFORMED | extra)
             tot = _be16(b, q + 2)
             if tot == 0:
                 # TSO/GSO offloaded segments are captured with total length 0: the wire length decides.
@@ -204,7 +200,7 @@ def parse_frame(
                 if tot < ihl:
                     tot = ihl
             elif tot < ihl:
-                return FR_MALFORMED | extra
+                return _fail(FR_MALFORMED | extra)
             fo = _be16(b, q + 6)
             off = fo & 0x1FFF
             if off != 0:
@@ -223,9 +219,9 @@ def parse_frame(
             length = tot
         elif et == 0x86DD:
             if q + 40 > end:
-                return FR_MALFORMED | extra
+                return _fail(FR_MALFORMED | extra)
             if (np.int64(b[q]) >> 4) != 6:
-                return FR_MALFORMED | extra
+                return _fail(FR_MALFORMED | extra)
             plen = _be16(b, q + 4)
             if plen == 0:
                 # jumbogram or offloaded segment: take the wire length
@@ -271,7 +267,7 @@ def parse_frame(
             version = 6
             length = 40 + plen
         else:
-            return FR_NON_IP | extra
+            return _fail(FR_NON_IP | extra)
         # ---- transport layer
         sp = 0
         dp = 0
@@ -310,20 +306,41 @@ def parse_frame(
             continue
         if truncated:
             extra |= FR_FLAG_TRUNCATED_L4
-        ipver[i] = version
-        shi[i] = s_hi
-        slo[i] = s_lo
-        dhi[i] = d_hi
-        dlo[i] = d_lo
-        proto[i] = pr
-        sport[i] = sp
-        dport[i] = dp
-        itype[i] = it
-        icode[i] = ic
-        iplen[i] = length
-        tflags[i] = fl
-        frag[i] = fragv
-        return FR_OK | extra
+        return (FR_OK | extra, version, s_hi, s_lo, d_hi, d_lo, pr, sp, dp, it, ic, length, fl, fragv)
+
+
+@njit(cache=True, inline="always")
+def _store(
+    r: tuple,
+    i: int,
+    ipver: np.ndarray,
+    shi: np.ndarray,
+    slo: np.ndarray,
+    dhi: np.ndarray,
+    dlo: np.ndarray,
+    proto: np.ndarray,
+    sport: np.ndarray,
+    dport: np.ndarray,
+    itype: np.ndarray,
+    icode: np.ndarray,
+    iplen: np.ndarray,
+    tflags: np.ndarray,
+    frag: np.ndarray,
+) -> None:
+    """Row ``i`` of the output columns from a ``parse_frame`` result (inlined: no per-call refcounts)."""
+    ipver[i] = r[1]
+    shi[i] = r[2]
+    slo[i] = r[3]
+    dhi[i] = r[4]
+    dlo[i] = r[5]
+    proto[i] = r[6]
+    sport[i] = r[7]
+    dport[i] = r[8]
+    itype[i] = r[9]
+    icode[i] = r[10]
+    iplen[i] = r[11]
+    tflags[i] = r[12]
+    frag[i] = r[13]
 
 
 @njit(cache=True, inline="always")
@@ -345,7 +362,7 @@ def _count(st: int, stats: np.ndarray) -> bool:
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pcap_header_ok(b: np.ndarray, pos: int, big: bool, nsres: bool, max_caplen: int) -> int:
     """0 when the 16-byte record header at ``pos`` is plausible, else a reason code (1..4)."""
     frac = _u32(b, pos + 4, big)
@@ -400,29 +417,10 @@ def pcap_scan(
         orig = _u32(b, pos + 12, big)
         if pos + 16 + incl > end:
             return n, pos, NEED_MORE
-        st = parse_frame(
-            b,
-            pos + 16,
-            incl,
-            orig,
-            lt,
-            n,
-            ipver,
-            shi,
-            slo,
-            dhi,
-            dlo,
-            proto,
-            sport,
-            dport,
-            itype,
-            icode,
-            iplen,
-            tflags,
-            frag,
-        )
-        if _count(st, stats):
+        r = parse_frame(b, pos + 16, incl, orig, lt)
+        if _count(r[0], stats):
             ts[n] = sec * 1_000_000_000 + frac * mul
+            _store(r, n, ipver, shi, slo, dhi, dlo, proto, sport, dport, itype, icode, iplen, tflags, frag)
             n += 1
         pos += 16 + incl
     return n, pos, FULL
@@ -566,31 +564,12 @@ def pcapng_scan(
                 return n, pos, BAD, last_ts
             raw = (np.uint64(_u32(b, pos + 12, big)) << np.uint64(32)) | np.uint64(_u32(b, pos + 16, big))
             t = ts_to_ns(raw, if_mode[ifid], if_k[ifid]) + if_off[ifid]
-            st = parse_frame(
-                b,
-                pos + 28,
-                capl,
-                orig,
-                if_lt[ifid],
-                n,
-                ipver,
-                shi,
-                slo,
-                dhi,
-                dlo,
-                proto,
-                sport,
-                dport,
-                itype,
-                icode,
-                iplen,
-                tflags,
-                frag,
-            )
+            r = parse_frame(b, pos + 28, capl, orig, if_lt[ifid])
             last_ts = t
-            if _count(st, stats):
+            if _count(r[0], stats):
                 ts[n] = t
                 iface[n] = if_label[ifid]
+                _store(r, n, ipver, shi, slo, dhi, dlo, proto, sport, dport, itype, icode, iplen, tflags, frag)
                 n += 1
         elif btype == PCAPNG_SPB:
             if blen < 16 or n_if == 0:
@@ -599,31 +578,12 @@ def pcapng_scan(
             capl = min(orig, blen - 16)
             if if_snap[0] > 0:
                 capl = min(capl, if_snap[0])
-            st = parse_frame(
-                b,
-                pos + 12,
-                capl,
-                orig,
-                if_lt[0],
-                n,
-                ipver,
-                shi,
-                slo,
-                dhi,
-                dlo,
-                proto,
-                sport,
-                dport,
-                itype,
-                icode,
-                iplen,
-                tflags,
-                frag,
-            )
+            r = parse_frame(b, pos + 12, capl, orig, if_lt[0])
             stats[ST_UNTIMED] += 1
-            if _count(st, stats):
+            if _count(r[0], stats):
                 ts[n] = last_ts
                 iface[n] = if_label[0]
+                _store(r, n, ipver, shi, slo, dhi, dlo, proto, sport, dport, itype, icode, iplen, tflags, frag)
                 n += 1
         else:
             stats[ST_SKIPPED_BLOCKS] += 1
