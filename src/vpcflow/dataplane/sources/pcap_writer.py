@@ -123,7 +123,8 @@ def _encode(
     interface ``ifid`` with nanosecond timestamps."""
     h = np.zeros(160, dtype=np.uint8)
     for i in range(ts.shape[0]):
-        h[:] = 0
+        for k in range(128):  # element loops, not slices: a slice is a new array (a refcount) per packet
+            h[k] = 0
         q = 0
         if eth:
             h[0] = 0x02  # locally administered MACs 02:00:00:00:00:02 <- 02:00:00:00:00:01
@@ -249,14 +250,16 @@ def _encode(
             _put32le(out, o + 16, ts[i] & 0xFFFFFFFF)
             _put32le(out, o + 20, caplen[i])
             _put32le(out, o + 24, wire)
-            out[o + 28 : o + 28 + n] = h[:n]
+            for k in range(n):
+                out[o + 28 + k] = h[k]
             _put32le(out, o + blen - 4, blen)
         else:
             _put32le(out, o, sec)
             _put32le(out, o + 4, frac)
             _put32le(out, o + 8, caplen[i])
             _put32le(out, o + 12, wire)
-            out[o + 16 : o + 16 + n] = h[:n]
+            for k in range(n):
+                out[o + 16 + k] = h[k]
 
 
 def _check(batch: PacketBatch) -> None:
