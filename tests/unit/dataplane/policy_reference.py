@@ -233,19 +233,21 @@ class ReferenceEngine:
                 local = pt.pkt_src if d == 1 else pt.pkt_dst
                 eid = self.enis[pt.eni].network_interface_id
                 nacl = self.nacl(pt.nacl, d, p, remote) if pt.nacl >= 0 else None
+                fields = (str(pt.rec_src), str(pt.rec_dst), str(pt.pkt_src), str(pt.pkt_dst), pt.traffic_path,
+                          pt.peer_eni)
                 if d == 0:
                     if nacl is not None and not nacl[1]:
-                        out.append((i, eid, "ingress", "REJECT", nacl[0]))
+                        out.append((i, eid, "ingress", "REJECT", nacl[0], *fields))
                         break
                     ok, rule = self.sg_decide(pt.eni, d, p, local, remote, pt.remote_eni)
                 else:
                     ok, rule = self.sg_decide(pt.eni, d, p, local, remote, pt.remote_eni)
                     if ok and nacl is not None and not nacl[1]:
-                        out.append((i, eid, "egress", "REJECT", nacl[0]))
+                        out.append((i, eid, "egress", "REJECT", nacl[0], *fields))
                         break
                 if ok and not self.enis[pt.eni].groups and nacl is not None:
                     rule = nacl[0]
-                out.append((i, eid, SG_DIR[d], "ACCEPT" if ok else "REJECT", rule))
+                out.append((i, eid, SG_DIR[d], "ACCEPT" if ok else "REJECT", rule, *fields))
                 if not ok:
                     break
         return out
@@ -257,7 +259,11 @@ def engine_rows(engine: Any, obs: Any) -> list[tuple]:
     for i in range(len(obs)):
         r = refs[int(obs.rule[i])]
         out.append((int(obs.packet[i]), obs.enis[obs.eni[i]], "egress" if obs.direction[i] else "ingress",
-                    "ACCEPT" if obs.action[i] == 0 else "REJECT", (r.kind, r.resource_id, r.direction, r.rule_id)))
+                    "ACCEPT" if obs.action[i] == 0 else "REJECT", (r.kind, r.resource_id, r.direction, r.rule_id),
+                    str(pair_to_ip(obs.src_hi[i], obs.src_lo[i])), str(pair_to_ip(obs.dst_hi[i], obs.dst_lo[i])),
+                    str(pair_to_ip(obs.pkt_src_hi[i], obs.pkt_src_lo[i])),
+                    str(pair_to_ip(obs.pkt_dst_hi[i], obs.pkt_dst_lo[i])), int(obs.traffic_path[i]),
+                    int(obs.peer_eni[i])))
     return out
 
 

@@ -30,6 +30,7 @@ acl_entry_st = st.tuples(st.integers(1, 20), st.sampled_from(PROTOS), st.sampled
                          st.sampled_from(ICMP), st.sampled_from(["allow", "deny"]), st.sampled_from(CIDRS))
 
 ADDRS = ["10.0.1.10", "10.0.1.11", "10.0.2.20", "10.0.2.21", "10.0.1.99", "203.0.113.7", "198.51.100.1",
+         "52.0.0.10", "52.0.0.99", "10.0.1.50", "10.0.1.1", "10.0.0.2",
          "2001:db8:0:1::10", "2001:db8:0:2::20", "2001:db8:ffff::1"]
 FLAGS = [2, 18, 16, 24, 17, 4, 20, 1]
 
@@ -78,6 +79,13 @@ def world(draw: st.DrawFn) -> tuple:
           ipv6=["2001:db8:0:2::20"])
     b.eni("eni-03", "subnet-2", "10.0.2.21", ("sg-c",),
           interface_type=draw(st.sampled_from(["interface", "network_load_balancer", "vpc_endpoint"])))
+    if draw(st.booleans()):
+        # A NAT gateway for subnet-2's internet traffic (spec 7.6 paths), and a public IP on eni-01.
+        b.nat("nat-1", "subnet-1", "eni-nat", "10.0.1.50", "52.0.0.99")
+        b.route_table("rtb-2", "vpc-1", [route("nat_gateway", "nat-1", "0.0.0.0/0"),
+                                         route("internet_gateway", "igw-1", "::/0")], ("subnet-2",))
+    b.enis[0] = __import__("dataclasses").replace(b.enis[0], public_ip=__import__("ipaddress").ip_address("52.0.0.10"),
+                                                  nitro=draw(st.booleans()))
     topo = b.build()
     n = draw(st.integers(1, 40))
     pkts = []
