@@ -1,0 +1,89 @@
+"""PolicyEngine mechanics: empty batches, the flow cache, decisions(), explain() as a library."""
+
+from __future__ import annotations
+
+import pytest
+from policy_builders import Pkt, TopoBuilder, acl_entry, packets, rows
+
+from vpcflow.core.errors import ConfigError
+from vpcflow.dataplane.attribute import PolicyEngine
+from vpcflow.dataplane.explain import explain, parse_protocol
+from vpcflow.dataplane.packets import PacketBatch
+
+
+def topo() -> TopoBuilder:
+    b = TopoBuilder()
+    b.vpc("vpc-1", "10.0.0.0/16")
+    b.subnet("subnet-a", "vpc-1", "10.0.1.0/24")
+    b.subnet("subnet-b", "vpc-1", "10.0.2.0/24")
+    b.sg("sg-a", "vpc-1", ingress=[("icmp", (-1, -1), "0.0.0.0/0"), ("tcp", (22, 22), "10.0.0.0/16")],
+         egress=[("all", (-1, -1), "0.0.0.0/0")])
+    b.acl("acl-b", "vpc-1", [acl_entry(100, False, "all", "allow", "0.0.0.0/0")], ("subnet-b",))
+    b.eni("eni-a", "subnet-a", "10.0.1.10", ("sg-a",))
+    b.eni("eni-b", "subnet-b", "10.0.2.10", ("sg-a",))
+    return b
+
+
+def test_empty_batch() -> None:
+    e = PolicyEngine(topo().build())
+    obs = e.observe(PacketBatch.empty())
+    assert len(obs) == 0 and e.flows == 0
+
+
+def test_flow_cache_plans_each_flow_once_and_state_carries() -> None:
+    e = PolicyEngine(topo().build())
+    p = [Pkt(0, "10.0.1.10", "10.0.2.10", "tcp", 40000, 22, flags=2)]
+    e.observe(packets(p * 3))
+    assert e.flows == 1
+    e.observe(packets([Pkt(1, "10.0.2.10", "10.0.1.10", "tcp", 22, 40000, flags=18)]))
+    assert e.flows == 2
+    assert e.conntrack.count == 2  # one connection at each ENI
+
+
+def test_decisions_require_the_latest_batch() -> None:
+    e = PolicyEngine(topo().build())
+    first = e.observe(packets([Pkt(0, "10.0.1.10", "10.0.2.10", "tcp", 40000, 22)]))
+    e.observe(packets([Pkt(1, "10.0.1.10", "10.0.2.10", "icmp", icmp=(8, 0))] * 3))
+    with pytest.raises(ValueError, match="latest observe"):
+        e.decisions(first)
+
+
+def test_reply_blocked_by_nacl_explained() -> None:
+    # acl-b has no outbound rule: the reply from eni-b dies at its subnet's `*` outbound entry.
+    ex = explain(topo().build(), "10.0.1.10", "10.0.2.10", "icmp")
+    assert [(o.interface_id, o.action) for o in ex.request.observations] == [("eni-a", "ACCEPT"), ("eni-b", "ACCEPT")]
+    assert ex.reply is not None
+    assert [(o.interface_id, o.direction, o.action) for o in ex.reply.observations] == [("eni-b", "egress", "REJECT")]
+    assert "acl-b outbound rule *" in ex.reply.observations[0].decided_by
+    checks = {c["check"]: c for c in ex.reply.observations[0].checks}
+    assert checks["security_group"]["kind"] == "conntrack_response"
+
+
+def test_icmp_without_request_type_has_no_reply() -> None:
+    ex = explain(topo().build(), "10.0.1.10", "10.0.2.10", "icmp", icmp_type=3, icmp_code=4)
+    assert ex.reply is None and "not a request" in ex.reply_note
+
+
+def test_unmodelled_pair_explained() -> None:
+    ex = explain(topo().build(), "198.51.100.1", "198.51.100.2", "tcp", dport=80)
+    assert ex.request.observations == () and ex.reply is None
+
+
+@pytest.mark.parametrize(("text", "n"), [("tcp", 6), ("UDP", 17), ("icmp", 1), ("icmpv6", 58), ("47", 47)])
+def test_parse_protocol(text: str, n: int) -> None:
+    assert parse_protocol(text) == n
+
+
+@pytest.mark.parametrize("text", ["256", "-1", "http"])
+def test_parse_protocol_rejects(text: str) -> None:
+    with pytest.raises(ConfigError, match="--protocol"):
+        parse_protocol(text)
+
+
+def test_rows_are_in_packet_order_with_path_order_inside_a_packet() -> None:
+    e = PolicyEngine(topo().build())
+    obs = e.observe(packets([Pkt(0, "10.0.1.10", "10.0.2.10", "tcp", 40000, 22),
+                             Pkt(0, "10.0.2.10", "10.0.1.10", "tcp", 40001, 22)]))
+    # Packet 1 dies at acl-b's outbound `*` entry: no ingress row at eni-a for it.
+    assert [(r[0], r[1], r[2], r[3]) for r in rows(e, obs)] == [
+        (0, "eni-a", "egress", "ACCEPT"), (0, "eni-b", "ingress", "ACCEPT"), (1, "eni-b", "egress", "REJECT")]
