@@ -116,13 +116,16 @@ class PolicyEngine:
     """Stateful (connection tracking carries across batches) attribution and evaluation.
 
     Distinct flows are remembered (a flow cache: key -> attribution plan + stateless decisions), so
-    a flow is planned and matched against the rules once in the engine's life; memory grows with
-    the number of distinct flows, never with packets.
+    a flow is planned and matched against the rules once; memory grows with the number of distinct
+    flows (about 600 bytes each), never with packets. When more than ``max_flows`` are cached the
+    cache is emptied before the next batch (flows are planned again when seen; connection-tracking
+    state is separate and unaffected).
     """
 
     def __init__(self, topology: Topology, *, ip_ranges: ServiceLookup | str | Path | None = None,
-                 timeouts: ConntrackTimeouts | None = None) -> None:
+                 timeouts: ConntrackTimeouts | None = None, max_flows: int = 500_000) -> None:
         self.topology = topology
+        self.max_flows = max_flows
         if ip_ranges is not None and not isinstance(ip_ranges, ServiceLookup):
             ip_ranges = load_ip_ranges(ip_ranges)
         eni_objs = tuple(topology.network_interfaces)
@@ -144,15 +147,18 @@ class PolicyEngine:
         self.services: list[str] = []
         self._service_index: dict[str, int] = {}
         self._service_cache: dict[tuple[int, int], int] = {}
+        self._reset_flows()
+        self._last: dict[str, Any] | None = None
+        self._buffers: tuple[np.ndarray, ...] | None = None
+
+    # ------------------------------------------------------------------ flows
+    def _reset_flows(self) -> None:
         self._flow_map = PersistentMap(6, 4096)
         self.flows = 0
         self._flow_category = np.zeros(1024, np.int16)
         self._fp = {k: np.full(4096, fill, dtype) for k, (dtype, fill) in FLOW_POINT_COLUMNS.items()}
         self._points = np.tile(EMPTY_POINT, (4096, 1))
-        self._last: dict[str, Any] | None = None
-        self._buffers: tuple[np.ndarray, ...] | None = None
 
-    # ------------------------------------------------------------------ flows
     def _service_code(self, hi: int, lo: int) -> int:
         key = (int(hi), int(lo))
         code = self._service_cache.get(key)
@@ -294,6 +300,8 @@ class PolicyEngine:
     def observe(self, batch: PacketBatch) -> ObservationBatch:
         """Attribute and evaluate one batch (packets in time order, after the previous batch)."""
         n = len(batch)
+        if self.flows > self.max_flows:
+            self._reset_flows()
         label = self._labels(batch)
         frag2 = batch.fragment == 2
         proto = batch.protocol

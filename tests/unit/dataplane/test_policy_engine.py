@@ -40,6 +40,18 @@ def test_flow_cache_plans_each_flow_once_and_state_carries() -> None:
     assert e.conntrack.count == 2  # one connection at each ENI
 
 
+def test_flow_cache_reset_keeps_decisions_and_connection_state() -> None:
+    e = PolicyEngine(topo().build(), max_flows=2)
+    reqs = [Pkt(i, "10.0.1.10", "10.0.2.10", "tcp", 40000 + i, 22, flags=2) for i in range(4)]
+    e.observe(packets(reqs))
+    assert e.flows == 4
+    replies = [Pkt(10 + i, "10.0.2.10", "10.0.1.10", "tcp", 22, 40000 + i, flags=18) for i in range(4)]
+    obs = e.observe(packets(replies))  # the cache is emptied first; tracked connections survive
+    assert e.flows == 4
+    # eni-b's egress is stopped by acl-b's outbound `*` (no rule), after its SG allowed the reply by tracking.
+    assert [d.security_group.kind for d in e.decisions(obs) if d.security_group] == ["conntrack_response"] * 4
+
+
 def test_decisions_require_the_latest_batch() -> None:
     e = PolicyEngine(topo().build())
     first = e.observe(packets([Pkt(0, "10.0.1.10", "10.0.2.10", "tcp", 40000, 22)]))
