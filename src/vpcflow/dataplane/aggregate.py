@@ -134,6 +134,19 @@ class _KeySpec:
         return len(self.pos)
 
 
+#: Use the compiled one-pass kernel in ``FlowLogAggregator.add`` (False: the numpy reference path).
+USE_KERNEL = True
+_EMPTY_U64 = np.zeros(0, dtype=np.uint64)
+_EMPTY_I16 = np.zeros(0, dtype=np.int16)
+
+
+def _run_rules(rule: npt.NDArray[np.int32], rule_map: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
+    """Batch rule indexes -> run rule indexes; -1 (no rule) stays -1."""
+    if len(rule_map) == 0:
+        return np.full(rule.shape[0], -1, np.int32)
+    return np.where(rule >= 0, rule_map[np.maximum(rule, 0)], np.int32(-1)).astype(np.int32)
+
+
 def _service_key(codes: npt.NDArray[np.int16] | None, svc_map: npt.NDArray[np.int64] | None,
                  rows: npt.NDArray[np.generic] | slice, n: int) -> npt.NDArray[np.uint64]:
     """Key column of a pkt-*-aws-service field: global service index + 1, 0 for `-`."""
@@ -200,14 +213,57 @@ class FlowLogAggregator:
 
     # -- ingest ---------------------------------------------------------------------------------
     def add(self, obs: ObservationBatch, eni_map: npt.NDArray[np.int64], rule_map: npt.NDArray[np.int32],
-            ts_s: npt.NDArray[np.int64], flags: npt.NDArray[np.uint8],
-            svc_map: npt.NDArray[np.int64] | None = None) -> None:
-        """Fold one observation batch (``ts_s``/``flags`` are per observation row)."""
+            svc_map: npt.NDArray[np.int64]) -> None:
+        """Fold one observation batch: the compiled one-pass kernel (``aggregate_kernels.observe_fold``)."""
         self._sync_enis()
-        if self.run_start_s is None and len(ts_s):
-            self.run_start_s = int(ts_s[0])
         if len(obs) == 0:
             return
+        if not USE_KERNEL:
+            pk = obs.packets
+            ts_s = pk.ts_ns[obs.packet] // 1_000_000_000
+            flags = map_tcp_flags(pk.tcp_flags[obs.packet], pk.protocol[obs.packet])
+            self._add_numpy(obs, eni_map, rule_map, ts_s, flags, svc_map)
+            return
+        from vpcflow.dataplane.aggregate_kernels import observe_fold
+
+        pk = obs.packets
+        sp = self.spec
+        none_u64 = _EMPTY_U64
+        ssvc = getattr(obs, "pkt_src_service", None)
+        dsvc = getattr(obs, "pkt_dst_service", None)
+        use_ssvc = sp.svc_src and ssvc is not None
+        use_dsvc = sp.svc_dst and dsvc is not None
+        tf = {"ALL": 0, "ACCEPT": 1, "REJECT": 2}[self.flow_log.traffic_type]
+        keys, packets, nbytes, first, last, flags, rule, active = observe_fold(
+            obs.packet, obs.eni, obs.direction, obs.action, obs.src_hi, obs.src_lo, obs.dst_hi, obs.dst_lo,
+            obs.pkt_src_hi if sp.pkt_src else none_u64, obs.pkt_src_lo if sp.pkt_src else none_u64,
+            obs.pkt_dst_hi if sp.pkt_dst else none_u64, obs.pkt_dst_lo if sp.pkt_dst else none_u64,
+            obs.traffic_path, obs.peer_eni,
+            ssvc if use_ssvc else _EMPTY_I16, dsvc if use_dsvc else _EMPTY_I16, obs.rule,
+            pk.ts_ns, pk.protocol, pk.src_port, pk.dst_port, pk.ip_version, pk.ip_len, pk.tcp_flags,
+            eni_map, rule_map, svc_map, self._covered, self._interval,
+            sp.pkt_src, sp.pkt_dst, sp.path, sp.peer, use_ssvc, use_dsvc, tf, sp.nkeys,
+        )
+        if sp.svc_src and not use_ssvc:
+            keys[:, sp.pos["svc_src"]] = 0
+        if sp.svc_dst and not use_dsvc:
+            keys[:, sp.pos["svc_dst"]] = 0
+        self._active.update(active.tolist())
+        if len(packets) == 0:
+            return
+        self._push(Partials(keys=[keys[:, i] for i in range(sp.nkeys)], packets=packets, bytes=nbytes,
+                            first_s=first, last_s=last, flags=flags, rule=rule))
+
+    def _push(self, part: Partials) -> None:
+        self._pending.append(part)
+        self._pending_rows += len(part)
+        if self._pending_rows > max(1 << 16, len(self._folded)):
+            self._compact()
+
+    def _add_numpy(self, obs: ObservationBatch, eni_map: npt.NDArray[np.int64], rule_map: npt.NDArray[np.int32],
+                   ts_s: npt.NDArray[np.int64], flags: npt.NDArray[np.uint8],
+                   svc_map: npt.NDArray[np.int64] | None = None) -> None:
+        """The numpy reference of ``add`` (``ts_s``/``flags`` are per observation row); tests compare them."""
         eni = eni_map[obs.eni]
         keep = self._covered[eni]
         if not keep.any():
@@ -261,15 +317,12 @@ class FlowLogAggregator:
             first_s=t,
             last_s=t,
             flags=flags[obs_rows],
-            rule=rule_map[obs.rule[obs_rows]] if len(rule_map) else np.full(t.shape[0], -1, np.int32),
+            rule=_run_rules(obs.rule[obs_rows], rule_map),
         )
         part = fold(part)
         if tt == "ALL":
             self._active.update(np.unique(part.keys[0]).tolist())  # folded: far fewer rows to scan
-        self._pending.append(part)
-        self._pending_rows += len(part)
-        if self._pending_rows > max(1 << 16, len(self._folded)):
-            self._compact()
+        self._push(part)
 
     def _compact(self) -> None:
         if self._pending:
@@ -575,12 +628,9 @@ class Aggregator:
             return
         eni_map = self.enis.map_batch(obs.enis)
         rule_map = self._map_rules(obs.rules)
-        rows = obs.packet
-        ts_s = pk.ts_ns[rows] // 1_000_000_000
-        flags = map_tcp_flags(pk.tcp_flags[rows], pk.protocol[rows])
         svc_map = self._map_services(tuple(getattr(obs, "services", ())))
         for agg in self.per_flow_log:
-            agg.add(obs, eni_map, rule_map, ts_s, flags, svc_map)
+            agg.add(obs, eni_map, rule_map, svc_map)
 
     def advance(self, watermark_s: int) -> list[AggregateOutput]:
         """Records of every window that ended at or before ``watermark_s``, per flow log."""

@@ -277,3 +277,42 @@ def test_aws_service_fields_from_the_engine_spec_7_8():
     agg = Aggregator([fl], topology())
     agg.add(obs)
     assert lines(agg.finish()) == ["S3 - - ingress", "- S3 8 egress"]
+
+
+FORMATS = [
+    None,
+    F75,
+    "${interface-id} ${flow-direction} ${traffic-path} ${pkt-srcaddr} ${pkt-dstaddr} ${next-hop-interface-id} "
+    "${packets} ${bytes} ${start} ${end} ${tcp-flags} ${action} ${log-status}",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 150), st.integers(0, 2), st.integers(0, 1), st.integers(0, 1),
+                          st.integers(0, 3), st.sampled_from([6, 17, 1]), st.sampled_from([0, 2, 0x12, 0x11, 0x03]),
+                          st.integers(-1, 1), st.integers(-1, 2), st.integers(40, 1500)), min_size=1, max_size=80),
+       st.sampled_from(["ALL", "ACCEPT", "REJECT"]), st.integers(0, len(FORMATS) - 1))
+def test_compiled_add_equals_numpy_reference(events, traffic_type, fmt_i):
+    from vpcflow.dataplane import aggregate
+
+    events = sorted(events)
+    peers = [C, "10.0.1.5", "198.51.100.9", "2001:db8::1"]
+    rows = [tcp(T0 + t, peers[p], S if ":" not in peers[p] else "2001:db8::2",
+                1000 + p, 80, fl, ln) | {"proto": pr} for t, _e, _d, _a, p, pr, fl, _r, _pe, ln in events]
+    obs_rows = [dict(packet=i, eni=e, dir=d, action=a, rule=r, peer=pe, path=-1 if d == 0 else 1)
+                for i, (_t, e, d, a, _p, _pr, _f, r, pe, _ln) in enumerate(events)]
+    fl = flow_log(fmt=FORMATS[fmt_i], traffic_type=traffic_type, interval=60)
+
+    def run_with(kernel: bool):
+        saved = aggregate.USE_KERNEL
+        aggregate.USE_KERNEL = kernel
+        try:
+            agg = Aggregator([fl], topology())
+            pk = packets(rows)
+            agg.add(observe(pk, obs_rows, ENIS, ("rule-a", "rule-b")))
+            out = agg.finish()
+        finally:
+            aggregate.USE_KERNEL = saved
+        return sorted(lines(out)), sorted(map(str, out[0].rejects.to_pylist()))
+
+    assert run_with(True) == run_with(False)
