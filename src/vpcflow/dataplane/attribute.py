@@ -234,7 +234,6 @@ class PolicyEngine:
         it, ic, fr = f_itype[fi], f_icode[fi], f_frag2[fi]
         sg_args = (sg.proto, sg.port_lo, sg.port_hi, sg.icmp_type, sg.icmp_code, sg.family, sg.net_hi, sg.net_lo,
                    sg.mask_hi, sg.mask_lo, sg.ref_group, sg.slash0, sg.rule_id, sg.start, sg.end, sg.member)
-        sg_rule, any0 = sg_match(*sg_args, slot, ver, proto, dport, it, ic, fr, r_hi, r_lo, remote_eni)
         # Untracked flows (AWS "untracked connections"): TCP/UDP allowed by a /0 rule in one direction
         # while the other direction allows /0 on all ports. Both the initiating packet (A) and the
         # responses of such a flow (B: the reversed packet would match a /0 rule the other way) are
@@ -242,11 +241,17 @@ class PolicyEngine:
         fam = (ver == 6).astype(np.int64)
         pidx = np.where(proto == 17, 1, 0)
         rslot = e_q.astype(np.int64) * 2 + (1 - d_q)
-        _, rev_any0 = sg_match(*sg_args, rslot, ver, proto, sport, it, ic, fr, r_hi, r_lo, remote_eni)
         remote_auto = np.where(remote_eni >= 0, sg.auto_tracked[np.maximum(remote_eni, 0)], False)
-        untracked = ((proto == 6) | (proto == 17)) \
-            & ((any0 & sg.open_all[rslot, fam, pidx]) | (rev_any0 & sg.open_all[slot, fam, pidx])) \
-            & ~sg.auto_tracked[e_q] & ~remote_auto
+        may_untrack = ((proto == 6) | (proto == 17)) & ~sg.auto_tracked[e_q] & ~remote_auto
+        open_other = sg.open_all[rslot, fam, pidx] & may_untrack
+        open_this = sg.open_all[slot, fam, pidx] & may_untrack
+        sg_rule, any0 = sg_match(*sg_args, slot, ver, proto, dport, it, ic, fr, r_hi, r_lo, remote_eni, open_other)
+        rev_any0 = np.zeros(fi.shape[0], np.bool_)
+        sub = np.nonzero(open_this)[0]
+        if sub.size:
+            _, rev_any0[sub] = sg_match(*sg_args, rslot[sub], ver[sub], proto[sub], sport[sub], it[sub], ic[sub],
+                                        fr[sub], r_hi[sub], r_lo[sub], remote_eni[sub], open_this[sub])
+        untracked = (any0 & open_other) | (rev_any0 & open_this)
         # NACLs: inbound rules match the source, outbound rules the destination: the remote address.
         nacl_idx = pt[:, P_NACL]
         has = nacl_idx >= 0

@@ -219,9 +219,13 @@ def sg_match(
     q_slot: npt.NDArray[np.int64], q_version: npt.NDArray[np.uint8], q_proto: npt.NDArray[np.int16],
     q_dport: npt.NDArray[np.int32], q_itype: npt.NDArray[np.int16], q_icode: npt.NDArray[np.int16],
     q_frag2: npt.NDArray[np.bool_], q_hi: npt.NDArray[np.uint64], q_lo: npt.NDArray[np.uint64],
-    q_remote_eni: npt.NDArray[np.int32],
+    q_remote_eni: npt.NDArray[np.int32], q_need0: npt.NDArray[np.bool_],
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.bool_]]:
-    """For each query: the first allowing rule id (-1: none) and whether any /0 rule allowed it."""
+    """For each query: the first allowing rule id (-1: none) and whether any /0 rule allowed it.
+
+    The scan stops at the first allowing rule unless ``q_need0`` asks whether a /0 rule allows it too
+    (only asked when the untracked-flow condition could hold).
+    """
     m = q_slot.shape[0]
     out = np.full(m, -1, np.int32)
     any0 = np.zeros(m, np.bool_)
@@ -256,6 +260,8 @@ def sg_match(
                 out[i] = rule_id[r]
             if slash0[r]:
                 any0[i] = True
+                break
+            if not q_need0[i]:
                 break
     return out, any0
 
