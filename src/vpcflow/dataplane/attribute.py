@@ -279,10 +279,12 @@ class PolicyEngine:
             "tpath": pt[:, P_TPATH], "peer": pt[:, P_PEER],
         }
         if self.planner.services is not None:
-            values["ssvc"] = np.array([self._service_code(h, lo) for h, lo in zip(ps_hi, ps_lo, strict=True)],
-                                      np.int16)
-            values["dsvc"] = np.array([self._service_code(h, lo) for h, lo in zip(pd_hi, pd_lo, strict=True)],
-                                      np.int16)
+            # One ip-ranges lookup per distinct address (cached across batches), not per point.
+            m = fi.shape[0]
+            addrs = np.concatenate([np.stack([ps_hi, ps_lo], axis=1), np.stack([pd_hi, pd_lo], axis=1)])
+            inv_a, first_a = unique_rows(addrs)
+            codes = np.array([self._service_code(addrs[i, 0], addrs[i, 1]) for i in first_a], np.int16)[inv_a]
+            values["ssvc"], values["dsvc"] = codes[:m], codes[m:]
         for k, v in values.items():
             self._fp[k][q] = v
         self._flow_map.insert(keys, np.arange(base, base + u, dtype=np.int32))
