@@ -133,3 +133,18 @@ def test_pcapng_output_by_suffix(tmp_path: Path) -> None:
     src = open_capture(str(out))
     n = sum(len(b) for b in src.batches())
     assert src.format == "pcapng" and n == src.stats.packets > 0
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (apt-get install -y tshark)")
+def test_tshark_sees_clean_tcp_conversations(tmp_path: Path) -> None:
+    """Sequence/acknowledgment numbers are consistent: no retransmission, out-of-order or duplicate-ACK
+    analysis flags in ordinary traffic (the demo's attacks start later than the first 20 s)."""
+    out, _ = generate(tmp_path, "--duration", "20s", "-q")
+    text = subprocess.run(
+        ["tshark", "-n", "-r", str(out), "-Y", "tcp.analysis.flags", "-T", "fields", "-e", "frame.number"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert text.split() == []

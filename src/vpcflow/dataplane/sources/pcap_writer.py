@@ -5,7 +5,8 @@
 Each row becomes an Ethernet frame (or a raw-IP one with ``linktype=101``) with a real IPv4 or IPv6
 header (correct total/payload length, IPv4 header checksum, DF set), a real TCP/UDP/ICMP/ICMPv6 header
 (ports, flags, type/code; TCP options as Linux sends them when the length has room: MSS, SACK-permitted,
-timestamps and window scale on SYNs, timestamps on other segments; sequence numbers are not modelled)
+timestamps and window scale on SYNs, timestamps on other segments; sequence and acknowledgment numbers
+from ``_tcpseq.TcpSequencer``)
 and a zero-filled payload up to the row's ``ip_len``; the record keeps at most
 ``snaplen`` bytes and stores the wire length as the original length, so readers count ``ip_len`` bytes.
 Transport checksums are computed for the full zero-filled payload, so they verify even though the
@@ -30,6 +31,7 @@ from numba import njit
 
 from vpcflow.core.errors import VpcflowError
 from vpcflow.dataplane.packets import PacketBatch
+from vpcflow.dataplane.sources._tcpseq import TcpSequencer
 
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101
@@ -118,6 +120,9 @@ def _encode(
     frag: np.ndarray,
     ng: bool,
     ifid: np.ndarray,
+    seqn: np.ndarray,
+    ackn: np.ndarray,
+    first: int,
 ) -> None:
     """Encode every row at ``offs``: a pcap record, or (``ng``) a pcapng enhanced packet block on
     interface ``ifid`` with nanosecond timestamps."""
@@ -140,7 +145,7 @@ def _encode(
         if ipver[i] == 4:
             h[q] = 0x45
             _put16(h, q + 2, total)
-            _put16(h, q + 4, np.int64(i & 0xFFFF))  # identification
+            _put16(h, q + 4, (first + i) & 0xFFFF)  # identification: the packet's number in the file
             if fr == 1:
                 _put16(h, q + 6, 0x2000)
             elif fr == 2:
@@ -168,7 +173,7 @@ def _encode(
             if fr > 0:
                 h[l4] = pr
                 _put16(h, l4 + 2, (185 << 3) if fr == 2 else 1)
-                _put32(h, l4 + 4, np.int64(i))
+                _put32(h, l4 + 4, (first + i) & 0xFFFFFFFF)
                 l4 += 8
                 l4len -= 8
         hl = 0
@@ -176,7 +181,7 @@ def _encode(
             if pr == 6:
                 _put16(h, l4, np.int64(sport[i]))
                 _put16(h, l4 + 2, np.int64(dport[i]))
-                _put32(h, l4 + 4, 1)  # sequence number
+                _put32(h, l4 + 4, seqn[i])
                 fl = np.int64(tflags[i])
                 hl = 20
                 # the options Linux sends, when the IP length has room for them: SYNs carry MSS,
@@ -188,7 +193,7 @@ def _encode(
                     _put16(h, o + 2, 1460)
                     h[o + 4], h[o + 5] = 4, 2
                     h[o + 6], h[o + 7] = 8, 10
-                    _put32(h, o + 8, np.int64(i & 0x7FFFFFFF))
+                    _put32(h, o + 8, (ts[i] // 1_000_000) & 0xFFFFFFFF)  # TSval: a millisecond clock
                     h[o + 16], h[o + 17], h[o + 18], h[o + 19] = 1, 3, 3, 7
                 elif fl & 2 and l4len >= 24:
                     hl = 24
@@ -198,9 +203,8 @@ def _encode(
                     hl = 32
                     o = l4 + 20
                     h[o], h[o + 1], h[o + 2], h[o + 3] = 1, 1, 8, 10
-                    _put32(h, o + 4, np.int64(i & 0x7FFFFFFF))
-                if fl & 16:
-                    _put32(h, l4 + 8, 1)  # acknowledgment number
+                    _put32(h, o + 4, (ts[i] // 1_000_000) & 0xFFFFFFFF)
+                _put32(h, l4 + 8, ackn[i])
                 h[l4 + 12] = (hl // 4) << 4
                 h[l4 + 13] = fl
                 _put16(h, l4 + 14, 65535)
@@ -277,7 +281,15 @@ def _check(batch: PacketBatch) -> None:
         raise CaptureWriteError("timestamps before 1970 cannot be written")
 
 
-def _encode_batch(batch: PacketBatch, snaplen: int, linktype: int, ns: bool, ifid: np.ndarray | None) -> np.ndarray:
+def _encode_batch(
+    batch: PacketBatch,
+    snaplen: int,
+    linktype: int,
+    ns: bool,
+    ifid: np.ndarray | None,
+    seq: TcpSequencer,
+    first: int,
+) -> np.ndarray:
     """The bytes of a batch's records (pcap) or enhanced packet blocks (``ifid`` given: pcapng)."""
     _check(batch)
     if ifid is None and int(batch.ts_ns.max()) >= (1 << 32) * 1_000_000_000:
@@ -290,6 +302,7 @@ def _encode_batch(batch: PacketBatch, snaplen: int, linktype: int, ns: bool, ifi
     offs = np.zeros(n, dtype=np.int64)
     np.cumsum(sizes[:-1], out=offs[1:])
     out = np.zeros(int(sizes.sum()), dtype=np.uint8)
+    seqn, ackn = seq.numbers(batch)
     _encode(
         out,
         offs,
@@ -312,6 +325,9 @@ def _encode_batch(batch: PacketBatch, snaplen: int, linktype: int, ns: bool, ifi
         batch.fragment,
         ifid is not None,
         ifid if ifid is not None else np.zeros(0, np.int64),
+        seqn,
+        ackn,
+        first,
     )
     return out
 
@@ -337,6 +353,7 @@ class PcapWriter:
         self.linktype = linktype
         self.packets = 0
         self.bytes_written = 0
+        self._seq = TcpSequencer()
         self._f: IO[bytes]
         if self.path.endswith(".gz"):
             self._f = gzip.open(self.path, "wb", compresslevel=3)  # noqa: SIM115 - closed in close()
@@ -348,7 +365,7 @@ class PcapWriter:
     def write(self, batch: PacketBatch) -> None:
         if len(batch) == 0:
             return
-        out = _encode_batch(batch, self.snaplen, self.linktype, self.nanosecond, None)
+        out = _encode_batch(batch, self.snaplen, self.linktype, self.nanosecond, None, self._seq, self.packets)
         self._f.write(out.data)  # the buffer itself: no copy
         self.packets += len(batch)
         self.bytes_written += out.shape[0]
@@ -381,6 +398,7 @@ class PcapngWriter:
         self.snaplen = snaplen
         self.linktype = linktype
         self.packets = 0
+        self._seq = TcpSequencer()
         self._ids: dict[str | None, int] = {}
         self._f: IO[bytes]
         if self.path.endswith(".gz"):
@@ -410,7 +428,9 @@ class PcapngWriter:
         table = np.zeros(len(labels), dtype=np.int64)
         for k in present.tolist():
             table[k] = self._interface(labels[k])
-        out = _encode_batch(batch, self.snaplen, self.linktype, True, table[batch.iface.astype(np.int64)])
+        out = _encode_batch(
+            batch, self.snaplen, self.linktype, True, table[batch.iface.astype(np.int64)], self._seq, self.packets
+        )
         self._f.write(out.data)
         self.packets += len(batch)
 

@@ -24,6 +24,9 @@ from vpcflow.dataplane.sources.scenario import Pool, Scenario, Workload, load_sc
 NS = 1_000_000_000
 US = 1_000
 SEG_GAP_NS = 12 * US  # one 1500-byte segment at 1 Gbit/s
+# A delayed ACK leaves right after the second segment it acknowledges (as seen next to the receiver), before
+# the next segment: a capture then shows each ACK acknowledging new data, never a duplicate ACK.
+ACK_DELAY_NS = 5 * US
 WINDOW_SEGMENTS = 10  # segments sent per round trip (initial window)
 SYN_RETRY_NS = NS  # first SYN retransmission after 1 s, then doubling (Linux)
 # IP total lengths (IPv4; IPv6 adds 20): Linux TCP with timestamps.
@@ -135,7 +138,7 @@ def tcp_packets(
         _mk(f, c[f] + j * SEG_GAP_NS, False, np.where(last, hdr + lreq[f], hdr + mss), np.where(last, PSH | ACK, ACK))
     )
     f, j = _group(nreq // 2)  # delayed ACK: one per two full segments
-    out.append(_mk(f, c[f] + (2 * j + 1) * SEG_GAP_NS + rtt[f] // 2, True, hdr, ACK))
+    out.append(_mk(f, c[f] + (2 * j + 1) * SEG_GAP_NS + ACK_DELAY_NS, True, hdr, ACK))
     r0 = c + (nreq - 1) * SEG_GAP_NS + rtt // 2 + think
     nresp, lresp = _segments(resp, mss)
     f, j = _group(nresp)
@@ -147,7 +150,7 @@ def tcp_packets(
     out.append(
         _mk(
             f,
-            r0[f] + (seg // WINDOW_SEGMENTS) * rtt[f] + (seg % WINDOW_SEGMENTS) * SEG_GAP_NS + rtt[f] // 2,
+            r0[f] + (seg // WINDOW_SEGMENTS) * rtt[f] + (seg % WINDOW_SEGMENTS) * SEG_GAP_NS + ACK_DELAY_NS,
             False,
             hdr,
             ACK,

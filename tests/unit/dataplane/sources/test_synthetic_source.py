@@ -259,3 +259,28 @@ def test_top_level_errors(tmp_path: Path) -> None:
         loads_scenario(
             "workloads:\n" + "  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: 1}\n" * 2, topology=TOPO
         )
+
+
+def test_writer_sequence_numbers_survive_batch_splits(tmp_path: Path) -> None:
+    b, _ = run(TCP_WL)
+    one, two = tmp_path / "one.pcap", tmp_path / "two.pcap"
+    write_pcap(one, b)
+    k = len(b) // 3
+    write_pcap(two, [b.take(np.arange(0, k)), b.take(np.arange(k, 2 * k)), b.take(np.arange(2 * k, len(b)))])
+    assert one.read_bytes() == two.read_bytes()
+
+
+def test_writer_sequence_numbers_follow_the_payload() -> None:
+    from vpcflow.dataplane.sources._tcpseq import TcpSequencer
+
+    b, _ = run(TCP_WL, dur="1s")
+    seq, ack = TcpSequencer().numbers(b)
+    idx = next(iter(flows_of(b, 8080).values()))
+    c2s = b.dst_port[idx] == 8080
+    s, a = seq[idx], ack[idx]
+    isn_c, isn_s = int(s[0]), int(s[1])
+    assert int(a[1]) == (isn_c + 1) % 2**32  # SYN-ACK acknowledges the SYN
+    assert int(a[2]) == (isn_s + 1) % 2**32 and int(a[0]) == 0  # a bare SYN carries no ACK
+    # the teardown: client FIN at ISN + 1 + 3000 request bytes; the final ACK covers the server's FIN
+    assert int(s[-3]) == (isn_c + 1 + 3000) % 2**32 and bool(c2s[-3])
+    assert int(a[-1]) == (isn_s + 1 + 10000 + 1) % 2**32
