@@ -155,8 +155,9 @@ def _cpu_s() -> float:
 def child(capture: str, out: str, topo_path: str, stage: str = "full") -> None:
     """The measured vpcflow run (in its own process, so ru_maxrss is its own).
 
-    ``stage``: ``full`` (pcap -> records on disk), ``source`` (reading and parsing only) or
-    ``engine`` (reading + attribution and SG/NACL evaluation, no aggregation): the stage breakdown.
+    ``stage``: ``full`` (pcap -> records on disk, aggregation in a worker thread), ``inline`` (the same
+    in one thread), ``source`` (reading and parsing only) or ``engine`` (reading + attribution and
+    SG/NACL evaluation, no aggregation): the stage breakdown.
     """
     from datetime import UTC, datetime
 
@@ -176,7 +177,7 @@ def child(capture: str, out: str, topo_path: str, stage: str = "full") -> None:
                  log_destination="arn:aws:s3:::bench", max_aggregation_interval=60)
     sink = FilesSink(Path(out))
     cpu0 = _cpu_s()
-    if stage != "full":
+    if stage not in ("full", "inline"):
         t = time.perf_counter()
         n = 0
         for b in open_capture(capture, reorder_window_s=0.0).batches():
@@ -188,7 +189,7 @@ def child(capture: str, out: str, topo_path: str, stage: str = "full") -> None:
         return
     t = time.perf_counter()
     stats = run_pipeline([open_capture(capture, reorder_window_s=0.0)], engine, [fl], topo,
-                         {fl.flow_log_id: sink}, options=AggregateOptions())
+                         {fl.flow_log_id: sink}, options=AggregateOptions(), threaded=stage == "full")
     wall = time.perf_counter() - t
     print(json.dumps({"packets": stats.packets, "records": stats.records, "wall_s": wall, "cpu_s": _cpu_s() - cpu0,
                       "maxrss_kb": _hwm_kb()}))
@@ -265,7 +266,7 @@ def main() -> None:
           f"({v['packets'] / v['process_s']:,.0f} incl. start-up; {v_cpu:,.0f} per CPU second); "
           f"peak RSS {v['maxrss_kb'] / 1024:,.0f} MiB")
     if args.stages:
-        for stage in ("source", "engine"):
+        for stage in ("source", "engine", "inline"):
             r = run_vpcflow(cap, work, topo, stage)
             print(f"  stage {stage:6s}: {r['wall_s']:.2f} s, {r['packets'] / r['wall_s']:,.0f} packets/s "
                   f"({r['packets'] / r['cpu_s']:,.0f} per CPU second), peak RSS {r['maxrss_kb'] / 1024:,.0f} MiB")

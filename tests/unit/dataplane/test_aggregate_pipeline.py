@@ -132,3 +132,38 @@ def test_sinks_are_closed_when_a_source_fails():
         run_pipeline([source()], FakeEngine(), [fl], topology(), {fl.flow_log_id: RecordingSink(log)})
     # The closed first window was delivered; the sink was closed.
     assert ("write", 1, [T0 + 1]) in log and log[-1] == ("close",)
+
+
+def _minutes_source(n_minutes: int):
+    for minute in range(n_minutes):
+        yield packets([tcp(T0 + 60 * minute + 5, sport=1000 + minute), tcp(T0 + 60 * minute + 50)])
+
+
+def test_threaded_aggregation_gives_the_same_sink_calls():
+    fl = flow_log(ENI1, "NetworkInterface", fmt="${srcport} ${packets} ${start}")
+    logs = []
+    for threaded in (False, True):
+        log: list = []
+        run_pipeline([_minutes_source(5)], FakeEngine(), [fl], topology(), {fl.flow_log_id: RecordingSink(log)},
+                     threaded=threaded)
+        logs.append(log)
+    assert logs[0] == logs[1]
+    assert sum(1 for e in logs[0] if e[0] == "write") == 5
+
+
+class FailingSink(RecordingSink):
+    def write(self, fl, table):
+        from vpcflow.core.errors import DeliveryFailedError
+
+        raise DeliveryFailedError("bucket gone", sink="test", destination="b", aws_message="Access error")
+
+
+def test_threaded_aggregation_reraises_a_sink_failure_and_closes_sinks():
+    from vpcflow.core.errors import DeliveryFailedError
+
+    log: list = []
+    fl = flow_log(ENI1, "NetworkInterface")
+    with pytest.raises(DeliveryFailedError, match="bucket gone"):
+        run_pipeline([_minutes_source(6)], FakeEngine(), [fl], topology(), {fl.flow_log_id: FailingSink(log)},
+                     threaded=True)
+    assert log[-1] == ("close",)
