@@ -250,3 +250,26 @@ def test_same_records_same_keys_however_they_were_batched(tmp_path: Path, fmt: s
         sink.close()
         keys.append(store.list_keys("flow-bucket"))
     assert keys[0] == keys[1] == keys[2]
+
+
+def test_spec3_accept_and_reject_flow_logs_share_one_stream_per_eni(tmp_path: Path) -> None:
+    """Two flow logs of one ENI into one log group: one combined ``<eni>-all`` stream (spec 3)."""
+    from dataclasses import replace
+
+    store = LogStore(tmp_path / "logs.db")
+    table = records(400, enis=2)
+    accept = replace(cwl_flow_log("fl-0000000000000000a"), traffic_type="ACCEPT")
+    reject = replace(cwl_flow_log("fl-0000000000000000b"), traffic_type="REJECT")
+    sink = EmbeddedLogsSink(store, run_id="r")
+    sink.write(accept, table.filter(pc.equal(table.column("action"), "ACCEPT")))
+    sink.write(reject, table.filter(pc.equal(table.column("action"), "REJECT")))
+    sink.close()
+    streams = [s["logStreamName"] for s in store.describe_log_streams(logGroupName="flow-logs")["logStreams"]]
+    assert streams == sorted({f"{e}-all" for e in table.column("interface_id").to_pylist()})
+    back = read_all(read_log_store(store, "flow-logs"))
+    assert back is not None and _sorted(back).equals(_sorted(table))
+    # A re-run of the same run delivers nothing twice, for either flow log.
+    again = EmbeddedLogsSink(store, run_id="r")
+    again.write(accept, table.filter(pc.equal(table.column("action"), "ACCEPT")))
+    again.write(reject, table.filter(pc.equal(table.column("action"), "REJECT")))
+    assert {r.status for r in again.flush(None)} == {"already-delivered"}
