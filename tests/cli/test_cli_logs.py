@@ -132,3 +132,24 @@ def test_help_lists_subcommands() -> None:
     assert res.exit_code == 0
     for name in ["describe-log-groups", "describe-log-streams", "get-log-events", "filter-log-events"]:
         assert name in res.output
+
+
+def test_group_management_commands(data_dir: Path) -> None:
+    def run(*args: str) -> tuple[int, str]:
+        res = CliRunner().invoke(cli, ["logs", "--data-dir", str(data_dir), *args])
+        return res.exit_code, res.output
+
+    assert run("create-log-group", "--log-group-name", "new-group") == (0, "")
+    code, out = run("create-log-group", "--log-group-name", "new-group")
+    assert code == 254 and "ResourceAlreadyExistsException" in out
+    assert run("put-retention-policy", "--log-group-name", "new-group", "--retention-in-days", "7")[0] == 0
+    code, body, _ = _logs(data_dir, "describe-log-groups", "--log-group-name-prefix", "new")
+    assert body["logGroups"][0]["retentionInDays"] == 7
+    code, out = run("put-retention-policy", "--log-group-name", "new-group", "--retention-in-days", "2")
+    assert code == 254 and "InvalidParameterException" in out
+    assert run("delete-retention-policy", "--log-group-name", "new-group")[0] == 0
+    code, body, _ = _logs(data_dir, "describe-log-groups", "--log-group-name-prefix", "new")
+    assert "retentionInDays" not in body["logGroups"][0]
+    assert run("delete-log-group", "--log-group-name", "new-group") == (0, "")
+    code, out = run("delete-log-group", "--log-group-name", "new-group")
+    assert code == 254 and "ResourceNotFoundException" in out

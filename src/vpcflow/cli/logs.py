@@ -4,6 +4,7 @@
     vpcflow logs describe-log-streams --log-group-name G [--order-by LastEventTime --descending]
     vpcflow logs get-log-events --log-group-name G --log-stream-name eni-...-all --start-from-head
     vpcflow logs filter-log-events --log-group-name G --filter-pattern '[..., action = REJECT, status]'
+    vpcflow logs create-log-group | delete-log-group | put-retention-policy | delete-retention-policy
 
 Output: the AWS CLI's JSON (indent 4). Like the AWS CLI, describe-* and filter-log-events fetch
 every page and merge them unless ``--limit`` or ``--next-token`` asks for one page; get-log-events
@@ -79,7 +80,8 @@ def _run(ctx: click.Context, operation: str, fn: Callable[[_Ctx], dict[str, Any]
         sys.exit(AWS_CLI_ERROR_EXIT)
     finally:
         c.close()
-    click.echo(json.dumps(result, indent=4, ensure_ascii=False))
+    if result:  # like the AWS CLI, an empty response prints nothing
+        click.echo(json.dumps(result, indent=4, ensure_ascii=False))
 
 
 def _all_pages(call: Callable[..., dict[str, Any]], key: str, params: dict[str, Any], paginate: bool) -> dict[str, Any]:
@@ -210,3 +212,60 @@ def filter_log_events_cmd(ctx: click.Context, log_group_name: str, log_stream_na
         return _all_pages(page, "events", params, limit is None and next_token is None)
 
     _run(ctx, "FilterLogEvents", call)
+
+
+@group.command("create-log-group")
+@click.option("--log-group-name", required=True)
+@click.pass_context
+def create_log_group(ctx: click.Context, log_group_name: str) -> None:
+    """Create a log group (CreateLogGroup)."""
+
+    def call(c: _Ctx) -> dict[str, Any]:
+        store = c.store()
+        c.authorize("logs:CreateLogGroup", store.group_arn(log_group_name))
+        return store.create_log_group(logGroupName=log_group_name)
+
+    _run(ctx, "CreateLogGroup", call)
+
+
+@group.command("delete-log-group")
+@click.option("--log-group-name", required=True)
+@click.pass_context
+def delete_log_group(ctx: click.Context, log_group_name: str) -> None:
+    """Delete a log group with its streams and events (DeleteLogGroup)."""
+
+    def call(c: _Ctx) -> dict[str, Any]:
+        store = c.store()
+        c.authorize("logs:DeleteLogGroup", store.group_arn(log_group_name))
+        return store.delete_log_group(logGroupName=log_group_name)
+
+    _run(ctx, "DeleteLogGroup", call)
+
+
+@group.command("put-retention-policy")
+@click.option("--log-group-name", required=True)
+@click.option("--retention-in-days", type=int, required=True, help="1, 3, 5, 7, 14, 30, 60, 90, ... 3653.")
+@click.pass_context
+def put_retention_policy(ctx: click.Context, log_group_name: str, retention_in_days: int) -> None:
+    """Keep a log group's events this many days; older ones are deleted (PutRetentionPolicy)."""
+
+    def call(c: _Ctx) -> dict[str, Any]:
+        store = c.store()
+        c.authorize("logs:PutRetentionPolicy", store.group_arn(log_group_name))
+        return store.put_retention_policy(logGroupName=log_group_name, retentionInDays=retention_in_days)
+
+    _run(ctx, "PutRetentionPolicy", call)
+
+
+@group.command("delete-retention-policy")
+@click.option("--log-group-name", required=True)
+@click.pass_context
+def delete_retention_policy(ctx: click.Context, log_group_name: str) -> None:
+    """Keep a log group's events forever (DeleteRetentionPolicy)."""
+
+    def call(c: _Ctx) -> dict[str, Any]:
+        store = c.store()
+        c.authorize("logs:DeleteRetentionPolicy", store.group_arn(log_group_name))
+        return store.delete_retention_policy(logGroupName=log_group_name)
+
+    _run(ctx, "DeleteRetentionPolicy", call)
