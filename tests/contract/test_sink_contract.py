@@ -273,3 +273,14 @@ def test_spec3_accept_and_reject_flow_logs_share_one_stream_per_eni(tmp_path: Pa
     again.write(accept, table.filter(pc.equal(table.column("action"), "ACCEPT")))
     again.write(reject, table.filter(pc.equal(table.column("action"), "REJECT")))
     assert {r.status for r in again.flush(None)} == {"already-delivered"}
+
+
+def test_another_sinks_spool_items_do_not_hold_back_delivery(bucket: BucketStore, tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", fsync=False)
+    fl = s3_flow_log()
+    spool.put(fl.flow_log_id, "foreign", b"x", {"kind": "s3", "bucket": "elsewhere", "key": "k",
+                                                "content_type": "x", "records": 1})
+    sink = LocalBucketSink(bucket, spool=spool)
+    sink.write(fl, records(50))
+    assert {r.status for r in sink.flush(None)} == {"delivered"}
+    assert [i.item_id for i in spool.items(fl.flow_log_id)] == ["foreign"]  # left for the sink that owns it

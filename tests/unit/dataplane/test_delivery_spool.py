@@ -28,6 +28,7 @@ def test_spool_items_in_order_and_incomplete_items_ignored(tmp_path: Path) -> No
     spool.remove(items[0])
     assert [i.item_id for i in spool.items("fl-1")] == ["b|2"]
     assert spool.has_items("fl-1") and not spool.has_items("fl-9")
+    assert spool.has_items("fl-1", "s3") and not spool.has_items("fl-1", "embedded-logs")
     assert safe_name("a/b|c d") == "a_b_c_d"
 
 

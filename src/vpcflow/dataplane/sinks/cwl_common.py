@@ -239,7 +239,7 @@ class CloudWatchSinkBase:
         fid = fl.flow_log_id
         dest = f"{group}:{stream}"
         size = int(cw.event_sizes(msgs).sum())
-        if self._state.get(fid) != "FAILED" and not (self.spool is not None and self.spool.has_items(fid)):
+        if self._state.get(fid) != "FAILED" and not self._spooled(fid):
             try:
                 self._attempt(fl, group, stream, ts, msgs, seq_from, seq_to)
             except DeliveryFailedError as e:
@@ -260,7 +260,7 @@ class CloudWatchSinkBase:
         return DeliveryReceipt(fid, dest, len(ts), size, "spooled")
 
     def _redeliver(self, fid: str) -> list[DeliveryReceipt]:
-        if self.spool is None or not self.spool.has_items(fid):
+        if self.spool is None or not self._spooled(fid):
             return []
         fl = self._flow_logs[fid]
         receipts: list[DeliveryReceipt] = []
@@ -286,6 +286,10 @@ class CloudWatchSinkBase:
             fault_point("spool.after_redeliver")
         self._set_status(fid, "SUCCESS", None, force=True)
         return receipts
+
+    def _spooled(self, fid: str) -> bool:
+        """Whether this sink has spooled items for the flow log (new ones then queue behind them)."""
+        return self.spool is not None and self.spool.has_items(fid, self.sink_name)
 
     def _set_status(self, fid: str, status: str, message: str | None, *, force: bool = False) -> None:
         if message is not None:

@@ -211,7 +211,7 @@ class S3ObjectSink:
 
     def _deliver_or_spool(self, fl: FlowLog, obj: S3Object) -> DeliveryReceipt:
         fid = fl.flow_log_id
-        if self._state.get(fid) != "FAILED" and not (self.spool is not None and self.spool.has_items(fid)):
+        if self._state.get(fid) != "FAILED" and not self._spooled(fid):
             try:
                 self._attempt(fl, obj)
             except DeliveryFailedError as e:
@@ -251,7 +251,7 @@ class S3ObjectSink:
                 self._sleep(self.retry.delay(attempt, self._rand.random()))
 
     def _redeliver(self, fid: str) -> list[DeliveryReceipt]:
-        if self.spool is None or not self.spool.has_items(fid):
+        if self.spool is None or not self._spooled(fid):
             return []
         fl = self._flow_logs[fid]
         receipts: list[DeliveryReceipt] = []
@@ -270,6 +270,10 @@ class S3ObjectSink:
             receipts.append(DeliveryReceipt(fid, self._destination(obj), obj.records, len(obj.data), "redelivered"))
         self._set_status(fid, "SUCCESS", None, force=True)
         return receipts
+
+    def _spooled(self, fid: str) -> bool:
+        """Whether this sink has spooled items for the flow log (new ones then queue behind them)."""
+        return self.spool is not None and self.spool.has_items(fid, self.sink_name)
 
     def _set_status(self, fid: str, status: str, message: str | None, *, force: bool = False) -> None:
         if message is not None:

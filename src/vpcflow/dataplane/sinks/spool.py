@@ -95,9 +95,12 @@ class Spool:
         out.sort(key=lambda i: i.item_id)
         return out
 
-    def has_items(self, flow_log_id: str) -> bool:
+    def has_items(self, flow_log_id: str, kind: str | None = None) -> bool:
+        """Whether the flow log has spooled items (of one sink ``kind`` when given)."""
         d = self._dir(flow_log_id)
-        return d.is_dir() and any(d.glob("*.meta.json"))
+        if not d.is_dir() or not any(d.glob("*.meta.json")):
+            return False
+        return kind is None or any(i.meta.get("kind") == kind for i in self.items(flow_log_id))
 
     @staticmethod
     def payload(item: SpoolItem) -> bytes:
