@@ -2,13 +2,13 @@
 
 Per batch, columnar and in three steps:
 
-1. Distinct flows: one numba hash pass gives every packet a flow id over (capture ENI, protocol,
-   addresses, ports, ICMP type/code, later-fragment bit). Flows whose ports say DHCP or mirrored
-   traffic are marked not captured.
-2. Per distinct flow: its attribution PLAN (cached per (capture ENI, source, destination) across
-   batches, see ``attribute_plan``), then the stateless checks of every observation point -
-   security-group rule match and network-ACL first match (numba kernels over the compiled rules).
-   Rule counts only cost here, once per distinct flow, never per packet.
+1. Flow ids: one numba hash pass looks every packet's flow key (capture ENI, protocol, addresses,
+   ports, ICMP type/code, later-fragment bit) up in the engine's flow cache.
+2. New flows only: their attribution PLAN (``attribute_kernel``, the compiled form of
+   ``attribute_plan.Planner``), the not-captured category (ports: DHCP, mirrored; addresses: the
+   plan), then the stateless checks of every observation point - security-group rule match and
+   network-ACL first match (numba kernels over the compiled rules). Rule counts only cost here,
+   once per distinct flow, never per packet.
 3. Per packet, in time order: the connection-tracking kernel (``evaluate.conntrack``) combines the
    tracked state with the precomputed checks and emits the observation rows.
 

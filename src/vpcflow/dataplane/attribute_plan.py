@@ -1,6 +1,7 @@
 """Attribution plans: for one (capture interface, source, destination) triple, where a packet is
-observed and what each observation's record shows. Computed once per distinct triple (plain
-Python, cached by the engine) - never per packet.
+observed and what each observation's record shows. This plain-Python ``Planner`` is the readable
+definition, used by ``explain`` and the tests' reference; the engine runs its compiled twin
+(``attribute_kernel``), checked equal by a hypothesis property.
 
 A plan is up to two hops (a hop = sender ENI -> receiver ENI, either may be unmodelled), each giving
 an egress observation at its sender and an ingress observation at its receiver:
