@@ -21,7 +21,10 @@ def base(**kw: object) -> TopoBuilder:
     b.vpc("vpc-1", "10.0.0.0/16", ipv6="2001:db8::/56", routes=(
         route("internet_gateway", "igw-1", "0.0.0.0/0"), route("internet_gateway", "igw-1", "::/0"),
         route("gateway_endpoint", "vpce-1", prefix_list="pl-s3"), route("virtual_private_gateway", "vgw-1",
-                                                                         "192.168.0.0/16")))
+                                                                         "192.168.0.0/16"),
+        route("local_gateway", "lgw-1", "172.16.0.0/16"), route("transit_gateway", "tgw-1", "10.50.0.0/16"),
+        route("blackhole", "blackhole", "10.60.0.0/16"),
+        route("egress_only_internet_gateway", "eigw-1", "2001:db8:aaaa::/48")))
     b.subnet("subnet-pub", "vpc-1", "10.0.0.0/24", ipv6="2001:db8::/64")
     b.subnet("subnet-prv", "vpc-1", "10.0.1.0/24")
     b.sg("sg-open", "vpc-1", ingress=OPEN, egress=OPEN)
@@ -72,6 +75,12 @@ def test_ipv6_records_keep_ipv6_addresses() -> None:
         ("52.95.128.179", False, 2),
         ("192.168.3.3", True, 3),  # virtual private gateway
         ("2001:db8:ffff::1", True, 8),  # IPv6 via the internet gateway
+        ("2001:db8:aaaa::1", True, 8),  # egress-only internet gateway: as an internet gateway (decided)
+        ("2001:db8:aaaa::1", False, 2),
+        ("172.16.1.1", True, 6),  # local gateway
+        ("10.50.1.1", True, 1),  # transit gateway: its ENI is in the VPC (decided)
+        ("10.60.1.1", True, -1),  # blackhole: `-`
+        ("52.95.128.1", True, 7),  # the prefix list beats 0.0.0.0/0 (longest prefix)
     ],
 )
 def test_traffic_path_from_route_table(dst: str, nitro: bool, path: int) -> None:
