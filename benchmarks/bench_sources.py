@@ -6,7 +6,7 @@ into a temporary directory, then measures, each reader run in a fresh subprocess
 * generator packets/s (flows drawn and expanded into packets, time-sorted; nothing written),
 * generator + pcap writer packets/s,
 * pcap parse packets/s and the reader's peak memory (ru_maxrss of the subprocess),
-* the same for the gzip-compressed file when ``--gzip`` is given.
+* the same for the gzip-compressed file when ``--gzip`` is given, and for a pcapng copy with ``--pcapng``.
 
 Prints figures; asserts nothing. Usage: ``python benchmarks/bench_sources.py [--flows 50000] [--gzip]``.
 """
@@ -67,6 +67,7 @@ def main() -> None:
     ap.add_argument("--flows", type=int, default=50_000)
     ap.add_argument("--duration", type=float, default=600.0)
     ap.add_argument("--gzip", action="store_true", help="also measure reading a gzip-compressed copy")
+    ap.add_argument("--pcapng", action="store_true", help="also write the packets as pcapng and read that")
     ap.add_argument("--keep", type=Path, help="write the capture here instead of a temporary directory")
     ap.add_argument("--child-parse", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -74,7 +75,7 @@ def main() -> None:
         child_parse(args.child_parse)
         return
 
-    from vpcflow.dataplane.sources.pcap_writer import PcapWriter
+    from vpcflow.dataplane.sources.pcap_writer import PcapngWriter, PcapWriter
     from vpcflow.dataplane.sources.scenario import loads_scenario
     from vpcflow.dataplane.sources.synthetic import SyntheticConfig, SyntheticSource
 
@@ -138,6 +139,17 @@ def main() -> None:
                 f"pcap.gz reader:       {pz['packets'] / pz['seconds'] / 1e6:6.2f} M packets/s  "
                 f"{pz['packets'] / pz['cpu'] / 1e6:6.2f} M packets/s  ({pz['seconds']:.2f} s, "
                 f"peak RSS {pz['maxrss_kb'] / 1024:,.0f} MiB)"
+            )
+        if args.pcapng:
+            ng = out_dir / "bench.pcapng"
+            with PcapngWriter(ng, snaplen=128) as wng:
+                for b in SyntheticSource(SyntheticConfig("bench"), scenario=scenario).batches():
+                    wng.write(b)
+            pn = run_child(ng)
+            print(
+                f"pcapng reader:        {pn['packets'] / pn['seconds'] / 1e6:6.2f} M packets/s  "
+                f"{pn['packets'] / pn['cpu'] / 1e6:6.2f} M packets/s  ({pn['seconds']:.2f} s, "
+                f"peak RSS {pn['maxrss_kb'] / 1024:,.0f} MiB)"
             )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
