@@ -78,9 +78,15 @@ def open_database(data_dir: Path, paths: tuple[str, ...]) -> FlowLogDatabase:
         if dd.s3_root.exists():
             files += find_log_files(dd.s3_root)
         _add_cloudwatch(db, dd)
+    rejects: list[Path] = []
+    for root in [Path(p) for p in paths] or [data_dir]:
+        folder = root / "rejects" if root.is_dir() else None
+        if folder is not None and folder.is_dir():
+            rejects += sorted(folder.glob("*.rejects.jsonl"))
     if files:
         db.add_files(files)
     db.create_view()
+    db.add_decisions(rejects)
     return db
 
 

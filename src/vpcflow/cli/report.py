@@ -77,9 +77,11 @@ def command(
     chosen = list(REPORTS.values()) if name == "all" else [REPORTS[name]]
     results: list[tuple[str, str, pa.Table]] = []
     for report in chosen:
-        if name == "all" and ("addr" in report.params or any(c not in columns for c in report.needs)):
-            continue  # `all` runs what the logs' formats support
-        sql = render_sql(report, columns, limit=limit, addr=addr, min_ports=min_ports, min_attempts=min_attempts)
+        if name == "all" and ("addr" in report.params or any(c not in columns for c in report.needs)
+                              or (report.decisions and not db.has_decisions)):
+            continue  # `all` runs what the logs' formats (and the side channel) support
+        sql = render_sql(report, columns, limit=limit, addr=addr, min_ports=min_ports, min_attempts=min_attempts,
+                         has_decisions=db.has_decisions)
         table = db.query(sql)
         results.append((report.title, report.description.format(min_ports=min_ports, min_attempts=min_attempts),
                         table))

@@ -28,6 +28,13 @@ _DUCK_TYPE = {"int": "INTEGER", "bigint": "BIGINT", "string": "VARCHAR"}
 _FLOW_LOG_ID = re.compile(r"_vpcflowlogs_[a-z0-9-]+_(fl-[0-9a-f]+)_\d{8}T\d{4}Z_")
 
 VIEW = "vpc_flow_logs"
+#: vpcflow's side channel: which rule decided each REJECT record (never inside the AWS records).
+DECISIONS_VIEW = "vpc_flow_log_rejections"
+_DECISION_COLUMNS = {
+    "interface_id": "VARCHAR", "flow_direction": "VARCHAR", "srcaddr": "VARCHAR", "dstaddr": "VARCHAR",
+    "srcport": "INTEGER", "dstport": "INTEGER", "protocol": "INTEGER", "start": "BIGINT", "end": "BIGINT",
+    "packets": "BIGINT", "rule": "VARCHAR",
+}
 
 
 def duck_type(field_name: str) -> str:
@@ -78,7 +85,8 @@ class FlowLogDatabase:
         self._columns: set[str] = set()
         self._n_arrow = 0
         self.files = 0
-        self.formats: list[tuple[str, ...]] = []  # the distinct formats (hyphenated names) of the sources
+        self.formats: list[tuple[str, ...]] = []
+        self.has_decisions = False  # the distinct formats (hyphenated names) of the sources
 
     # -- sources ---------------------------------------------------------------------------------
     def add_files(self, paths: Sequence[Path]) -> None:
@@ -150,6 +158,25 @@ class FlowLogDatabase:
         exprs.append(f"CAST({fid} AS VARCHAR) AS flow_log_id")
         self._parts.append(f"SELECT {', '.join(exprs)} FROM {name}")
         self._note_format(names)
+
+    def add_decisions(self, paths: Sequence[Path]) -> None:
+        """The pipeline's side-channel files (``<flow-log-id>.rejects.jsonl``) as ``vpc_flow_log_rejections``."""
+        cols = "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in _DECISION_COLUMNS.items()) + "}"
+        if paths:
+            src = (f"read_json({_sql_list(str(p) for p in paths)}, columns={cols}, format='newline_delimited', "
+                   "filename=true)")
+            select = ", ".join(f'"{c}"' for c in _DECISION_COLUMNS)
+            fid = "regexp_extract(filename, '(fl-[0-9a-f]+)\\.rejects\\.jsonl$', 1)"
+            sql = f"SELECT {select}, {fid} AS flow_log_id FROM {src}"
+        else:
+            sql = "SELECT " + ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in _DECISION_COLUMNS.items()) + (
+                ", CAST(NULL AS VARCHAR) AS flow_log_id WHERE false")
+        try:
+            self.con.execute(f"CREATE OR REPLACE VIEW {DECISIONS_VIEW} AS {sql}")
+        except duckdb.Error as e:
+            raise ReadError(f"cannot read the side channel ({e})", source=str(paths[0]) if paths else "-",
+                            line_number=0, raw="") from e
+        self.has_decisions = bool(paths)
 
     # -- the view --------------------------------------------------------------------------------
     def create_view(self) -> list[str]:

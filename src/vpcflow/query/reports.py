@@ -26,6 +26,7 @@ class Report:
     needs: tuple[str, ...]  # underscored columns that must be present (not all-NULL is not required)
     params: tuple[str, ...] = field(default_factory=tuple)  # parameters the user must give (addr)
     aws_name: str = ""  # the console's named query it mirrors
+    decisions: bool = False  # reads the side channel (vpc_flow_log_rejections), not only the AWS records
 
 
 def _r(name: str, aws: str, title: str, desc: str, sql: str, needs: tuple[str, ...], *params: str) -> Report:
@@ -122,13 +123,29 @@ REPORTS: dict[str, Report] = {
            "AND dstport IN (22, 3389) AND flow_direction_or_ingress GROUP BY srcaddr, dstport "
            "HAVING COUNT(DISTINCT srcport) >= {min_attempts} ORDER BY attempts DESC LIMIT {limit}",
            ("srcaddr", "dstport", "srcport")),
+        Report("rejected-by-rule", "Rules that rejected traffic",
+               "Which security-group or network-ACL rule (or default deny) decided each REJECT record, from "
+               "the policy engine's side channel.",
+               "SELECT rule, COUNT(*) AS records, SUM(packets) AS packets, COUNT(DISTINCT srcaddr) AS sources, "
+               "COUNT(DISTINCT interface_id) AS interfaces, MIN(start) AS first_start, MAX(\"end\") AS last_end "
+               "FROM vpc_flow_log_rejections GROUP BY rule ORDER BY records DESC LIMIT {limit}", (), decisions=True),
+        Report("rejected-flows", "Rejected flows and their rules",
+               "Every REJECT record with the rule that decided it (side channel).",
+               "SELECT flow_log_id, interface_id, flow_direction, srcaddr, dstaddr, srcport, dstport, protocol, "
+               "packets, start, \"end\", rule FROM vpc_flow_log_rejections ORDER BY start, interface_id "
+               "LIMIT {limit}", (), decisions=True),
     )
 }
 
 
 def render_sql(report: Report, columns: set[str], *, limit: int = 20, addr: str | None = None,
-               min_ports: int = 20, min_attempts: int = 20) -> str:
+               min_ports: int = 20, min_attempts: int = 20, has_decisions: bool = True) -> str:
     """The report's SQL for a view with ``columns``; raises ConfigError when a needed field is absent."""
+    if report.decisions and not has_decisions:
+        raise ConfigError(
+            f"report {report.name!r} reads the policy engine's decisions, which `vpcflow run` writes next to "
+            "the records in a data directory (<data-dir>/rejects/*.rejects.jsonl); none were found"
+        )
     missing = [c for c in report.needs if c not in columns]
     if missing:
         raise ConfigError(

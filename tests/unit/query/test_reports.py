@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -33,9 +34,19 @@ def db(tmp_path: Path) -> FlowLogDatabase:
     lines += ["5 123456789012 eni-0bbbbbbbbbbbbbbbb - - - - - - - 1700000000 1700000059 - NODATA - - - - - - - -"]
     p = tmp_path / "123456789012_vpcflowlogs_us-east-1_fl-0123456789abcdef0_20231114T2210Z_00000000.log.gz"
     p.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    side = tmp_path / "fl-0123456789abcdef0.rejects.jsonl"
+    rule_sg = "sg-0c5bcc4c7b59e45e9 ingress: no rule allows tcp 22 from 203.0.113.9"
+    rule_nacl = "acl-023f13920c335ffd3 inbound rule *: deny all traffic from 0.0.0.0/0"
+    side.write_text("".join(
+        json.dumps({"interface_id": "eni-0aaaaaaaaaaaaaaaa", "flow_direction": "ingress", "srcaddr": src,
+                    "dstaddr": "10.0.1.10", "srcport": 50000 + i, "dstport": 22, "protocol": 6, "start": 1700000000,
+                    "end": 1700000005, "packets": 3, "rule": rule}) + "\n"
+        for i, (src, rule) in enumerate([("203.0.113.9", rule_sg)] * 3 + [("198.51.100.7", rule_nacl)])
+    ))
     d = FlowLogDatabase()
     d.add_files([p])
     d.create_view()
+    d.add_decisions([side])
     return d
 
 
@@ -75,6 +86,22 @@ def test_traffic_from_needs_addr_and_quotes_it(db: FlowLogDatabase) -> None:
         _run(db, "traffic-from")
     assert len(_run(db, "traffic-from", addr="203.0.113.9", limit=100)) == 25
     assert _run(db, "traffic-to", addr="x' OR '1'='1") == []
+
+
+def test_rejected_by_rule_reads_the_side_channel(db: FlowLogDatabase) -> None:
+    rows = _run(db, "rejected-by-rule")
+    assert [(r["records"], r["packets"], r["sources"]) for r in rows] == [(3, 9, 1), (1, 3, 1)]
+    assert str(rows[0]["rule"]).startswith("sg-0c5bcc4c7b59e45e9")
+    flows = _run(db, "rejected-flows")
+    assert {r["flow_log_id"] for r in flows} == {"fl-0123456789abcdef0"} and len(flows) == 4
+
+
+def test_side_channel_reports_need_the_side_channel() -> None:
+    d = FlowLogDatabase()
+    d.create_view()
+    d.add_decisions([])
+    with pytest.raises(ConfigError, match="rejects"):
+        render_sql(REPORTS["rejected-by-rule"], {c for c, _ in d.columns()}, has_decisions=d.has_decisions)
 
 
 def test_report_needing_absent_field_is_refused() -> None:
