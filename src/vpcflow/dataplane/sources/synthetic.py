@@ -119,45 +119,58 @@ def tcp_packets(
     resp: np.ndarray,
     rst: np.ndarray,
     v6: bool,
+    exchanges: np.ndarray | None = None,
+    idle: np.ndarray | None = None,
 ) -> tuple[list[_Pk], np.ndarray]:
-    """Whole TCP connections (handshake, request, response, teardown); returns groups and end times."""
+    """Whole TCP connections: handshake, ``exchanges[f]`` request/response exchanges (``think``, ``req``,
+    ``resp``, ``idle`` are per exchange, flows' exchanges consecutive; ``idle`` is the client's pause
+    after an exchange), then the teardown. Returns the packet groups and each connection's end time."""
     extra = 20 if v6 else 0
     hdr, mss = TCP_HDR + extra, MSS - extra
     n = t0.shape[0]
     idx = np.arange(n, dtype=np.int64)
+    ex = np.ones(n, np.int64) if exchanges is None else exchanges.astype(np.int64)
+    fe, _ = _group(ex)  # the flow of every exchange
+    pause = np.zeros(fe.shape[0], np.int64) if idle is None else idle.astype(np.int64)
     out = [
         _mk(idx, t0, False, SYN_LEN + extra, SYN),
         _mk(idx, t0 + rtt, True, SYN_LEN + extra, SYN | ACK),
     ]
     c = t0 + rtt + 20 * US
     out.append(_mk(idx, c, False, hdr, ACK))
+    rtt_e = rtt[fe]
     nreq, lreq = _segments(req, mss)
+    nresp, lresp = _segments(resp, mss)
+    span = ((nresp - 1) // WINDOW_SEGMENTS) * rtt_e + ((nresp - 1) % WINDOW_SEGMENTS) * SEG_GAP_NS
+    dur = (nreq - 1) * SEG_GAP_NS + rtt_e // 2 + think + span + rtt_e
+    # each exchange starts when the previous one is done and the client's pause is over
+    step = dur + pause
+    cs = np.cumsum(step) - step
+    first = np.cumsum(ex) - ex
+    start = c[fe] + cs - np.repeat(cs[first], ex)
     f, j = _group(nreq)
     last = j == nreq[f] - 1
     out.append(
-        _mk(f, c[f] + j * SEG_GAP_NS, False, np.where(last, hdr + lreq[f], hdr + mss), np.where(last, PSH | ACK, ACK))
-    )
-    f, j = _group(nreq // 2)  # delayed ACK: one per two full segments
-    out.append(_mk(f, c[f] + (2 * j + 1) * SEG_GAP_NS + ACK_DELAY_NS, True, hdr, ACK))
-    r0 = c + (nreq - 1) * SEG_GAP_NS + rtt // 2 + think
-    nresp, lresp = _segments(resp, mss)
-    f, j = _group(nresp)
-    last = j == nresp[f] - 1
-    tseg = r0[f] + (j // WINDOW_SEGMENTS) * rtt[f] + (j % WINDOW_SEGMENTS) * SEG_GAP_NS
-    out.append(_mk(f, tseg, True, np.where(last, hdr + lresp[f], hdr + mss), np.where(last, PSH | ACK, ACK)))
-    f, j = _group((nresp + 1) // 2)
-    seg = np.minimum(2 * j + 1, nresp[f] - 1)
-    out.append(
         _mk(
-            f,
-            r0[f] + (seg // WINDOW_SEGMENTS) * rtt[f] + (seg % WINDOW_SEGMENTS) * SEG_GAP_NS + ACK_DELAY_NS,
+            fe[f],
+            start[f] + j * SEG_GAP_NS,
             False,
-            hdr,
-            ACK,
+            np.where(last, hdr + lreq[f], hdr + mss),
+            np.where(last, PSH | ACK, ACK),
         )
     )
-    lastseg = nresp - 1
-    end = r0 + (lastseg // WINDOW_SEGMENTS) * rtt + (lastseg % WINDOW_SEGMENTS) * SEG_GAP_NS + rtt
+    f, j = _group(nreq // 2)  # delayed ACK: one per two full segments
+    out.append(_mk(fe[f], start[f] + (2 * j + 1) * SEG_GAP_NS + ACK_DELAY_NS, True, hdr, ACK))
+    r0 = start + (nreq - 1) * SEG_GAP_NS + rtt_e // 2 + think
+    f, j = _group(nresp)
+    last = j == nresp[f] - 1
+    tseg = r0[f] + (j // WINDOW_SEGMENTS) * rtt_e[f] + (j % WINDOW_SEGMENTS) * SEG_GAP_NS
+    out.append(_mk(fe[f], tseg, True, np.where(last, hdr + lresp[f], hdr + mss), np.where(last, PSH | ACK, ACK)))
+    f, j = _group((nresp + 1) // 2)
+    seg = np.minimum(2 * j + 1, nresp[f] - 1)
+    tack = r0[f] + (seg // WINDOW_SEGMENTS) * rtt_e[f] + (seg % WINDOW_SEGMENTS) * SEG_GAP_NS + ACK_DELAY_NS
+    out.append(_mk(fe[f], tack, False, hdr, ACK))
+    end = (start + dur)[np.cumsum(ex) - 1]
     fin = np.flatnonzero(~rst)
     out.append(_mk(fin, end[fin], False, hdr, FIN | ACK))
     out.append(_mk(fin, end[fin] + rtt[fin] // 2, True, hdr, FIN | ACK))
@@ -266,9 +279,12 @@ class SyntheticSource:
         elif not w.respond:
             groups = unanswered_syns(t0, w.retries, v6)
         else:
-            think = (w.think_ms.sample(rng, n) * 1e6).astype(np.int64)
-            req = w.request_bytes.sample(rng, n)
-            resp = w.response_bytes.sample(rng, n)
+            ex = np.maximum(np.rint(w.exchanges.sample(rng, n, log=False)).astype(np.int64), 1)
+            n_ex = int(ex.sum())
+            think = (w.think_ms.sample(rng, n_ex) * 1e6).astype(np.int64)
+            req = w.request_bytes.sample(rng, n_ex)
+            resp = w.response_bytes.sample(rng, n_ex)
+            idle = (w.idle_ms.sample(rng, n_ex) * 1e6).astype(np.int64)
             rst = rng.random(n) < w.rst_fraction
             if w.backend is not None:
                 # the load balancer's own connection to a target, inside the client's connection
@@ -294,7 +310,7 @@ class SyntheticSource:
                 groups += b_groups
                 flows = {k: np.concatenate([flows[k], bflows[k]]) for k in flows}
             else:
-                groups, _end = tcp_packets(t0, rtt, think, req, resp, rst, v6)
+                groups, _end = tcp_packets(t0, rtt, think, req, resp, rst, v6, ex, idle)
         st = self.stats.per_workload.setdefault(w.name, {"flows": 0, "packets": 0})
         st["flows"] += n
         st["packets"] += sum(g.flow.shape[0] for g in groups)

@@ -284,3 +284,30 @@ def test_writer_sequence_numbers_follow_the_payload() -> None:
     # the teardown: client FIN at ISN + 1 + 3000 request bytes; the final ACK covers the server's FIN
     assert int(s[-3]) == (isn_c + 1 + 3000) % 2**32 and bool(c2s[-3])
     assert int(a[-1]) == (isn_s + 1 + 10000 + 1) % 2**32
+
+
+def test_persistent_connections_carry_several_exchanges() -> None:
+    wl = TCP_WL.replace("rst_fraction: 0}", "rst_fraction: 0, exchanges: 3, idle_ms: 2000}").replace(
+        "rate: 20", "rate: 2"
+    )
+    b, _ = run(wl, dur="30s")
+    flows = flows_of(b, 8080)
+    assert flows
+    for idx in flows.values():
+        # 3 handshake + 3 x (3 request segments + 1 ACK + 7 response segments + 4 ACKs) + 3 teardown
+        assert len(idx) == 51
+        c2s = b.dst_port[idx] == 8080
+        pushes = idx[c2s & (b.tcp_flags[idx] == 24)]  # the last request segment of each exchange
+        assert len(pushes) == 3
+        gaps = np.diff(b.ts_ns[pushes])
+        assert bool(np.all(gaps > 2_000_000_000))  # each exchange waits for the previous one + 2 s idle
+        assert b.tcp_flags[idx][:3].tolist() == [2, 18, 16] and b.tcp_flags[idx][-3:].tolist() == [17, 17, 16]
+
+
+def test_exchanges_only_for_plain_tcp() -> None:
+    with pytest.raises(ConfigError, match="exchanges apply"):
+        loads_scenario(
+            HEAD.format(dur="20s", seed=1) + "  - {name: a, kind: udp, from: web-1a, to: app-1a, rate: 1, "
+            "exchanges: 2}\n",
+            topology=TOPO,
+        )
