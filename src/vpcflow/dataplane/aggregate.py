@@ -248,6 +248,8 @@ class FlowLogAggregator:
             keys[:, sp.pos["svc_src"]] = 0
         if sp.svc_dst and not use_dsvc:
             keys[:, sp.pos["svc_dst"]] = 0
+        if tf == 0:
+            active = np.unique(keys[:, 0])  # ALL: every covered row was folded
         self._active.update(active.tolist())
         if len(packets) == 0:
             return

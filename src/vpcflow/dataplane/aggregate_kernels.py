@@ -104,17 +104,19 @@ def observe_fold(  # type: ignore[no-untyped-def]
     Builds each row's packed key exactly like ``FlowLogAggregator._add_numpy`` (key 0 = ENI << 34 |
     window start; key 1 = direction | action << 1 | protocol << 2 | srcport << 10 | dstport << 26 |
     IPv6 << 42 | (traffic-path + 1) << 43; then addresses and the optional columns), maps TCP flags
-    as spec 1.4 says, and folds into a hash table. Also returns the distinct key-0 values of covered
-    rows before the TrafficType filter (ENI windows with traffic: the NODATA test).
+    as spec 1.4 says, and folds into a hash table. With a TrafficType filter (ACCEPT/REJECT) it also
+    returns the distinct key-0 values of covered rows before the filter (ENI windows with traffic:
+    the NODATA test); with ALL that list is empty and the caller uses the folded keys' key 0.
     """
     n = o_packet.shape[0]
     cap = 16
     while cap < 2 * n:
         cap <<= 1
     mask = np.uint64(cap - 1)
-    table = np.full(cap, -1, np.int64)
-    akeys = np.full(cap, np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64)
-    active = np.empty(n, np.uint64)
+    table = np.full(cap, -1, np.int32)  # int32: half the cache footprint of the probe table
+    acap = cap if traffic_filter != 0 else 1
+    akeys = np.full(acap, np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64)
+    active = np.empty(n if traffic_filter != 0 else 0, np.uint64)
     n_active = 0
     keys = np.empty((n, k), np.uint64)
     o_packets = np.empty(n, np.int64)
@@ -134,18 +136,20 @@ def observe_fold(  # type: ignore[no-untyped-def]
         itv = interval[e]
         ws = ts_s - ts_s % itv
         k0 = (np.uint64(e) << np.uint64(34)) | np.uint64(ws)
-        # activity set (before the filter)
-        s = (k0 * _M1) & mask
-        while True:
-            a = akeys[s]
-            if a == k0:
-                break
-            if a == np.uint64(0xFFFFFFFFFFFFFFFF):
-                akeys[s] = k0
-                active[n_active] = k0
-                n_active += 1
-                break
-            s = (s + np.uint64(1)) & mask
+        if traffic_filter != 0:
+            # Activity before the TrafficType filter (NODATA test). With ALL every covered row is kept,
+            # so the caller takes the activity from the folded keys instead (one probe less per row).
+            s = (k0 * _M1) & mask
+            while True:
+                a = akeys[s]
+                if a == k0:
+                    break
+                if a == np.uint64(0xFFFFFFFFFFFFFFFF):
+                    akeys[s] = k0
+                    active[n_active] = k0
+                    n_active += 1
+                    break
+                s = (s + np.uint64(1)) & mask
         act = o_action[i]
         if traffic_filter == 1 and act != 0:
             continue
