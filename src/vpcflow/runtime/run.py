@@ -300,9 +300,11 @@ def execute(prepared: PreparedRun, *, taps: Mapping[str, Callable[[Any], None]] 
             progress: ProgressCallback | None = None) -> RunResult:
     """Run the prepared pipeline to the end of its sources."""
     try:
+        # Aggregation and delivery in a worker thread (overlaps with the engine on the second core),
+        # except with taps, so that what they print keeps the stages' order.
         stats = run_pipeline(prepared.sources, prepared.engine, prepared.flow_logs, prepared.topology,
                              prepared.sinks, side_dir=prepared.side_dir, taps=taps, progress=progress,
-                             options=prepared.options)
+                             options=prepared.options, threaded=not taps)
     finally:
         if prepared.delivery is not None:
             prepared.delivery.close()
