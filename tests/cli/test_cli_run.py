@@ -183,3 +183,14 @@ def test_bad_capture_stops_with_file_and_offset_unless_skip_bad(setup: Path, cap
     code, _, err = _invoke(["run", str(setup / "run.yaml"), "--data-dir", str(setup / "data2"), "--skip-bad"], capsys)
     assert code == 0, err
     assert "bad records skipped" in err
+
+
+def test_attribute_tap_shows_eni_and_direction(setup: Path, capsys):
+    code, stdout, err = _invoke(["run", str(setup / "run.yaml"), "--data-dir", str(setup / "data"), "--tap",
+                                 "attribute", "-q"], capsys)
+    assert code == 0, err
+    lines = stdout.splitlines()
+    assert len(lines) == 6 and all(ln.startswith("attribute ts=") for ln in lines)
+    assert sum(f"eni={ENI} egress 172.31.16.139:20641 > 172.31.16.21:22" in ln for ln in lines) == 5
+    assert sum(f"eni={ENI} ingress 198.51.100.7:50000 > 172.31.16.139:3389" in ln for ln in lines) == 1
+    assert not any("ACCEPT" in ln or "REJECT" in ln for ln in lines)  # decisions are the evaluate tap's
