@@ -194,3 +194,12 @@ def test_attribute_tap_shows_eni_and_direction(setup: Path, capsys):
     assert sum(f"eni={ENI} egress 172.31.16.139:20641 > 172.31.16.21:22" in ln for ln in lines) == 5
     assert sum(f"eni={ENI} ingress 198.51.100.7:50000 > 172.31.16.139:3389" in ln for ln in lines) == 1
     assert not any("ACCEPT" in ln or "REJECT" in ln for ln in lines)  # decisions are the evaluate tap's
+
+
+def test_rerun_into_the_same_output_replaces_instead_of_appending(setup: Path, capsys):
+    dd, out = setup / "data", setup / "out"
+    for _ in range(2):
+        assert _invoke(["run", str(setup / "run.yaml"), "--data-dir", str(dd), "--output", str(out), "-q"],
+                       capsys)[0] == 0
+    (folder,) = list(out.iterdir())
+    assert (folder / "records.log").read_text().splitlines()[1:] == EXPECTED

@@ -4,7 +4,7 @@ Not an AWS destination: the simple sink of ``vpcflow run --output DIR`` (and of 
 logs have no delivery wired yet). Layout, one folder per flow log:
 
 - text: ``DIR/<flow-log-id>/records.log``: the S3 header line once (spec 1.7), then one record per
-  line (spec 1.1), appended as windows close;
+  line (spec 1.1), appended as windows close; a new run replaces an earlier run's files;
 - parquet: ``DIR/<flow-log-id>/part-NNNNN.parquet``: one file per flush that had records (GZIP,
   AWS column names and types, via ``codecs.parquet``).
 
@@ -40,6 +40,7 @@ class FilesSink:
     _buffers: dict[str, list[pa.Table]] = field(default_factory=dict)
     _flow_logs: dict[str, FlowLog] = field(default_factory=dict)
     _parts: dict[str, int] = field(default_factory=dict)
+    _started: set[str] = field(default_factory=set)
     records_written: int = 0
     files: list[Path] = field(default_factory=list)
 
@@ -79,12 +80,17 @@ class FilesSink:
     def _write(self, fl_id: str, table: pa.Table) -> None:
         folder = self.root / fl_id
         folder.mkdir(parents=True, exist_ok=True)
+        first = fl_id not in self._started
+        if first:
+            # A run replaces what an earlier run wrote for this flow log (no appended duplicates).
+            self._started.add(fl_id)
+            for old in [*folder.glob("part-*.parquet"), folder / "records.log"]:
+                old.unlink(missing_ok=True)
         if self.kind == "text":
             path = folder / "records.log"
-            new = not path.exists() or path.stat().st_size == 0
             body = render_text(table, header=False)
             with open(path, "ab") as f:
-                if new:
+                if first:
                     f.write((header_line(list(table.column_names)) + "\n").encode())
                     self.files.append(path)
                 f.write(body)
