@@ -203,3 +203,33 @@ def test_rerun_into_the_same_output_replaces_instead_of_appending(setup: Path, c
                        capsys)[0] == 0
     (folder,) = list(out.iterdir())
     assert (folder / "records.log").read_text().splitlines()[1:] == EXPECTED
+
+
+def test_existing_flow_logs_by_id_or_all(setup: Path, capsys):
+    dd = setup / "data"
+    assert _invoke(["run", str(setup / "run.yaml"), "--data-dir", str(dd), "-q"], capsys)[0] == 0
+    from vpcflow.runtime.datadir import DataDir
+
+    with DataDir.resolve(dd).state() as st:
+        (fl,) = st.list_flow_logs()
+    by_id = setup / "by-id.yaml"
+    by_id.write_text(f"flow_logs:\n  ids: [{fl.flow_log_id}]\nsources:\n  - capture: capture.pcap\n")
+    out = setup / "out"
+    code, _, err = _invoke(["run", str(by_id), "--data-dir", str(dd), "--output", str(out), "-q"], capsys)
+    assert code == 0, err
+    assert (out / fl.flow_log_id / "records.log").read_text().splitlines()[1:] == EXPECTED
+    every = setup / "all.yaml"
+    every.write_text("sources:\n  - capture: capture.pcap\n")
+    assert _invoke(["run", str(every), "--data-dir", str(dd), "--output", str(setup / "out2"), "-q"], capsys)[0] == 0
+    assert (setup / "out2" / fl.flow_log_id / "records.log").exists()
+    missing = setup / "missing.yaml"
+    missing.write_text("flow_logs:\n  ids: [fl-00000000000000bad]\nsources:\n  - capture: capture.pcap\n")
+    code, _, err = _invoke(["run", str(missing), "--data-dir", str(dd), "-q"], capsys)
+    assert code == 2 and "fl-00000000000000bad do not exist" in err
+
+
+def test_empty_data_dir_without_topology_is_a_clear_error(setup: Path, capsys):
+    cfg = setup / "no-topo.yaml"
+    cfg.write_text("sources:\n  - capture: capture.pcap\n")
+    code, _, err = _invoke(["run", str(cfg), "--data-dir", str(setup / "empty"), "-q"], capsys)
+    assert code == 2 and "has no topology" in err
