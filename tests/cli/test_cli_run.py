@@ -233,3 +233,30 @@ def test_empty_data_dir_without_topology_is_a_clear_error(setup: Path, capsys):
     cfg.write_text("sources:\n  - capture: capture.pcap\n")
     code, _, err = _invoke(["run", str(cfg), "--data-dir", str(setup / "empty"), "-q"], capsys)
     assert code == 2 and "has no topology" in err
+
+
+def test_delivery_to_an_s3_endpoint_through_boto3(setup: Path, capsys, monkeypatch):
+    moto_server = pytest.importorskip("moto.server")
+    import boto3
+
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                     "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            monkeypatch.setenv(k, v)
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        s3.create_bucket(Bucket="golden-flow-logs")
+        cfg = setup / "run.yaml"
+        cfg.write_text(cfg.read_text() + f"delivery:\n  s3_endpoint_url: {endpoint}\n")
+        code, _, err = _invoke(["run", str(cfg), "--data-dir", str(setup / "data"), "-q"], capsys)
+        assert code == 0, err
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="golden-flow-logs").get("Contents", [])]
+        assert len(keys) == 1 and keys[0].startswith("run/AWSLogs/123456789010/vpcflowlogs/us-east-1/2014/12/14/")
+        body = gzip.decompress(s3.get_object(Bucket="golden-flow-logs", Key=keys[0])["Body"].read()).decode()
+        assert body.splitlines()[1:] == EXPECTED
+        assert not (setup / "data" / "s3" / "golden-flow-logs" / "run").exists()  # not the local store
+    finally:
+        server.stop()

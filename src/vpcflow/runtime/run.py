@@ -176,14 +176,18 @@ class _Delivery:
     """The data directory's embedded destinations, one sink per destination type, built on first use.
 
     ``s3`` -> ``LocalBucketSink`` over ``<data-dir>/s3``; ``cloud-watch-logs`` -> ``EmbeddedLogsSink``
-    over ``<data-dir>/logs.db``; both spool undeliverable records in ``<data-dir>/spool`` and report
+    over ``<data-dir>/logs.db`` (or, with ``delivery.s3_endpoint_url`` / ``logs_endpoint_url`` in the
+    config, ``S3Sink`` / ``CloudWatchLogsSink`` through boto3: AWS itself or any compatible endpoint);
+    all spool undeliverable records in ``<data-dir>/spool`` and report
     SUCCESS/FAILED to the control plane's delivery status. Delivery-time IAM checks (role trust and
     permissions, bucket policy) come from ``FlowLogService.check_delivery``. Kinesis Data Firehose has
     no embedded destination: its flow logs fall back to files (see ``prepare_run``).
     """
 
-    def __init__(self, dd: DataDir, store: StateStore, svc: FlowLogService, run_id: str) -> None:
+    def __init__(self, dd: DataDir, store: StateStore, svc: FlowLogService, run_id: str,
+                 s3_endpoint: str | None = None, logs_endpoint: str | None = None) -> None:
         self.dd, self.store, self.svc, self.run_id = dd, store, svc, run_id
+        self.s3_endpoint, self.logs_endpoint = s3_endpoint, logs_endpoint
         self._sinks: dict[str, Sink] = {}
         self.closeables: list[Any] = []
 
@@ -202,17 +206,33 @@ class _Delivery:
 
         spool = Spool(self.dd.spool)
         sink: Sink
-        if kind == "s3":
+        account, region = self.dd.settings(self.store)
+        if kind == "s3" and self.s3_endpoint is not None:
+            from vpcflow.dataplane.sinks.s3 import S3Sink
+
+            endpoint = None if self.s3_endpoint == "aws" else self.s3_endpoint
+            sink = S3Sink(endpoint_url=endpoint, region=region, spool=spool, status=self._status,
+                          authorize=self._check)
+        elif kind == "s3":
             from vpcflow.dataplane.sinks.local_bucket import LocalBucketSink
             from vpcflow.storage.bucketstore import BucketStore
 
             sink = LocalBucketSink(BucketStore(self.dd.s3_root), spool=spool, status=self._status,
                                    authorize=self._check)
+        elif kind == "cloud-watch-logs" and self.logs_endpoint is not None:
+            from vpcflow.dataplane.sinks.cloudwatch_logs import CloudWatchLogsSink
+            from vpcflow.dataplane.sinks.spool import CheckpointStore
+
+            checkpoints = CheckpointStore(self.dd.spool / "checkpoints.db")
+            self.closeables.append(checkpoints)
+            endpoint = None if self.logs_endpoint == "aws" else self.logs_endpoint
+            sink = CloudWatchLogsSink(checkpoints=checkpoints, endpoint_url=endpoint, region=region,
+                                      run_id=self.run_id, spool=spool, status=self._status,
+                                      authorize=lambda fl, _group_exists: self._check(fl))
         elif kind == "cloud-watch-logs":
             from vpcflow.dataplane.sinks.embedded_logs import EmbeddedLogsSink
             from vpcflow.storage.logstore import LogStore
 
-            account, region = self.dd.settings(self.store)
             logs = LogStore(self.dd.logs_path, account_id=account, region=region)
             self.closeables.append(logs)
             sink = EmbeddedLogsSink(logs, run_id=self.run_id, spool=spool, status=self._status,
@@ -272,7 +292,7 @@ def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None =
         outputs: dict[str, Path] = {}
         files = FilesSink(out_dir, kind=fmt) if out_dir is not None else None  # type: ignore[arg-type]
         fallback: FilesSink | None = None
-        delivery = _Delivery(dd, store, svc, _run_id(cfg, flow_logs))
+        delivery = _Delivery(dd, store, svc, _run_id(cfg, flow_logs), cfg.s3_endpoint_url, cfg.logs_endpoint_url)
         for fl in flow_logs:
             sink: Sink | None = files
             if sink is None:

@@ -22,6 +22,9 @@ A run config (YAML) names where the account lives, which flow logs record, and w
         duration_s: 300                 # optional: the scenario's own duration otherwise
     output: {dir: out, format: text}    # optional: also write records as files
     aggregation: {skipdata_capacity: 1000000, nodata: true}
+    delivery:                           # optional: deliver through boto3 instead of the data directory
+      s3_endpoint_url: http://127.0.0.1:9000    # `aws` for AWS itself; credentials: boto3's chain
+      logs_endpoint_url: aws
 
 Relative paths are relative to the config file. With neither ``create`` nor ``ids``, every flow
 log of the data directory records. Every problem is a ``ConfigError`` naming ``file:line`` and the
@@ -39,7 +42,7 @@ import yaml
 from vpcflow.core.errors import ConfigError
 
 SOURCE_KINDS = ("capture", "pcap", "pcapng", "scenario")
-_TOP_KEYS = {"data_dir", "topology", "principal", "flow_logs", "sources", "output", "aggregation"}
+_TOP_KEYS = {"data_dir", "topology", "principal", "flow_logs", "sources", "output", "aggregation", "delivery"}
 _SOURCE_KEYS = {"capture", "pcap", "pcapng", "scenario", "interface", "interface_map", "skip_bad", "seed",
                 "duration_s", "reorder_window_s"}
 OUTPUT_FORMATS = ("text", "parquet")
@@ -72,6 +75,8 @@ class RunConfig:
     output_format: str = "text"
     skipdata_capacity: int | None = None
     nodata: bool = True
+    s3_endpoint_url: str | None = None  # None: the local bucket store; "aws": AWS itself; else that endpoint
+    logs_endpoint_url: str | None = None  # None: the embedded log store; "aws" or an endpoint: through boto3
 
 
 class _Lines:
@@ -237,7 +242,20 @@ def load_run_config(path: str | Path) -> RunConfig:
             raise lines.error("aggregation.skipdata_capacity", f"must be at least 1, got {cap}")
     nodata = _expect(lines, "aggregation.nodata", agg.get("nodata", True), bool, "true or false")
 
+    dlv = doc.get("delivery") or {}
+    _expect(lines, "delivery", dlv, dict, "a mapping with s3_endpoint_url and/or logs_endpoint_url")
+    _unknown(lines, "delivery", dlv, {"s3_endpoint_url", "logs_endpoint_url"})
+    endpoints: dict[str, str | None] = {}
+    for key in ("s3_endpoint_url", "logs_endpoint_url"):
+        value = dlv.get(key)
+        if value is not None:
+            _expect(lines, f"delivery.{key}", value, str, "`aws` or an endpoint URL (http://host:port)")
+            if value != "aws" and not value.startswith(("http://", "https://")):
+                raise lines.error(f"delivery.{key}", f"expected `aws` or an http(s):// URL, got {value!r}")
+        endpoints[key] = value
+
     return RunConfig(
+        s3_endpoint_url=endpoints["s3_endpoint_url"], logs_endpoint_url=endpoints["logs_endpoint_url"],
         path=p, data_dir=data_dir, topology=topology, principal=principal, create=tuple(create),
         create_where=tuple(create_where), flow_log_ids=tuple(ids), sources=tuple(sources), output_dir=out_dir,
         output_format=out_fmt, skipdata_capacity=cap, nodata=nodata,

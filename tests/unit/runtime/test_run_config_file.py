@@ -44,7 +44,9 @@ sources:
     duration_s: 30
 output: {dir: out, format: parquet}
 aggregation: {skipdata_capacity: 10, nodata: false}
+delivery: {s3_endpoint_url: "http://127.0.0.1:9000", logs_endpoint_url: aws}
 """))
+    assert (cfg.s3_endpoint_url, cfg.logs_endpoint_url) == ("http://127.0.0.1:9000", "aws")
     assert cfg.data_dir == folder / "data" and cfg.topology == folder / "topo.yaml"
     assert cfg.create == ({"ResourceIds": ["vpc-1"], "ResourceType": "VPC", "TrafficType": "ALL"},)
     assert cfg.create_where == (f"{folder / 'run.yaml'}:6",)
@@ -77,6 +79,9 @@ aggregation: {skipdata_capacity: 10, nodata: false}
     ("sources:\n  - capture: a.pcap\naggregation:\n  skipdata_capacity: 0\n", "4: aggregation.skipdata_capacity",
      "at least 1"),
     ("sources:\n  - capture: a.pcap\naggregation: {nodata: 1}\n", "3: aggregation.nodata", "true or false"),
+    ("sources:\n  - capture: a.pcap\ndelivery: {s3_endpoint_url: minio}\n", "3: delivery.s3_endpoint_url",
+     "http(s):// URL"),
+    ("sources:\n  - capture: a.pcap\ndelivery: {firehose: aws}\n", "3: delivery.firehose", "unknown key"),
     ("sources: [\n", "2", "not valid YAML"),
     ("- a\n- b\n", "1", "a mapping at the top level"),
 ])
