@@ -260,3 +260,25 @@ def test_delivery_to_an_s3_endpoint_through_boto3(setup: Path, capsys, monkeypat
         assert not (setup / "data" / "s3" / "golden-flow-logs" / "run").exists()  # not the local store
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_shipped_demo_example_runs(tmp_path: Path, capsys):
+    dd = tmp_path / "data"
+    code, _, err = _invoke(["run", str(EXAMPLES / "demo-run.yaml"), "--data-dir", str(dd)], capsys)
+    assert code == 0, err
+    bucket = dd / "s3" / "vpcflow-demo-logs"
+    assert list(bucket.rglob("*.log.gz")) and list(bucket.rglob("*.log.parquet"))
+    from vpcflow.storage.logstore import LogStore
+
+    store = LogStore(dd / "logs.db")
+    try:
+        streams = set(store.stream_names("/vpcflow/demo"))
+        events = store.filter_log_events(logGroupName="/vpcflow/demo", logStreamNames=["eni-01c69b7967b1c442f-all"],
+                                         limit=10000)["events"]
+    finally:
+        store.close()
+    nodata_only = (len(events), sum(e["message"].endswith(" NODATA") for e in events))
+    # Both database ENIs have a stream; the idle standby (db-1b) logs NODATA records only, one a minute.
+    assert {"eni-0df26292f842a29fc-all", "eni-01c69b7967b1c442f-all"} <= streams
+    assert nodata_only[0] >= 60 and nodata_only[0] == nodata_only[1]
