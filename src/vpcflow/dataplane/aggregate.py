@@ -30,47 +30,24 @@ Memory is bounded by active flows: per-batch rows are folded into partial record
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from vpcflow.codecs.addresses import addresses_to_strings
-from vpcflow.codecs.records import record_table
-from vpcflow.dataplane.aggregate_fields import NEXT_HOP_FIELDS, TAG_FIELDS, EniTable, covers
+from vpcflow.dataplane.aggregate_fields import NEXT_HOP_FIELDS, EniTable, covers
 from vpcflow.dataplane.aggregate_groupby import Partials, fold
-from vpcflow.dataplane.packets import ACCEPT, REJECT, ObservationBatch
+from vpcflow.dataplane.aggregate_records import ENI_SHIFT as _ENI_SHIFT
+from vpcflow.dataplane.aggregate_records import WS_MASK as _WS_MASK
+from vpcflow.dataplane.aggregate_records import KeySpec, RecordTableBuilder
+from vpcflow.dataplane.aggregate_reference import NumpyReferenceAdd, map_tcp_flags
+from vpcflow.dataplane.packets import ObservationBatch
 from vpcflow.model.fields import format_version
 from vpcflow.model.flowlog import FlowLog
 from vpcflow.model.topology.model import Topology
 
 #: Default record capacity per ENI per window before SKIPDATA (documented in docs/dataplane.md).
 DEFAULT_SKIPDATA_CAPACITY = 1_000_000
-
-_FIN_SYN_RST = np.uint8(0x07)
-_SYN_ACK = np.uint8(0x12)
-_SYN_ACK_BIT = np.uint8(0x10)
-_INVALID_BIT = np.uint8(0x80)  # internal: a packet with an impossible flag combination seen
-_TCP = 6
-_ENI_SHIFT = np.uint64(34)  # key 0 = eni << 34 | window start (seconds < 2**34: until year 2514)
-_WS_MASK = np.uint64((1 << 34) - 1)
-
-
-def map_tcp_flags(raw: npt.NDArray[np.uint8], protocol: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """Per-packet flags as flow logs count them (spec 1.4).
-
-    FIN 1, SYN 2, RST 4 are kept; a SYN|ACK packet counts as 18 (SYN-ACK); ACK, PSH, URG, ECE, CWR
-    alone are not reported (0). A packet with SYN and FIN, or SYN and RST, together is an
-    impossible combination: the record's tcp-flags becomes ``-`` ("cannot be calculated").
-    Non-TCP packets count 0 (the catalogue's choice for the UNCONFIRMED non-TCP case).
-    """
-    f = raw & _FIN_SYN_RST
-    f |= np.where((raw & _SYN_ACK) == _SYN_ACK, _SYN_ACK_BIT, np.uint8(0))
-    invalid = ((raw & 0x03) == 0x03) | ((raw & 0x06) == 0x06)
-    f |= np.where(invalid, _INVALID_BIT, np.uint8(0))
-    return np.where(protocol == _TCP, f, np.uint8(0)).astype(np.uint8)
-
 
 @dataclass(frozen=True, slots=True)
 class AggregateOptions:
@@ -103,61 +80,13 @@ class AggregateOutput:
         return t
 
 
-@dataclass(slots=True)
-class _KeySpec:
-    """Which optional key columns a flow log's format needs, and where each key column sits."""
-
-    pkt_src: bool
-    pkt_dst: bool
-    path: bool
-    peer: bool
-    svc_src: bool
-    svc_dst: bool
-    pos: dict[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        names = ["eniwin", "meta", "src_hi", "src_lo", "dst_hi", "dst_lo"]
-        if self.pkt_src:
-            names += ["psrc_hi", "psrc_lo"]
-        if self.pkt_dst:
-            names += ["pdst_hi", "pdst_lo"]
-        if self.peer:
-            names.append("peer")
-        if self.svc_src:
-            names.append("svc_src")
-        if self.svc_dst:
-            names.append("svc_dst")
-        self.pos = {n: i for i, n in enumerate(names)}
-
-    @property
-    def nkeys(self) -> int:
-        return len(self.pos)
-
-
 #: Use the compiled one-pass kernel in ``FlowLogAggregator.add`` (False: the numpy reference path).
 USE_KERNEL = True
 _EMPTY_U64 = np.zeros(0, dtype=np.uint64)
 _EMPTY_I16 = np.zeros(0, dtype=np.int16)
 
 
-def _run_rules(rule: npt.NDArray[np.int32], rule_map: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
-    """Batch rule indexes -> run rule indexes; -1 (no rule) stays -1."""
-    if len(rule_map) == 0:
-        return np.full(rule.shape[0], -1, np.int32)
-    return np.where(rule >= 0, rule_map[np.maximum(rule, 0)], np.int32(-1)).astype(np.int32)
-
-
-def _service_key(codes: npt.NDArray[np.int16] | None, svc_map: npt.NDArray[np.int64] | None,
-                 rows: npt.NDArray[np.generic] | slice, n: int) -> npt.NDArray[np.uint64]:
-    """Key column of a pkt-*-aws-service field: global service index + 1, 0 for `-`."""
-    if codes is None or svc_map is None or len(svc_map) == 0:
-        sel = np.zeros(n, dtype=np.uint64)[rows]
-        return np.ascontiguousarray(sel)
-    c = codes[rows].astype(np.int64)
-    return np.where(c >= 0, svc_map[np.maximum(c, 0)] + 1, 0).astype(np.uint64)
-
-
-class FlowLogAggregator:
+class FlowLogAggregator(RecordTableBuilder, NumpyReferenceAdd):
     """The open windows of one flow log."""
 
     def __init__(self, flow_log: FlowLog, enis: EniTable, options: AggregateOptions, rules: list[str],
@@ -170,7 +99,7 @@ class FlowLogAggregator:
         self.rules = rules
         self.services = services if services is not None else []
         ns = set(self.names)
-        self.spec = _KeySpec(
+        self.spec = KeySpec(
             pkt_src="pkt-srcaddr" in ns or "pkt-src-aws-service" in ns,
             pkt_dst="pkt-dstaddr" in ns or "pkt-dst-aws-service" in ns,
             path="traffic-path" in ns,
@@ -261,70 +190,6 @@ class FlowLogAggregator:
         self._pending_rows += len(part)
         if self._pending_rows > max(1 << 16, len(self._folded)):
             self._compact()
-
-    def _add_numpy(self, obs: ObservationBatch, eni_map: npt.NDArray[np.int64], rule_map: npt.NDArray[np.int32],
-                   ts_s: npt.NDArray[np.int64], flags: npt.NDArray[np.uint8],
-                   svc_map: npt.NDArray[np.int64] | None = None) -> None:
-        """The numpy reference of ``add`` (``ts_s``/``flags`` are per observation row); tests compare them."""
-        eni = eni_map[obs.eni]
-        keep = self._covered[eni]
-        if not keep.any():
-            return
-        ws = ts_s - ts_s % self._interval[eni]
-        k0 = (eni.astype(np.uint64) << _ENI_SHIFT) | ws.astype(np.uint64)
-        tt = self.flow_log.traffic_type
-        if tt != "ALL":
-            # Activity (for NODATA) counts traffic before the TrafficType filter drops rows.
-            self._active.update(np.unique(k0[keep]).tolist())
-        if tt == "ACCEPT":
-            keep &= obs.action == ACCEPT
-        elif tt == "REJECT":
-            keep &= obs.action == REJECT
-        if not keep.all():
-            idx = np.flatnonzero(keep)
-            obs_rows: npt.NDArray[np.generic] | slice = idx
-        else:
-            obs_rows = slice(None)
-        pk = obs.packets
-        prow = obs.packet[obs_rows]
-        proto = pk.protocol[prow].astype(np.uint64)
-        meta = (
-            obs.direction[obs_rows].astype(np.uint64)
-            | (obs.action[obs_rows].astype(np.uint64) << np.uint64(1))
-            | (proto << np.uint64(2))
-            | (pk.src_port[prow].astype(np.uint64) << np.uint64(10))
-            | (pk.dst_port[prow].astype(np.uint64) << np.uint64(26))
-            | ((pk.ip_version[prow].astype(np.uint64) == 6).astype(np.uint64) << np.uint64(42))
-        )
-        if self.spec.path:
-            meta |= (obs.traffic_path[obs_rows].astype(np.int64) + 1).astype(np.uint64) << np.uint64(43)
-        keys = [k0[obs_rows], meta, obs.src_hi[obs_rows], obs.src_lo[obs_rows], obs.dst_hi[obs_rows],
-                obs.dst_lo[obs_rows]]
-        if self.spec.pkt_src:
-            keys += [obs.pkt_src_hi[obs_rows], obs.pkt_src_lo[obs_rows]]
-        if self.spec.pkt_dst:
-            keys += [obs.pkt_dst_hi[obs_rows], obs.pkt_dst_lo[obs_rows]]
-        if self.spec.peer:
-            peer = obs.peer_eni[obs_rows]
-            gpeer = np.where(peer >= 0, eni_map[np.maximum(peer, 0)], -1)
-            keys.append((gpeer + 1).astype(np.uint64))
-        for flag, col in ((self.spec.svc_src, "pkt_src_service"), (self.spec.svc_dst, "pkt_dst_service")):
-            if flag:
-                keys.append(_service_key(getattr(obs, col, None), svc_map, obs_rows, len(obs)))
-        t = ts_s[obs_rows]
-        part = Partials(
-            keys=[np.ascontiguousarray(k, dtype=np.uint64) for k in keys],
-            packets=np.ones(t.shape[0], dtype=np.int64),
-            bytes=pk.ip_len[prow].astype(np.int64),
-            first_s=t,
-            last_s=t,
-            flags=flags[obs_rows],
-            rule=_run_rules(obs.rule[obs_rows], rule_map),
-        )
-        part = fold(part)
-        if tt == "ALL":
-            self._active.update(np.unique(part.keys[0]).tolist())  # folded: far fewer rows to scan
-        self._push(part)
 
     def _compact(self) -> None:
         if self._pending:
@@ -440,136 +305,6 @@ class FlowLogAggregator:
             skipped_packets=skipped_packets,
             steering=steering,
         )
-
-    def _build(self, p: Partials, eni: npt.NDArray[np.int64], ws: npt.NDArray[np.int64],
-               nd_eni: npt.NDArray[np.int64], nd_ws: npt.NDArray[np.int64],
-               sk_eni: npt.NDArray[np.int64], sk_ws: npt.NDArray[np.int64]
-               ) -> tuple[pa.Table, pa.Table, dict[str, pa.Array]]:
-        """The record table: OK records, then NODATA and SKIPDATA, ordered by window, ENI, start."""
-        n_ok, n_nd, n_sk = len(p), len(nd_eni), len(sk_eni)
-        n = n_ok + n_nd + n_sk
-        all_eni = np.concatenate([eni, nd_eni, sk_eni])
-        all_ws = np.concatenate([ws, nd_ws, sk_ws])
-        itv = self._interval[all_eni] if n else np.zeros(0, np.int64)
-        start = np.concatenate([p.first_s, nd_ws, sk_ws])
-        end = np.concatenate([p.last_s, all_ws[n_ok:] + itv[n_ok:] - 2])
-        status = np.concatenate([np.zeros(n_ok, np.int8), np.ones(n_nd, np.int8), np.full(n_sk, 2, np.int8)])
-        # Final order: window, ENI (table order), start, end, then the key (deterministic).
-        pad = np.zeros(n - n_ok, dtype=np.uint64)
-        meta = np.concatenate([p.keys[1], pad])
-        order = np.lexsort((meta, status, end, start, all_eni, all_ws))
-        ok = np.zeros(n, dtype=bool)
-        ok[:n_ok] = True
-        ok = ok[order]
-
-        def okcol(arr: npt.NDArray[Any], fill: int = 0) -> npt.NDArray[Any]:
-            full = np.concatenate([arr, np.full(n - n_ok, fill, dtype=arr.dtype)])
-            return full[order]
-
-        def masked(arr: npt.NDArray[Any]) -> np.ma.MaskedArray:
-            # ``arr`` is already in final order and full length; non-OK rows are `-`.
-            return np.ma.MaskedArray(arr, mask=~ok)
-
-        meta_o = okcol(p.keys[1])
-        eni_o = all_eni[order]
-        ns = set(self.names)
-        cols: dict[str, object] = {}
-        for name in self.names:
-            if name == "version":
-                cols[name] = self.version
-            elif name in ("account-id", "interface-id", "vpc-id", "subnet-id", "instance-id", "region", "az-id",
-                          "interface-type"):
-                cols[name] = self.enis.column(name, eni_o)
-            elif name in ("srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"):
-                cols[name] = self._addr(p, name, okcol, ok)
-            elif name == "srcport":
-                cols[name] = masked(((meta_o >> np.uint64(10)) & np.uint64(0xFFFF)).astype(np.int32))
-            elif name == "dstport":
-                cols[name] = masked(((meta_o >> np.uint64(26)) & np.uint64(0xFFFF)).astype(np.int32))
-            elif name == "protocol":
-                cols[name] = masked(((meta_o >> np.uint64(2)) & np.uint64(0xFF)).astype(np.int32))
-            elif name == "packets":
-                cols[name] = masked(okcol(p.packets))
-            elif name == "bytes":
-                cols[name] = masked(okcol(p.bytes))
-            elif name == "start":
-                cols[name] = start[order]
-            elif name == "end":
-                cols[name] = end[order]
-            elif name == "action":
-                act = np.where((meta_o >> np.uint64(1)) & np.uint64(1), "REJECT", "ACCEPT")
-                cols[name] = pa.array(act, mask=~ok, type=pa.string())
-            elif name == "log-status":
-                cols[name] = pa.array(np.array(["OK", "NODATA", "SKIPDATA"])[status[order]], type=pa.string())
-            elif name == "tcp-flags":
-                fl = okcol(p.flags)
-                cols[name] = np.ma.MaskedArray((fl & 0x17).astype(np.int32), mask=~ok | ((fl & 0x80) != 0))
-            elif name == "type":
-                v6 = ((meta_o >> np.uint64(42)) & np.uint64(1)).astype(bool)
-                cols[name] = pa.array(np.where(v6, "IPv6", "IPv4"), mask=~ok, type=pa.string())
-            elif name == "flow-direction":
-                eg = (meta_o & np.uint64(1)).astype(bool)
-                cols[name] = pa.array(np.where(eg, "egress", "ingress"), mask=~ok, type=pa.string())
-            elif name == "traffic-path":
-                tp = ((meta_o >> np.uint64(43)) & np.uint64(0xF)).astype(np.int32) - 1
-                cols[name] = np.ma.MaskedArray(tp, mask=~ok | (tp < 0))
-            elif name in NEXT_HOP_FIELDS:
-                peer = okcol(p.keys[self.spec.pos["peer"]]).astype(np.int64) - 1
-                peer = np.where(ok, peer, -1)
-                cols[name] = self.enis.column(NEXT_HOP_FIELDS[name], peer)
-            elif name in ("pkt-src-aws-service", "pkt-dst-aws-service"):
-                code = okcol(p.keys[self.spec.pos["svc_src" if name == "pkt-src-aws-service" else "svc_dst"]])
-                code = np.where(ok, code.astype(np.int64) - 1, -1)
-                names_arr = pa.array([*self.services, None], type=pa.string())
-                cols[name] = names_arr.take(pa.array(np.where(code >= 0, code, len(self.services))))
-            elif name in TAG_FIELDS:
-                cols[name] = self.enis.tag_column(self.flow_log, name, eni_o)
-            else:
-                # sublocation-*, pkt-*-aws-service, ecs-*, reject-reason, resource-id, encryption-status:
-                # not modelled, `-` (see aggregate_fields docstring).
-                cols[name] = None
-        table = record_table(self.names, cols, length=n)
-        rejects = self._rejects(p, eni, order, ok, start[order], end[order], ns)
-        steering = {"start": pa.array(start[order], type=pa.int64()), "end": pa.array(end[order], type=pa.int64()),
-                    "interface_id": self.enis.column("interface-id", eni_o)}
-        return table, rejects, steering
-
-    def _addr(self, p: Partials, name: str, okcol: object, ok: npt.NDArray[np.bool_]) -> pa.Array:
-        idx = self.spec.pos[{"srcaddr": "src_hi", "dstaddr": "dst_hi", "pkt-srcaddr": "psrc_hi",
-                             "pkt-dstaddr": "pdst_hi"}[name]]
-        assert callable(okcol)
-        return addresses_to_strings(okcol(p.keys[idx]), okcol(p.keys[idx + 1]), valid=ok)
-
-    def _rejects(self, p: Partials, eni: npt.NDArray[np.int64], order: npt.NDArray[np.intp],
-                 ok: npt.NDArray[np.bool_], start: npt.NDArray[np.int64], end: npt.NDArray[np.int64],
-                 names: set[str]) -> pa.Table:
-        """Side channel: for every REJECT record, the record's identity and the rule that decided."""
-        n_ok = len(p)
-        pos = np.flatnonzero(ok)  # positions of OK records in final order
-        src_rows = order[pos]  # their row in p
-        meta = p.keys[1][src_rows]
-        rej = ((meta >> np.uint64(1)) & np.uint64(1)).astype(bool)
-        rows = src_rows[rej]
-        del n_ok
-        meta = meta[rej]
-        rule_idx = p.rule[rows]
-        rules = pa.array([*self.rules, None], type=pa.string()).take(
-            pa.array(np.where(rule_idx >= 0, rule_idx, len(self.rules))))
-        return pa.table({
-            "record_index": pa.array(pos[rej], type=pa.int64()),
-            "interface_id": self.enis.column("interface-id", eni[rows]),
-            "flow_direction": pa.array(np.where(meta & np.uint64(1), "egress", "ingress"), type=pa.string()),
-            "srcaddr": addresses_to_strings(p.keys[2][rows], p.keys[3][rows]),
-            "dstaddr": addresses_to_strings(p.keys[4][rows], p.keys[5][rows]),
-            "srcport": ((meta >> np.uint64(10)) & np.uint64(0xFFFF)).astype(np.int32),
-            "dstport": ((meta >> np.uint64(26)) & np.uint64(0xFFFF)).astype(np.int32),
-            "protocol": ((meta >> np.uint64(2)) & np.uint64(0xFF)).astype(np.int32),
-            "start": start[pos[rej]],
-            "end": end[pos[rej]],
-            "packets": p.packets[rows],
-            "rule": rules,
-        })
-
 
 @dataclass
 class Aggregator:

@@ -1,0 +1,200 @@
+"""Record tables of closed windows: partial records (plus NODATA/SKIPDATA rows) -> Arrow tables.
+
+``RecordTableBuilder`` is mixed into ``aggregate.FlowLogAggregator``: it turns the folded partial
+records of closed windows, the NODATA (ENI, window) pairs and the SKIPDATA ones into the flow log's
+record table (format columns in format order, ``codecs.records``), the REJECT side-channel table and
+the steering columns sinks use. Fill rules are described in ``aggregate`` and ``aggregate_fields``.
+``KeySpec`` says which packed key columns a format needs and where they sit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from vpcflow.codecs.addresses import addresses_to_strings
+from vpcflow.codecs.records import record_table
+from vpcflow.dataplane.aggregate_fields import NEXT_HOP_FIELDS, TAG_FIELDS, EniTable
+from vpcflow.dataplane.aggregate_groupby import Partials
+from vpcflow.model.flowlog import FlowLog
+
+ENI_SHIFT = np.uint64(34)  # key 0 = eni << 34 | window start (seconds < 2**34: until year 2514)
+WS_MASK = np.uint64((1 << 34) - 1)
+
+
+@dataclass(slots=True)
+class KeySpec:
+    """Which optional key columns a flow log's format needs, and where each key column sits."""
+
+    pkt_src: bool
+    pkt_dst: bool
+    path: bool
+    peer: bool
+    svc_src: bool
+    svc_dst: bool
+    pos: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = ["eniwin", "meta", "src_hi", "src_lo", "dst_hi", "dst_lo"]
+        if self.pkt_src:
+            names += ["psrc_hi", "psrc_lo"]
+        if self.pkt_dst:
+            names += ["pdst_hi", "pdst_lo"]
+        if self.peer:
+            names.append("peer")
+        if self.svc_src:
+            names.append("svc_src")
+        if self.svc_dst:
+            names.append("svc_dst")
+        self.pos = {n: i for i, n in enumerate(names)}
+
+    @property
+    def nkeys(self) -> int:
+        return len(self.pos)
+
+
+
+class RecordTableBuilder:
+    """Builds record tables; mixed into ``FlowLogAggregator`` (which sets these attributes)."""
+
+    flow_log: FlowLog
+    names: tuple[str, ...]
+    version: int
+    enis: EniTable
+    spec: KeySpec
+    rules: list[str]
+    services: list[str]
+    _interval: npt.NDArray[np.int64]
+
+    def _build(self, p: Partials, eni: npt.NDArray[np.int64], ws: npt.NDArray[np.int64],
+               nd_eni: npt.NDArray[np.int64], nd_ws: npt.NDArray[np.int64],
+               sk_eni: npt.NDArray[np.int64], sk_ws: npt.NDArray[np.int64]
+               ) -> tuple[pa.Table, pa.Table, dict[str, pa.Array]]:
+        """The record table: OK records, then NODATA and SKIPDATA, ordered by window, ENI, start."""
+        n_ok, n_nd, n_sk = len(p), len(nd_eni), len(sk_eni)
+        n = n_ok + n_nd + n_sk
+        all_eni = np.concatenate([eni, nd_eni, sk_eni])
+        all_ws = np.concatenate([ws, nd_ws, sk_ws])
+        itv = self._interval[all_eni] if n else np.zeros(0, np.int64)
+        start = np.concatenate([p.first_s, nd_ws, sk_ws])
+        end = np.concatenate([p.last_s, all_ws[n_ok:] + itv[n_ok:] - 2])
+        status = np.concatenate([np.zeros(n_ok, np.int8), np.ones(n_nd, np.int8), np.full(n_sk, 2, np.int8)])
+        # Final order: window, ENI (table order), start, end, then the key (deterministic).
+        pad = np.zeros(n - n_ok, dtype=np.uint64)
+        meta = np.concatenate([p.keys[1], pad])
+        order = np.lexsort((meta, status, end, start, all_eni, all_ws))
+        ok = np.zeros(n, dtype=bool)
+        ok[:n_ok] = True
+        ok = ok[order]
+
+        def okcol(arr: npt.NDArray[Any], fill: int = 0) -> npt.NDArray[Any]:
+            full = np.concatenate([arr, np.full(n - n_ok, fill, dtype=arr.dtype)])
+            return full[order]
+
+        def masked(arr: npt.NDArray[Any]) -> np.ma.MaskedArray:
+            # ``arr`` is already in final order and full length; non-OK rows are `-`.
+            return np.ma.MaskedArray(arr, mask=~ok)
+
+        meta_o = okcol(p.keys[1])
+        eni_o = all_eni[order]
+        ns = set(self.names)
+        cols: dict[str, object] = {}
+        for name in self.names:
+            if name == "version":
+                cols[name] = self.version
+            elif name in ("account-id", "interface-id", "vpc-id", "subnet-id", "instance-id", "region", "az-id",
+                          "interface-type"):
+                cols[name] = self.enis.column(name, eni_o)
+            elif name in ("srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"):
+                cols[name] = self._addr(p, name, okcol, ok)
+            elif name == "srcport":
+                cols[name] = masked(((meta_o >> np.uint64(10)) & np.uint64(0xFFFF)).astype(np.int32))
+            elif name == "dstport":
+                cols[name] = masked(((meta_o >> np.uint64(26)) & np.uint64(0xFFFF)).astype(np.int32))
+            elif name == "protocol":
+                cols[name] = masked(((meta_o >> np.uint64(2)) & np.uint64(0xFF)).astype(np.int32))
+            elif name == "packets":
+                cols[name] = masked(okcol(p.packets))
+            elif name == "bytes":
+                cols[name] = masked(okcol(p.bytes))
+            elif name == "start":
+                cols[name] = start[order]
+            elif name == "end":
+                cols[name] = end[order]
+            elif name == "action":
+                act = np.where((meta_o >> np.uint64(1)) & np.uint64(1), "REJECT", "ACCEPT")
+                cols[name] = pa.array(act, mask=~ok, type=pa.string())
+            elif name == "log-status":
+                cols[name] = pa.array(np.array(["OK", "NODATA", "SKIPDATA"])[status[order]], type=pa.string())
+            elif name == "tcp-flags":
+                fl = okcol(p.flags)
+                cols[name] = np.ma.MaskedArray((fl & 0x17).astype(np.int32), mask=~ok | ((fl & 0x80) != 0))
+            elif name == "type":
+                v6 = ((meta_o >> np.uint64(42)) & np.uint64(1)).astype(bool)
+                cols[name] = pa.array(np.where(v6, "IPv6", "IPv4"), mask=~ok, type=pa.string())
+            elif name == "flow-direction":
+                eg = (meta_o & np.uint64(1)).astype(bool)
+                cols[name] = pa.array(np.where(eg, "egress", "ingress"), mask=~ok, type=pa.string())
+            elif name == "traffic-path":
+                tp = ((meta_o >> np.uint64(43)) & np.uint64(0xF)).astype(np.int32) - 1
+                cols[name] = np.ma.MaskedArray(tp, mask=~ok | (tp < 0))
+            elif name in NEXT_HOP_FIELDS:
+                peer = okcol(p.keys[self.spec.pos["peer"]]).astype(np.int64) - 1
+                peer = np.where(ok, peer, -1)
+                cols[name] = self.enis.column(NEXT_HOP_FIELDS[name], peer)
+            elif name in ("pkt-src-aws-service", "pkt-dst-aws-service"):
+                code = okcol(p.keys[self.spec.pos["svc_src" if name == "pkt-src-aws-service" else "svc_dst"]])
+                code = np.where(ok, code.astype(np.int64) - 1, -1)
+                names_arr = pa.array([*self.services, None], type=pa.string())
+                cols[name] = names_arr.take(pa.array(np.where(code >= 0, code, len(self.services))))
+            elif name in TAG_FIELDS:
+                cols[name] = self.enis.tag_column(self.flow_log, name, eni_o)
+            else:
+                # sublocation-*, pkt-*-aws-service, ecs-*, reject-reason, resource-id, encryption-status:
+                # not modelled, `-` (see aggregate_fields docstring).
+                cols[name] = None
+        table = record_table(self.names, cols, length=n)
+        rejects = self._rejects(p, eni, order, ok, start[order], end[order], ns)
+        steering = {"start": pa.array(start[order], type=pa.int64()), "end": pa.array(end[order], type=pa.int64()),
+                    "interface_id": self.enis.column("interface-id", eni_o)}
+        return table, rejects, steering
+
+    def _addr(self, p: Partials, name: str, okcol: object, ok: npt.NDArray[np.bool_]) -> pa.Array:
+        idx = self.spec.pos[{"srcaddr": "src_hi", "dstaddr": "dst_hi", "pkt-srcaddr": "psrc_hi",
+                             "pkt-dstaddr": "pdst_hi"}[name]]
+        assert callable(okcol)
+        return addresses_to_strings(okcol(p.keys[idx]), okcol(p.keys[idx + 1]), valid=ok)
+
+    def _rejects(self, p: Partials, eni: npt.NDArray[np.int64], order: npt.NDArray[np.intp],
+                 ok: npt.NDArray[np.bool_], start: npt.NDArray[np.int64], end: npt.NDArray[np.int64],
+                 names: set[str]) -> pa.Table:
+        """Side channel: for every REJECT record, the record's identity and the rule that decided."""
+        n_ok = len(p)
+        pos = np.flatnonzero(ok)  # positions of OK records in final order
+        src_rows = order[pos]  # their row in p
+        meta = p.keys[1][src_rows]
+        rej = ((meta >> np.uint64(1)) & np.uint64(1)).astype(bool)
+        rows = src_rows[rej]
+        del n_ok
+        meta = meta[rej]
+        rule_idx = p.rule[rows]
+        rules = pa.array([*self.rules, None], type=pa.string()).take(
+            pa.array(np.where(rule_idx >= 0, rule_idx, len(self.rules))))
+        return pa.table({
+            "record_index": pa.array(pos[rej], type=pa.int64()),
+            "interface_id": self.enis.column("interface-id", eni[rows]),
+            "flow_direction": pa.array(np.where(meta & np.uint64(1), "egress", "ingress"), type=pa.string()),
+            "srcaddr": addresses_to_strings(p.keys[2][rows], p.keys[3][rows]),
+            "dstaddr": addresses_to_strings(p.keys[4][rows], p.keys[5][rows]),
+            "srcport": ((meta >> np.uint64(10)) & np.uint64(0xFFFF)).astype(np.int32),
+            "dstport": ((meta >> np.uint64(26)) & np.uint64(0xFFFF)).astype(np.int32),
+            "protocol": ((meta >> np.uint64(2)) & np.uint64(0xFF)).astype(np.int32),
+            "start": start[pos[rej]],
+            "end": end[pos[rej]],
+            "packets": p.packets[rows],
+            "rule": rules,
+        })
