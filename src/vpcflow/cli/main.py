@@ -19,6 +19,7 @@ from vpcflow.core.errors import VpcflowError
 #: name -> "module:attribute" of a click command or group. Keep sorted by name.
 COMMANDS: dict[str, str] = {
     "convert": "vpcflow.cli.convert:command",
+    "demo": "vpcflow.cli.demo:command",
     "ec2": "vpcflow.cli.ec2:group",
     "explain": "vpcflow.cli.explain:command",
     "fields": "vpcflow.cli.fields:command",

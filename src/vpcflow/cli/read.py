@@ -107,7 +107,7 @@ def _remote_database(s3: str | None, log_group: str | None, endpoint_url: str | 
 @click.option("--action", type=click.Choice(["ACCEPT", "REJECT"]), help="Only this action.")
 @click.option("--interface", "interface_id", help="Only this interface id (eni-...).")
 @click.option("--filter-pattern", help="A CloudWatch Logs filter pattern matched against each record line.")
-@click.option("--aggregate", is_flag=True, help="Sum packets and bytes per 5-tuple and action.")
+@click.option("--aggregate", is_flag=True, help="Sum packets and bytes per flow log, 5-tuple and action.")
 @click.option("--limit", type=click.IntRange(min=0), default=0, help="At most this many rows (0: all).")
 @click.option("--header/--no-header", default=False, help="With --output text: print the field-name header first.")
 @click.option("--output", "-o", type=click.Choice(["text", "json", "csv", "table"]), default="text",
@@ -177,8 +177,10 @@ def command(
             need(c, "--aggregate")
         db.con.register("selected", table)
         act = ", action" if "action" in columns else ""
+        # Per flow log: overlapping flow logs (a VPC's and one of its ENIs') record the same packets.
         table = db.query(
-            f"SELECT srcaddr, dstaddr, srcport, dstport, protocol{act}, SUM(packets) AS packets, SUM(bytes) AS bytes, "
+            f"SELECT flow_log_id, srcaddr, dstaddr, srcport, dstport, protocol{act}, SUM(packets) AS packets, "
+            f"SUM(bytes) AS bytes, "
             f"COUNT(*) AS records, MIN(start) AS start, MAX(\"end\") AS \"end\" FROM selected "
             f"WHERE log_status = 'OK' OR log_status IS NULL GROUP BY ALL ORDER BY bytes DESC, packets DESC"
         )

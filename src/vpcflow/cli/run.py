@@ -24,7 +24,7 @@ from vpcflow.codecs.text import render_lines
 from vpcflow.dataplane.aggregate import AggregateOutput
 from vpcflow.dataplane.packets import ObservationBatch
 from vpcflow.dataplane.pipeline import PipelineStats
-from vpcflow.runtime.run import RunResult, execute, prepare_run
+from vpcflow.runtime.run import PreparedRun, RunResult, execute, prepare_run
 
 #: Rows printed per batch by --tap attribute/evaluate (a capture has millions of packets).
 TAP_ROWS = 20
@@ -59,7 +59,8 @@ def _tap_printer(stage: str, out: Any) -> Any:
     return tap_agg if stage == "aggregate" else tap_obs
 
 
-def _summary(result: RunResult, console: Console) -> None:
+def print_summary(result: RunResult, console: Console) -> None:
+    """The run's figures and the records per flow log, as tables."""
     st = result.stats
     prep = result.prepared
     head = Table(title="vpcflow run", show_header=False)
@@ -108,19 +109,24 @@ def command(config: Path, data_dir: Path | None, taps: tuple[str, ...], output: 
     console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=200)
     prepared = prepare_run(config, data_dir=data_dir, output=output, output_format=output_format, skip_bad=skip_bad)
     tap_fns = {t: _tap_printer(t, sys.stdout) for t in taps}
-    if quiet:
-        result = execute(prepared, taps=tap_fns)
-    else:
-        with Progress(TextColumn("[bold]replaying"), BarColumn(bar_width=None), TextColumn("{task.description}"),
-                      TimeElapsedColumn(), console=console, transient=True) as bar:
-            task = bar.add_task("", total=None)
-
-            def progress(st: PipelineStats) -> None:
-                span = ""
-                if st.first_ts_ns is not None and st.last_ts_ns is not None:
-                    span = f" | {int(np.int64(st.last_ts_ns - st.first_ts_ns) // 1_000_000_000):,} s of traffic"
-                bar.update(task, description=f"{st.packets:,} packets | {st.records:,} records{span}")
-
-            result = execute(prepared, taps=tap_fns, progress=progress)
+    result = execute_with_progress(prepared, console=console, quiet=quiet, taps=tap_fns)
     if not quiet:
-        _summary(result, console)
+        print_summary(result, console)
+
+
+def execute_with_progress(prepared: PreparedRun, *, console: Console, quiet: bool = False,
+                          taps: dict[str, Any] | None = None) -> RunResult:
+    """Execute a prepared run, with a transient progress bar (packets, records, traffic time) unless quiet."""
+    if quiet:
+        return execute(prepared, taps=taps)
+    with Progress(TextColumn("[bold]replaying"), BarColumn(bar_width=None), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("", total=None)
+
+        def progress(st: PipelineStats) -> None:
+            span = ""
+            if st.first_ts_ns is not None and st.last_ts_ns is not None:
+                span = f" | {int(np.int64(st.last_ts_ns - st.first_ts_ns) // 1_000_000_000):,} s of traffic"
+            bar.update(task, description=f"{st.packets:,} packets | {st.records:,} records{span}")
+
+        return execute(prepared, taps=taps, progress=progress)

@@ -1,0 +1,175 @@
+"""`vpcflow demo` from a clean data directory: what it delivered, where, in which format; the attacks
+appear as REJECT with the rules that decided them; query, every report and the Athena DDL run on it."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from vpcflow.cli.main import cli
+from vpcflow.model.fields import DEFAULT_FIELDS, to_column
+from vpcflow.query.reports import REPORTS
+from vpcflow.runtime.datadir import DataDir
+from vpcflow.runtime.examples import example_path
+from vpcflow.storage.logstore import LogStore
+
+BASTION = "eni-0d141998882628620"
+ACCOUNT = "123456789012"
+NAME = re.compile(rf"^{ACCOUNT}_vpcflowlogs_us-east-1_(fl-[0-9a-f]{{17}})_(\d{{8}}T\d{{4}}Z)_[0-9a-f]{{8}}\.log\.(gz|parquet)$")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    data = tmp_path_factory.mktemp("demo") / "data"
+    r = CliRunner().invoke(cli, ["demo", "--data-dir", str(data), "--quiet"])
+    assert r.exit_code == 0, r.output
+    with DataDir.resolve(data).state() as st:
+        flow_logs = {f.resource_type + ":" + f.resource_id: f for f in st.list_flow_logs()}
+    return {"data": data, "output": r.output, "flow_logs": flow_logs}
+
+
+def _q(data: Path, sql: str) -> list[dict[str, object]]:
+    r = CliRunner().invoke(cli, ["query", "--data-dir", str(data), "-o", "json", sql])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.output)  # type: ignore[no-any-return]
+
+
+def test_demo_tour_is_printed(demo: dict[str, object]) -> None:
+    out = str(demo["output"])
+    for text in ("records per flow log", "where the logs are", "brute-force candidates", "port-scan candidates",
+                 "rules that rejected", "not captured: amazon_dns"):
+        assert text in out, text
+
+
+def test_vpc_flow_log_is_gzip_text_in_hive_hourly_keys(demo: dict[str, object]) -> None:
+    data = Path(str(demo["data"]))
+    fl = demo["flow_logs"]["VPC:vpc-097d5b620001373d6"]  # type: ignore[index]
+    root = data / "s3" / "vpcflow-demo-logs" / "AWSLogs"
+    files = sorted(p for p in root.rglob(f"*_{fl.flow_log_id}_*"))
+    assert files
+    for p in files:
+        rel = p.relative_to(root).as_posix()
+        assert re.match(rf"aws-account-id={ACCOUNT}/aws-service=vpcflowlogs/aws-region=us-east-1/year=2026/"
+                        r"month=11/day=26/hour=1[23]/", rel), rel
+        m = NAME.match(p.name)
+        assert m and m.group(1) == fl.flow_log_id and m.group(3) == "gz"
+        lines = gzip.decompress(p.read_bytes()).decode().splitlines()
+        assert lines[0] == " ".join(DEFAULT_FIELDS)
+        assert all(len(line.split(" ")) == 14 for line in lines[1:])
+        # one file per 5-minute period of record end time (spec 4)
+        period = m.group(2)
+        ends = {int(line.split(" ")[11]) for line in lines[1:]}
+        assert all(e // 300 == min(ends) // 300 for e in ends), period
+
+
+def test_bastion_flow_log_is_parquet_in_its_v5_format(demo: dict[str, object]) -> None:
+    data = Path(str(demo["data"]))
+    fl = demo["flow_logs"][f"NetworkInterface:{BASTION}"]  # type: ignore[index]
+    files = sorted((data / "s3" / "vpcflow-demo-logs" / "bastion" / "AWSLogs" / ACCOUNT / "vpcflowlogs"
+                    / "us-east-1" / "2026" / "11" / "26").glob("*.log.parquet"))
+    assert files and all(NAME.match(p.name) for p in files)
+    expected = [to_column(n) for n in fl.field_names]
+    assert len(expected) == 29
+    for p in files:
+        table = pq.read_table(p)
+        assert table.column_names == expected
+        assert set(table.column("version").to_pylist()) == {5}
+        assert set(table.column("interface_id").to_pylist()) == {BASTION}
+
+
+def test_db_subnet_flow_logs_are_reject_only_streams_per_eni(demo: dict[str, object]) -> None:
+    data = Path(str(demo["data"]))
+    dd = DataDir.resolve(data)
+    store = LogStore(dd.logs_path)
+    try:
+        streams = sorted(store.stream_names("/vpcflow/demo"))
+        assert streams and all(re.fullmatch(r"eni-[0-9a-f]{17}-all", s) for s in streams)
+        statuses: Counter[tuple[str, str]] = Counter()
+        for s in streams:
+            events = store.get_log_events(logGroupName="/vpcflow/demo", logStreamName=s, startFromHead=True,
+                                          limit=10000)["events"]
+            for e in events:
+                f = e["message"].split(" ")
+                assert len(f) == 14 and e["timestamp"] == int(f[10]) * 1000
+                statuses[(f[12], f[13])] += 1
+    finally:
+        store.close()
+    assert statuses[("REJECT", "OK")] > 0 and statuses[("-", "NODATA")] > 0
+    assert ("ACCEPT", "OK") not in statuses
+
+
+def test_brute_force_and_port_scan_are_rejected_with_their_rules(demo: dict[str, object]) -> None:
+    data = Path(str(demo["data"]))
+    attacks = _q(data, "SELECT srcaddr, dstaddr, dstport, action, count(*) AS n FROM vpc_flow_logs "
+                       "WHERE log_status = 'OK' AND flow_direction IS NULL AND "
+                       "(srcaddr LIKE '45.155.205.%' OR srcaddr LIKE '185.220.101.%') GROUP BY ALL")
+    assert {str(r["srcaddr"])[:7] for r in attacks} == {"45.155.", "185.220"}
+    # Everything is rejected but what the network really offers: the load balancer's listeners on 80/443.
+    accepted = {(r["dstaddr"], r["dstport"]) for r in attacks if r["action"] == "ACCEPT"}
+    assert accepted <= {("10.0.0.10", 80), ("10.0.0.10", 443)}
+    assert sum(int(r["n"]) for r in attacks if r["action"] == "REJECT") > 5000  # type: ignore[call-overload]
+    r = CliRunner().invoke(cli, ["report", "rejected-flows", "--data-dir", str(data), "--limit", "1000000",
+                                 "-o", "json"])
+    assert r.exit_code == 0, r.output
+    rules = Counter((str(x["srcaddr"])[:7], str(x["rule"]).split(" ")[0]) for x in json.loads(r.output))
+    # The brute force (SSH from outside the office) stops at the public NACL; the scan also meets the
+    # bastion's and the load balancer's security groups on the ports the NACL lets through.
+    assert rules[("45.155.", "acl-023f13920c335ffd3")] > 0
+    assert rules[("185.220", "acl-023f13920c335ffd3")] > 0
+    assert rules[("185.220", "sg-0c5bcc4c7b59e45e9")] + rules[("185.220", "sg-0ee1dcc13865d9a78")] > 0
+
+
+def test_query_text_and_parquet_agree(demo: dict[str, object]) -> None:
+    """The bastion's traffic is recorded twice: by the VPC flow log (text) and its own (Parquet)."""
+    data = Path(str(demo["data"]))
+    fls = demo["flow_logs"]
+    vpc, eni = fls["VPC:vpc-097d5b620001373d6"], fls[f"NetworkInterface:{BASTION}"]  # type: ignore[index]
+    sql = ("SELECT srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes, start, \"end\", action, log_status "
+           f"FROM vpc_flow_logs WHERE interface_id = '{BASTION}' AND flow_log_id = '{{}}' ORDER BY ALL")
+    text = _q(data, sql.format(vpc.flow_log_id))
+    parquet = _q(data, sql.format(eni.flow_log_id))
+    assert text and text == parquet
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_every_report_runs_on_the_demo(demo: dict[str, object], name: str) -> None:
+    args = ["report", name, "--data-dir", str(demo["data"]), "-o", "json"]
+    if "addr" in REPORTS[name].params:
+        args += ["--addr", "10.0.0.20"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    if name in ("brute-force", "port-scan", "rejected", "rejected-by-rule", "top-talkers", "log-status-health"):
+        assert rows, name
+
+
+def test_athena_ddl_of_each_s3_flow_log(demo: dict[str, object]) -> None:
+    fls = demo["flow_logs"]
+    vpc, eni = fls["VPC:vpc-097d5b620001373d6"], fls[f"NetworkInterface:{BASTION}"]  # type: ignore[index]
+    r = CliRunner().invoke(cli, ["query", "--data-dir", str(demo["data"]), "--athena-ddl", "--flow-log-id",
+                                 vpc.flow_log_id])
+    assert r.exit_code == 0, r.output
+    assert "`aws-account-id` string" in r.output and "`hour` string" in r.output
+    assert "LOCATION 's3://vpcflow-demo-logs/AWSLogs/'" in r.output and "`end` bigint" in r.output
+    r = CliRunner().invoke(cli, ["query", "--data-dir", str(demo["data"]), "--athena-ddl", "--flow-log-id",
+                                 eni.flow_log_id])
+    assert r.exit_code == 0, r.output
+    assert "ParquetHiveSerDe" in r.output and "pkt_dst_aws_service string" in r.output
+    assert f"LOCATION 's3://vpcflow-demo-logs/bastion/AWSLogs/{ACCOUNT}/vpcflowlogs/'" in r.output
+
+
+def test_demo_refuses_to_wipe_a_folder_that_is_not_a_data_directory(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    r = CliRunner().invoke(cli, ["demo", "--data-dir", str(tmp_path)])
+    assert r.exit_code != 0 and (tmp_path / "precious.txt").exists()
+
+
+def test_examples_are_where_the_readme_says() -> None:
+    assert example_path("run", "demo-run.yaml").parent.parent.name == "examples"
