@@ -264,7 +264,11 @@ def _not_captured(engine: Any) -> dict[str, int]:
 
 
 class SideChannel:
-    """Appends REJECT-rule rows to ``<folder>/<flow-log-id>.rejects.jsonl``."""
+    """Writes REJECT-rule rows to ``<folder>/<flow-log-id>.rejects.jsonl``.
+
+    A run rewrites each flow log's file from its first row on (and appends after that), so a run
+    repeated after a crash or on purpose leaves the rows of one run, never a second copy.
+    """
 
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
@@ -275,9 +279,10 @@ class SideChannel:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{out.flow_log.flow_log_id}.rejects.jsonl"
+        mode = "a" if out.flow_log.flow_log_id in self.paths else "w"
         self.paths[out.flow_log.flow_log_id] = path
         rows = out.rejects.drop_columns(["record_index"]).to_pylist()
-        with open(path, "a", encoding="utf-8") as f:
+        with open(path, mode, encoding="utf-8") as f:
             f.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)
 
 
