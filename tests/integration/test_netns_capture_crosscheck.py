@@ -116,8 +116,10 @@ def namespaces() -> Iterator[tuple[str, str, str, str, str, str]]:
     tag = secrets.token_hex(3)
     ns_a, ns_b, veth_a, veth_b = f"vpcflow-a-{tag}", f"vpcflow-b-{tag}", f"vfa{tag}", f"vfb{tag}"
     octet = 200 + secrets.randbelow(50)
-    ip_a, ip_b = f"10.{octet}.{secrets.randbelow(250)}.1", ""
-    ip_b = ip_a[: ip_a.rindex(".")] + ".2"
+    # .10 and .20: not among the five addresses AWS reserves in a subnet, so the same addresses can be
+    # modelled as ENIs for the record-level check.
+    ip_a, ip_b = f"10.{octet}.{secrets.randbelow(250)}.10", ""
+    ip_b = ip_a[: ip_a.rindex(".")] + ".20"
     try:
         r = _run("ip", "netns", "add", ns_a, check=False)
         if r.returncode != 0:
@@ -223,3 +225,56 @@ def test_vpcflow_and_tshark_agree_on_real_traffic(
         tcp = [v for k, v in ours.items() if k[2] == 6 and k[4] == 5001]
         assert sum(p for p, _ in tcp) >= 3 * 4  # three connections, handshakes and data
         assert src.stats.packets == sum(p for p, _ in ours.values())
+    _records_agree_with_tshark(pcap, ip_a, ip_b, tmp_path)
+
+
+def _records_agree_with_tshark(pcap: Path, ip_a: str, ip_b: str, tmp_path: Path) -> None:
+    """Through the whole pipeline: the flow-log records of the capturing ENI, summed per 5-tuple, carry
+    exactly the packets and bytes tshark counts (every packet counted once, at the ENI it was captured on)."""
+    from vpcflow.query.duck import FlowLogDatabase, find_log_files
+    from vpcflow.runtime.run import run
+
+    net = ip_a[: ip_a.rindex(".")] + ".0/24"
+    topo = tmp_path / "lab.yaml"
+    topo.write_text(f"""
+account_id: "123456789012"
+region: us-east-1
+vpcs:
+  - name: lab
+    id: vpc-0000000000000000a
+    cidr_block: {net}
+    subnets:
+      - {{name: lab-1a, id: subnet-0000000000000000a, cidr_block: {net}, availability_zone: us-east-1a}}
+security_groups:
+  - {{name: open, id: sg-0000000000000000a, vpc: lab, ingress: [{{protocol: all, cidr: 0.0.0.0/0}}]}}
+network_interfaces:
+  - {{name: host-a, id: eni-0000000000000000a, subnet: lab-1a, private_ip: {ip_a}, security_groups: [open]}}
+  - {{name: host-b, id: eni-0000000000000000b, subnet: lab-1a, private_ip: {ip_b}, security_groups: [open]}}
+s3_buckets:
+  - {{name: lab-logs, owner: "123456789012", region: us-east-1}}
+""")
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(f"""
+topology: {topo}
+flow_logs:
+  create:
+    - {{ResourceIds: [vpc-0000000000000000a], ResourceType: VPC, TrafficType: ALL, LogDestinationType: s3,
+       LogDestination: "arn:aws:s3:::lab-logs"}}
+sources:
+  - capture: {pcap}
+    interface: eni-0000000000000000b
+""")
+    data = tmp_path / "data"
+    result = run(cfg, data_dir=data)
+    assert result.stats.packets > 0
+    db = FlowLogDatabase()
+    db.add_files(find_log_files(data / "s3"))
+    db.create_view()
+    rows = db.query(
+        "SELECT srcaddr, dstaddr, protocol, srcport, dstport, SUM(packets) AS p, SUM(bytes) AS b FROM vpc_flow_logs "
+        "WHERE log_status = 'OK' GROUP BY ALL"
+    ).to_pylist()
+    assert {r["srcaddr"] for r in rows} <= {ip_a, ip_b} and rows
+    ours = {(r["srcaddr"], r["dstaddr"], r["protocol"], r["srcport"], r["dstport"]): (r["p"], r["b"]) for r in rows}
+    theirs = {k: v for k, v in tshark_totals(pcap).items() if {k[0], k[1]} == {ip_a, ip_b}}
+    assert ours == theirs
