@@ -1,5 +1,6 @@
-"""Where the bundled examples are: packaged with vpcflow (``vpcflow/examples``), which the repository's
-top-level ``examples/`` folder links to, so users copy them from either place."""
+"""Where the bundled examples are: the repository's top-level ``examples/`` folder (the README installs
+vpcflow editable from a clone), or a ``vpcflow/examples`` folder next to the package if one was
+installed there. ``vpcflow demo`` runs them; users copy them from ``examples/``."""
 
 from __future__ import annotations
 
