@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import pyarrow as pa
 
 from vpcflow.core.errors import ConfigError
+from vpcflow.dataplane.sinks.faults import fault_point
 from vpcflow.model.fields import to_column
 from vpcflow.model.flowlog import FlowLog
 from vpcflow.model.logformat import LogFormat, parse_log_format
@@ -108,3 +109,35 @@ class RetryPolicy:
     def delay(self, attempt: int, rand: float) -> float:
         """Seconds to wait before retry ``attempt`` (1-based), ``rand`` uniform in [0, 1)."""
         return float(rand * min(self.cap_s, self.base_s * (2 ** (attempt - 1))))
+
+
+class DeliveryStatusMixin:
+    """The delivery-status bookkeeping every sink with a spool shares.
+
+    A sink reports SUCCESS/FAILED per flow log through its ``status`` callback only when the state
+    changes (or when forced after a spool drains), remembers the AWS message of the last failure, and
+    forgets a flow log's authorization when it fails so the next attempt checks again.
+    """
+
+    sink_name: str
+    spool: Any
+    status: Any
+    _state: dict[str, str]
+    _message: dict[str, str]
+    _authorized: set[str]
+
+    def _spooled(self, fid: str) -> bool:
+        """Whether this sink has spooled items for the flow log (new ones then queue behind them)."""
+        return self.spool is not None and bool(self.spool.has_items(fid, self.sink_name))
+
+    def _set_status(self, fid: str, status: str, message: str | None, *, force: bool = False) -> None:
+        if message is not None:
+            self._message[fid] = message
+        if status == "FAILED":
+            self._authorized.discard(fid)
+        if self._state.get(fid) == status and not force:
+            return
+        self._state[fid] = status
+        if self.status is not None:
+            fault_point("status.before_callback")
+            self.status(fid, status, message)

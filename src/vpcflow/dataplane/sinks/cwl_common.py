@@ -31,6 +31,7 @@ from vpcflow.core.errors import ConfigError, DeliveryFailedError, DeliveryRetrya
 from vpcflow.dataplane.sinks.base import (
     RATE_LIMITED,
     DeliveryReceipt,
+    DeliveryStatusMixin,
     RetryPolicy,
     StatusCallback,
     require,
@@ -54,7 +55,7 @@ def log_group_of(flow_log: FlowLog) -> str:
     raise ConfigError(f"flow log {flow_log.flow_log_id} has no CloudWatch Logs log group")
 
 
-class CloudWatchSinkBase:
+class CloudWatchSinkBase(DeliveryStatusMixin):
     """The CloudWatch Logs sink logic over an abstract backend."""
 
     sink_name = "cloudwatch-logs"
@@ -286,19 +287,3 @@ class CloudWatchSinkBase:
             fault_point("spool.after_redeliver")
         self._set_status(fid, "SUCCESS", None, force=True)
         return receipts
-
-    def _spooled(self, fid: str) -> bool:
-        """Whether this sink has spooled items for the flow log (new ones then queue behind them)."""
-        return self.spool is not None and self.spool.has_items(fid, self.sink_name)
-
-    def _set_status(self, fid: str, status: str, message: str | None, *, force: bool = False) -> None:
-        if message is not None:
-            self._message[fid] = message
-        if status == "FAILED":
-            self._authorized.discard(fid)
-        if self._state.get(fid) == status and not force:
-            return
-        self._state[fid] = status
-        if self.status is not None:
-            fault_point("status.before_callback")
-            self.status(fid, status, message)

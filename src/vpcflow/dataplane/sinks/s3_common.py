@@ -32,6 +32,7 @@ from vpcflow.core.errors import ConfigError, DeliveryFailedError, DeliveryRetrya
 from vpcflow.dataplane.sinks.base import (
     RATE_LIMITED,
     DeliveryReceipt,
+    DeliveryStatusMixin,
     RetryPolicy,
     StatusCallback,
     flow_log_format,
@@ -97,7 +98,7 @@ def render_objects(
     return out
 
 
-class S3ObjectSink:
+class S3ObjectSink(DeliveryStatusMixin):
     """The S3-layout sink logic; subclasses provide the storage backend (``_put``)."""
 
     sink_name = "s3"
@@ -127,7 +128,7 @@ class S3ObjectSink:
         self._tables: dict[str, list[pa.Table]] = {}
         self._ends: dict[str, list[npt.NDArray[np.int64]]] = {}
         self._state: dict[str, str] = {}  # flow log id -> last status reported by this sink
-        self._state_message: dict[str, str] = {}
+        self._message: dict[str, str] = {}
         self._authorized: set[str] = set()  # flow logs whose delivery was authorized in this flush
         self._closed = False
 
@@ -222,7 +223,7 @@ class S3ObjectSink:
         if self.spool is None:
             raise DeliveryFailedError(
                 "delivery failed and no spool is configured", sink=self.sink_name, destination=self._destination(obj),
-                aws_message=self._state_message.get(fid, "Unknown error"),
+                aws_message=self._message.get(fid, "Unknown error"),
             )
         item_id = obj.key.rsplit("/", 1)[-1]
         self.spool.put(fid, item_id, obj.data, {"kind": self.sink_name, "bucket": obj.bucket, "key": obj.key,
@@ -270,19 +271,3 @@ class S3ObjectSink:
             receipts.append(DeliveryReceipt(fid, self._destination(obj), obj.records, len(obj.data), "redelivered"))
         self._set_status(fid, "SUCCESS", None, force=True)
         return receipts
-
-    def _spooled(self, fid: str) -> bool:
-        """Whether this sink has spooled items for the flow log (new ones then queue behind them)."""
-        return self.spool is not None and self.spool.has_items(fid, self.sink_name)
-
-    def _set_status(self, fid: str, status: str, message: str | None, *, force: bool = False) -> None:
-        if message is not None:
-            self._state_message[fid] = message
-        if status == "FAILED":
-            self._authorized.discard(fid)
-        if self._state.get(fid) == status and not force:
-            return
-        self._state[fid] = status
-        if self.status is not None:
-            fault_point("status.before_callback")
-            self.status(fid, status, message)
