@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from vpcflow.core.errors import SourceError
 from vpcflow.dataplane.packets import PACKET_DTYPES, PacketBatch
+from vpcflow.dataplane.sources._order import Reorderer
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -179,3 +180,36 @@ class Columns:
         if iface is not None:
             cols["iface"] = np.full(n, iface, dtype=np.int16)
         return PacketBatch(**cols, interfaces=interfaces)
+
+
+class CaptureReader:
+    """What the pcap and pcapng readers share: time order through a bounded reorder buffer, the file's
+    lifetime, and the counts. A reader implements ``_raw_batches`` (batches in file order)."""
+
+    config: CaptureConfig
+    stats: SourceStats
+
+    def _raw_batches(self, s: ChunkStream) -> Iterator[PacketBatch]:
+        raise NotImplementedError
+
+    def batches(self) -> Iterator[PacketBatch]:
+        cfg = self.config
+        self.stats = SourceStats()  # each pass over the file counts afresh
+        reorder = Reorderer(int(cfg.reorder_window_s * 1e9), cfg.batch_packets)
+        f = open_capture_file(cfg.path)
+        try:
+            for batch in self._raw_batches(ChunkStream(f, cfg.path, cfg.chunk_bytes)):
+                out = reorder.push(batch)
+                if out is not None:
+                    yield self._account(out)
+            out = reorder.flush()
+            if out is not None:
+                yield self._account(out)
+        finally:
+            self.stats.late_packets = reorder.late
+            f.close()
+
+    def _account(self, batch: PacketBatch) -> PacketBatch:
+        self.stats.packets += len(batch)
+        self.stats.bytes += int(batch.ip_len.sum(dtype=np.int64))
+        return batch

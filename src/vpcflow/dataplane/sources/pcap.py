@@ -20,9 +20,8 @@ import numpy as np
 from vpcflow.core.errors import SourceError
 from vpcflow.dataplane.packets import PacketBatch
 from vpcflow.dataplane.sources import _kernels as K
-from vpcflow.dataplane.sources._order import Reorderer
 from vpcflow.dataplane.sources._stream import CaptureConfig as CaptureConfig  # re-exported: its historic home
-from vpcflow.dataplane.sources._stream import ChunkStream, Columns, SourceStats, open_capture_file
+from vpcflow.dataplane.sources._stream import CaptureReader, ChunkStream, Columns, SourceStats
 
 MAGIC_US = 0xA1B2C3D4
 MAGIC_NS = 0xA1B23C4D
@@ -55,7 +54,7 @@ def parse_pcap_header(head: bytes, path: str) -> tuple[bool, bool, int, int]:
     return big, ns, snaplen, network & 0xFFFF
 
 
-class PcapSource:
+class PcapSource(CaptureReader):
     """Packets of a classic pcap file (optionally gzip-compressed) as time-ordered ``PacketBatch``es."""
 
     def __init__(self, config: CaptureConfig) -> None:
@@ -63,28 +62,6 @@ class PcapSource:
         self.stats = SourceStats()
         self.linktype: int | None = None
         self.interfaces: tuple[str, ...] = (config.interface,) if config.interface else ()
-
-    def batches(self) -> Iterator[PacketBatch]:
-        cfg = self.config
-        self.stats = SourceStats()  # each pass over the file counts afresh
-        reorder = Reorderer(int(cfg.reorder_window_s * 1e9), cfg.batch_packets)
-        f = open_capture_file(cfg.path)
-        try:
-            for batch in self._raw_batches(ChunkStream(f, cfg.path, cfg.chunk_bytes)):
-                out = reorder.push(batch)
-                if out is not None:
-                    yield self._account(out)
-            out = reorder.flush()
-            if out is not None:
-                yield self._account(out)
-        finally:
-            self.stats.late_packets = reorder.late
-            f.close()
-
-    def _account(self, batch: PacketBatch) -> PacketBatch:
-        self.stats.packets += len(batch)
-        self.stats.bytes += int(batch.ip_len.sum(dtype=np.int64))
-        return batch
 
     def _raw_batches(self, s: ChunkStream) -> Iterator[PacketBatch]:
         cfg, path = self.config, self.config.path

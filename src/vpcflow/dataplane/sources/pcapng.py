@@ -22,8 +22,7 @@ import numpy as np
 from vpcflow.core.errors import SourceError
 from vpcflow.dataplane.packets import PacketBatch
 from vpcflow.dataplane.sources import _kernels as K
-from vpcflow.dataplane.sources._order import Reorderer
-from vpcflow.dataplane.sources._stream import CaptureConfig, ChunkStream, Columns, SourceStats, open_capture_file
+from vpcflow.dataplane.sources._stream import CaptureConfig, CaptureReader, ChunkStream, Columns, SourceStats
 
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
 #: Blocks larger than this are garbage (a packet block of the largest snapshot length is ~256 KiB).
@@ -60,7 +59,7 @@ def tsresol_params(value: int) -> tuple[int, int]:
     return 1, 10 ** min(exp - 9, 18)
 
 
-class PcapngSource:
+class PcapngSource(CaptureReader):
     """Packets of a pcapng file (optionally gzip-compressed) as time-ordered ``PacketBatch``es."""
 
     def __init__(self, config: CaptureConfig) -> None:
@@ -80,29 +79,9 @@ class PcapngSource:
     def interfaces(self) -> tuple[str, ...]:
         return tuple(self._labels)
 
-    def batches(self) -> Iterator[PacketBatch]:
-        cfg = self.config
-        self.stats = SourceStats()  # each pass over the file counts afresh
-        reorder = Reorderer(int(cfg.reorder_window_s * 1e9), cfg.batch_packets)
-        f = open_capture_file(cfg.path)
-        try:
-            for batch in self._raw_batches(ChunkStream(f, cfg.path, cfg.chunk_bytes)):
-                out = reorder.push(batch)
-                if out is not None:
-                    yield self._account(out)
-            out = reorder.flush()
-            if out is not None:
-                yield self._account(out)
-        finally:
-            self.stats.late_packets = reorder.late
-            f.close()
-
     def _account(self, batch: PacketBatch) -> PacketBatch:
         # the table may have grown since the batch was cut: later labels only append, so indexes hold
-        batch = PacketBatch(**{k: getattr(batch, k) for k in _COLS}, interfaces=self.interfaces)
-        self.stats.packets += len(batch)
-        self.stats.bytes += int(batch.ip_len.sum(dtype=np.int64))
-        return batch
+        return super()._account(PacketBatch(**{k: getattr(batch, k) for k in _COLS}, interfaces=self.interfaces))
 
     # ---- blocks parsed in Python (a handful per file)
     def _section(self, s: ChunkStream, pos: int) -> tuple[int, bool]:
