@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from vpcflow.dataplane.evaluate.rules import RuleRef, RuleTable, describe_ports, net_to_words
+from vpcflow.dataplane.evaluate.rules import RuleRef, RuleTable, describe_ports, net_to_words, rule_columns
 from vpcflow.model.topology.model import NetworkAcl, NetworkAclEntry
 
 NACL_DIRS = ("inbound", "outbound")  # index = packets.INGRESS / packets.EGRESS
@@ -87,20 +87,8 @@ def compile_network_acls(acls: tuple[NetworkAcl, ...], table: RuleTable) -> Comp
                 RuleRef("network_acl_default_deny", acl.network_acl_id, NACL_DIRS[d], "*", "deny",
                         f"{acl.network_acl_id} {NACL_DIRS[d]} rule *: deny all traffic")
             )
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 12
     return CompiledNetworkAcls(
-        proto=np.array(cols[0], np.int16),
-        port_lo=np.array(cols[1], np.int32),
-        port_hi=np.array(cols[2], np.int32),
-        icmp_type=np.array(cols[3], np.int16),
-        icmp_code=np.array(cols[4], np.int16),
-        family=np.array(cols[5], np.uint8),
-        net_hi=np.array(cols[6], np.uint64),
-        net_lo=np.array(cols[7], np.uint64),
-        mask_hi=np.array(cols[8], np.uint64),
-        mask_lo=np.array(cols[9], np.uint64),
-        allow=np.array(cols[10], np.bool_),
-        rule_id=np.array(cols[11], np.int32),
+        **rule_columns(rows, (("allow", np.bool_), ("rule_id", np.int32))),
         start=start,
         end=end,
         default_deny=default_deny,

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import numpy as np
 
 RuleKind = Literal[
     "security_group_rule",
@@ -119,3 +121,18 @@ def describe_ports(protocol: int, lo: int | None, hi: int | None) -> str:
             return f"{name} all ports"
         return f"{name} {lo}" if lo == hi else f"{name} {lo}-{hi}"
     return name
+
+
+#: The match columns every compiled rule set starts with, in row order, and their dtypes.
+MATCH_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("proto", np.int16), ("port_lo", np.int32), ("port_hi", np.int32), ("icmp_type", np.int16),
+    ("icmp_code", np.int16), ("family", np.uint8), ("net_hi", np.uint64), ("net_lo", np.uint64),
+    ("mask_hi", np.uint64), ("mask_lo", np.uint64),
+)
+
+
+def rule_columns(rows: list[tuple[Any, ...]], extra: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """Rule rows (match columns, then ``extra``) as one numpy array per column, keyed by name."""
+    spec = (*MATCH_COLUMNS, *extra)
+    cols = list(zip(*rows, strict=True)) if rows else [()] * len(spec)
+    return {name: np.array(col, dtype) for (name, dtype), col in zip(spec, cols, strict=True)}

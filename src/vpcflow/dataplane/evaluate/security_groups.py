@@ -31,7 +31,14 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from vpcflow.dataplane.evaluate.rules import RuleRef, RuleTable, describe_ports, net_to_words, protocol_name
+from vpcflow.dataplane.evaluate.rules import (
+    RuleRef,
+    RuleTable,
+    describe_ports,
+    net_to_words,
+    protocol_name,
+    rule_columns,
+)
 from vpcflow.model.topology.model import NetworkInterface, SecurityGroupRule, Topology
 
 #: ENI types whose connections AWS always tracks ("automatically tracked connections").
@@ -180,21 +187,8 @@ def compile_security_groups(topo: Topology, enis: tuple[NetworkInterface, ...],
                                 if p in (-1, pn):
                                     open_all[k, 0 if fam == 4 else 1, pi] = True
             end[k] = len(rows)
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 13
     return CompiledSecurityGroups(
-        proto=np.array(cols[0], np.int16),
-        port_lo=np.array(cols[1], np.int32),
-        port_hi=np.array(cols[2], np.int32),
-        icmp_type=np.array(cols[3], np.int16),
-        icmp_code=np.array(cols[4], np.int16),
-        family=np.array(cols[5], np.uint8),
-        net_hi=np.array(cols[6], np.uint64),
-        net_lo=np.array(cols[7], np.uint64),
-        mask_hi=np.array(cols[8], np.uint64),
-        mask_lo=np.array(cols[9], np.uint64),
-        ref_group=np.array(cols[10], np.int32),
-        slash0=np.array(cols[11], np.bool_),
-        rule_id=np.array(cols[12], np.int32),
+        **rule_columns(rows, (("ref_group", np.int32), ("slash0", np.bool_), ("rule_id", np.int32))),
         start=start,
         end=end,
         has_sg=has_sg,
