@@ -165,10 +165,23 @@ def test_athena_ddl_of_each_s3_flow_log(demo: dict[str, object]) -> None:
     assert f"LOCATION 's3://vpcflow-demo-logs/bastion/AWSLogs/{ACCOUNT}/vpcflowlogs/'" in r.output
 
 
-def test_demo_refuses_to_wipe_a_folder_that_is_not_a_data_directory(tmp_path: Path) -> None:
+def test_demo_refuses_to_wipe_a_folder_it_did_not_make(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("keep me")
     r = CliRunner().invoke(cli, ["demo", "--data-dir", str(tmp_path)])
     assert r.exit_code != 0 and (tmp_path / "precious.txt").exists()
+    own = tmp_path / "own"
+    DataDir.resolve(own).init(account_id="111122223333")  # a user's own data directory
+    r = CliRunner().invoke(cli, ["demo", "--data-dir", str(own)])
+    assert r.exit_code != 0 and (own / "state.db").exists()
+
+
+def test_demo_again_starts_clean(tmp_path: Path) -> None:
+    data = tmp_path / "again"
+    for _ in range(2):
+        r = CliRunner().invoke(cli, ["demo", "--data-dir", str(data), "--quiet"])
+        assert r.exit_code == 0, r.output
+    with DataDir.resolve(data).state() as st:
+        assert len(st.list_flow_logs()) == 4
 
 
 def test_examples_are_where_the_readme_says() -> None:

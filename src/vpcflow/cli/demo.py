@@ -26,6 +26,9 @@ from vpcflow.runtime.examples import example_path
 from vpcflow.runtime.run import RunResult, prepare_run
 from vpcflow.storage.logstore import LogStore
 
+#: Marks a data directory `vpcflow demo` made, so a later demo may remove it (and nothing else).
+DEMO_MARKER = ".vpcflow-demo"
+
 
 def _where(result: RunResult, console: Console) -> None:
     dd = result.prepared.data_dir
@@ -89,16 +92,20 @@ def _report(dd: DataDir, console: Console) -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="VPCFLOW_DATA_DIR",
               default="vpcflow-data", show_default=True, help="Where the demo's account and logs go.")
 @click.option("--reset/--keep", default=True, show_default=True,
-              help="Start from a clean data directory (only a vpcflow data directory is ever removed).")
+              help="Start from a clean data directory (only one an earlier demo made is ever removed).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def command(data_dir: Path, reset: bool, quiet: bool) -> None:
     """Run the bundled three-tier example end to end and tour what it delivered."""
     console = Console(stderr=False) if sys.stdout.isatty() else Console(stderr=False, width=160)
-    if reset and data_dir.exists():
-        if not (data_dir / "state.db").exists() and any(data_dir.iterdir()):
-            raise ConfigError(f"--data-dir {data_dir} is not empty and is not a vpcflow data directory; "
-                              "choose another folder (or --keep to add to it)")
+    if reset and data_dir.exists() and any(data_dir.iterdir()):
+        # Only a data directory an earlier demo made is ever removed: a user's own account (topology,
+        # flow logs, delivered logs) must never go because they tried the demo.
+        if not (data_dir / DEMO_MARKER).exists():
+            raise ConfigError(f"--data-dir {data_dir} is not empty and was not made by `vpcflow demo`; "
+                              "the demo starts from a clean data directory: choose another --data-dir")
         shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / DEMO_MARKER).write_text("made by `vpcflow demo`; `vpcflow demo` may remove this directory\n")
     config = example_path("run", "demo-run.yaml")
     console.print(f"[bold]vpcflow demo[/]: network {example_path('topology', 'three-tier.yaml')}, "
                   f"traffic {example_path('scenarios', 'demo.yaml')}, data directory {data_dir}")
