@@ -66,7 +66,9 @@ def build_charts(db: FlowLogDatabase, *, top: int = 10) -> list[Chart]:
                 ax.bar([p[0] for p in pts], [p[1] for p in pts], width=width / 86400 * 0.9, label=action,
                        color=_COLORS[action], alpha=0.85)
         ax.legend(loc="upper right")
-        ax.set_ylabel("bytes")
+        # Rejected traffic is usually orders of magnitude smaller than accepted: a log scale shows both.
+        ax.set_yscale("log")
+        ax.set_ylabel("bytes (log scale)")
         fig.autofmt_xdate()
     ax.set_title("Traffic over time (bytes per interval, UTC)")
     charts.append(Chart("traffic-over-time", "Traffic over time", fig))
@@ -82,7 +84,8 @@ def build_charts(db: FlowLogDatabase, *, top: int = 10) -> list[Chart]:
     ax1.bar(labels, [r["records"] for r in rows], color=colors)
     ax1.set_title("Records by action")
     ax2.bar(labels, [r["packets"] or 0 for r in rows], color=colors)
-    ax2.set_title("Packets by action")
+    ax2.set_yscale("log")
+    ax2.set_title("Packets by action (log scale)")
     charts.append(Chart("accept-reject", "Accepted vs rejected", fig))
 
     # Top talkers by bytes.
