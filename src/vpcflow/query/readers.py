@@ -293,9 +293,15 @@ def read_log_store(
     lo = None if start_s is None else (start_s - MAX_INTERVAL_S) * 1000
     hi = None if end_s is None else end_s * 1000
     for name in names:
+        if pattern.kind == "all":
+            # No pattern to match per message: the store hands over joined text, parsed in one go.
+            for text in store.iter_stream_text(log_group, name, start_ms=lo, end_ms=hi, batch=batch):
+                table = rf.apply(decode_text(text, fmt, source=f"{log_group}:{name}", lenient=lenient).table)
+                if table.num_rows:
+                    yield table
+            continue
         for _ts, msgs in store.iter_stream_batches(log_group, name, start_ms=lo, end_ms=hi, batch=batch):
-            if pattern.kind != "all":
-                msgs = msgs.filter(pa.array(pattern.match(msgs)))
+            msgs = msgs.filter(pa.array(pattern.match(msgs)))
             table = rf.apply(_parse_messages(msgs, fmt, f"{log_group}:{name}", lenient))
             if table.num_rows:
                 yield table

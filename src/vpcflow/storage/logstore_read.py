@@ -214,3 +214,32 @@ class LogReads:
             if len(rows) < batch:
                 return
 
+    def iter_stream_text(
+        self, group: str, stream: str, *, start_ms: int | None = None, end_ms: int | None = None, batch: int = 65_536
+    ) -> Iterator[bytes]:
+        """Every event message of a stream as newline-terminated text, ``batch`` events per piece (readers).
+
+        SQLite joins the messages itself (``group_concat``), so no Python object is made per event: about
+        twice as fast as ``iter_stream_batches`` for readers that parse the text anyway. (The order inside a
+        piece follows the ordered subquery; readers do not depend on it: records carry their own times.)
+        """
+        sid = self._stream_id(group, stream)
+        lo = -(2**62) if start_ms is None else start_ms
+        hi = 2**62 if end_ms is None else end_ms
+        after_ts, after_id = -(2**62), -1
+        page = ("FROM events WHERE stream_id=? AND ts>=? AND ts<? AND (ts>? OR (ts=? AND id>?)) "
+                "ORDER BY ts, id LIMIT ?")
+        while True:
+            with self._lock:
+                args = (sid, lo, hi, after_ts, after_ts, after_id, batch)
+                text, count = self._c.execute(
+                    f"SELECT group_concat(m, char(10)), count(*) FROM (SELECT message AS m {page})", args
+                ).fetchone()
+                last = self._c.execute(f"SELECT ts, id FROM (SELECT ts, id {page}) ORDER BY ts DESC, id DESC LIMIT 1",
+                                       args).fetchone()
+            if not count:
+                return
+            yield (text + "\n").encode("utf-8")
+            after_ts, after_id = int(last[0]), int(last[1])
+            if count < batch:
+                return

@@ -302,3 +302,20 @@ def test_one_store_shared_by_threads(tmp_path: Path) -> None:
     assert errors == []
     assert len(store.filter_log_events(logGroupName="g")["events"]) == 160
     assert [store.checkpoint(f"run{t}", "g", f"s{t}") for t in range(4)] == [40] * 4
+
+
+def test_iter_stream_text_pages_in_time_order_within_bounds(tmp_path: Path) -> None:
+    st = LogStore(tmp_path / "logs.db")
+    st.create_log_group(logGroupName="g")
+    st.create_log_stream(logGroupName="g", logStreamName="s")
+    ts = np.array([1000 * t for t in (5, 1, 3, 3, 9, 7, 2, 8, 6, 4)], dtype=np.int64)
+    order = np.argsort(ts, kind="stable")
+    msgs = pa.array([f"m{int(t) // 1000}" for t in ts])
+    st.put_events("g", "s", ts[order], msgs.take(pa.array(order)), enforce_age=False)
+    pieces = list(st.iter_stream_text("g", "s", batch=3))
+    assert [p.count(b"\n") for p in pieces] == [3, 3, 3, 1]
+    assert b"".join(pieces).decode().split() == [f"m{t}" for t in (1, 2, 3, 3, 4, 5, 6, 7, 8, 9)]
+    bounded = b"".join(st.iter_stream_text("g", "s", start_ms=3000, end_ms=7000, batch=2)).decode().split()
+    assert bounded == ["m3", "m3", "m4", "m5", "m6"]
+    assert list(st.iter_stream_text("g", "s", start_ms=10_000)) == []
+    st.close()
