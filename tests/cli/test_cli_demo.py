@@ -186,3 +186,13 @@ def test_demo_again_starts_clean(tmp_path: Path) -> None:
 
 def test_examples_are_where_the_readme_says() -> None:
     assert example_path("run", "demo-run.yaml").parent.parent.name == "examples"
+
+
+def test_read_a_flow_log_prints_exactly_its_delivered_lines(demo: dict[str, object]) -> None:
+    data = Path(str(demo["data"]))
+    fl = demo["flow_logs"]["VPC:vpc-097d5b620001373d6"]  # type: ignore[index]
+    files = (data / "s3" / "vpcflow-demo-logs" / "AWSLogs").rglob(f"*_{fl.flow_log_id}_*.log.gz")
+    delivered = sorted(line for p in files for line in gzip.decompress(p.read_bytes()).decode().splitlines()[1:])
+    r = CliRunner().invoke(cli, ["read", "--data-dir", str(data), "--flow-log-id", fl.flow_log_id])
+    assert r.exit_code == 0, r.output
+    assert sorted(r.output.splitlines()) == delivered

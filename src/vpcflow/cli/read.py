@@ -67,6 +67,19 @@ def _in_network(col: pa.ChunkedArray, net: ipaddress.IPv4Network | ipaddress.IPv
     return np.asarray(valid & ((hi & mhi) == bhi) & ((lo & mlo) == blo))
 
 
+def _flow_log_columns(data_dir: Path, flow_log_id: str) -> list[str] | None:
+    """The record columns of a stored flow log's format, or None when the data directory does not know it."""
+    from vpcflow.model.fields import to_column
+    from vpcflow.runtime.datadir import DataDir
+
+    dd = DataDir.resolve(data_dir)
+    if not dd.state_path.exists():
+        return None
+    with dd.state() as st:
+        fl = st.get_flow_log(flow_log_id)
+    return [to_column(n) for n in fl.field_names] if fl else None
+
+
 def _remote_database(s3: str | None, log_group: str | None, endpoint_url: str | None, region: str,
                      log_format: str | None) -> FlowLogDatabase:
     import boto3  # only the remote readers talk to AWS endpoints
@@ -167,8 +180,10 @@ def command(
             for c in cols:
                 keep |= _in_network(table.column(c), net)
             table = table.filter(pa.array(keep))
-    # Text lines show the records' own format (the union, catalogue order, when formats are mixed).
-    record_cols = db.record_columns()
+    # Text lines show the records' own format: the chosen flow log's, else the one format of the sources,
+    # else (mixed formats) their union in catalogue order.
+    record_cols = _flow_log_columns(data_dir, flow_log_id) if flow_log_id and not (s3 or log_group or paths) else None
+    record_cols = record_cols or db.record_columns()
     if filter_pattern:
         lines = render_lines(table.select(record_cols))
         table = table.filter(pa.array(compile_pattern(filter_pattern).match(lines)))
