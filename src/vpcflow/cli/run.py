@@ -75,6 +75,9 @@ def print_summary(result: RunResult, console: Console) -> None:
         bad = s.get("bad_records", 0)
         if bad:
             head.add_row(f"source {i}: bad records skipped", f"{bad:,}")
+        drops = s.get("kernel_drops", 0)
+        if drops:
+            head.add_row(f"source {i}: frames the kernel dropped (live)", f"{drops:,}")
     console.print(head)
     tab = Table(title="records per flow log")
     for col in ("flow log", "resource", "records", "ACCEPT", "REJECT", "NODATA", "SKIPDATA", "lost", "written to"):

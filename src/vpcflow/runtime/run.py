@@ -137,6 +137,12 @@ def _apply_requests(cfg: RunConfig, svc: FlowLogService, store: StateStore) -> t
 def _open_source(spec: SourceSpec, topology: Topology, skip_bad: bool) -> Any:
     if spec.kind == "scenario":
         return _synthetic_source(spec, topology)
+    if spec.kind == "live":
+        from vpcflow.dataplane.sources.live import LiveConfig, LiveSource
+
+        return LiveSource(LiveConfig(str(spec.path), interface=spec.interface, duration_s=spec.duration_s,
+                                     max_packets=spec.max_packets, **({"snaplen": spec.snaplen} if spec.snaplen
+                                                                      else {})))
     opts: dict[str, Any] = {"interface": spec.interface, "interface_map": dict(spec.interface_map),
                             "skip_bad": spec.skip_bad or skip_bad}
     if spec.reorder_window_s is not None:

@@ -17,6 +17,9 @@ A run config (YAML) names where the account lives, which flow logs record, and w
       - capture: web.pcap               # pcap or pcapng (sniffed); or `pcap:` / `pcapng:`
         interface: eni-0a1b2c3d4e5f60011    # the ENI the file was captured on (optional)
         interface_map: {eth0: eni-...}  # pcapng interface names -> ENIs (optional)
+      - live: eth0                      # a live Linux interface (root or CAP_NET_RAW)
+        interface: eni-0a1b2c3d4e5f60011    # the ENI it stands for
+        duration_s: 60                  # stop after (or max_packets: N, or Ctrl-C)
       - scenario: ../scenarios/demo.yaml    # synthetic traffic
         seed: 7                         # optional: the scenario's own seed otherwise
         duration_s: 300                 # optional: the scenario's own duration otherwise
@@ -41,10 +44,10 @@ import yaml
 
 from vpcflow.core.errors import ConfigError
 
-SOURCE_KINDS = ("capture", "pcap", "pcapng", "scenario")
+SOURCE_KINDS = ("capture", "pcap", "pcapng", "scenario", "live")
 _TOP_KEYS = {"data_dir", "topology", "principal", "flow_logs", "sources", "output", "aggregation", "delivery"}
-_SOURCE_KEYS = {"capture", "pcap", "pcapng", "scenario", "interface", "interface_map", "skip_bad", "seed",
-                "duration_s", "reorder_window_s"}
+_SOURCE_KEYS = {"capture", "pcap", "pcapng", "scenario", "live", "interface", "interface_map", "skip_bad", "seed",
+                "duration_s", "reorder_window_s", "max_packets", "snaplen"}
 OUTPUT_FORMATS = ("text", "parquet")
 
 
@@ -59,6 +62,8 @@ class SourceSpec:
     duration_s: float | None = None
     reorder_window_s: float | None = None
     where: str = ""  # file:line, for messages at run time
+    max_packets: int | None = None  # live: stop after this many packets
+    snaplen: int | None = None  # live: bytes kept of each frame
 
 
 @dataclass(frozen=True)
@@ -189,9 +194,18 @@ def load_run_config(path: str | Path) -> RunConfig:
         if len(kinds) != 1:
             raise lines.error(key, f"a source names exactly one of {', '.join(SOURCE_KINDS)}; got {kinds or 'none'}")
         kind = kinds[0]
-        src_path = path_of(f"{key}.{kind}", s[kind])
-        if not src_path.is_file():
-            raise lines.error(f"{key}.{kind}", f"file {src_path} does not exist")
+        if kind == "live":
+            _expect(lines, f"{key}.live", s["live"], str, "a Linux network device name, e.g. eth0")
+            src_path = Path(s["live"])
+        else:
+            src_path = path_of(f"{key}.{kind}", s[kind])
+            if not src_path.is_file():
+                raise lines.error(f"{key}.{kind}", f"file {src_path} does not exist")
+        for opt in ("max_packets", "snaplen"):
+            if s.get(opt) is not None:
+                _expect(lines, f"{key}.{opt}", s[opt], int, "a positive integer")
+                if kind != "live" or s[opt] < 1:
+                    raise lines.error(f"{key}.{opt}", f"`{opt}` (> 0) applies to a `live` source only")
         iface = s.get("interface")
         if iface is not None:
             _expect(lines, f"{key}.interface", iface, str, "an ENI id")
@@ -208,8 +222,9 @@ def load_run_config(path: str | Path) -> RunConfig:
         dur = s.get("duration_s")
         if dur is not None:
             _expect(lines, f"{key}.duration_s", dur, (int, float), "a number of seconds")
-            if kind != "scenario" or dur <= 0:
-                raise lines.error(f"{key}.duration_s", "`duration_s` (> 0) applies to a synthetic `scenario` only")
+            if kind not in ("scenario", "live") or dur <= 0:
+                raise lines.error(f"{key}.duration_s",
+                                  "`duration_s` (> 0) applies to a `scenario` or `live` source only")
         if kind == "scenario" and (iface is not None or imap):
             raise lines.error(key, "a synthetic scenario places its traffic itself: no `interface`/`interface_map`")
         rw = s.get("reorder_window_s")
@@ -220,7 +235,8 @@ def load_run_config(path: str | Path) -> RunConfig:
         sources.append(SourceSpec(kind=kind, path=src_path, interface=iface, interface_map={str(k): v for k, v in
                                   imap.items()}, skip_bad=skip_bad, seed=seed,
                                   duration_s=None if dur is None else float(dur),
-                                  reorder_window_s=None if rw is None else float(rw), where=lines.where(key)))
+                                  reorder_window_s=None if rw is None else float(rw), where=lines.where(key),
+                                  max_packets=s.get("max_packets"), snaplen=s.get("snaplen")))
     if not sources:
         raise lines.error("sources", "the run config needs at least one source")
 

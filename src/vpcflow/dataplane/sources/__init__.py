@@ -12,6 +12,7 @@ from typing import Any
 
 SOURCES: dict[str, str] = {
     "capture": "vpcflow.dataplane.sources.capture:CaptureSource",
+    "live": "vpcflow.dataplane.sources.live:LiveSource",
     "pcap": "vpcflow.dataplane.sources.pcap:PcapSource",
     "pcapng": "vpcflow.dataplane.sources.pcapng:PcapngSource",
     "synthetic": "vpcflow.dataplane.sources.synthetic:SyntheticSource",
@@ -19,6 +20,7 @@ SOURCES: dict[str, str] = {
 
 CONFIGS: dict[str, str] = {
     "capture": "vpcflow.dataplane.sources._stream:CaptureConfig",
+    "live": "vpcflow.dataplane.sources.live:LiveConfig",
     "pcap": "vpcflow.dataplane.sources._stream:CaptureConfig",
     "pcapng": "vpcflow.dataplane.sources._stream:CaptureConfig",
     "synthetic": "vpcflow.dataplane.sources.synthetic:SyntheticConfig",

@@ -80,6 +80,7 @@ class SourceStats:
     bad_records: int = 0  # malformed records/blocks skipped with skip_bad
     skipped_bytes: int = 0  # bytes jumped over while resynchronising
     late_packets: int = 0  # older than the reorder window allowed: timestamp raised (see docs/sources.md)
+    kernel_drops: int = 0  # live sources: frames the kernel dropped before vpcflow could read them
     errors: list[str] = field(default_factory=list)  # one line per skipped bad record (first 100)
 
     def as_dict(self) -> dict[str, Any]:
