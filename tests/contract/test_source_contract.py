@@ -5,6 +5,10 @@ interface labels, and its ``stats`` count what it emitted."""
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,11 +54,37 @@ def _synthetic(tmp_path: Path) -> dict[str, object]:
     return {"scenario": str(SCENARIO), "duration_s": 90, "seed": 3}
 
 
+def _live(tmp_path: Path) -> dict[str, object]:
+    """The loopback device, with UDP and TCP sent to 127.0.0.1 while the source reads (root only)."""
+    if os.geteuid() != 0:
+        pytest.skip("reading a live interface needs root (CI runs as root)")
+
+    def traffic() -> None:
+        time.sleep(0.5)  # the source opens its socket when the test starts iterating
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx, socket.socket(socket.AF_INET,
+                                                                                   socket.SOCK_DGRAM) as tx:
+            rx.bind(("127.0.0.1", 0))
+            for i in range(1500):
+                tx.sendto(b"x" * (i % 900), rx.getsockname())
+        with socket.create_server(("127.0.0.1", 0)) as srv, socket.create_connection(srv.getsockname()) as c:
+            peer, _ = srv.accept()
+            for _ in range(25):  # small exchanges: neither side ever waits on a full buffer
+                c.sendall(b"y" * 8000)
+                got = 0
+                while got < 8000:
+                    got += len(peer.recv(65536))
+            peer.close()
+
+    threading.Thread(target=traffic, daemon=True).start()
+    return {"device": "lo", "interface": "eni-0dddddddddddddddd", "duration_s": 3.0, "flush_s": 0.5}
+
+
 FIXTURES: dict[str, Callable[[Path], dict[str, object]]] = {
     "pcap": _pcap,
     "pcapng": _pcapng,
     "capture": _capture,
     "synthetic": _synthetic,
+    "live": _live,
 }
 
 
@@ -96,5 +126,7 @@ def test_source_contract(name: str, tmp_path: Path) -> None:
     assert src.stats.packets == total and src.stats.bytes == nbytes
     if name == "pcap":
         assert seen_labels == ("eni-0bbbbbbbbbbbbbbbb",)
+    if name == "live":
+        assert seen_labels == ("eni-0dddddddddddddddd",)
     if name in ("pcapng", "capture"):
         assert seen_labels == ("eni-0aaaaaaaaaaaaaaaa", "eni-0ccccccccccccccccc")
