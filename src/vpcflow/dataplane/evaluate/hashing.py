@@ -71,51 +71,39 @@ def unique_rows(keys: U64) -> tuple[I32, npt.NDArray[np.int64]]:
     return _unique_rows(np.ascontiguousarray(keys))  # type: ignore[no-any-return]
 
 
+@njit(cache=True, inline="always")
+def _map_slot(table: U64, vals: I32, keys: U64, i: int, mask: np.uint64) -> np.uint64:
+    """The slot of row ``i`` of ``keys`` in the map: where it is stored, or the empty slot that ends its probe."""
+    width = keys.shape[1]
+    pos = _hash_row(keys, i) & mask
+    while vals[pos] >= 0:
+        same = True
+        for w in range(width):
+            if table[pos, w] != keys[i, w]:
+                same = False
+                break
+        if same:
+            break
+        pos = (pos + np.uint64(1)) & mask
+    return pos
+
+
 @njit(cache=True)
 def _map_lookup(table: U64, vals: I32, keys: U64, out: I32) -> None:
-    cap = table.shape[0]
-    mask = np.uint64(cap - 1)
-    width = keys.shape[1]
+    mask = np.uint64(table.shape[0] - 1)
     for i in range(keys.shape[0]):
-        pos = _hash_row(keys, i) & mask
-        out[i] = -1
-        while True:
-            v = vals[pos]
-            if v < 0:
-                break
-            same = True
-            for w in range(width):
-                if table[pos, w] != keys[i, w]:
-                    same = False
-                    break
-            if same:
-                out[i] = v
-                break
-            pos = (pos + np.uint64(1)) & mask
+        out[i] = vals[_map_slot(table, vals, keys, i, mask)]  # -1 at an empty slot: not present
 
 
 @njit(cache=True)
 def _map_insert(table: U64, vals: I32, keys: U64, new_vals: I32) -> None:
-    cap = table.shape[0]
-    mask = np.uint64(cap - 1)
-    width = keys.shape[1]
+    mask = np.uint64(table.shape[0] - 1)
     for i in range(keys.shape[0]):
-        pos = _hash_row(keys, i) & mask
-        while True:
-            if vals[pos] < 0:
-                for w in range(width):
-                    table[pos, w] = keys[i, w]
-                vals[pos] = new_vals[i]
-                break
-            same = True
-            for w in range(width):
-                if table[pos, w] != keys[i, w]:
-                    same = False
-                    break
-            if same:
-                vals[pos] = new_vals[i]
-                break
-            pos = (pos + np.uint64(1)) & mask
+        pos = _map_slot(table, vals, keys, i, mask)
+        if vals[pos] < 0:
+            for w in range(keys.shape[1]):
+                table[pos, w] = keys[i, w]
+        vals[pos] = new_vals[i]
 
 
 class PersistentMap:
