@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tshark_totals import tshark_totals
 
 from vpcflow.cli.main import cli
 from vpcflow.dataplane.sources.capture import five_tuple_totals, open_capture
@@ -22,56 +23,6 @@ def generate(tmp_path: Path, *args: str, name: str = "out.pcap") -> tuple[Path, 
     res = CliRunner().invoke(cli, ["generate", str(DEMO), "--pcap", str(out), *args], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     return out, res.output
-
-
-def tshark_totals(path: Path) -> dict[tuple[str, str, int, int, int], tuple[int, int]]:
-    """Per-5-tuple packets and IP bytes as tshark's own dissectors see them."""
-    fields = [
-        "ip.src",
-        "ip.dst",
-        "ipv6.src",
-        "ipv6.dst",
-        "ip.proto",
-        "ipv6.nxt",
-        "tcp.srcport",
-        "tcp.dstport",
-        "udp.srcport",
-        "udp.dstport",
-        "ip.len",
-        "ipv6.plen",
-    ]
-    cmd = [
-        "tshark",
-        "-n",
-        "-r",
-        str(path),
-        "-o",
-        "ip.defragment:FALSE",
-        "-T",
-        "fields",
-        "-E",
-        "separator=|",
-        "-E",
-        "occurrence=f",
-    ]
-    for f in fields:
-        cmd += ["-e", f]
-    text = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120).stdout
-    out: dict[tuple[str, str, int, int, int], tuple[int, int]] = {}
-    for line in text.splitlines():
-        v = line.split("|")
-        if v[0]:
-            src, dst, proto, length = v[0], v[1], int(v[4]), int(v[10])
-        elif v[2]:
-            src, dst, proto, length = v[2], v[3], int(v[5]), 40 + int(v[11])
-        else:
-            continue
-        sport = int(v[6] or v[8] or 0)
-        dport = int(v[7] or v[9] or 0)
-        key = (src, dst, proto, sport, dport)
-        p, b = out.get(key, (0, 0))
-        out[key] = (p + 1, b + length)
-    return out
 
 
 def test_generate_writes_a_capture_vpcflow_reads_back(tmp_path: Path) -> None:

@@ -22,8 +22,8 @@ from test_netns_capture_crosscheck import (  # noqa: E402
     _start_capture,
     _stop,
     namespaces,
-    tshark_totals,
 )
+from tshark_totals import tshark_totals  # noqa: E402
 
 pytestmark = pytest.mark.privileged
 __all__ = ["namespaces"]  # the fixture, re-used

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tshark_totals import tshark_totals
 
 from vpcflow.dataplane.sources.capture import five_tuple_totals, open_capture
 
@@ -75,35 +76,6 @@ for i in range(10):
 
 def _run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=60)
-
-
-def tshark_totals(path: Path) -> dict[tuple[str, str, int, int, int], tuple[int, int]]:
-    fields = ["ip.src", "ip.dst", "ip.proto", "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport", "ip.len"]
-    cmd = [
-        "tshark",
-        "-n",
-        "-r",
-        str(path),
-        "-o",
-        "ip.defragment:FALSE",
-        "-T",
-        "fields",
-        "-E",
-        "separator=|",
-        "-E",
-        "occurrence=f",
-    ]
-    for f in fields:
-        cmd += ["-e", f]
-    out: dict[tuple[str, str, int, int, int], tuple[int, int]] = {}
-    for line in _run(*cmd).stdout.splitlines():
-        v = line.split("|")
-        if not v[0]:
-            continue  # not IPv4 (ARP)
-        key = (v[0], v[1], int(v[2]), int(v[3] or v[5] or 0), int(v[4] or v[6] or 0))
-        p, b = out.get(key, (0, 0))
-        out[key] = (p + 1, b + int(v[7]))
-    return out
 
 
 @pytest.fixture
