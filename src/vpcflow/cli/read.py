@@ -23,6 +23,7 @@ from vpcflow.cli._sources import data_dir_option, open_database, path_option
 from vpcflow.codecs.addresses import strings_to_addresses
 from vpcflow.codecs.text import header_line, render_lines
 from vpcflow.core.errors import ConfigError
+from vpcflow.dataplane.evaluate.rules import net_to_words
 from vpcflow.query.duck import FlowLogDatabase
 from vpcflow.query.filter_pattern import compile_pattern
 
@@ -52,19 +53,10 @@ def _network(value: str, option: str) -> ipaddress.IPv4Network | ipaddress.IPv6N
 
 
 def _in_network(col: pa.ChunkedArray, net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> np.ndarray:
+    """Which addresses of a column lie in ``net`` (the rule engine's masks over the IPv4-mapped space)."""
     hi, lo, valid = strings_to_addresses(col)
-    if net.version == 4:
-        base = int(net.network_address)
-        mask = (0xFFFF_FFFF << (32 - net.prefixlen)) & 0xFFFF_FFFF
-        is_v4 = (hi == 0) & ((lo >> np.uint64(32)) == np.uint64(0xFFFF))
-        v4 = (lo & np.uint64(0xFFFF_FFFF)).astype(np.uint64)
-        return np.asarray(valid & is_v4 & ((v4 & np.uint64(mask)) == np.uint64(base)))
-    value = int(net.network_address)
-    full = (1 << 128) - 1
-    m = (full << (128 - net.prefixlen)) & full
-    mhi, mlo = np.uint64(m >> 64), np.uint64(m & 0xFFFF_FFFF_FFFF_FFFF)
-    bhi, blo = np.uint64(value >> 64), np.uint64(value & 0xFFFF_FFFF_FFFF_FFFF)
-    return np.asarray(valid & ((hi & mhi) == bhi) & ((lo & mlo) == blo))
+    nhi, nlo, mhi, mlo = (np.uint64(w) for w in net_to_words(net))
+    return np.asarray(valid & ((hi & mhi) == nhi) & ((lo & mlo) == nlo))
 
 
 def _flow_log_columns(data_dir: Path, flow_log_id: str) -> list[str] | None:
@@ -192,12 +184,14 @@ def command(
             need(c, "--aggregate")
         db.con.register("selected", table)
         act = ", action" if "action" in columns else ""
+        # NODATA/SKIPDATA carry no 5-tuple; a format without log-status has only OK records
+        ok = "WHERE log_status = 'OK' OR log_status IS NULL" if "log_status" in columns else ""
         # Per flow log: overlapping flow logs (a VPC's and one of its ENIs') record the same packets.
         table = db.query(
             f"SELECT flow_log_id, srcaddr, dstaddr, srcport, dstport, protocol{act}, SUM(packets) AS packets, "
             f"SUM(bytes) AS bytes, "
-            f"COUNT(*) AS records, MIN(start) AS start, MAX(\"end\") AS \"end\" FROM selected "
-            f"WHERE log_status = 'OK' OR log_status IS NULL GROUP BY ALL ORDER BY bytes DESC, packets DESC"
+            f"COUNT(*) AS records, MIN(start) AS start, MAX(\"end\") AS \"end\" FROM selected {ok} "
+            f"GROUP BY ALL ORDER BY bytes DESC, packets DESC"
         )
         record_cols = table.column_names
     if limit:
