@@ -17,7 +17,7 @@ from botocore.config import Config
 
 from vpcflow.api.app import create_app
 from vpcflow.api.identity import DEFAULT_ROOT_ACCESS_KEY_ID, DEFAULT_ROOT_SECRET_ACCESS_KEY
-from vpcflow.api.server import bind
+from vpcflow.api.server import bind, server_config
 from vpcflow.runtime.client import Ec2Client
 
 ACCT = "123456789012"
@@ -159,7 +159,7 @@ def serve(data_dir: Path, **app_kwargs: Any) -> Endpoint:
     app = create_app(data_dir, **app_kwargs)
     sock = bind("127.0.0.1", 0)  # as `vpcflow serve` binds (TCP_NODELAY)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(server_config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

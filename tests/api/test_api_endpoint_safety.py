@@ -185,3 +185,26 @@ def test_the_unauthenticated_page_and_internal_errors_reveal_no_path(tmp_path: A
         assert str(tmp_path) not in answer.body.decode()
     finally:
         ep.stop()
+
+
+def test_every_read_is_acked_at_once(ep: Endpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that sends headers and body in two writes without TCP_NODELAY (botocore's habit) waits for
+    the server's ACK of the headers; the server ACKs after every read instead of delaying it."""
+    import vpcflow.api.server as server
+
+    acked: list[object] = []
+    real = server.ack_now
+    monkeypatch.setattr(server, "ack_now", lambda sock: (acked.append(sock), real(sock)))
+    port = int(ep.url.rsplit(":", 1)[1])
+    body = DESCRIBE
+    head = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+        s.sendall(head)
+        s.sendall(body)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(65536)
+    assert data.startswith(b"HTTP/1.1 401")  # unsigned; what matters is how it was read
+    assert len(acked) >= 1 and all(hasattr(a, "setsockopt") for a in acked)
