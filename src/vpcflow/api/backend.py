@@ -46,6 +46,15 @@ EC2_OPERATIONS: dict[str, str] = {
     "DescribeFlowLogs": "describe_flow_logs",
     "CreateTags": "create_tags",
     "DeleteTags": "delete_tags",
+    # The modelled network (controlplane/network.py), for agents and tools that read it as from AWS.
+    "DescribeVpcs": "describe_vpcs",
+    "DescribeSubnets": "describe_subnets",
+    "DescribeNetworkInterfaces": "describe_network_interfaces",
+    "DescribeSecurityGroups": "describe_security_groups",
+    "DescribeSecurityGroupRules": "describe_security_group_rules",
+    "DescribeNetworkAcls": "describe_network_acls",
+    "DescribeRouteTables": "describe_route_tables",
+    "DescribeVpcPeeringConnections": "describe_vpc_peering_connections",
 }
 
 #: The protocol's code for a request that parses but is malformed beyond use (nesting too deep).

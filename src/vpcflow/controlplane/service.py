@@ -31,6 +31,7 @@ from vpcflow.controlplane.errors import (
     not_found_flow_logs_message,
     unsuccessful_item,
 )
+from vpcflow.controlplane.network import NetworkOperations
 from vpcflow.controlplane.resources import Target, TargetError, lookup
 from vpcflow.controlplane.tags import TagOperations
 from vpcflow.controlplane.validation import (
@@ -68,7 +69,7 @@ def seeded_ids(seed: int) -> Callable[[], str]:
     return lambda: "fl-" + "".join(rng.choice("0123456789abcdef") for _ in range(17))
 
 
-class FlowLogService(TagOperations):
+class FlowLogService(TagOperations, NetworkOperations):
     """The flow-log API of one account (``account_id`` in ``region``) on one state store."""
 
     def __init__(
