@@ -55,6 +55,10 @@ EC2_OPERATIONS: dict[str, str] = {
     "DescribeNetworkAcls": "describe_network_acls",
     "DescribeRouteTables": "describe_route_tables",
     "DescribeVpcPeeringConnections": "describe_vpc_peering_connections",
+    "AuthorizeSecurityGroupIngress": "authorize_security_group_ingress",
+    "AuthorizeSecurityGroupEgress": "authorize_security_group_egress",
+    "RevokeSecurityGroupIngress": "revoke_security_group_ingress",
+    "RevokeSecurityGroupEgress": "revoke_security_group_egress",
 }
 
 #: The protocol's code for a request that parses but is malformed beyond use (nesting too deep).

@@ -41,6 +41,10 @@ _OPERATIONS = {
     "describe_network_acls": "DescribeNetworkAcls",
     "describe_route_tables": "DescribeRouteTables",
     "describe_vpc_peering_connections": "DescribeVpcPeeringConnections",
+    "authorize_security_group_ingress": "AuthorizeSecurityGroupIngress",
+    "authorize_security_group_egress": "AuthorizeSecurityGroupEgress",
+    "revoke_security_group_ingress": "RevokeSecurityGroupIngress",
+    "revoke_security_group_egress": "RevokeSecurityGroupEgress",
 }
 
 
