@@ -4,7 +4,6 @@ in-process by uvicorn on 127.0.0.1 (a free port), and real boto3 clients pointed
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from botocore.config import Config
 
 from vpcflow.api.app import create_app
 from vpcflow.api.identity import DEFAULT_ROOT_ACCESS_KEY_ID, DEFAULT_ROOT_SECRET_ACCESS_KEY
+from vpcflow.api.server import bind, server_config
 from vpcflow.runtime.client import Ec2Client
 
 ACCT = "123456789012"
@@ -157,11 +157,9 @@ class Endpoint:
 def serve(data_dir: Path, **app_kwargs: Any) -> Endpoint:
     """The endpoint in a uvicorn thread on 127.0.0.1, a free port."""
     app = create_app(data_dir, **app_kwargs)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = bind("127.0.0.1", 0)  # as `vpcflow serve` binds (TCP_NODELAY)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(server_config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

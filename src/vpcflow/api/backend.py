@@ -9,6 +9,10 @@ The control plane is the one the Python client builds (``runtime.client.Ec2Clien
 the principal owning the request's access key, so every authorization decision is the control
 plane's. The log store is the data directory's ``logs.db``. Calls are serialised by one lock: the
 stores are SQLite connections, and one writer at a time is what SQLite does anyway.
+
+Nothing on the wire reveals the machine: an internal failure or an unavailable store answers with
+AWS's code and a request id, and the details (paths, exception text) go to the server's log only.
+A request too deeply nested to parse is the client's error (400 in the protocol's shape), not a 500.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from vpcflow.api import ec2_query, logs_json, sts_query
-from vpcflow.api.identity import Caller, RootCredentials, as_api_error, authenticate
+from vpcflow.api.identity import Caller, RootCredentials, as_api_error, authenticate, check_scope, owner_of
 from vpcflow.api.sigv4 import SigV4Error, parse_authorization
 from vpcflow.controlplane.errors import UnsupportedOperationError
 from vpcflow.core.errors import ApiError, StateError
@@ -42,7 +46,23 @@ EC2_OPERATIONS: dict[str, str] = {
     "DescribeFlowLogs": "describe_flow_logs",
     "CreateTags": "create_tags",
     "DeleteTags": "delete_tags",
+    # The modelled network (controlplane/network.py), for agents and tools that read it as from AWS.
+    "DescribeVpcs": "describe_vpcs",
+    "DescribeSubnets": "describe_subnets",
+    "DescribeNetworkInterfaces": "describe_network_interfaces",
+    "DescribeSecurityGroups": "describe_security_groups",
+    "DescribeSecurityGroupRules": "describe_security_group_rules",
+    "DescribeNetworkAcls": "describe_network_acls",
+    "DescribeRouteTables": "describe_route_tables",
+    "DescribeVpcPeeringConnections": "describe_vpc_peering_connections",
+    "AuthorizeSecurityGroupIngress": "authorize_security_group_ingress",
+    "AuthorizeSecurityGroupEgress": "authorize_security_group_egress",
+    "RevokeSecurityGroupIngress": "revoke_security_group_ingress",
+    "RevokeSecurityGroupEgress": "revoke_security_group_egress",
 }
+
+#: The protocol's code for a request that parses but is malformed beyond use (nesting too deep).
+_MALFORMED = {"logs": "SerializationException", "sts": "MalformedInput", "ec2": "InvalidParameterValue"}
 
 
 @dataclass(frozen=True)
@@ -132,6 +152,37 @@ class Backend:
         log.info("%s %s %s -> %d %s", request_id[:8], note["who"], note["op"], answer.status, note["error"])
         return answer
 
+    def screen(self, head: HttpRequest) -> HttpResponse | None:
+        """Refuse a request from its head alone, before its body is read: with signatures verified, it
+        must carry a well-formed SigV4 ``Authorization`` for this endpoint's region and a known, active
+        access key (the signature itself covers the body and is checked by ``handle``)."""
+        if not self.verify_signatures:
+            return None
+        protocol = _protocol(head)
+        service = "logs" if protocol == "logs" else protocol
+        try:
+            with self._lock:
+                self.refresh()
+                if "x-amz-security-token" in head.headers:
+                    return None  # handle() answers with the protocol's own message for temporary credentials
+                auth = parse_authorization(head.headers.get("authorization"))
+                check_scope(auth, service, self.client.service.region)
+                owner_of(self.world(), auth.access_key_id, self.root)
+        except SigV4Error as e:
+            err = as_api_error(e, protocol)
+            log.info("refused before reading the body: %s %s", protocol, err.code)
+            return self._error(protocol, err.code, err.message, err.http_status, str(uuid.uuid4()))
+        except StateError:
+            return None  # handle() reports the unavailable store in the protocol's shape
+        return None
+
+    def too_large(self, head: HttpRequest, limit: int) -> HttpResponse:
+        """The answer to a body over ``limit`` bytes (decision, docs/api.md: HTTP 413 in the protocol's shape)."""
+        protocol = _protocol(head)
+        log.info("refused a body over %d bytes (%s)", limit, protocol)
+        message = f"Request body exceeds the endpoint's limit of {limit} bytes"
+        return self._error(protocol, "RequestEntityTooLarge", message, 413, str(uuid.uuid4()))
+
     def _answer(self, request: HttpRequest, request_id: str, protocol: str, note: dict[str, str]) -> HttpResponse:
         try:
             with self._lock:
@@ -145,15 +196,18 @@ class Backend:
             note["error"] = e.code
             return self._error(protocol, e.code, e.message, e.http_status, request_id)
         except StateError as e:
-            log.warning("state unavailable: %s", e)
+            log.warning("state unavailable (request %s): %s", request_id, e)
             code = note["error"] = {"logs": "ServiceUnavailableException", "sts": "ServiceUnavailable"}.get(
                 protocol, "Unavailable")
-            return self._error(protocol, code, f"The service is unavailable: {e}", 503, request_id)
-        except Exception as e:  # the API boundary: never a traceback on the wire
+            return self._error(protocol, code, "The service is unavailable. Try again later.", 503, request_id)
+        except RecursionError:
+            code = note["error"] = _MALFORMED[protocol]
+            return self._error(protocol, code, "The request is nested too deeply to be parsed", 400, request_id)
+        except Exception:  # the API boundary: never a traceback (or a local path) on the wire
             log.exception("internal error answering %s request %s", protocol, request_id)
             code = note["error"] = {"logs": "ServiceUnavailableException", "sts": "InternalFailure"}.get(
                 protocol, "InternalError")
-            return self._error(protocol, code, f"An internal error has occurred ({type(e).__name__}: {e})", 500,
+            return self._error(protocol, code, f"An internal error has occurred (request {request_id})", 500,
                                request_id)
 
     def _error(self, protocol: str, code: str, message: str, status: int, request_id: str) -> HttpResponse:

@@ -33,6 +33,18 @@ _OPERATIONS = {
     "delete_flow_logs": "DeleteFlowLogs",
     "create_tags": "CreateTags",
     "delete_tags": "DeleteTags",
+    "describe_vpcs": "DescribeVpcs",
+    "describe_subnets": "DescribeSubnets",
+    "describe_network_interfaces": "DescribeNetworkInterfaces",
+    "describe_security_groups": "DescribeSecurityGroups",
+    "describe_security_group_rules": "DescribeSecurityGroupRules",
+    "describe_network_acls": "DescribeNetworkAcls",
+    "describe_route_tables": "DescribeRouteTables",
+    "describe_vpc_peering_connections": "DescribeVpcPeeringConnections",
+    "authorize_security_group_ingress": "AuthorizeSecurityGroupIngress",
+    "authorize_security_group_egress": "AuthorizeSecurityGroupEgress",
+    "revoke_security_group_ingress": "RevokeSecurityGroupIngress",
+    "revoke_security_group_egress": "RevokeSecurityGroupEgress",
 }
 
 
@@ -166,6 +178,8 @@ class Ec2Client:
         raise with_response(ImmutableFlowLogError("ModifyFlowLogs does not exist"), "ModifyFlowLogs")
 
     def __getattr__(self, name: str) -> Any:
+        if name in _OPERATIONS:  # the network's Describe* operations, boto3-named
+            return lambda **kwargs: self._run(name, kwargs)
         if name.startswith(("modify_", "update_", "put_", "set_")) and "flow_log" in name:
             op = "".join(p.capitalize() for p in name.split("_"))
             raise with_response(ImmutableFlowLogError(f"{op} does not exist"), op)
