@@ -145,7 +145,7 @@ class Endpoint:
             region_name=kwargs.pop("region_name", REGION),
             aws_access_key_id=key[0],
             aws_secret_access_key=key[1],
-            config=Config(retries={"total_max_attempts": 1}),
+            config=kwargs.pop("config", Config(retries={"total_max_attempts": 1})),
             **kwargs,
         )
 

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from vpcflow.api.backend import EC2_OPERATIONS, Backend, HttpRequest, HttpResponse
+from vpcflow.api.backend import EC2_OPERATIONS, Backend, HttpRequest, HttpResponse, protocol_of
 from vpcflow.api.identity import RootCredentials
 from vpcflow.api.logs_json import OPERATIONS as LOGS_OPERATIONS
 from vpcflow.api.sts_query import OPERATIONS as STS_OPERATIONS
@@ -35,6 +35,9 @@ from vpcflow.runtime.datadir import DataDir
 #: The largest request body accepted (decision, docs/api.md): a full PutLogEvents batch is 1,048,576 bytes
 #: of events; JSON escaping can make its body several times larger, so 8 MiB leaves room for any valid call.
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+#: The largest S3 PutObject body (decision, docs/api.md): flow-log objects are far smaller; S3's own
+#: single-PUT limit is 5 GB, which an embedded store held in memory per request cannot sensibly take.
+DEFAULT_MAX_OBJECT_BYTES = 256 * 1024 * 1024
 
 
 def create_app(
@@ -44,6 +47,7 @@ def create_app(
     root_credentials: RootCredentials | None = None,
     clock: Callable[[], datetime] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
 ) -> Starlette:
     """The endpoint for one data directory. ``clock`` (tests) replaces the server's clock for SigV4 skew."""
     backend = Backend(
@@ -54,7 +58,8 @@ def create_app(
     )
 
     async def aws(request: Request) -> Response:
-        if request.method == "GET" and not request.url.query and request.url.path == "/":
+        if (request.method == "GET" and not request.url.query and request.url.path == "/"
+                and "authorization" not in request.headers):  # signed, it is S3's ListBuckets
             return PlainTextResponse(_about(backend))
         head = HttpRequest(
             method=request.method,
@@ -66,9 +71,10 @@ def create_app(
         refused = await run_in_threadpool(backend.screen, head)
         if refused is not None:
             return _response(refused)
-        body = await _read_body(request, max_body_bytes)
+        limit = max_object_bytes if request.method == "PUT" and protocol_of(head) == "s3" else max_body_bytes
+        body = await _read_body(request, limit)
         if body is None:
-            return _response(backend.too_large(head, max_body_bytes))
+            return _response(backend.too_large(head, limit))
         answer = await run_in_threadpool(backend.handle, replace(head, body=body))
         return _response(answer)
 
@@ -78,7 +84,8 @@ def create_app(
         backend.close()
 
     # Any path: an endpoint URL with a path prefix (a reverse proxy's /vpcflow/) signs that path too.
-    app = Starlette(routes=[Route("/{path:path}", aws, methods=["GET", "POST"])], lifespan=lifespan)
+    methods = ["GET", "POST", "PUT", "HEAD", "DELETE"]
+    app = Starlette(routes=[Route("/{path:path}", aws, methods=methods)], lifespan=lifespan)
     app.state.backend = backend
     return app
 
@@ -108,5 +115,7 @@ def _about(backend: Backend) -> str:
         f"EC2 (Query, 2016-11-15): {', '.join(sorted(EC2_OPERATIONS))}\n"
         f"CloudWatch Logs (JSON 1.1): {', '.join(sorted(LOGS_OPERATIONS))}\n"
         f"STS (Query): {', '.join(STS_OPERATIONS)}\n"
+        "S3 (REST, path-style): ListBuckets, CreateBucket, HeadBucket, GetBucketLocation, ListObjects(V2), "
+        "PutObject, GetObject, HeadObject, DeleteObject(s), Get/Put/DeleteBucketPolicy\n"
         f"SigV4 verification: {'on' if backend.verify_signatures else 'off'}\n"
     )

@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from vpcflow.api import ec2_query, logs_json, sts_query
+from vpcflow.api import ec2_query, logs_json, s3_rest, sts_query
 from vpcflow.api.identity import Caller, RootCredentials, as_api_error, authenticate, check_scope, owner_of
-from vpcflow.api.sigv4 import SigV4Error, parse_authorization
+from vpcflow.api.sigv4 import SigV4Error, is_presigned, parse_authorization, parse_presigned
 from vpcflow.controlplane.errors import UnsupportedOperationError
 from vpcflow.core.errors import ApiError, StateError
 from vpcflow.iam.world import IamWorld
@@ -62,7 +62,8 @@ EC2_OPERATIONS: dict[str, str] = {
 }
 
 #: The protocol's code for a request that parses but is malformed beyond use (nesting too deep).
-_MALFORMED = {"logs": "SerializationException", "sts": "MalformedInput", "ec2": "InvalidParameterValue"}
+_MALFORMED = {"logs": "SerializationException", "sts": "MalformedInput", "ec2": "InvalidParameterValue",
+              "s3": "MalformedXML"}
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ class Backend:
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one request (thread-safe; calls are serialised)."""
         request_id = str(uuid.uuid4())
-        protocol = _protocol(request)
+        protocol = protocol_of(request)
         note = {"op": protocol, "who": "-", "error": ""}
         answer = self._answer(request, request_id, protocol, note)
         # One line per call (`vpcflow serve --log-level info`): who did what, and how it ended.
@@ -158,30 +159,33 @@ class Backend:
         access key (the signature itself covers the body and is checked by ``handle``)."""
         if not self.verify_signatures:
             return None
-        protocol = _protocol(head)
+        protocol = protocol_of(head)
         service = "logs" if protocol == "logs" else protocol
         try:
             with self._lock:
                 self.refresh()
                 if "x-amz-security-token" in head.headers:
                     return None  # handle() answers with the protocol's own message for temporary credentials
-                auth = parse_authorization(head.headers.get("authorization"))
+                if protocol == "s3" and "authorization" not in head.headers and is_presigned(head.raw_query):
+                    auth = parse_presigned(head.raw_query).auth
+                else:
+                    auth = parse_authorization(head.headers.get("authorization"))
                 check_scope(auth, service, self.client.service.region)
                 owner_of(self.world(), auth.access_key_id, self.root)
         except SigV4Error as e:
             err = as_api_error(e, protocol)
             log.info("refused before reading the body: %s %s", protocol, err.code)
-            return self._error(protocol, err.code, err.message, err.http_status, str(uuid.uuid4()))
+            return self._error(protocol, err.code, err.message, err.http_status, str(uuid.uuid4()), head)
         except StateError:
             return None  # handle() reports the unavailable store in the protocol's shape
         return None
 
     def too_large(self, head: HttpRequest, limit: int) -> HttpResponse:
         """The answer to a body over ``limit`` bytes (decision, docs/api.md: HTTP 413 in the protocol's shape)."""
-        protocol = _protocol(head)
+        protocol = protocol_of(head)
         log.info("refused a body over %d bytes (%s)", limit, protocol)
         message = f"Request body exceeds the endpoint's limit of {limit} bytes"
-        return self._error(protocol, "RequestEntityTooLarge", message, 413, str(uuid.uuid4()))
+        return self._error(protocol, "RequestEntityTooLarge", message, 413, str(uuid.uuid4()), head)
 
     def _answer(self, request: HttpRequest, request_id: str, protocol: str, note: dict[str, str]) -> HttpResponse:
         try:
@@ -191,10 +195,12 @@ class Backend:
                     return self._logs_call(request, request_id, note)
                 if protocol == "sts":
                     return self._sts_call(request, request_id, note)
+                if protocol == "s3":
+                    return self._s3_call(request, request_id, note)
                 return self._ec2_call(request, request_id, note)
         except ApiError as e:
             note["error"] = e.code
-            return self._error(protocol, e.code, e.message, e.http_status, request_id)
+            return self._error(protocol, e.code, e.message, e.http_status, request_id, request)
         except StateError as e:
             log.warning("state unavailable (request %s): %s", request_id, e)
             code = note["error"] = {"logs": "ServiceUnavailableException", "sts": "ServiceUnavailable"}.get(
@@ -210,8 +216,14 @@ class Backend:
             return self._error(protocol, code, f"An internal error has occurred (request {request_id})", 500,
                                request_id)
 
-    def _error(self, protocol: str, code: str, message: str, status: int, request_id: str) -> HttpResponse:
+    def _error(self, protocol: str, code: str, message: str, status: int, request_id: str,
+               request: HttpRequest | None = None) -> HttpResponse:
         headers = {"x-amzn-RequestId": request_id}
+        if protocol == "s3":
+            method, path = (request.method, request.raw_path) if request is not None else ("GET", "/")
+            status, extra, body = s3_rest.error_answer(ApiError(message, code=code, http_status=status), method, path,
+                                                       request_id)
+            return HttpResponse(status, body, {**headers, "x-amz-request-id": request_id, **extra})
         if protocol == "logs":
             headers["Content-Type"] = logs_json.JSON_CONTENT_TYPE
             return HttpResponse(status, logs_json.error_json(code, message), headers)
@@ -268,6 +280,19 @@ class Backend:
         body = sts_query.response_xml(name, identity, request_id)
         return HttpResponse(200, body, {"Content-Type": ec2_query.XML_CONTENT_TYPE, "x-amzn-RequestId": request_id})
 
+    def _s3_call(self, request: HttpRequest, request_id: str, note: dict[str, str]) -> HttpResponse:
+        note["op"] = f"s3:{request.method} {request.raw_path.split('?', 1)[0]}"
+        caller = self._authenticate(request, "s3")
+        note["who"] = caller.principal
+        from vpcflow.controlplane.s3_objects import S3Objects
+        from vpcflow.storage.bucketstore import BucketStore
+
+        svc = self.client.service
+        rest = s3_rest.S3Rest(S3Objects(BucketStore(self.data_dir.s3_root), svc), svc.region)
+        status, headers, body = rest.handle(request.method, request.raw_path, request.raw_query, dict(request.headers),
+                                            request.body, caller.principal)
+        return HttpResponse(status, body, {**headers, "x-amz-request-id": request_id})
+
     def _logs_call(self, request: HttpRequest, request_id: str, note: dict[str, str]) -> HttpResponse:
         note["op"] = "logs:" + request.headers.get("x-amz-target", "").partition(".")[2]
         caller = self._authenticate(request, "logs")
@@ -295,17 +320,25 @@ def _form(request: HttpRequest) -> list[tuple[str, str]]:
     return parse_qsl(text, keep_blank_values=True)
 
 
-def _protocol(request: HttpRequest) -> str:
-    """``logs`` (X-Amz-Target), ``sts`` (scope service sts, or its action unsigned) or ``ec2``."""
+def protocol_of(request: HttpRequest) -> str:
+    """``logs`` (X-Amz-Target), ``sts`` or ``s3`` (the credential scope's service, or unsigned: an STS action,
+    or no action at all with a bucket path or an S3 method), else ``ec2``."""
     if "x-amz-target" in request.headers:
         return "logs"
+    if is_presigned(request.raw_query):
+        return "s3" if "%2Fs3%2F" in request.raw_query or "/s3/" in request.raw_query else "ec2"
     try:
-        if parse_authorization(request.headers.get("authorization")).service == "sts":
-            return "sts"
+        service = parse_authorization(request.headers.get("authorization")).service
+        if service in ("sts", "s3"):
+            return service
     except SigV4Error:
         try:
-            if dict(_form(request)).get("Action") in sts_query.OPERATIONS:
-                return "sts"
+            action = dict(_form(request)).get("Action")
         except ApiError:
-            pass
+            action = None
+        if action in sts_query.OPERATIONS:
+            return "sts"
+        if action is None and (request.method in ("PUT", "HEAD", "DELETE") or request.raw_path not in ("", "/")):
+            return "s3"
     return "ec2"
+
