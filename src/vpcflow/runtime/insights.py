@@ -11,6 +11,7 @@ default format when none does). A query runs to completion inside StartQuery: it
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -72,7 +73,7 @@ def _open_store(data_dir: DataDir) -> LogStore:
     return LogStore(data_dir.logs_path, account_id=account, region=region)
 
 
-def run_insights_query(data_dir: DataDir | str | None, log_groups: str | Sequence[str], query: str,
+def run_insights_query(data_dir: DataDir | str | os.PathLike[str] | None, log_groups: str | Sequence[str], query: str,
                        start: int | None = None, end: int | None = None, *, limit: int | None = None) -> pa.Table:
     """Run an Insights query on a data directory's log groups; the displayed fields as a typed Arrow table.
 
