@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
-from api_helpers import ACCT, CAROL, GROUP, REGION, Endpoint, endpoint_fixture
+from api_helpers import ACCT, ALICE, CAROL, GROUP, REGION, ROOT, VPC, Endpoint, cwl_params, endpoint_fixture
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
@@ -27,7 +27,8 @@ from vpcflow.storage.logstore import LogStore
 
 T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
 START, END = T0 - 60, T0 + 4 * 3600
-SOURCES = [f"192.0.2.{i}" for i in (5, 17, 33, 200)] + ["198.51.100.7", "203.0.113.9"]
+# near misses of 192.0.2.0/24 on both sides keep the subnet test honest
+SOURCES = [f"192.0.2.{i}" for i in (5, 17, 33, 200)] + ["198.51.100.7", "203.0.113.9", "192.0.3.4", "192.0.1.250"]
 
 
 def _lines() -> list[tuple[int, str, str]]:
@@ -199,3 +200,67 @@ def test_start_query_needs_logs_start_query_permission(ep: Endpoint) -> None:
         carol.start_query(logGroupName=GROUP, startTime=START, endTime=END, queryString="stats count(*)")
     assert e.value.response["Error"]["Code"] == "AccessDeniedException"
     assert "logs:StartQuery" in e.value.response["Error"]["Message"]
+
+
+def _aws_cli() -> list[str]:
+    try:
+        import awscli  # noqa: F401
+
+        return [sys.executable, "-m", "awscli"]
+    except ImportError:
+        import shutil
+
+        found = shutil.which("aws")
+        if found is None:
+            pytest.skip("the AWS CLI is not installed (pip install awscli)")
+        return [found]
+
+
+def test_aws_cli_runs_insights_and_prints_what_vpcflow_prints(ep: Endpoint) -> None:
+    query, sql, _ordered = SPEC_82[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=ROOT[0], AWS_SECRET_ACCESS_KEY=ROOT[1], AWS_DEFAULT_REGION=REGION,
+               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_MAX_ATTEMPTS="1")
+    aws = [*_aws_cli(), "logs", "--endpoint-url", ep.url, "--output", "json"]
+
+    def run(*args: str) -> dict[str, Any]:
+        out = subprocess.run([*aws, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
+        assert out.returncode == 0, out.stderr
+        body: dict[str, Any] = json.loads(out.stdout)
+        return body
+
+    qid = run("start-query", "--log-group-name", GROUP, "--start-time", str(START), "--end-time", str(END),
+              "--query-string", query)["queryId"]
+    theirs = run("get-query-results", "--query-id", qid)
+    assert theirs["status"] == "Complete"
+    _same(_rows(theirs["results"]), _expected(ep.data_dir, sql), False)
+    ours = CliRunner().invoke(cli, ["logs", "--data-dir", str(ep.data_dir), "get-query-results", "--query-id", qid])
+    assert json.loads(ours.stdout) == theirs  # same JSON document, key for key
+
+
+CUSTOM_GROUP = "/vpcflow/custom-format"
+CUSTOM = "${version} ${vpc-id} ${interface-id} ${srcaddr} ${dstaddr} ${tcp-flags} ${flow-direction} ${action}"
+
+
+def test_custom_format_fields_are_discovered_from_the_flow_log(ep: Endpoint) -> None:
+    ep.client("ec2", ALICE).create_flow_logs(**cwl_params(LogGroupName=CUSTOM_GROUP, LogFormat=CUSTOM))
+    lines = [f"5 {VPC} eni-0a1b2c3d4e5f6071b 10.0.0.{i % 4} 172.31.0.10 {(2, 18, 1)[i % 3]} "
+             f"{('ingress', 'egress')[i % 2]} {('ACCEPT', 'REJECT')[i % 5 == 0]}" for i in range(30)]
+    with LogStore(ep.data_dir / "logs.db", account_id=ACCT, region=REGION) as store:
+        store.create_log_group(logGroupName=CUSTOM_GROUP)
+        store.create_log_stream(logGroupName=CUSTOM_GROUP, logStreamName="eni-0a1b2c3d4e5f6071b-all")
+        store.put_events(CUSTOM_GROUP, "eni-0a1b2c3d4e5f6071b-all", np.arange(30, dtype=np.int64) * 1000 + T0 * 1000,
+                         pa.array(lines), enforce_age=False)
+        records = read_all(read_log_store(store, CUSTOM_GROUP, log_format=CUSTOM))
+    query = ('filter flowDirection = "ingress" and tcpFlags = 2 | stats count(*) as syns by srcAddr, vpcId '
+             "| sort syns desc, srcAddr")
+    logs = ep.client("logs")
+    qid = logs.start_query(logGroupIdentifiers=[f"arn:aws:logs:{REGION}:{ACCT}:log-group:{CUSTOM_GROUP}"],
+                           startTime=T0, endTime=T0 + 60, queryString=query)["queryId"]
+    got = _rows(logs.get_query_results(queryId=qid)["results"])
+    con = duckdb.connect()
+    con.register("records", records)
+    rel = con.sql("SELECT srcaddr AS srcAddr, vpc_id AS vpcId, count(*) AS syns FROM records "
+                  "WHERE flow_direction = 'ingress' AND tcp_flags = 2 GROUP BY 1, 2 ORDER BY 3 DESC, 1")
+    want = [{k: str(v) for k, v in zip(rel.columns, row, strict=True)} for row in rel.fetchall()]
+    assert want and got == want

@@ -31,7 +31,8 @@ STATUSES = ("Scheduled", "Running", "Complete", "Failed", "Cancelled", "Timeout"
 
 
 def flow_log_formats(data_dir: DataDir, log_group: str) -> tuple[LogFormat, ...]:
-    """Formats of the flow logs delivering to ``log_group``, oldest flow log first (default if none)."""
+    """Formats of the flow logs delivering to ``log_group``, oldest flow log first, then the default format
+    (events of a deleted flow log, or of one delivering elsewhere now, are still read if they use it)."""
     formats: list[LogFormat] = []
     if data_dir.state_path.exists():
         with data_dir.state() as st:
@@ -41,7 +42,8 @@ def flow_log_formats(data_dir: DataDir, log_group: str) -> tuple[LogFormat, ...]
                     fmt = parse_log_format(fl.log_format)
                     if fmt not in formats:
                         formats.append(fmt)
-    return tuple(formats) or (parse_log_format(None),)
+    default = parse_log_format(None)
+    return tuple(formats) + (() if default in formats else (default,))
 
 
 def load_events(data_dir: DataDir, store: LogStore, log_groups: Sequence[str], start_s: int | None,
