@@ -264,3 +264,38 @@ def test_custom_format_fields_are_discovered_from_the_flow_log(ep: Endpoint) -> 
                   "WHERE flow_direction = 'ingress' AND tcp_flags = 2 GROUP BY 1, 2 ORDER BY 3 DESC, 1")
     want = [{k: str(v) for k, v in zip(rel.columns, row, strict=True)} for row in rel.fetchall()]
     assert want and got == want
+
+
+def test_get_query_results_pages(ep: Endpoint) -> None:
+    logs = ep.client("logs")
+    qid = logs.start_query(logGroupName=GROUP, startTime=START, endTime=END, queryString="fields srcAddr")["queryId"]
+    sizes, token, seen = [], None, []
+    while True:
+        page = logs.get_query_results(queryId=qid, maxItems=100, **({"nextToken": token} if token else {}))
+        sizes.append(len(page["results"]))
+        seen += [f["value"] for row in page["results"] for f in row if f["field"] == "@ptr"]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert sizes == [100, 100, 40] and len(set(seen)) == 240
+    # The CLI merges the pages, as the AWS CLI does for paginated commands.
+    out = CliRunner().invoke(cli, ["logs", "--data-dir", str(ep.data_dir), "get-query-results", "--query-id", qid])
+    assert len(json.loads(out.stdout)["results"]) == 240
+
+
+def test_cli_prints_aws_errors(ep: Endpoint) -> None:
+    base = ["logs", "--data-dir", str(ep.data_dir), "start-query", "--log-group-name", GROUP]
+    bad = CliRunner().invoke(cli, [*base, "--start-time", str(START), "--end-time", str(END),
+                                   "--query-string", "stats count(*) by"])
+    assert bad.exit_code == 254
+    assert ("An error occurred (MalformedQueryException) when calling the StartQuery operation: "
+            "expected a value, found the end of the query at line 1 and position 18") in bad.output
+    backwards = CliRunner().invoke(cli, [*base, "--start-time", str(END), "--end-time", str(START),
+                                         "--query-string", "stats count(*)"])
+    assert backwards.exit_code == 254 and "InvalidParameterException" in backwards.output
+    listed = CliRunner().invoke(cli, ["logs", "--data-dir", str(ep.data_dir), "describe-queries", "--log-group-name",
+                                      GROUP, "--status", "Complete", "--max-results", "2"])
+    body = json.loads(listed.stdout)
+    assert len(body["queries"]) == 2 and "nextToken" in body
+    assert all(q["logGroupName"] == GROUP and q["status"] == "Complete" for q in body["queries"])
+    assert body["queries"][0]["createTime"] >= body["queries"][1]["createTime"]

@@ -36,7 +36,8 @@ def _split(values: tuple[str, ...]) -> list[str] | None:
 @click.option("--start-time", type=int, required=True, help="Epoch seconds, inclusive.")
 @click.option("--end-time", type=int, required=True, help="Epoch seconds, inclusive.")
 @click.option("--query-string", required=True, help="The Logs Insights query.")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=None, help="At most this many results.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=None,
+              help="At most this many results (default 10,000).")
 @click.pass_context
 def start_query(ctx: click.Context, log_group_name: str | None, log_group_names: tuple[str, ...],
                 log_group_identifiers: tuple[str, ...], start_time: int, end_time: int, query_string: str,

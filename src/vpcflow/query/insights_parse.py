@@ -29,6 +29,8 @@ from vpcflow.query.insights_ast import (
     Unary,
 )
 
+#: CWL_QuerySyntax-Limit: "You can specify a limit value of up to 100,000."
+MAX_LIMIT = 100_000
 COMMANDS = ("fields", "filter", "stats", "sort", "limit", "parse", "display", "dedup")
 _KEYWORDS = {"and", "or", "not", "like", "in", "as", "by", "asc", "desc"}
 _IDENT = re.compile(r"[@A-Za-z_][A-Za-z0-9_.@$]*")
@@ -369,8 +371,8 @@ class _Parser:
             raise self.error(f"expected a number of rows after limit, found {self._found()}")
         self.pos = m.end()
         n = int(m.group(0))
-        if not 1 <= n <= 10_000:
-            raise self.error("limit must be between 1 and 10000", m.start(), m.end())
+        if not 1 <= n <= MAX_LIMIT:
+            raise self.error(f"limit must be between 1 and {MAX_LIMIT}", m.start(), m.end())
         return Command("limit", start, self.pos, count=n)
 
     def _cmd_dedup(self, start: int) -> Command:

@@ -65,7 +65,7 @@ class _Translator:
         self.tiebreak: list[str] = [f"{ident(ROW)} ASC"] if ROW in base else []
         self.aggregated = False
         self.matched: str | None = None
-        self.limit = DEFAULT_LIMIT
+        self.limit: int | None = None  # the smallest limit command
         self.in_stats = False
         self.saw_aggregate = False
 
@@ -237,7 +237,7 @@ class _Translator:
     def cmd_limit(self, cmd: Command) -> None:
         self.mark_matched()
         self.push(f"SELECT * FROM {self.cur}{self.order_sql()} LIMIT {cmd.count}")
-        self.limit = min(self.limit, cmd.count)
+        self.limit = cmd.count if self.limit is None else min(self.limit, cmd.count)
 
     def cmd_dedup(self, cmd: Command) -> None:
         self.mark_matched()
@@ -259,7 +259,8 @@ class _Translator:
 
     # -- the statement ---------------------------------------------------------------------------
     def finish(self, limit: int | None) -> Translation:
-        final_limit = min(self.limit, limit) if limit else self.limit
+        given = [n for n in (self.limit, limit) if n]
+        final_limit = min(given) if given else DEFAULT_LIMIT
         if self.display is None:
             shown = [c for c in self.cols if not c.startswith("__")]
         else:

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from vpcflow.storage.logstore_common import (
     InvalidParameterExceptionError,
@@ -286,6 +285,6 @@ class LogReads:
 
 
 def _ints(joined: str) -> npt.NDArray[np.int64]:
-    """A ``group_concat`` of integers (comma-separated) as an int64 array, parsed by Arrow."""
-    parts = pc.split_pattern(pa.array([joined]), ",")
-    return np.asarray(parts.flatten().cast(pa.int64()).to_numpy(), dtype=np.int64)
+    """A ``group_concat`` of integers (comma-separated) as an int64 array, parsed by NumPy's C text reader
+    (exact for int64; Arrow's split of one long string is hundreds of times slower)."""
+    return np.fromstring(joined, dtype=np.int64, sep=",")

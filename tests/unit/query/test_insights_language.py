@@ -90,7 +90,8 @@ def test_parser_builds_the_tree_with_spans() -> None:
     ('fields "unterminated', 7, "unterminated string"),
     ("fields a |", 9, "ends with '|'"),
     ("", 0, "empty"),
-    ("limit 0", 6, "between 1 and 10000"),
+    ("limit 0", 6, "between 1 and 100000"),
+    ("limit 100001", 6, "between 1 and 100000"),
     ('parse @message "* *" as a', 15, "2 '*' but 1 names"),
     ("filter a = 1 b", 13, "separated by '|'"),
     ("sort a desc desc", 12, "separated by '|'"),
@@ -259,3 +260,11 @@ def test_event_columns_come_out_aligned(tmp_path: Path) -> None:
     pairs = sorted(zip(got.column("timestamp").to_pylist(), got.column("message").to_pylist(), strict=True))
     assert pairs == want
     assert len(set(got.column("event_id").to_pylist())) == len(want)
+
+
+def test_limits_default_and_explicit(events: pa.Table) -> None:
+    many = pa.concat_tables([events] * 260)  # 10,400 events
+    assert run_query(many, "fields @timestamp").table.num_rows == 10_000  # AWS's default
+    assert run_query(many, "fields @timestamp | limit 10400").table.num_rows == 10_400  # up to 100,000 allowed
+    assert run_query(many, "fields @timestamp | limit 50", limit=20).table.num_rows == 20  # the smaller wins
+    assert run_query(many, "fields @timestamp", limit=10_300).table.num_rows == 10_300
