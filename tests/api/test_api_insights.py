@@ -192,6 +192,14 @@ def test_stop_query_and_missing_things(ep: Endpoint) -> None:
     with pytest.raises(ClientError) as e:
         logs.start_query(logGroupName="/no/such/group", startTime=START, endTime=END, queryString="stats count(*)")
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as e:
+        logs.start_query(logGroupName=GROUP, startTime=START, endTime=END, queryLanguage="SQL",
+                         queryString="SELECT count(*) FROM x")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+    with pytest.raises(ClientError) as e:
+        logs.start_query(logGroupName=GROUP, logGroupNames=[GROUP], startTime=START, endTime=END,
+                         queryString="stats count(*)")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
 
 
 def test_start_query_needs_logs_start_query_permission(ep: Endpoint) -> None:

@@ -36,19 +36,22 @@ def _split(values: tuple[str, ...]) -> list[str] | None:
 @click.option("--start-time", type=int, required=True, help="Epoch seconds, inclusive.")
 @click.option("--end-time", type=int, required=True, help="Epoch seconds, inclusive.")
 @click.option("--query-string", required=True, help="The Logs Insights query.")
+@click.option("--query-language", type=click.Choice(["CWLI", "SQL", "PPL"]), default=None,
+              help="Only CWLI (Logs Insights QL) is supported.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=None,
               help="At most this many results (default 10,000).")
 @click.pass_context
 def start_query(ctx: click.Context, log_group_name: str | None, log_group_names: tuple[str, ...],
                 log_group_identifiers: tuple[str, ...], start_time: int, end_time: int, query_string: str,
-                limit: int | None) -> None:
+                query_language: str | None, limit: int | None) -> None:
     """Start a Logs Insights query (StartQuery); prints its queryId."""
 
     def call(c: _Ctx) -> dict[str, Any]:
         svc = _service(c)
         params = _clean({"logGroupName": log_group_name, "logGroupNames": _split(log_group_names),
                          "logGroupIdentifiers": _split(log_group_identifiers), "startTime": start_time,
-                         "endTime": end_time, "queryString": query_string, "limit": limit})
+                         "endTime": end_time, "queryString": query_string, "queryLanguage": query_language,
+                         "limit": limit})
         for name in svc.log_groups(params):
             c.authorize("logs:StartQuery", c.store().group_arn(name))
         return svc.start_query(**params)

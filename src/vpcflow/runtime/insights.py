@@ -125,6 +125,10 @@ class InsightsService:
         return [_group_name(str(n), self.store) for n in names]
 
     def start_query(self, **p: Any) -> dict[str, Any]:
+        language = p.get("queryLanguage") or "CWLI"
+        if language != "CWLI":
+            raise InvalidParameterExceptionError(
+                f"vpcflow runs Logs Insights QL (CWLI) queries only, not {language} (docs/insights.md)")
         groups = self.log_groups(p)
         start, end = int(p["startTime"]), int(p["endTime"])
         if end < start:
