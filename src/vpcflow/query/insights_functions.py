@@ -138,7 +138,9 @@ def _pct(t: Scope, node: Call) -> Typed:
     if not 0 <= p <= 100:
         raise t.fail("a percentile is between 0 and 100", node.args[1])
     x = t.ex(node.args[0])
-    return f"quantile_cont({as_num(x)}, {p / 100!r})", "num"
+    # "returns the value at which p percent of the values are lower": a value of the field.
+    return f"quantile_disc({x[0] if x[1] in ('int', 'num') else as_num(x)}, {p / 100!r})", \
+        x[1] if x[1] in ("int", "num") else "num"
 
 
 def _by_time(sql_name: str) -> Callable[[Scope, Call], Typed]:
@@ -198,6 +200,20 @@ def _variadic(sql_name: str, kind: str, conv: Callable[[Typed], str]) -> Callabl
     return fn
 
 
+def _trim(sql_name: str) -> Callable[[Scope, Call], Typed]:
+    """``trim(s)`` removes white space; ``trim(s, chars)`` removes the characters of ``chars``."""
+
+    def fn(t: Scope, node: Call) -> Typed:
+        if len(node.args) not in (1, 2):
+            raise t.fail(f"{node.name}() takes a string and optionally the characters to remove", node)
+        args = [as_text(t.ex(a)) for a in node.args]
+        if len(args) == 1:
+            args.append("' ' || chr(9) || chr(10) || chr(13)")
+        return f"{sql_name}({', '.join(args)})", "str"
+
+    return fn
+
+
 def _substr(t: Scope, node: Call) -> Typed:
     if len(node.args) not in (2, 3):
         raise t.fail("substr() takes a string, a start (from 0) and an optional length", node)
@@ -239,9 +255,9 @@ SCALARS: dict[str, Callable[[Scope, Call], Typed]] = {
     "strlen": _fixed(1, lambda a: (f"length({as_text(a[0])})", "int")),
     "toupper": _fixed(1, lambda a: (f"upper({as_text(a[0])})", "str")),
     "tolower": _fixed(1, lambda a: (f"lower({as_text(a[0])})", "str")),
-    "trim": _fixed(1, lambda a: (f"trim({as_text(a[0])})", "str")),
-    "ltrim": _fixed(1, lambda a: (f"ltrim({as_text(a[0])})", "str")),
-    "rtrim": _fixed(1, lambda a: (f"rtrim({as_text(a[0])})", "str")),
+    "trim": _trim("trim"),
+    "ltrim": _trim("ltrim"),
+    "rtrim": _trim("rtrim"),
     "concat": _variadic("concat", "str", as_text),
     "substr": _substr,
     "replace": _fixed(3, lambda a: (f"replace({as_text(a[0])}, {as_text(a[1])}, {as_text(a[2])})", "str")),

@@ -324,11 +324,11 @@ class _Parser:
         start = self.pos
         m = _IDENT.match(self.text, self.pos)
         word = m.group(0).lower() if m else ""
-        if word not in COMMANDS:
+        if word not in COMMANDS and word != "where":  # where: the newer alias of filter
             raise self.error(f"expected a command ({', '.join(COMMANDS)}), found {self._found()}",
                              start, start + max(1, len(word)))
         self.pos = m.end() if m else self.pos
-        handler = getattr(self, "_cmd_" + word)
+        handler = getattr(self, "_cmd_" + ("filter" if word == "where" else word))
         cmd: Command = handler(start)
         if not self.at_end_of_command():
             raise self.error(f"unexpected {self._found()} in {word}; commands are separated by '|'")

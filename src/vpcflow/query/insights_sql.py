@@ -261,7 +261,12 @@ class _Translator:
     def finish(self, limit: int | None) -> Translation:
         given = [n for n in (self.limit, limit) if n]
         final_limit = min(given) if given else DEFAULT_LIMIT
-        if self.display is None:
+        shown: list[str]
+        if self.display is None and not self.aggregated:
+            # CWL_QuerySyntax: "filter (duration>2000)" alone shows "the @timestamp and all log data in
+            # the @message field".
+            shown = [c for c in ("@timestamp", "@message") if c in self.cols]
+        elif self.display is None:
             shown = [c for c in self.cols if not c.startswith("__")]
         else:
             shown = [c for c in (self.col(n) for n in self.display) if c is not None]

@@ -143,9 +143,11 @@ def test_discovered_fields_and_default_order_and_limit(events: pa.Table) -> None
     assert rows[0]["startTime"] == T0 + 39 * 60  # newest first without a sort
     assert len(rows) == 40
     assert run_query(events, "fields srcAddr", limit=3).table.num_rows == 3
-    no_fields = run_query(events, "limit 1").table
-    assert no_fields.column_names[:5] == ["@timestamp", "@message", "@logStream", "@log", "@ingestionTime"]
-    assert "logStatus" in no_fields.column_names and "__row" not in no_fields.column_names
+    # "filter (duration>2000)" alone shows "the @timestamp and all log data in the @message field"
+    assert run_query(events, "filter dstPort = 22").table.column_names == ["@timestamp", "@message"]
+    where = run_query(events, "where dstPort = 22").table  # where: filter's alias
+    assert where.equals(run_query(events, "filter dstPort = 22").table)
+    assert where.num_rows == _sql(events, "SELECT count(*) AS n FROM ev WHERE dstPort = 22")[0]["n"]
 
 
 @pytest.mark.parametrize(("query", "sql"), [
@@ -169,8 +171,11 @@ def test_discovered_fields_and_default_order_and_limit(events: pa.Table) -> None
      "| sort interfaceId",
      "SELECT interfaceId, count(DISTINCT dstAddr) AS d, arg_min(srcPort, \"@timestamp\") AS e, "
      "arg_max(srcPort, \"@timestamp\") AS l FROM ev GROUP BY 1 ORDER BY 1 NULLS LAST"),
-    ("stats pct(bytes, 50) as p",
-     "SELECT quantile_cont(bytes, 0.5) AS p FROM ev"),
+    ("stats pct(bytes, 50) as p, percentile(bytes, 90) as p90",
+     "SELECT quantile_disc(bytes, 0.5) AS p, quantile_disc(bytes, 0.9) AS p90 FROM ev"),
+    ('fields trim(concat("  ", action, " ")) as a, ltrim("xyZfooxyZ", "xyZ") as l, rtrim("xyZfooxyZ", "xyZ") as r, '
+     'substr("xyZfooxyZ", 3, 3) as s | display a, l, r, s | limit 1',
+     "SELECT action AS a, 'fooxyZ' AS l, 'xyZfoo' AS r, 'foo' AS s FROM ev ORDER BY \"@timestamp\" DESC LIMIT 1"),
     ("stats count(*) as n by bin(10m) as t | sort t desc | limit 2",
      "SELECT time_bucket(INTERVAL 10 MINUTE, \"@timestamp\") AS t, count(*) AS n FROM ev GROUP BY 1 "
      "ORDER BY 1 DESC LIMIT 2"),
