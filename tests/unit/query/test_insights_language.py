@@ -273,3 +273,29 @@ def test_limits_default_and_explicit(events: pa.Table) -> None:
     assert run_query(many, "fields @timestamp | limit 10400").table.num_rows == 10_400  # up to 100,000 allowed
     assert run_query(many, "fields @timestamp | limit 50", limit=20).table.num_rows == 20  # the smaller wins
     assert run_query(many, "fields @timestamp", limit=10_300).table.num_rows == 10_300
+
+
+@given(st.integers(0, 45), st.integers(0, 5000), st.sampled_from(["and", "or"]), st.booleans())
+@settings(max_examples=60, deadline=None)
+def test_filter_logic_matches_numpy(events: pa.Table, a: int, b: int, op: str, negate: bool) -> None:
+    cond = f"packets > {a} {op} bytes <= {b}"
+    query = f"filter {'not ' if negate else ''}({cond}) | stats count(*) as n"
+    (row,) = run_query(events, query).table.to_pylist()
+    packets = events.column("packets").to_numpy(zero_copy_only=False)
+    byts = events.column("bytes").to_numpy(zero_copy_only=False)
+    present = ~np.isnan(packets.astype(float))
+    p, q = packets[present] > a, byts[present] <= b
+    hit = (p & q) if op == "and" else (p | q)
+    # events without packets/bytes (NODATA) match neither a comparison nor its negation (docs/insights.md)
+    assert row["n"] == int((~hit if negate else hit).sum())
+
+
+def test_no_events() -> None:
+    empty = pa.table({"timestamp": pa.array([], pa.int64()), "ingestion_time": pa.array([], pa.int64()),
+                      "event_id": pa.array([], pa.int64()), "message": pa.array([], pa.large_string()),
+                      "stream": pa.array([], pa.string())})
+    ev = events_table([GroupEvents("g", ACCT, empty, (parse_log_format(None),))])
+    r = run_query(ev, "fields srcAddr | filter dstPort = 22")
+    assert r.table.num_rows == 0 and r.rows() == []
+    assert r.statistics == {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}
+    assert run_query(events_table([]), "stats count(*) as n").table.to_pylist() == [{"n": 0}]
