@@ -30,7 +30,7 @@ from vpcflow.query.insights_ast import (
 )
 from vpcflow.query.insights_functions import AGGREGATES, Typed, as_bool, as_num, as_text, call_scalar, sql_str
 
-#: AWS's default and largest result count (CWL_QuerySyntax-Limit: "If you omit limit, the query
+#: AWS's default result count (CWL_QuerySyntax-Limit: "If you omit limit, the query
 #: defaults to returning up to 10,000 log events").
 DEFAULT_LIMIT = 10_000
 ROW = "__row"  # hidden: the event's position, tiebreak and @ptr

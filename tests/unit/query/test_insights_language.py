@@ -299,3 +299,22 @@ def test_no_events() -> None:
     assert r.table.num_rows == 0 and r.rows() == []
     assert r.statistics == {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}
     assert run_query(events_table([]), "stats count(*) as n").table.to_pylist() == [{"n": 0}]
+
+
+def test_parse_glob_with_special_characters_and_regex_groups() -> None:
+    # The glob of CWL_QuerySyntax's parse example, with regex metacharacters around the stars.
+    msgs = ["[ERROR] user=bob, method:GET, latency := 12 (a.b/c-d) $x^", "[INFO] user=al, method:PUT, latency := 7"]
+    batch = pa.table({"timestamp": pa.array([1000, 2000], pa.int64()), "ingestion_time": pa.array([1, 2], pa.int64()),
+                      "event_id": pa.array([1, 2], pa.int64()), "message": pa.array(msgs, pa.large_string()),
+                      "stream": pa.array(["s", "s"])})
+    ev = events_table([GroupEvents("g", ACCT, batch, (parse_log_format(None),))])
+    got = run_query(ev, 'parse "[*] user=*, method:*, latency := * (*) $*^" as level, user, method, latency, p, d '
+                        "| display level, user, latency, p, d").table.to_pylist()
+    assert got == [{"level": None, "user": None, "latency": None, "p": None, "d": None},  # no match: no fields
+                   {"level": "ERROR", "user": "bob", "latency": "12", "p": "a.b/c-d", "d": "x"}]
+    rest = run_query(ev, 'parse @message "user=*, method:*, latency := *" as user, method, latency '
+                         "| sort method | display method, latency").table.to_pylist()
+    # the trailing * takes the rest of the message; the others as little as they can
+    assert rest == [{"method": "GET", "latency": "12 (a.b/c-d) $x^"}, {"method": "PUT", "latency": "7"}]
+    rx = run_query(ev, r"parse @message /\[(?<level>\w+)\] user=(?<user>\w+)/ | display level, user").table
+    assert rx.to_pylist() == [{"level": "INFO", "user": "al"}, {"level": "ERROR", "user": "bob"}]
