@@ -254,6 +254,7 @@ class LogsApi:
         return self._store().delete_retention_policy(group)
 
     # ---------------------------------------------------------------------------- Insights
+    # (``_write`` is the plain identity-policy check; Insights' actions use it like the writes do.)
     def _insights(self) -> InsightsService:
         if self._data_dir is None:
             raise UnknownOperationError("Logs Insights needs the endpoint's data directory")

@@ -318,3 +318,25 @@ def test_parse_glob_with_special_characters_and_regex_groups() -> None:
     assert rest == [{"method": "GET", "latency": "12 (a.b/c-d) $x^"}, {"method": "PUT", "latency": "7"}]
     rx = run_query(ev, r"parse @message /\[(?<level>\w+)\] user=(?<user>\w+)/ | display level, user").table
     assert rx.to_pylist() == [{"level": "INFO", "user": "al"}, {"level": "ERROR", "user": "bob"}]
+
+
+def test_several_log_groups_with_their_own_formats() -> None:
+    custom = parse_log_format("${version} ${srcaddr} ${dstaddr} ${flow-direction}")
+
+    def group(name: str, msgs: list[str], fmt: Any) -> GroupEvents:
+        n = len(msgs)
+        return GroupEvents(name, ACCT, pa.table({
+            "timestamp": pa.array(range(n), pa.int64()), "ingestion_time": pa.array(range(n), pa.int64()),
+            "event_id": pa.array(range(n), pa.int64()), "message": pa.array(msgs, pa.large_string()),
+            "stream": pa.array(["s"] * n)}), (fmt,))
+
+    ev = events_table([
+        group("/a", [f"2 {ACCT} eni-1 10.0.0.{i} 10.0.0.9 1 2 6 1 2 3 4 ACCEPT OK" for i in range(3)],
+              parse_log_format(None)),
+        group("/b", [f"5 10.0.1.{i} 10.0.0.9 ingress" for i in range(2)], custom),
+    ])
+    got = run_query(ev, "stats count(*) as n, count(flowDirection) as d, count(action) as a by @log "
+                        "| sort @log").table.to_pylist()
+    assert got == [{"@log": f"{ACCT}:/a", "n": 3, "d": 0, "a": 3}, {"@log": f"{ACCT}:/b", "n": 2, "d": 2, "a": 0}]
+    both = run_query(ev, 'filter isIpv4InSubnet(srcAddr, "10.0.0.0/23") | stats count(*) as n').table
+    assert both.to_pylist() == [{"n": 5}]
