@@ -208,9 +208,9 @@ def test_json_protocol_errors(ep: Endpoint) -> None:
     wrong_type = raw_request(ep, b'{"logGroupName": "g", "limit": "ten"}', logs_headers("DescribeLogStreams"),
                              service="logs")
     assert wrong_type.json()["__type"] == "InvalidParameterException" and "limit" in wrong_type.json()["message"]
-    unknown = raw_request(ep, b"{}", logs_headers("StartQuery"), service="logs")
+    unknown = raw_request(ep, b"{}", logs_headers("DescribeMetricFilters"), service="logs")
     assert unknown.status == 400 and unknown.json()["__type"] == "UnknownOperationException"
-    assert "StartQuery" in unknown.json()["message"]
+    assert "DescribeMetricFilters" in unknown.json()["message"]
     bogus = raw_request(ep, b"{}", logs_headers("NoSuchThing"), service="logs")
     assert bogus.json()["__type"] == "UnknownOperationException"
     broken = raw_request(ep, b"{not json", logs_headers("DescribeLogGroups"), service="logs")

@@ -119,7 +119,8 @@ class Backend:
 
     def logs_api(self) -> logs_json.LogsApi:
         svc = self.client.service
-        return logs_json.LogsApi(self.log_store, self.world, account_id=svc.account_id, region=svc.region)
+        return logs_json.LogsApi(self.log_store, self.world, account_id=svc.account_id, region=svc.region,
+                                 data_dir=self.data_dir)
 
     def refresh(self) -> None:
         """Follow the data directory's account and region (``vpcflow topology load`` into an empty data
@@ -200,7 +201,8 @@ class Backend:
                 return self._ec2_call(request, request_id, note)
         except ApiError as e:
             note["error"] = e.code
-            return self._error(protocol, e.code, e.message, e.http_status, request_id, request)
+            return self._error(protocol, e.code, e.message, e.http_status, request_id, request,
+                               _modelled_members(e))
         except StateError as e:
             log.warning("state unavailable (request %s): %s", request_id, e)
             code = note["error"] = {"logs": "ServiceUnavailableException", "sts": "ServiceUnavailable"}.get(
@@ -217,16 +219,16 @@ class Backend:
                                request_id)
 
     def _error(self, protocol: str, code: str, message: str, status: int, request_id: str,
-               request: HttpRequest | None = None) -> HttpResponse:
+               request: HttpRequest | None = None, extra: dict[str, Any] | None = None) -> HttpResponse:
         headers = {"x-amzn-RequestId": request_id}
         if protocol == "s3":
             method, path = (request.method, request.raw_path) if request is not None else ("GET", "/")
-            status, extra, body = s3_rest.error_answer(ApiError(message, code=code, http_status=status), method, path,
-                                                       request_id)
-            return HttpResponse(status, body, {**headers, "x-amz-request-id": request_id, **extra})
+            status, s3_headers, body = s3_rest.error_answer(ApiError(message, code=code, http_status=status), method,
+                                                            path, request_id)
+            return HttpResponse(status, body, {**headers, "x-amz-request-id": request_id, **s3_headers})
         if protocol == "logs":
             headers["Content-Type"] = logs_json.JSON_CONTENT_TYPE
-            return HttpResponse(status, logs_json.error_json(code, message), headers)
+            return HttpResponse(status, logs_json.error_json(code, message, extra), headers)
         headers["Content-Type"] = ec2_query.XML_CONTENT_TYPE
         if protocol == "sts":
             return HttpResponse(status, sts_query.error_xml(code, message, request_id, sender=status < 500), headers)
@@ -302,6 +304,12 @@ class Backend:
         result = api.call(op, request.body, caller.principal)
         body = json.dumps(result, separators=(",", ":")).encode()
         return HttpResponse(200, body, {"Content-Type": logs_json.JSON_CONTENT_TYPE, "x-amzn-RequestId": request_id})
+
+
+def _modelled_members(e: ApiError) -> dict[str, Any] | None:
+    """Members an error's shape models beside the message (MalformedQueryException.queryCompileError)."""
+    compile_error = getattr(e, "compile_error", None)
+    return {"queryCompileError": compile_error()} if callable(compile_error) else None
 
 
 def _form(request: HttpRequest) -> list[tuple[str, str]]:

@@ -5,6 +5,7 @@
     vpcflow logs get-log-events --log-group-name G --log-stream-name eni-...-all --start-from-head
     vpcflow logs filter-log-events --log-group-name G --filter-pattern '[..., action = REJECT, status]'
     vpcflow logs create-log-group | delete-log-group | put-retention-policy | delete-retention-policy
+    vpcflow logs start-query | get-query-results | stop-query | describe-queries   (Insights, cli/logs_insights.py)
 
 Output: the AWS CLI's JSON (indent 4). Like the AWS CLI, describe-* and filter-log-events fetch
 every page and merge them unless ``--limit`` or ``--next-token`` asks for one page; get-log-events
@@ -269,3 +270,8 @@ def delete_retention_policy(ctx: click.Context, log_group_name: str) -> None:
         return store.delete_retention_policy(logGroupName=log_group_name)
 
     _run(ctx, "DeleteRetentionPolicy", call)
+
+
+# Logs Insights (start-query, get-query-results, stop-query, describe-queries) registers its commands
+# on this group; imported last because it imports the helpers above.
+from vpcflow.cli import logs_insights as _logs_insights  # noqa: E402,F401
