@@ -7,6 +7,7 @@ A ``Scenario`` is plain resolved data; ``synthetic.py`` turns it into packets.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from vpcflow.core.errors import ConfigError
+from vpcflow.core.userfiles import read_input_text
 from vpcflow.dataplane.packets import ip_to_pair
+from vpcflow.dataplane.sources import scenario_limits as limits
 from vpcflow.model.topology.model import NetworkInterface, Topology
 from vpcflow.model.topology.sourcemap import KeyPath, SourceMap, format_path, parse_document
 
@@ -26,6 +29,7 @@ DEFAULT_START = "2026-01-05T00:00:00Z"
 DEFAULT_INTERNET: tuple[str, ...] = ("203.0.113.0/24", "198.51.100.0/24", "192.0.2.0/24")
 DEFAULT_INTERNET6: tuple[str, ...] = ("2001:db8:1000::/48",)
 METADATA = "169.254.169.254"
+MAX_SEED = limits.MAX_SEED
 
 _TOP_KEYS = {"topology", "start", "duration", "seed", "diurnal", "internet", "idle", "workloads", "description"}
 _WL_KEYS = {
@@ -145,31 +149,39 @@ def parse_duration(value: Any, ctx: _Ctx, path: KeyPath) -> float:
         if not m:
             raise ctx.error(path, f"expected a duration (e.g. 90, '15m', '1h'), got {value!r}")
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if seconds < 0:
-        raise ctx.error(path, f"a duration cannot be negative: {value!r}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ctx.error(path, f"a duration is a finite number of seconds >= 0, got {value!r}")
+    if seconds > limits.MAX_DURATION_S:
+        raise ctx.error(path, f"{value!r} is longer than the {limits.MAX_DURATION_S:,.0f} s (366 days) vpcflow allows")
     return seconds
 
 
 def _number(value: Any, ctx: _Ctx, path: KeyPath, *, lo: float | None = None, hi: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ctx.error(path, f"expected a number, got {value!r}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ctx.error(path, f"{value!r} is out of range [{lo}, {hi}]")
+    if not math.isfinite(value):
+        raise ctx.error(path, f"expected a finite number, got {value!r}")
+    if lo is not None and value < lo:
+        raise ctx.error(path, f"{value:g} is below the minimum {lo:g}")
+    if hi is not None and value > hi:
+        raise ctx.error(path, f"{value:g} is above the maximum {hi:g} (docs/scenarios.md, limits)")
     return float(value)
 
 
-def _range(value: Any, ctx: _Ctx, path: KeyPath, default: tuple[float, float], *, lo: float = 0) -> Range:
+def _range(
+    value: Any, ctx: _Ctx, path: KeyPath, default: tuple[float, float], *, lo: float = 0, hi: float | None = None
+) -> Range:
     if value is None:
         return Range(*default)
     if isinstance(value, list):
         if len(value) != 2:
             raise ctx.error(path, f"expected a number or [min, max], got {value!r}")
-        a = _number(value[0], ctx, (*path, 0), lo=lo)
-        b = _number(value[1], ctx, (*path, 1), lo=lo)
+        a = _number(value[0], ctx, (*path, 0), lo=lo, hi=hi)
+        b = _number(value[1], ctx, (*path, 1), lo=lo, hi=hi)
         if a > b:
             raise ctx.error(path, f"min {a} is larger than max {b}")
         return Range(a, b)
-    v = _number(value, ctx, path, lo=lo)
+    v = _number(value, ctx, path, lo=lo, hi=hi)
     return Range(v, v)
 
 
@@ -298,10 +310,7 @@ def load_scenario(
 ) -> Scenario:
     """Read and resolve a scenario file. ``topology`` overrides the file's ``topology`` key."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"cannot read scenario: {e.strerror or e}", location=str(p)) from e
+    text = read_input_text(p, "scenario")
     return loads_scenario(text, source=str(p), base_dir=p.parent, topology=topology, seed=seed, duration_s=duration_s)
 
 
@@ -329,24 +338,21 @@ def loads_scenario(
         tpath = Path(str(data["topology"]))
         if not tpath.is_absolute() and base_dir is not None:
             tpath = base_dir / tpath
+        if tpath.is_dir():
+            raise ctx.error(("topology",), f"topology file {tpath} is a directory, not a file")
         if not tpath.exists():
             raise ctx.error(("topology",), f"topology file not found: {tpath}")
         topology = load_topology(tpath)
-    start_text = str(data.get("start", DEFAULT_START))
-    try:
-        start = datetime.fromisoformat(start_text.replace("Z", "+00:00"))
-    except ValueError as e:
-        raise ctx.error(("start",), f"expected an ISO 8601 time like 2026-01-05T00:00:00Z, got {start_text!r}") from e
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    start_ns = int(start.timestamp()) * 1_000_000_000 + start.microsecond * 1000
+    if duration_s is not None:
+        parse_duration(duration_s, ctx, ("duration",))  # an override (run config, --duration) obeys the same range
     duration = duration_s if duration_s is not None else parse_duration(data.get("duration", "1h"), ctx, ("duration",))
     if duration <= 0:
         raise ctx.error(("duration",), "the duration must be positive")
+    start_ns = _start_ns(data.get("start", DEFAULT_START), duration, ctx)
     if seed is None:
         raw_seed = data.get("seed", 0)
-        if isinstance(raw_seed, bool) or not isinstance(raw_seed, int) or raw_seed < 0:
-            raise ctx.error(("seed",), f"expected a non-negative integer, got {raw_seed!r}")
+        if isinstance(raw_seed, bool) or not isinstance(raw_seed, int) or not 0 <= raw_seed <= MAX_SEED:
+            raise ctx.error(("seed",), f"expected an integer from 0 to {MAX_SEED}, got {raw_seed!r}")
         seed = raw_seed
     amplitude, peak = 0.0, 14.0
     if "diurnal" in data:
@@ -380,7 +386,7 @@ def loads_scenario(
     workloads = []
     names: set[str] = set()
     for i, w in enumerate(wl_data):
-        wl = _workload(w, ("workloads", i), ctx, res, duration, strict_times=duration_s is None)
+        wl = _workload(w, ("workloads", i), ctx, res, duration, strict_times=duration_s is None, amplitude=amplitude)
         if wl.name in names:
             raise ctx.error(("workloads", i, "name"), f"workload name {wl.name!r} is used twice")
         names.add(wl.name)
@@ -392,9 +398,27 @@ def loads_scenario(
     return Scenario(source, topology, start_ns, duration, seed, amplitude, peak, tuple(workloads), tuple(idle))
 
 
-def _workload(w: Any, path: KeyPath, ctx: _Ctx, res: _Resolver, duration: float, strict_times: bool) -> Workload:
+def _start_ns(value: Any, duration: float, ctx: _Ctx) -> int:
+    """The scenario's start in ns since the epoch; the whole scenario must lie in 1970..2099 (scenario_limits)."""
+    start_text = value.isoformat() if isinstance(value, datetime) else str(value)
+    try:
+        start = datetime.fromisoformat(start_text.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise ctx.error(("start",), f"expected an ISO 8601 time like 2026-01-05T00:00:00Z, got {start_text!r}") from e
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    if start < limits.EARLIEST_START or start.timestamp() + duration >= limits.END_OF_TIME.timestamp():
+        raise ctx.error(("start",), f"the scenario ({start_text} plus {duration:g} s) must lie between "
+                                   "1970-01-01T00:00:00Z and 2100-01-01T00:00:00Z")
+    return int(start.timestamp()) * 1_000_000_000 + start.microsecond * 1000
+
+
+def _workload(
+    w: Any, path: KeyPath, ctx: _Ctx, res: _Resolver, duration: float, strict_times: bool, amplitude: float
+) -> Workload:
     """One workload; ``strict_times``: a start after the end is an error (not when the caller shortened the
-    scenario with a duration override: such workloads are then simply silent)."""
+    scenario with a duration override: such workloads are then simply silent). ``amplitude``: the
+    scenario's diurnal swing, for the packet-rate estimate (scenario_limits)."""
     if not isinstance(w, dict):
         raise ctx.error(path, "a workload is a mapping (name, kind, from, to, ...)")
     for k in w:
@@ -424,7 +448,7 @@ def _workload(w: Any, path: KeyPath, ctx: _Ctx, res: _Resolver, duration: float,
         ports = _ports(w["ports"], ctx, (*path, "ports"))
     else:
         ports = _ports(w.get("port", default_port), ctx, (*path, "port"))
-    rate = _number(w["rate"], ctx, (*path, "rate"), lo=0)
+    rate = _number(w["rate"], ctx, (*path, "rate"), lo=0, hi=limits.MAX_RATE)
     start = parse_duration(w.get("start", 0), ctx, (*path, "start"))
     dur = parse_duration(w["duration"], ctx, (*path, "duration")) if "duration" in w else duration - start
     if start >= duration and strict_times:
@@ -441,9 +465,19 @@ def _workload(w: Any, path: KeyPath, ctx: _Ctx, res: _Resolver, duration: float,
         backend = res.pool(b["to"], (*bpath, "to"), v6=v6, role="private")
         backend_ports = _ports(b.get("port", int(ports[0])), ctx, (*bpath, "port"))
     single = kind in ("scan", "bruteforce")
-    exchanges = _range(w.get("exchanges"), ctx, (*path, "exchanges"), (1, 1), lo=1)
+    exchanges = _range(w.get("exchanges"), ctx, (*path, "exchanges"), (1, 1), lo=1, hi=limits.MAX_PER_FLOW)
     if "exchanges" in w and (kind not in ("tcp", "bruteforce") or backend is not None):
         raise ctx.error((*path, "exchanges"), "exchanges apply to tcp workloads without a backend")
+    size = limits.MAX_MESSAGE_BYTES
+    request_bytes = _range(w.get("request_bytes"), ctx, (*path, "request_bytes"), (200, 600), hi=size)
+    response_bytes = _range(w.get("response_bytes"), ctx, (*path, "response_bytes"), (500, 20000), hi=size)
+    requests = _range(w.get("requests"), ctx, (*path, "requests"), (4, 4) if kind == "icmp" else (1, 1), lo=1,
+                      hi=limits.MAX_PER_FLOW)
+    per_flow = limits.packets_per_flow(request_bytes.hi, response_bytes.hi, exchanges.hi, requests.hi)
+    problem = limits.packet_rate_problem(rate, per_flow, amplitude)
+    if problem is not None:
+        raise ctx.error((*path, "rate"), problem)
+    ms = limits.MAX_MS
     return Workload(
         name=name,
         kind=kind,
@@ -454,18 +488,18 @@ def _workload(w: Any, path: KeyPath, ctx: _Ctx, res: _Resolver, duration: float,
         rate=rate,
         start_s=start,
         end_s=min(duration, start + dur),
-        request_bytes=_range(w.get("request_bytes"), ctx, (*path, "request_bytes"), (200, 600)),
-        response_bytes=_range(w.get("response_bytes"), ctx, (*path, "response_bytes"), (500, 20000)),
-        rtt_ms=_range(w.get("rtt_ms"), ctx, (*path, "rtt_ms"), (20, 120) if outside else (0.2, 1.5), lo=0.001),
-        think_ms=_range(w.get("think_ms"), ctx, (*path, "think_ms"), (1, 30)),
+        request_bytes=request_bytes,
+        response_bytes=response_bytes,
+        rtt_ms=_range(w.get("rtt_ms"), ctx, (*path, "rtt_ms"), (20, 120) if outside else (0.2, 1.5), lo=0.001, hi=ms),
+        think_ms=_range(w.get("think_ms"), ctx, (*path, "think_ms"), (1, 30), hi=ms),
         respond=bool(w.get("respond", kind not in ("scan", "bruteforce"))),
         retries=int(_number(w.get("retries", 2), ctx, (*path, "retries"), lo=0, hi=6)),
         rst_fraction=_number(w.get("rst_fraction", 0.02), ctx, (*path, "rst_fraction"), lo=0, hi=1),
-        requests=_range(w.get("requests"), ctx, (*path, "requests"), (4, 4) if kind == "icmp" else (1, 1), lo=1),
+        requests=requests,
         diurnal=bool(w.get("diurnal", True)),
         backend=backend,
         backend_ports=backend_ports,
         single_source=single,
         exchanges=exchanges,
-        idle_ms=_range(w.get("idle_ms"), ctx, (*path, "idle_ms"), (100, 2000)),
+        idle_ms=_range(w.get("idle_ms"), ctx, (*path, "idle_ms"), (100, 2000), hi=ms),
     )
