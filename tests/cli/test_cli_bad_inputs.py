@@ -10,6 +10,7 @@ through ``main`` (the same error handling as the installed command).
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -277,3 +278,34 @@ def test_deep_json_topology_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
     topo.write_text('{"account_id": "123456789012", "vpcs": ' + "[" * 50_000 + "]" * 50_000 + "}")
     code, err = invoke(["topology", "validate", str(topo)], capsys)
     assert code == 2 and "Traceback" not in err and "nested more than 100 levels" in err and f"{topo}:1" in err
+
+
+def test_generate_overrides_obey_the_scenario_limits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_case(tmp_path)
+    out = str(tmp_path / "x.pcap")
+    code, err = invoke(["generate", str(tmp_path / "s.yaml"), "--pcap", out, "--seed", str(2**64), "-q"], capsys)
+    assert_one_line(code, err, "seed", "from 0 to")
+    code, err = invoke(["generate", str(tmp_path / "s.yaml"), "--pcap", out, "--duration", "400d", "-q"], capsys)
+    assert_one_line(code, err, "--duration", "366 days")
+    assert not (tmp_path / "x.pcap").exists()
+
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+
+
+def test_deep_json_in_every_json_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """JSON read with Python's parser (AWS describe output, policy files and strings, CLI JSON arguments)
+    nested past its recursion limit is a one-line error, not a RecursionError traceback."""
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"Vpcs": ' + DEEP_JSON + "}")
+    code, err = invoke(["topology", "import", str(deep), "-o", str(tmp_path / "t.yaml")], capsys)
+    assert_one_line(code, err, str(deep), "nested too deep")
+    deep.write_text(DEEP_JSON)
+    code, err = invoke(["iam", "simulate", "--topology", str(TOPOLOGY), "--action", "s3:GetObject",
+                        "--resource-policy", str(deep)], capsys)
+    assert_one_line(code, err, str(deep), "nested too deep")
+    topo = tmp_path / "policy.yaml"  # a trust policy given as a JSON string, as AWS's API takes it
+    topo.write_text(re.sub(r"      trust_policy:\n(?:        .*\n)+", f"      trust_policy: '{DEEP_JSON}'\n",
+                           TOPOLOGY.read_text(), count=1))
+    code, err = invoke(["topology", "validate", str(topo)], capsys)
+    assert code == 2 and "Traceback" not in err and "nested too deep" in err

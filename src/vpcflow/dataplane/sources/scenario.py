@@ -349,11 +349,10 @@ def loads_scenario(
     if duration <= 0:
         raise ctx.error(("duration",), "the duration must be positive")
     start_ns = _start_ns(data.get("start", DEFAULT_START), duration, ctx)
-    if seed is None:
-        raw_seed = data.get("seed", 0)
-        if isinstance(raw_seed, bool) or not isinstance(raw_seed, int) or not 0 <= raw_seed <= MAX_SEED:
-            raise ctx.error(("seed",), f"expected an integer from 0 to {MAX_SEED}, got {raw_seed!r}")
-        seed = raw_seed
+    raw_seed = data.get("seed", 0) if seed is None else seed  # an override (run config, --seed) obeys it too
+    if isinstance(raw_seed, bool) or not isinstance(raw_seed, int) or not 0 <= raw_seed <= MAX_SEED:
+        raise ctx.error(("seed",), f"expected an integer from 0 to {MAX_SEED}, got {raw_seed!r}")
+    seed = raw_seed
     amplitude, peak = 0.0, 14.0
     if "diurnal" in data:
         d = data["diurnal"]
