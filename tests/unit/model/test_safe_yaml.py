@@ -62,10 +62,23 @@ def test_nesting_at_the_limit_and_ordinary_aliases_load() -> None:
 @settings(max_examples=60, deadline=None)
 @given(levels=st.integers(1, 6), width=st.integers(1, 6))
 def test_alias_expansion_is_counted_exactly(levels: int, width: int) -> None:
-    """Below the limit every bomb loads; the count the check makes equals the expanded size."""
+    """Below the limit every small bomb loads, to exactly its expanded size."""
     text = bomb(levels, width)
     data = load_yaml(text, source="b.yaml")
     assert len(json.dumps(data["x"]).split('"lol"')) - 1 == width**levels
+
+
+@pytest.mark.parametrize(("aliases", "refused"), [(1000, False), (1001, True)])
+def test_the_alias_limit_is_exact(aliases: int, refused: bool) -> None:
+    """An anchored list of 999 scalars is 1,000 nodes; each alias to it adds 1,000: 1,000 aliases add
+    exactly MAX_ALIAS_NODES (accepted), one more crosses it."""
+    assert MAX_ALIAS_NODES == 1000 * 1000
+    text = "a: &a [" + ", ".join(["x"] * 999) + "]\nb: [" + ", ".join(["*a"] * aliases) + "]\n"
+    if refused:
+        with pytest.raises(InputLimitError, match="alias"):
+            check_yaml(text, source="edge.yaml")
+    else:
+        check_yaml(text, source="edge.yaml")
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])
