@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mutations import MUTATIONS, Mutation  # noqa: E402  (a sibling data module)
+from mutations import MUTATIONS, Mutation  # a sibling data module
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,6 +3,7 @@ and events, paging tokens, filter patterns, modelled exceptions and IAM reader d
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -248,3 +249,19 @@ def test_aws_cli_reads_the_log_store(ep: Endpoint) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert [e["message"] for e in json.loads(out.stdout)["events"]] == [m for m in LINES if "REJECT" in m]
+
+
+def test_hostile_bodies_and_patterns_are_aws_errors(ep: Endpoint) -> None:
+    """Issue 13 item 8 over the wire: a body nested past Python's JSON parser is a SerializationException,
+    a filter pattern over 1,024 characters AWS's validation error (botocore's logs model: max 1024)."""
+    deep = raw_request(ep, b'{"logGroupName": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                       logs_headers("DescribeLogGroups"), service="logs")
+    assert deep.status == 400 and deep.json()["__type"] == "SerializationException"
+    body = json.dumps({"logGroupName": GROUP, "filterPattern": "?x " * 400}).encode()
+    long = raw_request(ep, body, logs_headers("FilterLogEvents"), service="logs")
+    assert long.status == 400 and long.json()["__type"] == "InvalidParameterException"
+    assert "at 'filterPattern' failed to satisfy constraint: Member must have length less than or equal to 1024" in (
+        long.json()["message"])
+    nested = json.dumps({"logGroupName": GROUP, "filterPattern": "[a, " + "(" * 500 + "a = 1" + ")" * 500 + "]"})
+    ok = raw_request(ep, nested.encode(), logs_headers("FilterLogEvents"), service="logs")
+    assert ok.status == 200 and ok.json()["events"] == []

@@ -142,7 +142,7 @@ class LogsApi:
         if body.strip():
             try:
                 raw = json.loads(body)
-            except (ValueError, UnicodeDecodeError) as e:
+            except (ValueError, UnicodeDecodeError, RecursionError) as e:
                 raise SerializationError(f"The request body is not valid JSON: {e}") from None
         else:
             raw = {}

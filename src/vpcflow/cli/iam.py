@@ -158,8 +158,10 @@ def simulate(
     if resource_policy:
         try:
             explicit_policy = json.loads(Path(resource_policy).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, ValueError) as e:  # ValueError: not JSON, or not UTF-8
             raise ConfigError(f"cannot read resource policy: {e}", location=resource_policy) from None
+        except RecursionError:
+            raise ConfigError("cannot read resource policy: JSON nested too deep", location=resource_policy) from None
     decisions: list[Decision] = []
     for action in actions:
         for res in resources or ("*",):

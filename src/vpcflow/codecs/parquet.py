@@ -140,7 +140,10 @@ def read_parquet(source: str | Path | IO[bytes] | bytes, *, columns: list[str] |
 
 def read_parquet_format(source: str | Path) -> LogFormat:
     """The LogFormat of a flow-log Parquet file, from its schema (no data read)."""
-    schema = pq.read_schema(str(source))
+    try:
+        schema = pq.read_schema(str(source))
+    except (pa.ArrowInvalid, OSError) as e:
+        raise ReadError(f"not a readable Parquet file ({e})", source=str(source), line_number=0, raw="") from None
     try:
         return log_format_of(schema)
     except (KeyError, InvalidParameterError) as e:

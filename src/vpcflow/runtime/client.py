@@ -22,6 +22,7 @@ from typing import Any
 from vpcflow.controlplane.errors import ApiError, ImmutableFlowLogError
 from vpcflow.controlplane.service import FlowLogService, new_flow_log_id
 from vpcflow.core.errors import ConfigError
+from vpcflow.core.userfiles import read_input_text
 from vpcflow.iam.delivery import DeliveryCheck
 from vpcflow.model.topology.model import Topology
 from vpcflow.runtime.datadir import DataDir
@@ -192,10 +193,7 @@ class Ec2Client:
         Loading into an account that has no flow logs yet adopts the file's account id and region.
         """
         p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(f"cannot read topology file: {e.strerror}", location=str(p)) from None
+        text = read_input_text(p, "topology file")
         fmt = "json" if p.suffix.lower() == ".json" else "yaml"
         svc = self.service
         topo = svc.parse_topology(text, fmt, str(p))

@@ -29,6 +29,7 @@ from typing import Any
 
 from vpcflow.controlplane.service import FlowLogService
 from vpcflow.core.errors import ApiError, ConfigError
+from vpcflow.core.userfiles import read_input_text
 from vpcflow.dataplane.aggregate import AggregateOptions
 from vpcflow.dataplane.pipeline import PipelineStats, ProgressCallback, Sink, run_pipeline
 from vpcflow.dataplane.sinks.files import FilesSink
@@ -38,7 +39,7 @@ from vpcflow.dataplane.sources.pcapng import PcapngSource
 from vpcflow.model.flowlog import FlowLog
 from vpcflow.model.topology.model import Topology
 from vpcflow.runtime.datadir import DataDir
-from vpcflow.runtime.run_config import RunConfig, SourceSpec, load_run_config
+from vpcflow.runtime.run_config import RunConfig, SourceSpec, check_source_interfaces, load_run_config
 from vpcflow.storage.state import StateStore
 
 
@@ -73,7 +74,7 @@ def _topology_format(path: Path) -> str:
 
 def _load_topology(cfg: RunConfig, dd: DataDir, store: StateStore) -> None:
     assert cfg.topology is not None
-    text = cfg.topology.read_text(encoding="utf-8")
+    text = read_input_text(cfg.topology, "topology file")
     fmt = _topology_format(cfg.topology)
     account, region = dd.settings(store)
     svc = FlowLogService(store, account_id=account, region=region)
@@ -279,6 +280,7 @@ def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None =
         if topology is None:
             raise ConfigError(f"data directory {dd.path} has no topology: name one with `topology:` in the config",
                               location=str(cfg.path))
+        check_source_interfaces(cfg, topology)  # before any flow log is created
         created, reused = _apply_requests(cfg, svc, store)
         stored = {s.flow_log.flow_log_id: s.flow_log for s in store.list_stored_flow_logs()}
         wanted = [*created, *reused, *cfg.flow_log_ids]

@@ -43,12 +43,18 @@ from typing import Any
 import yaml
 
 from vpcflow.core.errors import ConfigError
+from vpcflow.core.userfiles import input_file_problem, read_input_text
+from vpcflow.dataplane.sources.scenario_limits import MAX_DURATION_S, MAX_SEED
+from vpcflow.model.safe_yaml import compose_yaml, load_yaml
+from vpcflow.model.topology.model import Topology
 
 SOURCE_KINDS = ("capture", "pcap", "pcapng", "scenario", "live")
 _TOP_KEYS = {"data_dir", "topology", "principal", "flow_logs", "sources", "output", "aggregation", "delivery"}
 _SOURCE_KEYS = {"capture", "pcap", "pcapng", "scenario", "live", "interface", "interface_map", "skip_bad", "seed",
                 "duration_s", "reorder_window_s", "max_packets", "snaplen"}
 OUTPUT_FORMATS = ("text", "parquet")
+#: How far back a capture's timestamps may jump: a generous hour (docs/sources.md).
+MAX_REORDER_WINDOW_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -133,17 +139,9 @@ def _unknown(lines: _Lines, base: str, mapping: dict[str, Any], allowed: set[str
 def load_run_config(path: str | Path) -> RunConfig:
     """Read and validate a run config (see the module docstring)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"cannot read run config: {e.strerror or e}", location=str(p)) from e
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        loc = f"{p}:{mark.line + 1}" if mark is not None else str(p)
-        raise ConfigError(f"not valid YAML: {getattr(e, 'problem', None) or e}", location=loc) from e
+    text = read_input_text(p, "run config")
+    node = compose_yaml(text, source=str(p))
+    doc = load_yaml(text, source=str(p))
     lines = _Lines(p, node)
     if doc is None:
         doc = {}
@@ -158,8 +156,8 @@ def load_run_config(path: str | Path) -> RunConfig:
 
     data_dir = path_of("data_dir", doc["data_dir"]) if doc.get("data_dir") is not None else None
     topology = path_of("topology", doc["topology"]) if doc.get("topology") is not None else None
-    if topology is not None and not topology.is_file():
-        raise lines.error("topology", f"topology file {topology} does not exist")
+    if topology is not None and (problem := input_file_problem(topology, "topology file")) is not None:
+        raise lines.error("topology", problem)
     principal = doc.get("principal")
     if principal is not None:
         _expect(lines, "principal", principal, str, "a principal ARN or access key id")
@@ -199,8 +197,8 @@ def load_run_config(path: str | Path) -> RunConfig:
             src_path = Path(s["live"])
         else:
             src_path = path_of(f"{key}.{kind}", s[kind])
-            if not src_path.is_file():
-                raise lines.error(f"{key}.{kind}", f"file {src_path} does not exist")
+            if (problem := input_file_problem(src_path, "file")) is not None:
+                raise lines.error(f"{key}.{kind}", problem)
         for opt in ("max_packets", "snaplen"):
             if s.get(opt) is not None:
                 _expect(lines, f"{key}.{opt}", s[opt], int, "a positive integer")
@@ -217,21 +215,23 @@ def load_run_config(path: str | Path) -> RunConfig:
         seed = s.get("seed")
         if seed is not None:
             _expect(lines, f"{key}.seed", seed, int, "an integer seed")
+            if not 0 <= seed <= MAX_SEED:
+                raise lines.error(f"{key}.seed", f"expected an integer from 0 to {MAX_SEED}, got {seed}")
             if kind != "scenario":
                 raise lines.error(f"{key}.seed", "`seed` applies to a synthetic `scenario` source only")
         dur = s.get("duration_s")
         if dur is not None:
             _expect(lines, f"{key}.duration_s", dur, (int, float), "a number of seconds")
-            if kind not in ("scenario", "live") or dur <= 0:
-                raise lines.error(f"{key}.duration_s",
-                                  "`duration_s` (> 0) applies to a `scenario` or `live` source only")
+            if kind not in ("scenario", "live") or not 0 < dur <= MAX_DURATION_S:  # False for NaN too
+                raise lines.error(f"{key}.duration_s", f"`duration_s` (> 0 and at most {MAX_DURATION_S:,.0f} s) "
+                                  f"applies to a `scenario` or `live` source only, got {dur!r}")
         if kind == "scenario" and (iface is not None or imap):
             raise lines.error(key, "a synthetic scenario places its traffic itself: no `interface`/`interface_map`")
         rw = s.get("reorder_window_s")
         if rw is not None:
             _expect(lines, f"{key}.reorder_window_s", rw, (int, float), "a number of seconds")
-            if rw < 0:
-                raise lines.error(f"{key}.reorder_window_s", f"must be >= 0, got {rw}")
+            if not 0 <= rw <= MAX_REORDER_WINDOW_S:  # False for NaN too
+                raise lines.error(f"{key}.reorder_window_s", f"must be from 0 to {MAX_REORDER_WINDOW_S:g} s, got {rw}")
         sources.append(SourceSpec(kind=kind, path=src_path, interface=iface, interface_map={str(k): v for k, v in
                                   imap.items()}, skip_bad=skip_bad, seed=seed,
                                   duration_s=None if dur is None else float(dur),
@@ -276,3 +276,21 @@ def load_run_config(path: str | Path) -> RunConfig:
         create_where=tuple(create_where), flow_log_ids=tuple(ids), sources=tuple(sources), output_dir=out_dir,
         output_format=out_fmt, skipdata_capacity=cap, nodata=nodata,
     )
+
+
+def check_source_interfaces(cfg: RunConfig, topology: Topology) -> None:
+    """Refuse an ``interface`` or ``interface_map`` ENI that the topology does not have.
+
+    A typo there used to be ignored: the capture was then attributed as if unlabelled (by address),
+    which records different traffic on different ENIs. The message lists the ENIs that exist.
+    """
+    known = topology.enis_by_id
+    for i, spec in enumerate(cfg.sources):
+        named = [("interface", spec.interface)] if spec.interface is not None else []
+        named += [(f"interface_map.{k}", v) for k, v in spec.interface_map.items()]
+        for key, eni in named:
+            if eni not in known:
+                ids = sorted(known)
+                shown = ", ".join(ids[:20]) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
+                raise ConfigError(f"{eni!r} is not a network interface of the topology; it has: {shown or 'none'}",
+                                  location=spec.where, key_path=f"sources[{i}].{key}")

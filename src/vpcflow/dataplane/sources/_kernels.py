@@ -234,7 +234,9 @@ def parse_frame(b: np.ndarray, p: int, caplen: int, orig_len: int, lt: int) -> P
             d_hi = _be64u(b, q + 24)
             d_lo = _be64u(b, q + 32)
             l4 = q + 40
-            for _ in range(16):
+            # Every extension header is walked, however many there are: each one moves l4 forward by at
+            # least 8 bytes, so the walk ends at the packet's captured end (truncated) at the latest.
+            while True:
                 if nh == 0 or nh == 43 or nh == 60:  # hop-by-hop, routing, destination options
                     if l4 + 2 > end:
                         truncated = True
@@ -276,9 +278,12 @@ def parse_frame(b: np.ndarray, p: int, caplen: int, orig_len: int, lt: int) -> P
         fl = 0
         if fragv != 2 and not truncated:
             if pr == 6:
-                if l4 + 14 <= end:
+                # A capture cut after the ports but before the flags keeps the ports (the flow is still
+                # that flow) and records flags 0, counted as truncated (docs/sources.md).
+                if l4 + 4 <= end:
                     sp = _be16(b, l4)
                     dp = _be16(b, l4 + 2)
+                if l4 + 14 <= end:
                     fl = np.int64(b[l4 + 13])
                 else:
                     truncated = True
