@@ -190,7 +190,7 @@ def test_the_unauthenticated_page_and_internal_errors_reveal_no_path(tmp_path: A
 def test_every_read_is_acked_at_once(ep: Endpoint, monkeypatch: pytest.MonkeyPatch) -> None:
     """A client that sends headers and body in two writes without TCP_NODELAY (botocore's habit) waits for
     the server's ACK of the headers; the server ACKs after every read instead of delaying it."""
-    import vpcflow.api.server as server
+    import vpcflow.api.quickack as server
 
     acked: list[object] = []
     real = server.ack_now

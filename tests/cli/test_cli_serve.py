@@ -147,3 +147,23 @@ def test_iam_credentials_prints_the_pairs_on_request(tmp_path: Path) -> None:
                           "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, timeout=60, env=env,
                          check=False)
     assert res.returncode == 2 and res.stderr.startswith("error: --user: no IAM user 'nobody'")
+
+
+def test_serve_with_several_workers_is_one_consistent_endpoint(tmp_path: Path) -> None:
+    """--workers 2: two processes share the port; what one writes (a log group, a flow log) every
+    later call sees, whichever process answers it."""
+    proc, url, _lines = _start(tmp_path, "--workers", "2")
+    try:
+        _wait_until_up(url, proc)
+        kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+                  aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                  config=Config(retries={"total_max_attempts": 1}))
+        for i in range(6):  # new clients, new connections: spread over the workers
+            boto3.client("logs", **kw).create_log_group(logGroupName=f"/workers/{i}")
+            names = [g["logGroupName"] for g in boto3.client("logs", **kw).describe_log_groups()["logGroups"]]
+            assert names == sorted(f"/workers/{j}" for j in range(i + 1))
+        workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False)
+        assert len(workers.stdout.split()) >= 2  # the worker processes under the supervisor
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -14,7 +14,6 @@ connections), so the server's own writes are never held back either.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import socket
 from typing import Any
@@ -54,41 +53,34 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-def quick_ack_protocol() -> type:
-    """uvicorn's HTTP protocol class, ACKing every read at once (``TCP_QUICKACK``; see the module's docstring)."""
-    from uvicorn.protocols.http.auto import AutoHTTPProtocol
-
-    class QuickAckProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            sock = self.transport.get_extra_info("socket") if self.transport is not None else None
-            if sock is not None:
-                ack_now(sock)
-
-    return QuickAckProtocol
-
-
-def ack_now(sock: Any) -> None:
-    """ACK what the connection has received at once (Linux ``TCP_QUICKACK``; elsewhere nothing)."""
-    quickack = getattr(socket, "TCP_QUICKACK", None)
-    if quickack is None:
-        return
-    with contextlib.suppress(OSError):  # a connection already closed by the peer
-        sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+#: uvicorn's HTTP protocol class for every vpcflow endpoint (importable by name in worker processes).
+PROTOCOL = "vpcflow.api.quickack:QuickAckProtocol"
+#: The environment variable carrying create_app's arguments to worker processes.
+APP_ENV = "VPCFLOW_SERVE_APP"
 
 
 def server_config(app: Starlette, *, log_level: str = "info") -> object:
     """The uvicorn configuration every vpcflow endpoint runs with (tests use it too)."""
     import uvicorn
 
-    return uvicorn.Config(app, log_level=log_level, lifespan="on", http=quick_ack_protocol())
+    return uvicorn.Config(app, log_level=log_level, lifespan="on", http=PROTOCOL)
 
 
-def run(app: Starlette, sock: socket.socket, *, log_level: str = "info") -> None:
-    """Serve ``app`` on ``sock`` until interrupted (Ctrl-C / SIGTERM stop it cleanly)."""
+def app_from_environment() -> Starlette:
+    """The app of one worker process: ``create_app`` with the arguments the parent put in ``APP_ENV``."""
+    import json
+    import os
+
+    from vpcflow.api.app import create_app
+    from vpcflow.api.identity import RootCredentials
+
+    kwargs = json.loads(os.environ[APP_ENV])
+    root = kwargs.pop("root_credentials", None)
+    return create_app(kwargs.pop("data_dir"), root_credentials=RootCredentials(*root) if root else None, **kwargs)
+
+
+def _logging(log_level: str) -> None:
     import logging
-
-    import uvicorn
 
     # The endpoint's own line per call (api/backend.py) at the same level as uvicorn's logs.
     api_log = logging.getLogger("vpcflow.api")
@@ -97,5 +89,27 @@ def run(app: Starlette, sock: socket.socket, *, log_level: str = "info") -> None
         handler.setFormatter(logging.Formatter("%(levelname)s:     vpcflow %(message)s"))
         api_log.addHandler(handler)
     api_log.setLevel(log_level.upper())
+
+
+def run_workers(app_kwargs: dict[str, Any], sock: socket.socket, *, workers: int, log_level: str = "info") -> None:
+    """Serve with ``workers`` processes sharing ``sock`` (each its own stores; SQLite arbitrates writers)."""
+    import json
+    import os
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    _logging(log_level)
+    os.environ[APP_ENV] = json.dumps(app_kwargs)
+    config = uvicorn.Config("vpcflow.api.server:app_from_environment", factory=True, workers=workers,
+                            log_level=log_level, lifespan="on", http=PROTOCOL)
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def run(app: Starlette, sock: socket.socket, *, log_level: str = "info") -> None:
+    """Serve ``app`` on ``sock`` until interrupted (Ctrl-C / SIGTERM stop it cleanly)."""
+    import uvicorn
+
+    _logging(log_level)
     server = uvicorn.Server(server_config(app, log_level=log_level))  # type: ignore[arg-type]
     server.run(sockets=[sock])

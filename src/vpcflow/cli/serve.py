@@ -39,6 +39,8 @@ from vpcflow.core.errors import ConfigError
               help="The account root's access key id (default AKIAIOSFODNN7EXAMPLE).")
 @click.option("--root-secret-access-key", envvar="VPCFLOW_ROOT_SECRET_ACCESS_KEY", default=None,
               help="The account root's secret access key (default AWS's documentation example secret).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes sharing the port (each with its own connections to the data directory).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
               show_default=True, help="uvicorn's log level (info logs every request).")
 def command(
@@ -50,12 +52,13 @@ def command(
     no_verify_signatures: bool,
     root_access_key_id: str | None,
     root_secret_access_key: str | None,
+    workers: int,
     log_level: str,
 ) -> None:
     """Serve EC2 flow-log calls and CloudWatch Logs calls on one port, for boto3 and the AWS CLI."""
     from vpcflow.api.app import create_app
     from vpcflow.api.identity import RootCredentials
-    from vpcflow.api.server import bind, is_loopback, run, url_of
+    from vpcflow.api.server import bind, is_loopback, run, run_workers, url_of
     from vpcflow.runtime.datadir import DataDir
 
     if (root_access_key_id is None) != (root_secret_access_key is None):
@@ -86,5 +89,10 @@ def command(
     click.echo(f'  boto3:   boto3.client("ec2", endpoint_url="{url}", region_name="{region}", '
                'aws_access_key_id=..., aws_secret_access_key=...)')
     sys.stdout.flush()  # the URL must be readable before the server blocks (scripts wait for it)
+    if workers > 1:
+        run_workers({"data_dir": str(dd.path), "verify_signatures": verify, "max_body_bytes": max_body_bytes,
+                     "root_credentials": [root.access_key_id, root.secret_access_key]}, sock, workers=workers,
+                    log_level=log_level)
+        return
     app = create_app(dd, verify_signatures=verify, root_credentials=root, max_body_bytes=max_body_bytes)
     run(app, sock, log_level=log_level)
