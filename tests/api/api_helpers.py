@@ -170,6 +170,21 @@ def serve(data_dir: Path, **app_kwargs: Any) -> Endpoint:
     return Endpoint(f"http://127.0.0.1:{port}", data_dir, server, thread)
 
 
+THREE_TIER = Path(__file__).resolve().parents[2] / "examples" / "topology" / "three-tier.yaml"
+
+
+def three_tier_endpoint(root: Path) -> Iterator[Endpoint]:
+    """The endpoint over a data directory holding the bundled three-tier example (a richer network)."""
+    dd = root / "data"
+    with Ec2Client(dd) as c:
+        c.load_topology(THREE_TIER)
+    endpoint = serve(dd)
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
+
+
 def endpoint_fixture(tmp_path_factory: Any, **app_kwargs: Any) -> Iterator[Endpoint]:
     dd = make_data_dir(tmp_path_factory.mktemp("api"))
     ep = serve(dd, **app_kwargs)

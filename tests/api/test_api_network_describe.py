@@ -9,18 +9,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import REGION, ROOT, Endpoint, serve
+from api_helpers import REGION, ROOT, THREE_TIER, Endpoint, three_tier_endpoint
 from botocore.exceptions import ClientError
 
 from vpcflow.model.topology.aws_export import describe_items
 from vpcflow.model.topology.loader import load_topology
-from vpcflow.runtime.client import Ec2Client
 
-THREE_TIER = Path(__file__).resolve().parents[2] / "examples" / "topology" / "three-tier.yaml"
 OPERATIONS = {
     "describe_vpcs": "Vpcs", "describe_subnets": "Subnets", "describe_network_interfaces": "NetworkInterfaces",
     "describe_security_groups": "SecurityGroups", "describe_security_group_rules": "SecurityGroupRules",
@@ -33,14 +30,7 @@ BOB = ("AKIAIOSFODNN7BOB0001", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYBOBKEY0001")
 
 @pytest.fixture(scope="module")
 def ep(tmp_path_factory: Any) -> Iterator[Endpoint]:
-    dd = tmp_path_factory.mktemp("net") / "data"
-    with Ec2Client(dd) as c:
-        c.load_topology(THREE_TIER)
-    endpoint = serve(dd)
-    try:
-        yield endpoint
-    finally:
-        endpoint.stop()
+    yield from three_tier_endpoint(tmp_path_factory.mktemp("net"))
 
 
 @pytest.fixture(scope="module")

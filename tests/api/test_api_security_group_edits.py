@@ -8,26 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import Endpoint, serve
+from api_helpers import Endpoint, three_tier_endpoint
 from botocore.exceptions import ClientError
 
 from vpcflow.runtime.client import Ec2Client
 
-THREE_TIER = Path(__file__).resolve().parents[2] / "examples" / "topology" / "three-tier.yaml"
 BOB = ("AKIAIOSFODNN7BOB0001", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYBOBKEY0001")  # no ec2:*SecurityGroup* rights
 SSH = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22}
 
 
 @pytest.fixture()
 def ep(tmp_path: Path) -> Iterator[Endpoint]:
-    dd = tmp_path / "data"
-    with Ec2Client(dd) as c:
-        c.load_topology(THREE_TIER)
-    endpoint = serve(dd)
-    try:
-        yield endpoint
-    finally:
-        endpoint.stop()
+    yield from three_tier_endpoint(tmp_path)
 
 
 def _group(ec2: Any, name: str) -> dict[str, Any]:

@@ -14,15 +14,15 @@ import boto3
 from botocore.config import Config
 
 
-def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], str, list[str]]:
+def _start(tmp_path: Path, *extra: str, host: str = "127.0.0.1") -> tuple[subprocess.Popen[str], str, list[str]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vpcflow.cli.main", "serve", "--data-dir", str(tmp_path / "data"), "--port", "0",
-         "--log-level", "warning", *extra],
+        [sys.executable, "-m", "vpcflow.cli.main", "serve", "--data-dir", str(tmp_path / "data"), "--host", host,
+         "--port", "0", "--log-level", "warning", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert proc.stdout is not None
-    lines = [proc.stdout.readline() for _ in range(8)]
-    m = re.match(r"vpcflow endpoint (http://127\.0\.0\.1:\d+) ", lines[0])
+    lines = [proc.stdout.readline() for _ in range(8 if host == "127.0.0.1" else 9)]
+    m = re.match(r"vpcflow endpoint (http://\S+) ", lines[0])
     assert m, lines
     return proc, m.group(1), lines
 
@@ -104,7 +104,7 @@ def test_serve_refuses_an_address_beyond_loopback_without_allow_remote(tmp_path:
 
 
 def test_serve_warns_loudly_when_allowed_beyond_loopback(tmp_path: Path) -> None:
-    proc, _url, lines = _start_on(tmp_path, "0.0.0.0", "--allow-remote")
+    proc, _url, lines = _start(tmp_path, "--allow-remote", host="0.0.0.0")
     try:
         text = "".join(lines)
         assert "WARNING: listening on 0.0.0.0, reachable from other machines" in text
@@ -112,19 +112,6 @@ def test_serve_warns_loudly_when_allowed_beyond_loopback(tmp_path: Path) -> None
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-
-
-def _start_on(tmp_path: Path, host: str, *extra: str) -> tuple[subprocess.Popen[str], str, list[str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vpcflow.cli.main", "serve", "--data-dir", str(tmp_path / "data"), "--host", host,
-         "--port", "0", "--log-level", "warning", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdout is not None
-    lines = [proc.stdout.readline() for _ in range(9)]
-    m = re.match(r"vpcflow endpoint (http://\S+) ", lines[0])
-    assert m, lines
-    return proc, m.group(1), lines
 
 
 def test_iam_credentials_prints_the_pairs_on_request(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from vpcflow.controlplane.authorization import Authorizer, Check, resource_tag_c
 from vpcflow.controlplane.validation import opt_bool
 from vpcflow.core.errors import ApiError, InvalidParameterValueError, MissingParameterError
 from vpcflow.iam.world import IamWorld
-from vpcflow.model.topology.aws_export import ip_permissions, security_group_rule
+from vpcflow.model.topology.aws_export import ip_permissions, protocol_text, put_present, security_group_rule
 from vpcflow.model.topology.document import sg_rule_document, topology_to_document
 from vpcflow.model.topology.model import SecurityGroup, SecurityGroupRule, Topology
 
@@ -207,13 +207,7 @@ def _describe_rule(r: SecurityGroupRule) -> str:
 
 def _revoked(r: SecurityGroupRule) -> dict[str, Any]:
     out: dict[str, Any] = {"SecurityGroupRuleId": r.security_group_rule_id, "GroupId": r.group_id,
-                           "IsEgress": r.is_egress, "IpProtocol": {-1: "-1", 6: "tcp", 17: "udp", 1: "icmp",
-                                                                   58: "icmpv6"}.get(r.ip_protocol, str(r.ip_protocol)),
+                           "IsEgress": r.is_egress, "IpProtocol": protocol_text(r.ip_protocol),
                            "FromPort": r.from_port, "ToPort": r.to_port}
-    for key, value in (("CidrIpv4", r.cidr_ipv4), ("CidrIpv6", r.cidr_ipv6), ("PrefixListId", r.prefix_list_id),
-                       ("ReferencedGroupId", r.referenced_group_id)):
-        if value is not None:
-            out[key] = str(value)
-    if r.description:
-        out["Description"] = r.description
-    return out
+    return put_present(out, CidrIpv4=r.cidr_ipv4, CidrIpv6=r.cidr_ipv6, PrefixListId=r.prefix_list_id,
+                       ReferencedGroupId=r.referenced_group_id, Description=r.description or None)

@@ -54,6 +54,14 @@ def derived_id(prefix: str, *parts: str) -> str:
     return f"{prefix}-0{hashlib.sha256('/'.join(parts).encode()).hexdigest()[:16]}"
 
 
+def put_present(item: dict[str, Any], **values: Any) -> dict[str, Any]:
+    """Set each value that is not None on ``item``, as text (EC2 omits absent members)."""
+    for key, value in values.items():
+        if value is not None:
+            item[key] = str(value)
+    return item
+
+
 def _tags(tags: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags]
 
@@ -199,7 +207,7 @@ def _dns(ip: Any) -> str:
 def _permission(rules: list[SecurityGroupRule], owner: str) -> dict[str, Any]:
     """One IpPermission for rules sharing protocol and ports (AWS groups peers that way)."""
     first = rules[0]
-    perm: dict[str, Any] = {"IpProtocol": _protocol_text(first.ip_protocol), "IpRanges": [], "Ipv6Ranges": [],
+    perm: dict[str, Any] = {"IpProtocol": protocol_text(first.ip_protocol), "IpRanges": [], "Ipv6Ranges": [],
                             "PrefixListIds": [], "UserIdGroupPairs": []}
     if first.ip_protocol not in (-1,) and (first.ip_protocol in (6, 17, 1, 58)):
         perm["FromPort"], perm["ToPort"] = first.from_port, first.to_port
@@ -224,7 +232,7 @@ def ip_permissions(rules: tuple[SecurityGroupRule, ...], owner: str) -> list[dic
     return [_permission(rs, owner) for rs in groups.values()]
 
 
-def _protocol_text(number: int) -> str:
+def protocol_text(number: int) -> str:
     return {-1: "-1", 6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}.get(number, str(number))
 
 
@@ -260,18 +268,13 @@ def security_group_rule(t: Topology, g: SecurityGroup, r: SecurityGroupRule) -> 
         "GroupId": g.group_id,
         "GroupOwnerId": g.owner_id,
         "IsEgress": r.is_egress,
-        "IpProtocol": _protocol_text(r.ip_protocol),
+        "IpProtocol": protocol_text(r.ip_protocol),
         "FromPort": r.from_port,
         "ToPort": r.to_port,
         "Tags": [],
         "SecurityGroupRuleArn": f"arn:aws:ec2:{region}:{g.owner_id}:security-group-rule/{r.security_group_rule_id}",
     }
-    if r.cidr_ipv4 is not None:
-        item["CidrIpv4"] = str(r.cidr_ipv4)
-    if r.cidr_ipv6 is not None:
-        item["CidrIpv6"] = str(r.cidr_ipv6)
-    if r.prefix_list_id is not None:
-        item["PrefixListId"] = r.prefix_list_id
+    put_present(item, CidrIpv4=r.cidr_ipv4, CidrIpv6=r.cidr_ipv6, PrefixListId=r.prefix_list_id)
     if r.referenced_group_id is not None:
         ref = t.security_groups_by_id.get(r.referenced_group_id)
         item["ReferencedGroupInfo"] = {"GroupId": r.referenced_group_id,
@@ -310,10 +313,7 @@ def _acl(t: Topology, a: NetworkAcl) -> dict[str, Any]:
 def _entry(e: NetworkAclEntry) -> dict[str, Any]:
     out: dict[str, Any] = {"Egress": e.egress, "Protocol": str(e.protocol), "RuleAction": e.rule_action,
                            "RuleNumber": e.rule_number}
-    if e.cidr_block is not None:
-        out["CidrBlock"] = str(e.cidr_block)
-    if e.ipv6_cidr_block is not None:
-        out["Ipv6CidrBlock"] = str(e.ipv6_cidr_block)
+    put_present(out, CidrBlock=e.cidr_block, Ipv6CidrBlock=e.ipv6_cidr_block)
     if e.protocol in (6, 17) and e.port_from is not None:
         out["PortRange"] = {"From": e.port_from, "To": e.port_to}
     if e.protocol in (1, 58):
@@ -353,13 +353,9 @@ def _route_table(t: Topology, rt: RouteTable) -> dict[str, Any]:
     ]
     routes = []
     for r in rt.routes:
-        route: dict[str, Any] = {}
-        if r.destination_cidr_block is not None:
-            route["DestinationCidrBlock"] = str(r.destination_cidr_block)
-        if r.destination_ipv6_cidr_block is not None:
-            route["DestinationIpv6CidrBlock"] = str(r.destination_ipv6_cidr_block)
-        if r.destination_prefix_list_id is not None:
-            route["DestinationPrefixListId"] = r.destination_prefix_list_id
+        route = put_present({}, DestinationCidrBlock=r.destination_cidr_block,
+                            DestinationIpv6CidrBlock=r.destination_ipv6_cidr_block,
+                            DestinationPrefixListId=r.destination_prefix_list_id)
         blackhole = r.target_kind == "blackhole"
         key = _PREFIX_KEY.get(r.target_id.split("-")[0], "GatewayId") if blackhole else _TARGET_KEY[r.target_kind]
         route[key] = r.target_id
