@@ -1,12 +1,17 @@
-"""Printing Arrow tables from the CLI as a terminal table, CSV or JSON (shared by query, report, read)."""
+"""What the CLI prints: Arrow tables as a terminal table, CSV or JSON (query, report, read), and API
+responses the AWS CLI's way (``--output json|text|table|yaml`` and ``--query``: ``AwsCliGroup``, used by
+``vpcflow ec2`` and ``vpcflow logs``; rendering in ``_aws_render``)."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import datetime as dt
 import io
 import json
+import os
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import click
@@ -64,3 +69,105 @@ output_option = click.option(
     "--output", "-o", "output", type=click.Choice(OUTPUTS), default="table", show_default=True,
     help="How to print the result.",
 )
+
+
+# -- the AWS CLI's --output and --query, for `vpcflow ec2` and `vpcflow logs` -------------------------
+
+_AWS_SETTINGS = "vpcflow.aws_output"  # ctx.meta key: {"output": str, "query": compiled expression}
+OUTPUT_ENV_VARS = ("VPCFLOW_DEFAULT_OUTPUT", "AWS_DEFAULT_OUTPUT")
+
+
+def _remember(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if value is not None:  # a subcommand's own flag overrides the group's; an absent one does not
+            ctx.meta.setdefault(_AWS_SETTINGS, {})[name] = value
+        return value
+
+    return callback
+
+
+def _compile_query(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        compiled = jmespath.compile(value)
+    except JMESPathError as e:
+        reason = " ".join(str(e).split())
+        raise click.BadParameter(f"bad JMESPath expression {value!r}: {reason}", ctx=ctx, param=param) from None
+    return _remember("query")(ctx, param, compiled)
+
+
+def aws_output_params() -> list[click.Parameter]:
+    """Fresh ``--output`` and ``--query`` options (the AWS CLI's global options, accepted anywhere)."""
+    from vpcflow.cli._aws_render import OUTPUT_STYLES
+
+    return [
+        click.Option(["--output"], type=click.Choice(OUTPUT_STYLES), default=None, expose_value=False,
+                     callback=_remember("output"),
+                     help="json | text | table | yaml, as the AWS CLI prints them "
+                          "(default $VPCFLOW_DEFAULT_OUTPUT, $AWS_DEFAULT_OUTPUT or json)."),
+        click.Option(["--query"], default=None, expose_value=False, callback=_compile_query,
+                     help="JMESPath expression applied to the response before printing, as the AWS CLI does."),
+    ]
+
+
+class AwsCliGroup(click.Group):
+    """A group whose commands, and itself, take ``--output`` and ``--query`` like the AWS CLI.
+
+    Every command added to it (``@group.command(...)``), now or by later modules, gets both options;
+    commands print their response with :func:`emit_aws_response`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(aws_output_params())
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        have = {o for p in cmd.params for o in p.opts}
+        cmd.params.extend(p for p in aws_output_params() if not set(p.opts) & have)
+        super().add_command(cmd, name)
+
+
+def _default_output() -> str:
+    from vpcflow.cli._aws_render import OUTPUT_STYLES
+
+    for var in OUTPUT_ENV_VARS:
+        value = os.environ.get(var)
+        if value:
+            if value not in OUTPUT_STYLES:
+                raise click.UsageError(f"${var}={value!r} is not an output style ({', '.join(OUTPUT_STYLES)})")
+            return value
+    return "json"
+
+
+def _json_shaped(v: Any) -> Any:
+    """Datetimes as ISO-8601 strings (the AWS CLI's ``cli_timestamp_format = iso8601``), the rest as is."""
+    if isinstance(v, dict):
+        return {k: _json_shaped(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_json_shaped(x) for x in v]
+    if isinstance(v, dt.datetime | dt.date):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        return base64.b64encode(v).decode()
+    return v
+
+
+def emit_aws_response(operation: str, response: dict[str, Any], *, out: TextIO | None = None) -> None:
+    """Print an API response as the AWS CLI does: drop ResponseMetadata, apply ``--query``, render in
+    the chosen ``--output`` style (the table's title is the operation name, ``DescribeFlowLogs``)."""
+    from vpcflow.cli._aws_render import render, terminal_width
+
+    ctx = click.get_current_context(silent=True)
+    settings: dict[str, Any] = ctx.meta.get(_AWS_SETTINGS, {}) if ctx is not None else {}
+    style = settings.get("output") or _default_output()
+    data: Any = _json_shaped({k: v for k, v in response.items() if k != "ResponseMetadata"})
+    if settings.get("query") is not None:
+        data = settings["query"].search(data)
+    stream = out or sys.stdout
+    text = render(data, style, title=operation, width=terminal_width(stream) if style == "table" else None)
+    if text:
+        click.echo(text, file=stream, nl=False)
