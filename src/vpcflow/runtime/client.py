@@ -182,14 +182,17 @@ class Ec2Client:
             text = p.read_text(encoding="utf-8")
         except OSError as e:
             raise ConfigError(f"cannot read topology file: {e.strerror}", location=str(p)) from None
-        fmt = "json" if p.suffix.lower() == ".json" else "yaml"
+        return self.load_topology_text(text, fmt="json" if p.suffix.lower() == ".json" else "yaml", source=str(p))
+
+    def load_topology_text(self, text: str, *, fmt: str = "yaml", source: str = "<topology>") -> Topology:
+        """``load_topology`` from the document's text (``fmt`` yaml or json); ``source`` names it in errors."""
         svc = self.service
-        topo = svc.parse_topology(text, fmt, str(p))
+        topo = svc.parse_topology(text, fmt, source)
         if (topo.account_id, topo.region) != (svc.account_id, svc.region) and not svc.store.list_flow_logs():
             self.data_dir.init(account_id=topo.account_id, region=topo.region)
             self.close()
             svc = self.service
-        loaded = svc.load_topology(text, fmt=fmt, source=str(p))
+        loaded = svc.load_topology(text, fmt=fmt, source=source)
         # The file's buckets exist in the modelled world: give each one a local bucket (never deletes).
         buckets = BucketStore(self.data_dir.s3_root)
         for b in loaded.s3_buckets:
