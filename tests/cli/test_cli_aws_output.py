@@ -166,3 +166,13 @@ def test_bad_query_and_bad_output_are_one_line_errors(data_dir: Path) -> None:
             lines = [line for line in err.getvalue().splitlines() if line.strip()]
             assert any(needle in line for line in lines), err.getvalue()
             assert "Traceback" not in err.getvalue()
+
+
+def test_shell_completion_offers_commands_and_output_styles() -> None:
+    """README's completion recipe: click completes subcommands and ``--output`` choices."""
+    env = {"_VPCFLOW_COMPLETE": "bash_complete", "COMP_WORDS": "vpcflow ec2 describe-flow-logs --output ",
+           "COMP_CWORD": "4"}
+    r = CliRunner().invoke(cli, [], env=env, prog_name="vpcflow")
+    assert r.output.split() == ["plain,json", "plain,text", "plain,table", "plain,yaml"]
+    env.update(COMP_WORDS="vpcflow ec2 desc", COMP_CWORD="2")
+    assert CliRunner().invoke(cli, [], env=env, prog_name="vpcflow").output.split() == ["plain,describe-flow-logs"]

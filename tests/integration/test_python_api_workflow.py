@@ -124,3 +124,17 @@ def test_insights_goes_through_the_insights_module_when_present() -> None:
         with Workspace() as ws, pytest.raises(ConfigError, match="Logs Insights is not part"):
             ws.insights("fields @message", "/some/group")
         pytest.skip("vpcflow.runtime.insights is not in this build (the Insights branch adds it)")
+
+
+def test_the_guide_example_runs_as_written() -> None:
+    """docs/python-api.md's notebook example, executed as written (so the guide cannot rot)."""
+    import re
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "python-api.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", guide, re.S)
+    assert code is not None
+    scope: dict[str, Any] = {}
+    exec(compile(code.group(1), "docs/python-api.md", "exec"), scope)  # our own documentation
+    assert scope["records"].num_rows == scope["result"].stats.records > 0
+    assert len(scope["df"]) == scope["records"].num_rows
+    assert scope["top"].num_rows >= 1  # the SSH guesses are rejected: their source tops the list

@@ -139,21 +139,27 @@ class Ec2Client:
 
     # -- boto3-named operations --------------------------------------------------------------
     def create_flow_logs(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``ec2.create_flow_logs``: same parameters, response and errors (``ClientError``-shaped)."""
         return self._run("create_flow_logs", kwargs)
 
     def describe_flow_logs(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``ec2.describe_flow_logs`` (``Filter``, ``FlowLogIds``, ``MaxResults``, ``NextToken``)."""
         return self._run("describe_flow_logs", kwargs)
 
     def delete_flow_logs(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``ec2.delete_flow_logs``; delivered records stay (spec 2.9)."""
         return self._run("delete_flow_logs", kwargs)
 
     def create_tags(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``ec2.create_tags`` on flow logs."""
         return self._run("create_tags", kwargs)
 
     def delete_tags(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``ec2.delete_tags`` on flow logs."""
         return self._run("delete_tags", kwargs)
 
     def get_paginator(self, operation_name: str) -> Paginator:
+        """boto3's paginator for ``describe_flow_logs`` (``.paginate(**params)`` yields pages)."""
         if operation_name != "describe_flow_logs":
             raise ConfigError(f"no paginator for {operation_name!r}; vpcflow paginates describe_flow_logs")
         return Paginator(self.describe_flow_logs)

@@ -63,6 +63,9 @@ class PreparedRun:
 
 @dataclass
 class RunResult:
+    """What a run did: ``stats`` (packets, records per flow log: ``stats.flow_logs[id].records``), the
+    prepared run (flow logs, sinks, where files went) and each source's own counters."""
+
     prepared: PreparedRun
     stats: PipelineStats
     source_stats: list[dict[str, Any]] = field(default_factory=list)

@@ -80,6 +80,8 @@ class SourceSpec:
 
 @dataclass(frozen=True)
 class RunConfig:
+    """A validated run config (``load_run_config`` from a file, ``run_config_from_dict`` from Python data)."""
+
     path: Path | None  # the config file; None when built from Python data
     data_dir: Path | None = None
     topology: Path | None = None
