@@ -118,12 +118,25 @@ def test_missing_pandas_and_bad_input_are_clear_errors(monkeypatch: pytest.Monke
 
 
 def test_insights_goes_through_the_insights_module_when_present() -> None:
+    """``Workspace.insights`` calls ``vpcflow.runtime.insights.run_insights_query`` (the Insights
+    branch); it agrees with SQL over the same records. Without that module: a clear ConfigError."""
     try:
         import vpcflow.runtime.insights  # noqa: F401
     except ModuleNotFoundError:
         with Workspace() as ws, pytest.raises(ConfigError, match="Logs Insights is not part"):
             ws.insights("fields @message", "/some/group")
         pytest.skip("vpcflow.runtime.insights is not in this build (the Insights branch adds it)")
+    with Workspace() as ws:
+        ws.load_topology(_topology())
+        (fl_id,) = ws.create_flow_logs(
+            ResourceIds=[VPC], ResourceType="VPC", TrafficType="ALL", LogGroupName="/vpcflow/small",
+            DeliverLogsPermissionArn="arn:aws:iam::123456789012:role/flow-logs-delivery")["FlowLogIds"]
+        ws.run_scenario(SCENARIO, seed=5)
+        insights = ws.insights("stats count(*) as n by action", "/vpcflow/small")
+        got = {r["action"]: int(r["n"]) for r in insights.to_pylist()}
+        sql = ws.sql("SELECT action, count(*) AS n FROM vpc_flow_logs GROUP BY action")  # NODATA: action NULL
+        assert got == {r["action"]: r["n"] for r in sql.to_pylist()} and got.get("REJECT", 0) > 0
+        assert ws.records(fl_id).num_rows > 0
 
 
 def test_the_guide_example_runs_as_written() -> None:
