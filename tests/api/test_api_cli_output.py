@@ -80,3 +80,21 @@ def test_vpcflow_prints_what_the_aws_cli_prints(ep: Endpoint, tmp_path: Path, na
     assert mine.returncode == 0, mine.stderr
     assert theirs.stdout, name  # every case prints something
     assert mine.stdout == theirs.stdout
+
+
+def test_text_output_is_rendered_page_by_page_like_the_aws_cli(ep: Endpoint, tmp_path: Path) -> None:
+    """The AWS CLI v1 renders ``--output text`` one page at a time, applying ``--query`` to each page
+    (DescribeLogGroups pages hold 50 groups); json and table see the merged response."""
+    logs = ep.client("logs")
+    for i in range(53):
+        logs.create_log_group(logGroupName=f"/many/{i:02d}")
+    for output, expected in (("text", "50\n3\n"), ("json", "53\n"), ("table", None)):
+        args = ["logs", "describe-log-groups", "--log-group-name-prefix", "/many/", "--output", output,
+                "--query", "length(logGroups)"]
+        theirs, mine = _aws(ep, args, tmp_path), _vpcflow(ep, args)
+        assert theirs.returncode == 0 and mine.returncode == 0, (theirs.stderr, mine.stderr)
+        assert mine.stdout == theirs.stdout
+        if expected is not None:
+            assert mine.stdout == expected
+    args = ["logs", "describe-log-groups", "--log-group-name-prefix", "/many/", "--output", "text"]
+    assert _vpcflow(ep, args).stdout == _aws(ep, args, tmp_path).stdout

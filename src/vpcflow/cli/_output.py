@@ -143,6 +143,27 @@ def _default_output() -> str:
     return "json"
 
 
+class PagedResponse(dict[str, Any]):
+    """A response merged from every page (the AWS CLI's default auto-pagination) that keeps the pages:
+    the AWS CLI prints ``--output text`` one page at a time, each page's ``result_keys`` only, with
+    ``--query`` applied per page (``50`` then ``3`` for ``length(logGroups)`` over 53 log groups)."""
+
+    def __init__(self, merged: dict[str, Any], pages: list[dict[str, Any]], result_keys: tuple[str, ...]) -> None:
+        super().__init__(merged)
+        self.pages = pages
+        self.result_keys = result_keys
+
+
+def _text_by_page(response: PagedResponse, query: Any) -> str:
+    from vpcflow.cli._aws_render import render
+
+    out = []
+    for page in response.pages:
+        data: Any = _json_shaped({k: page.get(k) for k in response.result_keys})
+        out.append(render(query.search(data) if query is not None else data, "text", title=""))
+    return "".join(out)
+
+
 def _json_shaped(v: Any) -> Any:
     """Datetimes as ISO-8601 strings (the AWS CLI's ``cli_timestamp_format = iso8601``), the rest as is."""
     if isinstance(v, dict):
@@ -164,10 +185,13 @@ def emit_aws_response(operation: str, response: dict[str, Any], *, out: TextIO |
     ctx = click.get_current_context(silent=True)
     settings: dict[str, Any] = ctx.meta.get(_AWS_SETTINGS, {}) if ctx is not None else {}
     style = settings.get("output") or _default_output()
+    stream = out or sys.stdout
+    if style == "text" and isinstance(response, PagedResponse):
+        click.echo(_text_by_page(response, settings.get("query")), file=stream, nl=False)
+        return
     data: Any = _json_shaped({k: v for k, v in response.items() if k != "ResponseMetadata"})
     if settings.get("query") is not None:
         data = settings["query"].search(data)
-    stream = out or sys.stdout
     text = render(data, style, title=operation, width=terminal_width(stream) if style == "table" else None)
     if text:
         click.echo(text, file=stream, nl=False)

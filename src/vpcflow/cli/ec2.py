@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from vpcflow.cli._output import AwsCliGroup, emit_aws_response
+from vpcflow.cli._output import AwsCliGroup, PagedResponse, emit_aws_response
 from vpcflow.cli._shorthand import AwsCommand, ShorthandError, strings, struct, structs, to_bool
 from vpcflow.controlplane.errors import ApiError
 from vpcflow.runtime.client import Ec2Client
@@ -162,10 +162,9 @@ def describe_flow_logs(ctx: click.Context, data_dir: str | None, principal: str 
             return
 
         def all_pages() -> dict[str, Any]:
-            logs: list[dict[str, Any]] = []
-            for page in c.get_paginator("describe_flow_logs").paginate(**params):
-                logs.extend(page["FlowLogs"])
-            return {"FlowLogs": logs}
+            pages = list(c.get_paginator("describe_flow_logs").paginate(**params))
+            merged = {"FlowLogs": [fl for page in pages for fl in page["FlowLogs"]]}
+            return PagedResponse(merged, pages, ("FlowLogs",))  # text output prints page by page
 
         api_call("DescribeFlowLogs", all_pages)
 

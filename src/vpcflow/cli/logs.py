@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from vpcflow.cli._output import AwsCliGroup, emit_aws_response
+from vpcflow.cli._output import AwsCliGroup, PagedResponse, emit_aws_response
 from vpcflow.core.errors import ApiError
 from vpcflow.query.readers import filter_log_events
 from vpcflow.runtime.client import Ec2Client
@@ -85,20 +85,24 @@ def _run(ctx: click.Context, operation: str, fn: Callable[[_Ctx], dict[str, Any]
 
 
 def _all_pages(call: Callable[..., dict[str, Any]], key: str, params: dict[str, Any], paginate: bool) -> dict[str, Any]:
-    """One page, or (AWS CLI default) every page merged under ``key`` without a nextToken."""
+    """One page, or (AWS CLI default) every page merged under ``key`` without a nextToken (a
+    ``PagedResponse``, which ``--output text`` prints page by page as the AWS CLI does)."""
     first = call(**params)
     if not paginate:
         return first
     merged = dict(first)
+    pages = [first]
     token = first.get("nextToken")
     while token:
         page = call(**{**params, "nextToken": token})
+        pages.append(page)
         merged[key] = merged[key] + page[key]
         if key == "events" and "searchedLogStreams" in page:
             merged["searchedLogStreams"] = page["searchedLogStreams"]
         token = page.get("nextToken")
     merged.pop("nextToken", None)
-    return merged
+    result_keys = (key, "searchedLogStreams") if key == "events" else (key,)  # botocore's paginator result keys
+    return PagedResponse(merged, pages, result_keys)
 
 
 def _clean(params: dict[str, Any]) -> dict[str, Any]:
