@@ -176,3 +176,17 @@ def test_shell_completion_offers_commands_and_output_styles() -> None:
     assert r.output.split() == ["plain,json", "plain,text", "plain,table", "plain,yaml"]
     env.update(COMP_WORDS="vpcflow ec2 desc", COMP_CWORD="2")
     assert CliRunner().invoke(cli, [], env=env, prog_name="vpcflow").output.split() == ["plain,describe-flow-logs"]
+
+
+def test_a_query_that_fails_on_the_data_is_a_one_line_error(data_dir: Path) -> None:
+    from vpcflow.cli.main import main
+
+    for output in ("json", "text"):
+        with pytest.MonkeyPatch.context() as mp:
+            err = io.StringIO()
+            mp.setattr("sys.stderr", err)
+            with pytest.raises(SystemExit) as e:
+                main(["ec2", "describe-flow-logs", "--data-dir", str(data_dir), "--output", output,
+                      "--query", "length(FlowLogs[0].MaxAggregationInterval)"])
+            assert e.value.code == 2
+            assert err.getvalue().count("\n") == 1 and "In function length()" in err.getvalue(), err.getvalue()

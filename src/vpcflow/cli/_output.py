@@ -19,6 +19,8 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
+from vpcflow.core.errors import ConfigError
+
 OUTPUTS = ("table", "csv", "json")
 
 
@@ -154,13 +156,25 @@ class PagedResponse(dict[str, Any]):
         self.result_keys = result_keys
 
 
+def _search(query: Any, data: Any) -> Any:
+    """``--query`` applied to ``data``; a type error in the expression (``length(`1`)``) is one line."""
+    if query is None:
+        return data
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        return query.search(data)
+    except JMESPathError as e:
+        raise ConfigError(f"--query {query.expression!r}: {' '.join(str(e).split())}") from None
+
+
 def _text_by_page(response: PagedResponse, query: Any) -> str:
     from vpcflow.cli._aws_render import render
 
     out = []
     for page in response.pages:
         data: Any = _json_shaped({k: page.get(k) for k in response.result_keys})
-        out.append(render(query.search(data) if query is not None else data, "text", title=""))
+        out.append(render(_search(query, data), "text", title=""))
     return "".join(out)
 
 
@@ -190,8 +204,7 @@ def emit_aws_response(operation: str, response: dict[str, Any], *, out: TextIO |
         click.echo(_text_by_page(response, settings.get("query")), file=stream, nl=False)
         return
     data: Any = _json_shaped({k: v for k, v in response.items() if k != "ResponseMetadata"})
-    if settings.get("query") is not None:
-        data = settings["query"].search(data)
+    data = _search(settings.get("query"), data)
     text = render(data, style, title=operation, width=terminal_width(stream) if style == "table" else None)
     if text:
         click.echo(text, file=stream, nl=False)
