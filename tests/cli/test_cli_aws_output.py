@@ -190,3 +190,11 @@ def test_a_query_that_fails_on_the_data_is_a_one_line_error(data_dir: Path) -> N
                       "--query", "length(FlowLogs[0].MaxAggregationInterval)"])
             assert e.value.code == 2
             assert err.getvalue().count("\n") == 1 and "In function length()" in err.getvalue(), err.getvalue()
+
+
+def test_a_bad_default_output_stops_a_create_before_it_runs(data_dir: Path) -> None:
+    r = _run(data_dir, "ec2", "create-flow-logs", "--resource-ids", "vpc-0a1b2c3d4e5f60718", "--resource-type", "VPC",
+             "--traffic-type", "REJECT", "--log-destination-type", "s3",
+             "--log-destination", "arn:aws:s3:::out-bucket/other/", env={"AWS_DEFAULT_OUTPUT": "xml"})
+    assert r.exit_code == 2 and "$AWS_DEFAULT_OUTPUT" in r.output
+    assert _run(data_dir, "ec2", "describe-flow-logs", "--query", "length(FlowLogs)").output == "2\n"

@@ -88,6 +88,15 @@ def _remember(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]
     return callback
 
 
+def _command_output(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A subcommand's ``--output``; with no flag anywhere, the environment's default is checked now,
+    before the command calls anything (a bad $AWS_DEFAULT_OUTPUT must not fail after a create)."""
+    _remember("output")(ctx, param, value)
+    if "output" not in ctx.meta.get(_AWS_SETTINGS, {}):
+        _default_output()
+    return value
+
+
 def _compile_query(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     if value is None:
         return None
@@ -102,13 +111,14 @@ def _compile_query(ctx: click.Context, param: click.Parameter, value: str | None
     return _remember("query")(ctx, param, compiled)
 
 
-def aws_output_params() -> list[click.Parameter]:
-    """Fresh ``--output`` and ``--query`` options (the AWS CLI's global options, accepted anywhere)."""
+def aws_output_params(*, command: bool = True) -> list[click.Parameter]:
+    """Fresh ``--output`` and ``--query`` options (the AWS CLI's global options, accepted anywhere):
+    for a subcommand (``command``) or for the group itself."""
     from vpcflow.cli._aws_render import OUTPUT_STYLES
 
     return [
         click.Option(["--output"], type=click.Choice(OUTPUT_STYLES), default=None, expose_value=False,
-                     callback=_remember("output"),
+                     callback=_command_output if command else _remember("output"),
                      help="json | text | table | yaml, as the AWS CLI prints them "
                           "(default $VPCFLOW_DEFAULT_OUTPUT, $AWS_DEFAULT_OUTPUT or json)."),
         click.Option(["--query"], default=None, expose_value=False, callback=_compile_query,
@@ -125,7 +135,7 @@ class AwsCliGroup(click.Group):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.params.extend(aws_output_params())
+        self.params.extend(aws_output_params(command=False))
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         have = {o for p in cmd.params for o in p.opts}
