@@ -152,21 +152,27 @@ class Ec2Client:
 
     # -- boto3-named operations --------------------------------------------------------------
     def create_flow_logs(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``ec2.create_flow_logs``: same parameters, response and errors (``ClientError``-shaped)."""
         return self._run("create_flow_logs", kwargs)
 
     def describe_flow_logs(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``ec2.describe_flow_logs`` (``Filter``, ``FlowLogIds``, ``MaxResults``, ``NextToken``)."""
         return self._run("describe_flow_logs", kwargs)
 
     def delete_flow_logs(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``ec2.delete_flow_logs``; delivered records stay (spec 2.9)."""
         return self._run("delete_flow_logs", kwargs)
 
     def create_tags(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``ec2.create_tags`` on flow logs."""
         return self._run("create_tags", kwargs)
 
     def delete_tags(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``ec2.delete_tags`` on flow logs."""
         return self._run("delete_tags", kwargs)
 
     def get_paginator(self, operation_name: str) -> Paginator:
+        """boto3's paginator for ``describe_flow_logs`` (``.paginate(**params)`` yields pages)."""
         if operation_name != "describe_flow_logs":
             raise ConfigError(f"no paginator for {operation_name!r}; vpcflow paginates describe_flow_logs")
         return Paginator(self.describe_flow_logs)
@@ -194,14 +200,17 @@ class Ec2Client:
         """
         p = Path(path)
         text = read_input_text(p, "topology file")
-        fmt = "json" if p.suffix.lower() == ".json" else "yaml"
+        return self.load_topology_text(text, fmt="json" if p.suffix.lower() == ".json" else "yaml", source=str(p))
+
+    def load_topology_text(self, text: str, *, fmt: str = "yaml", source: str = "<topology>") -> Topology:
+        """``load_topology`` from the document's text (``fmt`` yaml or json); ``source`` names it in errors."""
         svc = self.service
-        topo = svc.parse_topology(text, fmt, str(p))
+        topo = svc.parse_topology(text, fmt, source)
         if (topo.account_id, topo.region) != (svc.account_id, svc.region) and not svc.store.list_flow_logs():
             self.data_dir.init(account_id=topo.account_id, region=topo.region)
             self.close()
             svc = self.service
-        loaded = svc.load_topology(text, fmt=fmt, source=str(p))
+        loaded = svc.load_topology(text, fmt=fmt, source=source)
         # The file's buckets exist in the modelled world: give each one a local bucket (never deletes).
         buckets = BucketStore(self.data_dir.s3_root)
         for b in loaded.s3_buckets:

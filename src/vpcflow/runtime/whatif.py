@@ -52,7 +52,7 @@ def load_change_file(path: str | Path) -> Any:
 def topologies(cfg: RunConfig, change_path: str | Path) -> tuple[Topology, Topology]:
     """The run config's topology and the same topology with the change file applied."""
     if cfg.topology is None:
-        raise ConfigError("what-if needs a run config that names its `topology:` file", location=str(cfg.path))
+        raise ConfigError("what-if needs a run config that names its `topology:` file", location=cfg.source)
     loaded = load_topology_document(cfg.topology)
     edited = apply_changes(loaded.document, load_change_file(change_path), source=str(change_path))
     text = dump_topology_document(edited)
@@ -151,7 +151,7 @@ def replay(config: str | Path, change: str | Path, *, skip_bad: bool = False,
     cfg = load_run_config(config)
     before, after = topologies(cfg, change)
     if not cfg.sources:
-        raise ConfigError("the run config has no `sources:` to replay", location=str(cfg.path))
+        raise ConfigError("the run config has no `sources:` to replay", location=cfg.source)
     engine_a, engine_b = _policy_engine(before), _policy_engine(after)
     if tuple(engine_a.enis) != tuple(engine_b.enis):
         raise ConfigError("what-if changes may edit rules, routes and gateways, not add or remove network interfaces",

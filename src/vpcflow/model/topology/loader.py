@@ -115,6 +115,8 @@ def load_topology_document(path: str | Path) -> LoadedTopology:
 
 
 def load_topology(path: str | Path) -> Topology:
+    """Read and validate a topology file (YAML or JSON, docs/topology.md); problems are ``ConfigError``
+    with ``file:line`` and the key path."""
     return load_topology_document(path).topology
 
 
