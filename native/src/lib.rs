@@ -12,7 +12,9 @@
 
 use pyo3::prelude::*;
 
+pub mod capture;
 pub mod errors;
+pub mod synth;
 
 /// The version of the native core; Python checks it against the package version at import.
 #[pyfunction]
@@ -23,5 +25,7 @@ fn native_version() -> &'static str {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(native_version, m)?)?;
+    capture::py::register(m)?;
+    synth::py::register(m)?;
     Ok(())
 }
