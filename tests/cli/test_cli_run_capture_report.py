@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_cli_run import _invoke, setup  # noqa: F401 - the fixture is used by name
+import test_cli_run as base
+from test_cli_run import _invoke
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    """test_cli_run's setup: a topology, a six-packet capture, a run config with one S3 flow log."""
+    return base.setup.__wrapped__(tmp_path)  # type: ignore[attr-defined, no-any-return]
+
 
 BROKEN_IHL = (
     b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00"  # Ethernet, IPv4
@@ -30,20 +38,20 @@ def _append_broken(cap: Path, count: int, frac: int = 0) -> int:
     return len(data)
 
 
-def test_summary_counts_malformed_frames_with_the_first_offset(setup: Path, capsys: pytest.CaptureFixture[str]):
-    first = _append_broken(setup / "capture.pcap", 3)
-    code, out, err = _invoke(["run", str(setup / "run.yaml"), "--data-dir", str(setup / "data")], capsys)
+def test_summary_counts_malformed_frames_with_the_first_offset(run_dir: Path, capsys: pytest.CaptureFixture[str]):
+    first = _append_broken(run_dir / "capture.pcap", 3)
+    code, _out, err = _invoke(["run", str(run_dir / "run.yaml"), "--data-dir", str(run_dir / "data")], capsys)
     assert code == 0, err
     assert f"source 0: malformed frames (first at byte {first:,})" in err
     line = next(ln for ln in err.splitlines() if "malformed frames" in ln)
     assert line.rstrip(" │|").split()[-1] == "3"
 
 
-def test_a_capture_of_only_broken_frames_says_so(setup: Path, capsys: pytest.CaptureFixture[str]):
-    cap = setup / "capture.pcap"
+def test_a_capture_of_only_broken_frames_says_so(run_dir: Path, capsys: pytest.CaptureFixture[str]):
+    cap = run_dir / "capture.pcap"
     cap.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
     _append_broken(cap, 2)
-    code, out, err = _invoke(["run", str(setup / "run.yaml"), "--data-dir", str(setup / "d"), "--json"], capsys)
+    code, out, err = _invoke(["run", str(run_dir / "run.yaml"), "--data-dir", str(run_dir / "d"), "--json"], capsys)
     assert code == 0, err
     doc = json.loads(out)
     assert doc["packets"] == 0
@@ -51,14 +59,14 @@ def test_a_capture_of_only_broken_frames_says_so(setup: Path, capsys: pytest.Cap
     assert "malformed frames (first at byte 24)" in err
 
 
-def test_json_reports_repaired_timestamps(setup: Path, capsys: pytest.CaptureFixture[str]):
-    cap = setup / "capture.pcap"
+def test_json_reports_repaired_timestamps(run_dir: Path, capsys: pytest.CaptureFixture[str]):
+    cap = run_dir / "capture.pcap"
     data = cap.read_bytes()
     # the capture's writer uses nanoseconds: a fraction of exactly one second is 10^9
     last = len(data) - (16 + 14 + 60)
     sec, _frac = struct.unpack_from("<II", data, last)
     cap.write_bytes(data[:last] + struct.pack("<II", sec - 1, 1_000_000_000) + data[last + 8:])
-    code, out, err = _invoke(["run", str(setup / "run.yaml"), "--data-dir", str(setup / "data"), "--json", "-q"],
+    code, out, err = _invoke(["run", str(run_dir / "run.yaml"), "--data-dir", str(run_dir / "data"), "--json", "-q"],
                              capsys)
     assert code == 0, err
     doc = json.loads(out)
