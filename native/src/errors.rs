@@ -37,7 +37,7 @@ pub fn source_error(py: Python<'_>, message: &str, path: &str, offset: Option<u6
 }
 
 /// The text of a caught panic payload.
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -30,3 +30,6 @@ pub enum Stop {
     /// a pcapng block the Python reader parses (section header, interface description)
     Python = 3,
 }
+
+#[cfg(test)]
+mod tests;

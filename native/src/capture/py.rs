@@ -15,7 +15,25 @@ use super::pcap::{PcapFormat, Resync};
 use super::pcapng::{ScanState, Section};
 use super::rows::{Rows, N_STATS};
 use super::{fuzz, pcap, pcapng};
-use crate::errors::guard;
+use crate::errors::{guard, panic_text, source_error};
+
+/// `errors::guard` for a scan: a panic becomes `SourceError` naming the capture and the file offset
+/// where the scan started, so the user can find the bytes that triggered it.
+fn guard_at<T>(
+    py: Python<'_>,
+    path: &str,
+    offset: u64,
+    f: impl FnOnce() -> PyResult<T>,
+) -> PyResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let text = panic_text(payload.as_ref());
+            let message = format!("internal error in the native core: {text}");
+            Err(source_error(py, &message, path, Some(offset)))
+        }
+    }
+}
 
 fn bytes_of<'a>(buf: &'a PyReadonlyArray1<'_, u8>, end: usize) -> PyResult<&'a [u8]> {
     let all = buf.as_slice()?;
@@ -111,8 +129,9 @@ fn pcap_scan<'py>(
     base: u64,
     iface: i16,
     mut stats: PyReadwriteArray1<'py, i64>,
+    path: &str,
 ) -> PyResult<(Bound<'py, PyDict>, usize, i64)> {
-    guard(py, "pcap", || {
+    guard_at(py, path, base + pos as u64, || {
         let b = bytes_of(&buf, end)?;
         let mut st = load_stats(&stats)?;
         let fmt = pcap_format(big, nanos, linktype, max_caplen, iface);
@@ -139,8 +158,10 @@ fn pcap_resync(
     nanos: bool,
     max_caplen: u32,
     chain: usize,
+    path: &str,
+    base: u64,
 ) -> PyResult<(i64, usize)> {
-    guard(py, "pcap", || {
+    guard_at(py, path, base + pos as u64, || {
         let b = bytes_of(&buf, end)?;
         let fmt = pcap_format(big, nanos, 0, max_caplen, -1);
         let r = py.detach(|| pcap::resync(b, pos, eof, &fmt, chain));
@@ -182,8 +203,9 @@ fn pcapng_scan<'py>(
     cap: usize,
     base: u64,
     mut stats: PyReadwriteArray1<'py, i64>,
+    path: &str,
 ) -> PyResult<(Bound<'py, PyDict>, usize, i64, i64)> {
-    guard(py, "pcapng", || {
+    guard_at(py, path, base + pos as u64, || {
         let b = bytes_of(&buf, end)?;
         let ifs = Section {
             big,
@@ -232,8 +254,10 @@ fn pcapng_resync(
     eof: bool,
     big: bool,
     max_block: u32,
+    path: &str,
+    base: u64,
 ) -> PyResult<(i64, usize)> {
-    guard(py, "pcapng", || {
+    guard_at(py, path, base + pos as u64, || {
         let b = bytes_of(&buf, end)?;
         let r = py.detach(|| pcapng::resync(b, pos, eof, big, max_block));
         Ok(resync_tuple(r, end))
@@ -265,11 +289,16 @@ fn fuzz_capture<'py>(
     })
 }
 
-/// Panics inside the guard, so tests prove a panic reaches Python as `SourceError`.
+/// Panics inside the scans' guard (at `offset` of `path`), or with `detached` inside a GIL-free
+/// section as the scans do, so tests prove a panic reaches Python as `SourceError`.
 #[pyfunction]
-fn _panic_for_test(py: Python<'_>, path: &str) -> PyResult<()> {
-    guard(py, path, || -> PyResult<()> {
-        panic!("deliberate panic for the boundary test")
+fn _panic_for_test(py: Python<'_>, path: &str, offset: u64, detached: bool) -> PyResult<()> {
+    guard_at(py, path, offset, || -> PyResult<()> {
+        if detached {
+            py.detach(|| panic!("deliberate panic for the boundary test (GIL released)"))
+        } else {
+            panic!("deliberate panic for the boundary test")
+        }
     })
 }
 

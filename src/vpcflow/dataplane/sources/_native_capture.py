@@ -9,7 +9,9 @@ Conventions of the scans (shared with ``pcap.py``, ``pcapng.py``): ``buf`` holds
 base + end``; a scan stops when the next record is not wholly in ``buf[:end]`` (``NEED_MORE``), when
 ``cap`` rows are out (``FULL``), on a malformed record header or block (``BAD``, the position points at
 it) or, for pcapng, on a block Python parses (``PYTHON``: section header, interface description).
-``stats`` (int64, ``N_STATS`` counters indexed by ``ST_*``) is updated in place.
+``stats`` (int64, ``N_STATS`` counters indexed by ``ST_*``) is updated in place. ``path`` names the
+capture: a panic in the core (a bug) reaches Python as ``SourceError`` naming it and the file offset where
+the call started, never as another exception.
 """
 
 from __future__ import annotations
@@ -87,32 +89,39 @@ def pcap_header_ok(buf: np.ndarray, pos: int, big: bool, nanos: bool, max_caplen
 
 def pcap_scan(
     buf: np.ndarray, pos: int, end: int, big: bool, nanos: bool, linktype: int, max_caplen: int, cap: int,
-    base: int, iface: int, stats: np.ndarray,
+    base: int, iface: int, stats: np.ndarray, path: str,
 ) -> tuple[Columns, int, int]:
     """Decode pcap records from ``pos``: (columns of ``PacketBatch``, next position, stop code)."""
-    cols, nxt, code = _native.pcap_scan(buf, pos, end, big, nanos, linktype, max_caplen, cap, base, iface, stats)
+    cols, nxt, code = _native.pcap_scan(
+        buf, pos, end, big, nanos, linktype, max_caplen, cap, base, iface, stats, path
+    )
     return cast(Columns, cols), int(nxt), int(code)
 
 
 def pcap_resync(
-    buf: np.ndarray, pos: int, end: int, eof: bool, big: bool, nanos: bool, max_caplen: int, chain: int
+    buf: np.ndarray, pos: int, end: int, eof: bool, big: bool, nanos: bool, max_caplen: int, chain: int,
+    path: str, base: int,
 ) -> tuple[int, int]:
     """(0, offset) found; (NEED_MORE, offset to resume from) read more; (-1, end) nothing left."""
-    status, at = _native.pcap_resync(buf, pos, end, eof, big, nanos, max_caplen, chain)
+    status, at = _native.pcap_resync(buf, pos, end, eof, big, nanos, max_caplen, chain, path, base)
     return int(status), int(at)
 
 
 def pcapng_scan(
     buf: np.ndarray, pos: int, end: int, big: bool, max_block: int, interfaces: tuple[np.ndarray, ...],
-    last_ts: int, cap: int, base: int, stats: np.ndarray,
+    last_ts: int, cap: int, base: int, stats: np.ndarray, path: str,
 ) -> tuple[Columns, int, int, int]:
     """Walk pcapng blocks: (columns, next position, stop code, last packet timestamp)."""
-    cols, nxt, code, last = _native.pcapng_scan(buf, pos, end, big, max_block, *interfaces, last_ts, cap, base, stats)
+    cols, nxt, code, last = _native.pcapng_scan(
+        buf, pos, end, big, max_block, *interfaces, last_ts, cap, base, stats, path
+    )
     return cast(Columns, cols), int(nxt), int(code), int(last)
 
 
-def pcapng_resync(buf: np.ndarray, pos: int, end: int, eof: bool, big: bool, max_block: int) -> tuple[int, int]:
-    status, at = _native.pcapng_resync(buf, pos, end, eof, big, max_block)
+def pcapng_resync(
+    buf: np.ndarray, pos: int, end: int, eof: bool, big: bool, max_block: int, path: str, base: int
+) -> tuple[int, int]:
+    status, at = _native.pcapng_resync(buf, pos, end, eof, big, max_block, path, base)
     return int(status), int(at)
 
 

@@ -77,7 +77,7 @@ class PcapSource(CaptureReader):
         pos = 24
         while True:
             cols, pos, code = N.pcap_scan(
-                s.buf, pos, s.end, big, ns, lt, max_caplen, cfg.batch_packets, s.base, iface, stats
+                s.buf, pos, s.end, big, ns, lt, max_caplen, cfg.batch_packets, s.base, iface, stats, path
             )
             self.stats.add_kernel_stats(stats)
             if cols["ts_ns"].shape[0]:
@@ -118,7 +118,9 @@ class PcapSource(CaptureReader):
     def _resync(self, s: ChunkStream, pos: int, big: bool, ns: bool, max_caplen: int, bad_offset: int, msg: str) -> int:
         """Scan for the next plausible record; returns its position in the buffer (-1 at end of file)."""
         while True:
-            status, at = N.pcap_resync(s.buf, pos, s.end, s.eof, big, ns, max_caplen, RESYNC_CHAIN)
+            status, at = N.pcap_resync(
+                s.buf, pos, s.end, s.eof, big, ns, max_caplen, RESYNC_CHAIN, self.config.path, s.base
+            )
             if status == 0:
                 skipped = s.base + at - bad_offset
                 self.stats.record_bad(f"byte {bad_offset}: {msg}; skipped {skipped} bytes", skipped)

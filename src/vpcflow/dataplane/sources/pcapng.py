@@ -169,7 +169,7 @@ class PcapngSource(CaptureReader):
         arrays = self._arrays()
         while True:
             cols, pos, code, last_ts = K.pcapng_scan(
-                s.buf, pos, s.end, big, MAX_BLOCK, arrays, last_ts, cfg.batch_packets, s.base, stats
+                s.buf, pos, s.end, big, MAX_BLOCK, arrays, last_ts, cfg.batch_packets, s.base, stats, path
             )
             self.stats.add_kernel_stats(stats)
             if cols["ts_ns"].shape[0]:
@@ -247,7 +247,7 @@ class PcapngSource(CaptureReader):
 
     def _resync(self, s: ChunkStream, pos: int, big: bool, bad_offset: int, msg: str) -> int:
         while True:
-            status, at = K.pcapng_resync(s.buf, pos, s.end, s.eof, big, MAX_BLOCK)
+            status, at = K.pcapng_resync(s.buf, pos, s.end, s.eof, big, MAX_BLOCK, self.config.path, s.base)
             if status == 0:
                 skipped = s.base + at - bad_offset
                 self.stats.record_bad(f"byte {bad_offset}: {msg}; skipped {skipped} bytes", skipped)
