@@ -8,6 +8,7 @@
 pub mod bytes;
 pub mod frame;
 pub mod fuzz;
+pub mod live;
 pub mod mapped;
 pub mod pcap;
 pub mod pcapng;

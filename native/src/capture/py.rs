@@ -14,7 +14,7 @@ use pyo3::types::PyDict;
 use super::pcap::{PcapFormat, Resync};
 use super::pcapng::{ScanState, Section};
 use super::rows::{Rows, N_STATS};
-use super::{fuzz, pcap, pcapng};
+use super::{fuzz, live, pcap, pcapng};
 use crate::errors::{guard, panic_text, source_error};
 
 /// `errors::guard` for a scan: a panic becomes `SourceError` naming the capture and the file offset
@@ -340,9 +340,86 @@ fn capture_constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(d)
 }
 
+/// A live interface read through a `TPACKET_V3` ring (see `live.rs`).
+#[pyclass(module = "vpcflow._native")]
+pub struct LiveRing {
+    ring: Option<live::Ring>,
+    device: String,
+}
+
+#[pymethods]
+impl LiveRing {
+    /// `filter`: classic BPF instructions (code, jt, jf, k), e.g. from `tcpdump -ddd`.
+    #[new]
+    #[pyo3(signature = (device, snaplen, block_size, block_nr, block_timeout_ms, filter=None))]
+    fn new(
+        py: Python<'_>,
+        device: &str,
+        snaplen: usize,
+        block_size: usize,
+        block_nr: usize,
+        block_timeout_ms: u32,
+        filter: Option<Vec<(u16, u8, u8, u32)>>,
+    ) -> PyResult<Self> {
+        let filter: Vec<live::BpfInsn> = filter
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(code, jt, jf, k)| live::BpfInsn { code, jt, jf, k })
+            .collect();
+        let cfg = live::RingConfig {
+            device: device.to_string(),
+            snaplen,
+            block_size,
+            block_nr,
+            block_timeout_ms,
+            filter,
+        };
+        let ring = py.detach(|| live::Ring::open(cfg)).map_err(PyErr::from)?;
+        Ok(LiveRing {
+            ring: Some(ring),
+            device: device.to_string(),
+        })
+    }
+
+    /// Rows of the blocks ready now, waiting up to `timeout_ms` for one: (columns, counters).
+    fn read<'py>(
+        &mut self,
+        py: Python<'py>,
+        timeout_ms: i32,
+        cap: usize,
+        iface: i16,
+    ) -> PyResult<(Bound<'py, PyDict>, Vec<i64>)> {
+        let path = format!("live:{}", self.device);
+        let ring = self
+            .ring
+            .as_mut()
+            .ok_or_else(|| source_error(py, "the live capture is closed", &path, None))?;
+        guard(py, &path, || {
+            let (rows, stats) = py.detach(|| {
+                let mut rows = Rows::with_capacity(1024);
+                let mut stats = [0i64; N_STATS];
+                ring.read(timeout_ms, cap, iface, &mut stats, &mut rows);
+                (rows, stats)
+            });
+            Ok((columns(py, rows)?, stats.to_vec()))
+        })
+    }
+
+    /// Frames the kernel dropped since the last call.
+    fn drops(&self) -> u64 {
+        self.ring.as_ref().map_or(0, live::Ring::drops)
+    }
+
+    /// Release the socket and the ring now.
+    fn close(&mut self) {
+        self.ring = None;
+    }
+}
+
 /// Register the capture functions on the extension module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<super::mapped::MappedFile>()?;
+    m.add_class::<LiveRing>()?;
     m.add_function(wrap_pyfunction!(pcap_header_ok, m)?)?;
     m.add_function(wrap_pyfunction!(pcap_scan, m)?)?;
     m.add_function(wrap_pyfunction!(pcap_resync, m)?)?;
