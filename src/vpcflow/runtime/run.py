@@ -158,8 +158,7 @@ def _open_source(spec: SourceSpec, topology: Topology, skip_bad: bool) -> Any:
         from vpcflow.dataplane.sources.live import LiveConfig, LiveSource
 
         return LiveSource(LiveConfig(str(spec.path), interface=spec.interface, duration_s=spec.duration_s,
-                                     max_packets=spec.max_packets, **({"snaplen": spec.snaplen} if spec.snaplen
-                                                                      else {})))
+                                     max_packets=spec.max_packets, snaplen=spec.snaplen or LiveConfig.snaplen))
     opts: dict[str, Any] = {"interface": spec.interface, "interface_map": dict(spec.interface_map),
                             "skip_bad": spec.skip_bad or skip_bad}
     if spec.reorder_window_s is not None:
