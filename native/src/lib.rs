@@ -12,7 +12,9 @@
 
 use pyo3::prelude::*;
 
+pub mod aggregate;
 pub mod errors;
+pub mod policy;
 
 /// The version of the native core; Python checks it against the package version at import.
 #[pyfunction]
@@ -23,5 +25,7 @@ fn native_version() -> &'static str {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(native_version, m)?)?;
+    policy::py::register(m)?;
+    aggregate::py::register(m)?;
     Ok(())
 }
