@@ -20,6 +20,8 @@ pub const FIN: u8 = 1;
 pub const SYN: u8 = 2;
 pub const RST: u8 = 4;
 pub const ACK: u8 = 16;
+/// FIN, SYN, RST, PSH, ACK, URG (ECE and CWR left out).
+const TCP_CONTROL_BITS: u8 = 0x3F;
 
 const ST_FIN_ORIG: u8 = 1;
 const ST_FIN_REPLY: u8 = 2;
@@ -76,12 +78,12 @@ impl Conn {
         }
     }
 
-    /// A pure ACK from a side that has not sent its final ACK yet, after a close by FINs.
+    /// A pure ACK (no SYN, FIN, RST, PSH or URG; ECN bits aside) from a side that has not sent its
+    /// final ACK yet, after a close by FINs. Data (PSH) after the close is not a final ACK.
     fn is_final_ack(&self, egress: bool, flags: u8) -> bool {
         self.state & ST_BOTH_FINS == ST_BOTH_FINS
             && self.state & self.last_ack_bit(egress) == 0
-            && flags & (SYN | FIN | RST) == 0
-            && flags & ACK != 0
+            && flags & TCP_CONTROL_BITS == ACK
     }
 
     /// Update a live, open connection with a packet of it (direction `egress`).

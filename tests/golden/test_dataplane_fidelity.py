@@ -1,0 +1,152 @@
+"""Fidelity defects found on real traffic (issue 10, item 5), each reproduced from a capture.
+
+Captures are written with the project's pcap writer, read by the real capture source, attributed and
+evaluated by the policy engine and aggregated through ``dataplane.pipeline``; the assertions are on
+the flow-log lines and the REJECT side channel.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vpcflow.codecs.text import render_lines
+from vpcflow.dataplane.aggregate import AggregateOptions
+from vpcflow.dataplane.attribute import PolicyEngine
+from vpcflow.dataplane.packets import PacketBatch, ip_to_pair
+from vpcflow.dataplane.pipeline import run_pipeline
+from vpcflow.dataplane.sinks.files import FilesSink
+from vpcflow.dataplane.sources.capture import open_capture
+from vpcflow.dataplane.sources.pcap_writer import write_pcap
+from vpcflow.model.flowlog import FlowLog
+from vpcflow.model.topology.loader import loads_topology
+from vpcflow.model.topology.model import Topology
+
+WEB = "eni-0aaaaaaaaaaaaaaa1"
+WEB_IP = "10.0.1.10"
+CLIENT = "198.51.100.7"
+TOPOLOGY = """
+account_id: "123456789010"
+region: us-east-1
+regions:
+  - name: us-east-1
+    availability_zones: [{name: us-east-1a, id: use1-az1}]
+vpcs:
+  - name: vpc
+    id: vpc-abcdefab012345678
+    cidr_block: 10.0.0.0/16
+    subnets:
+      - {name: sub, id: subnet-aaaaaaaa012345678, cidr_block: 10.0.1.0/24, availability_zone: us-east-1a}
+network_interfaces:
+  - name: web
+    id: eni-0aaaaaaaaaaaaaaa1
+    subnet: sub
+    instance_id: i-01234567890123456
+    private_ip: 10.0.1.10
+    security_groups: [web-sg]
+security_groups:
+  - name: web-sg
+    id: sg-0123456789abcdef0
+    vpc: vpc
+    # HTTP from the client network only (not 0.0.0.0/0): connections are tracked, responses ride them.
+    ingress:
+      - {protocol: tcp, ports: 80, cidr: 198.51.100.0/24}
+    egress: []
+route_tables:
+  - name: rt
+    id: rtb-0123456789abcdef0
+    vpc: vpc
+    main: true
+    routes:
+      - {destination: 0.0.0.0/0, internet_gateway: igw}
+internet_gateways:
+  - {name: igw, id: igw-0123456789abcdef0, vpc: vpc}
+"""
+FORMAT = "${interface-id} ${flow-direction} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${packets} ${action}"
+T0 = 1700000040  # 60-s windows: the whole exchange lies in one window
+
+FIN, SYN, RST, PSH, ACK = 1, 2, 4, 8, 16
+
+
+@pytest.fixture(scope="module")
+def topology() -> Topology:
+    return loads_topology(TOPOLOGY, source="fidelity-topology.yaml")
+
+
+def flow_log() -> FlowLog:
+    return FlowLog(flow_log_id="fl-00000000000000001", account_id="123456789010", region="us-east-1",
+                   resource_id=WEB, resource_type="NetworkInterface", traffic_type="ALL",
+                   log_destination_type="s3", creation_time=datetime(2015, 1, 1, tzinfo=UTC),
+                   log_destination="arn:aws:s3:::fidelity", max_aggregation_interval=60, log_format=FORMAT)
+
+
+def tcp_batch(rows: list[tuple[float, str, str, int, int, int]]) -> PacketBatch:
+    """rows: (seconds after T0, src, dst, sport, dport, tcp flags)."""
+    src = [ip_to_pair(r[1]) for r in rows]
+    dst = [ip_to_pair(r[2]) for r in rows]
+    n = len(rows)
+    return PacketBatch(
+        ts_ns=np.array([round((T0 + r[0]) * 1e9) for r in rows], np.int64), ip_version=np.full(n, 4, np.uint8),
+        src_hi=np.array([s[0] for s in src], np.uint64), src_lo=np.array([s[1] for s in src], np.uint64),
+        dst_hi=np.array([d[0] for d in dst], np.uint64), dst_lo=np.array([d[1] for d in dst], np.uint64),
+        protocol=np.full(n, 6, np.uint8), src_port=np.array([r[3] for r in rows], np.uint16),
+        dst_port=np.array([r[4] for r in rows], np.uint16), icmp_type=np.full(n, -1, np.int16),
+        icmp_code=np.full(n, -1, np.int16), ip_len=np.full(n, 52, np.uint32),
+        tcp_flags=np.array([r[5] for r in rows], np.uint8), fragment=np.zeros(n, np.uint8),
+        iface=np.full(n, -1, np.int16),
+    )
+
+
+def records(tmp_path: Path, topology: Topology, capture: Path) -> tuple[list[str], list[str]]:
+    """(flow-log lines, REJECT side-channel lines) of a capture."""
+    lines: list[str] = []
+
+    def tap(out) -> None:  # type: ignore[no-untyped-def]
+        lines.extend(render_lines(out.table).to_pylist())
+
+    fl = flow_log()
+    run_pipeline([open_capture(str(capture))], PolicyEngine(topology), [fl], topology,
+                 {fl.flow_log_id: FilesSink(tmp_path / "out")}, side_dir=tmp_path / "rejects",
+                 taps={"aggregate": tap}, options=AggregateOptions())
+    side = tmp_path / "rejects" / f"{fl.flow_log_id}.rejects.jsonl"
+    return sorted(lines), side.read_text().splitlines() if side.exists() else []
+
+
+def http_exchange(port: int) -> list[tuple[float, str, str, int, int, int]]:
+    """Handshake, a request and a response of one HTTP connection from the client's ``port``."""
+    c, s = (CLIENT, WEB_IP, port, 80), (WEB_IP, CLIENT, 80, port)
+    return [(0.00, *c, SYN), (0.01, *s, SYN | ACK), (0.02, *c, ACK), (0.03, *c, PSH | ACK),
+            (0.04, *s, ACK), (0.05, *s, PSH | ACK)]
+
+
+def test_simultaneous_close_final_acks_belong_to_the_connection(tmp_path: Path, topology: Topology) -> None:
+    # Both FINs cross on the wire, then each side ACKs the other's FIN: all of it is the connection.
+    c, s = (CLIENT, WEB_IP, 40001, 80), (WEB_IP, CLIENT, 80, 40001)
+    rows = [*http_exchange(40001), (0.06, *c, FIN | ACK), (0.0601, *s, FIN | ACK), (0.07, *c, ACK),
+            (0.0701, *s, ACK)]
+    cap = tmp_path / "simultaneous-close.pcap"
+    write_pcap(cap, tcp_batch(rows))
+    lines, side = records(tmp_path, topology, cap)
+    assert lines == [f"{WEB} egress {WEB_IP} {CLIENT} 80 40001 5 ACCEPT",
+                     f"{WEB} ingress {CLIENT} {WEB_IP} 40001 80 5 ACCEPT"]
+    assert side == []
+
+
+def test_packets_after_a_completed_close_are_rejected_spec_2_3(tmp_path: Path, topology: Topology) -> None:
+    # The server closes first; the client's FIN carries the ACK; the server's final ACK completes the
+    # close. A client data packet after that is "after the connection was closed" (spec 2.3) - and
+    # so is a second final ACK from a side that already sent its own.
+    c, s = (CLIENT, WEB_IP, 40002, 80), (WEB_IP, CLIENT, 80, 40002)
+    rows = [*http_exchange(40002), (0.06, *s, FIN | ACK), (0.07, *c, FIN | ACK), (0.08, *s, ACK),
+            (0.09, *s, ACK), (1.0, *c, PSH | ACK)]
+    cap = tmp_path / "late-packets.pcap"
+    write_pcap(cap, tcp_batch(rows))
+    lines, side = records(tmp_path, topology, cap)
+    assert lines == [f"{WEB} egress {WEB_IP} {CLIENT} 80 40002 1 REJECT",
+                     f"{WEB} egress {WEB_IP} {CLIENT} 80 40002 5 ACCEPT",
+                     f"{WEB} ingress {CLIENT} {WEB_IP} 40002 80 1 REJECT",
+                     f"{WEB} ingress {CLIENT} {WEB_IP} 40002 80 4 ACCEPT"]
+    assert len(side) == 2 and all("after the tracked connection was closed" in ln for ln in side)
