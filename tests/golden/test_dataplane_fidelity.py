@@ -150,3 +150,87 @@ def test_packets_after_a_completed_close_are_rejected_spec_2_3(tmp_path: Path, t
                      f"{WEB} ingress {CLIENT} {WEB_IP} 40002 80 1 REJECT",
                      f"{WEB} ingress {CLIENT} {WEB_IP} 40002 80 4 ACCEPT"]
     assert len(side) == 2 and all("after the tracked connection was closed" in ln for ln in side)
+
+
+# ------------------------------------------------------------- Windows activation, link-local traffic
+PLATFORM_TOPOLOGY = TOPOLOGY.replace("""    security_groups: [web-sg]
+security_groups:""", """    security_groups: [web-sg]
+    link_local_ipv6: "fe80::4a3:cff:fe12:3456"
+  - name: win
+    id: eni-0bbbbbbbbbbbbbbb2
+    subnet: sub
+    instance_id: i-0bbbbbbbbbbbbbbbb
+    private_ip: 10.0.1.20
+    platform: windows
+    security_groups: [web-sg]
+security_groups:""").replace("      - {protocol: tcp, ports: 80, cidr: 198.51.100.0/24}\n",
+                             "      - {protocol: tcp, ports: 80, cidr: 198.51.100.0/24}\n"
+                             "      - {protocol: icmpv6, icmp_type: -1, ipv6_cidr: \"fe80::/10\"}\n"
+                             ).replace("    egress: []\n", "    egress:\n      - {protocol: all, cidr: 0.0.0.0/0}\n"
+                             "      - {protocol: all, ipv6_cidr: \"::/0\"}\n")
+WIN = "eni-0bbbbbbbbbbbbbbb2"
+KMS = "169.254.169.250"
+
+
+def flow_log_on(eni: str) -> FlowLog:
+    return FlowLog(flow_log_id="fl-00000000000000001", account_id="123456789010", region="us-east-1",
+                   resource_id=eni, resource_type="NetworkInterface", traffic_type="ALL",
+                   log_destination_type="s3", creation_time=datetime(2015, 1, 1, tzinfo=UTC),
+                   log_destination="arn:aws:s3:::fidelity", max_aggregation_interval=60, log_format=FORMAT)
+
+
+def engine_lines(topology: Topology, batch: PacketBatch, enis: list[str]) -> tuple[list[str], dict[str, int]]:
+    """Flow-log lines of every ENI in ``enis`` for one batch, and the engine's not-captured counts."""
+    from vpcflow.dataplane.aggregate import Aggregator
+
+    engine = PolicyEngine(topology)
+    agg = Aggregator([flow_log_on(e) for e in enis], topology)
+    agg.add(engine.observe(batch))
+    lines = [ln for out in agg.finish() for ln in render_lines(out.table).to_pylist() if not ln.endswith(" -")]
+    return sorted(lines), {k: v for k, v in engine.not_captured.items() if v}
+
+
+def test_windows_activation_is_left_out_only_from_a_windows_instance_spec_2_7() -> None:
+    topo = loads_topology(PLATFORM_TOPOLOGY, source="platform.yaml")
+    assert topo.enis_by_id[WIN].platform == "windows" and topo.enis_by_id[WEB].platform == "linux"
+    rows = [(0.0, "10.0.1.20", KMS, 49700, 1688, SYN), (0.01, KMS, "10.0.1.20", 1688, 49700, SYN | ACK),
+            (0.1, WEB_IP, KMS, 49701, 1688, SYN), (0.11, KMS, WEB_IP, 1688, 49701, SYN | ACK)]
+    lines, not_captured = engine_lines(topo, tcp_batch(rows), [WEB, WIN])
+    # The Linux instance's packets to the KMS hosts are ordinary traffic; the Windows instance's are not captured.
+    assert lines == [f"{WEB} egress {WEB_IP} {KMS} 49701 1688 1 ACCEPT",
+                     f"{WEB} ingress {KMS} {WEB_IP} 1688 49701 1 ACCEPT"]
+    assert not_captured == {"windows_activation": 2}
+
+
+def icmp6_batch(rows: list[tuple[float, str, str, int]], iface: str) -> PacketBatch:
+    """ICMPv6 rows (seconds after T0, src, dst, type) captured on ``iface``."""
+    b = tcp_batch([(t, "10.0.0.1", "10.0.0.2", 0, 0, 0) for t, *_ in rows])
+    src = [ip_to_pair(r[1]) for r in rows]
+    dst = [ip_to_pair(r[2]) for r in rows]
+    n = len(rows)
+    return PacketBatch(
+        ts_ns=b.ts_ns, ip_version=np.full(n, 6, np.uint8),
+        src_hi=np.array([s[0] for s in src], np.uint64), src_lo=np.array([s[1] for s in src], np.uint64),
+        dst_hi=np.array([d[0] for d in dst], np.uint64), dst_lo=np.array([d[1] for d in dst], np.uint64),
+        protocol=np.full(n, 58, np.uint8), src_port=np.zeros(n, np.uint16), dst_port=np.zeros(n, np.uint16),
+        icmp_type=np.array([r[3] for r in rows], np.int16), icmp_code=np.zeros(n, np.int16),
+        ip_len=np.full(n, 72, np.uint32), tcp_flags=np.zeros(n, np.uint8), fragment=np.zeros(n, np.uint8),
+        iface=np.zeros(n, np.int16), interfaces=(iface,),
+    )
+
+
+def test_ipv6_link_local_and_multicast_get_their_direction_from_the_addresses() -> None:
+    topo = loads_topology(PLATFORM_TOPOLOGY, source="platform.yaml")
+    own, router = "fe80::4a3:cff:fe12:3456", "fe80::1"
+    rows = [(0.0, own, "ff02::2", 133),  # router solicitation FROM the ENI: egress
+            (0.1, router, "ff02::1", 134),  # router advertisement to all nodes: received, ingress
+            (0.2, router, "ff02::1:ff12:3456", 135),  # neighbour solicitation to its solicited-node group
+            (0.3, own, router, 136),  # the ENI's neighbour advertisement: egress
+            (0.4, router, own, 136)]  # the router's, to the ENI's own link-local address: ingress
+    lines, _ = engine_lines(topo, icmp6_batch(rows, WEB), [WEB])
+    # srcaddr/dstaddr keep the link-local addresses (they are the ENI's own or its peer's, spec 2.6).
+    assert lines == sorted([f"{WEB} egress {own} ff02::2 0 0 1 ACCEPT",
+                            f"{WEB} egress {own} {router} 0 0 1 ACCEPT",
+                            f"{WEB} ingress {router} {own} 0 0 1 ACCEPT",
+                            f"{WEB} ingress {router} ff02::1 0 0 1 ACCEPT",
+                            f"{WEB} ingress {router} ff02::1:ff12:3456 0 0 1 ACCEPT"])

@@ -51,6 +51,8 @@ pub struct PlanTables {
     owner: KeyMap,
     special: KeyMap,
     nlb_endpoint: i16,
+    windows_activation: i32,
+    eni_windows: Vec<bool>,
     eni_subnet: Vec<i32>,
     eni_vpc: Vec<i32>,
     eni_prim: Vec<u64>,
@@ -84,17 +86,47 @@ fn key_map(columns: &Bound<'_, PyDict>, keys: &str, vals: &str) -> PyResult<KeyM
     Ok(map)
 }
 
+/// IPv4 addresses are stored mapped into ::ffff:0:0/96.
+#[inline]
+fn v4_of(a: Addr) -> Option<u32> {
+    (a.0 == 0 && a.1 >> 32 == 0xFFFF).then_some(a.1 as u32)
+}
+
+/// ff00::/8, or IPv4 224.0.0.0/4.
+#[inline]
+fn is_multicast(a: Addr) -> bool {
+    match v4_of(a) {
+        Some(v4) => v4 >> 28 == 0xE,
+        None => a.0 >> 56 == 0xFF,
+    }
+}
+
+/// fe80::/10, or IPv4 169.254.0.0/16.
+#[inline]
+fn is_link_local(a: Addr) -> bool {
+    match v4_of(a) {
+        Some(v4) => v4 >> 16 == 0xA9FE,
+        None => a.0 >> 54 == 0x3FA,
+    }
+}
+
 #[inline]
 fn in_net(a: Addr, net: &[u64]) -> bool {
     a.0 & net[2] == net[0] && a.1 & net[3] == net[1]
 }
 
 impl PlanTables {
-    pub fn from_dict(columns: &Bound<'_, PyDict>, nlb_endpoint: i16) -> PyResult<Self> {
+    pub fn from_dict(
+        columns: &Bound<'_, PyDict>,
+        nlb_endpoint: i16,
+        windows_activation: i16,
+    ) -> PyResult<Self> {
         Ok(PlanTables {
             owner: key_map(columns, "owner_keys", "owner_vals")?,
             special: key_map(columns, "special_keys", "special_vals")?,
             nlb_endpoint,
+            windows_activation: windows_activation as i32,
+            eni_windows: vec1(columns, "eni_windows")?,
             eni_subnet: vec1(columns, "eni_subnet")?,
             eni_vpc: vec1(columns, "eni_vpc")?,
             eni_prim: vec2(columns, "eni_prim")?.0,
@@ -239,6 +271,8 @@ impl PlanTables {
         let sn = self.eni_subnet[e];
         let crossing = if other >= 0 {
             self.eni_subnet[other as usize] != sn
+        } else if is_link_local(remote) || is_multicast(remote) {
+            false // link-scope traffic never leaves the subnet
         } else if sn < 0 {
             true
         } else {
@@ -331,11 +365,13 @@ impl PlanTables {
         1
     }
 
-    /// A packet captured on an ENI although neither address is the ENI's (Planner._foreign).
+    /// A packet captured on an ENI although neither address is the ENI's (Planner._foreign):
+    /// link-scope traffic (multicast destination, link-local peer) was received, never sent.
     fn foreign(&self, label: usize, s: Addr, d: Addr, v6: bool) -> Row {
         let so = self.owner_of(s);
         let dw = self.owner_of(d);
-        if (so >= 0 && so % 4 == 0) || self.in_vpc(self.eni_vpc[label], s, v6) {
+        let link_scope = is_multicast(d) || is_link_local(s) || is_link_local(d);
+        if link_scope || (so >= 0 && so % 4 == 0) || self.in_vpc(self.eni_vpc[label], s, v6) {
             let snd = if so >= 0 && so % 4 == 0 {
                 (so / 4) as i64
             } else {
@@ -357,11 +393,22 @@ impl PlanTables {
         (a == T_NLB && b == T_ENDPOINT) || (b == T_NLB && a == T_ENDPOINT)
     }
 
+    /// Whether `a` (the non-KMS side of a packet) is a Windows instance's (else the capture ENI's).
+    fn windows_side(&self, label: i32, a: Addr) -> bool {
+        let o = self.owner_of(a);
+        let e = if o >= 0 { o / 4 } else { label };
+        e >= 0 && self.eni_windows[e as usize]
+    }
+
     /// The plan of one flow (Planner.plan); `label` is the capture ENI or -1.
     pub fn plan(&self, label: i32, v6: bool, s: Addr, d: Addr) -> FlowPlan {
-        let mut c = self.special.get(&[s.0, s.1]);
-        if c < 0 {
-            c = self.special.get(&[d.0, d.1]);
+        let (mut c, other) = match self.special.get(&[s.0, s.1]) {
+            c if c >= 0 => (c, d),
+            _ => (self.special.get(&[d.0, d.1]), s),
+        };
+        // Windows license activation is left out only for Windows instances (spec 2.7).
+        if c == self.windows_activation && !self.windows_side(label, other) {
+            c = -1;
         }
         let mut category = c.max(0) as i16;
         let mut tmp = [[-1i64; N_COLS]; MAX_POINTS];

@@ -496,10 +496,15 @@ pub struct AttributionTables {
 #[pymethods]
 impl AttributionTables {
     #[new]
-    fn new(py: Python<'_>, columns: &Bound<'_, PyDict>, nlb_endpoint: i16) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        columns: &Bound<'_, PyDict>,
+        nlb_endpoint: i16,
+        windows_activation: i16,
+    ) -> PyResult<Self> {
         guard(py, STAGE, || {
             Ok(AttributionTables {
-                tables: PlanTables::from_dict(columns, nlb_endpoint)?,
+                tables: PlanTables::from_dict(columns, nlb_endpoint, windows_activation)?,
             })
         })
     }
