@@ -234,3 +234,87 @@ def test_ipv6_link_local_and_multicast_get_their_direction_from_the_addresses() 
                             f"{WEB} ingress {router} {own} 0 0 1 ACCEPT",
                             f"{WEB} ingress {router} ff02::1 0 0 1 ACCEPT",
                             f"{WEB} ingress {router} ff02::1:ff12:3456 0 0 1 ACCEPT"])
+
+
+# ------------------------------------------------------------------------------ mirrored traffic
+MIRROR_TOPOLOGY = TOPOLOGY.replace("""    security_groups: [web-sg]
+security_groups:""", """    security_groups: [web-sg]
+  - name: mirror-target
+    id: eni-0ccccccccccccccc3
+    subnet: sub
+    instance_id: i-0cccccccccccccccc
+    private_ip: 10.0.1.30
+    security_groups: [web-sg]
+  - name: router
+    id: eni-0ddddddddddddddd4
+    subnet: sub
+    instance_id: i-0dddddddddddddddd
+    private_ip: 10.0.1.40
+    source_dest_check: false
+    security_groups: [web-sg]
+security_groups:""")
+TARGET, ROUTER = "eni-0ccccccccccccccc3", "eni-0ddddddddddddddd4"
+
+
+def _ipv4(src: str, dst: str, proto: int, l4: bytes) -> bytes:
+    import ipaddress
+    import struct
+
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 1, 0x4000, 64, proto, 0,
+                       ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed) + l4
+
+
+def _tcp_syn(sport: int, dport: int) -> bytes:
+    import struct
+
+    return struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 5 << 4, SYN, 65535, 0, 0)
+
+
+def _vxlan_copy(inner_ip: bytes, src: str, dst: str) -> bytes:
+    """A traffic-mirroring copy: outer IPv4/UDP to port 4789, VXLAN header, the inner Ethernet frame."""
+    import struct
+
+    inner = bytes(6) + bytes(5) + b"\x01" + b"\x08\x00" + inner_ip
+    vxlan = struct.pack("!BBHI", 0x08, 0, 0, 7 << 8)
+    udp = struct.pack("!HHHH", 50000, 4789, 8 + len(vxlan) + len(inner), 0) + vxlan + inner
+    return _ipv4(src, dst, 17, udp)
+
+
+def _raw_pcap(path: Path, frames: list[tuple[float, bytes]]) -> None:
+    import struct
+
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)]
+    for ts, frame in frames:
+        sec = int(ts)
+        out.append(struct.pack("<IIII", sec, round((ts - sec) * 1e6), len(frame), len(frame)) + frame)
+    path.write_bytes(b"".join(out))
+
+
+def test_mirrored_copies_at_a_mirror_target_are_not_captured_spec_2_7(tmp_path: Path) -> None:
+    from vpcflow.dataplane.aggregate import Aggregator
+
+    topo = loads_topology(MIRROR_TOPOLOGY, source="mirror.yaml")
+    # The web server's traffic, mirrored to the target: VXLAN copies from the source's address.
+    inner = [_ipv4(CLIENT, WEB_IP, 6, _tcp_syn(40003, 80)), _ipv4(CLIENT, WEB_IP, 6, _tcp_syn(40004, 80))]
+    cap = tmp_path / "mirror-target.pcap"
+    _raw_pcap(cap, [(T0 + i, _vxlan_copy(p, WEB_IP, "10.0.1.30")) for i, p in enumerate(inner)])
+    source = open_capture(str(cap), interface=TARGET)
+    engine = PolicyEngine(topo)
+    agg = Aggregator([flow_log_on(TARGET), flow_log_on(WEB)], topo)
+    for b in source.batches():
+        agg.add(engine.observe(b))
+    assert source.stats.vxlan_decapsulated == 2  # the inner packets are what the engine saw
+    lines = [ln for out in agg.finish() for ln in render_lines(out.table).to_pylist() if not ln.endswith(" -")]
+    assert lines == []  # no REJECTs on the target, nothing invented for the mirror source either
+    assert {k: v for k, v in engine.not_captured.items() if v} == {"mirrored": 2}
+
+
+def test_a_forwarding_appliance_still_records_traffic_it_forwards() -> None:
+    # source_dest_check off: an interface may carry packets neither from nor to it (not a mirror copy).
+    topo = loads_topology(MIRROR_TOPOLOGY, source="mirror.yaml")
+    b = tcp_batch([(0.0, CLIENT, WEB_IP, 40005, 80, SYN)])
+    b = PacketBatch(**{k: getattr(b, k) for k in b.__dataclass_fields__ if k not in ("iface", "interfaces")},
+                    iface=np.zeros(1, np.int16), interfaces=(ROUTER,))
+    lines, not_captured = engine_lines(topo, b, [ROUTER])
+    # Egress into the VPC (spec 2.6: srcaddr shows the interface's primary address); web-sg has no egress rule.
+    assert lines == [f"{ROUTER} egress 10.0.1.40 {WEB_IP} 40005 80 1 REJECT"] and not_captured == {}

@@ -40,6 +40,15 @@ pub const MAX_POINTS: usize = 4;
 pub type Row = [i64; N_COLS];
 type Addr = (u64, u64);
 
+/// Codes of the not-captured categories the plan decides (index + 1 in Python's list).
+#[derive(Clone, Copy, Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct Categories {
+    pub nlb_endpoint: i16,
+    pub windows_activation: i16,
+    pub mirrored: i16,
+}
+
 /// A flow's plan: its not-captured category (0 observed, -1 unattributed) and its points.
 pub struct FlowPlan {
     pub category: i16,
@@ -50,9 +59,9 @@ pub struct FlowPlan {
 pub struct PlanTables {
     owner: KeyMap,
     special: KeyMap,
-    nlb_endpoint: i16,
-    windows_activation: i32,
+    categories: Categories,
     eni_windows: Vec<bool>,
+    eni_source_dest_check: Vec<bool>,
     eni_subnet: Vec<i32>,
     eni_vpc: Vec<i32>,
     eni_prim: Vec<u64>,
@@ -116,17 +125,13 @@ fn in_net(a: Addr, net: &[u64]) -> bool {
 }
 
 impl PlanTables {
-    pub fn from_dict(
-        columns: &Bound<'_, PyDict>,
-        nlb_endpoint: i16,
-        windows_activation: i16,
-    ) -> PyResult<Self> {
+    pub fn from_dict(columns: &Bound<'_, PyDict>, categories: Categories) -> PyResult<Self> {
         Ok(PlanTables {
             owner: key_map(columns, "owner_keys", "owner_vals")?,
             special: key_map(columns, "special_keys", "special_vals")?,
-            nlb_endpoint,
-            windows_activation: windows_activation as i32,
+            categories,
             eni_windows: vec1(columns, "eni_windows")?,
+            eni_source_dest_check: vec1(columns, "eni_source_dest_check")?,
             eni_subnet: vec1(columns, "eni_subnet")?,
             eni_vpc: vec1(columns, "eni_vpc")?,
             eni_prim: vec2(columns, "eni_prim")?.0,
@@ -365,6 +370,14 @@ impl PlanTables {
         1
     }
 
+    /// A packet neither from nor to an interface whose source/destination check is on can only be a
+    /// traffic-mirroring copy decapsulated at a mirror target (spec 2.7: not captured); link-scope
+    /// packets are the interface's own (Planner._mirror_copy).
+    fn is_mirror_copy(&self, label: usize, s: Addr, d: Addr) -> bool {
+        let link_scope = is_multicast(d) || is_link_local(s) || is_link_local(d);
+        self.eni_source_dest_check[label] && !link_scope
+    }
+
     /// A packet captured on an ENI although neither address is the ENI's (Planner._foreign):
     /// link-scope traffic (multicast destination, link-local peer) was received, never sent.
     fn foreign(&self, label: usize, s: Addr, d: Addr, v6: bool) -> Row {
@@ -407,7 +420,7 @@ impl PlanTables {
             _ => (self.special.get(&[d.0, d.1]), s),
         };
         // Windows license activation is left out only for Windows instances (spec 2.7).
-        if c == self.windows_activation && !self.windows_side(label, other) {
+        if c == self.categories.windows_activation as i32 && !self.windows_side(label, other) {
             c = -1;
         }
         let mut category = c.max(0) as i16;
@@ -422,6 +435,14 @@ impl PlanTables {
                     m += 1;
                 }
             }
+            if m == 0 && self.is_mirror_copy(label as usize, s, d) {
+                let category = if category != 0 {
+                    category
+                } else {
+                    self.categories.mirrored
+                };
+                return FlowPlan { category, points };
+            }
             if m == 0 {
                 points[0] = self.foreign(label as usize, s, d, v6);
                 m = 1;
@@ -435,7 +456,7 @@ impl PlanTables {
                 .iter()
                 .any(|r| r[P_PEER] >= 0 && self.is_nlb_endpoint(r[P_ENI], r[P_PEER]))
         {
-            category = self.nlb_endpoint;
+            category = self.categories.nlb_endpoint;
         }
         if category == 0 && m == 0 {
             category = -1;

@@ -10,7 +10,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::attribute::{PlanTables, MAX_POINTS, N_COLS};
+use super::attribute::{Categories, PlanTables, MAX_POINTS, N_COLS};
 use super::columns::same_length;
 use super::conntrack::{ConnTable, PacketCols, Timeouts};
 use super::hashing::{unique_rows as unique_rows_of, FlowMap};
@@ -496,15 +496,11 @@ pub struct AttributionTables {
 #[pymethods]
 impl AttributionTables {
     #[new]
-    fn new(
-        py: Python<'_>,
-        columns: &Bound<'_, PyDict>,
-        nlb_endpoint: i16,
-        windows_activation: i16,
-    ) -> PyResult<Self> {
+    /// `categories`: the codes of the not-captured categories the plan decides (`Categories`).
+    fn new(py: Python<'_>, columns: &Bound<'_, PyDict>, categories: Categories) -> PyResult<Self> {
         guard(py, STAGE, || {
             Ok(AttributionTables {
-                tables: PlanTables::from_dict(columns, nlb_endpoint, windows_activation)?,
+                tables: PlanTables::from_dict(columns, categories)?,
             })
         })
     }

@@ -29,6 +29,7 @@ R_LOCAL, R_IGW, R_GWE, R_FIXED, R_NAT = 0, 1, 2, 3, 4
 T_OTHER, T_NLB, T_ENDPOINT, T_NAT = 0, 1, 2, 3
 NLB_ENDPOINT = NOT_CAPTURED_CATEGORIES.index("nlb_endpoint") + 1
 WINDOWS_ACTIVATION = NOT_CAPTURED_CATEGORIES.index("windows_activation") + 1
+MIRRORED = NOT_CAPTURED_CATEGORIES.index("mirrored") + 1
 
 _FIXED_PATH = {"virtual_private_gateway": 3, "local_gateway": 6, "transit_gateway": 1, "network_interface": 1}
 
@@ -67,6 +68,7 @@ def _eni_columns(planner: Planner) -> dict[str, Any]:
         "eni_type": np.array([types.get(e.interface_type, T_OTHER) for e in enis], np.int8),
         "eni_nitro": np.array([e.nitro for e in enis], np.bool_),
         "eni_windows": np.array([e.platform == "windows" for e in enis], np.bool_),
+        "eni_source_dest_check": np.array([e.source_dest_check for e in enis], np.bool_),
     }
 
 
@@ -155,4 +157,5 @@ def compile_topology(planner: Planner) -> _native.AttributionTables:
         "special_keys": special_keys, "special_vals": special_vals,
         **_eni_columns(planner), **_network_columns(planner), **_route_columns(planner),
     }
-    return _native.AttributionTables(columns, NLB_ENDPOINT, WINDOWS_ACTIVATION)
+    categories = {"nlb_endpoint": NLB_ENDPOINT, "windows_activation": WINDOWS_ACTIVATION, "mirrored": MIRRORED}
+    return _native.AttributionTables(columns, categories)

@@ -285,6 +285,8 @@ class Planner:
         pts = self.hops(src, dst)
         if label >= 0:
             mine = [p for p in pts if p.eni == label]
+            if not mine and self._mirror_copy(label, src, dst):
+                return Plan(category or "mirrored", [])
             if not mine:
                 mine = [self._foreign(label, src, dst)]
             pts = mine
@@ -302,6 +304,16 @@ class Planner:
         """Whether ``addr`` (the non-KMS side of a packet) is a Windows instance's (else the capture ENI's)."""
         e = self.private.get(addr, self.public.get(addr, label))
         return e >= 0 and self.enis[e].platform == "windows"
+
+    def _mirror_copy(self, label: int, src: IPAddr, dst: IPAddr) -> bool:
+        """A packet neither from nor to an interface whose source/destination check is on.
+
+        EC2 delivers no such packet to it, so it can only be a traffic-mirroring copy decapsulated at a
+        mirror target (spec 2.7: mirrored traffic is not captured). Link-scope packets (multicast,
+        link-local) are the interface's own traffic; with the check off it forwards (``_foreign``).
+        """
+        link_scope = dst.is_multicast or src.is_link_local or dst.is_link_local
+        return self.enis[label].source_dest_check and not link_scope
 
     def _foreign(self, label: int, src: IPAddr, dst: IPAddr) -> ObsPoint:
         """A packet captured on an ENI although neither address is the ENI's (forwarding appliances).

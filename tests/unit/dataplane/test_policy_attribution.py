@@ -164,7 +164,8 @@ def test_capture_interface_counts_only_at_that_eni() -> None:
 
 
 def test_forwarded_packet_on_labelled_eni_shows_primary_ip_spec_2_6() -> None:
-    e = PolicyEngine(base().build())
+    # A forwarding appliance: source/destination check off (with it on, such a packet is a mirror copy).
+    e = PolicyEngine(base(source_dest_check=False).build())
     got = rows(e, e.observe(packets([Pkt(0, "198.51.100.1", "10.0.1.99", "tcp", 5, 80, iface="eni-web")])))
     # Source outside the VPC: the appliance sends it on (egress), srcaddr = primary private IP.
     assert got == [(0, "eni-web", "egress", "ACCEPT", "10.0.0.62", "10.0.1.99", "198.51.100.1", "10.0.1.99", 1)]
