@@ -396,3 +396,140 @@ impl ConnTable {
         points[cache] = s as u64;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::layout::empty_point;
+
+    const PSH: u8 = 8;
+
+    /// One ENI (index 0) with a security group: flow 0 is client -> server (ingress, allowed by rule
+    /// 5), flow 1 is the server's replies (egress, no rule allows them: only tracking does).
+    fn setup() -> (SecurityGroupRules, Vec<u64>) {
+        let sg = SecurityGroupRules::decisions_only(
+            vec![10, 11],
+            vec![12, 13],
+            vec![14, 15],
+            vec![16, 17],
+        );
+        let point = |egress: bool, sg_rule: i32, local_port: u16, remote_port: u16| Point {
+            eni: 0,
+            egress,
+            untracked: false,
+            nacl_ok: true,
+            has_sg: true,
+            sg_rule,
+            nacl_rule: -1,
+            local_port,
+            remote_port,
+            local: (0, 0xFFFF_0A00_010A),
+            remote: (0, 0xFFFF_C633_6407),
+        };
+        let mut points = Vec::new();
+        points.extend(point(false, 5, 80, 40001).pack());
+        for _ in 0..3 {
+            points.extend(empty_point());
+        }
+        points.extend(point(true, -1, 80, 40001).pack());
+        for _ in 0..3 {
+            points.extend(empty_point());
+        }
+        (sg, points)
+    }
+
+    fn actions(steps: &[(i32, u8)]) -> Vec<u8> {
+        let (sg, mut points) = setup();
+        let ts: Vec<i64> = (0..steps.len() as i64).map(|i| i * 1_000_000).collect();
+        let flags: Vec<u8> = steps.iter().map(|s| s.1).collect();
+        let proto = vec![6u8; steps.len()];
+        let flow: Vec<i32> = steps.iter().map(|s| s.0).collect();
+        let pk = PacketCols {
+            ts_ns: &ts,
+            tcp_flags: &flags,
+            proto: &proto,
+            flow: &flow,
+        };
+        let mut table = ConnTable::new(Timeouts([1 << 50, 30, 180, 30, 600, 120_000_000_000]), 16);
+        table.decide(&sg, &pk, &mut points).action
+    }
+
+    const OPEN: [(i32, u8); 3] = [(0, SYN), (1, SYN | ACK), (0, ACK)];
+
+    #[test]
+    fn simultaneous_close_keeps_both_final_acks() {
+        let close = [
+            (0, FIN | ACK),
+            (1, FIN | ACK),
+            (0, ACK),
+            (1, ACK),
+            (0, PSH | ACK),
+        ];
+        let got = actions(&[&OPEN[..], &close[..]].concat());
+        assert_eq!(got, vec![0, 0, 0, 0, 0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn sequential_close_rejects_a_repeated_final_ack_and_late_data() {
+        let close = [
+            (1, FIN | ACK),
+            (0, FIN | ACK),
+            (1, ACK),
+            (1, ACK),
+            (0, PSH | ACK),
+        ];
+        let got = actions(&[&OPEN[..], &close[..]].concat());
+        assert_eq!(got, vec![0, 0, 0, 0, 0, 0, 1, 1]);
+    }
+
+    #[test]
+    fn reset_closes_at_once_and_a_new_syn_reopens() {
+        let rest = [(1, RST), (0, ACK), (0, SYN), (1, SYN | ACK)];
+        let got = actions(&[&OPEN[..], &rest[..]].concat());
+        assert_eq!(got, vec![0, 0, 0, 0, 1, 0, 0]);
+    }
+
+    #[test]
+    fn the_table_grows_and_keeps_every_connection() {
+        let (sg, _) = setup();
+        let n = 100usize;
+        let mut points = Vec::new();
+        for i in 0..n {
+            let p = Point {
+                eni: 0,
+                egress: false,
+                untracked: false,
+                nacl_ok: true,
+                has_sg: true,
+                sg_rule: 5,
+                nacl_rule: -1,
+                local_port: 53,
+                remote_port: 1000 + i as u16,
+                local: (0, 1),
+                remote: (0, 2),
+            };
+            points.extend(p.pack());
+            for _ in 0..3 {
+                points.extend(empty_point());
+            }
+        }
+        let ts: Vec<i64> = (0..n as i64).collect();
+        let flags = vec![0u8; n];
+        let proto = vec![17u8; n];
+        let flow: Vec<i32> = (0..n as i32).collect();
+        let pk = PacketCols {
+            ts_ns: &ts,
+            tcp_flags: &flags,
+            proto: &proto,
+            flow: &flow,
+        };
+        let mut table = ConnTable::new(Timeouts([1 << 50, 30_000_000_000, 180, 30, 600, 120]), 16);
+        let d = table.decide(&sg, &pk, &mut points);
+        assert_eq!(table.count(), n);
+        assert!(d.action.iter().all(|&a| a == 0));
+        // Every cached slot still names its own connection after the rehashes.
+        let again = table.decide(&sg, &pk, &mut points);
+        assert_eq!(table.count(), n);
+        assert!(again.action.iter().all(|&a| a == 0));
+    }
+}

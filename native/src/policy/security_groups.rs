@@ -57,6 +57,23 @@ impl SecurityGroupRules {
         })
     }
 
+    /// No rules, only the per-(ENI, direction) decision ids (tests of the tracking pass).
+    #[cfg(test)]
+    pub(crate) fn decisions_only(
+        default_deny: Vec<i32>,
+        no_sg: Vec<i32>,
+        tracked: Vec<i32>,
+        closed: Vec<i32>,
+    ) -> Self {
+        SecurityGroupRules {
+            default_deny,
+            no_sg,
+            tracked,
+            closed,
+            ..Default::default()
+        }
+    }
+
     fn peer_matches(&self, r: usize, q: &Query, remote_eni: i32) -> bool {
         let g = self.ref_group[r];
         if g >= 0 {

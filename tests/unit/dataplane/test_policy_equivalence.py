@@ -7,7 +7,7 @@ import itertools
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from policy_builders import Pkt, TopoBuilder, acl_entry, packets, route
+from policy_builders import Pkt, TopoBuilder, acl_entry, ip, packets, route
 from policy_reference import ReferenceEngine, engine_rows
 
 from vpcflow.dataplane.attribute import PolicyEngine
@@ -31,7 +31,9 @@ acl_entry_st = st.tuples(st.integers(1, 20), st.sampled_from(PROTOS), st.sampled
 
 ADDRS = ["10.0.1.10", "10.0.1.11", "10.0.2.20", "10.0.2.21", "10.0.1.99", "203.0.113.7", "198.51.100.1",
          "52.0.0.10", "52.0.0.99", "10.0.1.50", "10.0.1.1", "10.0.0.2",
-         "2001:db8:0:1::10", "2001:db8:0:2::20", "2001:db8:ffff::1"]
+         "2001:db8:0:1::10", "2001:db8:0:2::20", "2001:db8:ffff::1",
+         # Windows activation (KMS), link-local and multicast (neighbour discovery, MLD).
+         "169.254.169.250", "224.0.0.251", "fe80::1", "fe80::a:1", "ff02::1", "ff02::1:ff00:10"]
 FLAGS = [2, 18, 16, 24, 17, 4, 20, 1]
 # TCP conversations after the first packet, as (from the first packet's receiver?, flags) steps: the
 # SYN-ACK and ACK, then FINs in order or crossing, final ACKs, and packets after the close.
@@ -83,7 +85,9 @@ def world(draw: st.DrawFn) -> tuple:
             b.acl(f"acl-{sn[-1]}", "vpc-1", entries, (sn,), star=draw(st.booleans()))
     groups = ["sg-a", "sg-b", "sg-c"]
     b.eni("eni-01", "subnet-1", "10.0.1.10", tuple(draw(st.lists(st.sampled_from(groups), max_size=2, unique=True))),
-          ipv6=["2001:db8:0:1::10"], secondary=["10.0.1.11"])
+          ipv6=["2001:db8:0:1::10"], secondary=["10.0.1.11"], platform=draw(st.sampled_from(["linux", "windows"])),
+          link_local_ipv6=ip("fe80::a:1") if draw(st.booleans()) else None,
+          source_dest_check=draw(st.booleans()))
     b.eni("eni-02", "subnet-2", "10.0.2.20", tuple(draw(st.lists(st.sampled_from(groups), min_size=1, max_size=2,
                                                                   unique=True))),
           ipv6=["2001:db8:0:2::20"])
