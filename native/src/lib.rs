@@ -12,8 +12,10 @@
 
 use pyo3::prelude::*;
 
+pub mod aggregate;
 pub mod capture;
 pub mod errors;
+pub mod policy;
 pub mod synth;
 
 /// The version of the native core; Python checks it against the package version at import.
@@ -27,5 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(native_version, m)?)?;
     capture::py::register(m)?;
     synth::py::register(m)?;
+    policy::py::register(m)?;
+    aggregate::py::register(m)?;
     Ok(())
 }

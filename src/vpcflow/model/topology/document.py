@@ -142,6 +142,10 @@ def topology_to_document(t: Topology) -> dict[str, Any]:
             ed["ec2_classic"] = True
         if not e.nitro:
             ed["nitro"] = False
+        if e.platform != "linux":
+            ed["platform"] = e.platform
+        if e.link_local_ipv6 is not None:
+            ed["link_local_ipv6"] = str(e.link_local_ipv6)
         if e.description:
             ed["description"] = e.description
         ed["source_dest_check"] = e.source_dest_check
