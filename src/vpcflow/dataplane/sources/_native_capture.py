@@ -63,7 +63,7 @@ Columns = dict[str, np.ndarray]
 
 def _check_constants() -> None:
     ours = globals()
-    for name, value in cast(dict[str, int], _native.capture_constants()).items():
+    for name, value in _native.capture_constants().items():
         if ours.get(name) != value:
             raise ImportError(f"vpcflow._native disagrees on {name} ({value}): rebuild the native core")
 
@@ -95,7 +95,7 @@ def pcap_scan(
     cols, nxt, code = _native.pcap_scan(
         buf, pos, end, big, nanos, linktype, max_caplen, cap, base, iface, stats, path
     )
-    return cast(Columns, cols), int(nxt), int(code)
+    return cols, int(nxt), int(code)
 
 
 def pcap_resync(
@@ -115,7 +115,7 @@ def pcapng_scan(
     cols, nxt, code, last = _native.pcapng_scan(
         buf, pos, end, big, max_block, *interfaces, last_ts, cap, base, stats, path
     )
-    return cast(Columns, cols), int(nxt), int(code), int(last)
+    return cols, int(nxt), int(code), int(last)
 
 
 def pcapng_resync(
