@@ -1,0 +1,66 @@
+"""Tables for an 80-column terminal (the terminal form of ``report`` and ``read --aggregate``).
+
+Values read as people read them (``query.present``: ISO times, byte units); columns are kept in order
+while they fit, long text is cut with an ellipsis, and a footer names the columns left out (``-o json``
+or ``-o csv`` give every column).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+from vpcflow.query.present import display
+
+WIDTH = 80
+_MAX_CELL = 44
+_GAP = "  "
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+
+
+def _numeric(table: pa.Table, column: str) -> bool:
+    t = table.schema.field(column).type
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t))
+
+
+def render_table(table: pa.Table, *, title: str | None = None, width: int = WIDTH) -> list[str]:
+    """The lines of ``table`` laid out within ``width`` characters."""
+    names = table.column_names
+    rows = [[display(c, r[c]) for c in names] for r in table.to_pylist()]
+    widths = [min(_MAX_CELL, max([len(c), *(len(r[i]) for r in rows)])) for i, c in enumerate(names)]
+    shown: list[int] = []
+    used = 0
+    for i, w in enumerate(widths):
+        need = w + (len(_GAP) if shown else 0)
+        if used + need <= width:
+            shown.append(i)
+            used += need
+        elif not shown:  # one column wider than the terminal: cut it
+            shown.append(i)
+            widths[i] = width
+            used = width
+    lines: list[str] = []
+    if title:
+        lines.append(_cut(title, width))
+    right = {i for i in shown if _numeric(table, names[i])}
+
+    def line(cells: Sequence[str]) -> str:
+        parts = []
+        for i in shown:
+            text = _cut(cells[i], widths[i])
+            parts.append(text.rjust(widths[i]) if i in right else text.ljust(widths[i]))
+        return _GAP.join(parts).rstrip()
+
+    lines.append(line(names))
+    lines.append(_GAP.join("-" * widths[i] for i in shown))
+    lines += [line(r) for r in rows]
+    if not rows:
+        lines.append("(no rows)")
+    left_out = [names[i] for i in range(len(names)) if i not in shown]
+    if left_out:
+        lines.append(_cut(f"(not shown at {width} columns: {', '.join(left_out)}; -o json shows all)", width))
+    return lines

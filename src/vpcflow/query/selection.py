@@ -1,0 +1,142 @@
+"""The records a report is computed on: a flow-log selection, overlapping coverage counted once, and
+each record's direction relative to its own network interface.
+
+``vpc_flow_logs`` holds every record of every source, so an ENI covered by two flow logs (its VPC's
+and its own) appears twice. :func:`prepare_flows` creates the ``flows`` table that reports and charts
+read instead:
+
+* **selection**: only the chosen flow logs (``--flow-log-id``, repeatable), or all of them;
+* **de-duplication**: records of different flow logs with the same interface, 5-tuple, capture window
+  (start, end) and log status describe the same traffic; only the records of the flow log with the
+  richest format (most fields) are kept, ties going to the smallest flow-log id. Records of one flow
+  log are never merged with each other;
+* **direction**: ``flow-direction`` where the format has it; otherwise derived from the interface's own
+  addresses, because AWS writes the interface's primary private address in srcaddr/dstaddr even for
+  traffic to its public or Elastic IP (spec 2.6, "srcaddr/dstaddr"): dstaddr is the interface's own
+  address -> ingress, srcaddr is -> egress. The addresses come from the topology in the data
+  directory; for an interface the topology does not know, from the records themselves (the address,
+  per IP version, that appears in most of the interface's records: every record of an interface
+  carries its address on one side). Neither side matching leaves the direction NULL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from vpcflow.core.errors import ConfigError
+from vpcflow.query.duck import DECISIONS_VIEW, VIEW, FlowLogDatabase
+
+FLOWS = "flows"
+REJECTIONS = "rejections"  # the side channel's REJECT decisions, same selection, counted once
+SELECTED = "selected_flow_logs"
+ENI_ADDRESSES = "eni_addresses"
+#: The columns that identify one record of one interface (those a format has).
+_KEY = ("interface_id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "start", "end", "log_status")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the ``flows`` view was computed on (shown in reports)."""
+
+    flow_log_ids: tuple[str, ...]  # the chosen ones; empty: all
+    available: tuple[str, ...]  # every flow-log id in the sources
+    records: int  # records of the selection before de-duplication
+    kept: int  # after de-duplication
+    direction_from: str  # "flow-direction", "interface addresses" or "flow-direction and interface addresses"
+
+    @property
+    def duplicates(self) -> int:
+        return self.records - self.kept
+
+    def describe(self) -> str:
+        chosen = ", ".join(self.flow_log_ids) if self.flow_log_ids else "all flow logs"
+        if not self.flow_log_ids and self.available:
+            chosen += f" ({', '.join(self.available)})"
+        return chosen
+
+
+def _q(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _register_addresses(db: FlowLogDatabase, eni_addresses: Mapping[str, Iterable[str]]) -> None:
+    rows = sorted({(eni, str(a)) for eni, addrs in eni_addresses.items() for a in addrs})
+    table = pa.table({"interface_id": pa.array([r[0] for r in rows], pa.string()),
+                      "addr": pa.array([r[1] for r in rows], pa.string())})
+    db.con.register("_known_eni_addresses", table)
+
+
+def _address_table_sql(columns: set[str]) -> str:
+    """Known addresses, plus inferred ones for interfaces the topology does not list."""
+    if not {"interface_id", "srcaddr", "dstaddr"} <= columns:
+        return "SELECT interface_id, addr FROM _known_eni_addresses"
+    inferred = (
+        "SELECT interface_id, addr FROM (SELECT interface_id, addr, row_number() OVER (PARTITION BY "
+        "interface_id, strpos(addr, ':') > 0 ORDER BY COUNT(*) DESC, addr) AS rn FROM ("
+        f"SELECT interface_id, srcaddr AS addr FROM {SELECTED} UNION ALL "
+        f"SELECT interface_id, dstaddr FROM {SELECTED}) WHERE addr IS NOT NULL AND interface_id IS NOT NULL "
+        "AND interface_id NOT IN (SELECT interface_id FROM _known_eni_addresses) GROUP BY interface_id, addr) "
+        "WHERE rn = 1"
+    )
+    return f"SELECT interface_id, addr FROM _known_eni_addresses UNION {inferred}"
+
+
+def prepare_flows(db: FlowLogDatabase, *, flow_log_ids: Sequence[str] = (),
+                  eni_addresses: Mapping[str, Iterable[str]] | None = None) -> Selection:
+    """Create the ``flows`` view (and ``selected_flow_logs``, the selection before de-duplication)."""
+    columns = {c for c, _ in db.columns()}
+    available = tuple(r["flow_log_id"] for r in db.query(
+        f"SELECT DISTINCT flow_log_id FROM {VIEW} WHERE flow_log_id IS NOT NULL ORDER BY 1").to_pylist())
+    unknown = [f for f in flow_log_ids if f not in available]
+    if unknown:
+        raise ConfigError(f"--flow-log-id {unknown[0]}: no records of this flow log in the sources "
+                          f"(flow logs with records: {', '.join(available) or 'none'})")
+    where = f"WHERE flow_log_id IN ({', '.join(_q(f) for f in flow_log_ids)})" if flow_log_ids else ""
+    db.con.execute(f"DROP TABLE IF EXISTS {FLOWS}")
+    db.con.execute(f"CREATE OR REPLACE VIEW {SELECTED} AS SELECT * FROM {VIEW} {where}")
+    _register_addresses(db, eni_addresses or {})
+    db.con.execute(f"CREATE OR REPLACE TABLE {ENI_ADDRESSES} AS {_address_table_sql(columns)}")
+
+    record_cols = [c for c in columns if c not in ("date", "flow_log_id")]
+    richness = " + ".join(f'CAST("{c}" IS NOT NULL AS INTEGER)' for c in sorted(record_cols)) or "0"
+    key = ", ".join(f'"{c}"' for c in _KEY if c in columns)
+    rank = (f"dense_rank() OVER (PARTITION BY {key} ORDER BY _fl_rich DESC, flow_log_id NULLS LAST)"
+            if key else "1")
+    direction = _direction_sql(columns)
+    db.con.execute(
+        # A table, not a view: every report and chart reads it, and the ranking is computed once.
+        f"CREATE OR REPLACE TABLE {FLOWS} AS "
+        f"WITH s AS (SELECT *, {richness} AS _rich FROM {SELECTED}), "
+        "r AS (SELECT *, MAX(_rich) OVER (PARTITION BY flow_log_id) AS _fl_rich FROM s), "
+        f"k AS (SELECT *, {rank} AS _rank FROM r) "
+        f"SELECT * EXCLUDE (_rich, _fl_rich, _rank), {direction} AS direction FROM k WHERE _rank = 1"
+    )
+    if db.has_decisions:
+        dwhere = where.replace("flow_log_id", "d.flow_log_id")
+        db.con.execute(
+            f"CREATE OR REPLACE VIEW {REJECTIONS} AS SELECT * EXCLUDE (_rank) FROM (SELECT d.*, dense_rank() OVER "
+            "(PARTITION BY interface_id, srcaddr, dstaddr, srcport, dstport, protocol, start, \"end\" ORDER BY "
+            f"flow_log_id) AS _rank FROM {DECISIONS_VIEW} d {dwhere}) WHERE _rank = 1"
+        )
+    counts = db.query(f"SELECT (SELECT COUNT(*) FROM {SELECTED}) AS n, (SELECT COUNT(*) FROM {FLOWS}) AS k")
+    n, kept = counts.column("n")[0].as_py(), counts.column("k")[0].as_py()
+    has_fd = "flow_direction" in columns
+    source = "flow-direction" if has_fd else "interface addresses"
+    if has_fd and db.query(f"SELECT COUNT(*) AS n FROM {SELECTED} WHERE flow_direction IS NULL AND srcaddr "
+                           "IS NOT NULL").column("n")[0].as_py():
+        source = "flow-direction and interface addresses"
+    return Selection(tuple(flow_log_ids), available, int(n), int(kept), source)
+
+
+def _direction_sql(columns: set[str]) -> str:
+    if not {"interface_id", "srcaddr", "dstaddr"} <= columns:
+        return "flow_direction" if "flow_direction" in columns else "CAST(NULL AS VARCHAR)"
+    derived = (
+        f"CASE WHEN EXISTS (SELECT 1 FROM {ENI_ADDRESSES} a WHERE a.interface_id = k.interface_id AND "
+        f"a.addr = k.dstaddr) THEN 'ingress' WHEN EXISTS (SELECT 1 FROM {ENI_ADDRESSES} a WHERE "
+        "a.interface_id = k.interface_id AND a.addr = k.srcaddr) THEN 'egress' END"
+    )
+    return f"COALESCE(flow_direction, {derived})" if "flow_direction" in columns else derived
