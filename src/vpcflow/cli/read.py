@@ -198,7 +198,7 @@ def command(
     if limit:
         table = table.slice(0, limit)
     if aggregate:
-        _print_aggregate(table, output, total)
+        _print_aggregate(table, output, total, limit or TERMINAL_ROWS)
     elif output == "text":
         out = table.select(record_cols)
         if header:
@@ -234,15 +234,15 @@ def _aggregate(db: FlowLogDatabase, table: pa.Table, columns: set[str],
     return out, out.column_names
 
 
-def _print_aggregate(table: pa.Table, output: str, total: int) -> None:
+def _print_aggregate(table: pa.Table, output: str, total: int, rows: int) -> None:
     """The summary first (stderr for machine outputs, so stdout stays parseable), then the rows."""
     summary = (f"{table.num_rows:,} conversation(s) from {total:,} record(s) (overlapping flow logs counted once), "
                "largest first")
     if output == "table":
         click.echo(textwrap.fill(summary, WIDTH))
-        click.echo("\n".join(render_table(table.slice(0, TERMINAL_ROWS))))
-        if table.num_rows > TERMINAL_ROWS:
-            click.echo(f"({table.num_rows - TERMINAL_ROWS:,} more: --limit N, or -o text/csv/json for all)")
+        click.echo("\n".join(render_table(table.slice(0, rows))))
+        if table.num_rows > rows:
+            click.echo(f"({table.num_rows - rows:,} more: --limit N, or -o text/csv/json for all)")
         return
     click.echo(summary, err=True)
     if output == "text":

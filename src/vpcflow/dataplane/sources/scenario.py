@@ -52,6 +52,7 @@ _WL_KEYS = {
     "description",
     "exchanges",
     "idle_ms",
+    "sources",
 }
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -109,7 +110,8 @@ class Workload:
     diurnal: bool
     backend: Pool | None = None
     backend_ports: np.ndarray | None = None
-    single_source: bool = False  # scans and brute force come from one address
+    single_source: bool = False  # scans and brute force come from a fixed set of addresses
+    attack_sources: int = 1  # how many (scan/bruteforce `sources:`): more than one is a distributed attack
     exchanges: Range = Range(1, 1)  # request/response exchanges per TCP connection
     idle_ms: Range = Range(100, 2000)  # the client's pause between two exchanges
 
@@ -441,6 +443,9 @@ def _workload(w: Any, path: KeyPath, ctx: _Ctx, res: _Resolver, duration: float,
         backend = res.pool(b["to"], (*bpath, "to"), v6=v6, role="private")
         backend_ports = _ports(b.get("port", int(ports[0])), ctx, (*bpath, "port"))
     single = kind in ("scan", "bruteforce")
+    if "sources" in w and not single:
+        raise ctx.error((*path, "sources"), "sources applies to scan and bruteforce workloads")
+    n_sources = int(_number(w.get("sources", 1), ctx, (*path, "sources"), lo=1, hi=65536))
     exchanges = _range(w.get("exchanges"), ctx, (*path, "exchanges"), (1, 1), lo=1)
     if "exchanges" in w and (kind not in ("tcp", "bruteforce") or backend is not None):
         raise ctx.error((*path, "exchanges"), "exchanges apply to tcp workloads without a backend")
@@ -466,6 +471,7 @@ def _workload(w: Any, path: KeyPath, ctx: _Ctx, res: _Resolver, duration: float,
         backend=backend,
         backend_ports=backend_ports,
         single_source=single,
+        attack_sources=n_sources,
         exchanges=exchanges,
         idle_ms=_range(w.get("idle_ms"), ctx, (*path, "idle_ms"), (100, 2000)),
     )
