@@ -16,7 +16,8 @@ read instead:
   address -> ingress, srcaddr is -> egress. The addresses come from the topology in the data
   directory; for an interface the topology does not know, from the records themselves (the address,
   per IP version, that appears in most of the interface's records: every record of an interface
-  carries its address on one side). Neither side matching leaves the direction NULL.
+  carries its address on one side; see ``_inferred_addresses`` for ties). Neither side matching
+  leaves the direction NULL.
 """
 
 from __future__ import annotations
@@ -69,19 +70,31 @@ def _register_addresses(db: FlowLogDatabase, eni_addresses: Mapping[str, Iterabl
     db.con.register("_known_eni_addresses", table)
 
 
-def _address_table_sql(columns: set[str]) -> str:
-    """Known addresses, plus inferred ones for interfaces the topology does not list."""
+def _inferred_addresses(db: FlowLogDatabase, columns: set[str], known: set[str]) -> dict[str, list[str]]:
+    """Per interface the topology does not list, per IP version, the address in most of its records.
+
+    An interface that talks to one peer only has two such addresses; the one that is another
+    interface's own address is the peer's, so the other is kept (else the smaller, a guess).
+    """
     if not {"interface_id", "srcaddr", "dstaddr"} <= columns:
-        return "SELECT interface_id, addr FROM _known_eni_addresses"
-    inferred = (
-        "SELECT interface_id, addr FROM (SELECT interface_id, addr, row_number() OVER (PARTITION BY "
-        "interface_id, strpos(addr, ':') > 0 ORDER BY COUNT(*) DESC, addr) AS rn FROM ("
+        return {}
+    rows = db.query(
+        "SELECT interface_id, addr FROM (SELECT interface_id, addr, COUNT(*) AS n, MAX(COUNT(*)) OVER "
+        "(PARTITION BY interface_id, strpos(addr, ':') > 0) AS top FROM ("
         f"SELECT interface_id, srcaddr AS addr FROM {SELECTED} UNION ALL "
         f"SELECT interface_id, dstaddr FROM {SELECTED}) WHERE addr IS NOT NULL AND interface_id IS NOT NULL "
-        "AND interface_id NOT IN (SELECT interface_id FROM _known_eni_addresses) GROUP BY interface_id, addr) "
-        "WHERE rn = 1"
-    )
-    return f"SELECT interface_id, addr FROM _known_eni_addresses UNION {inferred}"
+        "GROUP BY interface_id, addr) WHERE n = top ORDER BY interface_id, addr"
+    ).to_pylist()
+    candidates: dict[tuple[str, bool], list[str]] = {}
+    for r in rows:
+        if r["interface_id"] not in known:
+            candidates.setdefault((r["interface_id"], ":" in r["addr"]), []).append(r["addr"])
+    settled = {addrs[0] for addrs in candidates.values() if len(addrs) == 1}
+    out: dict[str, list[str]] = {}
+    for (eni, _v6), addrs in sorted(candidates.items()):
+        free = [a for a in addrs if a not in settled] or addrs
+        out.setdefault(eni, []).append(free[0])
+    return out
 
 
 def prepare_flows(db: FlowLogDatabase, *, flow_log_ids: Sequence[str] = (),
@@ -97,8 +110,10 @@ def prepare_flows(db: FlowLogDatabase, *, flow_log_ids: Sequence[str] = (),
     where = f"WHERE flow_log_id IN ({', '.join(_q(f) for f in flow_log_ids)})" if flow_log_ids else ""
     db.con.execute(f"DROP TABLE IF EXISTS {FLOWS}")
     db.con.execute(f"CREATE OR REPLACE VIEW {SELECTED} AS SELECT * FROM {VIEW} {where}")
-    _register_addresses(db, eni_addresses or {})
-    db.con.execute(f"CREATE OR REPLACE TABLE {ENI_ADDRESSES} AS {_address_table_sql(columns)}")
+    known = {k: list(v) for k, v in (eni_addresses or {}).items()}
+    _register_addresses(db, {**_inferred_addresses(db, columns, set(known)), **known})
+    db.con.execute(f"CREATE OR REPLACE TABLE {ENI_ADDRESSES} AS SELECT DISTINCT interface_id, addr "
+                   "FROM _known_eni_addresses")
 
     record_cols = [c for c in columns if c not in ("date", "flow_log_id")]
     richness = " + ".join(f'CAST("{c}" IS NOT NULL AS INTEGER)' for c in sorted(record_cols)) or "0"

@@ -11,6 +11,7 @@ import pytest
 from vpcflow.core.errors import ConfigError
 from vpcflow.query.duck import FlowLogDatabase
 from vpcflow.query.reports import REPORTS, render_sql
+from vpcflow.query.selection import prepare_flows
 
 HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr flow-direction"
 
@@ -47,6 +48,7 @@ def db(tmp_path: Path) -> FlowLogDatabase:
     d.add_files([p])
     d.create_view()
     d.add_decisions([side])
+    prepare_flows(d)
     return d
 
 
