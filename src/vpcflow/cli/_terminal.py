@@ -18,8 +18,30 @@ _MAX_CELL = 44
 _GAP = "  "
 
 
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+_MIN_TEXT = 16  # text columns shrink down to this before columns are left out
+
+
+def _cut(text: str, width: int, middle: bool = False) -> str:
+    """Cut to ``width`` with an ellipsis: at the end, or in the middle (addresses keep both ends)."""
+    if len(text) <= width:
+        return text
+    if middle and width >= 5:
+        head = (width - 1) // 2
+        return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+    return text[: max(1, width - 1)] + "…"
+
+
+def _shrink(widths: list[int], text_cols: list[int], width: int) -> None:
+    """Narrow the widest text columns, one character at a time, until the row fits or all are narrow."""
+    def total() -> int:
+        return sum(widths) + len(_GAP) * (len(widths) - 1)
+
+    while total() > width:
+        wide = [i for i in text_cols if widths[i] > _MIN_TEXT]
+        if not wide:
+            return
+        widest = max(wide, key=lambda i: widths[i])
+        widths[widest] -= 1
 
 
 def _numeric(table: pa.Table, column: str) -> bool:
@@ -32,6 +54,7 @@ def render_table(table: pa.Table, *, title: str | None = None, width: int = WIDT
     names = table.column_names
     rows = [[display(c, r[c]) for c in names] for r in table.to_pylist()]
     widths = [min(_MAX_CELL, max([len(c), *(len(r[i]) for r in rows)])) for i, c in enumerate(names)]
+    _shrink(widths, [i for i, c in enumerate(names) if not _numeric(table, c)], width)
     shown: list[int] = []
     used = 0
     for i, w in enumerate(widths):
@@ -51,7 +74,7 @@ def render_table(table: pa.Table, *, title: str | None = None, width: int = WIDT
     def line(cells: Sequence[str]) -> str:
         parts = []
         for i in shown:
-            text = _cut(cells[i], widths[i])
+            text = _cut(cells[i], widths[i], middle="addr" in names[i])
             parts.append(text.rjust(widths[i]) if i in right else text.ljust(widths[i]))
         return _GAP.join(parts).rstrip()
 

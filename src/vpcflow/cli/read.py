@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vpcflow.cli._output import print_table
 from vpcflow.cli._sources import data_dir_option, eni_addresses, open_database, path_option
@@ -174,7 +175,6 @@ def command(
         where.append("interface_id = '" + interface_id.replace("'", "''") + "'")
     order = " ORDER BY start, \"end\"" if {"start", "end"} <= columns else ""
     table = db.query(f"SELECT * FROM {source} {'WHERE ' + ' AND '.join(where) if where else ''}{order}")
-    total = table.num_rows
     for value, cols, option in ((addr, ("srcaddr", "dstaddr"), "--addr"), (src, ("srcaddr",), "--src"),
                                 (dst, ("dstaddr",), "--dst")):
         if value:
@@ -195,10 +195,11 @@ def command(
         table = table.filter(pa.array(compile_pattern(filter_pattern).match(lines)))
     if aggregate:
         table, record_cols = _aggregate(db, table, columns, need)
+    counts = (table.num_rows, int(pc.sum(table.column("records")).as_py() or 0)) if aggregate else (0, 0)
     if limit:
         table = table.slice(0, limit)
     if aggregate:
-        _print_aggregate(table, output, total, limit or TERMINAL_ROWS)
+        _print_aggregate(table, output, limit or TERMINAL_ROWS, counts)
     elif output == "text":
         out = table.select(record_cols)
         if header:
@@ -226,18 +227,18 @@ def _aggregate(db: FlowLogDatabase, table: pa.Table, columns: set[str],
     ok = "WHERE log_status = 'OK' OR log_status IS NULL" if "log_status" in columns else ""
     times = ', MIN(start) AS start, MAX("end") AS "end"' if {"start", "end"} <= columns else ""
     out = db.query(
-        "SELECT srcaddr, dstaddr, LEAST(srcport, dstport) AS port, protocol" + act + ", "
-        "COUNT(DISTINCT GREATEST(srcport, dstport)) AS connections, COUNT(*) AS records, "
-        f"SUM(packets) AS packets, SUM(bytes) AS bytes{times} FROM selected {ok} "
+        "SELECT srcaddr, dstaddr, LEAST(srcport, dstport) AS port, protocol" + act + ", SUM(bytes) AS bytes, "
+        "SUM(packets) AS packets, COUNT(DISTINCT GREATEST(srcport, dstport)) AS connections, COUNT(*) AS records"
+        f"{times} FROM selected {ok} "
         "GROUP BY ALL ORDER BY bytes DESC, packets DESC, srcaddr, dstaddr, port"
     )
     return out, out.column_names
 
 
-def _print_aggregate(table: pa.Table, output: str, total: int, rows: int) -> None:
+def _print_aggregate(table: pa.Table, output: str, rows: int, counts: tuple[int, int]) -> None:
     """The summary first (stderr for machine outputs, so stdout stays parseable), then the rows."""
-    summary = (f"{table.num_rows:,} conversation(s) from {total:,} record(s) (overlapping flow logs counted once), "
-               "largest first")
+    summary = (f"{counts[0]:,} conversation(s) from {counts[1]:,} record(s) (overlapping flow logs counted "
+               "once), largest first")
     if output == "table":
         click.echo(textwrap.fill(summary, WIDTH))
         click.echo("\n".join(render_table(table.slice(0, rows))))

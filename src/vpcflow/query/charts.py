@@ -66,7 +66,7 @@ def build_charts(db: FlowLogDatabase, *, top: int = 10) -> list[Chart]:
             pts = [(dt.datetime.fromtimestamp(r["t"], dt.UTC), r["bytes"] or 0) for r in rows if r["action"] == action]
             if pts:
                 ax.bar([p[0] for p in pts], [p[1] for p in pts], width=width / 86400 * 0.9, label=action,
-                       color=_COLORS[action], alpha=0.85)
+                       color=_COLORS[action])
         ax.legend(loc="upper right")
         # Rejected traffic is usually orders of magnitude smaller than accepted: a log scale shows both.
         ax.set_yscale("log")
@@ -114,31 +114,32 @@ def _top_rejected_sources(plt: Any, db: FlowLogDatabase, ok: str, cols: set[str]
 
 
 def _ports_per_source(plt: Any, db: FlowLogDatabase, ok: str, cols: set[str]) -> Chart:
-    """Distinct destination ports each source probed (rejected or unanswered inbound) per interval:
-    a port scan is a spike far above everyone else, a slow scan a long plateau."""
+    """Distinct destination ports each source has probed so far (rejected or unanswered inbound flows,
+    as the port-scan report counts them): a scan climbs steeply, a slow scan steadily, a client stays at
+    one or two ports."""
     import datetime as dt
 
     from vpcflow.query.reports import REPORTS, probes_sql
 
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    report = REPORTS["port-scan"]
-    if all(c in cols for c in report.needs) and "start" in cols:
-        probes = probes_sql(cols)  # the port-scan report's probes, per interval
+    if all(c in cols for c in REPORTS["port-scan"].needs) and "start" in cols:
         span = db.query(f"SELECT MIN(start) AS lo, MAX(start) AS hi FROM flows WHERE {ok}").to_pylist()[0]
         width = 60 if span["lo"] is None else max(60, ((int(span["hi"]) - int(span["lo"])) // 60 // 60 + 1) * 60)
         rows = db.query(
-            f"{probes}, top AS (SELECT srcaddr FROM probes WHERE probe GROUP BY srcaddr "
-            "ORDER BY COUNT(DISTINCT dstport) DESC, srcaddr LIMIT 5) "
-            f"SELECT srcaddr, (start // {width}) * {width} AS t, COUNT(DISTINCT dstport) AS ports FROM probes "
-            "WHERE probe AND srcaddr IN (SELECT srcaddr FROM top) GROUP BY ALL ORDER BY srcaddr, t"
+            f"{probes_sql(cols)}, first_seen AS (SELECT srcaddr, dstport, MIN(start) // {width} * {width} AS t "
+            "FROM probes WHERE probe GROUP BY srcaddr, dstport), "
+            "top AS (SELECT srcaddr FROM first_seen GROUP BY srcaddr HAVING COUNT(*) > 1 "
+            "ORDER BY COUNT(*) DESC, srcaddr LIMIT 5) "
+            "SELECT srcaddr, t, SUM(COUNT(*)) OVER (PARTITION BY srcaddr ORDER BY t) AS ports FROM first_seen "
+            "WHERE srcaddr IN (SELECT srcaddr FROM top) GROUP BY srcaddr, t ORDER BY srcaddr, t"
         ).to_pylist()
         for src in sorted({r["srcaddr"] for r in rows}):
-            pts = [(dt.datetime.fromtimestamp(r["t"], dt.UTC), r["ports"]) for r in rows if r["srcaddr"] == src]
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3, label=src)
+            pts = [(dt.datetime.fromtimestamp(r["t"], dt.UTC), int(r["ports"])) for r in rows if r["srcaddr"] == src]
+            ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", marker="o", markersize=3, label=src)
         if rows:
-            ax.legend(loc="upper right", fontsize=7)
+            ax.legend(loc="lower right", fontsize=7)
             ax.set_yscale("log")
-        ax.set_ylabel(f"distinct ports per {width // 60} min")
+        ax.set_ylabel("distinct ports probed so far")
         fig.autofmt_xdate()
     ax.set_title("Ports probed per source over time (top 5)")
     return Chart("ports-per-source", "Ports probed per source", fig)

@@ -28,7 +28,8 @@ h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.2rem;margin-top:2rem;bor
 .meta{color:#868e96;font-size:.9rem} .chart svg{max-width:100%;height:auto}
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:1rem} .charts h3{font-size:1rem;margin:.5rem 0}
 table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0;width:100%}
-th,td{padding:.2rem .5rem;border:1px solid #dee2e6;vertical-align:top;overflow-wrap:anywhere}
+th,td{padding:.2rem .5rem;border:1px solid #dee2e6;vertical-align:top;white-space:nowrap}
+td.wrap{white-space:normal;overflow-wrap:anywhere;min-width:18rem}
 th{background:#f1f3f5;text-align:left;cursor:pointer;user-select:none;white-space:nowrap}
 th.asc::after{content:" \\25B2"} th.desc::after{content:" \\25BC"}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap} td.t{white-space:nowrap}
@@ -74,6 +75,15 @@ apply();
 """
 
 
+#: Long text that wraps (every other cell stays on one line, so these take the remaining width).
+_WRAP = frozenset({"rule", "source_list", "description"})
+#: The page's rejected-flows table: what a person needs to read a rejection, the deciding rule last.
+_REJECTED_FLOWS_SQL = (
+    "SELECT start, srcaddr, dstaddr, dstport, protocol, packets, interface_id, flow_direction AS direction, rule "
+    "FROM rejections ORDER BY start, interface_id, srcaddr, dstport LIMIT {rows}"
+)
+
+
 @dataclass(frozen=True)
 class PageTable:
     id: str  # HTML id (stable: tests and links use it)
@@ -104,6 +114,7 @@ def table_html(t: PageTable) -> str:
         for c in names:
             v = row[c]
             cls = ' class="t"' if c in TIME_COLUMNS else (' class="n"' if c in numeric else "")
+            cls = ' class="wrap"' if c in _WRAP else cls
             raw = "" if v is None else html.escape(str(v), quote=True)
             cells.append(f'<td{cls} data-v="{raw}">{html.escape(display(c, v))}</td>')
         span = _time_span(row)
@@ -132,8 +143,11 @@ def page_tables(db: FlowLogDatabase, *, min_ports: int = 20, min_attempts: int =
         report = REPORTS[name]
         if any(c not in cols for c in report.needs) or (report.decisions and not db.has_decisions):
             continue
-        table = db.query(render_sql(report, cols, limit=rows, min_ports=min_ports, min_attempts=min_attempts,
-                                    has_decisions=db.has_decisions))
+        if name == "rejected-flows":
+            table = db.query(_REJECTED_FLOWS_SQL.format(rows=int(rows)))
+        else:
+            table = db.query(render_sql(report, cols, limit=rows, min_ports=min_ports, min_attempts=min_attempts,
+                                        has_decisions=db.has_decisions))
         desc = report.description.format(min_ports=min_ports, min_attempts=min_attempts)
         out.append(PageTable(name, report.title, desc, table))
     return out
@@ -143,6 +157,9 @@ def render_page(title: str, *, summary: Sequence[tuple[str, object]], charts: Se
                 tables: Sequence[PageTable]) -> str:
     """The page: the summary (with the flow-log selection), the time-range control, charts, tables."""
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    spans = [s for t in tables for s in map(_time_span, t.table.to_pylist()) if s is not None]
+    first = display("start", min(int(str(s[0])) for s in spans)) if spans else "2026-11-26T12:00:00Z"
+    last = display("end", max(int(str(s[1])) for s in spans)) if spans else "2026-11-26T13:00:00Z"
     parts = [
         "<!DOCTYPE html>",
         f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>',
@@ -153,10 +170,10 @@ def render_page(title: str, *, summary: Sequence[tuple[str, object]], charts: Se
         '<table class="summary">'
         + "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in summary)
         + "</table>",
-        '<div class="controls"><label>From <input id="t-from" placeholder="2026-11-26T12:00:00Z" size="22"></label> '
-        '<label>to <input id="t-to" placeholder="2026-11-26T13:00:00Z" size="22"></label> '
-        '<span class="meta">time range for every table (records overlapping it)</span> '
-        '<span id="t-error" style="color:#c92a2a"></span></div>',
+        f'<div class="controls"><label>From <input id="t-from" placeholder="{first}" size="22"></label> '
+        f'<label>to <input id="t-to" placeholder="{last}" size="22"></label> '
+        '<span class="meta">time range for every table (records overlapping it; ISO-8601 UTC or epoch seconds)'
+        '</span> <span id="t-error" style="color:#c92a2a"></span></div>',
         '<h2>Charts</h2><div class="charts">',
     ]
     for chart in charts:
