@@ -1,12 +1,13 @@
 """Tables for an 80-column terminal (the terminal form of ``report`` and ``read --aggregate``).
 
 Values read as people read them (``query.present``: ISO times, byte units); columns are kept in order
-while they fit, long text is cut with an ellipsis, and a footer names the columns left out (``-o json``
-or ``-o csv`` give every column).
+while they fit, long text is cut with an ellipsis (addresses in the middle) except a rule's text,
+which wraps, and a footer names the columns left out (``-o json`` or ``-o csv`` give every column).
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -44,6 +45,11 @@ def _shrink(widths: list[int], text_cols: list[int], width: int) -> None:
         widths[widest] -= 1
 
 
+def _wraps(column: str) -> bool:
+    """Columns whose text wraps onto more lines (a rule's explanation is read whole)."""
+    return column.endswith("rule") or column == "source_list"
+
+
 def _numeric(table: pa.Table, column: str) -> bool:
     t = table.schema.field(column).type
     return bool(pa.types.is_integer(t) or pa.types.is_floating(t))
@@ -78,9 +84,24 @@ def render_table(table: pa.Table, *, title: str | None = None, width: int = WIDT
             parts.append(text.rjust(widths[i]) if i in right else text.ljust(widths[i]))
         return _GAP.join(parts).rstrip()
 
+    def row_lines(cells: Sequence[str]) -> list[str]:
+        """A row; text in a wrapping column (a rule) continues on the next lines instead of being cut."""
+        wrapped = {i: textwrap.wrap(cells[i], widths[i]) or [""] for i in shown if _wraps(names[i])}
+        if not wrapped or all(len(w) == 1 for w in wrapped.values()):
+            return [line(cells)]
+        height = max(len(w) for w in wrapped.values())
+        out = []
+        for k in range(height):
+            part = ["" if i in wrapped else (cells[i] if k == 0 else "") for i in range(len(cells))]
+            for i, w in wrapped.items():
+                part[i] = w[k] if k < len(w) else ""
+            out.append(line(part))
+        return out
+
     lines.append(line(names))
     lines.append(_GAP.join("-" * widths[i] for i in shown))
-    lines += [line(r) for r in rows]
+    for r in rows:
+        lines += row_lines(r)
     if not rows:
         lines.append("(no rows)")
     left_out = [names[i] for i in range(len(names)) if i not in shown]
