@@ -132,7 +132,7 @@ REPORTS: dict[str, Report] = {
            "inbound flows (a reply to a client's many ephemeral ports is answered traffic, not a probe).",
            _PROBES + "SELECT srcaddr, COUNT(DISTINCT dstport) FILTER (WHERE probe) AS distinct_ports, "
            "COUNT(DISTINCT dstaddr) FILTER (WHERE probe) AS targets, "
-           "arg_max(dstaddr, dstport) FILTER (WHERE probe) AS a_target, "
+           "mode(dstaddr) FILTER (WHERE probe) AS main_target, "
            "COUNT(*) FILTER (WHERE action = 'REJECT') AS rejected_records, "
            "COUNT(*) FILTER (WHERE NOT answered) AS unanswered_records, SUM(packets) AS packets, "
            "MIN(start) AS first_start, MAX(\"end\") AS last_end FROM probes GROUP BY srcaddr "
