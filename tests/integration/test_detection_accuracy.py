@@ -12,7 +12,6 @@ every client) must give no detection at all: the reply flows are not scans.
 from __future__ import annotations
 
 import pytest
-
 from tests.helpers.detection_eval import ATTACKS, Score, score
 
 SEEDS = (1, 2)

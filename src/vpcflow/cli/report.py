@@ -22,6 +22,7 @@ from vpcflow.query.reports import REPORTS, render_sql
 from vpcflow.query.selection import Selection
 from vpcflow.query.summary import summary_rows
 
+
 def _names() -> str:
     return ", ".join(REPORTS)
 

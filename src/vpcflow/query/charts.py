@@ -67,7 +67,7 @@ def build_charts(db: FlowLogDatabase, *, top: int = 10) -> list[Chart]:
             if pts:
                 ax.bar([p[0] for p in pts], [p[1] for p in pts], width=width / 86400 * 0.9, label=action,
                        color=_COLORS[action])
-        ax.legend(loc="upper right")
+        ax.legend(loc="lower left", fontsize=8)
         # Rejected traffic is usually orders of magnitude smaller than accepted: a log scale shows both.
         ax.set_yscale("log")
         ax.set_ylabel("bytes (log scale)")
@@ -133,10 +133,16 @@ def _ports_per_source(plt: Any, db: FlowLogDatabase, ok: str, cols: set[str]) ->
             "SELECT srcaddr, t, SUM(COUNT(*)) OVER (PARTITION BY srcaddr ORDER BY t) AS ports FROM first_seen "
             "WHERE srcaddr IN (SELECT srcaddr FROM top) GROUP BY srcaddr, t ORDER BY srcaddr, t"
         ).to_pylist()
+        end = dt.datetime.fromtimestamp(int(span["hi"] or 0) + width, dt.UTC)
         for src in sorted({r["srcaddr"] for r in rows}):
             pts = [(dt.datetime.fromtimestamp(r["t"], dt.UTC), int(r["ports"])) for r in rows if r["srcaddr"] == src]
-            ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", marker="o", markersize=3, label=src)
+            pts.append((end, pts[-1][1]))  # the count holds to the end of the range
+            ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", marker="o", markersize=3,
+                    markevery=list(range(len(pts) - 1)), label=src)
         if rows:
+            ax.set_xlim(dt.datetime.fromtimestamp(int(span["lo"]), dt.UTC), end)
+            # from 1 (a client that touched one or two ports sits at the bottom) to above the busiest source
+            ax.set_ylim(1, max(int(r["ports"]) for r in rows) * 3)
             ax.legend(loc="lower right", fontsize=7)
             ax.set_yscale("log")
         ax.set_ylabel("distinct ports probed so far")

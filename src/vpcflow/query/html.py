@@ -66,7 +66,8 @@ function apply(){var lo=parseTime(document.getElementById('t-from').value);
       var a=r.getAttribute('data-t0'),b=r.getAttribute('data-t1');
       if(ok&&!bad&&a!==null){if(lo!==null&&Number(b)<lo)ok=false;if(hi!==null&&Number(a)>=hi)ok=false;}
       r.style.display=ok?'':'none';if(ok)shown++;});
-    var c=document.querySelector('.count[data-for="'+t.id+'"]');if(c)c.textContent=shown+' of '+rows(t).length+' rows';});}
+    var c=document.querySelector('.count[data-for="'+t.id+'"]');
+    if(c)c.textContent=shown+' of '+rows(t).length+' rows';});}
 document.addEventListener('click',function(e){var th=e.target.closest('table.data th');if(th)sortBy(th);});
 document.addEventListener('input',function(e){if(e.target.matches('input.filter, #t-from, #t-to'))apply();});
 window.vpcflowReport={sortBy:sortBy,apply:apply};

@@ -153,7 +153,7 @@ REPORTS: dict[str, Report] = {
            "Sources with at least {min_attempts} inbound connections (distinct source ports) to one "
            f"administrative port ({_PORTS}).",
            "SELECT srcaddr, dstport, COUNT(DISTINCT srcport) AS attempts, COUNT(DISTINCT dstaddr) AS targets, "
-           "COUNT(*) FILTER (WHERE action = 'REJECT') AS rejected, SUM(packets) AS packets, "
+           "COUNT(*) FILTER (WHERE action = 'REJECT') AS rejected_records, SUM(packets) AS packets, "
            f"MIN(start) AS first_start, MAX(\"end\") AS last_end FROM {FLOWS} WHERE {{ok}} AND protocol = 6 "
            f"AND dstport IN ({_PORTS}) AND direction = 'ingress' GROUP BY srcaddr, dstport "
            "HAVING COUNT(DISTINCT srcport) >= {min_attempts} ORDER BY attempts DESC, srcaddr LIMIT {limit}",

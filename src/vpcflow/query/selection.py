@@ -6,14 +6,15 @@ and its own) appears twice. :func:`prepare_flows` creates the ``flows`` table th
 read instead:
 
 * **selection**: only the chosen flow logs (``--flow-log-id``, repeatable), or all of them;
-* **de-duplication**: records of different flow logs with the same interface, 5-tuple, capture window
-  (start, end) and log status describe the same traffic; only the records of the flow log with the
-  richest format (most fields) are kept, ties going to the smallest flow-log id. Records of one flow
-  log are never merged with each other;
+* **de-duplication**: records of different flow logs with the same interface, 5-tuple, action and log
+  status whose capture windows overlap describe the same traffic; only the record of the flow log
+  with the richest format (most fields) is kept, ties going to the smallest flow-log id. Records of
+  one flow log are never merged with each other (``_dedup_sql``);
 * **direction**: ``flow-direction`` where the format has it; otherwise derived from the interface's own
-  addresses, because AWS writes the interface's primary private address in srcaddr/dstaddr even for
-  traffic to its public or Elastic IP (spec 2.6, "srcaddr/dstaddr"): dstaddr is the interface's own
-  address -> ingress, srcaddr is -> egress. The addresses come from the topology in the data
+  addresses, because AWS writes the interface's primary private IPv4 (or its IPv6) on the interface's
+  side of srcaddr/dstaddr, also for traffic to a secondary or public address (spec 1.3 srcaddr/dstaddr,
+  2.6): dstaddr is the interface's own address -> ingress, srcaddr is -> egress. The addresses come
+  from the topology in the data
   directory; for an interface the topology does not know, from the records themselves (the address,
   per IP version, that appears in most of the interface's records: every record of an interface
   carries its address on one side; see ``_inferred_addresses`` for ties). Neither side matching
@@ -35,7 +36,7 @@ REJECTIONS = "rejections"  # the side channel's REJECT decisions, same selection
 SELECTED = "selected_flow_logs"
 ENI_ADDRESSES = "eni_addresses"
 #: The columns that identify one record of one interface (those a format has).
-_KEY = ("interface_id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "start", "end", "log_status")
+_KEY = ("interface_id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "action", "log_status")
 
 
 @dataclass(frozen=True)
@@ -115,20 +116,7 @@ def prepare_flows(db: FlowLogDatabase, *, flow_log_ids: Sequence[str] = (),
     db.con.execute(f"CREATE OR REPLACE TABLE {ENI_ADDRESSES} AS SELECT DISTINCT interface_id, addr "
                    "FROM _known_eni_addresses")
 
-    record_cols = [c for c in columns if c not in ("date", "flow_log_id")]
-    richness = " + ".join(f'CAST("{c}" IS NOT NULL AS INTEGER)' for c in sorted(record_cols)) or "0"
-    key = ", ".join(f'"{c}"' for c in _KEY if c in columns)
-    rank = (f"dense_rank() OVER (PARTITION BY {key} ORDER BY _fl_rich DESC, flow_log_id NULLS LAST)"
-            if key else "1")
-    direction = _direction_sql(columns)
-    db.con.execute(
-        # A table, not a view: every report and chart reads it, and the ranking is computed once.
-        f"CREATE OR REPLACE TABLE {FLOWS} AS "
-        f"WITH s AS (SELECT *, {richness} AS _rich FROM {SELECTED}), "
-        "r AS (SELECT *, MAX(_rich) OVER (PARTITION BY flow_log_id) AS _fl_rich FROM s), "
-        f"k AS (SELECT *, {rank} AS _rank FROM r) "
-        f"SELECT * EXCLUDE (_rich, _fl_rich, _rank), {direction} AS direction FROM k WHERE _rank = 1"
-    )
+    db.con.execute(f"CREATE OR REPLACE TABLE {FLOWS} AS {_dedup_sql(columns)}")
     if db.has_decisions:
         dwhere = where.replace("flow_log_id", "d.flow_log_id")
         db.con.execute(
@@ -144,6 +132,31 @@ def prepare_flows(db: FlowLogDatabase, *, flow_log_ids: Sequence[str] = (),
                            "IS NOT NULL").column("n")[0].as_py():
         source = "flow-direction and interface addresses"
     return Selection(tuple(flow_log_ids), available, int(n), int(kept), source)
+
+
+def _dedup_sql(columns: set[str]) -> str:
+    """The selection with every record that a better flow log also recorded left out.
+
+    A table, not a view: every report and chart reads it, and the comparison runs once. Two records
+    of different flow logs are the same traffic when interface, 5-tuple, action and log status are
+    equal and their capture windows overlap (flow logs with different aggregation intervals cut
+    different windows: a 600 s record covers ten 60 s ones). The better flow log has the richer
+    format (most non-empty fields), then the smaller id; records of one flow log never compete.
+    """
+    record_cols = [c for c in columns if c not in ("date", "flow_log_id")]
+    richness = " + ".join(f'CAST("{c}" IS NOT NULL AS INTEGER)' for c in sorted(record_cols)) or "0"
+    ranked = (f"WITH s AS (SELECT *, {richness} AS _rich FROM {SELECTED}), "
+              "r AS (SELECT *, MAX(_rich) OVER (PARTITION BY flow_log_id) AS _fl_rich, "
+              "COALESCE(flow_log_id, '~') AS _fl, row_number() OVER () AS _row FROM s)")
+    direction = _direction_sql(columns)
+    keep = "true"
+    if {"start", "end"} <= columns:
+        same = " AND ".join(f'a."{c}" IS NOT DISTINCT FROM b."{c}"' for c in _KEY if c in columns) or "true"
+        ranked += (f", beaten AS (SELECT DISTINCT a._row FROM r a JOIN r b ON {same} AND b.start <= a.\"end\" "
+                   "AND a.start <= b.\"end\" AND (b._fl_rich > a._fl_rich OR (b._fl_rich = a._fl_rich "
+                   "AND b._fl < a._fl)))")
+        keep = "k._row NOT IN (SELECT _row FROM beaten)"
+    return f"{ranked} SELECT * EXCLUDE (_rich, _fl_rich, _fl, _row), {direction} AS direction FROM r AS k WHERE {keep}"
 
 
 def _direction_sql(columns: set[str]) -> str:

@@ -66,7 +66,8 @@ def _grouped(table: pa.Table, keys: list[str], top: int) -> pa.Table:
     g = table.group_by(keys).aggregate([("packets", "count"), ("packets", "sum")])
     g = pa.table({**{k: g.column(k) for k in keys}, "flows": g.column("packets_count"),
                   "packets": g.column("packets_sum")})
-    return g.sort_by([("packets", "descending"), ("flows", "descending"), *((k, "ascending") for k in keys)]).slice(0, top)
+    order = [("packets", "descending"), ("flows", "descending"), *((k, "ascending") for k in keys)]
+    return g.sort_by(order).slice(0, top)
 
 
 def load_change_file(path: str | Path) -> Any:

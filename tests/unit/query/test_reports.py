@@ -69,7 +69,7 @@ def test_port_scan_candidates(db: FlowLogDatabase) -> None:
 
 def test_brute_force_candidates(db: FlowLogDatabase) -> None:
     rows = _run(db, "brute-force", min_attempts=20)
-    assert [(r["srcaddr"], r["dstport"], r["attempts"], r["rejected"]) for r in rows] == [("203.0.113.9", 22, 25, 25)]
+    assert [(r["srcaddr"], r["dstport"], r["attempts"], r["rejected_records"]) for r in rows] == [("203.0.113.9", 22, 25, 25)]
 
 
 def test_ipv4_ipv6_split(db: FlowLogDatabase) -> None:

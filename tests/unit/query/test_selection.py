@@ -107,7 +107,7 @@ def test_port_scan_finds_the_scanner_not_the_replies(files: list[Path], ids: tup
 
 def test_brute_force_counted_once(files: list[Path]) -> None:
     rows = _run(_db(files), "brute-force", min_attempts=20)
-    assert [(r["srcaddr"], r["dstport"], r["attempts"], r["rejected"]) for r in rows] == [("203.0.113.9", 22, 25, 25)]
+    assert [(r["srcaddr"], r["dstport"], r["attempts"], r["rejected_records"]) for r in rows] == [("203.0.113.9", 22, 25, 25)]
 
 
 def test_top_talkers_match_a_python_sum(files: list[Path]) -> None:
@@ -155,3 +155,36 @@ def test_report_terminal_form_fits_80_columns_and_summarizes_first(files: list[P
     assert "port scanners:       198.51.100.7 (30 ports)" in text
     assert "brute-forcers:       203.0.113.9 (25 attempts)" in text
     assert "2023-11-14T22:13:20Z" in text  # ISO-8601 UTC, not epoch seconds
+
+
+def _one_flow(folder: Path, fid: str, header: str, lines: list[str]) -> Path:
+    p = folder / f"123456789012_vpcflowlogs_us-east-1_{fid}_20231114T2210Z_00000000.log.gz"
+    p.write_bytes(gzip.compress(("\n".join([header, *lines]) + "\n").encode()))
+    return p
+
+
+@pytest.mark.parametrize("richer", ["60s", "600s"])
+def test_different_aggregation_intervals_count_once(tmp_path: Path, richer: str) -> None:
+    """A VPC flow log with 10-minute windows and an ENI's with 1-minute windows record the same flow:
+    the richer log's records are kept, the other's overlapping ones dropped (no double count)."""
+    base = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+    rich = base + " vpc-id"
+    tail = " vpc-0aaaaaaaaaaaaaaaa"
+    flow = f"{ADDR[ENI_B]} {ADDR[ENI_A]} 33000 8080 6"
+    minutes = [f"2 123456789012 {ENI_A} {flow} 10 1000 {T + 60 * i} {T + 60 * i + 59} ACCEPT OK" for i in range(10)]
+    window = [f"2 123456789012 {ENI_A} {flow} 100 10000 {T} {T + 599} ACCEPT OK"]
+    other = [f"2 123456789012 {ENI_A} {ADDR[ENI_B]} {ADDR[ENI_A]} 33001 8080 6 1 1 {T + 700} {T + 759} ACCEPT OK"]
+    files = [
+        _one_flow(tmp_path, VPC_LOG, rich if richer == "600s" else base,
+                  [x + (tail if richer == "600s" else "") for x in window + other]),
+        _one_flow(tmp_path, ENI_LOG, rich if richer == "60s" else base,
+                  [x + (tail if richer == "60s" else "") for x in minutes]),
+    ]
+    db = _db(files)
+    rows = db.query("SELECT flow_log_id, srcport, bytes FROM flows ORDER BY start").to_pylist()
+    kept = [r for r in rows if r["srcport"] == 33000]
+    assert len(kept) == (10 if richer == "60s" else 1)
+    assert {r["flow_log_id"] for r in kept} == {ENI_LOG if richer == "60s" else VPC_LOG}
+    assert sum(int(r["bytes"]) for r in kept) == 10000
+    # a flow only one log recorded (after the ENI log's hour) stays, whatever the ranking
+    assert [r["srcport"] for r in rows].count(33001) == 1
