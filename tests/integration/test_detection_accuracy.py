@@ -3,9 +3,9 @@
 
 Thresholds: the scenarios have no background noise, and each attack is far above the report thresholds
 (20 ports, 20 attempts), so a correct detection finds every attacker and nothing else. The one
-exception is a single report on a distributed scan: each of its ~190 hosts probes about five ports,
-fewer than 20, so port-scan alone finds only those that happened to probe more, and distributed-scan
-the rest; together they must find all. Busy servers (many clients, many ephemeral ports, replies on
+exception is a single report on a distributed scan: each of its ~185 hosts sends about 20 probes,
+around the threshold, so port-scan alone finds those that crossed it and distributed-scan the rest;
+together they must find all. Busy servers (many clients, many ephemeral ports, replies on
 every client) must give no detection at all: the reply flows are not scans.
 """
 
