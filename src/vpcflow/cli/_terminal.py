@@ -20,6 +20,7 @@ _GAP = "  "
 
 
 _MIN_TEXT = 16  # text columns shrink down to this before columns are left out
+_MIN_WRAP = 24  # a wrapping column narrower than this is left out instead
 
 
 def _cut(text: str, width: int, middle: bool = False) -> str:
@@ -60,14 +61,18 @@ def render_table(table: pa.Table, *, title: str | None = None, width: int = WIDT
     names = table.column_names
     rows = [[display(c, r[c]) for c in names] for r in table.to_pylist()]
     widths = [min(_MAX_CELL, max([len(c), *(len(r[i]) for r in rows)])) for i, c in enumerate(names)]
-    _shrink(widths, [i for i, c in enumerate(names) if not _numeric(table, c)], width)
+    # Wrapping text (a rule) takes whatever width is left when its turn comes, so it is shrunk last.
+    wrap_cols = [i for i, c in enumerate(names) if _wraps(c)]
+    _shrink(widths, [i for i, c in enumerate(names) if not _numeric(table, c) and i not in wrap_cols], width)
     shown: list[int] = []
     used = 0
     for i, w in enumerate(widths):
-        need = w + (len(_GAP) if shown else 0)
-        if used + need <= width:
+        gap = len(_GAP) if shown else 0
+        if i in wrap_cols and used + gap + w > width and width - used - gap >= _MIN_WRAP:
+            widths[i] = w = width - used - gap
+        if used + gap + w <= width:
             shown.append(i)
-            used += need
+            used += gap + w
         elif not shown:  # one column wider than the terminal: cut it
             shown.append(i)
             widths[i] = width

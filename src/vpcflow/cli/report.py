@@ -83,7 +83,6 @@ def command(
     chosen = list(REPORTS.values()) if name == "all" else [REPORTS[name]]
     terminal = output == "table"
     rows_each = limit or (5 if name == "all" and terminal else 20)
-    results: list[tuple[str, str, pa.Table]] = []
     if terminal:
         for label, text in summary_rows(db, selection, min_ports=min_ports, min_attempts=min_attempts):
             click.echo(textwrap.fill(text, WIDTH, initial_indent=f"{label + ':':<21}", subsequent_indent=" " * 21))
@@ -94,8 +93,6 @@ def command(
         sql = render_sql(report, columns, limit=rows_each, addr=addr, min_ports=min_ports,
                          min_attempts=min_attempts, has_decisions=db.has_decisions)
         table = db.query(sql)
-        description = report.description.format(min_ports=min_ports, min_attempts=min_attempts)
-        results.append((report.title, description, table))
         if terminal:
             click.echo("")
             click.echo("\n".join(render_table(table, title=f"{report.title} ({report.name})")))

@@ -166,8 +166,8 @@ REPORTS: dict[str, Report] = {
                "FROM rejections GROUP BY rule ORDER BY records DESC LIMIT {limit}", (), decisions=True),
         Report("rejected-flows", "Rejected flows and their rules",
                "Every REJECT record with the rule that decided it (side channel).",
-               "SELECT flow_log_id, interface_id, flow_direction, srcaddr, dstaddr, srcport, dstport, protocol, "
-               "packets, start, \"end\", rule FROM rejections ORDER BY start, interface_id "
+               "SELECT srcaddr, dstaddr, dstport, rule, start, protocol, packets, srcport, interface_id, "
+               "flow_direction, \"end\", flow_log_id FROM rejections ORDER BY start, interface_id "
                "LIMIT {limit}", (), decisions=True),
     )
 }

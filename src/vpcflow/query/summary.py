@@ -17,6 +17,7 @@ def summary_rows(db: FlowLogDatabase, selection: Selection, *, min_ports: int = 
                  min_attempts: int = 20) -> list[tuple[str, str]]:
     """(label, text) pairs: selection, records, time range, accept/reject, NODATA/SKIPDATA, findings."""
     cols = {c for c, _ in db.columns()}
+
     def agg(col: str, expr: str) -> str:
         return expr if col in cols else "NULL"
 
