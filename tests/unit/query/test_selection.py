@@ -22,6 +22,7 @@ ENI_A, ENI_B = "eni-0aaaaaaaaaaaaaaaa", "eni-0bbbbbbbbbbbbbbbb"
 ADDR = {ENI_A: "10.0.0.5", ENI_B: "10.0.0.9"}
 VPC_LOG, ENI_LOG = "fl-0aaaaaaaaaaaaaaa1", "fl-0aaaaaaaaaaaaaaa2"
 T = 1700000000
+SUBNET_A, INSTANCE_A = "subnet-0aaaaaaaaaaaaaaaa", "i-0aaaaaaaaaaaaaaaa"
 
 
 def _records() -> list[tuple[str, str, str, int, int, int, int, str]]:
@@ -50,9 +51,9 @@ def _write(folder: Path) -> list[Path]:
     default += [f"2 123456789012 {e} {s} {d} {sp} {dp} 6 {pk} {by} {T} {T + 59} {a} OK"
                 for e, s, d, sp, dp, pk, by, a in recs]
     rich = ["version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
-            "action log-status vpc-id flow-direction"]
+            "action log-status vpc-id subnet-id instance-id pkt-srcaddr pkt-dstaddr flow-direction"]
     rich += [f"5 123456789012 {e} {s} {d} {sp} {dp} 6 {pk} {by} {T} {T + 59} {a} OK vpc-0aaaaaaaaaaaaaaaa "
-             f"{_direction(e, s, d)}"
+             f"{SUBNET_A} {INSTANCE_A} {s} {d} {_direction(e, s, d)}"
              for e, s, d, sp, dp, pk, by, a in recs if e == ENI_A]
     paths = []
     for fid, lines in ((VPC_LOG, default), (ENI_LOG, rich)):
@@ -188,3 +189,73 @@ def test_different_aggregation_intervals_count_once(tmp_path: Path, richer: str)
     assert sum(int(r["bytes"]) for r in kept) == 10000
     # a flow only one log recorded (after the ENI log's hour) stays, whatever the ranking
     assert [r["srcport"] for r in rows].count(33001) == 1
+
+
+def _sum(keys: list[tuple[object, ...]], values: list[tuple[int, ...]]) -> dict[tuple[object, ...], list[int]]:
+    out: dict[tuple[object, ...], list[int]] = {}
+    for k, v in zip(keys, values, strict=True):
+        acc = out.setdefault(k, [0] * len(v))
+        for i, x in enumerate(v):
+            acc[i] += x
+    return out
+
+
+def _expected(name: str) -> dict[tuple[object, ...], list[int]]:
+    """Each named report computed in plain Python from the records (each once)."""
+    recs = _records()
+    rich = [r for r in recs if r[0] == ENI_A]  # only the ENI's own log has subnet, instance, pkt-* fields
+    if name in ("accepted", "rejected"):
+        act = "ACCEPT" if name == "accepted" else "REJECT"
+        return _sum([(s, sp, d, dp) for _e, s, d, sp, dp, _p, _b, a in recs if a == act],
+                    [(1,) for *_, a in recs if a == act])
+    if name in ("ipv4", "traffic-from", "traffic-to"):
+        keep = [r for r in recs if name == "ipv4" or (r[1] if name == "traffic-from" else r[2]) == "203.0.113.9"]
+        return _sum([(s, sp, d, dp) for _e, s, d, sp, dp, *_ in keep], [(1,)] * len(keep))
+    if name in ("admin-port", "ssh-rdp"):
+        ports = (22, 23, 3389, 5985, 5986, 5900) if name == "admin-port" else (22, 3389)
+        keep = [r for r in recs if r[4] in ports]
+        return _sum([(dp, a, s, d) for _e, s, d, _sp, dp, _p, _b, a in keep], [(p, b, 1) for *_, p, b, _a in keep])
+    if name == "rejected-tcp":
+        keep = [r for r in recs if r[7] == "REJECT"]
+        return _sum([(s, d, dp) for _e, s, d, _sp, dp, *_ in keep], [(p, 1) for *_, p, _b, _a in keep])
+    if name == "top-tcp":
+        return _sum([(s, d, sp, dp) for _e, s, d, sp, dp, *_ in recs], [(b, p) for *_, p, b, _a in recs])
+    if name in ("top-talkers", "bytes-transferred"):
+        return _sum([(s, d) for _e, s, d, *_ in recs], [(b, p) for *_, p, b, _a in recs])
+    if name in ("top-talkers-packet-level", "bytes-transferred-packet-level"):
+        return _sum([(s, d) for _e, s, d, *_ in rich], [(b, p) for *_, p, b, _a in rich])
+    if name in ("top-talking-instances", "top-talking-subnets"):
+        key = INSTANCE_A if name == "top-talking-instances" else SUBNET_A
+        return _sum([(key,) for _ in rich], [(b, p) for *_, p, b, _a in rich])
+    raise AssertionError(name)
+
+
+_COLUMNS = {
+    "accepted": ("srcaddr", "srcport", "dstaddr", "dstport"), "rejected": ("srcaddr", "srcport", "dstaddr", "dstport"),
+    "ipv4": ("srcaddr", "srcport", "dstaddr", "dstport"), "traffic-from": ("srcaddr", "srcport", "dstaddr", "dstport"),
+    "traffic-to": ("srcaddr", "srcport", "dstaddr", "dstport"),
+    "admin-port": ("dstport", "action", "srcaddr", "dstaddr"), "ssh-rdp": ("dstport", "action", "srcaddr", "dstaddr"),
+    "rejected-tcp": ("srcaddr", "dstaddr", "dstport"), "top-tcp": ("srcaddr", "dstaddr", "srcport", "dstport"),
+    "top-talkers": ("srcaddr", "dstaddr"), "bytes-transferred": ("srcaddr", "dstaddr"),
+    "top-talkers-packet-level": ("pkt_srcaddr", "pkt_dstaddr"),
+    "bytes-transferred-packet-level": ("pkt_srcaddr", "pkt_dstaddr"),
+    "top-talking-instances": ("instance_id",), "top-talking-subnets": ("subnet_id",),
+}
+_VALUES = {"accepted": (), "rejected": (), "ipv4": (), "traffic-from": (), "traffic-to": (),
+           "admin-port": ("packets", "bytes", "records"), "ssh-rdp": ("packets", "bytes", "records"),
+           "rejected-tcp": ("packets", "records")}
+
+
+@pytest.mark.parametrize("name", list(_COLUMNS))
+def test_named_report_matches_a_python_computation(files: list[Path], name: str) -> None:
+    rows = _run(_db(files), name, limit=100_000, addr="203.0.113.9")
+    values = _VALUES.get(name, ("bytes", "packets"))
+    got: dict[tuple[object, ...], list[int]] = {}
+    for r in rows:
+        key = tuple(r[c] for c in _COLUMNS[name])
+        if values:
+            assert key not in got, f"{name}: {key} listed twice"
+            got[key] = [int(r[v]) for v in values]  # type: ignore[call-overload]
+        else:  # record listings: each record once
+            got[key] = [got.get(key, [0])[0] + 1]
+    assert got == _expected(name)
