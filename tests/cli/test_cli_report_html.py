@@ -153,3 +153,10 @@ def test_page_renders_without_console_errors(tmp_path: Path) -> None:
     green = np.all(np.abs(img - np.array([0x2B, 0x8A, 0x3E])) < 12, axis=2).sum()
     red = np.all(np.abs(img - np.array([0xC9, 0x2A, 0x2A])) < 12, axis=2).sum()
     assert green > 500 and red > 500, (green, red)
+
+
+def test_page_names_the_chosen_flow_log(tmp_path: Path) -> None:
+    page = _report(tmp_path, "--flow-log-id", "fl-0123456789abcdef0").read_text()
+    assert "<td>flow logs</td><td>fl-0123456789abcdef0</td>" in page
+    r = CliRunner().invoke(cli, ["report", "all", "--path", str(tmp_path), "--flow-log-id", "fl-0ffffffffffffffff"])
+    assert r.exit_code != 0 and "fl-0ffffffffffffffff" in str(r.exception or r.output)
