@@ -1,4 +1,6 @@
-"""``vpcflow read``: print flow records from any destination, filtered, optionally aggregated by 5-tuple.
+"""``vpcflow read``: print flow records from any destination, filtered, optionally aggregated into
+conversations (``--aggregate``: source, destination, service port, protocol, action; overlapping flow
+logs counted once, docs/reports.md).
 
 Sources: the data directory (local bucket store + embedded CloudWatch Logs store), ``--path`` files,
 a real or emulated S3 bucket (``--s3 s3://bucket/prefix`` with ``--endpoint-url``) or CloudWatch Logs
