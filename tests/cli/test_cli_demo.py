@@ -261,3 +261,13 @@ def test_report_all_in_the_terminal_is_short_and_80_columns(demo: dict[str, obje
     assert len(lines) < 300  # was 2,381 lines
     assert any(x.startswith("port scanners:       185.220.101.") for x in lines)
     assert any(x.startswith("brute-forcers:       45.155.205.") for x in lines)
+
+
+def test_scan_found_from_the_files_alone(demo: dict[str, object], tmp_path: Path) -> None:
+    """The VPC log's files read with --path and no topology: interface addresses inferred from the records."""
+    root = Path(str(demo["data"])) / "s3" / "vpcflow-demo-logs" / "AWSLogs"
+    r = CliRunner().invoke(cli, ["report", "port-scan", "--path", str(root), "--data-dir", str(tmp_path / "none"),
+                                 "-o", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert [str(x["srcaddr"])[:12] for x in rows] == ["185.220.101."]
