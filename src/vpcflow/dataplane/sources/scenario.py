@@ -446,6 +446,8 @@ def _workload(w: Any, path: KeyPath, ctx: _Ctx, res: _Resolver, duration: float,
     if "sources" in w and not single:
         raise ctx.error((*path, "sources"), "sources applies to scan and bruteforce workloads")
     n_sources = int(_number(w.get("sources", 1), ctx, (*path, "sources"), lo=1, hi=65536))
+    if n_sources != w.get("sources", 1):
+        raise ctx.error((*path, "sources"), f"expected a whole number of hosts, got {w['sources']!r}")
     exchanges = _range(w.get("exchanges"), ctx, (*path, "exchanges"), (1, 1), lo=1)
     if "exchanges" in w and (kind not in ("tcp", "bruteforce") or backend is not None):
         raise ctx.error((*path, "exchanges"), "exchanges apply to tcp workloads without a backend")

@@ -253,6 +253,7 @@ def test_demo_scenario_and_registry() -> None:
         ("  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: 1, sources: 3}\n", "t.yaml:5",
          "sources applies to scan and bruteforce"),
         ("  - {name: a, kind: scan, from: internet, to: app-1a, rate: 1, sources: 0}\n", "t.yaml:5", "out of range"),
+        ("  - {name: a, kind: scan, from: internet, to: app-1a, rate: 1, sources: 2.5}\n", "t.yaml:5", "whole number"),
     ],
 )
 def test_scenario_errors_name_file_line_and_key(text: str, where: str, message: str) -> None:
