@@ -87,7 +87,8 @@ REPORTS: dict[str, Report] = {
         _r("top-talkers-packet-level", "VpcFlowLogsTopTalkersPacketLevel", "Top talkers (packet level)",
            "pkt-srcaddr/pkt-dstaddr pairs by bytes (the original addresses behind NAT and load balancers).",
            "SELECT pkt_srcaddr, pkt_dstaddr, SUM(bytes) AS bytes, SUM(packets) AS packets FROM flows "
-           f"WHERE {_OK} AND pkt_srcaddr IS NOT NULL GROUP BY ALL ORDER BY bytes DESC LIMIT {{limit}}", ("pkt_srcaddr", "pkt_dstaddr")),
+           f"WHERE {_OK} AND pkt_srcaddr IS NOT NULL GROUP BY ALL ORDER BY bytes DESC LIMIT {{limit}}",
+           ("pkt_srcaddr", "pkt_dstaddr")),
         _r("top-talking-instances", "VpcFlowLogsTopTalkingInstances", "Top talking instances",
            "Instances by bytes.",
            "SELECT instance_id, SUM(bytes) AS bytes, SUM(packets) AS packets FROM flows "
@@ -109,7 +110,8 @@ REPORTS: dict[str, Report] = {
         _r("bytes-transferred-packet-level", "VpcFlowLogsTotalBytesTransferredPacketLevel",
            "Bytes transferred (packet level)", "Total bytes per pkt-srcaddr/pkt-dstaddr pair.",
            "SELECT pkt_srcaddr, pkt_dstaddr, SUM(bytes) AS bytes, SUM(packets) AS packets FROM flows "
-           f"WHERE {_OK} AND pkt_srcaddr IS NOT NULL GROUP BY ALL ORDER BY bytes DESC LIMIT {{limit}}", ("pkt_srcaddr", "bytes")),
+           f"WHERE {_OK} AND pkt_srcaddr IS NOT NULL GROUP BY ALL ORDER BY bytes DESC LIMIT {{limit}}",
+           ("pkt_srcaddr", "bytes")),
         _r("traffic-from", "VpcFlowLogsTrafficFrmSrcAddr", "Traffic from an address",
            "Records whose srcaddr is the given address.",
            "SELECT {records} FROM flows WHERE srcaddr = {addr} ORDER BY start LIMIT {limit}", ("srcaddr",),

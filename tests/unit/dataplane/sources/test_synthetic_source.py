@@ -243,7 +243,7 @@ def test_demo_scenario_and_registry() -> None:
         ("  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: 1, start: 1h}\n", "t.yaml:5", "starts after"),
         ("  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: 1, ipv6: true}\n", "t.yaml:5", "no IPv6"),
         ("  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: 1, ports: 70000}\n", "t.yaml:5", "0-65535"),
-        ("  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: -1}\n", "t.yaml:5", "out of range"),
+        ("  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: -1}\n", "t.yaml:5", "below the minimum"),
         (
             "  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: 1, request_bytes: [9, 1]}\n",
             "t.yaml:5",
@@ -252,7 +252,7 @@ def test_demo_scenario_and_registry() -> None:
         ("  - {name: a, kind: tcp, from: 'cidr:10.0.0.0/33', to: app-1a, rate: 1}\n", "t.yaml:5", "bad address"),
         ("  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: 1, sources: 3}\n", "t.yaml:5",
          "sources applies to scan and bruteforce"),
-        ("  - {name: a, kind: scan, from: internet, to: app-1a, rate: 1, sources: 0}\n", "t.yaml:5", "out of range"),
+        ("  - {name: a, kind: scan, from: internet, to: app-1a, rate: 1, sources: 0}\n", "t.yaml:5", "below the minimum"),
         ("  - {name: a, kind: scan, from: internet, to: app-1a, rate: 1, sources: 2.5}\n", "t.yaml:5", "whole number"),
     ],
 )
