@@ -196,3 +196,78 @@ def test_read_a_flow_log_prints_exactly_its_delivered_lines(demo: dict[str, obje
     r = CliRunner().invoke(cli, ["read", "--data-dir", str(data), "--flow-log-id", fl.flow_log_id])
     assert r.exit_code == 0, r.output
     assert sorted(r.output.splitlines()) == delivered
+
+
+def _report_json(data: Path, name: str, *args: str) -> list[dict[str, object]]:
+    r = CliRunner().invoke(cli, ["report", name, "--data-dir", str(data), "--limit", "1000", "-o", "json", *args])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.output)  # type: ignore[no-any-return]
+
+
+def test_scan_and_brute_force_found_on_every_selection(demo: dict[str, object]) -> None:
+    """The VPC's default-format flow log alone (no flow-direction), the bastion's own log, and all of them."""
+    data = Path(str(demo["data"]))
+    fls = demo["flow_logs"]
+    vpc, eni = fls["VPC:vpc-097d5b620001373d6"], fls[f"NetworkInterface:{BASTION}"]  # type: ignore[index]
+    # independently: the scanner's distinct ports at the load balancer 10.0.0.10, from the raw records
+    raw = _q(data, "SELECT srcaddr, COUNT(DISTINCT dstport) AS ports FROM vpc_flow_logs WHERE "
+                   f"flow_log_id = '{vpc.flow_log_id}' AND dstaddr = '10.0.0.10' AND srcaddr LIKE '185.220.101.%' "
+                   "GROUP BY srcaddr")
+    assert len(raw) == 1 and int(raw[0]["ports"]) == 2028  # type: ignore[call-overload]
+    scanner = raw[0]["srcaddr"]
+    # the scan never gets an answer: every port it tried is a probe
+    ports = _q(data, "SELECT COUNT(DISTINCT dstport) AS n FROM vpc_flow_logs WHERE "
+                     f"flow_log_id = '{vpc.flow_log_id}' AND srcaddr = '{scanner}'")[0]["n"]
+    for sel in ((), ("--flow-log-id", vpc.flow_log_id)):
+        scans = _report_json(data, "port-scan", *sel)
+        assert scans[0]["srcaddr"] == scanner and scans[0]["distinct_ports"] == ports, sel
+        assert scans[0]["targets"] == 2  # the load balancer 10.0.0.10 and the bastion
+        # no internal address is a scanner: reply flows to clients' ephemeral ports are answered traffic
+        assert all(not str(r["srcaddr"]).startswith("10.") for r in scans), scans
+    for sel in ((), ("--flow-log-id", vpc.flow_log_id), ("--flow-log-id", eni.flow_log_id)):
+        brute = _report_json(data, "brute-force", *sel)
+        assert [(str(r["srcaddr"])[:11], r["dstport"]) for r in brute] == [("45.155.205.", 22)], sel
+
+
+def test_no_interface_counted_twice(demo: dict[str, object]) -> None:
+    """The VPC's flow log covers every interface once; the others record subsets of the same traffic.
+    Over all flow logs, de-duplicated, every report must therefore equal the VPC log's own numbers."""
+    data = Path(str(demo["data"]))
+    vpc = demo["flow_logs"]["VPC:vpc-097d5b620001373d6"]  # type: ignore[index]
+    talkers = {(r["srcaddr"], r["dstaddr"]): r["bytes"] for r in _report_json(data, "top-talkers")}
+    independent = {(r["srcaddr"], r["dstaddr"]): r["bytes"] for r in _q(
+        data, "SELECT srcaddr, dstaddr, SUM(bytes) AS bytes FROM vpc_flow_logs WHERE log_status = 'OK' AND "
+              f"flow_log_id = '{vpc.flow_log_id}' GROUP BY ALL ORDER BY bytes DESC LIMIT 1000")}
+    assert talkers == independent
+    n = _q(data, f"SELECT COUNT(*) AS n FROM vpc_flow_logs WHERE flow_log_id = '{vpc.flow_log_id}'")[0]["n"]
+    r = CliRunner().invoke(cli, ["report", "top-talkers", "--data-dir", str(data)])
+    assert r.exit_code == 0, r.output
+    assert f"records:             {int(n):,} (" in r.output  # type: ignore[call-overload]
+    # the charts read the same de-duplicated table: the top-talkers chart's bars are these sums
+    from vpcflow.cli._sources import open_flows
+
+    db, _ = open_flows(data, ())
+    per_src = db.query("SELECT srcaddr, SUM(bytes) AS b FROM flows WHERE log_status = 'OK' GROUP BY srcaddr").to_pylist()
+    raw = {r["srcaddr"]: r["b"] for r in _q(data, "SELECT srcaddr, SUM(bytes) AS b FROM vpc_flow_logs WHERE "
+                                                  f"log_status = 'OK' AND flow_log_id = '{vpc.flow_log_id}' GROUP BY srcaddr")}
+    assert {r["srcaddr"]: r["b"] for r in per_src} == raw
+
+
+def test_report_all_in_the_terminal_is_short_and_80_columns(demo: dict[str, object]) -> None:
+    r = CliRunner().invoke(cli, ["report", "all", "--data-dir", str(demo["data"])])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].startswith("flow logs:") and max(len(x) for x in lines) <= 80
+    assert len(lines) < 300  # was 2,381 lines
+    assert any(x.startswith("port scanners:       185.220.101.") for x in lines)
+    assert any(x.startswith("brute-forcers:       45.155.205.") for x in lines)
+
+
+def test_scan_found_from_the_files_alone(demo: dict[str, object], tmp_path: Path) -> None:
+    """The VPC log's files read with --path and no topology: interface addresses inferred from the records."""
+    root = Path(str(demo["data"])) / "s3" / "vpcflow-demo-logs" / "AWSLogs"
+    r = CliRunner().invoke(cli, ["report", "port-scan", "--path", str(root), "--data-dir", str(tmp_path / "none"),
+                                 "-o", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert [str(x["srcaddr"])[:12] for x in rows] == ["185.220.101."]

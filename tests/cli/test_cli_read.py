@@ -64,11 +64,23 @@ def test_filters(logs: Path, args: list[str], expected: list[int]) -> None:
     assert sorted(_read(logs, *args)) == sorted(LINES[i] for i in expected)
 
 
-def test_aggregate_by_five_tuple(logs: Path) -> None:
-    rows = json.loads("\n".join(_read(logs, "--aggregate", "--port", "22", "-o", "json")))
-    by = {(r["srcaddr"], r["dstport"]): r for r in rows}
+def test_aggregate_by_conversation(logs: Path) -> None:
+    r = CliRunner().invoke(cli, ["read", "--path", str(logs), "--aggregate", "--port", "22", "-o", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert r.stderr.startswith("2 conversation(s) from 3 record(s)")  # the summary, outside the JSON
+    by = {(r["srcaddr"], r["port"]): r for r in rows}
     ssh = by[("172.31.16.139", 22)]
-    assert (ssh["packets"], ssh["bytes"], ssh["records"], ssh["start"], ssh["end"]) == (30, 5249, 2, 1418530010, 1418530090)
+    assert (ssh["packets"], ssh["bytes"], ssh["records"], ssh["connections"], ssh["start"], ssh["end"]) == (
+        30, 5249, 2, 1, 1418530010, 1418530090)
+
+
+def test_aggregate_table_summarizes_first_within_80_columns(logs: Path) -> None:
+    out = _read(logs, "--aggregate", "-o", "table")
+    assert out[0].startswith("5 conversation(s) from 6 record(s)")  # the NODATA record has no flow
+    assert max(len(line) for line in out) <= 80
+    ssh = next(line for line in out if line.startswith("172.31.16.139     172.31.16.21"))
+    assert ssh.split()[2:8] == ["22", "6", "ACCEPT", "5.1", "KiB", "30"]  # bytes in binary units
 
 
 def test_bad_inputs_are_one_line_errors(logs: Path) -> None:

@@ -89,11 +89,46 @@ def test_opening_ssh_accepts_exactly_the_brute_force(run_config: Path) -> None:
 
 
 def test_cli_text_output_and_bad_change(run_config: Path, tmp_path: Path) -> None:
-    r = CliRunner().invoke(cli, ["whatif", str(run_config), "--change",
-                                 str(ROOT / "examples" / "whatif" / "block-office-ssh.yaml")])
+    change = str(ROOT / "examples" / "whatif" / "block-office-ssh.yaml")
+    r = CliRunner().invoke(cli, ["whatif", str(run_config), "--change", change, "--detail"])
     assert r.exit_code == 0, r.output
     assert "before: ACCEPT" in r.output and "after:  REJECT" in r.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("changes:\n  - remove: security_groups[nope].ingress[0]\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: changes\[0\]"):
         replay(run_config, bad)
+
+
+def test_cli_summary_comes_first_fits_80_columns_and_matches_the_rows(run_config: Path) -> None:
+    change = ROOT / "examples" / "whatif" / "open-ssh.yaml"
+    rows = replay(run_config, change).changed.to_pylist()
+    r = CliRunner().invoke(cli, ["whatif", str(run_config), "--change", str(change)])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    packets = sum(int(x["packets"]) for x in rows)  # type: ignore[call-overload]
+    assert lines[0].startswith(f"{len(rows):,} flow outcome(s) changed, {packets:,} of ")
+    assert max(len(line) for line in lines) <= 80
+    assert "before: " not in r.stdout  # the per-flow paragraphs only with --detail
+    # the outcome-change table, checked against the rows counted here
+    by: dict[tuple[str, str], list[int]] = {}
+    for x in rows:
+        acc = by.setdefault((str(x["before"]), str(x["after"])), [0, 0])
+        acc[0] += 1
+        acc[1] += int(x["packets"])  # type: ignore[call-overload]
+    start = lines.index("outcome changes") + 3
+    got = {(ln.split()[0], ln.split()[1]): [int(v.replace(",", "")) for v in ln.split()[2:4]]
+           for ln in lines[start:start + len(by)]}
+    assert got == by
+    sources = {str(x["srcaddr"]) for x in rows}
+    assert any(s in r.stdout for s in sources)
+    detail = CliRunner().invoke(cli, ["whatif", str(run_config), "--change", str(change), "--detail"])
+    assert detail.stdout.count("    before: ") == len(rows)
+    assert detail.stdout.index("outcome changes") < detail.stdout.index("    before: ")
+
+
+def test_docs_whatif_exists_and_help_names_it() -> None:
+    r = CliRunner().invoke(cli, ["whatif", "--help"])
+    assert "docs/whatif.md" in r.output
+    text = (ROOT / "docs" / "whatif.md").read_text()
+    for word in ("remove", "add", "set", "--detail"):
+        assert word in text

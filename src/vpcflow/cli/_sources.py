@@ -12,11 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from vpcflow.core.errors import ConfigError
+from vpcflow.model.flowlog import FlowLog
+from vpcflow.model.topology.model import Topology
 from vpcflow.query.athena import athena_table
 from vpcflow.query.duck import FlowLogDatabase, find_log_files
 from vpcflow.query.readers import read_all, read_log_store
+from vpcflow.query.selection import Selection, prepare_flows
 from vpcflow.runtime.datadir import DataDir
 from vpcflow.storage.logstore import LogStore
 
@@ -55,10 +60,41 @@ def _add_cloudwatch(db: FlowLogDatabase, dd: DataDir) -> None:
             seen.add((group, fl.log_format))
             shared = sum(1 for f in flow_logs if f.log_group_name == group) > 1
             table = read_all(read_log_store(store, group, log_format=fl.log_format, lenient=shared))
-            if table is not None and table.num_rows:
-                db.add_arrow(table, flow_log_id=None if shared else fl.flow_log_id)
+            if table is None or not table.num_rows:
+                continue
+            if not shared:
+                db.add_arrow(table, flow_log_id=fl.flow_log_id)
+                continue
+            group_logs = [f for f in flow_logs if f.log_group_name == group]
+            formats = {f.flow_log_id: f.log_format for f in group_logs}
+            for fid, part in _split_by_flow_log(table, group_logs, dd):
+                # an interface owned by a flow log of another format is read with that format
+                if fid is None or formats[fid] == fl.log_format:
+                    db.add_arrow(part, flow_log_id=fid)
     finally:
         store.close()
+
+
+def _split_by_flow_log(table: pa.Table, flow_logs: list[FlowLog], dd: DataDir) -> list[tuple[str | None, pa.Table]]:
+    """A shared log group's records, each given the flow log whose resource covers its interface.
+
+    AWS writes one stream per interface into the group (spec 3); the interface's VPC, subnet or own id
+    tells which flow log it came from. Interfaces no flow log covers (a topology changed since) keep no id.
+    """
+    if "interface_id" not in table.column_names:
+        return [(None, table)]
+    owner: dict[str, str] = {}
+    topo = _topology(dd.path)
+    for eni in topo.enis_by_id.values() if topo is not None else ():
+        for fl in sorted(flow_logs, key=lambda f: f.flow_log_id):
+            if fl.resource_id in (eni.network_interface_id, eni.subnet_id, eni.vpc_id):
+                owner.setdefault(eni.network_interface_id, fl.flow_log_id)
+    ids = pa.array([owner.get(e) for e in table.column("interface_id").to_pylist()], pa.string())
+    out: list[tuple[str | None, pa.Table]] = []
+    for fid in sorted({*ids.to_pylist()}, key=lambda x: x or ""):
+        mask = pc.is_null(ids) if fid is None else pc.fill_null(pc.equal(ids, fid), False)
+        out.append((fid, table.filter(mask)))
+    return out
 
 
 def open_database(data_dir: Path, paths: tuple[str, ...]) -> FlowLogDatabase:
@@ -106,3 +142,45 @@ def athena_ddl_for(data_dir: Path, flow_log_id: str | None, table_name: str) -> 
         return athena_table(fl, table_name=table_name).ddl
     except ValueError as e:
         raise ConfigError(f"--flow-log-id {flow_log_id}: {e}") from e
+
+
+def _topology(data_dir: Path) -> Topology | None:
+    """The topology stored in a data directory, or None."""
+    from vpcflow.model.topology.loader import loads_topology
+
+    if not data_dir.is_dir():
+        return None
+    dd = DataDir.resolve(data_dir)
+    if not dd.state_path.exists():
+        return None
+    with dd.state() as state:
+        stored = state.get_topology_document()
+    return None if stored is None else loads_topology(stored.text, source=stored.source, fmt=stored.fmt)
+
+
+def eni_addresses(data_dir: Path) -> dict[str, tuple[str, ...]]:
+    """Every address of every interface of the data directory's topology (empty without one).
+
+    The records name an interface's primary private address even for traffic to its public or Elastic
+    IP (spec 2.6), but all are listed: a record matching any of them is the interface's own traffic.
+    """
+    topo = _topology(data_dir)
+    if topo is None:
+        return {}
+    return {
+        e.network_interface_id: tuple(str(a) for a in (*e.private_ips, *e.ipv6_addresses, *e.public_ips))
+        for e in topo.enis_by_id.values()
+    }
+
+
+flow_log_id_option = click.option(
+    "--flow-log-id", "flow_log_ids", multiple=True,
+    help="Only this flow log's records (repeatable); default: every flow log, overlapping coverage counted once.",
+)
+
+
+def open_flows(data_dir: Path, paths: tuple[str, ...], flow_log_ids: tuple[str, ...] = ()) -> tuple[
+        FlowLogDatabase, Selection]:
+    """The database with its ``flows`` view: the selection, de-duplicated, with each record's direction."""
+    db = open_database(data_dir, paths)
+    return db, prepare_flows(db, flow_log_ids=flow_log_ids, eni_addresses=eni_addresses(data_dir))

@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from vpcflow.cli._sources import open_database
+from vpcflow.cli._sources import open_flows
 from vpcflow.cli.run import execute_with_progress, print_summary
 from vpcflow.core.errors import ConfigError
 from vpcflow.query.reports import REPORTS, render_sql
@@ -64,7 +64,7 @@ def _where(result: RunResult, console: Console) -> None:
 
 
 def _report(dd: DataDir, console: Console) -> None:
-    db = open_database(dd.path, ())
+    db, _selection = open_flows(dd.path, ())  # every flow log, overlapping coverage counted once
     cols = {c for c, _ in db.columns()}
     for name, title in (("top-talkers", "top talkers"), ("brute-force", "brute-force candidates"),
                         ("port-scan", "port-scan candidates")):

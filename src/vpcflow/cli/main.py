@@ -46,8 +46,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "topology": ("vpcflow.cli.topology:group",
                  "Topology files: the modelled network (VPCs, subnets, ENIs, security groups, NACLs, routes) and IAM."),
     "whatif": ("vpcflow.cli.whatif:command",
-               "Replay CONFIG's traffic against its topology and against the topology edited by CHANGE, and print"
-               " every flow whose action changes, with the rule..."),
+               "Replay CONFIG's traffic against its topology and against the topology edited by CHANGE, and summarize"
+               " the flows whose action changes: how many,..."),
 }
 
 #: The width click's help uses for a command's summary (``get_short_help_str(limit=...)``).

@@ -1,4 +1,6 @@
-"""``vpcflow read``: print flow records from any destination, filtered, optionally aggregated by 5-tuple.
+"""``vpcflow read``: print flow records from any destination, filtered, optionally aggregated into
+conversations (``--aggregate``: source, destination, service port, protocol, action; overlapping flow
+logs counted once, docs/reports.md).
 
 Sources: the data directory (local bucket store + embedded CloudWatch Logs store), ``--path`` files,
 a real or emulated S3 bucket (``--s3 s3://bucket/prefix`` with ``--endpoint-url``) or CloudWatch Logs
@@ -12,22 +14,28 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import sys
+import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vpcflow.cli._output import print_table
-from vpcflow.cli._sources import data_dir_option, open_database, path_option
+from vpcflow.cli._sources import data_dir_option, eni_addresses, open_database, path_option
+from vpcflow.cli._terminal import WIDTH, render_table
 from vpcflow.codecs.addresses import strings_to_addresses
 from vpcflow.codecs.text import header_line, render_lines
 from vpcflow.core.errors import ConfigError
 from vpcflow.dataplane.evaluate.rules import net_to_words
-from vpcflow.query.duck import FlowLogDatabase
+from vpcflow.query.duck import VIEW, FlowLogDatabase
 from vpcflow.query.filter_pattern import compile_pattern
+from vpcflow.query.selection import FLOWS, prepare_flows
 
 _META = ("date", "flow_log_id")
+TERMINAL_ROWS = 40  # rows of `--aggregate -o table` (a terminal) unless --limit says otherwise
 
 
 def parse_time(value: str, option: str) -> int:
@@ -102,7 +110,7 @@ def _remote_database(s3: str | None, log_group: str | None, endpoint_url: str | 
 @click.option("--endpoint-url", help="With --s3/--log-group: the endpoint (MinIO, moto, ...); AWS when omitted.")
 @click.option("--region", default="us-east-1", show_default=True, help="With --s3/--log-group.")
 @click.option("--log-format", help="With --log-group: the flow log's LogFormat (default format when omitted).")
-@click.option("--flow-log-id", help="Only this flow log's records.")
+@click.option("--flow-log-id", "flow_log_ids", multiple=True, help="Only this flow log's records (repeatable).")
 @click.option("--start", "start", help="Records ending at or after this time (epoch seconds or ISO 8601).")
 @click.option("--end", "end", help="Records starting before this time.")
 @click.option("--addr", help="srcaddr or dstaddr is this address or inside this CIDR.")
@@ -112,14 +120,16 @@ def _remote_database(s3: str | None, log_group: str | None, endpoint_url: str | 
 @click.option("--action", type=click.Choice(["ACCEPT", "REJECT"]), help="Only this action.")
 @click.option("--interface", "interface_id", help="Only this interface id (eni-...).")
 @click.option("--filter-pattern", help="A CloudWatch Logs filter pattern matched against each record line.")
-@click.option("--aggregate", is_flag=True, help="Sum packets and bytes per flow log, 5-tuple and action.")
+@click.option("--aggregate", is_flag=True,
+              help="One row per conversation (source, destination, service port, protocol, action), overlapping "
+                   "flow logs counted once; the summary comes first.")
 @click.option("--limit", type=click.IntRange(min=0), default=0, help="At most this many rows (0: all).")
 @click.option("--header/--no-header", default=False, help="With --output text: print the field-name header first.")
 @click.option("--output", "-o", type=click.Choice(["text", "json", "csv", "table"]), default="text",
               show_default=True)
 def command(
     data_dir: Path, paths: tuple[str, ...], s3: str | None, log_group: str | None, endpoint_url: str | None,
-    region: str, log_format: str | None, flow_log_id: str | None, start: str | None, end: str | None,
+    region: str, log_format: str | None, flow_log_ids: tuple[str, ...], start: str | None, end: str | None,
     addr: str | None, src: str | None, dst: str | None, port: int | None, action: str | None,
     interface_id: str | None, filter_pattern: str | None, aggregate: bool, limit: int, header: bool, output: str,
 ) -> None:
@@ -136,6 +146,11 @@ def command(
         db = _remote_database(s3, log_group, endpoint_url, region, log_format)
     else:
         db = open_database(data_dir, paths)
+    source = VIEW
+    if aggregate:  # a conversation seen by two flow logs is counted once
+        prepare_flows(db, flow_log_ids=flow_log_ids,
+                      eni_addresses={} if s3 or log_group else eni_addresses(data_dir))
+        source = FLOWS
     columns = {c for c, _ in db.columns()}
     where: list[str] = []
 
@@ -143,8 +158,8 @@ def command(
         if col not in columns:
             raise ConfigError(f"{option}: the logs' formats have no {col.replace('_', '-')} field")
 
-    if flow_log_id:
-        where.append("flow_log_id = '" + flow_log_id.replace("'", "''") + "'")
+    if flow_log_ids and not aggregate:
+        where.append("flow_log_id IN (" + ", ".join("'" + f.replace("'", "''") + "'" for f in flow_log_ids) + ")")
     if start:
         need("end", "--start")
         where.append(f'"end" >= {parse_time(start, "--start")}')
@@ -161,7 +176,7 @@ def command(
         need("interface_id", "--interface")
         where.append("interface_id = '" + interface_id.replace("'", "''") + "'")
     order = " ORDER BY start, \"end\"" if {"start", "end"} <= columns else ""
-    table = db.query(f"SELECT * FROM vpc_flow_logs {'WHERE ' + ' AND '.join(where) if where else ''}{order}")
+    table = db.query(f"SELECT * FROM {source} {'WHERE ' + ' AND '.join(where) if where else ''}{order}")
     for value, cols, option in ((addr, ("srcaddr", "dstaddr"), "--addr"), (src, ("srcaddr",), "--src"),
                                 (dst, ("dstaddr",), "--dst")):
         if value:
@@ -174,39 +189,67 @@ def command(
             table = table.filter(pa.array(keep))
     # Text lines show the records' own format: the chosen flow log's, else the one format of the sources,
     # else (mixed formats) their union in catalogue order.
-    record_cols = _flow_log_columns(data_dir, flow_log_id) if flow_log_id and not (s3 or log_group or paths) else None
+    one = flow_log_ids[0] if len(flow_log_ids) == 1 and not (s3 or log_group or paths) else None
+    record_cols = _flow_log_columns(data_dir, one) if one else None
     record_cols = record_cols or db.record_columns()
     if filter_pattern:
         lines = render_lines(table.select(record_cols))
         table = table.filter(pa.array(compile_pattern(filter_pattern).match(lines)))
     if aggregate:
-        for c in ("srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets", "bytes"):
-            need(c, "--aggregate")
-        db.con.register("selected", table)
-        act = ", action" if "action" in columns else ""
-        # NODATA/SKIPDATA carry no 5-tuple; a format without log-status has only OK records
-        ok = "WHERE log_status = 'OK' OR log_status IS NULL" if "log_status" in columns else ""
-        # Per flow log: overlapping flow logs (a VPC's and one of its ENIs') record the same packets.
-        table = db.query(
-            f"SELECT flow_log_id, srcaddr, dstaddr, srcport, dstport, protocol{act}, SUM(packets) AS packets, "
-            f"SUM(bytes) AS bytes, "
-            f"COUNT(*) AS records, MIN(start) AS start, MAX(\"end\") AS \"end\" FROM selected {ok} "
-            f"GROUP BY ALL ORDER BY bytes DESC, packets DESC"
-        )
-        record_cols = table.column_names
+        table, record_cols = _aggregate(db, table, columns, need)
+    counts = (table.num_rows, int(pc.sum(table.column("records")).as_py() or 0)) if aggregate else (0, 0)
     if limit:
         table = table.slice(0, limit)
-    if output == "text":
+    if aggregate:
+        _print_aggregate(table, output, limit or TERMINAL_ROWS, counts)
+    elif output == "text":
         out = table.select(record_cols)
-        if header and not aggregate:
+        if header:
             sys.stdout.write(header_line([c.replace("_", "-") for c in record_cols]) + "\n")
-        if aggregate:
-            for row in out.to_pylist():
-                sys.stdout.write(" ".join("-" if v is None else str(v) for v in row.values()) + "\n")
-        else:
-            for line in render_lines(out).to_pylist():
-                sys.stdout.write(f"{line}\n")
-    elif aggregate:
-        print_table(table, output)
+        for line in render_lines(out).to_pylist():
+            sys.stdout.write(f"{line}\n")
     else:
         print_table(table.select([*record_cols, *(c for c in _META if c in table.column_names)]), output)
+
+
+def _aggregate(db: FlowLogDatabase, table: pa.Table, columns: set[str],
+               need: Callable[[str, str], None]) -> tuple[pa.Table, list[str]]:
+    """One row per conversation: source, destination, service port, protocol and action.
+
+    The service port is the lower of the two ports (a client's ephemeral port is the higher one), so
+    the thousands of connections of a brute force, each from its own source port, collapse into one
+    row; ``connections`` counts the other side's distinct ports. Records come from the ``flows``
+    table, where overlapping flow logs count once.
+    """
+    for c in ("srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets", "bytes"):
+        need(c, "--aggregate")
+    db.con.register("selected", table)
+    act = ", action" if "action" in columns else ""
+    # NODATA/SKIPDATA carry no 5-tuple; a format without log-status has only OK records
+    ok = "WHERE log_status = 'OK' OR log_status IS NULL" if "log_status" in columns else ""
+    times = ', MIN(start) AS start, MAX("end") AS "end"' if {"start", "end"} <= columns else ""
+    out = db.query(
+        "SELECT srcaddr, dstaddr, LEAST(srcport, dstport) AS port, protocol" + act + ", SUM(bytes) AS bytes, "
+        "SUM(packets) AS packets, COUNT(DISTINCT GREATEST(srcport, dstport)) AS connections, COUNT(*) AS records"
+        f"{times} FROM selected {ok} "
+        "GROUP BY ALL ORDER BY bytes DESC, packets DESC, srcaddr, dstaddr, port"
+    )
+    return out, out.column_names
+
+
+def _print_aggregate(table: pa.Table, output: str, rows: int, counts: tuple[int, int]) -> None:
+    """The summary first (stderr for machine outputs, so stdout stays parseable), then the rows."""
+    summary = (f"{counts[0]:,} conversation(s) from {counts[1]:,} record(s) (overlapping flow logs counted "
+               "once), largest first")
+    if output == "table":
+        click.echo(textwrap.fill(summary, WIDTH))
+        click.echo("\n".join(render_table(table.slice(0, rows))))
+        if table.num_rows > rows:
+            click.echo(f"({table.num_rows - rows:,} more: --limit N, or -o text/csv/json for all)")
+        return
+    click.echo(summary, err=True)
+    if output == "text":
+        for row in table.to_pylist():
+            sys.stdout.write(" ".join("-" if v is None else str(v) for v in row.values()) + "\n")
+    else:
+        print_table(table, output)

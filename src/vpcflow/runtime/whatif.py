@@ -43,6 +43,33 @@ class WhatIfResult:
     packets: int  # packets replayed
     changed_packets: int
 
+    def headline(self) -> str:
+        return (f"{self.changed.num_rows:,} flow outcome(s) changed, {self.changed_packets:,} of {self.packets:,} "
+                f"packets; {self.flows:,} flows compared")
+
+    def summary(self, *, top: int = 10) -> list[tuple[str, pa.Table]]:
+        """(title, table) sections: outcome changes, interfaces, the rules that decide, sources."""
+        t = self.changed
+        return [
+            ("outcome changes", _grouped(t, ["before", "after"], top)),
+            ("by interface", _grouped(t, ["interface_id", "direction"], top)),
+            ("rules deciding after the change", _grouped(t, ["after", "after_rule"], top)),
+            ("rules that decided before", _grouped(t, ["before", "before_rule"], top)),
+            ("by source", _grouped(t, ["srcaddr"], top)),
+        ]
+
+
+def _grouped(table: pa.Table, keys: list[str], top: int) -> pa.Table:
+    """Flows and packets per ``keys``, most packets first, ``top`` rows."""
+    if not table.num_rows:
+        return pa.table({**{k: pa.array([], pa.string()) for k in keys}, "flows": pa.array([], pa.int64()),
+                         "packets": pa.array([], pa.int64())})
+    g = table.group_by(keys).aggregate([("packets", "count"), ("packets", "sum")])
+    g = pa.table({**{k: g.column(k) for k in keys}, "flows": g.column("packets_count"),
+                  "packets": g.column("packets_sum")})
+    order = [("packets", "descending"), ("flows", "descending"), *((k, "ascending") for k in keys)]
+    return g.sort_by(order).slice(0, top)
+
 
 def load_change_file(path: str | Path) -> Any:
     p = Path(path)

@@ -11,6 +11,7 @@ import pytest
 from vpcflow.core.errors import ConfigError
 from vpcflow.query.duck import FlowLogDatabase
 from vpcflow.query.reports import REPORTS, render_sql
+from vpcflow.query.selection import prepare_flows
 
 HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr flow-direction"
 
@@ -47,6 +48,7 @@ def db(tmp_path: Path) -> FlowLogDatabase:
     d.add_files([p])
     d.create_view()
     d.add_decisions([side])
+    prepare_flows(d)
     return d
 
 
@@ -67,7 +69,7 @@ def test_port_scan_candidates(db: FlowLogDatabase) -> None:
 
 def test_brute_force_candidates(db: FlowLogDatabase) -> None:
     rows = _run(db, "brute-force", min_attempts=20)
-    assert [(r["srcaddr"], r["dstport"], r["attempts"], r["rejected"]) for r in rows] == [("203.0.113.9", 22, 25, 25)]
+    assert [(r["srcaddr"], r["dstport"], r["attempts"], r["rejected_records"]) for r in rows] == [("203.0.113.9", 22, 25, 25)]
 
 
 def test_ipv4_ipv6_split(db: FlowLogDatabase) -> None:

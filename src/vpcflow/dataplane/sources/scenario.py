@@ -62,6 +62,7 @@ _WL_KEYS = {
     "description",
     "exchanges",
     "idle_ms",
+    "sources",
 }
 
 
@@ -104,7 +105,8 @@ class Workload:
     diurnal: bool
     backend: Pool | None = None
     backend_ports: np.ndarray | None = None
-    single_source: bool = False  # scans and brute force come from one address
+    single_source: bool = False  # scans and brute force come from a fixed set of addresses
+    attack_sources: int = 1  # how many (scan/bruteforce `sources:`): more than one is a distributed attack
     exchanges: Range = field(default_factory=lambda: Range(1, 1))  # request/response exchanges per TCP connection
     idle_ms: Range = field(default_factory=lambda: Range(100, 2000))  # the client's pause between two exchanges
 
@@ -367,6 +369,11 @@ def _workload(
         backend = res.pool(b["to"], (*bpath, "to"), v6=v6, role="private")
         backend_ports = read_ports(b.get("port", int(ports[0])), ctx, (*bpath, "port"))
     single = kind in ("scan", "bruteforce")
+    if "sources" in w and not single:
+        raise ctx.error((*path, "sources"), "sources applies to scan and bruteforce workloads")
+    n_sources = int(read_number(w.get("sources", 1), ctx, (*path, "sources"), lo=1, hi=65536))
+    if n_sources != w.get("sources", 1):
+        raise ctx.error((*path, "sources"), f"expected a whole number of hosts, got {w['sources']!r}")
     exchanges = read_range(w.get("exchanges"), ctx, (*path, "exchanges"), (1, 1), lo=1, hi=limits.MAX_PER_FLOW)
     if "exchanges" in w and (kind not in ("tcp", "bruteforce") or backend is not None):
         raise ctx.error((*path, "exchanges"), "exchanges apply to tcp workloads without a backend")
@@ -403,6 +410,7 @@ def _workload(
         backend=backend,
         backend_ports=backend_ports,
         single_source=single,
+        attack_sources=n_sources,
         exchanges=exchanges,
         idle_ms=read_range(w.get("idle_ms"), ctx, (*path, "idle_ms"), (100, 2000), hi=ms),
     )

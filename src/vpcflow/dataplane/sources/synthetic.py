@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vpcflow.codecs.addresses import addresses_to_strings
 from vpcflow.dataplane.packets import PacketBatch, ip_to_pair
 from vpcflow.dataplane.sources.scenario import Pool, Scenario, Workload, load_scenario
 
@@ -186,6 +187,18 @@ def unanswered_syns(t0: np.ndarray, retries: int, v6: bool, length: int = SYN_LE
     return [_mk(f, t0[f] + ((1 << j) - 1) * SYN_RETRY_NS, False, length + (20 if v6 else 0), SYN)]
 
 
+@dataclass(frozen=True)
+class AttackLabel:
+    """One attack of a scenario: what a detection should find."""
+
+    workload: str
+    kind: str  # scan | bruteforce
+    sources: tuple[str, ...]  # the attacking hosts' addresses
+    targets: tuple[str, ...]  # the targeted interfaces (ENI ids; empty when the target is outside the VPCs)
+    start_s: float
+    end_s: float
+
+
 class SyntheticSource:
     """Packets of a scenario, as time-ordered batches (one or more per time slice)."""
 
@@ -230,9 +243,10 @@ class SyntheticSource:
         v6 = w.clients.version == 6
         t0 = sc.start_ns + (np.sort(rng.uniform(lo, hi, n)) * NS).astype(np.int64)
         if w.single_source:
-            srng = np.random.default_rng([sc.seed, wi])
-            e, ch, cl = self._draw(w.clients, srng, 1)
-            ce, c_hi, c_lo = np.repeat(e, n), np.repeat(ch, n), np.repeat(cl, n)
+            e, ch, cl = self._attackers(wi, w)
+            # one fixed host, or each probe from one of the distributed attack's hosts
+            pick = np.zeros(n, np.int64) if w.attack_sources == 1 else rng.integers(0, w.attack_sources, n)
+            ce, c_hi, c_lo = e[pick], ch[pick], cl[pick]
         else:
             ce, c_hi, c_lo = self._draw(w.clients, rng, n)
         se, s_hi, s_lo = self._draw(w.servers, rng, n, ce if w.servers.per_client else None)
@@ -316,6 +330,23 @@ class SyntheticSource:
         st["packets"] += sum(g.flow.shape[0] for g in groups)
         self.stats.flows += n
         return groups, flows
+
+    def _attackers(self, wi: int, w: Workload) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The fixed source hosts of a scan or brute force (drawn once per workload from its seed)."""
+        srng = np.random.default_rng([self.scenario.seed, wi])
+        return self._draw(w.clients, srng, w.attack_sources)
+
+    def attack_labels(self) -> list[AttackLabel]:
+        """Ground truth for detections: each scan and brute-force workload, its source addresses and the
+        interfaces it targets (addresses as the records show them)."""
+        out = []
+        for wi, w in enumerate(self.scenario.workloads):
+            if not w.single_source or w.rate == 0:
+                continue
+            _, hi, lo = self._attackers(wi, w)
+            sources = tuple(sorted(set(addresses_to_strings(hi, lo).to_pylist())))
+            out.append(AttackLabel(w.name, w.kind, sources, tuple(w.servers.enis), w.start_s, w.end_s))
+        return out
 
     def _ephemeral(self, wi: int, leg: int, n: int) -> np.ndarray:
         """Client ports: the ephemeral range walked with a stride, so that a workload reuses a port only

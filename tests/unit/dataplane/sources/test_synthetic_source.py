@@ -111,6 +111,22 @@ def test_brute_force_is_one_source_retrying_syns_to_the_public_address() -> None
     assert src.stats.packets == 3 * src.stats.flows
 
 
+def test_attack_labels_are_the_sources_that_sent_the_attack() -> None:
+    wl = ("  - {name: bf, kind: bruteforce, from: 'internet:45.155.205.0/24', to: bastion, rate: 2}\n"
+          "  - {name: ds, kind: scan, from: 'internet:45.83.64.0/22', sources: 30, to: nlb-1a, ports: 1-500, "
+          "rate: 50}\n"
+          "  - {name: web, kind: tcp, from: internet, to: nlb-1a, port: 443, rate: 5}\n")
+    b, src = run(wl, dur="10s")
+    labels = {lab.workload: lab for lab in src.attack_labels()}
+    assert set(labels) == {"bf", "ds"} and labels["ds"].kind == "scan" and labels["bf"].kind == "bruteforce"
+    assert labels["bf"].targets == ("eni-0d141998882628620",)
+    senders = ips(b.src_hi, b.src_lo)
+    brute = {s for s in senders if ipaddress.ip_address(s) in ipaddress.ip_network("45.155.205.0/24")}
+    assert set(labels["bf"].sources) == brute and len(brute) == 1
+    scanners = {s for s in senders if ipaddress.ip_address(s) in ipaddress.ip_network("45.83.64.0/22")}
+    assert scanners == set(labels["ds"].sources) and 20 <= len(scanners) <= 30  # 30 draws from 1,024 hosts
+
+
 def test_scan_walks_the_ports_once_per_probe() -> None:
     wl = "  - {name: scan, kind: scan, from: 'internet:185.220.101.0/24', to: nlb-1a, ports: 1-100, rate: 50}\n"
     b, _ = run(wl, dur="10s")
@@ -234,6 +250,10 @@ def test_demo_scenario_and_registry() -> None:
             "larger than max",
         ),
         ("  - {name: a, kind: tcp, from: 'cidr:10.0.0.0/33', to: app-1a, rate: 1}\n", "t.yaml:5", "bad address"),
+        ("  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: 1, sources: 3}\n", "t.yaml:5",
+         "sources applies to scan and bruteforce"),
+        ("  - {name: a, kind: scan, from: internet, to: app-1a, rate: 1, sources: 0}\n", "t.yaml:5", "below the minimum"),
+        ("  - {name: a, kind: scan, from: internet, to: app-1a, rate: 1, sources: 2.5}\n", "t.yaml:5", "whole number"),
     ],
 )
 def test_scenario_errors_name_file_line_and_key(text: str, where: str, message: str) -> None:
