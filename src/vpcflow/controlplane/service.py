@@ -348,11 +348,14 @@ class FlowLogService(TagOperations):
         raise refuse_modification("ModifyFlowLogs")
 
     # ------------------------------------------------------------------------------ delivery status
-    def check_delivery(self, flow_log_ids: list[str] | None = None) -> dict[str, DeliveryCheck]:
+    def check_delivery(self, flow_log_ids: list[str] | None = None, *,
+                       record: bool = True) -> dict[str, DeliveryCheck]:
         """Run the delivery-time permission checks and record SUCCESS / FAILED ``Access error``.
 
         Delivery runs the same checks when it delivers; this lets a user (``vpcflow ec2
-        check-delivery``) see the status change without traffic.
+        check-delivery``) see the status change without traffic. ``record=False`` only asks: the
+        sinks do, which record the status from what the destination did (a passing check says
+        nothing about a bucket that is gone or an endpoint that is down).
         """
         topo, world = self.world()
         with self.store.transaction(write=False) as t:
@@ -367,6 +370,8 @@ class FlowLogService(TagOperations):
             fl = s.flow_log
             stored = policies.get(fl.s3_bucket or "")
             results[fl.flow_log_id] = check_flow_log(world, topo, fl, bucket_policy=stored[0] if stored else None)
+        if not record:
+            return results
         with self.store.transaction() as t:
             for fl_id, check in results.items():
                 if check.ok:
