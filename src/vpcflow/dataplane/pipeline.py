@@ -335,6 +335,12 @@ class SideChannel:
             f.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)
 
 
+def _check_stop(stop: StopCheck | None) -> None:
+    reason = stop() if stop is not None else None
+    if reason:
+        raise RunInterrupted(reason)
+
+
 def _abandon(sink: Sink) -> None:
     """Release a sink without delivering what it still holds (``close`` for sinks without ``abandon``)."""
     abandon = getattr(sink, "abandon", None)
@@ -447,12 +453,11 @@ def run_pipeline(
             if progress is not None:
                 progress(st)
             fault_point("pipeline.after_batch")
-            reason = stop() if stop is not None else None
-            if reason:
-                raise RunInterrupted(reason)
+            _check_stop(stop)
         if worker is not None:
             worker.close()
             worker = None
+        _check_stop(stop)  # a signal while the last batches were delivered: still no final flush
         deliver(aggregator.finish(), None)
         completed = True
     finally:
