@@ -10,6 +10,7 @@ in the spool while DescribeFlowLogs said SUCCESS and the run exited 0 ("written 
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import socket
 import subprocess
@@ -126,6 +127,16 @@ def test_embedded_bucket_deleted_is_failed_access_error_until_it_is_back(tmp_pat
     assert status["vpc-097d5b620001373d6"] == ("FAILED", "Access error")
     assert status["subnet-06deebad8d3065b74"] == ("SUCCESS", None)
     assert _spooled(data) > 0
+    # A permission check passes (IAM allows the delivery) but cannot make the spooled records delivered.
+    check = subprocess.run([sys.executable, "-m", "vpcflow.cli.main", "ec2", "check-delivery", "--data-dir",
+                            str(data)], env=_env(), capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stderr
+    by_id = {f["FlowLogId"]: f for f in json.loads(check.stdout)["FlowLogs"]}
+    names = _norm(data)
+    vpc = next(by_id[i] for i, r in names.items() if r == "vpc-097d5b620001373d6")
+    assert (vpc["DeliverLogsStatus"], vpc["DeliverLogsErrorMessage"]) == ("FAILED", "Access error")
+    assert "spool" in vpc["Reason"]
+    assert _status(data)["vpc-097d5b620001373d6"] == ("FAILED", "Access error")
 
     BucketStore(DataDir.resolve(data).s3_root).create_bucket(BUCKET)
     fixed = _run(again, data)
