@@ -360,6 +360,7 @@ def execute(prepared: PreparedRun, *, taps: Mapping[str, Callable[[Any], None]] 
     """
     stats = PipelineStats()
     stopped: BaseException | None = None
+    stop = route_stop(prepared.sources, stop)
     try:
         # Aggregation and delivery in a worker thread (overlaps with the engine on the second core),
         # except with taps, so that what they print keeps the stages' order.
@@ -383,6 +384,18 @@ def execute(prepared: PreparedRun, *, taps: Mapping[str, Callable[[Any], None]] 
         as_dict = getattr(st, "as_dict", None)
         source_stats.append(as_dict() if callable(as_dict) else {})
     return RunResult(prepared=prepared, stats=stats, source_stats=source_stats, outcome=outcome)
+
+
+def route_stop(sources: list[Any], stop: StopCheck | None) -> StopCheck | None:
+    """Where a stop request goes: to the live sources when there are any (for a live capture a signal
+    is the normal end: the capture ends cleanly and the run completes, every window delivered; it could
+    not be replayed anyway), else to the pipeline (the run stops, open groups are left to a re-run)."""
+    live = [s for s in sources if hasattr(s, "stop_requested")]
+    if stop is None or not live:
+        return stop
+    for s in live:
+        s.stop_requested = stop
+    return None
 
 
 def _outcome(prepared: PreparedRun, stats: PipelineStats) -> DeliveryOutcome:

@@ -5,7 +5,8 @@ from the IP header's length, as for captures), laid out as pcap records in memor
 same compiled kernels as capture files, so a live packet and a captured one give the same row. A batch
 is handed over when it is full or every ``flush_s`` seconds, so records of closed windows flow while
 the capture runs. It stops after ``duration_s`` seconds or ``max_packets`` packets, or on Ctrl-C
-(a clean end: every open window is closed and delivered).
+(a clean end: every open window is closed and delivered): a KeyboardInterrupt while reading, or,
+under ``vpcflow run`` (which handles SIGINT and SIGTERM itself), ``stop_requested()`` turning true.
 
 Both directions are read (incoming and the host's own outgoing frames). On a loopback device every
 frame shows up twice (sent and received): the outgoing copy is dropped there. Reading needs root or
@@ -18,7 +19,7 @@ import io
 import socket
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,9 @@ class LiveSource:
         self._parser = PcapSource(CaptureConfig(f"live:{config.device}", interface=config.interface,
                                                 batch_packets=config.batch_packets))
         self._sock: socket.socket | None = None
+        #: Checked between frames: a true result ends the capture cleanly, as Ctrl-C does (the runtime
+        #: wires it to its SIGINT/SIGTERM handler: for a live capture a signal is the normal way to end).
+        self.stop_requested: Callable[[], object] | None = None
 
     def open(self) -> None:
         """Start reading the device now (``batches`` otherwise opens it on first use)."""
@@ -138,6 +142,8 @@ class LiveSource:
                 if cfg.duration_s is not None and now - started >= cfg.duration_s:
                     break
                 if cfg.max_packets is not None and received >= cfg.max_packets:
+                    break
+                if self.stop_requested is not None and self.stop_requested():
                     break
                 if pending and (pending >= cfg.batch_packets or now - last_flush >= cfg.flush_s):
                     yield from self._parse(records)
