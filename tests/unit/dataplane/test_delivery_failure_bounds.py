@@ -119,12 +119,24 @@ def test_after_a_failure_the_sink_spools_without_trying_until_retry_after_then_t
         sink.write(FL, _records(minute))
         assert [r.status for r in sink.flush(10**10)] == ["spooled"]
     assert sink.calls == tried
+    clock.now += 11.0  # the failure is older than one retry budget (max_elapsed_s=10)
     sink.flush(None)  # the final flush tries once more (still down)
     assert sink.calls > tried
     tried = sink.calls
     sink.close()  # ... and only once
     assert sink.calls == tried
     assert statuses[-1] == (FL.flow_log_id, "FAILED", "Unknown error")
+
+
+def test_a_failure_in_the_final_flush_is_not_retried_at_once_by_close(tmp_path: Path, clock: Clock) -> None:
+    statuses: list[tuple[str, str, str | None]] = []
+    sink = _sink(tmp_path, clock, statuses, retry_after_s=60.0)
+    sink.write(FL, _records(0))
+    sink.write(FL, _records(1))
+    assert [r.status for r in sink.flush(None)] == ["spooled", "spooled"]  # one retry round, the rest queued
+    tried = sink.calls
+    sink.close()
+    assert sink.calls == tried
 
 
 def test_after_retry_after_has_passed_the_spool_drains_and_status_is_success(tmp_path: Path, clock: Clock) -> None:
@@ -187,3 +199,18 @@ def test_cloudwatch_unreachable_endpoint_is_unknown_error() -> None:
     with pytest.raises(DeliveryFailedError) as info:  # no spool configured: the failure surfaces
         sink.flush(None)
     assert info.value.aws_message == "Unknown error"
+
+
+@pytest.mark.parametrize("service", ["s3", "logs"])
+def test_boto_clients_make_one_attempt_with_short_timeouts(service: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sink's RetryPolicy is the only retry loop: botocore's own ``max_attempts: 1`` (standard mode)
+    still retried once, doubling every timeout against an endpoint that does not answer."""
+    from vpcflow.dataplane.sinks.cloudwatch_logs import logs_client
+    from vpcflow.dataplane.sinks.s3 import s3_client
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = (s3_client if service == "s3" else logs_client)("http://127.0.0.1:9", "us-east-1")
+    cfg = client.meta.config
+    assert cfg.retries["total_max_attempts"] == 1
+    assert (cfg.connect_timeout, cfg.read_timeout) == (3, 10)

@@ -134,13 +134,16 @@ class DeliveryStatusMixin:
 
     After a failure, a sink built with ``retry_after_s > 0`` leaves the flow log alone (new records go
     straight to the spool) until that many seconds have passed, except for one last attempt at the
-    final flush (``flush(None)``): a run against a destination that is down costs two bounded retry
-    rounds, not one per flush (issue 13). The default 0 tries again at every flush.
+    final flush (``flush(None)``) when the failure is older than one retry budget
+    (``retry.max_elapsed_s``; a failure that just happened says enough): a run against a destination
+    that is down costs one or two bounded retry rounds, not one per flush (issue 13). The default 0
+    tries again at every flush.
     """
 
     sink_name: str
     spool: Any
     status: Any
+    retry: RetryPolicy
     retry_after_s: float = 0.0
     _state: dict[str, str]
     _message: dict[str, str]
@@ -156,10 +159,11 @@ class DeliveryStatusMixin:
         tried_final: set[str] = self.__dict__.setdefault("_tried_final", set())
         if self._state.get(fid) != "FAILED" or fid not in failed_at:
             return False
-        if final and fid not in tried_final:
+        since = time.monotonic() - failed_at[fid]
+        if final and fid not in tried_final and since >= self.retry.max_elapsed_s:
             tried_final.add(fid)
             return False
-        return time.monotonic() - failed_at[fid] < self.retry_after_s
+        return since < self.retry_after_s
 
     def _set_status(self, fid: str, status: str, message: str | None, *, force: bool = False) -> None:
         if message is not None:

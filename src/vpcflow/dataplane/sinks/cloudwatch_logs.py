@@ -37,9 +37,9 @@ def logs_client(endpoint_url: str | None = None, region: str | None = None, **kw
     import boto3
     from botocore.config import Config
 
-    from vpcflow.dataplane.sinks.s3 import CLIENT_TIMEOUTS
+    from vpcflow.dataplane.sinks.s3 import CLIENT_TIMEOUTS, NO_CLIENT_RETRIES
 
-    cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, **CLIENT_TIMEOUTS)
+    cfg = Config(retries=NO_CLIENT_RETRIES, **CLIENT_TIMEOUTS)
     return boto3.client("logs", endpoint_url=endpoint_url, region_name=region, config=cfg, **kwargs)
 
 

@@ -32,7 +32,10 @@ ACCESS_CODES = frozenset({
 })
 #: botocore client timeouts (seconds): an endpoint that does not answer fails each call quickly; the
 #: sink retries within ``RetryPolicy.max_elapsed_s`` and then spools.
-CLIENT_TIMEOUTS = {"connect_timeout": 3, "read_timeout": 30}
+CLIENT_TIMEOUTS = {"connect_timeout": 3, "read_timeout": 10}
+#: The sink retries (bounded, with backoff): botocore makes one attempt. (``max_attempts: 1`` in
+#: standard mode would still allow one retry; ``total_max_attempts`` counts the first call.)
+NO_CLIENT_RETRIES: dict[str, Any] = {"total_max_attempts": 1, "mode": "standard"}
 
 
 def s3_client(endpoint_url: str | None = None, region: str | None = None, **kwargs: Any) -> Any:
@@ -40,7 +43,7 @@ def s3_client(endpoint_url: str | None = None, region: str | None = None, **kwar
     import boto3
     from botocore.config import Config
 
-    cfg = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1, "mode": "standard"},
+    cfg = Config(s3={"addressing_style": "path"}, retries=NO_CLIENT_RETRIES,
                  **CLIENT_TIMEOUTS)
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=cfg, **kwargs)
 
