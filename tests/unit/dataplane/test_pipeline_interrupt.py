@@ -41,7 +41,7 @@ def _objects(root: Path) -> dict[str, bytes]:
 
 
 def _deliver(root: Path, *, stop_after: int | None = None, fail_after: int | None = None,
-             threaded: bool = False) -> PipelineStats:
+             threaded: bool = False, reason: str = "SIGINT") -> PipelineStats:
     store = BucketStore(root, fsync=False)
     if not store.bucket_exists("bucket"):
         store.create_bucket("bucket")
@@ -49,7 +49,7 @@ def _deliver(root: Path, *, stop_after: int | None = None, fail_after: int | Non
 
     def stop() -> str | None:
         checks[0] += 1
-        return "SIGINT" if stop_after is not None and checks[0] >= stop_after else None
+        return reason if stop_after is not None and checks[0] >= stop_after else None
 
     stats = PipelineStats()
     run_pipeline([_minutes(MINUTES, fail_after)], FakeEngine(), [FL], topology(),
@@ -126,3 +126,24 @@ def test_sinks_are_abandoned_not_closed_when_the_run_stops(threaded: bool) -> No
                      {fl.flow_log_id: AbandonRecordingSink(log)}, threaded=threaded)
     assert log[-1] == ("abandon",) and ("close",) not in log
     assert ("flush", None) not in log  # nothing was flushed as if the input had ended
+
+
+@settings(max_examples=20, deadline=None)
+@given(stops=st.lists(st.tuples(st.integers(1, MINUTES - 1), st.sampled_from(["SIGINT", "SIGTERM", "error"])),
+                      min_size=1, max_size=4),
+       threaded=st.booleans())
+def test_any_sequence_of_interruptions_then_a_clean_run_equals_one_clean_run(
+        tmp_path_factory: pytest.TempPathFactory, reference: dict[str, bytes],
+        stops: list[tuple[int, str]], threaded: bool) -> None:
+    """Issue 13's property, for one input set: run, interrupt (any signal or an error, any moment),
+    re-run, ... then a clean run: the destination holds exactly what one clean run delivers."""
+    root = tmp_path_factory.mktemp("sequence")
+    for at, how in stops:
+        with pytest.raises(SourceError if how == "error" else RunInterrupted):
+            if how == "error":
+                _deliver(root, fail_after=at, threaded=threaded)
+            else:
+                _deliver(root, stop_after=at, threaded=threaded, reason=how)
+        assert _objects(root).items() <= reference.items()
+    _deliver(root, threaded=threaded)
+    assert _objects(root) == reference
