@@ -35,7 +35,6 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,6 +45,8 @@ import pyarrow as pa
 from vpcflow.core.errors import RunInterrupted
 from vpcflow.dataplane.aggregate import AggregateOptions, AggregateOutput, Aggregator
 from vpcflow.dataplane.packets import PACKET_DTYPES, ObservationBatch, PacketBatch
+from vpcflow.dataplane.pipeline_stats import FlowLogStats as FlowLogStats  # re-exported
+from vpcflow.dataplane.pipeline_stats import PipelineStats as PipelineStats  # re-exported
 from vpcflow.dataplane.sinks.faults import fault_point
 from vpcflow.model.flowlog import FlowLog
 from vpcflow.model.topology.model import Topology
@@ -71,82 +72,6 @@ class Sink(Protocol):
 
 #: ``stop() -> None | reason``: a reason (``"SIGINT"``, ``"SIGTERM"``) asks the run to stop early.
 StopCheck = Callable[[], str | None]
-
-
-@dataclass
-class FlowLogStats:
-    records: int = 0
-    ok: int = 0
-    accept: int = 0
-    reject: int = 0
-    nodata: int = 0
-    skipdata: int = 0
-    skipped_records: int = 0
-    skipped_packets: int = 0
-    # What the sinks' receipts say (records; items = S3 objects or CloudWatch batches):
-    delivered: int = 0
-    delivered_items: int = 0
-    spooled: int = 0
-    spooled_items: int = 0
-    redelivered: int = 0  # records of earlier runs that left the spool in this run
-    already_delivered: int = 0  # records a re-run found delivered by the same run before
-
-    @property
-    def pending(self) -> int:
-        """Records handed to the sink that it neither delivered nor spooled (groups still open)."""
-        return max(0, self.records - self.delivered - self.spooled - self.already_delivered)
-
-    def count_receipt(self, status: str, records: int) -> None:
-        if status == "delivered":
-            self.delivered += records
-            self.delivered_items += 1
-        elif status == "spooled":
-            self.spooled += records
-            self.spooled_items += 1
-        elif status == "redelivered":
-            self.redelivered += records
-        elif status == "already-delivered":
-            self.already_delivered += records
-
-
-@dataclass
-class PipelineStats:
-    packets: int = 0
-    bytes: int = 0
-    batches: int = 0
-    observations: int = 0
-    not_captured: dict[str, int] = field(default_factory=dict)
-    flow_logs: dict[str, FlowLogStats] = field(default_factory=dict)
-    first_ts_ns: int | None = None
-    last_ts_ns: int | None = None
-
-    @property
-    def records(self) -> int:
-        return sum(s.records for s in self.flow_logs.values())
-
-    def total(self, name: str) -> int:
-        """A ``FlowLogStats`` figure summed over the flow logs (``delivered``, ``pending``, ...)."""
-        return sum(int(getattr(s, name)) for s in self.flow_logs.values())
-
-    def count_receipts(self, receipts: object) -> None:
-        """Tally what a sink's ``flush`` returned (``DeliveryReceipt``s; other sinks return None)."""
-        if not isinstance(receipts, list):
-            return
-        for r in receipts:
-            fs = self.flow_logs.get(getattr(r, "flow_log_id", ""))
-            if fs is not None:
-                fs.count_receipt(str(getattr(r, "status", "")), int(getattr(r, "records", 0)))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "packets": self.packets,
-            "bytes": self.bytes,
-            "batches": self.batches,
-            "observations": self.observations,
-            "not_captured": dict(self.not_captured),
-            "records": self.records,
-            "flow_logs": {k: vars(v).copy() for k, v in self.flow_logs.items()},
-        }
 
 
 ProgressCallback = Callable[[PipelineStats], None]

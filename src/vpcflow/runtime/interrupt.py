@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from types import FrameType
+from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -76,3 +77,15 @@ def stop_on_signals() -> Iterator[StopRequest]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def route_stop(sources: list[Any], stop: Callable[[], str | None] | None) -> Callable[[], str | None] | None:
+    """Where a stop request goes: to the live sources when there are any (for a live capture a signal
+    is the normal end: the capture ends cleanly and the run completes, every window delivered; it could
+    not be replayed anyway), else to the pipeline (the run stops, open groups are left to a re-run)."""
+    live = [s for s in sources if hasattr(s, "stop_requested")]
+    if stop is None or not live:
+        return stop
+    for s in live:
+        s.stop_requested = stop
+    return None

@@ -11,8 +11,9 @@ or an error ends with. The CLI turns ``DeliveryOutcome.spooled_records`` into ex
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
+from vpcflow.core.errors import RunInterrupted
 from vpcflow.dataplane.pipeline import PipelineStats
 from vpcflow.dataplane.sinks.spool import Spool
 from vpcflow.model.flowlog import FlowLog
@@ -102,6 +103,18 @@ def stopped_message(cause: str, stats: PipelineStats, outcome: DeliveryOutcome) 
     if outcome.spooled_records:
         parts.append(f"{outcome.spooled_records:,} in the spool (FAILED)")
     pending = outcome.total("pending")
-    parts.append(f"{pending:,} records of groups still open not delivered" if pending
-                 else "no partial group delivered")
+    parts.append(f"{pending:,} records of groups that could still grow left for the re-run" if pending
+                 else "no group left half-delivered")
     return "; ".join(parts) + "; run the same command again to deliver the rest (nothing is delivered twice)"
+
+
+def raise_stopped(e: BaseException, stats: PipelineStats, outcome: DeliveryOutcome) -> NoReturn:
+    """Re-raise what stopped a run with the account of its delivery (``RunInterrupted`` for signals)."""
+    if isinstance(e, RunInterrupted):
+        raise RunInterrupted(e.reason, stopped_message(f"interrupted by {e.reason}", stats, outcome)) from None
+    if isinstance(e, KeyboardInterrupt):
+        raise RunInterrupted("SIGINT", stopped_message("interrupted by SIGINT", stats, outcome)) from e
+    # The error keeps its type (callers catch SourceError, DeliveryFailedError...); the account of
+    # the delivery rides along as a note, which the CLI prints on the same line.
+    e.add_note(stopped_message("", stats, outcome))
+    raise e

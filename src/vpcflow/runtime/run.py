@@ -17,9 +17,9 @@ the embedded destination of its LogDestinationType (``_Delivery``: the local buc
 ``<data-dir>/records`` for a type without one (``kinesis-data-firehose``). The REJECT side channel goes to
 ``<data-dir>/rejects/<flow-log-id>.rejects.jsonl``.
 
-A run that stops early (``stop`` from ``runtime/interrupt.py``, or an error in any stage) raises
-``RunInterrupted`` whose one-line message says what was delivered and what is pending
-(``runtime/outcome.py``); groups that could still grow are never delivered then (docs/delivery.md).
+A run that stops early delivers no group that could still grow (docs/delivery.md): stopped by
+``stop`` (``runtime/interrupt.py``) it raises ``RunInterrupted``, by an error that error; either
+carries the one-line account of what was delivered and what is pending (``runtime/outcome.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from vpcflow.controlplane.service import FlowLogService
-from vpcflow.core.errors import ApiError, ConfigError, RunInterrupted
+from vpcflow.core.errors import ApiError, ConfigError
 from vpcflow.dataplane.aggregate import AggregateOptions
 from vpcflow.dataplane.pipeline import PipelineStats, ProgressCallback, Sink, StopCheck, run_pipeline
 from vpcflow.dataplane.sinks.files import FilesSink
@@ -42,7 +42,8 @@ from vpcflow.dataplane.sources.pcapng import PcapngSource
 from vpcflow.model.flowlog import FlowLog
 from vpcflow.model.topology.model import Topology
 from vpcflow.runtime.datadir import DataDir
-from vpcflow.runtime.outcome import DeliveryOutcome, delivery_outcome, stopped_message
+from vpcflow.runtime.interrupt import route_stop
+from vpcflow.runtime.outcome import DeliveryOutcome, delivery_outcome, raise_stopped
 from vpcflow.runtime.run_config import RunConfig, SourceSpec, load_run_config
 from vpcflow.storage.state import StateStore
 
@@ -377,7 +378,7 @@ def execute(prepared: PreparedRun, *, taps: Mapping[str, Callable[[Any], None]] 
         if prepared.store is not None:
             prepared.store.close()
     if stopped is not None:
-        _raise_stopped(stopped, stats, outcome)
+        raise_stopped(stopped, stats, outcome)
     source_stats = []
     for s in prepared.sources:
         st = getattr(s, "stats", None)
@@ -386,34 +387,11 @@ def execute(prepared: PreparedRun, *, taps: Mapping[str, Callable[[Any], None]] 
     return RunResult(prepared=prepared, stats=stats, source_stats=source_stats, outcome=outcome)
 
 
-def route_stop(sources: list[Any], stop: StopCheck | None) -> StopCheck | None:
-    """Where a stop request goes: to the live sources when there are any (for a live capture a signal
-    is the normal end: the capture ends cleanly and the run completes, every window delivered; it could
-    not be replayed anyway), else to the pipeline (the run stops, open groups are left to a re-run)."""
-    live = [s for s in sources if hasattr(s, "stop_requested")]
-    if stop is None or not live:
-        return stop
-    for s in live:
-        s.stop_requested = stop
-    return None
-
-
 def _outcome(prepared: PreparedRun, stats: PipelineStats) -> DeliveryOutcome:
     from vpcflow.dataplane.sinks.spool import Spool
 
     delivering = prepared.delivery.delivering() if prepared.delivery is not None else set()
     return delivery_outcome(prepared.flow_logs, stats, Spool(prepared.data_dir.spool), prepared.store, delivering)
-
-
-def _raise_stopped(e: BaseException, stats: PipelineStats, outcome: DeliveryOutcome) -> None:
-    if isinstance(e, RunInterrupted):
-        raise RunInterrupted(e.reason, stopped_message(f"interrupted by {e.reason}", stats, outcome)) from None
-    if isinstance(e, KeyboardInterrupt):
-        raise RunInterrupted("SIGINT", stopped_message("interrupted by SIGINT", stats, outcome)) from e
-    # The error keeps its type (callers catch SourceError, DeliveryFailedError...); the account of
-    # the delivery rides along as a note, which the CLI prints on the same line.
-    e.add_note(stopped_message("", stats, outcome))
-    raise e
 
 
 def run(config: str | Path, **kwargs: Any) -> RunResult:

@@ -1,4 +1,4 @@
-"""Where a Ctrl-C / SIGTERM goes in a run (runtime/run.py ``route_stop``, runtime/interrupt.py).
+"""Where a Ctrl-C / SIGTERM goes in a run (runtime/interrupt.py: ``route_stop``, ``stop_on_signals``).
 
 Files and scenarios can be replayed: the pipeline stops and leaves the open groups to the re-run.
 A live capture cannot: the signal ends the capture cleanly (every window closed and delivered), as
@@ -14,8 +14,7 @@ import threading
 import pytest
 
 from vpcflow.dataplane.sources.live import LiveConfig, LiveSource
-from vpcflow.runtime.interrupt import StopRequest, stop_on_signals
-from vpcflow.runtime.run import route_stop
+from vpcflow.runtime.interrupt import StopRequest, route_stop, stop_on_signals
 
 
 class FileLike:
