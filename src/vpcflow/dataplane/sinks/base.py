@@ -11,6 +11,8 @@
   been written, so a record still to come for a flow log ends after ``watermark_s -
   max_aggregation_interval``. ``None`` delivers everything.
 * ``close()``: deliver the rest; the sink is unusable afterwards.
+* ``abandon()``: the run stopped early (a signal, an error): release the sink without delivering
+  what it still buffers, since that could still have grown (issue 13); unusable afterwards.
 
 A record is acknowledged (counted in a receipt) only once its destination has it, or once it is
 durably kept in the spool after a terminal failure (``status="spooled"``). Delivery status changes
