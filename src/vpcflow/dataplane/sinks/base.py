@@ -61,6 +61,8 @@ class RecordSink(Protocol):
 
     def close(self) -> None: ...
 
+    def abandon(self) -> None: ...
+
 
 def flow_log_format(flow_log: FlowLog) -> LogFormat:
     return parse_log_format(flow_log.log_format, transit_gateway=False)
