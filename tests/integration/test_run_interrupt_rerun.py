@@ -67,7 +67,10 @@ def _check_stopped(proc: subprocess.CompletedProcess[str], code: int) -> str:
 
 
 @pytest.mark.parametrize(("fault", "code"), [
+    ("pipeline.after_flush:1:SIGTERM", 143),
     ("pipeline.after_flush:2:SIGINT", 130),
+    ("pipeline.after_flush:8:SIGINT", 130),
+    ("cwl.before_batch:3:SIGTERM", 143),
     ("pipeline.after_flush:6:SIGTERM", 143),
     ("pipeline.after_batch:3:SIGINT", 130),
     # S3 groups of this 600-s run only close at the end of the input: a signal during that final
