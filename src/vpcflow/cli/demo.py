@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vpcflow.cli._sources import open_flows
-from vpcflow.cli.run import execute_with_progress, print_summary
+from vpcflow.cli.run import execute_with_progress, exit_if_spooled, print_summary
 from vpcflow.core.errors import ConfigError
 from vpcflow.query.reports import REPORTS, render_sql
 from vpcflow.runtime.datadir import DataDir
@@ -121,3 +121,4 @@ def command(data_dir: Path, reset: bool, quiet: bool) -> None:
         "[bold]vpcflow whatif[/] " + str(example_path("run", "demo-run.yaml")) + " --change "
         + str(example_path("whatif", "open-ssh.yaml"))
     )
+    exit_if_spooled(result)

@@ -3,18 +3,24 @@
 Subcommands are registered by name -> ``module:attribute`` and imported only when used, so
 ``vpcflow --help`` stays fast and one broken optional dependency cannot break every command.
 Errors raised on purpose (``VpcflowError``) print as one line and exit 2; anything else exits 1.
+A run stopped by Ctrl-C or SIGTERM (``RunInterrupted``) prints its one line and exits 128 + the
+signal's number (130, 143); an unexpected error that stopped a run prints one line with what was
+delivered and exits 1 (``VPCFLOW_DEBUG=1`` shows its traceback). A run that finished with records
+left in the spool exits 3 (``vpcflow run``).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import sys
 from typing import Any
 
 import click
 
 from vpcflow import __version__
-from vpcflow.core.errors import VpcflowError
+from vpcflow.core.errors import RunInterrupted, VpcflowError
 
 #: name -> ("module:attribute" of a click command or group, its one-line summary). Keep sorted by name.
 #: The summaries let ``vpcflow --help`` list every command without importing any of them (importing them
@@ -93,13 +99,27 @@ def main(argv: list[str] | None = None) -> Any:
         e.show()
         sys.exit(e.exit_code)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        click.echo("interrupted (Ctrl-C)", err=True)
         sys.exit(130)
+    except RunInterrupted as e:
+        click.echo(str(e), err=True)
+        sys.exit(128 + int(getattr(signal, e.reason, signal.SIGINT)))
     except VpcflowError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {one_line(e)}", err=True)
         sys.exit(2)
+    except Exception as e:
+        if not getattr(e, "__notes__", None) or os.environ.get("VPCFLOW_DEBUG"):
+            raise
+        # A run stopped by an unexpected error: say what was delivered, on one line.
+        click.echo(f"error: {type(e).__name__}: {one_line(e)}", err=True)
+        sys.exit(1)
     except BrokenPipeError:
         sys.exit(0)
+
+
+def one_line(e: BaseException) -> str:
+    """The error's text and its notes (a stopped run's account of its delivery) on one line."""
+    return "; ".join([str(e), *(str(n) for n in getattr(e, "__notes__", []))])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,11 @@ prints a stage's output as it flows (``attribute``: which ENI saw each packet in
 closed window). ``--output DIR`` writes every flow log's records as files under DIR instead of
 its destination. ``--json`` prints the run's figures as one JSON object on stdout, with each source's
 counts (malformed frames and the offset of the first, repaired timestamps, bad records skipped, ...).
+
+Ctrl-C or SIGTERM stop the run cleanly (``runtime/interrupt.py``): one line says what was delivered
+and what is pending, exit 130 / 143; the same command again completes the delivery exactly. A run
+that finishes with records in the spool (a destination refused them: its flow log is FAILED) says
+so and exits 3 (``runtime/outcome.py``; docs/delivery.md).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from vpcflow.codecs.text import render_lines
 from vpcflow.dataplane.aggregate import AggregateOutput
 from vpcflow.dataplane.packets import ObservationBatch
 from vpcflow.dataplane.pipeline import PipelineStats
+from vpcflow.runtime.interrupt import stop_on_signals
+from vpcflow.runtime.outcome import EXIT_SPOOLED, spool_line
 from vpcflow.runtime.run import PreparedRun, RunResult, execute, prepare_run
 
 #: Rows printed per batch by --tap attribute/evaluate (a capture has millions of packets).
@@ -78,13 +85,18 @@ def print_summary(result: RunResult, console: Console) -> None:
             head.add_row(f"source {i}: {label}", f"{value:,}")
     console.print(head)
     tab = Table(title="records per flow log")
-    for col in ("flow log", "resource", "records", "ACCEPT", "REJECT", "NODATA", "SKIPDATA", "lost", "written to"):
-        tab.add_column(col, justify="right" if col not in ("flow log", "resource", "written to") else "left")
+    left = ("flow log", "resource", "status", "destination")
+    for col in ("flow log", "resource", "records", "ACCEPT", "REJECT", "NODATA", "SKIPDATA", "lost", "in spool",
+                "status", "destination"):
+        tab.add_column(col, justify="left" if col in left else "right")
     for fl in prep.flow_logs:
         fs = st.flow_logs[fl.flow_log_id]
+        o = result.outcome.flow_logs.get(fl.flow_log_id)
         dest = str(prep.outputs.get(fl.flow_log_id) or fl.log_destination or fl.log_group_name or "-")
+        status = "-" if o is None or o.status is None else o.status + (f": {o.message}" if o.message else "")
         tab.add_row(fl.flow_log_id, fl.resource_id, f"{fs.records:,}", f"{fs.accept:,}", f"{fs.reject:,}",
-                    f"{fs.nodata:,}", f"{fs.skipdata:,}", f"{fs.skipped_records:,}", dest)
+                    f"{fs.nodata:,}", f"{fs.skipdata:,}", f"{fs.skipped_records:,}",
+                    f"{o.spool_records:,}" if o is not None else "0", status, dest)
     console.print(tab)
     lost = sum(fs.skipped_records for fs in st.flow_logs.values())
     if lost:
@@ -129,13 +141,31 @@ def command(config: Path, data_dir: Path | None, taps: tuple[str, ...], output: 
         print_summary(result, console)
     if as_json:
         sys.stdout.write(json.dumps({**result.stats.as_dict(), "sources": result.source_stats}) + "\n")
+    exit_if_spooled(result)
+
+
+def exit_if_spooled(result: RunResult) -> None:
+    """Records left in the spool: one line naming the failed flow logs, exit 3 (even with --quiet)."""
+    line = spool_line(result.outcome)
+    if line:
+        click.echo(f"warning: {line}", err=True)
+        sys.exit(EXIT_SPOOLED)
 
 
 def execute_with_progress(prepared: PreparedRun, *, console: Console, quiet: bool = False,
                           taps: dict[str, Any] | None = None) -> RunResult:
-    """Execute a prepared run, with a transient progress bar (packets, records, traffic time) unless quiet."""
+    """Execute a prepared run, with a transient progress bar (packets, records, traffic time) unless quiet.
+
+    Ctrl-C and SIGTERM ask the run to stop cleanly (``RunInterrupted``; see ``runtime/interrupt.py``).
+    """
+    with stop_on_signals() as stop:
+        return _execute(prepared, console=console, quiet=quiet, taps=taps, stop=stop)
+
+
+def _execute(prepared: PreparedRun, *, console: Console, quiet: bool, taps: dict[str, Any] | None,
+             stop: Any) -> RunResult:
     if quiet:
-        return execute(prepared, taps=taps)
+        return execute(prepared, taps=taps, stop=stop)
     with Progress(TextColumn("[bold]replaying"), BarColumn(bar_width=None), TextColumn("{task.description}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("", total=None)
@@ -146,4 +176,4 @@ def execute_with_progress(prepared: PreparedRun, *, console: Console, quiet: boo
                 span = f" | {int(np.int64(st.last_ts_ns - st.first_ts_ns) // 1_000_000_000):,} s of traffic"
             bar.update(task, description=f"{st.packets:,} packets | {st.records:,} records{span}")
 
-        return execute(prepared, taps=taps, progress=progress)
+        return execute(prepared, taps=taps, progress=progress, stop=stop)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -350,11 +350,16 @@ class FlowLogService(TagOperations, NetworkOperations, SecurityGroupEdits):
         raise refuse_modification("ModifyFlowLogs")
 
     # ------------------------------------------------------------------------------ delivery status
-    def check_delivery(self, flow_log_ids: list[str] | None = None) -> dict[str, DeliveryCheck]:
+    def check_delivery(self, flow_log_ids: list[str] | None = None, *, record: bool = True,
+                       spooled: Collection[str] = ()) -> dict[str, DeliveryCheck]:
         """Run the delivery-time permission checks and record SUCCESS / FAILED ``Access error``.
 
         Delivery runs the same checks when it delivers; this lets a user (``vpcflow ec2
-        check-delivery``) see the status change without traffic.
+        check-delivery``) see the status change without traffic. ``record=False`` only asks: the
+        sinks do, which record the status from what the destination did (a passing check says
+        nothing about a bucket that is gone or an endpoint that is down). ``spooled``: ids whose
+        records wait in the delivery spool: they stay FAILED with their message whatever the check
+        says, until a run delivers them (issue 13).
         """
         topo, world = self.world()
         with self.store.transaction(write=False) as t:
@@ -368,7 +373,15 @@ class FlowLogService(TagOperations, NetworkOperations, SecurityGroupEdits):
         for s in items:
             fl = s.flow_log
             stored = policies.get(fl.s3_bucket or "")
-            results[fl.flow_log_id] = check_flow_log(world, topo, fl, bucket_policy=stored[0] if stored else None)
+            check = check_flow_log(world, topo, fl, bucket_policy=stored[0] if stored else None)
+            if check.ok and fl.flow_log_id in spooled:
+                check = DeliveryCheck(False, s.deliver_logs_error_message or "Unknown error",
+                                      "the permissions allow delivery, but records wait in the delivery spool "
+                                      "since a delivery failed; the next run that reaches the destination "
+                                      "delivers them", check.decisions)
+            results[fl.flow_log_id] = check
+        if not record:
+            return results
         with self.store.transaction() as t:
             for fl_id, check in results.items():
                 if check.ok:

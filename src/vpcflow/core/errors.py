@@ -10,7 +10,8 @@
     │   ├── DeliveryRetryableError   transient: retried with backoff
     │   └── DeliveryFailedError      terminal: DeliverLogsStatus FAILED with .aws_message
     ├── ReadError              malformed log line: source, line number, raw text
-    └── StateError             the data directory's database is locked, corrupt or from a newer vpcflow
+    ├── StateError             the data directory's database is locked, corrupt or from a newer vpcflow
+    └── RunInterrupted         a run stopped early on purpose (Ctrl-C, SIGTERM): .reason
 
 Partial success is data, not an exception (CreateFlowLogs returns ``Unsuccessful`` items).
 """
@@ -94,7 +95,15 @@ class DeliveryError(VpcflowError):
 
 
 class DeliveryRetryableError(DeliveryError):
-    """Transient (throttling, a timeout): retried with backoff."""
+    """Transient (throttling, a timeout): retried with backoff.
+
+    ``aws_message`` is the status to report if the retries run out: ``Rate limited`` for throttling,
+    ``Unknown error`` for an endpoint that cannot be reached (AWS's "internal error").
+    """
+
+    def __init__(self, message: str, *, sink: str, destination: str, aws_message: str = "Rate limited") -> None:
+        self.aws_message = aws_message
+        super().__init__(message, sink=sink, destination=destination)
 
 
 class DeliveryFailedError(DeliveryError):
@@ -120,3 +129,11 @@ class ReadError(VpcflowError):
 
 class StateError(VpcflowError):
     """The data directory cannot be used safely (locked, corrupt, newer schema)."""
+
+
+class RunInterrupted(VpcflowError):
+    """A run asked to stop early (``reason``: ``"SIGINT"``, ``"SIGTERM"``); what was delivered stays delivered."""
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(message or f"interrupted by {reason}")

@@ -20,7 +20,13 @@
   REJECT record (interface, 5-tuple, start/end, packets and the rule that decided). Never inside
   the AWS records.
 - **Stats**: packets, observations, not-captured per category, records per flow log,
-  ACCEPT/REJECT/NODATA/SKIPDATA, records and packets lost to SKIPDATA.
+  ACCEPT/REJECT/NODATA/SKIPDATA, records and packets lost to SKIPDATA, and what the sinks' receipts
+  say became of the records (delivered, spooled, re-delivered from the spool, already delivered).
+- **Stopping early** (``stop()`` turns true: Ctrl-C or SIGTERM, see ``runtime/interrupt.py``; or any
+  stage raises): batches already handed to aggregation are delivered as the watermark allows (the
+  groups it closed), then every sink is *abandoned*, never closed: a group that could still grow
+  (an S3 5-minute object, windows still open) is not delivered, so a re-run delivers it whole
+  instead of beside a partial copy (issue 13). ``stop()`` raises ``RunInterrupted``.
 """
 
 from __future__ import annotations
@@ -29,7 +35,6 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,8 +42,12 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from vpcflow.core.errors import RunInterrupted
 from vpcflow.dataplane.aggregate import AggregateOptions, AggregateOutput, Aggregator
 from vpcflow.dataplane.packets import PACKET_DTYPES, ObservationBatch, PacketBatch
+from vpcflow.dataplane.pipeline_stats import FlowLogStats as FlowLogStats  # re-exported
+from vpcflow.dataplane.pipeline_stats import PipelineStats as PipelineStats  # re-exported
+from vpcflow.dataplane.sinks.faults import fault_point
 from vpcflow.model.flowlog import FlowLog
 from vpcflow.model.topology.model import Topology
 
@@ -61,43 +70,8 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass
-class FlowLogStats:
-    records: int = 0
-    ok: int = 0
-    accept: int = 0
-    reject: int = 0
-    nodata: int = 0
-    skipdata: int = 0
-    skipped_records: int = 0
-    skipped_packets: int = 0
-
-
-@dataclass
-class PipelineStats:
-    packets: int = 0
-    bytes: int = 0
-    batches: int = 0
-    observations: int = 0
-    not_captured: dict[str, int] = field(default_factory=dict)
-    flow_logs: dict[str, FlowLogStats] = field(default_factory=dict)
-    first_ts_ns: int | None = None
-    last_ts_ns: int | None = None
-
-    @property
-    def records(self) -> int:
-        return sum(s.records for s in self.flow_logs.values())
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "packets": self.packets,
-            "bytes": self.bytes,
-            "batches": self.batches,
-            "observations": self.observations,
-            "not_captured": dict(self.not_captured),
-            "records": self.records,
-            "flow_logs": {k: vars(v).copy() for k, v in self.flow_logs.items()},
-        }
+#: ``stop() -> None | reason``: a reason (``"SIGINT"``, ``"SIGTERM"``) asks the run to stop early.
+StopCheck = Callable[[], str | None]
 
 
 ProgressCallback = Callable[[PipelineStats], None]
@@ -286,6 +260,21 @@ class SideChannel:
             f.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)
 
 
+def _check_stop(stop: StopCheck | None) -> None:
+    reason = stop() if stop is not None else None
+    if reason:
+        raise RunInterrupted(reason)
+
+
+def _abandon(sink: Sink) -> None:
+    """Release a sink without delivering what it still holds (``close`` for sinks without ``abandon``)."""
+    abandon = getattr(sink, "abandon", None)
+    if callable(abandon):
+        abandon()
+    else:
+        sink.close()
+
+
 def run_pipeline(
     sources: Sequence[Any],
     engine: Observer,
@@ -299,11 +288,15 @@ def run_pipeline(
     options: AggregateOptions | None = None,
     prefetch_batches: int = 0,
     threaded: bool = False,
+    stop: StopCheck | None = None,
+    stats: PipelineStats | None = None,
 ) -> PipelineStats:
     """Run sources through the engine and aggregation into ``sinks`` (flow-log id -> sink).
 
-    Every flow log needs a sink. Sinks are flushed as windows close and closed at the end (also
-    when a stage fails, after delivering what was complete). Returns the run's stats.
+    Every flow log needs a sink. Sinks are flushed as windows close and closed at the end; when the
+    run stops early (``stop()`` returns a reason: ``RunInterrupted``; or a stage fails: its error)
+    they are abandoned instead, after delivering what the watermark closed (module docstring).
+    Returns the run's stats; pass ``stats`` to keep the figures of a run that stops early.
     ``prefetch_batches``: batches read ahead in a background thread (default 0: read inline; on a loaded
     2-core machine the thread measured slower, see docs/benchmarks.md).
     ``threaded``: aggregation and delivery run in a worker thread, overlapping with reading and
@@ -317,7 +310,10 @@ def run_pipeline(
     missing = [fl.flow_log_id for fl in flow_logs if fl.flow_log_id not in sinks]
     if missing:
         raise ValueError(f"no sink for flow log(s) {', '.join(missing)}")
-    stats = PipelineStats(flow_logs={fl.flow_log_id: FlowLogStats() for fl in flow_logs})
+    if stats is None:
+        stats = PipelineStats()
+    stats.flow_logs = {fl.flow_log_id: FlowLogStats() for fl in flow_logs}
+    st = stats
     aggregator = Aggregator(list(flow_logs), topology, options or AggregateOptions())
     side = SideChannel(side_dir)
     distinct_sinks: list[Sink] = []
@@ -327,7 +323,7 @@ def run_pipeline(
 
     def deliver(outputs: Iterable[AggregateOutput], watermark_s: int | None) -> None:
         for out in outputs:
-            fs = stats.flow_logs[out.flow_log.flow_log_id]
+            fs = st.flow_logs[out.flow_log.flow_log_id]
             fs.records += out.table.num_rows
             fs.ok += out.ok
             fs.accept += out.accept
@@ -342,7 +338,8 @@ def run_pipeline(
                 sinks[out.flow_log.flow_log_id].write(out.flow_log, out.sink_table())
             side.write(out)
         for s in distinct_sinks:
-            s.flush(watermark_s)
+            st.count_receipts(s.flush(watermark_s))
+        fault_point("pipeline.after_flush")
 
     last_closed: list[int | None] = [None]
 
@@ -355,44 +352,50 @@ def run_pipeline(
             deliver(aggregator.advance(watermark), watermark)
 
     worker = _Worker(aggregate) if threaded else None
+    completed = False
     try:
         merged = merge_sources(sources)
         stream = prefetch(merged, prefetch_batches) if prefetch_batches > 0 else merged
         for batch in stream:
-            n = len(batch)
-            stats.packets += n
-            stats.bytes += int(batch.ip_len.sum(dtype=np.int64))
-            stats.batches += 1
-            if stats.first_ts_ns is None:
-                stats.first_ts_ns = int(batch.ts_ns[0])
-            stats.last_ts_ns = int(batch.ts_ns[-1])
+            st.packets += len(batch)
+            st.bytes += int(batch.ip_len.sum(dtype=np.int64))
+            st.batches += 1
+            if st.first_ts_ns is None:
+                st.first_ts_ns = int(batch.ts_ns[0])
+            st.last_ts_ns = int(batch.ts_ns[-1])
             obs = engine.observe(batch)
-            stats.observations += len(obs)
+            st.observations += len(obs)
             if "attribute" in taps:
                 taps["attribute"](obs)
             if "evaluate" in taps:
                 taps["evaluate"](obs)
-            watermark = stats.last_ts_ns // 1_000_000_000
+            watermark = st.last_ts_ns // 1_000_000_000
             if worker is not None:
                 worker.submit(obs, watermark)
             else:
                 aggregate(obs, watermark)
-            stats.not_captured = _not_captured(engine)
+            st.not_captured = _not_captured(engine)
             if progress is not None:
-                progress(stats)
+                progress(st)
+            fault_point("pipeline.after_batch")
+            _check_stop(stop)
         if worker is not None:
             worker.close()
             worker = None
+        _check_stop(stop)  # a signal while the last batches were delivered: still no final flush
         deliver(aggregator.finish(), None)
+        completed = True
     finally:
         try:
-            if worker is not None:  # a stage failed: let the worker deliver what it has, then stop
+            if worker is not None:  # stopped early: let the worker deliver what the watermark closed
                 worker.close(reraise=False)
         finally:
             for s in distinct_sinks:
-                s.close()
-    stats.not_captured = _not_captured(engine)
+                if completed:
+                    s.close()
+                else:
+                    _abandon(s)
+    st.not_captured = _not_captured(engine)
     if progress is not None:
-        progress(stats)
-    return stats
-
+        progress(st)
+    return st

@@ -219,8 +219,13 @@ class Ec2Client:
         return loaded
 
     def check_delivery(self, flow_log_ids: list[str] | None = None) -> dict[str, DeliveryCheck]:
-        """Run delivery-time permission checks now; updates DeliverLogsStatus (see docs/controlplane.md)."""
+        """Run delivery-time permission checks now; updates DeliverLogsStatus (see docs/controlplane.md).
+
+        A flow log with records in the delivery spool stays FAILED (docs/delivery.md).
+        """
+        from vpcflow.dataplane.sinks.spool import Spool
+
         try:
-            return self.service.check_delivery(flow_log_ids)
+            return self.service.check_delivery(flow_log_ids, spooled=set(Spool(self.data_dir.spool).flow_log_ids()))
         except ApiError as e:
             raise with_response(e, "CheckDelivery") from None

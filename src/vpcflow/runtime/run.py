@@ -16,6 +16,10 @@ the embedded destination of its LogDestinationType (``_Delivery``: the local buc
 ``s3``, the embedded log store for ``cloud-watch-logs``), falling back to files under
 ``<data-dir>/records`` for a type without one (``kinesis-data-firehose``). The REJECT side channel goes to
 ``<data-dir>/rejects/<flow-log-id>.rejects.jsonl``.
+
+A run that stops early delivers no group that could still grow (docs/delivery.md): stopped by
+``stop`` (``runtime/interrupt.py``) it raises ``RunInterrupted``, by an error that error; either
+carries the one-line account of what was delivered and what is pending (``runtime/outcome.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from vpcflow.controlplane.service import FlowLogService
 from vpcflow.core.errors import ApiError, ConfigError
 from vpcflow.core.userfiles import read_input_text
 from vpcflow.dataplane.aggregate import AggregateOptions
-from vpcflow.dataplane.pipeline import PipelineStats, ProgressCallback, Sink, run_pipeline
+from vpcflow.dataplane.pipeline import PipelineStats, ProgressCallback, Sink, StopCheck, run_pipeline
 from vpcflow.dataplane.sinks.files import FilesSink
 from vpcflow.dataplane.sources.capture import CaptureSource
 from vpcflow.dataplane.sources.pcap import CaptureConfig, PcapSource
@@ -40,6 +44,8 @@ from vpcflow.dataplane.sources.pcapng import PcapngSource
 from vpcflow.model.flowlog import FlowLog
 from vpcflow.model.topology.model import Topology
 from vpcflow.runtime.datadir import DataDir
+from vpcflow.runtime.interrupt import route_stop
+from vpcflow.runtime.outcome import DeliveryOutcome, delivery_outcome, raise_stopped
 from vpcflow.runtime.run_config import (
     RunConfig,
     SourceSpec,
@@ -76,6 +82,7 @@ class RunResult:
     prepared: PreparedRun
     stats: PipelineStats
     source_stats: list[dict[str, Any]] = field(default_factory=list)
+    outcome: DeliveryOutcome = field(default_factory=DeliveryOutcome)
 
 
 def _topology_format(path: Path) -> str:
@@ -215,16 +222,36 @@ class _Delivery:
         self.dd, self.store, self.svc, self.run_id = dd, store, svc, run_id
         self.s3_endpoint, self.logs_endpoint = s3_endpoint, logs_endpoint
         self._sinks: dict[str, Sink] = {}
+        self._adopted: list[str] = []
         self.closeables: list[Any] = []
 
     def _status(self, flow_log_id: str, status: str, message: str | None) -> None:
         self.store.set_delivery_status(flow_log_id, status, message)  # type: ignore[arg-type]
 
+    #: After a failed delivery, seconds before a sink tries that flow log again (a last try at the end).
+    RETRY_AFTER_S = 60.0
+
     def _check(self, fl: FlowLog) -> str | None:
-        check = self.svc.check_delivery([fl.flow_log_id])[fl.flow_log_id]
+        # Only asks: the sink records the status, from what the destination actually did (a passing
+        # IAM check must not write SUCCESS over a FAILED delivery; issue 13).
+        check = self.svc.check_delivery([fl.flow_log_id], record=False)[fl.flow_log_id]
         return None if check.ok else (check.aws_message or "Access error")
 
+    def delivering(self) -> set[str]:
+        """Ids of the flow logs this run hands to a delivery sink (not to files)."""
+        return set(self._adopted)
+
     def sink(self, fl: FlowLog) -> Sink | None:
+        """The flow log's delivery sink, which adopts it (so a spool left by an earlier run drains
+        even when this run has no new records for it)."""
+        sink = self._sink(fl)
+        adopt = getattr(sink, "adopt", None)
+        if callable(adopt):
+            adopt(fl)
+            self._adopted.append(fl.flow_log_id)
+        return sink
+
+    def _sink(self, fl: FlowLog) -> Sink | None:
         kind = fl.log_destination_type
         if kind in self._sinks:
             return self._sinks[kind]
@@ -238,13 +265,13 @@ class _Delivery:
 
             endpoint = None if self.s3_endpoint == "aws" else self.s3_endpoint
             sink = S3Sink(endpoint_url=endpoint, region=region, spool=spool, status=self._status,
-                          authorize=self._check)
+                          authorize=self._check, retry_after_s=self.RETRY_AFTER_S)
         elif kind == "s3":
             from vpcflow.dataplane.sinks.local_bucket import LocalBucketSink
             from vpcflow.storage.bucketstore import BucketStore
 
             sink = LocalBucketSink(BucketStore(self.dd.s3_root), spool=spool, status=self._status,
-                                   authorize=self._check)
+                                   authorize=self._check, retry_after_s=self.RETRY_AFTER_S)
         elif kind == "cloud-watch-logs" and self.logs_endpoint is not None:
             from vpcflow.dataplane.sinks.cloudwatch_logs import CloudWatchLogsSink
             from vpcflow.dataplane.sinks.spool import CheckpointStore
@@ -254,7 +281,8 @@ class _Delivery:
             endpoint = None if self.logs_endpoint == "aws" else self.logs_endpoint
             sink = CloudWatchLogsSink(checkpoints=checkpoints, endpoint_url=endpoint, region=region,
                                       run_id=self.run_id, spool=spool, status=self._status,
-                                      authorize=lambda fl, _group_exists: self._check(fl))
+                                      authorize=lambda fl, _group_exists: self._check(fl),
+                                      retry_after_s=self.RETRY_AFTER_S)
         elif kind == "cloud-watch-logs":
             from vpcflow.dataplane.sinks.embedded_logs import EmbeddedLogsSink
             from vpcflow.storage.logstore import LogStore
@@ -262,7 +290,8 @@ class _Delivery:
             logs = LogStore(self.dd.logs_path, account_id=account, region=region)
             self.closeables.append(logs)
             sink = EmbeddedLogsSink(logs, run_id=self.run_id, spool=spool, status=self._status,
-                                    authorize=lambda fl, _group_exists: self._check(fl))
+                                    authorize=lambda fl, _group_exists: self._check(fl),
+                                    retry_after_s=self.RETRY_AFTER_S)
         else:
             return None
         self._sinks[kind] = sink
@@ -349,29 +378,51 @@ def prepare_run(config: str | Path | RunConfig | Mapping[str, Any], *, data_dir:
 
 
 def execute(prepared: PreparedRun, *, taps: Mapping[str, Callable[[Any], None]] | None = None,
-            progress: ProgressCallback | None = None) -> RunResult:
-    """Run the prepared pipeline to the end of its sources."""
+            progress: ProgressCallback | None = None, stop: StopCheck | None = None) -> RunResult:
+    """Run the prepared pipeline to the end of its sources, or until ``stop()`` gives a reason.
+
+    Stopped early by ``stop`` or by an error in any stage: ``RunInterrupted`` (``reason`` the signal's
+    name or ``"error"``, the error as its ``__cause__``) with the one-line account of what was
+    delivered and what is pending; nothing that could still grow was delivered.
+    """
+    stats = PipelineStats()
+    stopped: BaseException | None = None
+    stop = route_stop(prepared.sources, stop)
     try:
         # Aggregation and delivery in a worker thread (overlaps with the engine on the second core),
         # except with taps, so that what they print keeps the stages' order.
-        stats = run_pipeline(prepared.sources, prepared.engine, prepared.flow_logs, prepared.topology,
-                             prepared.sinks, side_dir=prepared.side_dir, taps=taps, progress=progress,
-                             options=prepared.options, threaded=not taps)
+        run_pipeline(prepared.sources, prepared.engine, prepared.flow_logs, prepared.topology,
+                     prepared.sinks, side_dir=prepared.side_dir, taps=taps, progress=progress,
+                     options=prepared.options, threaded=not taps, stop=stop, stats=stats)
+    except (Exception, KeyboardInterrupt) as e:
+        stopped = e
+    try:
+        outcome = _outcome(prepared, stats)
     finally:
         if prepared.delivery is not None:
             prepared.delivery.close()
         if prepared.store is not None:
             prepared.store.close()
+    if stopped is not None:
+        raise_stopped(stopped, stats, outcome)
     source_stats = []
     for s in prepared.sources:
         st = getattr(s, "stats", None)
         as_dict = getattr(st, "as_dict", None)
         source_stats.append(as_dict() if callable(as_dict) else {})
-    return RunResult(prepared=prepared, stats=stats, source_stats=source_stats)
+    return RunResult(prepared=prepared, stats=stats, source_stats=source_stats, outcome=outcome)
+
+
+def _outcome(prepared: PreparedRun, stats: PipelineStats) -> DeliveryOutcome:
+    from vpcflow.dataplane.sinks.spool import Spool
+
+    delivering = prepared.delivery.delivering() if prepared.delivery is not None else set()
+    return delivery_outcome(prepared.flow_logs, stats, Spool(prepared.data_dir.spool), prepared.store, delivering)
 
 
 def run(config: str | Path | RunConfig | Mapping[str, Any], **kwargs: Any) -> RunResult:
     """``prepare_run`` then ``execute`` (taps/progress go to ``execute``)."""
     taps = kwargs.pop("taps", None)
     progress = kwargs.pop("progress", None)
-    return execute(prepare_run(config, **kwargs), taps=taps, progress=progress)
+    stop = kwargs.pop("stop", None)
+    return execute(prepare_run(config, **kwargs), taps=taps, progress=progress, stop=stop)

@@ -30,9 +30,9 @@ def _client_error(code: str, status: int = 400) -> ClientError:
 
 
 @pytest.mark.parametrize(("code", "status", "kind", "aws"), [
-    ("SlowDown", 503, DeliveryRetryableError, None),
-    ("InternalError", 500, DeliveryRetryableError, None),
-    ("RequestTimeout", 400, DeliveryRetryableError, None),
+    ("SlowDown", 503, DeliveryRetryableError, "Rate limited"),
+    ("InternalError", 500, DeliveryRetryableError, "Rate limited"),
+    ("RequestTimeout", 400, DeliveryRetryableError, "Rate limited"),
     ("NoSuchBucket", 404, DeliveryFailedError, "Access error"),
     ("AccessDenied", 403, DeliveryFailedError, "Access error"),
     ("InvalidAccessKeyId", 403, DeliveryFailedError, "Access error"),

@@ -11,6 +11,8 @@
   been written, so a record still to come for a flow log ends after ``watermark_s -
   max_aggregation_interval``. ``None`` delivers everything.
 * ``close()``: deliver the rest; the sink is unusable afterwards.
+* ``abandon()``: the run stopped early (a signal, an error): release the sink without delivering
+  what it still buffers, since that could still have grown (issue 13); unusable afterwards.
 
 A record is acknowledged (counted in a receipt) only once its destination has it, or once it is
 durably kept in the spool after a terminal failure (``status="spooled"``). Delivery status changes
@@ -20,6 +22,7 @@ go to a ``StatusCallback(flow_log_id, "FAILED"|"SUCCESS", aws_message|None)``, t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -57,6 +60,8 @@ class RecordSink(Protocol):
     def flush(self, watermark_s: int | None = None) -> list[DeliveryReceipt]: ...
 
     def close(self) -> None: ...
+
+    def abandon(self) -> None: ...
 
 
 def flow_log_format(flow_log: FlowLog) -> LogFormat:
@@ -100,15 +105,28 @@ def require(col: pa.ChunkedArray | None, flow_log: FlowLog, what: str, name: str
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Bounded exponential backoff with full jitter for transient errors (throttling, timeouts)."""
+    """Bounded exponential backoff with full jitter for transient errors (throttling, timeouts).
+
+    Bounded twice: at most ``max_attempts`` calls, and no retry that would start more than
+    ``max_elapsed_s`` after the first call (an unreachable endpoint fails in seconds, not minutes;
+    each call is bounded by the client's own connect/read timeouts).
+    """
 
     max_attempts: int = 6
     base_s: float = 0.2
     cap_s: float = 10.0
+    max_elapsed_s: float = 10.0
 
     def delay(self, attempt: int, rand: float) -> float:
         """Seconds to wait before retry ``attempt`` (1-based), ``rand`` uniform in [0, 1)."""
         return float(rand * min(self.cap_s, self.base_s * (2 ** (attempt - 1))))
+
+    def next_delay(self, attempt: int, elapsed_s: float, rand: float) -> float | None:
+        """The wait before another call after ``attempt`` failed calls, or None to give up."""
+        if attempt >= self.max_attempts:
+            return None
+        wait = self.delay(attempt, rand)
+        return None if elapsed_s + wait > self.max_elapsed_s else wait
 
 
 class DeliveryStatusMixin:
@@ -117,11 +135,20 @@ class DeliveryStatusMixin:
     A sink reports SUCCESS/FAILED per flow log through its ``status`` callback only when the state
     changes (or when forced after a spool drains), remembers the AWS message of the last failure, and
     forgets a flow log's authorization when it fails so the next attempt checks again.
+
+    After a failure, a sink built with ``retry_after_s > 0`` leaves the flow log alone (new records go
+    straight to the spool) until that many seconds have passed, except for one last attempt at the
+    final flush (``flush(None)``) when the failure is older than one retry budget
+    (``retry.max_elapsed_s``; a failure that just happened says enough): a run against a destination
+    that is down costs one or two bounded retry rounds, not one per flush (issue 13). The default 0
+    tries again at every flush.
     """
 
     sink_name: str
     spool: Any
     status: Any
+    retry: RetryPolicy
+    retry_after_s: float = 0.0
     _state: dict[str, str]
     _message: dict[str, str]
     _authorized: set[str]
@@ -130,11 +157,24 @@ class DeliveryStatusMixin:
         """Whether this sink has spooled items for the flow log (new ones then queue behind them)."""
         return self.spool is not None and bool(self.spool.has_items(fid, self.sink_name))
 
+    def _holding(self, fid: str, final: bool) -> bool:
+        """Whether to leave a failed flow log alone in this flush (see the class docstring)."""
+        failed_at: dict[str, float] = self.__dict__.setdefault("_failed_at", {})
+        tried_final: set[str] = self.__dict__.setdefault("_tried_final", set())
+        if self._state.get(fid) != "FAILED" or fid not in failed_at:
+            return False
+        since = time.monotonic() - failed_at[fid]
+        if final and fid not in tried_final and since >= self.retry.max_elapsed_s:
+            tried_final.add(fid)
+            return False
+        return since < self.retry_after_s
+
     def _set_status(self, fid: str, status: str, message: str | None, *, force: bool = False) -> None:
         if message is not None:
             self._message[fid] = message
         if status == "FAILED":
             self._authorized.discard(fid)
+            self.__dict__.setdefault("_failed_at", {})[fid] = time.monotonic()
         if self._state.get(fid) == status and not force:
             return
         self._state[fid] = status

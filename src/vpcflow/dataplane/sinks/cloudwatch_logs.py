@@ -3,7 +3,9 @@
 Log group created on first delivery (if the ``authorize`` callback allows it), streams created
 lazily, PutLogEvents without sequence tokens (AWS ignores them now). ``ThrottlingException`` and
 other transient errors are retried with bounded exponential backoff and jitter; when retries run
-out the flow log is FAILED / ``Rate limited`` and the batch waits in the spool. Access errors ->
+out the flow log is FAILED / ``Rate limited`` and the batch waits in the spool. An unreachable
+endpoint is retried the same way (bounded by the client's timeouts and the retry budget), then
+FAILED / ``Unknown error``. Access errors (the listed codes, any 403, no or bad credentials) ->
 ``Access error``; anything else -> ``Unknown error``.
 
 Checkpoints live in ``<spool>/checkpoints.db`` with an intent written before each call. A kill
@@ -20,7 +22,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from vpcflow.core.errors import DeliveryFailedError, DeliveryRetryableError
-from vpcflow.dataplane.sinks.base import ACCESS_ERROR, UNKNOWN_ERROR
+from vpcflow.dataplane.sinks.base import ACCESS_ERROR, RATE_LIMITED, UNKNOWN_ERROR
 from vpcflow.dataplane.sinks.cwl_common import CloudWatchSinkBase
 from vpcflow.dataplane.sinks.faults import fault_point
 from vpcflow.dataplane.sinks.spool import CheckpointStore, Intent
@@ -35,7 +37,9 @@ def logs_client(endpoint_url: str | None = None, region: str | None = None, **kw
     import boto3
     from botocore.config import Config
 
-    cfg = Config(retries={"max_attempts": 1, "mode": "standard"})
+    from vpcflow.dataplane.sinks.s3 import CLIENT_TIMEOUTS, NO_CLIENT_RETRIES
+
+    cfg = Config(retries=NO_CLIENT_RETRIES, **CLIENT_TIMEOUTS)
     return boto3.client("logs", endpoint_url=endpoint_url, region_name=region, config=cfg, **kwargs)
 
 
@@ -60,17 +64,34 @@ class CloudWatchLogsSink(CloudWatchSinkBase):
         self.destination_id = str(getattr(self.client.meta, "endpoint_url", endpoint_url or "aws"))
 
     def _error(self, exc: Exception, where: str) -> Exception:
-        from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectionError,
+            CredentialRetrievalError,
+            HTTPClientError,
+            NoCredentialsError,
+            PartialCredentialsError,
+        )
 
+        name = self.sink_name
         if isinstance(exc, ClientError):
             code = str(exc.response.get("Error", {}).get("Code", ""))
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
             text = f"{code}: {exc.response.get('Error', {}).get('Message', '')}"
-            if code in RETRYABLE:
-                return DeliveryRetryableError(text, sink=self.sink_name, destination=where)
-            aws = ACCESS_ERROR if code in ACCESS else UNKNOWN_ERROR
-            return DeliveryFailedError(text, sink=self.sink_name, destination=where, aws_message=aws)
+            if code in RETRYABLE or status in (429, 500, 502, 503, 504):
+                return DeliveryRetryableError(text, sink=name, destination=where, aws_message=RATE_LIMITED)
+            # Any 403 is the delivery role being refused, whatever code the endpoint chose (issue 13).
+            aws = ACCESS_ERROR if code in ACCESS or status == 403 else UNKNOWN_ERROR
+            return DeliveryFailedError(text, sink=name, destination=where, aws_message=aws)
+        if isinstance(exc, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
+            return DeliveryFailedError(f"no usable credentials ({exc})", sink=name, destination=where,
+                                       aws_message=ACCESS_ERROR)
         if isinstance(exc, ConnectionError | HTTPClientError):
-            return DeliveryRetryableError(str(exc), sink=self.sink_name, destination=where)
+            return DeliveryRetryableError(f"endpoint unreachable ({exc})", sink=name, destination=where,
+                                          aws_message=UNKNOWN_ERROR)
+        if isinstance(exc, BotoCoreError):
+            return DeliveryFailedError(str(exc), sink=name, destination=where, aws_message=UNKNOWN_ERROR)
         return exc
 
     def _call(self, where: str, fn: Any, **kwargs: Any) -> Any:
@@ -87,7 +108,7 @@ class CloudWatchLogsSink(CloudWatchSinkBase):
         return any(g["logGroupName"] == group for g in res.get("logGroups", []))
 
     def _ensure_stream(self, group: str, stream: str, create_group: bool) -> None:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         if (group, stream) in self._streams and not create_group:
             return
@@ -101,6 +122,8 @@ class CloudWatchLogsSink(CloudWatchSinkBase):
             except ClientError as e:
                 if e.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
                     raise self._error(e, f"{group}:{stream}") from e
+            except BotoCoreError as e:  # no credentials, endpoint down, ...
+                raise self._error(e, f"{group}:{stream}") from e
         self._streams.add((group, stream))
 
     def _put_batch(self, run_key: str, group: str, stream: str, ts: npt.NDArray[np.int64], msgs: pa.Array,
@@ -143,8 +166,16 @@ class CloudWatchLogsSink(CloudWatchSinkBase):
 
         try:
             res = self.client.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=False, limit=1)
-        except ClientError:
-            return False
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return False
+            # Unknown whether the batch landed: stop rather than guess (a guess could double or lose it).
+            raise self._error(e, f"{group}:{stream}") from e
+        except Exception as e:  # botocore's other errors: no credentials, endpoint down
+            mapped = self._error(e, f"{group}:{stream}")
+            if mapped is e:
+                raise
+            raise mapped from e
         events = res.get("events", [])
         return bool(events) and events[-1]["timestamp"] == intent.last_timestamp and \
             events[-1]["message"] == intent.last_message

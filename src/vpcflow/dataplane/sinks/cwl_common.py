@@ -71,7 +71,9 @@ class CloudWatchSinkBase(DeliveryStatusMixin):
         sleep: Callable[[float], None] = time.sleep,
         max_batch_events: int = cw.MAX_BATCH_EVENTS,
         max_batch_bytes: int = cw.MAX_BATCH_BYTES,
+        retry_after_s: float = 0.0,
     ) -> None:
+        self.retry_after_s = retry_after_s
         self.run_id = run_id
         self.spool = spool
         self.status = status
@@ -130,7 +132,8 @@ class CloudWatchSinkBase(DeliveryStatusMixin):
         self._authorized.clear()  # delivery permissions are checked again at every flush
         self._known_groups.clear()
         for fid in sorted(self._flow_logs):
-            receipts += self._redeliver(fid)
+            if not self._holding(fid, final=watermark_s is None):
+                receipts += self._redeliver(fid)
             if fid in self._buf:
                 receipts += self._flush_flow_log(self._flow_logs[fid])
         return receipts
@@ -139,6 +142,12 @@ class CloudWatchSinkBase(DeliveryStatusMixin):
         if not self._closed:
             self.flush(None)
             self._closed = True
+
+    def abandon(self) -> None:
+        """Stop without delivering what is buffered (the pipeline flushes at every write, so this is
+        empty unless a flush failed midway); a re-run delivers it, its checkpoints skip what landed."""
+        self._buf.clear()
+        self._closed = True
 
     # -- internals --------------------------------------------------------------------------------
     def _run_key(self, fid: str) -> str:
@@ -219,6 +228,7 @@ class CloudWatchSinkBase(DeliveryStatusMixin):
     def _attempt(self, fl: FlowLog, group: str, stream: str, ts: npt.NDArray[np.int64], msgs: pa.Array,
                  seq_from: int, seq_to: int) -> None:
         attempt = 0
+        began = time.monotonic()
         while True:
             attempt += 1
             try:
@@ -230,10 +240,12 @@ class CloudWatchSinkBase(DeliveryStatusMixin):
                 self._ckpt[(self._run_key(fl.flow_log_id), group, stream)] = seq_to
                 return
             except DeliveryRetryableError as e:
-                if attempt >= self.retry.max_attempts:
+                wait = self.retry.next_delay(attempt, time.monotonic() - began, self._rand.random())
+                if wait is None:
                     raise DeliveryFailedError(f"gave up after {attempt} attempts: {e}", sink=self.sink_name,
-                                              destination=f"{group}:{stream}", aws_message=RATE_LIMITED) from e
-                self._sleep(self.retry.delay(attempt, self._rand.random()))
+                                              destination=f"{group}:{stream}",
+                                              aws_message=e.aws_message or RATE_LIMITED) from e
+                self._sleep(wait)
 
     def _deliver_or_spool(self, fl: FlowLog, group: str, stream: str, ts: npt.NDArray[np.int64], msgs: pa.Array,
                           seq_from: int, seq_to: int) -> DeliveryReceipt:

@@ -1,18 +1,26 @@
-"""Fault injection for the delivery guarantees' kill-and-rerun tests.
+"""Fault injection for the delivery guarantees' kill-, interrupt- and error-and-rerun tests.
 
-``VPCFLOW_FAULT_POINT=name:count`` makes the process die (``os._exit(137)``, like SIGKILL: no
-cleanup, no flush of Python buffers) the ``count``-th time execution reaches ``fault_point(name)``.
-Several points can be given, separated by commas. The variable is read at each call (never at
-import) so tests can set it per subprocess. Named points in the sinks:
+``VPCFLOW_FAULT_POINT=name:count[:action]`` acts the ``count``-th time execution reaches
+``fault_point(name)``. Several points can be given, separated by commas. The variable is read at
+each call (never at import) so tests can set it per subprocess. Actions:
 
-``s3.before_upload``, ``s3.after_upload``, ``cwl.before_batch``, ``cwl.after_batch``,
-``cwl.after_put_before_checkpoint``, ``spool.after_write``, ``spool.after_redeliver``,
-``status.before_callback``.
+* ``kill`` (the default): the process dies (``os._exit(137)``, like SIGKILL: no cleanup, no flush
+  of Python buffers);
+* ``SIGINT`` / ``SIGTERM``: the process sends itself that signal (as Ctrl-C or ``kill`` would)
+  and carries on; what the signal does is up to the handlers installed (``runtime/interrupt.py``);
+* ``error``: raises :class:`InjectedFault` here, as an unexpected error in that stage would.
+
+They place an interruption by progress (the N-th object, batch or flush), never by wall-clock time.
+Named points: in the sinks ``s3.before_upload``, ``s3.after_upload``, ``cwl.before_batch``,
+``cwl.after_batch``, ``cwl.after_put_before_checkpoint``, ``spool.after_write``,
+``spool.after_redeliver``, ``status.before_callback``; in the pipeline ``pipeline.after_batch`` (a
+batch of packets evaluated) and ``pipeline.after_flush`` (closed windows handed to every sink).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 
 ENV_VAR = "VPCFLOW_FAULT_POINT"
 EXIT_CODE = 137
@@ -20,18 +28,38 @@ EXIT_CODE = 137
 _hits: dict[str, int] = {}
 
 
+class InjectedFault(RuntimeError):
+    """The error a fault point with the ``error`` action raises (a stand-in for any unexpected error)."""
+
+
+def _act(name: str, action: str) -> None:
+    if action in ("", "kill"):
+        os._exit(EXIT_CODE)
+    if action in ("SIGINT", "SIGTERM"):
+        os.kill(os.getpid(), getattr(signal, action))
+        return
+    if action == "error":
+        raise InjectedFault(f"fault injected at {name}")
+    raise ValueError(f"{ENV_VAR}: unknown action {action!r} for {name} (kill, SIGINT, SIGTERM or error)")
+
+
 def fault_point(name: str) -> None:
-    """Die here if ``VPCFLOW_FAULT_POINT`` names this point and its count is reached."""
+    """Act here if ``VPCFLOW_FAULT_POINT`` names this point and its count is reached (exactly then)."""
     spec = os.environ.get(ENV_VAR)
     if not spec:
         return
     for item in spec.split(","):
-        point, _, count = item.strip().partition(":")
+        point, _, rest = item.strip().partition(":")
         if point != name:
             continue
+        count, _, action = rest.partition(":")
         _hits[name] = _hits.get(name, 0) + 1
-        if _hits[name] >= int(count or "1"):
+        n = int(count or "1")
+        if action in ("", "kill") and _hits[name] >= n:
             os._exit(EXIT_CODE)
+        if _hits[name] == n:
+            # Signals and errors act once: the run then stops (or the test's handler decides).
+            _act(name, action)
 
 
 def reset() -> None:

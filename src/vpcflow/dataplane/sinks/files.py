@@ -105,3 +105,8 @@ class FilesSink:
 
     def close(self) -> None:
         self.flush(None)
+
+    def abandon(self) -> None:
+        """A run stopped early: drop what is buffered (only records of closed windows reach this sink,
+        and the pipeline flushes after every write, so this is empty unless a write failed)."""
+        self._buffers.clear()

@@ -4,9 +4,13 @@ Objects land under the same keys as AWS's (``s3_common.py``) and are put with
 ``ACL='bucket-owner-full-control'`` (spec 4). Credentials come from boto3's standard chain.
 Errors are mapped to the delivery contract:
 
-* throttling, timeouts, 5xx, connection errors -> ``DeliveryRetryableError`` (retried with
-  bounded exponential backoff and jitter; if retries run out: FAILED / ``Rate limited``);
-* ``NoSuchBucket``, ``AccessDenied``, bad credentials -> ``DeliveryFailedError`` / ``Access error``;
+* throttling, 5xx -> ``DeliveryRetryableError`` (retried with bounded exponential backoff and
+  jitter; if retries run out: FAILED / ``Rate limited``);
+* a refused connection, a connect or read timeout -> retried the same way, then FAILED / ``Unknown
+  error`` (the endpoint is down: AWS's "internal error"); the client's timeouts (``CLIENT_TIMEOUTS``)
+  and the sink's retry budget keep an unreachable endpoint to seconds (issue 13);
+* ``NoSuchBucket``, ``AccessDenied``, any 403 or 404, no or bad credentials -> ``DeliveryFailedError``
+  / ``Access error`` (the delivery service cannot write);
 * anything else -> ``DeliveryFailedError`` / ``Unknown error``.
 """
 
@@ -15,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from vpcflow.core.errors import DeliveryFailedError, DeliveryRetryableError
-from vpcflow.dataplane.sinks.base import ACCESS_ERROR, UNKNOWN_ERROR
+from vpcflow.dataplane.sinks.base import ACCESS_ERROR, RATE_LIMITED, UNKNOWN_ERROR
 from vpcflow.dataplane.sinks.s3_common import S3Object, S3ObjectSink
 
 RETRYABLE_CODES = frozenset({
@@ -26,6 +30,12 @@ ACCESS_CODES = frozenset({
     "NoSuchBucket", "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch",
     "AccountProblem", "InvalidBucketState", "403", "404", "KMS.DisabledException", "KMS.NotFoundException",
 })
+#: botocore client timeouts (seconds): an endpoint that does not answer fails each call quickly; the
+#: sink retries within ``RetryPolicy.max_elapsed_s`` and then spools.
+CLIENT_TIMEOUTS = {"connect_timeout": 3, "read_timeout": 10}
+#: The sink retries (bounded, with backoff): botocore makes one attempt. (``max_attempts: 1`` in
+#: standard mode would still allow one retry; ``total_max_attempts`` counts the first call.)
+NO_CLIENT_RETRIES: dict[str, Any] = {"total_max_attempts": 1, "mode": "standard"}
 
 
 def s3_client(endpoint_url: str | None = None, region: str | None = None, **kwargs: Any) -> Any:
@@ -33,13 +43,22 @@ def s3_client(endpoint_url: str | None = None, region: str | None = None, **kwar
     import boto3
     from botocore.config import Config
 
-    cfg = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1, "mode": "standard"})
+    cfg = Config(s3={"addressing_style": "path"}, retries=NO_CLIENT_RETRIES,
+                 **CLIENT_TIMEOUTS)
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=cfg, **kwargs)
 
 
 def map_client_error(exc: Exception, *, sink: str, destination: str) -> Exception:
     """The delivery error for a botocore exception."""
-    from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectionError,
+        CredentialRetrievalError,
+        HTTPClientError,
+        NoCredentialsError,
+        PartialCredentialsError,
+    )
 
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
@@ -47,12 +66,16 @@ def map_client_error(exc: Exception, *, sink: str, destination: str) -> Exceptio
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         text = f"{code}: {err.get('Message', '')}"
         if code in RETRYABLE_CODES or status in (429, 500, 502, 503, 504):
-            return DeliveryRetryableError(text, sink=sink, destination=destination)
+            return DeliveryRetryableError(text, sink=sink, destination=destination, aws_message=RATE_LIMITED)
         if code in ACCESS_CODES or status in (403, 404):
             return DeliveryFailedError(text, sink=sink, destination=destination, aws_message=ACCESS_ERROR)
         return DeliveryFailedError(text, sink=sink, destination=destination, aws_message=UNKNOWN_ERROR)
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
+        return DeliveryFailedError(f"no usable credentials ({exc})", sink=sink, destination=destination,
+                                   aws_message=ACCESS_ERROR)
     if isinstance(exc, ConnectionError | HTTPClientError):
-        return DeliveryRetryableError(str(exc), sink=sink, destination=destination)
+        return DeliveryRetryableError(f"endpoint unreachable ({exc})", sink=sink, destination=destination,
+                                      aws_message=UNKNOWN_ERROR)
     if isinstance(exc, BotoCoreError):
         return DeliveryFailedError(str(exc), sink=sink, destination=destination, aws_message=UNKNOWN_ERROR)
     return exc

@@ -114,7 +114,9 @@ class S3ObjectSink(DeliveryStatusMixin):
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         workers: int | None = None,
+        retry_after_s: float = 0.0,
     ) -> None:
+        self.retry_after_s = retry_after_s
         self.workers = workers if workers is not None else min(4, os.cpu_count() or 1)
         self.spool = spool
         self.status = status
@@ -163,7 +165,8 @@ class S3ObjectSink(DeliveryStatusMixin):
         receipts: list[DeliveryReceipt] = []
         self._authorized.clear()
         for fid in sorted(self._flow_logs):
-            receipts += self._redeliver(fid)
+            if not self._holding(fid, final=watermark_s is None):
+                receipts += self._redeliver(fid)
             if fid in self._tables:
                 receipts += self._flush_flow_log(self._flow_logs[fid], watermark_s)
         return receipts
@@ -172,6 +175,13 @@ class S3ObjectSink(DeliveryStatusMixin):
         if not self._closed:
             self.flush(None)
             self._closed = True
+
+    def abandon(self) -> None:
+        """Stop without delivering the groups still buffered: they could still have grown, and a
+        partial object now would sit beside the whole one a re-run delivers (issue 13)."""
+        self._tables.clear()
+        self._ends.clear()
+        self._closed = True
 
     # -- internals --------------------------------------------------------------------------------
     def _flush_flow_log(self, fl: FlowLog, watermark_s: int | None) -> list[DeliveryReceipt]:
@@ -238,6 +248,7 @@ class S3ObjectSink(DeliveryStatusMixin):
                                           destination=self._destination(obj), aws_message=msg)
             self._authorized.add(fl.flow_log_id)  # asked again at the next flush
         attempt = 0
+        began = time.monotonic()
         while True:
             attempt += 1
             try:
@@ -246,10 +257,12 @@ class S3ObjectSink(DeliveryStatusMixin):
                 fault_point("s3.after_upload")
                 return
             except DeliveryRetryableError as e:
-                if attempt >= self.retry.max_attempts:
+                wait = self.retry.next_delay(attempt, time.monotonic() - began, self._rand.random())
+                if wait is None:
                     raise DeliveryFailedError(f"gave up after {attempt} attempts: {e}", sink=self.sink_name,
-                                              destination=self._destination(obj), aws_message=RATE_LIMITED) from e
-                self._sleep(self.retry.delay(attempt, self._rand.random()))
+                                              destination=self._destination(obj),
+                                              aws_message=e.aws_message or RATE_LIMITED) from e
+                self._sleep(wait)
 
     def _redeliver(self, fid: str) -> list[DeliveryReceipt]:
         if self.spool is None or not self._spooled(fid):

@@ -9,6 +9,8 @@ files, so a live packet and a captured one give the same row. A batch is handed 
 every ``flush_s`` seconds, so records of closed windows flow while the capture runs. It stops after
 ``duration_s`` seconds or ``max_packets`` packets, or on Ctrl-C (a clean end: every open window is closed
 and delivered).
+Under ``vpcflow run`` (which handles SIGINT and SIGTERM itself) ``stop_requested()`` turning true ends
+the capture the same clean way.
 
 Both directions are read (incoming and the host's own outgoing frames). On a loopback device every frame
 shows up twice (sent and received): the outgoing copy is dropped there. Reading needs root or CAP_NET_RAW.
@@ -17,7 +19,7 @@ shows up twice (sent and received): the outgoing copy is dropped there. Reading 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +78,9 @@ class LiveSource:
         self.interfaces: tuple[str, ...] = (config.interface,) if config.interface else ()
         self._filter = parse_bpf(config.bpf, self.where) if config.bpf else None
         self._ring: Any = None
+        #: Checked between frames: a true result ends the capture cleanly, as Ctrl-C does (the runtime
+        #: wires it to its SIGINT/SIGTERM handler: for a live capture a signal is the normal way to end).
+        self.stop_requested: Callable[[], object] | None = None
 
     def open(self) -> None:
         """Start reading the device now (``batches`` otherwise opens it on first use)."""
@@ -126,6 +131,8 @@ class LiveSource:
                 if cfg.duration_s is not None and now - started >= cfg.duration_s:
                     break
                 if cfg.max_packets is not None and received >= cfg.max_packets:
+                    break
+                if self.stop_requested is not None and self.stop_requested():
                     break
                 if pending and (pending >= cfg.batch_packets or now - last_flush >= cfg.flush_s):
                     yield self._batch(parts)
