@@ -294,3 +294,25 @@ def test_cloudwatch_endpoint_down_then_no_credentials_then_delivered(tmp_path: P
         assert sorted(got) == expected
     finally:
         server.stop()
+
+
+def test_a_prefix_the_bucket_cannot_hold_fails_its_flow_log_alone(tmp_path: Path, reference: tuple) -> None:
+    """Issue 12: an S3 prefix with `..` passes CreateFlowLogs (AWS accepts it) but no object key can be made
+    under it here; that flow log alone is FAILED with AWS's message while the others are delivered."""
+    dotted = S3_FLOW_LOG.replace(f'"arn:aws:s3:::{BUCKET}"', f'"arn:aws:s3:::{BUCKET}/a/../b/"').replace(
+        "vpc-097d5b620001373d6", "subnet-06deebad8d3065b74").replace("ResourceType: VPC", "ResourceType: Subnet")
+    data = tmp_path / "data"
+    proc = _run(_config(tmp_path / "run.yaml", flow_logs=(S3_FLOW_LOG, CWL_FLOW_LOG, dotted)), data)
+    _failed_run(proc, "Access error")
+    statuses = {(rid, st) for rid, st in ((s.flow_log.log_destination or s.flow_log.log_group_name,
+                                           (s.deliver_logs_status, s.deliver_logs_error_message))
+                                          for s in _stored(data))}
+    assert (f"arn:aws:s3:::{BUCKET}/a/../b/", ("FAILED", "Access error")) in statuses
+    assert (f"arn:aws:s3:::{BUCKET}", ("SUCCESS", None)) in statuses
+    objects, events = reference
+    assert _local_objects(data) == objects and _events(data) == events  # the other flow logs: all delivered
+
+
+def _stored(data: Path) -> list:
+    with DataDir.resolve(data).state() as st:
+        return list(st.list_stored_flow_logs())
