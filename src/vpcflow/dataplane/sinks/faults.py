@@ -8,7 +8,9 @@ each call (never at import) so tests can set it per subprocess. Actions:
   of Python buffers);
 * ``SIGINT`` / ``SIGTERM``: the process sends itself that signal (as Ctrl-C or ``kill`` would)
   and carries on; what the signal does is up to the handlers installed (``runtime/interrupt.py``);
-* ``error``: raises :class:`InjectedFault` here, as an unexpected error in that stage would.
+* ``error``: raises :class:`InjectedFault` here, as an unexpected error in that stage would;
+* ``wait``: creates the file ``VPCFLOW_FAULT_MARKER`` names and waits here until it is removed (at most
+  five minutes), so a test can act from outside - send a real signal - at that exact moment.
 
 They place an interruption by progress (the N-th object, batch or flush), never by wall-clock time.
 Named points: in the sinks ``s3.before_upload``, ``s3.after_upload``, ``cwl.before_batch``,
@@ -21,8 +23,12 @@ from __future__ import annotations
 
 import os
 import signal
+import time
+from pathlib import Path
 
 ENV_VAR = "VPCFLOW_FAULT_POINT"
+MARKER_VAR = "VPCFLOW_FAULT_MARKER"
+MAX_WAIT_S = 300.0
 EXIT_CODE = 137
 
 _hits: dict[str, int] = {}
@@ -40,7 +46,14 @@ def _act(name: str, action: str) -> None:
         return
     if action == "error":
         raise InjectedFault(f"fault injected at {name}")
-    raise ValueError(f"{ENV_VAR}: unknown action {action!r} for {name} (kill, SIGINT, SIGTERM or error)")
+    if action == "wait":
+        marker = Path(os.environ[MARKER_VAR])
+        marker.write_text(f"{os.getpid()} {name}\n")
+        deadline = time.monotonic() + MAX_WAIT_S
+        while marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return
+    raise ValueError(f"{ENV_VAR}: unknown action {action!r} for {name} (kill, SIGINT, SIGTERM, error or wait)")
 
 
 def fault_point(name: str) -> None:
