@@ -92,6 +92,10 @@ def main() -> None:
     target = tree.parent / "target"
     results: list[tuple[Mutation, str, float]] = []
     try:
+        # Every test set must pass unmutated first, or a "caught" would mean nothing.
+        for tests in dict.fromkeys(m.tests for m in chosen):
+            if not _run_tests(tree, tests):
+                raise SystemExit(f"the unmutated tests fail in the scratch copy: {' '.join(tests)}")
         for m in chosen:
             t0 = time.monotonic()
             outcome = run_one(tree, target, m)
