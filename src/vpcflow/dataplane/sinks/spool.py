@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,13 +140,19 @@ class Intent:
 
 
 class CheckpointStore:
-    """Per-stream delivered counts (and in-flight intents) for destinations outside the data dir."""
+    """Per-stream delivered counts (and in-flight intents) for destinations outside the data dir.
+
+    Opened by the runtime in the main thread and used by the pipeline's delivery thread: the
+    connection is shared across threads (``check_same_thread=False``) and every statement runs under
+    one lock, so a transaction is never interleaved with another thread's statements.
+    """
 
     def __init__(self, path: str | Path, *, timeout_s: float = 10.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
         try:
-            self._c = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+            self._c = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
             self._c.execute("PRAGMA journal_mode=WAL")
             self._c.execute(
                 "CREATE TABLE IF NOT EXISTS checkpoints (run_key TEXT, destination TEXT, stream TEXT,"
@@ -160,46 +167,51 @@ class CheckpointStore:
             raise StateError(f"{self.path}: cannot open the checkpoint database ({e})") from e
 
     def close(self) -> None:
-        self._c.close()
+        with self._lock:
+            self._c.close()
+
+    def _query(self, sql: str, args: tuple[object, ...]) -> Any:
+        try:
+            with self._lock:
+                return self._c.execute(sql, args).fetchone()
+        except sqlite3.Error as e:
+            raise StateError(f"{self.path}: checkpoint database error ({e}); the run stops here") from e
 
     def get(self, run_key: str, destination: str, stream: str) -> int:
-        row = self._c.execute(
-            "SELECT next_seq FROM checkpoints WHERE run_key=? AND destination=? AND stream=?",
-            (run_key, destination, stream),
-        ).fetchone()
+        row = self._query("SELECT next_seq FROM checkpoints WHERE run_key=? AND destination=? AND stream=?",
+                          (run_key, destination, stream))
         return 0 if row is None else int(row[0])
 
     def intent(self, run_key: str, destination: str, stream: str) -> Intent | None:
-        row = self._c.execute(
-            "SELECT seq_from, seq_to, last_ts, last_message FROM intents"
-            " WHERE run_key=? AND destination=? AND stream=?",
-            (run_key, destination, stream),
-        ).fetchone()
+        row = self._query("SELECT seq_from, seq_to, last_ts, last_message FROM intents"
+                          " WHERE run_key=? AND destination=? AND stream=?", (run_key, destination, stream))
         return None if row is None else Intent(int(row[0]), int(row[1]), int(row[2]), str(row[3]))
 
     def begin(self, run_key: str, destination: str, stream: str, intent: Intent) -> None:
-        self._c.execute(
-            "INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run_key, destination, stream, intent.seq_from, intent.seq_to, intent.last_timestamp,
-             intent.last_message),
-        )
+        self._query("INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (run_key, destination, stream, intent.seq_from, intent.seq_to, intent.last_timestamp,
+                     intent.last_message))
 
     def commit(self, run_key: str, destination: str, stream: str, next_seq: int) -> None:
         """Record delivery up to ``next_seq`` and drop the intent, atomically."""
-        self._c.execute("BEGIN IMMEDIATE")
         try:
-            self._c.execute(
-                "INSERT INTO checkpoints VALUES (?, ?, ?, ?) ON CONFLICT (run_key, destination, stream)"
-                " DO UPDATE SET next_seq=MAX(next_seq, excluded.next_seq)",
-                (run_key, destination, stream, next_seq),
-            )
-            self._c.execute("DELETE FROM intents WHERE run_key=? AND destination=? AND stream=?",
-                            (run_key, destination, stream))
-        except BaseException:
-            self._c.execute("ROLLBACK")
-            raise
-        self._c.execute("COMMIT")
+            with self._lock:
+                self._c.execute("BEGIN IMMEDIATE")
+                try:
+                    self._c.execute(
+                        "INSERT INTO checkpoints VALUES (?, ?, ?, ?) ON CONFLICT (run_key, destination, stream)"
+                        " DO UPDATE SET next_seq=MAX(next_seq, excluded.next_seq)",
+                        (run_key, destination, stream, next_seq),
+                    )
+                    self._c.execute("DELETE FROM intents WHERE run_key=? AND destination=? AND stream=?",
+                                    (run_key, destination, stream))
+                except BaseException:
+                    self._c.execute("ROLLBACK")
+                    raise
+                self._c.execute("COMMIT")
+        except sqlite3.Error as e:
+            raise StateError(f"{self.path}: checkpoint database error ({e}); the run stops here") from e
 
     def abandon(self, run_key: str, destination: str, stream: str) -> None:
-        self._c.execute("DELETE FROM intents WHERE run_key=? AND destination=? AND stream=?",
-                        (run_key, destination, stream))
+        self._query("DELETE FROM intents WHERE run_key=? AND destination=? AND stream=?",
+                    (run_key, destination, stream))
