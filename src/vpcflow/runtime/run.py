@@ -20,7 +20,6 @@ the embedded destination of its LogDestinationType (``_Delivery``: the local buc
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from vpcflow.model.flowlog import FlowLog
 from vpcflow.model.topology.model import Topology
 from vpcflow.runtime.datadir import DataDir
 from vpcflow.runtime.run_config import RunConfig, SourceSpec, load_run_config
+from vpcflow.runtime.run_identity import run_identity
 from vpcflow.storage.state import StateStore
 
 
@@ -58,6 +58,7 @@ class PreparedRun:
     engine: Any = None
     store: StateStore | None = None
     delivery: Any = None
+    run_id: str = ""  # runtime/run_identity.py
 
 
 @dataclass
@@ -218,13 +219,13 @@ class _Delivery:
 
             endpoint = None if self.s3_endpoint == "aws" else self.s3_endpoint
             sink = S3Sink(endpoint_url=endpoint, region=region, spool=spool, status=self._status,
-                          authorize=self._check)
+                          authorize=self._check, run_id=self.run_id)
         elif kind == "s3":
             from vpcflow.dataplane.sinks.local_bucket import LocalBucketSink
             from vpcflow.storage.bucketstore import BucketStore
 
             sink = LocalBucketSink(BucketStore(self.dd.s3_root), spool=spool, status=self._status,
-                                   authorize=self._check)
+                                   authorize=self._check, run_id=self.run_id)
         elif kind == "cloud-watch-logs" and self.logs_endpoint is not None:
             from vpcflow.dataplane.sinks.cloudwatch_logs import CloudWatchLogsSink
             from vpcflow.dataplane.sinks.spool import CheckpointStore
@@ -253,14 +254,6 @@ class _Delivery:
             close = getattr(c, "close", None)
             if callable(close):
                 close()
-
-
-def _run_id(cfg: RunConfig, flow_logs: list[FlowLog]) -> str:
-    """Stable across re-runs of one config (so delivery checkpoints make a re-run exactly-once)."""
-    h = hashlib.sha256(cfg.path.read_bytes())
-    for fl in flow_logs:
-        h.update(fl.flow_log_id.encode())
-    return h.hexdigest()[:16]
 
 
 def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None = None,
@@ -298,7 +291,10 @@ def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None =
         outputs: dict[str, Path] = {}
         files = FilesSink(out_dir, kind=fmt) if out_dir is not None else None  # type: ignore[arg-type]
         fallback: FilesSink | None = None
-        delivery = _Delivery(dd, store, svc, _run_id(cfg, flow_logs), cfg.s3_endpoint_url, cfg.logs_endpoint_url)
+        sources = [_open_source(s, topology, skip_bad) for s in cfg.sources]
+        # After the sources opened (so every input was validated): what makes re-runs exactly-once.
+        run_id = run_identity(cfg, topology, flow_logs, skip_bad=skip_bad)
+        delivery = _Delivery(dd, store, svc, run_id, cfg.s3_endpoint_url, cfg.logs_endpoint_url)
         for fl in flow_logs:
             sink: Sink | None = files
             if sink is None:
@@ -309,13 +305,13 @@ def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None =
             sinks[fl.flow_log_id] = sink
             if isinstance(sink, FilesSink):
                 outputs[fl.flow_log_id] = sink.path_for(fl.flow_log_id)
-        sources = [_open_source(s, topology, skip_bad) for s in cfg.sources]
         options = AggregateOptions(nodata=cfg.nodata) if cfg.skipdata_capacity is None else AggregateOptions(
             skipdata_capacity=cfg.skipdata_capacity, nodata=cfg.nodata)
         return PreparedRun(
             config=cfg, data_dir=dd, topology=topology, flow_logs=flow_logs, created=created, reused=reused,
             sources=sources, sinks=sinks, outputs=outputs, side_dir=dd.path / "rejects", options=options,
             engine=engine if engine is not None else _policy_engine(topology), store=store, delivery=delivery,
+            run_id=run_id,
         )
     except BaseException:
         store.close()
