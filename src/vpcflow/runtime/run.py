@@ -39,6 +39,7 @@ from vpcflow.model.topology.model import Topology
 from vpcflow.runtime.datadir import DataDir
 from vpcflow.runtime.run_config import RunConfig, SourceSpec, load_run_config
 from vpcflow.runtime.run_identity import run_identity
+from vpcflow.runtime.writer_lock import WriterLock
 from vpcflow.storage.state import StateStore
 
 
@@ -59,6 +60,7 @@ class PreparedRun:
     store: StateStore | None = None
     delivery: Any = None
     run_id: str = ""  # runtime/run_identity.py
+    lock: WriterLock | None = None  # one writer per data directory, held until execute() ends
 
 
 @dataclass
@@ -258,11 +260,21 @@ class _Delivery:
 
 def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None = None,
                 output: str | Path | None = None, output_format: str | None = None,
-                skip_bad: bool = False, engine: Any = None) -> PreparedRun:
-    """Everything before traffic flows (see the module docstring); errors are ``ConfigError``/``ApiError``."""
+                skip_bad: bool = False, engine: Any = None, lock_wait_s: float = 0.0) -> PreparedRun:
+    """Everything before traffic flows (see the module docstring); errors are ``ConfigError``/``ApiError``.
+
+    The data directory's writer lock (``writer_lock.py``) is taken first and held until ``execute``
+    ends: a second run on the same directory refuses (or waits up to ``lock_wait_s``).
+    """
     cfg = config if isinstance(config, RunConfig) else load_run_config(config)
     dd = DataDir.resolve(data_dir if data_dir is not None else cfg.data_dir)
-    store = dd.state()
+    dd.ensure()
+    lock = WriterLock(dd.path, wait_s=lock_wait_s)
+    try:
+        store = dd.state()
+    except BaseException:
+        lock.release()
+        raise
     try:
         if cfg.topology is not None:
             _load_topology(cfg, dd, store)
@@ -311,10 +323,11 @@ def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None =
             config=cfg, data_dir=dd, topology=topology, flow_logs=flow_logs, created=created, reused=reused,
             sources=sources, sinks=sinks, outputs=outputs, side_dir=dd.path / "rejects", options=options,
             engine=engine if engine is not None else _policy_engine(topology), store=store, delivery=delivery,
-            run_id=run_id,
+            run_id=run_id, lock=lock,
         )
     except BaseException:
         store.close()
+        lock.release()
         raise
 
 
@@ -332,6 +345,8 @@ def execute(prepared: PreparedRun, *, taps: Mapping[str, Callable[[Any], None]] 
             prepared.delivery.close()
         if prepared.store is not None:
             prepared.store.close()
+        if prepared.lock is not None:
+            prepared.lock.release()
     source_stats = []
     for s in prepared.sources:
         st = getattr(s, "stats", None)
