@@ -7,6 +7,7 @@ Errors raised on purpose (``VpcflowError``) print as one line and exit 2; anythi
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 from typing import Any
@@ -78,6 +79,17 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(2)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as e:
+        # A full disk or a read-only file system met outside the storage layer's own checks (a side
+        # file, an output folder): still one line naming it, never a traceback (issue 13).
+        if e.errno not in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+            raise
+        from pathlib import Path
+
+        from vpcflow.storage.guard import storage_error
+
+        click.echo(f"error: {storage_error(Path(e.filename or '.'), e)}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover

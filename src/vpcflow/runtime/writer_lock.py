@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from vpcflow.core.errors import StateError
+from vpcflow.storage.guard import storage_error
 
 LOCK_NAME = "run.lock"
 POLL_S = 0.2
@@ -33,8 +34,8 @@ class WriterLock:
         self._fd: int | None = None
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise StateError(f"{self.path}: cannot open the data directory's lock file ({e.strerror or e})") from e
+        except OSError as e:  # a read-only file system, mostly: named as such
+            raise storage_error(self.path, e) from e
         deadline = time.monotonic() + max(0.0, wait_s)
         while True:
             try:

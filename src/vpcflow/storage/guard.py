@@ -27,7 +27,7 @@ def storage_error(path: Path, e: BaseException, hint: str = "") -> StateError:
     text = str(e)
     low = text.lower()
     code = getattr(e, "errno", None)
-    if code == errno.ENOSPC or (any(k in low for k in _FULL) and _disk_full(path)):
+    if code in (errno.ENOSPC, errno.EDQUOT) or (any(k in low for k in _FULL) and _disk_full(path)):
         return StateError(f"{path}: no space left on the device; nothing past the last completed step was "
                           "kept. Free some space and run the same command again: it resumes exactly")
     if code == errno.EROFS or any(k in low for k in _READONLY):

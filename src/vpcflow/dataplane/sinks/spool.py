@@ -32,6 +32,7 @@ import pyarrow as pa
 from vpcflow.core.errors import StateError
 from vpcflow.dataplane.sinks.faults import fault_point
 from vpcflow.storage.bucketstore import atomic_write
+from vpcflow.storage.guard import storage_error
 
 _SAFE = re.compile(r"[^A-Za-z0-9._=-]")
 
@@ -202,8 +203,8 @@ class CheckpointStore:
                 " seq_from INTEGER, seq_to INTEGER, last_ts INTEGER, last_message TEXT,"
                 " PRIMARY KEY (run_key, destination, stream))"
             )
-        except sqlite3.DatabaseError as e:
-            raise StateError(f"{self.path}: cannot open the checkpoint database ({e})") from e
+        except sqlite3.Error as e:
+            raise storage_error(self.path, e) from e
 
     def close(self) -> None:
         with self._lock:
@@ -214,7 +215,7 @@ class CheckpointStore:
             with self._lock:
                 return self._c.execute(sql, args).fetchone()
         except sqlite3.Error as e:
-            raise StateError(f"{self.path}: checkpoint database error ({e}); the run stops here") from e
+            raise storage_error(self.path, e) from e
 
     def get(self, run_key: str, destination: str, stream: str) -> int:
         row = self._query("SELECT next_seq FROM checkpoints WHERE run_key=? AND destination=? AND stream=?",
@@ -249,7 +250,7 @@ class CheckpointStore:
                     raise
                 self._c.execute("COMMIT")
         except sqlite3.Error as e:
-            raise StateError(f"{self.path}: checkpoint database error ({e}); the run stops here") from e
+            raise storage_error(self.path, e) from e
 
     def abandon(self, run_key: str, destination: str, stream: str) -> None:
         self._query("DELETE FROM intents WHERE run_key=? AND destination=? AND stream=?",
