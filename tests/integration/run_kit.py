@@ -95,7 +95,7 @@ def cwl_events(data: Path, group: str = GROUP) -> Counter[tuple[str, int, str]]:
         for stream in store.stream_names(group):
             token = None
             while True:
-                kw = {"nextToken": token} if token else {}
+                kw: dict[str, str] = {"nextToken": token} if token else {}
                 page = store.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True,
                                             limit=10000, **kw)
                 out.update((stream, e["timestamp"], e["message"]) for e in page["events"])

@@ -50,7 +50,7 @@ def _remote_events(endpoint: str) -> Counter[tuple[str, int, str]]:
         name = s["logStreamName"]
         token = None
         while True:
-            kw = {"nextToken": token} if token else {}
+            kw: dict[str, str] = {"nextToken": token} if token else {}
             page = logs.get_log_events(logGroupName=GROUP, logStreamName=name, startFromHead=True, **kw)
             out.update((name, e["timestamp"], e["message"]) for e in page["events"])
             if not page["events"] or page["nextForwardToken"] == token:
