@@ -94,3 +94,15 @@ def test_back_to_an_input_set_already_delivered_delivers_nothing(references: dic
         write_scenario(scenario, seed=seed)
         assert run_cli(cfg, data).returncode == 0
     assert delivered(data) == _sum(references[11], references[12])
+
+
+def test_a_flow_log_added_to_the_config_does_not_redeliver_the_others(references: dict[int, Delivery],
+                                                                      tmp_path: Path) -> None:
+    # The identity is the inputs'; each flow log's id is part of its keys (docs/delivery.md "Run identity").
+    scenario = write_scenario(tmp_path / "scenario.yaml", seed=11)
+    data = tmp_path / "data"
+    assert run_cli(write_config(tmp_path / "run.yaml", scenario, with_s3=False), data).returncode == 0
+    assert delivered(data) == (Counter(), references[11][1])
+    r = run_cli(write_config(tmp_path / "run.yaml", scenario), data)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert delivered(data) == references[11]

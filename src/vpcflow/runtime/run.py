@@ -305,7 +305,7 @@ def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None =
         fallback: FilesSink | None = None
         sources = [_open_source(s, topology, skip_bad) for s in cfg.sources]
         # After the sources opened (so every input was validated): what makes re-runs exactly-once.
-        run_id = run_identity(cfg, topology, flow_logs, skip_bad=skip_bad)
+        run_id = run_identity(cfg, topology, skip_bad=skip_bad)
         delivery = _Delivery(dd, store, svc, run_id, cfg.s3_endpoint_url, cfg.logs_endpoint_url)
         for fl in flow_logs:
             sink: Sink | None = files

@@ -7,7 +7,11 @@ they cannot:
 
 * the topology, as the canonical document of the loaded network (``topology_to_document``), not
   the file's text, so comments and key order do not matter;
-* every flow log that records (all of its fields: format, destination, interval...);
+* not the set of flow logs: a flow log's records depend on the inputs and on its own definition only,
+  which never changes under its id (AWS has no ModifyFlowLogs), and the id is part of every key the
+  identity is used in (CloudWatch checkpoints ``<identity>/<flow-log-id>``, S3 file names). So a
+  flow log added to a config gets its records delivered without re-delivering the others', and the
+  same inputs give the same identity in every data directory;
 * every source, in order: its kind, the SHA-256 of the file's bytes for captures (streamed in
   1 MiB chunks), the canonical parsed document for scenarios, and every option that changes what
   the source yields (seed, duration, interface, interface map, skip-bad, reorder window, limits);
@@ -21,7 +25,6 @@ yields the same traffic twice: a run with a ``live:`` source gets a fresh identi
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import uuid
@@ -31,7 +34,6 @@ from typing import Any
 import yaml
 
 from vpcflow.core.errors import ConfigError
-from vpcflow.model.flowlog import FlowLog
 from vpcflow.model.topology.document import topology_to_document
 from vpcflow.model.topology.model import Topology
 from vpcflow.runtime.run_config import RunConfig, SourceSpec
@@ -81,19 +83,17 @@ def _source(spec: SourceSpec, skip_bad: bool) -> dict[str, Any]:
     return out
 
 
-def identity_document(cfg: RunConfig, topology: Topology, flow_logs: list[FlowLog], *,
-                      skip_bad: bool = False) -> dict[str, Any]:
+def identity_document(cfg: RunConfig, topology: Topology, *, skip_bad: bool = False) -> dict[str, Any]:
     """The canonical description the identity hashes (exposed for tests and debugging)."""
     return {
         "scheme": SCHEME,
         "topology": topology_to_document(topology),
-        "flow_logs": sorted((dataclasses.asdict(fl) for fl in flow_logs), key=lambda d: str(d["flow_log_id"])),
         "sources": [_source(s, skip_bad) for s in cfg.sources],
         "aggregation": {"skipdata_capacity": cfg.skipdata_capacity, "nodata": cfg.nodata},
     }
 
 
-def run_identity(cfg: RunConfig, topology: Topology, flow_logs: list[FlowLog], *, skip_bad: bool = False) -> str:
-    """16 hex digits naming the run (checkpoint keys, spool item ids, salt of S3 object names)."""
-    doc = identity_document(cfg, topology, flow_logs, skip_bad=skip_bad)
+def run_identity(cfg: RunConfig, topology: Topology, *, skip_bad: bool = False) -> str:
+    """16 hex digits naming the run's inputs (checkpoint keys, spool item ids, salt of S3 object names)."""
+    doc = identity_document(cfg, topology, skip_bad=skip_bad)
     return hashlib.sha256(_canonical(doc).encode()).hexdigest()[:16]

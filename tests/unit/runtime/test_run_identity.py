@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vpcflow.model.flowlog import FlowLog
 from vpcflow.model.topology.loader import load_topology
 from vpcflow.model.topology.model import Topology
 from vpcflow.runtime import run_identity as ri
@@ -19,8 +17,6 @@ from vpcflow.runtime.run_config import load_run_config
 
 ROOT = Path(__file__).resolve().parents[3]
 TOPO = ROOT / "examples" / "topology" / "three-tier.yaml"
-FL = FlowLog("fl-0123456789abcdef0", "123456789012", "us-east-1", "vpc-097d5b620001373d6", "VPC", "ALL", "s3",
-             datetime(2026, 1, 1, tzinfo=UTC), log_destination="arn:aws:s3:::bucket")
 
 
 @functools.cache
@@ -39,8 +35,8 @@ def _config(folder: Path, body: str, name: str = "run.yaml") -> Path:
     return p
 
 
-def _id(path: Path, topology: Topology, flow_logs: list[FlowLog] | None = None, skip_bad: bool = False) -> str:
-    return ri.run_identity(load_run_config(path), topology, flow_logs or [FL], skip_bad=skip_bad)
+def _id(path: Path, topology: Topology, skip_bad: bool = False) -> str:
+    return ri.run_identity(load_run_config(path), topology, skip_bad=skip_bad)
 
 
 def test_capture_content_not_its_name_or_mtime(tmp_path: Path, topology: Topology) -> None:
@@ -83,13 +79,10 @@ def test_scenario_meaning_seed_and_options(tmp_path: Path, topology: Topology) -
     assert _id(cfg, topology, skip_bad=True) != second
 
 
-def test_flow_logs_topology_and_aggregation(tmp_path: Path, topology: Topology) -> None:
+def test_topology_and_aggregation(tmp_path: Path, topology: Topology) -> None:
     (tmp_path / "c.pcap").write_bytes(b"x")
     cfg = _config(tmp_path, "sources:\n  - capture: c.pcap\n")
     base = _id(cfg, topology)
-    other = FlowLog(**{**FL.__dict__, "flow_log_id": "fl-0123456789abcdef1", "log_format": "${version} ${srcaddr}"})
-    assert _id(cfg, topology, [other]) != base
-    assert _id(cfg, topology, [FL, other]) == _id(cfg, topology, [other, FL])
     smaller = dataclasses.replace(topology, vpcs=topology.vpcs[:1])
     assert _id(cfg, smaller) != base
     assert _id(_config(tmp_path, "sources:\n  - capture: c.pcap\naggregation: {nodata: false}\n"), topology) != base
