@@ -34,7 +34,8 @@ def write_scenario(path: Path, *, seed: int, start: str = "2026-11-26T12:00:00Z"
 
 
 def write_config(path: Path, scenario: Path, *, comment: str = "", seed: int | None = None,
-                 logs_endpoint: str | None = None, duration_s: int = 30, with_s3: bool = True) -> Path:
+                 logs_endpoint: str | None = None, duration_s: int = 30, with_s3: bool = True,
+                 role: str = "flow-logs-delivery", topology: Path = TOPOLOGY) -> Path:
     src = f"  - scenario: {scenario}\n"
     if seed is not None:
         src += f"    seed: {seed}\n"
@@ -42,14 +43,14 @@ def write_config(path: Path, scenario: Path, *, comment: str = "", seed: int | N
     delivery = f"delivery: {{logs_endpoint_url: '{logs_endpoint}'}}\n" if logs_endpoint else ""
     s3 = "" if with_s3 else "#"
     path.write_text(f"""# {comment}
-topology: {TOPOLOGY}
+topology: {topology}
 flow_logs:
   create:
 {s3}    - {{ResourceIds: [vpc-097d5b620001373d6], ResourceType: VPC, TrafficType: ALL, LogDestinationType: s3,
 {s3}       LogDestination: "arn:aws:s3:::vpcflow-demo-logs"}}
     - {{ResourceIds: [subnet-06deebad8d3065b74, subnet-0be2c1711a8ae4375], ResourceType: Subnet, TrafficType: ALL,
        LogDestinationType: cloud-watch-logs, LogGroupName: {GROUP},
-       DeliverLogsPermissionArn: "arn:aws:iam::123456789012:role/flow-logs-delivery"}}
+       DeliverLogsPermissionArn: "arn:aws:iam::123456789012:role/{role}"}}
 sources:
 {src}{delivery}""")
     return path

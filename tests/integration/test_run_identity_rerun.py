@@ -12,10 +12,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from run_kit import delivered, run_cli, write_config, write_scenario
+from run_kit import TOPOLOGY, delivered, run_cli, write_config, write_scenario
 
 Delivery = tuple[Counter[str], Counter[tuple[str, int, str]]]
 
@@ -106,3 +107,26 @@ def test_a_flow_log_added_to_the_config_does_not_redeliver_the_others(references
     r = run_cli(write_config(tmp_path / "run.yaml", scenario), data)
     assert r.returncode == 0, r.stderr[-3000:]
     assert delivered(data) == references[11]
+
+
+def test_fixing_a_role_after_a_failed_delivery_delivers_the_spool_once(references: dict[int, Delivery],
+                                                                      tmp_path: Path) -> None:
+    # Item 6: after a failed delivery, the spool and a fresh copy both arrived. The role is fixed in the
+    # topology (IAM is not part of the identity) and a comment is added to the config.
+    topo = tmp_path / "topology.yaml"
+    topo.write_text(TOPOLOGY.read_text())
+    scenario = write_scenario(tmp_path / "scenario.yaml", seed=11)
+    cfg = write_config(tmp_path / "run.yaml", scenario, role="untrusted-delivery", topology=topo)
+    data = tmp_path / "data"
+    assert run_cli(cfg, data).returncode == 0
+    assert delivered(data)[1] == Counter() and list((data / "spool").rglob("*.spool"))
+    doc = yaml.safe_load(topo.read_text())
+    for role in doc["iam"]["roles"]:
+        if role["name"] == "untrusted-delivery":
+            role["trust_policy"]["Statement"][0]["Principal"] = {"Service": "vpc-flow-logs.amazonaws.com"}
+    topo.write_text(yaml.safe_dump(doc))
+    write_config(cfg, scenario, role="untrusted-delivery", topology=topo, comment="role fixed")
+    r = run_cli(cfg, data)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert delivered(data) == references[11]
+    assert not list((data / "spool").rglob("*.spool"))

@@ -6,7 +6,9 @@ bytes. So the identity must change whenever the records could change, and must n
 they cannot:
 
 * the topology, as the canonical document of the loaded network (``topology_to_document``), not
-  the file's text, so comments and key order do not matter;
+  the file's text, so comments and key order do not matter, and without its buckets, log groups and
+  IAM (they decide whether delivery is allowed, never what the records say: fixing a role after a
+  failed delivery must let the spooled records go out, not deliver a second copy);
 * not the set of flow logs: a flow log's records depend on the inputs and on its own definition only,
   which never changes under its id (AWS has no ModifyFlowLogs), and the id is part of every key the
   identity is used in (CloudWatch checkpoints ``<identity>/<flow-log-id>``, S3 file names). So a
@@ -41,6 +43,8 @@ from vpcflow.runtime.run_config import RunConfig, SourceSpec
 #: Bumped when what goes into the identity changes (every identity changes with it).
 SCHEME = "vpcflow-run-identity/2"
 CHUNK = 1 << 20
+#: Topology sections that only govern delivery (authorization, destinations), never record content.
+_DELIVERY_ONLY = frozenset({"s3_buckets", "log_groups", "iam"})
 
 
 def file_sha256(path: Path) -> str:
@@ -87,7 +91,7 @@ def identity_document(cfg: RunConfig, topology: Topology, *, skip_bad: bool = Fa
     """The canonical description the identity hashes (exposed for tests and debugging)."""
     return {
         "scheme": SCHEME,
-        "topology": topology_to_document(topology),
+        "topology": {k: v for k, v in topology_to_document(topology).items() if k not in _DELIVERY_ONLY},
         "sources": [_source(s, skip_bad) for s in cfg.sources],
         "aggregation": {"skipdata_capacity": cfg.skipdata_capacity, "nodata": cfg.nodata},
     }

@@ -83,6 +83,8 @@ def test_topology_and_aggregation(tmp_path: Path, topology: Topology) -> None:
     (tmp_path / "c.pcap").write_bytes(b"x")
     cfg = _config(tmp_path, "sources:\n  - capture: c.pcap\n")
     base = _id(cfg, topology)
+    # Buckets, log groups and IAM govern delivery, not records: fixing a role keeps the identity.
+    assert _id(cfg, dataclasses.replace(topology, iam={}, s3_buckets=(), log_groups=())) == base
     smaller = dataclasses.replace(topology, vpcs=topology.vpcs[:1])
     assert _id(cfg, smaller) != base
     assert _id(_config(tmp_path, "sources:\n  - capture: c.pcap\naggregation: {nodata: false}\n"), topology) != base
