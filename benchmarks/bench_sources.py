@@ -1,7 +1,7 @@
 """Packet-source throughput: the synthetic generator, the pcap writer and the pcap reader.
 
 Generates ~5,000,000 packets over ~50,000 TCP flows (headers only, snaplen 128, as flow tools capture)
-into a temporary directory, then measures, each reader run in a fresh subprocess (numba cache warm):
+into a temporary directory, then measures, each reader run in a fresh subprocess (page cache warm):
 
 * generator packets/s (flows drawn and expanded into packets, time-sorted; nothing written),
 * generator + pcap writer packets/s,
@@ -89,7 +89,7 @@ def main() -> None:
     out_dir = args.keep or tmp
     pcap = out_dir / "bench.pcap"
     try:
-        # warm numba caches (writer and reader kernels) on a tiny run
+        # warm the page cache and the imports on a tiny run
         warm = SyntheticSource(
             SyntheticConfig("bench"),
             scenario=loads_scenario(text.replace(f"duration: {args.duration}s", "duration: 1s"), source="warm"),

@@ -4,7 +4,6 @@ in-process by uvicorn on 127.0.0.1 (a free port), and real boto3 clients pointed
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from botocore.config import Config
 
 from vpcflow.api.app import create_app
 from vpcflow.api.identity import DEFAULT_ROOT_ACCESS_KEY_ID, DEFAULT_ROOT_SECRET_ACCESS_KEY
+from vpcflow.api.server import bind, server_config
 from vpcflow.runtime.client import Ec2Client
 
 ACCT = "123456789012"
@@ -145,7 +145,7 @@ class Endpoint:
             region_name=kwargs.pop("region_name", REGION),
             aws_access_key_id=key[0],
             aws_secret_access_key=key[1],
-            config=Config(retries={"total_max_attempts": 1}),
+            config=kwargs.pop("config", Config(retries={"total_max_attempts": 1})),
             **kwargs,
         )
 
@@ -157,11 +157,9 @@ class Endpoint:
 def serve(data_dir: Path, **app_kwargs: Any) -> Endpoint:
     """The endpoint in a uvicorn thread on 127.0.0.1, a free port."""
     app = create_app(data_dir, **app_kwargs)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = bind("127.0.0.1", 0)  # as `vpcflow serve` binds (TCP_NODELAY)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(server_config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -170,6 +168,21 @@ def serve(data_dir: Path, **app_kwargs: Any) -> Endpoint:
             raise RuntimeError("the endpoint did not start")
         time.sleep(0.01)
     return Endpoint(f"http://127.0.0.1:{port}", data_dir, server, thread)
+
+
+THREE_TIER = Path(__file__).resolve().parents[2] / "examples" / "topology" / "three-tier.yaml"
+
+
+def three_tier_endpoint(root: Path) -> Iterator[Endpoint]:
+    """The endpoint over a data directory holding the bundled three-tier example (a richer network)."""
+    dd = root / "data"
+    with Ec2Client(dd) as c:
+        c.load_topology(THREE_TIER)
+    endpoint = serve(dd)
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
 
 
 def endpoint_fixture(tmp_path_factory: Any, **app_kwargs: Any) -> Iterator[Endpoint]:

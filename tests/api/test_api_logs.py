@@ -3,6 +3,7 @@ and events, paging tokens, filter patterns, modelled exceptions and IAM reader d
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -208,9 +209,9 @@ def test_json_protocol_errors(ep: Endpoint) -> None:
     wrong_type = raw_request(ep, b'{"logGroupName": "g", "limit": "ten"}', logs_headers("DescribeLogStreams"),
                              service="logs")
     assert wrong_type.json()["__type"] == "InvalidParameterException" and "limit" in wrong_type.json()["message"]
-    unknown = raw_request(ep, b"{}", logs_headers("StartQuery"), service="logs")
+    unknown = raw_request(ep, b"{}", logs_headers("DescribeMetricFilters"), service="logs")
     assert unknown.status == 400 and unknown.json()["__type"] == "UnknownOperationException"
-    assert "StartQuery" in unknown.json()["message"]
+    assert "DescribeMetricFilters" in unknown.json()["message"]
     bogus = raw_request(ep, b"{}", logs_headers("NoSuchThing"), service="logs")
     assert bogus.json()["__type"] == "UnknownOperationException"
     broken = raw_request(ep, b"{not json", logs_headers("DescribeLogGroups"), service="logs")
@@ -248,3 +249,19 @@ def test_aws_cli_reads_the_log_store(ep: Endpoint) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert [e["message"] for e in json.loads(out.stdout)["events"]] == [m for m in LINES if "REJECT" in m]
+
+
+def test_hostile_bodies_and_patterns_are_aws_errors(ep: Endpoint) -> None:
+    """Issue 13 item 8 over the wire: a body nested past Python's JSON parser is a SerializationException,
+    a filter pattern over 1,024 characters AWS's validation error (botocore's logs model: max 1024)."""
+    deep = raw_request(ep, b'{"logGroupName": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                       logs_headers("DescribeLogGroups"), service="logs")
+    assert deep.status == 400 and deep.json()["__type"] == "SerializationException"
+    body = json.dumps({"logGroupName": GROUP, "filterPattern": "?x " * 400}).encode()
+    long = raw_request(ep, body, logs_headers("FilterLogEvents"), service="logs")
+    assert long.status == 400 and long.json()["__type"] == "InvalidParameterException"
+    assert "at 'filterPattern' failed to satisfy constraint: Member must have length less than or equal to 1024" in (
+        long.json()["message"])
+    nested = json.dumps({"logGroupName": GROUP, "filterPattern": "[a, " + "(" * 500 + "a = 1" + ")" * 500 + "]"})
+    ok = raw_request(ep, nested.encode(), logs_headers("FilterLogEvents"), service="logs")
+    assert ok.status == 200 and ok.json()["events"] == []

@@ -183,3 +183,35 @@ def test_remote_kill_between_put_and_checkpoint_then_rerun(endpoint: str, tmp_pa
                 for e in page["events"]]
     assert len(messages) == 3000
     assert len(set(messages)) == len(messages)
+
+
+def test_flowlogs_reader_reads_vpcflow_parquet_objects_from_s3(endpoint: str) -> None:
+    """Issue 11 item 6: tools written for AWS's Parquet flow logs read vpcflow's. flowlogs-reader
+    walks AWSLogs/<account>/vpcflowlogs/<region>/yyyy/mm/dd/, picks objects by the time in their
+    file name and decodes them with the pure-Python ``parquet`` package (no RLE_DICTIONARY)."""
+    flowlogs_reader = pytest.importorskip("flowlogs_reader")
+    s3 = _client("s3", endpoint)
+    s3.create_bucket(Bucket="flowlogs-reader-parquet")
+    fl = FlowLog("fl-0fedcba9876543210", "123456789012", "us-east-1", "vpc-1", "VPC", "ALL", "s3", CREATED,
+                 log_destination="arn:aws:s3:::flowlogs-reader-parquet/team/",
+                 destination_options=DestinationOptions("parquet", False, False))  # type: ignore[arg-type]
+    table = _records(300, 1_529_511_600)
+    sink = S3Sink(client=s3)
+    sink.write(fl, table)
+    assert sum(r.records for r in sink.flush(None)) == 300
+    assert all(k["Key"].endswith(".log.parquet")
+               for k in s3.list_objects_v2(Bucket="flowlogs-reader-parquet")["Contents"])
+    reader = flowlogs_reader.S3FlowLogsReader(
+        "flowlogs-reader-parquet/team/",
+        start_time=datetime(2018, 6, 20), end_time=datetime(2018, 6, 21),
+        boto_client=s3, raise_on_error=True,
+    )
+    got = sorted((r.interface_id, r.srcport, r.dstport, r.packets, r.bytes, r.start, r.end, r.action, r.log_status)
+                 for r in reader)
+    rows = table.to_pylist()
+    want = sorted((r["interface_id"], r["srcport"], r["dstport"], r["packets"], r["bytes"],
+                   datetime.fromtimestamp(r["start"], UTC).replace(tzinfo=None),
+                   datetime.fromtimestamp(r["end"], UTC).replace(tzinfo=None), r["action"], r["log_status"])
+                  for r in rows)
+    assert got == want
+    assert reader.skipped_records == 0

@@ -9,6 +9,10 @@ The control plane is the one the Python client builds (``runtime.client.Ec2Clien
 the principal owning the request's access key, so every authorization decision is the control
 plane's. The log store is the data directory's ``logs.db``. Calls are serialised by one lock: the
 stores are SQLite connections, and one writer at a time is what SQLite does anyway.
+
+Nothing on the wire reveals the machine: an internal failure or an unavailable store answers with
+AWS's code and a request id, and the details (paths, exception text) go to the server's log only.
+A request too deeply nested to parse is the client's error (400 in the protocol's shape), not a 500.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from vpcflow.api import ec2_query, logs_json, sts_query
-from vpcflow.api.identity import Caller, RootCredentials, as_api_error, authenticate
-from vpcflow.api.sigv4 import SigV4Error, parse_authorization
+from vpcflow.api import ec2_query, logs_json, s3_rest, sts_query
+from vpcflow.api.identity import Caller, RootCredentials, as_api_error, authenticate, check_scope, owner_of
+from vpcflow.api.sigv4 import SigV4Error, is_presigned, parse_authorization, parse_presigned
 from vpcflow.controlplane.errors import UnsupportedOperationError
 from vpcflow.core.errors import ApiError, StateError
 from vpcflow.iam.world import IamWorld
@@ -42,7 +46,24 @@ EC2_OPERATIONS: dict[str, str] = {
     "DescribeFlowLogs": "describe_flow_logs",
     "CreateTags": "create_tags",
     "DeleteTags": "delete_tags",
+    # The modelled network (controlplane/network.py), for agents and tools that read it as from AWS.
+    "DescribeVpcs": "describe_vpcs",
+    "DescribeSubnets": "describe_subnets",
+    "DescribeNetworkInterfaces": "describe_network_interfaces",
+    "DescribeSecurityGroups": "describe_security_groups",
+    "DescribeSecurityGroupRules": "describe_security_group_rules",
+    "DescribeNetworkAcls": "describe_network_acls",
+    "DescribeRouteTables": "describe_route_tables",
+    "DescribeVpcPeeringConnections": "describe_vpc_peering_connections",
+    "AuthorizeSecurityGroupIngress": "authorize_security_group_ingress",
+    "AuthorizeSecurityGroupEgress": "authorize_security_group_egress",
+    "RevokeSecurityGroupIngress": "revoke_security_group_ingress",
+    "RevokeSecurityGroupEgress": "revoke_security_group_egress",
 }
+
+#: The protocol's code for a request that parses but is malformed beyond use (nesting too deep).
+_MALFORMED = {"logs": "SerializationException", "sts": "MalformedInput", "ec2": "InvalidParameterValue",
+              "s3": "MalformedXML"}
 
 
 @dataclass(frozen=True)
@@ -98,7 +119,8 @@ class Backend:
 
     def logs_api(self) -> logs_json.LogsApi:
         svc = self.client.service
-        return logs_json.LogsApi(self.log_store, self.world, account_id=svc.account_id, region=svc.region)
+        return logs_json.LogsApi(self.log_store, self.world, account_id=svc.account_id, region=svc.region,
+                                 data_dir=self.data_dir)
 
     def refresh(self) -> None:
         """Follow the data directory's account and region (``vpcflow topology load`` into an empty data
@@ -125,12 +147,46 @@ class Backend:
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one request (thread-safe; calls are serialised)."""
         request_id = str(uuid.uuid4())
-        protocol = _protocol(request)
+        protocol = protocol_of(request)
         note = {"op": protocol, "who": "-", "error": ""}
         answer = self._answer(request, request_id, protocol, note)
         # One line per call (`vpcflow serve --log-level info`): who did what, and how it ended.
         log.info("%s %s %s -> %d %s", request_id[:8], note["who"], note["op"], answer.status, note["error"])
         return answer
+
+    def screen(self, head: HttpRequest) -> HttpResponse | None:
+        """Refuse a request from its head alone, before its body is read: with signatures verified, it
+        must carry a well-formed SigV4 ``Authorization`` for this endpoint's region and a known, active
+        access key (the signature itself covers the body and is checked by ``handle``)."""
+        if not self.verify_signatures:
+            return None
+        protocol = protocol_of(head)
+        service = "logs" if protocol == "logs" else protocol
+        try:
+            with self._lock:
+                self.refresh()
+                if "x-amz-security-token" in head.headers:
+                    return None  # handle() answers with the protocol's own message for temporary credentials
+                if protocol == "s3" and "authorization" not in head.headers and is_presigned(head.raw_query):
+                    auth = parse_presigned(head.raw_query).auth
+                else:
+                    auth = parse_authorization(head.headers.get("authorization"))
+                check_scope(auth, service, self.client.service.region)
+                owner_of(self.world(), auth.access_key_id, self.root)
+        except SigV4Error as e:
+            err = as_api_error(e, protocol)
+            log.info("refused before reading the body: %s %s", protocol, err.code)
+            return self._error(protocol, err.code, err.message, err.http_status, str(uuid.uuid4()), head)
+        except StateError:
+            return None  # handle() reports the unavailable store in the protocol's shape
+        return None
+
+    def too_large(self, head: HttpRequest, limit: int) -> HttpResponse:
+        """The answer to a body over ``limit`` bytes (decision, docs/api.md: HTTP 413 in the protocol's shape)."""
+        protocol = protocol_of(head)
+        log.info("refused a body over %d bytes (%s)", limit, protocol)
+        message = f"Request body exceeds the endpoint's limit of {limit} bytes"
+        return self._error(protocol, "RequestEntityTooLarge", message, 413, str(uuid.uuid4()), head)
 
     def _answer(self, request: HttpRequest, request_id: str, protocol: str, note: dict[str, str]) -> HttpResponse:
         try:
@@ -140,27 +196,39 @@ class Backend:
                     return self._logs_call(request, request_id, note)
                 if protocol == "sts":
                     return self._sts_call(request, request_id, note)
+                if protocol == "s3":
+                    return self._s3_call(request, request_id, note)
                 return self._ec2_call(request, request_id, note)
         except ApiError as e:
             note["error"] = e.code
-            return self._error(protocol, e.code, e.message, e.http_status, request_id)
+            return self._error(protocol, e.code, e.message, e.http_status, request_id, request,
+                               _modelled_members(e))
         except StateError as e:
-            log.warning("state unavailable: %s", e)
+            log.warning("state unavailable (request %s): %s", request_id, e)
             code = note["error"] = {"logs": "ServiceUnavailableException", "sts": "ServiceUnavailable"}.get(
                 protocol, "Unavailable")
-            return self._error(protocol, code, f"The service is unavailable: {e}", 503, request_id)
-        except Exception as e:  # the API boundary: never a traceback on the wire
+            return self._error(protocol, code, "The service is unavailable. Try again later.", 503, request_id)
+        except RecursionError:
+            code = note["error"] = _MALFORMED[protocol]
+            return self._error(protocol, code, "The request is nested too deeply to be parsed", 400, request_id)
+        except Exception:  # the API boundary: never a traceback (or a local path) on the wire
             log.exception("internal error answering %s request %s", protocol, request_id)
             code = note["error"] = {"logs": "ServiceUnavailableException", "sts": "InternalFailure"}.get(
                 protocol, "InternalError")
-            return self._error(protocol, code, f"An internal error has occurred ({type(e).__name__}: {e})", 500,
+            return self._error(protocol, code, f"An internal error has occurred (request {request_id})", 500,
                                request_id)
 
-    def _error(self, protocol: str, code: str, message: str, status: int, request_id: str) -> HttpResponse:
+    def _error(self, protocol: str, code: str, message: str, status: int, request_id: str,
+               request: HttpRequest | None = None, extra: dict[str, Any] | None = None) -> HttpResponse:
         headers = {"x-amzn-RequestId": request_id}
+        if protocol == "s3":
+            method, path = (request.method, request.raw_path) if request is not None else ("GET", "/")
+            status, s3_headers, body = s3_rest.error_answer(ApiError(message, code=code, http_status=status), method,
+                                                            path, request_id)
+            return HttpResponse(status, body, {**headers, "x-amz-request-id": request_id, **s3_headers})
         if protocol == "logs":
             headers["Content-Type"] = logs_json.JSON_CONTENT_TYPE
-            return HttpResponse(status, logs_json.error_json(code, message), headers)
+            return HttpResponse(status, logs_json.error_json(code, message, extra), headers)
         headers["Content-Type"] = ec2_query.XML_CONTENT_TYPE
         if protocol == "sts":
             return HttpResponse(status, sts_query.error_xml(code, message, request_id, sender=status < 500), headers)
@@ -214,6 +282,19 @@ class Backend:
         body = sts_query.response_xml(name, identity, request_id)
         return HttpResponse(200, body, {"Content-Type": ec2_query.XML_CONTENT_TYPE, "x-amzn-RequestId": request_id})
 
+    def _s3_call(self, request: HttpRequest, request_id: str, note: dict[str, str]) -> HttpResponse:
+        note["op"] = f"s3:{request.method} {request.raw_path.split('?', 1)[0]}"
+        caller = self._authenticate(request, "s3")
+        note["who"] = caller.principal
+        from vpcflow.controlplane.s3_objects import S3Objects
+        from vpcflow.storage.bucketstore import BucketStore
+
+        svc = self.client.service
+        rest = s3_rest.S3Rest(S3Objects(BucketStore(self.data_dir.s3_root), svc), svc.region)
+        status, headers, body = rest.handle(request.method, request.raw_path, request.raw_query, dict(request.headers),
+                                            request.body, caller.principal)
+        return HttpResponse(status, body, {**headers, "x-amz-request-id": request_id})
+
     def _logs_call(self, request: HttpRequest, request_id: str, note: dict[str, str]) -> HttpResponse:
         note["op"] = "logs:" + request.headers.get("x-amz-target", "").partition(".")[2]
         caller = self._authenticate(request, "logs")
@@ -223,6 +304,12 @@ class Backend:
         result = api.call(op, request.body, caller.principal)
         body = json.dumps(result, separators=(",", ":")).encode()
         return HttpResponse(200, body, {"Content-Type": logs_json.JSON_CONTENT_TYPE, "x-amzn-RequestId": request_id})
+
+
+def _modelled_members(e: ApiError) -> dict[str, Any] | None:
+    """Members an error's shape models beside the message (MalformedQueryException.queryCompileError)."""
+    compile_error = getattr(e, "compile_error", None)
+    return {"queryCompileError": compile_error()} if callable(compile_error) else None
 
 
 def _form(request: HttpRequest) -> list[tuple[str, str]]:
@@ -241,17 +328,25 @@ def _form(request: HttpRequest) -> list[tuple[str, str]]:
     return parse_qsl(text, keep_blank_values=True)
 
 
-def _protocol(request: HttpRequest) -> str:
-    """``logs`` (X-Amz-Target), ``sts`` (scope service sts, or its action unsigned) or ``ec2``."""
+def protocol_of(request: HttpRequest) -> str:
+    """``logs`` (X-Amz-Target), ``sts`` or ``s3`` (the credential scope's service, or unsigned: an STS action,
+    or no action at all with a bucket path or an S3 method), else ``ec2``."""
     if "x-amz-target" in request.headers:
         return "logs"
+    if is_presigned(request.raw_query):
+        return "s3" if "%2Fs3%2F" in request.raw_query or "/s3/" in request.raw_query else "ec2"
     try:
-        if parse_authorization(request.headers.get("authorization")).service == "sts":
-            return "sts"
+        service = parse_authorization(request.headers.get("authorization")).service
+        if service in ("sts", "s3"):
+            return service
     except SigV4Error:
         try:
-            if dict(_form(request)).get("Action") in sts_query.OPERATIONS:
-                return "sts"
+            action = dict(_form(request)).get("Action")
         except ApiError:
-            pass
+            action = None
+        if action in sts_query.OPERATIONS:
+            return "sts"
+        if action is None and (request.method in ("PUT", "HEAD", "DELETE") or request.raw_path not in ("", "/")):
+            return "s3"
     return "ec2"
+

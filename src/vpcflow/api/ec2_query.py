@@ -273,19 +273,88 @@ def _emit(parent: ET.Element, shape: Shape, tag: str, value: Any, where: str) ->
         ET.SubElement(parent, tag).text = _text(shape, value)
 
 
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_SPECIAL = frozenset("&<>\r")
+
+#: StructureShape id -> its members as (name, shape, XML tag): computed once per shape, not per value.
+_PLANS: dict[int, tuple[StructureShape, list[tuple[str, Shape, str]]]] = {}
+
+
+def _plan(shape: StructureShape) -> list[tuple[str, Shape, str]]:
+    found = _PLANS.get(id(shape))
+    if found is None or found[0] is not shape:
+        found = (shape, [(n, m, _member_tag(m, n)) for n, m in shape.members.items()])
+        _PLANS[id(shape)] = found
+    return found[1]
+
+
+def _escaped(text: str) -> str:
+    return text.translate(_ESCAPES) if not _SPECIAL.isdisjoint(text) else text
+
+
+def _write_text(out: list[str], shape: Shape, tag: str, value: Any, where: str) -> None:
+    """``_emit`` as text: the same elements, written straight into ``out`` (a response is built per call,
+    and ElementTree's tree and serializer were most of the endpoint's time)."""
+    t = shape.type_name
+    if t == "structure":
+        assert isinstance(shape, StructureShape)
+        start = len(out)
+        out.append(f"<{tag}>")
+        _write_members_text(out, shape, value, where)
+        _close(out, start, tag)
+    elif t == "list":
+        member: Shape = shape.member  # type: ignore[attr-defined]
+        if shape.serialization.get("flattened"):
+            for item in value:
+                _write_text(out, member, tag, item, where)
+        else:
+            item_tag = str(member.serialization.get("name", "member"))
+            start = len(out)
+            out.append(f"<{tag}>")
+            for item in value:
+                _write_text(out, member, item_tag, item, where)
+            _close(out, start, tag)
+    elif t == "map":  # rare in EC2 outputs: the tree writer, then its text
+        holder = ET.Element("x")
+        _emit(holder, shape, tag, value, where)
+        out.extend(ET.tostring(child, encoding="unicode") for child in holder)
+    else:
+        text = _escaped(value if type(value) is str and t == "string" else _text(shape, value))
+        out.append(f"<{tag}>{text}</{tag}>" if text else f"<{tag} />")
+
+
+def _close(out: list[str], start: int, tag: str) -> None:
+    """End an element opened at ``out[start]``; an empty one is ``<tag />``, as ElementTree writes it."""
+    if len(out) == start + 1:
+        out[start] = f"<{tag} />"
+    else:
+        out.append(f"</{tag}>")
+
+
+def _write_members_text(out: list[str], shape: StructureShape, value: Mapping[str, Any], where: str) -> None:
+    extra = [k for k in value if k not in shape.members and k != "ResponseMetadata"]
+    if extra:
+        log.warning("%s: result members %s are not in botocore's shape %s; not sent", where, extra, shape.name)
+    for name, member, tag in _plan(shape):
+        item = value.get(name)
+        if item is not None:
+            _write_text(out, member, tag, item, where)
+
+
 def response_xml(model: ServiceModel, op: OperationModel, result: Mapping[str, Any], request_id: str) -> bytes:
     """The success body of ``op`` for a boto3-shaped ``result``."""
-    root = ET.Element(f"{op.name}Response", {"xmlns": namespace(model)})
-    ET.SubElement(root, "requestId").text = request_id
+    out = ['<?xml version="1.0" encoding="UTF-8"?>\n',
+           f'<{op.name}Response xmlns="{namespace(model)}"><requestId>{_escaped(request_id)}</requestId>']
     shape = op.output_shape
     if shape is not None:
         assert isinstance(shape, StructureShape)
-        write_members(root, shape, result, op.name)
+        _write_members_text(out, shape, result, op.name)
     else:
         # Operations without output (CreateTags, DeleteTags) answer <return>true</return> in EC2;
         # botocore ignores it, AWS sends it.
-        ET.SubElement(root, "return").text = "true"
-    return document(root)
+        out.append("<return>true</return>")
+    out.append(f"</{op.name}Response>")
+    return "".join(out).encode("utf-8")
 
 
 def error_xml(code: str, message: str, request_id: str) -> bytes:

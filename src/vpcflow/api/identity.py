@@ -24,7 +24,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from vpcflow.api.sigv4 import AuthorizationHeader, SigV4Error, parse_authorization, verify
+from vpcflow.api.sigv4 import (
+    AuthorizationHeader,
+    SigV4Error,
+    is_presigned,
+    parse_authorization,
+    parse_presigned,
+    verify,
+    verify_presigned,
+)
 from vpcflow.core.errors import ApiError
 from vpcflow.iam.world import IamWorld
 
@@ -99,6 +107,13 @@ def authenticate(
             "The security token included in the request is invalid: vpcflow has no temporary (STS) credentials; "
             "sign with an IAM user's or the root's access key",
         )
+    if expected_service == "s3" and "authorization" not in lower and is_presigned(raw_query):
+        presigned = parse_presigned(raw_query)
+        check_scope(presigned.auth, expected_service, region)
+        principal, secret = owner_of(world, presigned.auth.access_key_id, root)
+        verify_presigned(presigned, secret, method=method, raw_path=raw_path, raw_query=raw_query, headers=headers,
+                         now=now)
+        return Caller(principal, presigned.auth.access_key_id, presigned.auth.region, "s3")
     auth = parse_authorization(lower.get("authorization"))
     check_scope(auth, expected_service, region)
     principal, secret = owner_of(world, auth.access_key_id, root)
@@ -140,6 +155,14 @@ LOGS_AUTH_ERRORS: dict[str, tuple[str, int]] = {
     "wrong_scope": ("InvalidSignatureException", 400),
     "expired": ("InvalidSignatureException", 400),
 }
+S3_AUTH_ERRORS: dict[str, tuple[str, int]] = {
+    "missing": ("AccessDenied", 403),
+    "incomplete": ("AuthorizationHeaderMalformed", 400),
+    "unknown_key": ("InvalidAccessKeyId", 403),
+    "bad_signature": ("SignatureDoesNotMatch", 403),
+    "wrong_scope": ("AuthorizationHeaderMalformed", 400),
+    "expired": ("AccessDenied", 403),
+}
 STS_AUTH_ERRORS: dict[str, tuple[str, int]] = {
     "missing": ("MissingAuthenticationToken", 403),
     "incomplete": ("IncompleteSignature", 400),
@@ -152,13 +175,17 @@ STS_AUTH_ERRORS: dict[str, tuple[str, int]] = {
 
 def as_api_error(e: SigV4Error, protocol: str) -> ApiError:
     """The protocol's error for a SigV4 failure (table in ``sigv4``'s docstring)."""
-    table = {"ec2": EC2_AUTH_ERRORS, "logs": LOGS_AUTH_ERRORS, "sts": STS_AUTH_ERRORS}[protocol]
+    table = {"ec2": EC2_AUTH_ERRORS, "logs": LOGS_AUTH_ERRORS, "sts": STS_AUTH_ERRORS, "s3": S3_AUTH_ERRORS}[protocol]
     code, status = table[e.kind]
     message = e.message
     if protocol == "ec2" and e.kind == "expired":
         message = f"Request has expired. {e.message}"
     if protocol == "ec2" and e.kind == "missing":
         message = "The request must contain either a valid (registered) AWS access key ID or X.509 certificate."
+    if protocol == "s3" and e.kind == "unknown_key":
+        message = "The AWS Access Key Id you provided does not exist in our records."
+    if protocol == "s3" and e.kind == "missing":
+        message = "Access Denied"
     if protocol in ("logs", "sts") and e.kind == "unknown_key":
         message = "The security token included in the request is invalid."
     if protocol in ("logs", "sts") and e.kind == "missing":

@@ -3,7 +3,9 @@
 Served operations: DescribeLogGroups, DescribeLogStreams, GetLogEvents, FilterLogEvents (reads,
 authorized with ``iam.readers.require_log_read``), and CreateLogGroup, CreateLogStream, PutLogEvents,
 DeleteLogGroup, PutRetentionPolicy, DeleteRetentionPolicy (writes, authorized on the log group or
-log stream ARN of the IAM Service Authorization Reference, wire spec 1.4). Bodies are validated with
+log stream ARN of the IAM Service Authorization Reference, wire spec 1.4), and Logs Insights'
+StartQuery (logs:StartQuery on each log group), GetQueryResults, StopQuery and DescribeQueries
+(on ``*``), run by ``runtime.insights`` (docs/insights.md). Bodies are validated with
 botocore's ``ParamValidator`` against the logs model loaded at run time; a missing required member
 gets AWS's ``1 validation error detected: Value null at 'x' failed to satisfy constraint: Member must
 not be null``. Members the model has but vpcflow cannot honour (``logGroupNamePattern``,
@@ -30,6 +32,8 @@ from vpcflow.iam.delivery import log_group_arn, log_stream_arn
 from vpcflow.iam.readers import LogsAccessDeniedError, require_log_read
 from vpcflow.iam.world import IamWorld
 from vpcflow.query.filter_pattern import compile_pattern
+from vpcflow.runtime.datadir import DataDir
+from vpcflow.runtime.insights import InsightsService
 from vpcflow.storage.logstore import InvalidParameterExceptionError, LogStore, ResourceNotFoundError
 
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -63,6 +67,10 @@ OPERATIONS = (
     "DeleteLogGroup",
     "PutRetentionPolicy",
     "DeleteRetentionPolicy",
+    "StartQuery",
+    "GetQueryResults",
+    "StopQuery",
+    "DescribeQueries",
 )
 
 #: Members of served operations that the embedded store cannot honour (refused, not ignored).
@@ -71,8 +79,9 @@ _UNSUPPORTED: dict[str, tuple[str, ...]] = {
 }
 
 
-def error_json(code: str, message: str) -> bytes:
-    return json.dumps({"__type": code, "message": message}).encode()
+def error_json(code: str, message: str, extra: dict[str, Any] | None = None) -> bytes:
+    """The JSON 1.1 error body; ``extra`` holds modelled members (MalformedQueryException's queryCompileError)."""
+    return json.dumps({"__type": code, "message": message, **(extra or {})}).encode()
 
 
 class LogsApi:
@@ -85,8 +94,10 @@ class LogsApi:
         *,
         account_id: str,
         region: str,
+        data_dir: DataDir | None = None,
     ) -> None:
         self._store = store
+        self._data_dir = data_dir
         self._world = world
         self.account_id = account_id
         self.region = region
@@ -101,6 +112,10 @@ class LogsApi:
             "DeleteLogGroup": self._delete_log_group,
             "PutRetentionPolicy": self._put_retention_policy,
             "DeleteRetentionPolicy": self._delete_retention_policy,
+            "StartQuery": self._start_query,
+            "GetQueryResults": self._get_query_results,
+            "StopQuery": self._stop_query,
+            "DescribeQueries": self._describe_queries,
         }
 
         assert tuple(self._handlers) == OPERATIONS
@@ -127,7 +142,7 @@ class LogsApi:
         if body.strip():
             try:
                 raw = json.loads(body)
-            except (ValueError, UnicodeDecodeError) as e:
+            except (ValueError, UnicodeDecodeError, RecursionError) as e:
                 raise SerializationError(f"The request body is not valid JSON: {e}") from None
         else:
             raw = {}
@@ -237,3 +252,28 @@ class LogsApi:
         group = str(p["logGroupName"])
         self._write(principal, "logs:DeleteRetentionPolicy", self._group_arn(group))
         return self._store().delete_retention_policy(group)
+
+    # ---------------------------------------------------------------------------- Insights
+    # (``_write`` is the plain identity-policy check; Insights' actions use it like the writes do.)
+    def _insights(self) -> InsightsService:
+        if self._data_dir is None:
+            raise UnknownOperationError("Logs Insights needs the endpoint's data directory")
+        return InsightsService(self._data_dir, self._store())
+
+    def _start_query(self, principal: str, p: dict[str, Any]) -> dict[str, Any]:
+        svc = self._insights()
+        for group in svc.log_groups(p):
+            self._write(principal, "logs:StartQuery", self._group_arn(group))
+        return svc.start_query(**p)
+
+    def _get_query_results(self, principal: str, p: dict[str, Any]) -> dict[str, Any]:
+        self._write(principal, "logs:GetQueryResults", "*")
+        return self._insights().get_query_results(**p)
+
+    def _stop_query(self, principal: str, p: dict[str, Any]) -> dict[str, Any]:
+        self._write(principal, "logs:StopQuery", "*")
+        return self._insights().stop_query(**p)
+
+    def _describe_queries(self, principal: str, p: dict[str, Any]) -> dict[str, Any]:
+        self._write(principal, "logs:DescribeQueries", "*")
+        return self._insights().describe_queries(**p)

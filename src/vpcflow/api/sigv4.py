@@ -19,8 +19,12 @@ kind                      EC2 (Query, XML)                     CloudWatch Logs (
 ``wrong_scope``           AuthFailure, 401                     InvalidSignatureException
 ========================  ===================================  =====================================
 
-Presigned query-string signatures (``X-Amz-Signature``) and SigV2 are not accepted: boto3 and the
-AWS CLI sign the EC2 and Logs APIs with the Authorization header only.
+S3 (the endpoint's bucket API) signs as S3 does: the path is not normalised, the payload hash is the
+``x-amz-content-sha256`` header (``UNSIGNED-PAYLOAD`` allowed), and presigned URLs carry the
+signature in the query string (``X-Amz-Algorithm``, ``X-Amz-Credential``, ``X-Amz-Date``,
+``X-Amz-Expires``, ``X-Amz-SignedHeaders``, ``X-Amz-Signature``; :func:`parse_presigned`,
+:func:`verify_presigned`). The EC2, Logs and STS APIs take the Authorization header only, as boto3 and
+the AWS CLI sign them. SigV2 is not accepted.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, quote
 
-from botocore.auth import SigV4Auth
+from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -41,6 +46,9 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 #: AWS refuses a request whose X-Amz-Date is more than 15 minutes from the server's clock.
 MAX_SKEW = timedelta(minutes=15)
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+#: The longest X-Amz-Expires a presigned URL may carry (7 days, as AWS).
+MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
 
 
 class SigV4Error(VpcflowError):
@@ -147,7 +155,8 @@ def expected_signature(
     url = f"http://{host}{raw_path or '/'}" + (f"?{raw_query}" if raw_query else "")
     req = AWSRequest(method=method, url=url, data=body, headers={h: lower[h] for h in auth.signed_headers})
     req.context["timestamp"] = amz_date
-    signer = SigV4Auth(Credentials(auth.access_key_id, secret), auth.service, auth.region)
+    signer_class = S3SigV4Auth if auth.service == "s3" else SigV4Auth
+    signer = signer_class(Credentials(auth.access_key_id, secret), auth.service, auth.region)
     canonical = signer.canonical_request(req)
     return str(signer.signature(signer.string_to_sign(req, canonical), req))
 
@@ -183,7 +192,10 @@ def verify(
         # as another operation.
         raise SigV4Error("incomplete", "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
     declared = lower.get("x-amz-content-sha256")
-    if declared is not None and declared != hashlib.sha256(body).hexdigest():
+    if declared is not None and declared.startswith("STREAMING-"):
+        raise SigV4Error("incomplete", f"x-amz-content-sha256 {declared} (aws-chunked uploads) is not supported by "
+                                       "this endpoint; sign the payload or send UNSIGNED-PAYLOAD")
+    if declared is not None and declared != UNSIGNED_PAYLOAD and declared != hashlib.sha256(body).hexdigest():
         # botocore's canonical request trusts this header instead of hashing the body: check it,
         # or a body swapped under a signed hash would verify (AWS refuses the mismatch too).
         raise SigV4Error(
@@ -200,3 +212,67 @@ def verify(
             "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
         )
     check_skew(amz_date, now)
+
+
+@dataclass(frozen=True)
+class Presigned:
+    """The signature a presigned URL carries in its query string."""
+
+    auth: AuthorizationHeader
+    amz_date: str
+    expires_s: int
+
+
+def is_presigned(raw_query: str) -> bool:
+    return "X-Amz-Signature=" in raw_query and "X-Amz-Credential=" in raw_query
+
+
+def parse_presigned(raw_query: str) -> Presigned:
+    """The X-Amz-* fields of a presigned URL; anything malformed is ``incomplete``."""
+    fields = dict(parse_qsl(raw_query, keep_blank_values=True))
+    if fields.get("X-Amz-Algorithm") != ALGORITHM:
+        raise SigV4Error("incomplete", f"X-Amz-Algorithm must be {ALGORITHM}")
+    try:
+        key, date, region, service, terminator = fields["X-Amz-Credential"].split("/")
+        signed = tuple(fields["X-Amz-SignedHeaders"].split(";"))
+        signature, amz_date, expires = fields["X-Amz-Signature"], fields["X-Amz-Date"], int(fields["X-Amz-Expires"])
+    except (KeyError, ValueError):
+        raise SigV4Error("incomplete", "a presigned URL needs X-Amz-Credential (5 parts), X-Amz-Date, "
+                                       "X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature") from None
+    if terminator != "aws4_request" or not 1 <= expires <= MAX_PRESIGN_EXPIRES:
+        raise SigV4Error("incomplete", f"X-Amz-Expires must be 1 to {MAX_PRESIGN_EXPIRES} seconds and the "
+                                       "credential scope end in aws4_request")
+    parse_amz_date(amz_date)
+    return Presigned(AuthorizationHeader(key, date, region, service, signed, signature), amz_date, expires)
+
+
+def _hmac(key: bytes, text: str) -> bytes:
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+def verify_presigned(p: Presigned, secret: str, *, method: str, raw_path: str, raw_query: str,
+                     headers: Mapping[str, str], now: datetime) -> None:
+    """Check a presigned URL's signature (payload ``UNSIGNED-PAYLOAD``), then its validity window."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    missing = [h for h in p.auth.signed_headers if h not in lower]
+    if missing:
+        raise SigV4Error("bad_signature", f"signed header {missing[0]!r} is not in the request")
+    pairs = [(k, v) for k, v in parse_qsl(raw_query, keep_blank_values=True) if k != "X-Amz-Signature"]
+    query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(pairs))
+    canonical_headers = "".join(f"{h}:{' '.join(lower[h].split())}\n" for h in p.auth.signed_headers)
+    canonical = "\n".join([method.upper(), raw_path or "/", query, canonical_headers,
+                           ";".join(p.auth.signed_headers), UNSIGNED_PAYLOAD])
+    scope = f"{p.auth.date}/{p.auth.region}/{p.auth.service}/aws4_request"
+    to_sign = "\n".join([ALGORITHM, p.amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = _hmac(("AWS4" + secret).encode(), p.auth.date)
+    for part in (p.auth.region, p.auth.service, "aws4_request"):
+        key = _hmac(key, part)
+    wanted = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(wanted, p.auth.signature):
+        raise SigV4Error("bad_signature", "The request signature we calculated does not match the signature you "
+                                          "provided. Check your key and signing method.")
+    signed_at = parse_amz_date(p.amz_date)
+    if now > signed_at + timedelta(seconds=p.expires_s):
+        raise SigV4Error("expired", "Request has expired")
+    if signed_at > now + MAX_SKEW:
+        raise SigV4Error("expired", "Request is not yet valid")

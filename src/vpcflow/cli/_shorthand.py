@@ -92,6 +92,8 @@ def structs(values: Sequence[str], name: str) -> list[dict[str, Any]]:
                 data = json.loads(s)
             except json.JSONDecodeError as e:
                 raise ShorthandError(f"{name}: invalid JSON: {e.msg}") from None
+            except RecursionError:
+                raise ShorthandError(f"{name}: invalid JSON: nested too deep") from None
             items = data if isinstance(data, list) else [data]
             if not all(isinstance(i, dict) for i in items):
                 raise ShorthandError(f"{name}: expected JSON objects")
@@ -117,6 +119,8 @@ def strings(values: Sequence[str]) -> list[str]:
             data = json.loads(values[0])
         except json.JSONDecodeError as e:
             raise ShorthandError(f"invalid JSON list: {e.msg}") from None
+        except RecursionError:
+            raise ShorthandError("invalid JSON list: nested too deep") from None
         if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
             raise ShorthandError("expected a JSON list of strings")
         return data

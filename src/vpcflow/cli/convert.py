@@ -24,6 +24,7 @@ from vpcflow.codecs.parquet import ParquetRecordWriter, iter_parquet, read_parqu
 from vpcflow.codecs.text import header_line, render_text
 from vpcflow.codecs.textfiles import iter_text_file
 from vpcflow.core.errors import ConfigError
+from vpcflow.core.userfiles import check_input_file, check_output_file
 from vpcflow.model.logformat import LogFormat
 
 
@@ -71,8 +72,8 @@ def _read(src: Path, log_format: str | None, lenient: bool, counts: _Counts) -> 
 @click.option("--no-header", is_flag=True, help="Write text output without the S3 header line.")
 def command(src: Path, dst: Path, log_format: str | None, lenient: bool, no_header: bool) -> None:
     """Convert flow-log records between text (.log/.log.gz) and Parquet (.parquet)."""
-    if not src.is_file():
-        raise ConfigError(f"input file {src} does not exist")
+    check_input_file(src, "input file")
+    check_output_file(dst, "OUT")
     if dst.exists() and src.resolve() == dst.resolve():
         raise ConfigError(f"input and output are the same file: {src}")
     counts = _Counts()

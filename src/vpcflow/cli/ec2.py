@@ -5,7 +5,8 @@
     vpcflow ec2 describe-flow-logs --filter Name=resource-id,Values=vpc-1
     vpcflow ec2 delete-flow-logs --flow-log-ids fl-...
 
-Output is the AWS CLI's JSON (PascalCase keys, ISO-8601 timestamps, indent 4, no ResponseMetadata).
+Output is the AWS CLI's (PascalCase keys, ISO-8601 timestamps, no ResponseMetadata): ``--output
+json|text|table|yaml`` and ``--query`` (JMESPath) on every command, as ``aws`` prints them (docs/cli-output.md).
 An API error prints ``An error occurred (Code) when calling the Operation operation: message`` on
 stderr and exits 254, the AWS CLI's code for service errors. ``--principal`` (or
 ``$VPCFLOW_PRINCIPAL``) is the caller: an IAM user/role ARN or an access key id; default the root.
@@ -14,31 +15,18 @@ stderr and exits 254, the AWS CLI's code for service errors. ``--principal`` (or
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import click
 
+from vpcflow.cli._output import AwsCliGroup, PagedResponse, emit_aws_response
 from vpcflow.cli._shorthand import AwsCommand, ShorthandError, strings, struct, structs, to_bool
 from vpcflow.controlplane.errors import ApiError
 from vpcflow.runtime.client import Ec2Client
 
 AWS_CLI_ERROR_EXIT = 254
-
-
-def _json_default(v: Any) -> Any:
-    if isinstance(v, datetime):
-        return v.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
-
-
-def emit(result: dict[str, Any]) -> None:
-    body = {k: v for k, v in result.items() if k != "ResponseMetadata"}
-    if body:  # the AWS CLI prints nothing for an empty response (create-tags)
-        click.echo(json.dumps(body, indent=4, default=_json_default, ensure_ascii=False))
 
 
 def api_call(operation: str, fn: Callable[[], dict[str, Any]]) -> None:
@@ -47,7 +35,7 @@ def api_call(operation: str, fn: Callable[[], dict[str, Any]]) -> None:
     except ApiError as e:
         click.echo(f"\nAn error occurred ({e.code}) when calling the {operation} operation: {e.message}", err=True)
         sys.exit(AWS_CLI_ERROR_EXIT)
-    emit(result)
+    emit_aws_response(operation, result)  # nothing at all for an empty response (create-tags)
 
 
 def _client(ctx: click.Context, data_dir: str | None, principal: str | None) -> Ec2Client:
@@ -62,7 +50,7 @@ def common(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.pass_context(f)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=AwsCliGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--data-dir",
     envvar="VPCFLOW_DATA_DIR",
@@ -174,10 +162,9 @@ def describe_flow_logs(ctx: click.Context, data_dir: str | None, principal: str 
             return
 
         def all_pages() -> dict[str, Any]:
-            logs: list[dict[str, Any]] = []
-            for page in c.get_paginator("describe_flow_logs").paginate(**params):
-                logs.extend(page["FlowLogs"])
-            return {"FlowLogs": logs}
+            pages = list(c.get_paginator("describe_flow_logs").paginate(**params))
+            merged = {"FlowLogs": [fl for page in pages for fl in page["FlowLogs"]]}
+            return PagedResponse(merged, pages, ("FlowLogs",))  # text output prints page by page
 
         api_call("DescribeFlowLogs", all_pages)
 

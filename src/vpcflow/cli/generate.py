@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from vpcflow.core.errors import ConfigError
+from vpcflow.core.userfiles import check_input_file, check_output_file
 
 
 @click.command(name="generate")
@@ -40,15 +41,15 @@ def command(scenario: Path, pcap_path: Path, seed: int | None, duration: str | N
     from rich.table import Table
 
     from vpcflow.dataplane.sources.pcap_writer import PcapngWriter, PcapWriter
-    from vpcflow.dataplane.sources.scenario import _Ctx, parse_duration
+    from vpcflow.dataplane.sources.scenario_values import Ctx, parse_duration
     from vpcflow.dataplane.sources.synthetic import SyntheticConfig, SyntheticSource
     from vpcflow.model.topology.sourcemap import SourceMap
 
-    if not scenario.exists():
-        raise ConfigError("scenario file not found", location=str(scenario))
+    check_input_file(scenario, "scenario")
+    check_output_file(pcap_path, "--pcap")
     duration_s = None
     if duration is not None:
-        duration_s = parse_duration(duration, _Ctx(SourceMap("--duration")), ())
+        duration_s = parse_duration(duration, Ctx(SourceMap("--duration")), ())
         if duration_s <= 0:
             raise ConfigError("the duration must be positive", location="--duration")
     started = time.perf_counter()

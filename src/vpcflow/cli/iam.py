@@ -158,8 +158,10 @@ def simulate(
     if resource_policy:
         try:
             explicit_policy = json.loads(Path(resource_policy).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, ValueError) as e:  # ValueError: not JSON, or not UTF-8
             raise ConfigError(f"cannot read resource policy: {e}", location=resource_policy) from None
+        except RecursionError:
+            raise ConfigError("cannot read resource policy: JSON nested too deep", location=resource_policy) from None
     decisions: list[Decision] = []
     for action in actions:
         for res in resources or ("*",):
@@ -227,3 +229,51 @@ def lint(file: str, as_json: bool) -> None:
         errors = sum(f.severity == "error" for f in findings)
         click.echo(f"{errors} error(s), {len(findings) - errors} warning(s)", err=True)
     click.get_current_context().exit(1 if any(f.severity == "error" for f in findings) else 0)
+
+
+@group.command("credentials")
+@click.option("--user", "user_name", default=None, help="An IAM user of the topology (default: the account root).")
+@click.option("--data-dir", envvar="VPCFLOW_DATA_DIR", default=None, type=click.Path(file_okay=False),
+              help="Data directory (default $VPCFLOW_DATA_DIR or ./vpcflow-data).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of shell exports.")
+def credentials(user_name: str | None, data_dir: str | None, as_json: bool) -> None:
+    """Print the access key pair that signs requests to `vpcflow serve` (the root's, or --user's).
+
+    `vpcflow serve` never prints a secret; `eval "$(vpcflow iam credentials)"` sets up a shell.
+    """
+    from vpcflow.api.identity import ROOT_KEY_ENV, ROOT_SECRET_ENV, RootCredentials
+
+    loaded = _load_data_dir(data_dir)
+    if user_name is None:
+        root = RootCredentials()
+        key_id = _env_or(ROOT_KEY_ENV, root.access_key_id)
+        secret = _env_or(ROOT_SECRET_ENV, root.secret_access_key)
+    else:
+        key_id, secret = _user_key(loaded, user_name)
+    if as_json:
+        click.echo(json.dumps({"AccessKeyId": key_id, "SecretAccessKey": secret, "Region": loaded.region}))
+        return
+    click.echo(f"export AWS_ACCESS_KEY_ID={key_id}")
+    click.echo(f"export AWS_SECRET_ACCESS_KEY={secret}")
+    click.echo(f"export AWS_DEFAULT_REGION={loaded.region}")
+
+
+def _env_or(name: str, default: str) -> str:
+    import os
+
+    return os.environ.get(name) or default
+
+
+def _user_key(loaded: _Loaded, user_name: str) -> tuple[str, str]:
+    """The first active access key of topology user ``user_name``."""
+    users = [u for u in loaded.iam.get("users") or [] if isinstance(u, Mapping)]
+    for user in users:
+        if user.get("name") != user_name:
+            continue
+        for key in user.get("access_keys") or []:
+            if isinstance(key, Mapping) and str(key.get("status") or "Active") == "Active":
+                return str(key["access_key_id"]), str(key["secret_access_key"])
+        raise ConfigError(f"IAM user {user_name!r} has no active access key", key_path="--user")
+    names = ", ".join(sorted(str(u.get("name")) for u in users)) or "none"
+    raise ConfigError(f"no IAM user {user_name!r} in the data directory's topology (users: {names})",
+                      key_path="--user")

@@ -5,8 +5,10 @@
     vpcflow logs get-log-events --log-group-name G --log-stream-name eni-...-all --start-from-head
     vpcflow logs filter-log-events --log-group-name G --filter-pattern '[..., action = REJECT, status]'
     vpcflow logs create-log-group | delete-log-group | put-retention-policy | delete-retention-policy
+    vpcflow logs start-query | get-query-results | stop-query | describe-queries   (Insights, cli/logs_insights.py)
 
-Output: the AWS CLI's JSON (indent 4). Like the AWS CLI, describe-* and filter-log-events fetch
+Output: as the AWS CLI prints it, ``--output json|text|table|yaml`` and ``--query`` (JMESPath) on every
+command (``AwsCliGroup``, docs/cli-output.md). Like the AWS CLI, describe-* and filter-log-events fetch
 every page and merge them unless ``--limit`` or ``--next-token`` asks for one page; get-log-events
 is one call. Errors print ``An error occurred (Code) when calling the X operation: message`` and
 exit 254. Reading is authorized by IAM as ``--principal`` (default: the account root) against the
@@ -16,13 +18,13 @@ and logs:FilterLogEvents on the group, logs:GetLogEvents on the stream (spec 8.4
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
+from vpcflow.cli._output import AwsCliGroup, PagedResponse, emit_aws_response
 from vpcflow.core.errors import ApiError
 from vpcflow.query.readers import filter_log_events
 from vpcflow.runtime.client import Ec2Client
@@ -80,32 +82,35 @@ def _run(ctx: click.Context, operation: str, fn: Callable[[_Ctx], dict[str, Any]
         sys.exit(AWS_CLI_ERROR_EXIT)
     finally:
         c.close()
-    if result:  # like the AWS CLI, an empty response prints nothing
-        click.echo(json.dumps(result, indent=4, ensure_ascii=False))
+    emit_aws_response(operation, result)  # like the AWS CLI, an empty response prints nothing
 
 
 def _all_pages(call: Callable[..., dict[str, Any]], key: str, params: dict[str, Any], paginate: bool) -> dict[str, Any]:
-    """One page, or (AWS CLI default) every page merged under ``key`` without a nextToken."""
+    """One page, or (AWS CLI default) every page merged under ``key`` without a nextToken (a
+    ``PagedResponse``, which ``--output text`` prints page by page as the AWS CLI does)."""
     first = call(**params)
     if not paginate:
         return first
     merged = dict(first)
+    pages = [first]
     token = first.get("nextToken")
     while token:
         page = call(**{**params, "nextToken": token})
+        pages.append(page)
         merged[key] = merged[key] + page[key]
         if key == "events" and "searchedLogStreams" in page:
             merged["searchedLogStreams"] = page["searchedLogStreams"]
         token = page.get("nextToken")
     merged.pop("nextToken", None)
-    return merged
+    result_keys = (key, "searchedLogStreams") if key == "events" else (key,)  # botocore's paginator result keys
+    return PagedResponse(merged, pages, result_keys)
 
 
 def _clean(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None and v != ()}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=AwsCliGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--data-dir", envvar="VPCFLOW_DATA_DIR", default=None, type=click.Path(file_okay=False),
               help="Data directory (default $VPCFLOW_DATA_DIR or ./vpcflow-data).")
 @click.option("--principal", envvar="VPCFLOW_PRINCIPAL", default=None,
@@ -269,3 +274,8 @@ def delete_retention_policy(ctx: click.Context, log_group_name: str) -> None:
         return store.delete_retention_policy(logGroupName=log_group_name)
 
     _run(ctx, "DeleteRetentionPolicy", call)
+
+
+# Logs Insights (start-query, get-query-results, stop-query, describe-queries) registers its commands
+# on this group; imported last because it imports the helpers above.
+from vpcflow.cli import logs_insights as _logs_insights  # noqa: E402,F401

@@ -17,26 +17,42 @@ import click
 from vpcflow import __version__
 from vpcflow.core.errors import VpcflowError
 
-#: name -> "module:attribute" of a click command or group. Keep sorted by name.
-COMMANDS: dict[str, str] = {
-    "convert": "vpcflow.cli.convert:command",
-    "demo": "vpcflow.cli.demo:command",
-    "ec2": "vpcflow.cli.ec2:group",
-    "explain": "vpcflow.cli.explain:command",
-    "fields": "vpcflow.cli.fields:command",
-    "format": "vpcflow.cli.format:group",
-    "generate": "vpcflow.cli.generate:command",
-    "iam": "vpcflow.cli.iam:group",
-    "init": "vpcflow.cli.init:command",
-    "logs": "vpcflow.cli.logs:group",
-    "query": "vpcflow.cli.query:command",
-    "read": "vpcflow.cli.read:command",
-    "report": "vpcflow.cli.report:command",
-    "run": "vpcflow.cli.run:command",
-    "serve": "vpcflow.cli.serve:command",
-    "topology": "vpcflow.cli.topology:group",
-    "whatif": "vpcflow.cli.whatif:command",
+#: name -> ("module:attribute" of a click command or group, its one-line summary). Keep sorted by name.
+#: The summaries let ``vpcflow --help`` list every command without importing any of them (importing them
+#: all cost over a second); tests/cli/test_cli_startup.py checks each equals the command's own short help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "convert": ("vpcflow.cli.convert:command",
+                "Convert flow-log records between text (.log/.log.gz) and Parquet (.parquet)."),
+    "demo": ("vpcflow.cli.demo:command", "Run the bundled three-tier example end to end and tour what it delivered."),
+    "ec2": ("vpcflow.cli.ec2:group", "EC2 flow-log operations (AWS CLI names, flags and output)."),
+    "explain": ("vpcflow.cli.explain:command",
+                "Explain how security groups and network ACLs treat a request and its reply, and what each network"
+                " interface's flow log records (ACCEPT / REJECT /..."),
+    "fields": ("vpcflow.cli.fields:command",
+               "List the flow-log record fields: name, version, types and when AWS writes `-`."),
+    "format": ("vpcflow.cli.format:group", "Work with LogFormat strings (`${field} ${field} ...`)."),
+    "generate": ("vpcflow.cli.generate:command",
+                 "Generate the packets of SCENARIO (a scenario YAML over a topology) into a pcap any tool reads."),
+    "iam": ("vpcflow.cli.iam:group", "IAM tools: simulate a request, lint a topology's policies."),
+    "init": ("vpcflow.cli.init:command", "Create (or show) a data directory's account id and region."),
+    "logs": ("vpcflow.cli.logs:group", "The embedded CloudWatch Logs store (AWS CLI names, flags and output)."),
+    "query": ("vpcflow.cli.query:command",
+              "Run SQL over the delivered logs as the view ``vpc_flow_logs`` (AWS's Athena columns and types)."),
+    "read": ("vpcflow.cli.read:command", "Print flow-log records from any destination, AWS text lines by default."),
+    "report": ("vpcflow.cli.report:command", "Run a named report (or `all`) over the delivered logs."),
+    "run": ("vpcflow.cli.run:command",
+            "Run CONFIG: create its flow logs, replay its sources and deliver the records."),
+    "serve": ("vpcflow.cli.serve:command",
+              "Serve EC2 flow-log calls and CloudWatch Logs calls on one port, for boto3 and the AWS CLI."),
+    "topology": ("vpcflow.cli.topology:group",
+                 "Topology files: the modelled network (VPCs, subnets, ENIs, security groups, NACLs, routes) and IAM."),
+    "whatif": ("vpcflow.cli.whatif:command",
+               "Replay CONFIG's traffic against its topology and against the topology edited by CHANGE, and print"
+               " every flow whose action changes, with the rule..."),
 }
+
+#: The width click's help uses for a command's summary (``get_short_help_str(limit=...)``).
+SUMMARY_LIMIT = 150
 
 
 class LazyGroup(click.Group):
@@ -46,14 +62,20 @@ class LazyGroup(click.Group):
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
             return None
-        module_name, attr = target.split(":")
+        module_name, attr = entry[0].split(":")
         module = importlib.import_module(module_name)
         command = getattr(module, attr)
         assert isinstance(command, click.Command)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the summaries, importing nothing."""
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -4,11 +4,13 @@ Shows a progress bar (packets, records) on stderr and a summary table at the end
 prints a stage's output as it flows (``attribute``: which ENI saw each packet in which direction;
 ``evaluate``: the same with the action and the deciding rule; ``aggregate``: the records of each
 closed window). ``--output DIR`` writes every flow log's records as files under DIR instead of
-its destination.
+its destination. ``--json`` prints the run's figures as one JSON object on stdout, with each source's
+counts (malformed frames and the offset of the first, repaired timestamps, bad records skipped, ...).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -72,12 +74,8 @@ def print_summary(result: RunResult, console: Console) -> None:
         if v:
             head.add_row(f"not captured: {k}", f"{v:,}")
     for i, s in enumerate(result.source_stats):
-        bad = s.get("bad_records", 0)
-        if bad:
-            head.add_row(f"source {i}: bad records skipped", f"{bad:,}")
-        drops = s.get("kernel_drops", 0)
-        if drops:
-            head.add_row(f"source {i}: frames the kernel dropped (live)", f"{drops:,}")
+        for label, value in source_rows(s):
+            head.add_row(f"source {i}: {label}", f"{value:,}")
     console.print(head)
     tab = Table(title="records per flow log")
     for col in ("flow log", "resource", "records", "ACCEPT", "REJECT", "NODATA", "SKIPDATA", "lost", "written to"):
@@ -93,6 +91,19 @@ def print_summary(result: RunResult, console: Console) -> None:
         console.print(f"[yellow]{lost:,} records exceeded the capacity and were replaced by SKIPDATA records[/]")
 
 
+def source_rows(s: dict[str, Any]) -> list[tuple[str, int]]:
+    """What a source read that did not become a packet as it was (only the non-zero counts)."""
+    rows = []
+    if s.get("malformed"):
+        first = s.get("first_malformed_offset")
+        where = f" (first at byte {first:,})" if first is not None else ""
+        rows.append((f"malformed frames{where}", int(s["malformed"])))
+    labels = (("bad_records", "bad records skipped"), ("repaired_timestamps", "timestamps repaired"),
+              ("kernel_drops", "frames the kernel dropped (live)"))
+    rows += [(label, int(s[key])) for key, label in labels if s.get(key)]
+    return rows
+
+
 @click.command(name="run")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -105,8 +116,9 @@ def print_summary(result: RunResult, console: Console) -> None:
               help="File format for --output (default: the config's, else text).")
 @click.option("--skip-bad", is_flag=True, help="Skip malformed capture records (counted) instead of stopping.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's figures and per-source counts as JSON.")
 def command(config: Path, data_dir: Path | None, taps: tuple[str, ...], output: Path | None,
-            output_format: str | None, skip_bad: bool, quiet: bool) -> None:
+            output_format: str | None, skip_bad: bool, quiet: bool, as_json: bool) -> None:
     """Run CONFIG: create its flow logs, replay its sources and deliver the records."""
     # Not a terminal (a log, CI): wide enough that ids and ARNs in the summary are not cut.
     console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=200)
@@ -115,6 +127,8 @@ def command(config: Path, data_dir: Path | None, taps: tuple[str, ...], output: 
     result = execute_with_progress(prepared, console=console, quiet=quiet, taps=tap_fns)
     if not quiet:
         print_summary(result, console)
+    if as_json:
+        sys.stdout.write(json.dumps({**result.stats.as_dict(), "sources": result.source_stats}) + "\n")
 
 
 def execute_with_progress(prepared: PreparedRun, *, console: Console, quiet: bool = False,

@@ -20,11 +20,17 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from vpcflow.core.errors import ConfigError
 from vpcflow.model.topology.aws_import import import_aws_with_notes
 from vpcflow.model.topology.document import topology_to_document
-from vpcflow.model.topology.loader import dump_topology_document, load_topology, loads_topology
+from vpcflow.model.topology.loader import (
+    dump_topology_document,
+    load_topology,
+    load_topology_document,
+    loads_topology,
+)
 from vpcflow.model.topology.model import Topology
-from vpcflow.model.topology.problems import TopologyError
+from vpcflow.model.topology.problems import Problem, TopologyError
 
 #: Subcommands defined in other modules: name -> "module:attribute".
 SUBCOMMANDS: dict[str, str] = {
@@ -86,13 +92,28 @@ def _report_problems(err: TopologyError) -> None:
     click.get_current_context().exit(2)
 
 
+def _load_checked(file: Path) -> Topology:
+    """The topology of ``file``, with its ``iam`` section checked as `run` and `topology load` check it
+    (trust policies, policy documents), so `validate` accepts exactly the files they accept."""
+    from vpcflow.iam.world import IamWorld
+
+    loaded = load_topology_document(file)
+    try:
+        IamWorld.from_section(loaded.topology.iam, account_id=loaded.topology.account_id, source=str(file),
+                              locate=loaded.locate)
+    except ConfigError as e:
+        problem = Problem(e.location or str(file), e.key_path or "iam", e.message)
+        raise TopologyError([problem], str(file)) from None
+    return loaded.topology
+
+
 @group.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the counts (or the problems) as JSON.")
 def validate(file: Path, as_json: bool) -> None:
     """Check FILE (YAML or JSON); print what it holds, or every problem with file:line and key path."""
     try:
-        t = load_topology(file)
+        t = _load_checked(file)
     except TopologyError as err:
         if as_json:
             problems = [{"location": p.location, "key_path": p.key_path, "message": p.message} for p in err.problems]

@@ -2,7 +2,8 @@
 
 Columns: the format's fields in format order, named with underscores (``account_id``,
 ``log_status``, ``end``), typed as the catalogue says (INT_32 -> int32, INT_64 -> int64, STRING ->
-UTF-8 string), nullable (null is ``-`` in text). Compression: GZIP ("Parquet format with Gzip
+UTF-8 string), nullable (null is ``-`` in text). Parquet format 1.0 with version-1 data pages and
+PLAIN_DICTIONARY dictionary pages, which every reader of AWS's files reads. Compression: GZIP ("Parquet format with Gzip
 compression", spec 4). The LogFormat string is also stored in the file's key-value metadata
 (``vpcflow.log_format``) so a reader recovers the exact format, but the column names alone are
 enough: reading never depends on that key.
@@ -29,6 +30,13 @@ COMPRESSION = "gzip"
 #: records in well under a second, levels 6-9 take 2-15 times longer for files a few percent smaller.
 COMPRESSION_LEVEL = 1
 FORMAT_METADATA_KEY = b"vpcflow.log_format"
+#: What readers of AWS's Parquet flow logs expect (issue 11, item 6): Parquet format version 1.0
+#: with version-1 data pages, so dictionary-encoded pages say PLAIN_DICTIONARY, not
+#: RLE_DICTIONARY. Old readers (the pure-Python ``parquet`` package under flowlogs-reader, older
+#: Hive/Presto/Spark builds) know only those; the column types (INT32, INT64, UTF-8 BYTE_ARRAY) are
+#: the same in either version, so nothing is lost.
+PARQUET_VERSION = "1.0"
+DATA_PAGE_VERSION = "1.0"
 
 
 def _with_metadata(table: pa.Table, fmt: LogFormat) -> pa.Table:
@@ -59,8 +67,10 @@ def write_parquet(
         compression=compression,
         compression_level=compression_level,
         row_group_size=row_group_size,
-        use_dictionary=True,
         write_statistics=True,
+        use_dictionary=True,
+        version=PARQUET_VERSION,
+        data_page_version=DATA_PAGE_VERSION,
     )
 
 
@@ -76,7 +86,8 @@ class ParquetRecordWriter:
         self._schema = _with_metadata(arrow_schema(log_format).empty_table(), log_format).schema
         sink: str | IO[bytes] = str(where) if isinstance(where, str | Path) else where
         self._writer = pq.ParquetWriter(sink, self._schema, compression=COMPRESSION,
-                                        compression_level=compression_level, use_dictionary=True)
+                                        compression_level=compression_level, use_dictionary=True,
+                                        version=PARQUET_VERSION, data_page_version=DATA_PAGE_VERSION)
         self.rows = 0
 
     def write(self, table: pa.Table) -> None:
@@ -140,7 +151,10 @@ def read_parquet(source: str | Path | IO[bytes] | bytes, *, columns: list[str] |
 
 def read_parquet_format(source: str | Path) -> LogFormat:
     """The LogFormat of a flow-log Parquet file, from its schema (no data read)."""
-    schema = pq.read_schema(str(source))
+    try:
+        schema = pq.read_schema(str(source))
+    except (pa.ArrowInvalid, OSError) as e:
+        raise ReadError(f"not a readable Parquet file ({e})", source=str(source), line_number=0, raw="") from None
     try:
         return log_format_of(schema)
     except (KeyError, InvalidParameterError) as e:

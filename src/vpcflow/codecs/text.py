@@ -422,6 +422,38 @@ def decode_text(
     )
 
 
+def decode_lines(lines: pa.Array | pa.ChunkedArray, log_format: LogFormat | str | None = None) -> tuple[pa.Table, Bool]:
+    """Parse one record per element of ``lines`` (e.g. CloudWatch messages) without losing alignment.
+
+    Returns the typed table with exactly one row per line (all-null rows for lines that are not
+    valid records of the format) and the mask of valid lines. A line holding a newline is invalid.
+    The fast path reads all lines at once; when any is invalid, the columnar line scan says which.
+    """
+    fmt = log_format if isinstance(log_format, LogFormat) else parse_any_log_format(log_format)
+    arr = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
+    arr = pc.fill_null(arr.cast(pa.large_string()), "\n")  # a null line is as invalid as a multi-line one
+    n = len(arr)
+    if n == 0:
+        return arrow_schema(fmt).empty_table(), np.zeros(0, dtype=bool)
+    has_nl = np.asarray(pc.match_substring(arr, "\n").to_numpy(zero_copy_only=False), dtype=bool)
+    if not has_nl.any():
+        joined = pc.binary_join_element_wise(arr, pa.scalar("", pa.large_string()), pa.scalar("\n", pa.large_string()))
+        offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64)
+        lo, hi = int(offsets[joined.offset]), int(offsets[joined.offset + n])
+        body = joined.buffers()[2].slice(lo, hi - lo)  # every line and its newline, zero-copy
+        try:
+            return _fast_parse(body, fmt), np.ones(n, dtype=bool)
+        except (_Invalid, ValueError):
+            pass
+    table, bad = _split_validate(arr.cast(pa.string()), fmt)
+    ok = ~(bad | has_nl)
+    good_rows = np.flatnonzero(~bad)  # rows of ``table``, in line order
+    position = np.full(n, -1, dtype=np.int64)
+    position[good_rows] = np.arange(len(good_rows))
+    take = pa.array(position, mask=~ok)
+    return table.take(take), ok
+
+
 def parse_text(
     data: bytes | str,
     log_format: LogFormat | str | None = None,
@@ -435,6 +467,7 @@ def parse_text(
 
 __all__ = [
     "TextRead",
+    "decode_lines",
     "decode_text",
     "explain_line",
     "header_line",

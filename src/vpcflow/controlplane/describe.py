@@ -108,7 +108,7 @@ def _decode_token(token: str, request_hash: str) -> int:
     try:
         body = json.loads(base64.urlsafe_b64decode(token.encode()))
         seq, h = int(body["s"]), str(body["h"])
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError) as e:  # RecursionError: a crafted, deeply nested token
         raise InvalidParameterValueError(f"The NextToken value '{token}' is invalid") from e
     if h != request_hash:
         raise InvalidParameterValueError(

@@ -31,7 +31,9 @@ from vpcflow.controlplane.errors import (
     not_found_flow_logs_message,
     unsuccessful_item,
 )
+from vpcflow.controlplane.network import NetworkOperations
 from vpcflow.controlplane.resources import Target, TargetError, lookup
+from vpcflow.controlplane.security_group_edit import SecurityGroupEdits
 from vpcflow.controlplane.tags import TagOperations
 from vpcflow.controlplane.validation import (
     DELETE_PARAMS,
@@ -68,7 +70,7 @@ def seeded_ids(seed: int) -> Callable[[], str]:
     return lambda: "fl-" + "".join(rng.choice("0123456789abcdef") for _ in range(17))
 
 
-class FlowLogService(TagOperations):
+class FlowLogService(TagOperations, NetworkOperations, SecurityGroupEdits):
     """The flow-log API of one account (``account_id`` in ``region``) on one state store."""
 
     def __init__(

@@ -12,7 +12,7 @@ For each flow log (spec 2.1-2.4, 2.8):
 - **records**: one per (ENI, window, direction, action, 5-tuple, and the packet-level fields the
   format shows: pkt-srcaddr, pkt-dstaddr, traffic-path, next-hop ENI). ``start``/``end`` are the
   first/last packet's second in the window; ``packets``, ``bytes`` are sums; ``tcp-flags`` is the
-  OR of per-packet flags mapped as spec 1.4 says (see ``map_tcp_flags``);
+  OR of per-packet flags mapped as spec 1.4 says (``native/src/aggregate/key.rs``);
 - **NODATA**: one record per covered ENI per window without any traffic on it (before the
   TrafficType filter: an ENI whose traffic is all filtered out had traffic, so it gets no NODATA),
   over the span of the run: from the window of the run's first packet to the last closed window;
@@ -30,17 +30,18 @@ Memory is bounded by active flows: per-batch rows are folded into partial record
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from vpcflow import _native
 from vpcflow.dataplane.aggregate_fields import NEXT_HOP_FIELDS, EniTable, covers
 from vpcflow.dataplane.aggregate_groupby import Partials, fold
 from vpcflow.dataplane.aggregate_records import ENI_SHIFT as _ENI_SHIFT
+from vpcflow.dataplane.aggregate_records import META_ACTION_SHIFT, KeySpec, RecordTableBuilder
 from vpcflow.dataplane.aggregate_records import WS_MASK as _WS_MASK
-from vpcflow.dataplane.aggregate_records import KeySpec, RecordTableBuilder
-from vpcflow.dataplane.aggregate_reference import NumpyReferenceAdd, map_tcp_flags
 from vpcflow.dataplane.packets import ObservationBatch
 from vpcflow.model.fields import format_version
 from vpcflow.model.flowlog import FlowLog
@@ -80,13 +81,36 @@ class AggregateOutput:
         return t
 
 
-#: Use the compiled one-pass kernel in ``FlowLogAggregator.add`` (False: the numpy reference path).
-USE_KERNEL = True
 _EMPTY_U64 = np.zeros(0, dtype=np.uint64)
 _EMPTY_I16 = np.zeros(0, dtype=np.int16)
+_FILTERS = {"ALL": 0, "ACCEPT": 1, "REJECT": 2}  # native/src/aggregate/observe.rs FILTER_*
 
 
-class FlowLogAggregator(RecordTableBuilder, NumpyReferenceAdd):
+def _obs_columns(obs: ObservationBatch, spec: KeySpec, use_ssvc: bool, use_dsvc: bool) -> dict[str, npt.NDArray]:
+    """The observation columns the native fold reads (unused optional ones empty)."""
+    cols = {
+        "packet": obs.packet, "eni": obs.eni, "direction": obs.direction, "action": obs.action,
+        "src_hi": obs.src_hi, "src_lo": obs.src_lo, "dst_hi": obs.dst_hi, "dst_lo": obs.dst_lo,
+        "pkt_src_hi": obs.pkt_src_hi if spec.pkt_src else _EMPTY_U64,
+        "pkt_src_lo": obs.pkt_src_lo if spec.pkt_src else _EMPTY_U64,
+        "pkt_dst_hi": obs.pkt_dst_hi if spec.pkt_dst else _EMPTY_U64,
+        "pkt_dst_lo": obs.pkt_dst_lo if spec.pkt_dst else _EMPTY_U64,
+        "traffic_path": obs.traffic_path, "peer_eni": obs.peer_eni,
+        "src_service": obs.pkt_src_service if use_ssvc and obs.pkt_src_service is not None else _EMPTY_I16,
+        "dst_service": obs.pkt_dst_service if use_dsvc and obs.pkt_dst_service is not None else _EMPTY_I16,
+        "rule": obs.rule,
+    }
+    return {k: np.ascontiguousarray(v) for k, v in cols.items()}
+
+
+def _packet_columns(obs: ObservationBatch) -> dict[str, npt.NDArray]:
+    pk = obs.packets
+    cols = {"ts_ns": pk.ts_ns, "protocol": pk.protocol, "src_port": pk.src_port, "dst_port": pk.dst_port,
+            "ip_version": pk.ip_version, "ip_len": pk.ip_len, "tcp_flags": pk.tcp_flags}
+    return {k: np.ascontiguousarray(v) for k, v in cols.items()}
+
+
+class FlowLogAggregator(RecordTableBuilder):
     """The open windows of one flow log."""
 
     def __init__(self, flow_log: FlowLog, enis: EniTable, options: AggregateOptions, rules: list[str],
@@ -143,36 +167,23 @@ class FlowLogAggregator(RecordTableBuilder, NumpyReferenceAdd):
     # -- ingest ---------------------------------------------------------------------------------
     def add(self, obs: ObservationBatch, eni_map: npt.NDArray[np.int64], rule_map: npt.NDArray[np.int32],
             svc_map: npt.NDArray[np.int64]) -> None:
-        """Fold one observation batch: the compiled one-pass kernel (``aggregate_kernels.observe_fold``)."""
+        """Fold one observation batch in one native pass (``native/src/aggregate/observe.rs``)."""
         self._sync_enis()
         if len(obs) == 0:
             return
-        if not USE_KERNEL:
-            pk = obs.packets
-            ts_s = pk.ts_ns[obs.packet] // 1_000_000_000
-            flags = map_tcp_flags(pk.tcp_flags[obs.packet], pk.protocol[obs.packet])
-            self._add_numpy(obs, eni_map, rule_map, ts_s, flags, svc_map)
-            return
-        from vpcflow.dataplane.aggregate_kernels import observe_fold
-
-        pk = obs.packets
         sp = self.spec
-        none_u64 = _EMPTY_U64
-        ssvc = getattr(obs, "pkt_src_service", None)
-        dsvc = getattr(obs, "pkt_dst_service", None)
-        use_ssvc = sp.svc_src and ssvc is not None
-        use_dsvc = sp.svc_dst and dsvc is not None
-        tf = {"ALL": 0, "ACCEPT": 1, "REJECT": 2}[self.flow_log.traffic_type]
-        keys, packets, nbytes, first, last, flags, rule, active = observe_fold(
-            obs.packet, obs.eni, obs.direction, obs.action, obs.src_hi, obs.src_lo, obs.dst_hi, obs.dst_lo,
-            obs.pkt_src_hi if sp.pkt_src else none_u64, obs.pkt_src_lo if sp.pkt_src else none_u64,
-            obs.pkt_dst_hi if sp.pkt_dst else none_u64, obs.pkt_dst_lo if sp.pkt_dst else none_u64,
-            obs.traffic_path, obs.peer_eni,
-            ssvc if use_ssvc else _EMPTY_I16, dsvc if use_dsvc else _EMPTY_I16, obs.rule,
-            pk.ts_ns, pk.protocol, pk.src_port, pk.dst_port, pk.ip_version, pk.ip_len, pk.tcp_flags,
-            eni_map, rule_map, svc_map, self._covered, self._interval,
-            sp.pkt_src, sp.pkt_dst, sp.path, sp.peer, use_ssvc, use_dsvc, tf, sp.nkeys,
-        )
+        use_ssvc = sp.svc_src and obs.pkt_src_service is not None
+        use_dsvc = sp.svc_dst and obs.pkt_dst_service is not None
+        tf = _FILTERS[self.flow_log.traffic_type]
+        maps: dict[str, npt.NDArray[Any]] = {
+            "eni": np.ascontiguousarray(eni_map, np.int64), "rule": np.ascontiguousarray(rule_map, np.int32),
+            "service": np.ascontiguousarray(svc_map, np.int64), "covered": self._covered,
+            "interval": self._interval}
+        options = {"pkt_src": sp.pkt_src, "pkt_dst": sp.pkt_dst, "path": sp.path, "peer": sp.peer,
+                   "src_service": use_ssvc, "dst_service": use_dsvc, "filter": tf}
+        folded, active = _native.observe_fold(_obs_columns(obs, sp, use_ssvc, use_dsvc), _packet_columns(obs),
+                                              maps, options)
+        keys, packets, nbytes, first, last, flags, rule = folded
         if sp.svc_src and not use_ssvc:
             keys[:, sp.pos["svc_src"]] = 0
         if sp.svc_dst and not use_dsvc:
@@ -182,8 +193,8 @@ class FlowLogAggregator(RecordTableBuilder, NumpyReferenceAdd):
         self._active.update(active.tolist())
         if len(packets) == 0:
             return
-        self._push(Partials(keys=[keys[:, i] for i in range(sp.nkeys)], packets=packets, bytes=nbytes,
-                            first_s=first, last_s=last, flags=flags, rule=rule))
+        self._push(Partials(keys=[np.ascontiguousarray(keys[:, i]) for i in range(sp.nkeys)], packets=packets,
+                            bytes=nbytes, first_s=first, last_s=last, flags=flags, rule=rule))
 
     def _push(self, part: Partials) -> None:
         self._pending.append(part)
@@ -247,7 +258,7 @@ class FlowLogAggregator(RecordTableBuilder, NumpyReferenceAdd):
             if stop <= start:
                 continue
             windows = np.arange(start, stop, itv, dtype=np.int64)
-            packed = (group[:, None] << np.int64(34)) | windows[None, :]
+            packed = (group[:, None] << np.int64(_ENI_SHIFT)) | windows[None, :]
             idle = ~np.isin(packed, active)
             rows, cols = np.nonzero(idle)
             enis_out.append(group[rows])
@@ -291,7 +302,7 @@ class FlowLogAggregator(RecordTableBuilder, NumpyReferenceAdd):
             p, eni, ws = p.take(keep), eni[keep], ws[keep]
         nd_eni, nd_ws = self._nodata(watermark_s)
         table, rejects, steering = self._build(p, eni, ws, nd_eni, nd_ws, skip_eni, skip_ws)
-        action = (p.keys[1] >> np.uint64(1)) & np.uint64(1)
+        action = (p.keys[1] >> META_ACTION_SHIFT) & np.uint64(1)
         return AggregateOutput(
             flow_log=self.flow_log,
             table=table,

@@ -22,8 +22,23 @@ from vpcflow.dataplane.aggregate_fields import NEXT_HOP_FIELDS, TAG_FIELDS, EniT
 from vpcflow.dataplane.aggregate_groupby import Partials
 from vpcflow.model.flowlog import FlowLog
 
+# The packed key's layout (the same names in native/src/aggregate/key.rs, which packs it).
 ENI_SHIFT = np.uint64(34)  # key 0 = eni << 34 | window start (seconds < 2**34: until year 2514)
 WS_MASK = np.uint64((1 << 34) - 1)
+# key 1 ("meta"): direction (bit 0) | action | protocol | srcport | dstport | IPv6 | traffic-path + 1
+META_DIR_MASK = np.uint64(1)
+META_ACTION_SHIFT = np.uint64(1)
+META_PROTO_SHIFT = np.uint64(2)
+META_SPORT_SHIFT = np.uint64(10)
+META_DPORT_SHIFT = np.uint64(26)
+META_V6_SHIFT = np.uint64(42)
+META_PATH_SHIFT = np.uint64(43)
+_U8, _U16, _BIT, _PATH = np.uint64(0xFF), np.uint64(0xFFFF), np.uint64(1), np.uint64(0xF)
+
+
+def meta_field(meta: npt.NDArray[np.uint64], shift: np.uint64, mask: np.uint64) -> npt.NDArray[np.int32]:
+    """One field of key 1, as int32."""
+    return ((meta >> shift) & mask).astype(np.int32)
 
 
 @dataclass(slots=True)
@@ -112,11 +127,11 @@ class RecordTableBuilder:
             elif name in ("srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"):
                 cols[name] = self._addr(p, name, okcol, ok)
             elif name == "srcport":
-                cols[name] = masked(((meta_o >> np.uint64(10)) & np.uint64(0xFFFF)).astype(np.int32))
+                cols[name] = masked(meta_field(meta_o, META_SPORT_SHIFT, _U16))
             elif name == "dstport":
-                cols[name] = masked(((meta_o >> np.uint64(26)) & np.uint64(0xFFFF)).astype(np.int32))
+                cols[name] = masked(meta_field(meta_o, META_DPORT_SHIFT, _U16))
             elif name == "protocol":
-                cols[name] = masked(((meta_o >> np.uint64(2)) & np.uint64(0xFF)).astype(np.int32))
+                cols[name] = masked(meta_field(meta_o, META_PROTO_SHIFT, _U8))
             elif name == "packets":
                 cols[name] = masked(okcol(p.packets))
             elif name == "bytes":
@@ -126,7 +141,7 @@ class RecordTableBuilder:
             elif name == "end":
                 cols[name] = end[order]
             elif name == "action":
-                act = np.where((meta_o >> np.uint64(1)) & np.uint64(1), "REJECT", "ACCEPT")
+                act = np.where(meta_field(meta_o, META_ACTION_SHIFT, _BIT), "REJECT", "ACCEPT")
                 cols[name] = pa.array(act, mask=~ok, type=pa.string())
             elif name == "log-status":
                 cols[name] = pa.array(np.array(["OK", "NODATA", "SKIPDATA"])[status[order]], type=pa.string())
@@ -134,13 +149,13 @@ class RecordTableBuilder:
                 fl = okcol(p.flags)
                 cols[name] = np.ma.MaskedArray((fl & 0x17).astype(np.int32), mask=~ok | ((fl & 0x80) != 0))
             elif name == "type":
-                v6 = ((meta_o >> np.uint64(42)) & np.uint64(1)).astype(bool)
+                v6 = meta_field(meta_o, META_V6_SHIFT, _BIT).astype(bool)
                 cols[name] = pa.array(np.where(v6, "IPv6", "IPv4"), mask=~ok, type=pa.string())
             elif name == "flow-direction":
-                eg = (meta_o & np.uint64(1)).astype(bool)
+                eg = (meta_o & META_DIR_MASK).astype(bool)
                 cols[name] = pa.array(np.where(eg, "egress", "ingress"), mask=~ok, type=pa.string())
             elif name == "traffic-path":
-                tp = ((meta_o >> np.uint64(43)) & np.uint64(0xF)).astype(np.int32) - 1
+                tp = meta_field(meta_o, META_PATH_SHIFT, _PATH) - 1
                 cols[name] = np.ma.MaskedArray(tp, mask=~ok | (tp < 0))
             elif name in NEXT_HOP_FIELDS:
                 peer = okcol(p.keys[self.spec.pos["peer"]]).astype(np.int64) - 1
@@ -177,7 +192,7 @@ class RecordTableBuilder:
         pos = np.flatnonzero(ok)  # positions of OK records in final order
         src_rows = order[pos]  # their row in p
         meta = p.keys[1][src_rows]
-        rej = ((meta >> np.uint64(1)) & np.uint64(1)).astype(bool)
+        rej = meta_field(meta, META_ACTION_SHIFT, _BIT).astype(bool)
         rows = src_rows[rej]
         del n_ok
         meta = meta[rej]
@@ -187,12 +202,12 @@ class RecordTableBuilder:
         return pa.table({
             "record_index": pa.array(pos[rej], type=pa.int64()),
             "interface_id": self.enis.column("interface-id", eni[rows]),
-            "flow_direction": pa.array(np.where(meta & np.uint64(1), "egress", "ingress"), type=pa.string()),
+            "flow_direction": pa.array(np.where(meta & META_DIR_MASK, "egress", "ingress"), type=pa.string()),
             "srcaddr": addresses_to_strings(p.keys[2][rows], p.keys[3][rows]),
             "dstaddr": addresses_to_strings(p.keys[4][rows], p.keys[5][rows]),
-            "srcport": ((meta >> np.uint64(10)) & np.uint64(0xFFFF)).astype(np.int32),
-            "dstport": ((meta >> np.uint64(26)) & np.uint64(0xFFFF)).astype(np.int32),
-            "protocol": ((meta >> np.uint64(2)) & np.uint64(0xFF)).astype(np.int32),
+            "srcport": meta_field(meta, META_SPORT_SHIFT, _U16),
+            "dstport": meta_field(meta, META_DPORT_SHIFT, _U16),
+            "protocol": meta_field(meta, META_PROTO_SHIFT, _U8),
             "start": start[pos[rej]],
             "end": end[pos[rej]],
             "packets": p.packets[rows],

@@ -2,14 +2,14 @@
 
 Per batch, columnar and in three steps:
 
-1. Flow ids: one numba hash pass looks every packet's flow key (capture ENI, protocol, addresses,
+1. Flow ids: one native hash pass looks every packet's flow key (capture ENI, protocol, addresses,
    ports, ICMP type/code, later-fragment bit) up in the engine's flow cache.
-2. New flows only: their attribution PLAN (``attribute_kernel``, the compiled form of
-   ``attribute_plan.Planner``), the not-captured category (ports: DHCP, mirrored; addresses: the
+2. New flows only: their attribution PLAN (``attribute_kernel`` tables, planned by the native core
+   as ``attribute_plan.Planner`` defines it), the not-captured category (ports: DHCP, mirrored; addresses: the
    plan), then the stateless checks of every observation point - security-group rule match and
-   network-ACL first match (numba kernels over the compiled rules). Rule counts only cost here,
+   network-ACL first match (the native core over the compiled rules). Rule counts only cost here,
    once per distinct flow, never per packet.
-3. Per packet, in time order: the connection-tracking kernel (``evaluate.conntrack``) combines the
+3. Per packet, in time order: the native connection tracker (``evaluate.conntrack``) combines the
    tracked state with the precomputed checks and emits the observation rows.
 
 A packet whose capture interface label is a modelled ENI is observed ONLY at that ENI, so captures
@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vpcflow import _native
 from vpcflow.core.errors import ConfigError
 from vpcflow.dataplane.attribute_kernel import (
     P_DIR,
@@ -46,26 +47,21 @@ from vpcflow.dataplane.attribute_kernel import (
     P_RS_LO,
     P_TPATH,
     compile_topology,
-    plan_flows,
 )
 from vpcflow.dataplane.attribute_plan import NOT_CAPTURED_CATEGORIES, ObsPoint, Plan, Planner, ServiceLookup
-from vpcflow.dataplane.evaluate.conntrack import (
-    EMPTY_POINT,
-    NO_SLOT,
-    ConntrackTable,
-    ConntrackTimeouts,
-    decide_packets,
-    pack_points,
-)
-from vpcflow.dataplane.evaluate.hashing import PersistentMap, flow_keys, flow_lookup, unique_rows
-from vpcflow.dataplane.evaluate.network_acls import compile_network_acls, nacl_match
+from vpcflow.dataplane.evaluate.conntrack import ConntrackTimeouts, connection_tracker
+from vpcflow.dataplane.evaluate.network_acls import compile_network_acls
 from vpcflow.dataplane.evaluate.rules import RuleRef, RuleTable
-from vpcflow.dataplane.evaluate.security_groups import compile_security_groups, sg_match
+from vpcflow.dataplane.evaluate.security_groups import compile_security_groups
 from vpcflow.dataplane.packets import ObservationBatch, PacketBatch, pair_to_ip
 from vpcflow.model.topology.model import Topology
 
-_M64 = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 MAX_POINTS = 4
+
+
+def _columns(**arrays: npt.NDArray[Any]) -> dict[str, npt.NDArray[Any]]:
+    """Named columns for the native core, each contiguous (a no-op for most)."""
+    return {k: np.ascontiguousarray(v) for k, v in arrays.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,13 +131,14 @@ class PolicyEngine:
         self.table = RuleTable()
         self.sg = compile_security_groups(topology, eni_objs, self.table)
         self.nacl = compile_network_acls(acls, self.table)
+        self._sg_rules = self.sg.native()
+        self._nacl_rules = self.nacl.native()
         self.rules: tuple[str, ...] = self.table.texts()
         self.planner = Planner(topology, eni_objs, tuple(a.network_acl_id for a in acls), ip_ranges)
         self.compiled = compile_topology(self.planner)
         self.timeouts = timeouts or ConntrackTimeouts()
         self._timeouts = self.timeouts.as_array()
-        self.conntrack = ConntrackTable()
-        self._ct_generation = 0
+        self.conntrack = connection_tracker(self.timeouts)
         self.not_captured: dict[str, int] = dict.fromkeys(NOT_CAPTURED_CATEGORIES, 0)
         self.unattributed = 0
         self.services: list[str] = []
@@ -149,15 +146,14 @@ class PolicyEngine:
         self._service_cache: dict[tuple[int, int], int] = {}
         self._reset_flows()
         self._last: dict[str, Any] | None = None
-        self._buffers: tuple[np.ndarray, ...] | None = None
 
     # ------------------------------------------------------------------ flows
     def _reset_flows(self) -> None:
-        self._flow_map = PersistentMap(6, 4096)
+        self._flow_map = _native.FlowCache()
         self.flows = 0
         self._flow_category = np.zeros(1024, np.int16)
         self._fp = {k: np.full(4096, fill, dtype) for k, (dtype, fill) in FLOW_POINT_COLUMNS.items()}
-        self._points = np.tile(EMPTY_POINT, (4096, 1))
+        self._points = _native.empty_points(4096)
 
     def _service_code(self, hi: int, lo: int) -> int:
         key = (int(hi), int(lo))
@@ -188,7 +184,7 @@ class PolicyEngine:
             old = self._fp[k]
             col[: old.shape[0]] = old
             self._fp[k] = col
-        pts = np.tile(EMPTY_POINT, (cap * MAX_POINTS, 1))
+        pts = _native.empty_points(cap * MAX_POINTS)
         pts[: self._points.shape[0]] = self._points
         self._points = pts
 
@@ -205,8 +201,8 @@ class PolicyEngine:
         f_dport = batch.dst_port[rows_].astype(np.int32)
         f_itype, f_icode = itype[rows_].astype(np.int16), icode[rows_].astype(np.int16)
         f_frag2 = frag2[rows_]
-        category, pts = plan_flows(self.compiled, f_label, f_ver, batch.src_hi[rows_], batch.src_lo[rows_],
-                                   batch.dst_hi[rows_], batch.dst_lo[rows_])
+        category, pts = self.compiled.plan(f_label, f_ver, batch.src_hi[rows_], batch.src_lo[rows_],
+                                           batch.dst_hi[rows_], batch.dst_lo[rows_])
         # Port-defined categories (spec 2.7) take precedence over address-defined ones.
         udp = f_proto == 17
         dhcp = udp & (((f_sport == 68) & (f_dport == 67)) | ((f_sport == 67) & (f_dport == 68))
@@ -232,8 +228,6 @@ class PolicyEngine:
         slot = e_q.astype(np.int64) * 2 + d_q
         ver, proto, sport, dport = f_ver[fi], f_proto[fi], f_sport[fi], f_dport[fi]
         it, ic, fr = f_itype[fi], f_icode[fi], f_frag2[fi]
-        sg_args = (sg.proto, sg.port_lo, sg.port_hi, sg.icmp_type, sg.icmp_code, sg.family, sg.net_hi, sg.net_lo,
-                   sg.mask_hi, sg.mask_lo, sg.ref_group, sg.slash0, sg.rule_id, sg.start, sg.end, sg.member)
         # Untracked flows (AWS "untracked connections"): TCP/UDP allowed by a /0 rule in one direction
         # while the other direction allows /0 on all ports. Both the initiating packet (A) and the
         # responses of such a flow (B: the reversed packet would match a /0 rule the other way) are
@@ -245,23 +239,23 @@ class PolicyEngine:
         may_untrack = ((proto == 6) | (proto == 17)) & ~sg.auto_tracked[e_q] & ~remote_auto
         open_other = sg.open_all[rslot, fam, pidx] & may_untrack
         open_this = sg.open_all[slot, fam, pidx] & may_untrack
-        sg_rule, any0 = sg_match(*sg_args, slot, ver, proto, dport, it, ic, fr, r_hi, r_lo, remote_eni, open_other)
+        sg_rule, any0 = self._sg_rules.first_allow(
+            _columns(slot=slot, version=ver, proto=proto, dport=dport, itype=it, icode=ic, frag2=fr, hi=r_hi, lo=r_lo),
+            np.ascontiguousarray(remote_eni), np.ascontiguousarray(open_other))
         rev_any0 = np.zeros(fi.shape[0], np.bool_)
         sub = np.nonzero(open_this)[0]
         if sub.size:
-            _, rev_any0[sub] = sg_match(*sg_args, rslot[sub], ver[sub], proto[sub], sport[sub], it[sub], ic[sub],
-                                        fr[sub], r_hi[sub], r_lo[sub], remote_eni[sub], open_this[sub])
+            _, rev_any0[sub] = self._sg_rules.first_allow(
+                _columns(slot=rslot[sub], version=ver[sub], proto=proto[sub], dport=sport[sub], itype=it[sub],
+                         icode=ic[sub], frag2=fr[sub], hi=r_hi[sub], lo=r_lo[sub]),
+                remote_eni[sub], open_this[sub])
         untracked = (any0 & open_other) | (rev_any0 & open_this)
         # NACLs: inbound rules match the source, outbound rules the destination: the remote address.
         nacl_idx = pt[:, P_NACL]
         has = nacl_idx >= 0
-        n_rule, n_ok = nacl_match(
-            self.nacl.proto, self.nacl.port_lo, self.nacl.port_hi, self.nacl.icmp_type, self.nacl.icmp_code,
-            self.nacl.family, self.nacl.net_hi, self.nacl.net_lo, self.nacl.mask_hi, self.nacl.mask_lo,
-            self.nacl.allow, self.nacl.rule_id, self.nacl.start, self.nacl.end, self.nacl.default_deny,
-            (nacl_idx * 2 + d_q)[has], ver[has], proto[has], dport[has], it[has], ic[has], fr[has], r_hi[has],
-            r_lo[has],
-        )
+        n_rule, n_ok = self._nacl_rules.decide(_columns(
+            slot=(nacl_idx * 2 + d_q)[has], version=ver[has], proto=proto[has], dport=dport[has], itype=it[has],
+            icode=ic[has], frag2=fr[has], hi=r_hi[has], lo=r_lo[has]))
         nacl_rule = np.full(fi.shape[0], -1, np.int32)
         nacl_rule[has] = n_rule
         nacl_ok = np.ones(fi.shape[0], np.bool_)
@@ -269,9 +263,10 @@ class PolicyEngine:
         tcp_udp = (proto == 6) | (proto == 17)
         lport = np.where(egress, sport, dport).astype(np.int64)
         rport = np.where(egress, dport, sport).astype(np.int64)
-        self._points[q] = pack_points(e_q, d_q, untracked, nacl_ok, sg.has_sg[e_q], sg_rule, nacl_rule,
-                                      np.where(tcp_udp, (lport << 16) | rport, 0).astype(np.uint64),
-                                      l_hi, l_lo, r_hi, r_lo)
+        self._points[q] = _native.pack_points(_columns(
+            eni=e_q, egress=egress, untracked=untracked, nacl_ok=nacl_ok, has_sg=sg.has_sg[e_q], sg_rule=sg_rule,
+            nacl_rule=nacl_rule, local_port=np.where(tcp_udp, lport, 0).astype(np.uint16),
+            remote_port=np.where(tcp_udp, rport, 0).astype(np.uint16), l_hi=l_hi, l_lo=l_lo, r_hi=r_hi, r_lo=r_lo))
         values = {
             "eni": e_q, "dir": d_q,
             "rs_hi": u64[:, P_RS_HI], "rs_lo": u64[:, P_RS_LO], "rd_hi": u64[:, P_RD_HI], "rd_lo": u64[:, P_RD_LO],
@@ -282,22 +277,15 @@ class PolicyEngine:
             # One ip-ranges lookup per distinct address (cached across batches), not per point.
             m = fi.shape[0]
             addrs = np.concatenate([np.stack([ps_hi, ps_lo], axis=1), np.stack([pd_hi, pd_lo], axis=1)])
-            inv_a, first_a = unique_rows(addrs)
+            inv_a, first_a = _native.unique_rows(np.ascontiguousarray(addrs))
             codes = np.array([self._service_code(addrs[i, 0], addrs[i, 1]) for i in first_a], np.int16)[inv_a]
             values["ssvc"], values["dsvc"] = codes[:m], codes[m:]
         for k, v in values.items():
             self._fp[k][q] = v
-        self._flow_map.insert(keys, np.arange(base, base + u, dtype=np.int32))
+        self._flow_map.insert(np.ascontiguousarray(keys), np.arange(base, base + u, dtype=np.int32))
         self.flows = base + u
 
     # ------------------------------------------------------------------ observe
-    def _row_buffers(self, rows: int) -> tuple[np.ndarray, ...]:
-        """Kernel output buffers, reused across batches (fresh 4n-row arrays cost page faults)."""
-        if self._buffers is None or self._buffers[0].shape[0] < rows:
-            self._buffers = (np.empty(rows, np.int64), np.empty(rows, np.int64), np.empty(rows, np.uint8),
-                             np.empty(rows, np.int32), np.empty(rows, np.int32), np.empty(rows, np.int32))
-        return self._buffers
-
     def _labels(self, batch: PacketBatch) -> npt.NDArray[np.int32]:
         table = np.array([self._eni_index.get(name, -1) for name in batch.interfaces] + [-1], np.int32)
         iface = batch.iface.astype(np.int64)
@@ -306,7 +294,6 @@ class PolicyEngine:
 
     def observe(self, batch: PacketBatch) -> ObservationBatch:
         """Attribute and evaluate one batch (packets in time order, after the previous batch)."""
-        n = len(batch)
         if self.flows > self.max_flows:
             self._reset_flows()
         label = self._labels(batch)
@@ -315,38 +302,21 @@ class PolicyEngine:
         icmp = (proto == 1) | (proto == 58)
         itype = np.where(icmp, batch.icmp_type, -1).astype(np.int16)
         icode = np.where(icmp, batch.icmp_code, -1).astype(np.int16)
-        fid = flow_lookup(label, proto, frag2, batch.src_port, batch.dst_port, itype, icode, batch.src_hi,
-                          batch.src_lo, batch.dst_hi, batch.dst_lo, self._flow_map.table, self._flow_map.vals)
+        flow_cols = _columns(label=label, proto=proto, frag2=frag2, sport=batch.src_port, dport=batch.dst_port,
+                             itype=itype, icode=icode, s_hi=batch.src_hi, s_lo=batch.src_lo, d_hi=batch.dst_hi,
+                             d_lo=batch.dst_lo)
+        fid = self._flow_map.lookup(flow_cols)
         missing = np.nonzero(fid < 0)[0]
         if missing.size:
-            keys = flow_keys(label[missing], proto[missing], frag2[missing], batch.src_port[missing],
-                             batch.dst_port[missing], itype[missing], icode[missing], batch.src_hi[missing],
-                             batch.src_lo[missing], batch.dst_hi[missing], batch.dst_lo[missing])
-            inv, first = unique_rows(keys)
+            keys = _native.flow_keys({k: v[missing] for k, v in flow_cols.items()})
+            inv, first = _native.unique_rows(keys)
             base = self.flows
             self._add_flows(batch, missing[first], label, frag2, itype, icode, keys[first])
             fid[missing] = base + inv
         fp = self._fp
-        self.conntrack.reserve(1024, int(batch.ts_ns[0]) if n else 0, self._timeouts)
-        sg = self.sg
-        ct = self.conntrack
-        out = self._row_buffers(4 * n)
-        p, rows_done = 0, 0
-        while True:
-            if ct.generation != self._ct_generation:
-                self._points[:, 7] = NO_SLOT  # slots moved in the rehash
-                self._ct_generation = ct.generation
-            limit = ct.slots.shape[0] // 2 - ct.count
-            p, rows_done, new_entries = decide_packets(
-                batch.ts_ns, batch.tcp_flags, proto, fid, self._points,
-                sg.default_deny, sg.no_sg, sg.tracked, sg.closed, ct.slots, self._timeouts, p, limit,
-                *out, rows_done,
-            )
-            ct.count += int(new_entries)
-            if p >= n:
-                break
-            ct.reserve(max(1024, ct.count), int(batch.ts_ns[p]), self._timeouts)  # grow, then resume
-        pkt, q, action, rule, sg_used, nacl_used = (a[:rows_done].copy() for a in out)
+        pkt, q, action, rule, sg_used, nacl_used = self.conntrack.decide(
+            self._sg_rules, np.ascontiguousarray(batch.ts_ns),
+            np.ascontiguousarray(batch.tcp_flags), flow_cols["proto"], fid, self._points)
         # Counters: per packet, by its flow's category.
         pkt_cat = self._flow_category[fid]
         counts = np.bincount(pkt_cat[pkt_cat > 0], minlength=len(NOT_CAPTURED_CATEGORIES) + 1)

@@ -48,7 +48,8 @@ NOT_CAPTURED_CATEGORIES = (
 
 #: Link-local addresses of AWS services the hypervisor answers (never captured, spec 2.7).
 #: Windows activation: AWS documents the KMS hosts 169.254.169.250 and .251 (TCP 1688); vpcflow
-#: treats any packet to or from them as license-activation traffic (decided).
+#: treats a packet between them and an instance whose ``platform`` is ``windows`` as license-activation
+#: traffic (spec 2.7 "Windows license activation"); the same packets of other instances are recorded.
 SPECIAL_ADDRESSES: dict[IPAddr, str] = {
     ipaddress.ip_address("169.254.169.253"): "amazon_dns",
     ipaddress.ip_address("fd00:ec2::253"): "amazon_dns",
@@ -101,7 +102,8 @@ class Planner:
         self.private: dict[IPAddr, int] = {}
         self.public: dict[IPAddr, int] = {}
         for i, e in enumerate(enis):
-            owned: tuple[IPAddr, ...] = (*e.private_ips, *e.ipv6_addresses)
+            link_local = (e.link_local_ipv6,) if e.link_local_ipv6 is not None else ()
+            owned: tuple[IPAddr, ...] = (*e.private_ips, *e.ipv6_addresses, *link_local)
             for ip in owned:
                 self.private.setdefault(ip, i)
             for ip in e.public_ips:
@@ -131,7 +133,7 @@ class Planner:
     def _primary(self, e: NetworkInterface, addr: IPAddr) -> IPAddr:
         if addr.version == 4:
             return e.private_ip_address
-        if addr in e.ipv6_addresses or not e.ipv6_addresses:
+        if addr in e.ipv6_addresses or addr == e.link_local_ipv6 or not e.ipv6_addresses:
             return addr
         return e.ipv6_addresses[0]
 
@@ -151,6 +153,8 @@ class Planner:
         return any(addr in n for n in nets)
 
     def _crossing_acl(self, e: NetworkInterface, other: int, addr: IPAddr) -> int:
+        if other < 0 and (addr.is_link_local or addr.is_multicast):
+            return -1  # link-scope traffic never leaves the subnet: no NACL (decided, docs/policy.md)
         if other >= 0:
             crossing = self.enis[other].subnet_id != e.subnet_id
         else:
@@ -276,9 +280,13 @@ class Planner:
 
     def plan(self, label: int, src: IPAddr, dst: IPAddr) -> Plan:
         category = self.special.get(src) or self.special.get(dst)
+        if category == "windows_activation" and not self._windows_side(label, dst if src in self.special else src):
+            category = None
         pts = self.hops(src, dst)
         if label >= 0:
             mine = [p for p in pts if p.eni == label]
+            if not mine and self._mirror_copy(label, src, dst):
+                return Plan(category or "mirrored", [])
             if not mine:
                 mine = [self._foreign(label, src, dst)]
             pts = mine
@@ -292,15 +300,34 @@ class Planner:
             category = "unattributed"
         return Plan(category, pts)
 
+    def _windows_side(self, label: int, addr: IPAddr) -> bool:
+        """Whether ``addr`` (the non-KMS side of a packet) is a Windows instance's (else the capture ENI's)."""
+        e = self.private.get(addr, self.public.get(addr, label))
+        return e >= 0 and self.enis[e].platform == "windows"
+
+    def _mirror_copy(self, label: int, src: IPAddr, dst: IPAddr) -> bool:
+        """A packet neither from nor to an interface whose source/destination check is on.
+
+        EC2 delivers no such packet to it, so it can only be a traffic-mirroring copy decapsulated at a
+        mirror target (spec 2.7: mirrored traffic is not captured). Link-scope packets (multicast,
+        link-local) are the interface's own traffic; with the check off it forwards (``_foreign``).
+        """
+        link_scope = dst.is_multicast or src.is_link_local or dst.is_link_local
+        return self.enis[label].source_dest_check and not link_scope
+
     def _foreign(self, label: int, src: IPAddr, dst: IPAddr) -> ObsPoint:
         """A packet captured on an ENI although neither address is the ENI's (forwarding appliances).
 
-        Decided: it is ingress when the source is inside the ENI's VPC (or a modelled ENI) - the
-        appliance receives VPC traffic to forward - and egress otherwise (it forwards outside
-        traffic into the VPC). Spec 2.6 then shows the primary private IP on the ENI's side.
+        Link-scope traffic (a multicast destination, or a link-local source or destination that is
+        not the ENI's own: neighbour discovery, MLD, router advertisements) was received: ingress,
+        never egress. Otherwise (decided) it is ingress when the source is inside the ENI's VPC (or a
+        modelled ENI) - the appliance receives VPC traffic to forward - and egress otherwise (it
+        forwards outside traffic into the VPC). Spec 2.6 then shows the primary private IP on the
+        ENI's side.
         """
         e = self.enis[label]
-        if src in self.private or self._in_vpc(e, src):
+        if dst.is_multicast or src.is_link_local or dst.is_link_local or src in self.private \
+                or self._in_vpc(e, src):
             return self._ingress(label, src, dst, self.private.get(src, -1))
         return self._egress(label, src, dst, self.private.get(dst, -1))
 

@@ -259,6 +259,8 @@ def parse_policy(
             raise _err(
                 f"policy is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}", base, location
             ) from None
+        except RecursionError:  # json's C parser stops at Python's recursion limit
+            raise _err("policy is not valid JSON: nested too deep", base, location) from None
     if not isinstance(document, Mapping):
         raise _err("a policy document must be an object", base, location)
     doc = dict(document)

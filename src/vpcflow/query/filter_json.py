@@ -22,7 +22,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from vpcflow.query.filter_pattern import FilterPatternError
+from vpcflow.query.filter_syntax import parse_boolean
+from vpcflow.query.filter_syntax import pattern_error as _err
 
 _MISSING = object()
 _TOKEN = re.compile(
@@ -30,10 +31,6 @@ _TOKEN = re.compile(
 )
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _STEP = re.compile(r"\.([A-Za-z_$@-][\w$@-]*)|\[(\d+)\]")
-
-
-def _err(detail: str) -> FilterPatternError:
-    return FilterPatternError(f"Invalid filter pattern: {detail}")
 
 
 def _path(selector: str) -> tuple[str | int, ...]:
@@ -101,41 +98,24 @@ class _Bool:
         return any(p.test(doc) for p in self.parts)
 
 
-class _Parser:
+class _Tokens:
+    """Reads one condition (``$.x op value``, ``$.x IS TRUE``, ``$.x NOT EXISTS``) at a time."""
+
     def __init__(self, tokens: list[str]) -> None:
         self.t, self.i = tokens, 0
 
-    def peek(self) -> str | None:
-        return self.t[self.i] if self.i < len(self.t) else None
-
     def take(self) -> str:
-        tok = self.peek()
-        if tok is None:
+        if self.i >= len(self.t):
             raise _err("the JSON pattern ends too early")
         self.i += 1
-        return tok
+        return self.t[self.i - 1]
 
-    def expr(self) -> _Cond | _Bool:
-        parts = [self.conj()]
-        while self.peek() == "||":
-            self.take()
-            parts.append(self.conj())
-        return parts[0] if len(parts) == 1 else _Bool("||", tuple(parts))
+    def atom(self, i: int) -> tuple[_Cond, int]:
+        self.i = i
+        return self._condition(), self.i
 
-    def conj(self) -> _Cond | _Bool:
-        parts = [self.atom()]
-        while self.peek() == "&&":
-            self.take()
-            parts.append(self.atom())
-        return parts[0] if len(parts) == 1 else _Bool("&&", tuple(parts))
-
-    def atom(self) -> _Cond | _Bool:
+    def _condition(self) -> _Cond:
         tok = self.take()
-        if tok == "(":
-            inner = self.expr()
-            if self.take() != ")":
-                raise _err("missing ')'")
-            return inner
         path = _path(tok)
         op = self.take()
         if op.upper() == "IS":
@@ -171,6 +151,10 @@ class _Parser:
         return _Cond(path, op, value)
 
 
+def _combine(op: str, parts: tuple[_Cond | _Bool, ...]) -> _Cond | _Bool:
+    return _Bool(op, parts)
+
+
 @dataclass(frozen=True)
 class JsonPattern:
     text: str
@@ -183,7 +167,7 @@ class JsonPattern:
                 continue
             try:
                 doc = json.loads(msg)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested too deep to be an event of interest
                 continue
             out[i] = isinstance(doc, dict) and self.expr.test(doc)
         return out
@@ -207,8 +191,7 @@ def compile_json_pattern(text: str) -> JsonPattern:
         pos = m.end()
     if not tokens:
         raise _err("an empty JSON pattern")
-    parser = _Parser(tokens)
-    expr = parser.expr()
-    if parser.peek() is not None:
-        raise _err(f"unexpected {parser.peek()!r} in {src!r}")
+    expr, end = parse_boolean(tokens, 0, _Tokens(tokens).atom, _combine)
+    if end < len(tokens):
+        raise _err(f"unexpected {tokens[end]!r} in {src!r}")
     return JsonPattern(src, expr)

@@ -25,6 +25,7 @@ list offsets (fields after ``...`` counted from the end), so no Python code runs
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,19 +36,11 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vpcflow.core.errors import ApiError
+from vpcflow.query.filter_json import compile_json_pattern
+from vpcflow.query.filter_syntax import MAX_PATTERN_LENGTH, FilterPatternError, check_length, parse_boolean
+from vpcflow.query.filter_syntax import pattern_error as _err
 
 Mask = npt.NDArray[np.bool_]
-
-
-class FilterPatternError(ApiError):
-    """An invalid filter pattern (CloudWatch answers InvalidParameterException)."""
-
-    code = "InvalidParameterException"
-
-
-def _err(detail: str) -> FilterPatternError:
-    return FilterPatternError(f"Invalid filter pattern: {detail}")
 
 
 _NUMBER_RE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
@@ -83,6 +76,13 @@ class _Term:
         if self.regex:
             return _np(pc.match_substring_regex(msgs, self.text))
         return _np(pc.match_substring(msgs, self.text))
+
+
+def _any_term(terms: list[_Term]) -> _Term:
+    """One regular-expression term that matches where any of ``terms`` does."""
+    if len(terms) == 1:
+        return terms[0]
+    return _Term("|".join(f"(?:{t.text})" if t.regex else re.escape(t.text) for t in terms), regex=True)
 
 
 _TERM_RE = re.compile(r'\s*([-?]?)(?:"((?:[^"\\]|\\.)*)"|%((?:[^%\\]|\\.)+)%|([^\s"]+))')
@@ -188,56 +188,28 @@ def _names(expr: _Expr) -> set[str]:
     return out
 
 
-class _Parser:
-    def __init__(self, tokens: list[str]) -> None:
-        self.t = tokens
-        self.i = 0
+def _condition(tokens: list[str], i: int) -> tuple[_Cmp, int]:
+    """One comparison ``name op value`` starting at ``tokens[i]``."""
+    tok = tokens[i]
+    if not _is_name(tok):
+        raise _err(f"expected a field name, found {tok!r}")
+    if i + 2 >= len(tokens):
+        raise _err("the pattern ends too early")
+    op, value = tokens[i + 1], tokens[i + 2]
+    if op not in ("=", "!=", "<", "<=", ">", ">="):
+        raise _err(f"expected a comparison after {tok!r}, found {op!r}")
+    if value in ("&&", "||", "(", ")", ",", "=", "!=", "<", "<=", ">", ">="):
+        raise _err(f"expected a value after {tok} {op}")
+    quoted = value.startswith('"')
+    if quoted:
+        value = re.sub(r"\\(.)", r"\1", value[1:-1])
+    if op in ("<", "<=", ">", ">=") and (quoted or not _NUMBER_RE.match(value)):
+        raise _err(f"{tok} {op} {value}: a numeric comparison needs a number")
+    return _Cmp(tok, op, value, quoted), i + 3
 
-    def peek(self) -> str | None:
-        return self.t[self.i] if self.i < len(self.t) else None
 
-    def take(self) -> str:
-        tok = self.peek()
-        if tok is None:
-            raise _err("the pattern ends too early")
-        self.i += 1
-        return tok
-
-    def or_expr(self) -> _Expr:
-        parts = [self.and_expr()]
-        while self.peek() == "||":
-            self.take()
-            parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else _BoolOp("||", tuple(parts))
-
-    def and_expr(self) -> _Expr:
-        parts = [self.atom()]
-        while self.peek() == "&&":
-            self.take()
-            parts.append(self.atom())
-        return parts[0] if len(parts) == 1 else _BoolOp("&&", tuple(parts))
-
-    def atom(self) -> _Expr:
-        tok = self.take()
-        if tok == "(":
-            inner = self.or_expr()
-            if self.take() != ")":
-                raise _err("missing ')'")
-            return inner
-        if not _is_name(tok):
-            raise _err(f"expected a field name, found {tok!r}")
-        op = self.take()
-        if op not in ("=", "!=", "<", "<=", ">", ">="):
-            raise _err(f"expected a comparison after {tok!r}, found {op!r}")
-        value = self.take()
-        if value in ("&&", "||", "(", ")", ",", "=", "!=", "<", "<=", ">", ">="):
-            raise _err(f"expected a value after {tok} {op}")
-        quoted = value.startswith('"')
-        if quoted:
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        if op in ("<", "<=", ">", ">=") and (quoted or not _NUMBER_RE.match(value)):
-            raise _err(f"{tok} {op} {value}: a numeric comparison needs a number")
-        return _Cmp(tok, op, value, quoted)
+def _combine(op: str, parts: tuple[_Expr, ...]) -> _Expr:
+    return _BoolOp(op, parts)
 
 
 def _is_name(tok: str) -> bool:
@@ -281,13 +253,12 @@ class FilterPattern:
             out = np.ones(n, dtype=bool)
             for t in self.required:
                 out &= t.match(msgs)
-            for t in self.excluded:
-                out &= ~t.match(msgs)
+            # Alternatives and exclusions are each one RE2 alternation: one linear pass over the
+            # messages however many terms the pattern lists.
+            if self.excluded:
+                out &= ~_any_term(self.excluded).match(msgs)
             if self.optional:
-                any_opt = np.zeros(n, dtype=bool)
-                for t in self.optional:
-                    any_opt |= t.match(msgs)
-                out &= any_opt
+                out &= _any_term(self.optional).match(msgs)
             return out
         return self._match_delimited(msgs)
 
@@ -327,12 +298,11 @@ class FilterPattern:
 
 def compile_pattern(text: str | None) -> FilterPattern:
     """Compile a filter pattern (None or blank: match everything)."""
+    check_length(text or "")
     src = (text or "").strip()
     if not src:
         return FilterPattern(text or "", "all")
     if src.startswith("{"):
-        from vpcflow.query.filter_json import compile_json_pattern  # imports this module's error type
-
         return FilterPattern(src, "json", json=compile_json_pattern(src))
     if src.startswith("["):
         if not src.endswith("]"):
@@ -370,10 +340,9 @@ def _parse_slots(inner: str) -> list[_Slot]:
         if len(g) == 1:
             slots.append(_Slot(first))
             continue
-        parser = _Parser(g)
-        cond = parser.or_expr()
-        if parser.peek() is not None:
-            raise _err(f"unexpected {parser.peek()!r} in field {first!r}")
+        cond, end = parse_boolean(g, 0, functools.partial(_condition, g), _combine)
+        if end < len(g):
+            raise _err(f"unexpected {g[end]!r} in field {first!r}")
         slots.append(_Slot(first, cond))
     if sum(s.name is None for s in slots) > 1:
         raise _err("vpcflow supports one '...' per pattern")
@@ -390,3 +359,6 @@ def matcher(text: str | None) -> Callable[[pa.Array], Mask] | None:
     """The matcher the log store's ``filter_log_events`` takes (None when everything matches)."""
     pattern = compile_pattern(text)
     return None if pattern.kind == "all" else pattern.match
+
+
+__all__ = ["MAX_PATTERN_LENGTH", "FilterPattern", "FilterPatternError", "compile_pattern", "matcher"]

@@ -22,6 +22,7 @@ from typing import Any
 from vpcflow.controlplane.errors import ApiError, ImmutableFlowLogError
 from vpcflow.controlplane.service import FlowLogService, new_flow_log_id
 from vpcflow.core.errors import ConfigError
+from vpcflow.core.userfiles import read_input_text
 from vpcflow.iam.delivery import DeliveryCheck
 from vpcflow.model.topology.model import Topology
 from vpcflow.runtime.datadir import DataDir
@@ -33,6 +34,18 @@ _OPERATIONS = {
     "delete_flow_logs": "DeleteFlowLogs",
     "create_tags": "CreateTags",
     "delete_tags": "DeleteTags",
+    "describe_vpcs": "DescribeVpcs",
+    "describe_subnets": "DescribeSubnets",
+    "describe_network_interfaces": "DescribeNetworkInterfaces",
+    "describe_security_groups": "DescribeSecurityGroups",
+    "describe_security_group_rules": "DescribeSecurityGroupRules",
+    "describe_network_acls": "DescribeNetworkAcls",
+    "describe_route_tables": "DescribeRouteTables",
+    "describe_vpc_peering_connections": "DescribeVpcPeeringConnections",
+    "authorize_security_group_ingress": "AuthorizeSecurityGroupIngress",
+    "authorize_security_group_egress": "AuthorizeSecurityGroupEgress",
+    "revoke_security_group_ingress": "RevokeSecurityGroupIngress",
+    "revoke_security_group_egress": "RevokeSecurityGroupEgress",
 }
 
 
@@ -139,21 +152,27 @@ class Ec2Client:
 
     # -- boto3-named operations --------------------------------------------------------------
     def create_flow_logs(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``ec2.create_flow_logs``: same parameters, response and errors (``ClientError``-shaped)."""
         return self._run("create_flow_logs", kwargs)
 
     def describe_flow_logs(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``ec2.describe_flow_logs`` (``Filter``, ``FlowLogIds``, ``MaxResults``, ``NextToken``)."""
         return self._run("describe_flow_logs", kwargs)
 
     def delete_flow_logs(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``ec2.delete_flow_logs``; delivered records stay (spec 2.9)."""
         return self._run("delete_flow_logs", kwargs)
 
     def create_tags(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``ec2.create_tags`` on flow logs."""
         return self._run("create_tags", kwargs)
 
     def delete_tags(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``ec2.delete_tags`` on flow logs."""
         return self._run("delete_tags", kwargs)
 
     def get_paginator(self, operation_name: str) -> Paginator:
+        """boto3's paginator for ``describe_flow_logs`` (``.paginate(**params)`` yields pages)."""
         if operation_name != "describe_flow_logs":
             raise ConfigError(f"no paginator for {operation_name!r}; vpcflow paginates describe_flow_logs")
         return Paginator(self.describe_flow_logs)
@@ -166,6 +185,8 @@ class Ec2Client:
         raise with_response(ImmutableFlowLogError("ModifyFlowLogs does not exist"), "ModifyFlowLogs")
 
     def __getattr__(self, name: str) -> Any:
+        if name in _OPERATIONS:  # the network's Describe* operations, boto3-named
+            return lambda **kwargs: self._run(name, kwargs)
         if name.startswith(("modify_", "update_", "put_", "set_")) and "flow_log" in name:
             op = "".join(p.capitalize() for p in name.split("_"))
             raise with_response(ImmutableFlowLogError(f"{op} does not exist"), op)
@@ -178,18 +199,18 @@ class Ec2Client:
         Loading into an account that has no flow logs yet adopts the file's account id and region.
         """
         p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(f"cannot read topology file: {e.strerror}", location=str(p)) from None
-        fmt = "json" if p.suffix.lower() == ".json" else "yaml"
+        text = read_input_text(p, "topology file")
+        return self.load_topology_text(text, fmt="json" if p.suffix.lower() == ".json" else "yaml", source=str(p))
+
+    def load_topology_text(self, text: str, *, fmt: str = "yaml", source: str = "<topology>") -> Topology:
+        """``load_topology`` from the document's text (``fmt`` yaml or json); ``source`` names it in errors."""
         svc = self.service
-        topo = svc.parse_topology(text, fmt, str(p))
+        topo = svc.parse_topology(text, fmt, source)
         if (topo.account_id, topo.region) != (svc.account_id, svc.region) and not svc.store.list_flow_logs():
             self.data_dir.init(account_id=topo.account_id, region=topo.region)
             self.close()
             svc = self.service
-        loaded = svc.load_topology(text, fmt=fmt, source=str(p))
+        loaded = svc.load_topology(text, fmt=fmt, source=source)
         # The file's buckets exist in the modelled world: give each one a local bucket (never deletes).
         buckets = BucketStore(self.data_dir.s3_root)
         for b in loaded.s3_buckets:

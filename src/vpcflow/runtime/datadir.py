@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vpcflow.core.errors import ConfigError
+from vpcflow.model.topology.build_network import region_code
 from vpcflow.storage.state import StateStore
 
 ENV_VAR = "VPCFLOW_DATA_DIR"
@@ -45,9 +46,12 @@ def _check_account_id(account_id: str) -> str:
 
 
 def _check_region(region: str) -> str:
-    parts = region.split("-")
-    if len(parts) < 3 or not parts[-1].isdigit() or not all(p.isalnum() and p.islower() for p in parts[:-1]):
-        raise ConfigError(f"region must look like us-east-1, got {region!r}", key_path="region")
+    # The rule a topology's region names follow (docs/topology.md), so `init` never accepts a region
+    # that a topology file would refuse: two letters, an optional gov/iso/isob, a direction, a number.
+    if region_code(region) is None:
+        raise ConfigError(
+            f"{region!r} is not an AWS region name (like us-east-1, eu-central-2 or us-gov-west-1)", key_path="region"
+        )
     return region
 
 

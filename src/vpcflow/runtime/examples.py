@@ -1,11 +1,9 @@
-"""Where the bundled examples are: the repository's top-level ``examples/`` folder (the README installs
-vpcflow editable from a clone), else the copy a wheel installs under ``<prefix>/share/vpcflow/examples``.
-``vpcflow demo`` runs them; users copy them from ``examples/``."""
+"""Where the bundled examples are: package data in ``vpcflow/examples`` (a clone links its top-level
+``examples/`` folder there, so both name the same files). ``vpcflow demo`` runs them; users copy them
+from ``examples/``."""
 
 from __future__ import annotations
 
-import sys
-import sysconfig
 from pathlib import Path
 
 from vpcflow.core.errors import ConfigError
@@ -13,15 +11,10 @@ from vpcflow.core.errors import ConfigError
 
 def examples_root() -> Path:
     """The examples folder of this installation."""
-    here = Path(__file__).resolve().parents[1]  # src/vpcflow in a clone
-    candidates = [here.parents[1] / "examples"]
-    for prefix in dict.fromkeys((sysconfig.get_path("data"), sys.prefix)):
-        candidates.append(Path(prefix) / "share" / "vpcflow" / "examples")
-    for candidate in candidates:
-        if (candidate / "topology").is_dir():
-            return candidate
-    raise ConfigError("the bundled examples are missing from this installation (looked in: "
-                      + ", ".join(str(c) for c in candidates) + ")")
+    candidate = Path(__file__).resolve().parents[1] / "examples"
+    if (candidate / "topology").is_dir():
+        return candidate
+    raise ConfigError(f"the bundled examples are missing from this installation (looked in {candidate})")
 
 
 def example_path(*parts: str) -> Path:

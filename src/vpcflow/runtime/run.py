@@ -21,6 +21,7 @@ the embedded destination of its LogDestinationType (``_Delivery``: the local buc
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 
 from vpcflow.controlplane.service import FlowLogService
 from vpcflow.core.errors import ApiError, ConfigError
+from vpcflow.core.userfiles import read_input_text
 from vpcflow.dataplane.aggregate import AggregateOptions
 from vpcflow.dataplane.pipeline import PipelineStats, ProgressCallback, Sink, run_pipeline
 from vpcflow.dataplane.sinks.files import FilesSink
@@ -37,7 +39,13 @@ from vpcflow.dataplane.sources.pcapng import PcapngSource
 from vpcflow.model.flowlog import FlowLog
 from vpcflow.model.topology.model import Topology
 from vpcflow.runtime.datadir import DataDir
-from vpcflow.runtime.run_config import RunConfig, SourceSpec, load_run_config
+from vpcflow.runtime.run_config import (
+    RunConfig,
+    SourceSpec,
+    check_source_interfaces,
+    load_run_config,
+    run_config_from_dict,
+)
 from vpcflow.runtime.run_identity import run_identity
 from vpcflow.runtime.writer_lock import WriterLock
 from vpcflow.storage.state import StateStore
@@ -65,6 +73,9 @@ class PreparedRun:
 
 @dataclass
 class RunResult:
+    """What a run did: ``stats`` (packets, records per flow log: ``stats.flow_logs[id].records``), the
+    prepared run (flow logs, sinks, where files went) and each source's own counters."""
+
     prepared: PreparedRun
     stats: PipelineStats
     source_stats: list[dict[str, Any]] = field(default_factory=list)
@@ -74,13 +85,19 @@ def _topology_format(path: Path) -> str:
     return "json" if path.suffix.lower() == ".json" else "yaml"
 
 
-def _load_topology(cfg: RunConfig, dd: DataDir, store: StateStore) -> None:
+def _topology_input(cfg: RunConfig) -> tuple[str, str, str]:
+    """(text, format, name for messages) of the config's topology: its file, or the in-line document."""
+    if cfg.topology_document is not None:
+        return json.dumps(cfg.topology_document), "json", f"{cfg.source}:topology"
     assert cfg.topology is not None
-    text = cfg.topology.read_text(encoding="utf-8")
-    fmt = _topology_format(cfg.topology)
+    return read_input_text(cfg.topology, "topology file"), _topology_format(cfg.topology), str(cfg.topology)
+
+
+def _load_topology(cfg: RunConfig, dd: DataDir, store: StateStore) -> None:
+    text, fmt, source = _topology_input(cfg)
     account, region = dd.settings(store)
     svc = FlowLogService(store, account_id=account, region=region)
-    topo = svc._parse_topology(text, fmt, str(cfg.topology))
+    topo = svc._parse_topology(text, fmt, source)
     if (topo.account_id, topo.region) != (account, region):
         with store.transaction(write=False) as t:
             fresh = not t.stored_flow_logs() and t.get_topology() is None
@@ -91,7 +108,7 @@ def _load_topology(cfg: RunConfig, dd: DataDir, store: StateStore) -> None:
                 t.set_setting("region", topo.region)
             account, region = topo.account_id, topo.region
             svc = FlowLogService(store, account_id=account, region=region)
-    loaded = svc.load_topology(text, fmt=fmt, source=str(cfg.topology))
+    loaded = svc.load_topology(text, fmt=fmt, source=source)
     # The buckets the topology declares exist in the modelled world: create those the local bucket
     # store lacks (only here, when the world is (re)loaded, so a bucket deleted later stays gone and
     # delivery reports FAILED / Access error as AWS would).
@@ -144,8 +161,7 @@ def _open_source(spec: SourceSpec, topology: Topology, skip_bad: bool) -> Any:
         from vpcflow.dataplane.sources.live import LiveConfig, LiveSource
 
         return LiveSource(LiveConfig(str(spec.path), interface=spec.interface, duration_s=spec.duration_s,
-                                     max_packets=spec.max_packets, **({"snaplen": spec.snaplen} if spec.snaplen
-                                                                      else {})))
+                                     max_packets=spec.max_packets, snaplen=spec.snaplen or LiveConfig.snaplen))
     opts: dict[str, Any] = {"interface": spec.interface, "interface_map": dict(spec.interface_map),
                             "skip_bad": spec.skip_bad or skip_bad}
     if spec.reorder_window_s is not None:
@@ -159,12 +175,16 @@ def _open_source(spec: SourceSpec, topology: Topology, skip_bad: bool) -> Any:
 
 
 def _synthetic_source(spec: SourceSpec, topology: Topology) -> Any:
-    from vpcflow.dataplane.sources.scenario import load_scenario
+    from vpcflow.dataplane.sources.scenario import load_scenario, loads_scenario
     from vpcflow.dataplane.sources.synthetic import SyntheticConfig, SyntheticSource
 
     # The scenario runs over the run's topology (the one the flow logs were created on), whatever
     # its own `topology` key names.
-    scenario = load_scenario(spec.path, topology=topology, seed=spec.seed, duration_s=spec.duration_s)
+    if spec.document is not None:  # given in-line (run_config_from_dict): YAML is a superset of JSON
+        scenario = loads_scenario(json.dumps(spec.document), source=str(spec.path), topology=topology,
+                                  seed=spec.seed, duration_s=spec.duration_s)
+    else:
+        scenario = load_scenario(spec.path, topology=topology, seed=spec.seed, duration_s=spec.duration_s)
     cfg = SyntheticConfig(str(spec.path), seed=spec.seed, duration_s=spec.duration_s)
     return SyntheticSource(cfg, scenario=scenario)
 
@@ -258,7 +278,7 @@ class _Delivery:
                 close()
 
 
-def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None = None,
+def prepare_run(config: str | Path | RunConfig | Mapping[str, Any], *, data_dir: str | Path | None = None,
                 output: str | Path | None = None, output_format: str | None = None,
                 skip_bad: bool = False, engine: Any = None, lock_wait_s: float = 0.0) -> PreparedRun:
     """Everything before traffic flows (see the module docstring); errors are ``ConfigError``/``ApiError``.
@@ -266,7 +286,12 @@ def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None =
     The data directory's writer lock (``writer_lock.py``) is taken first and held until ``execute``
     ends: a second run on the same directory refuses (or waits up to ``lock_wait_s``).
     """
-    cfg = config if isinstance(config, RunConfig) else load_run_config(config)
+    if isinstance(config, RunConfig):
+        cfg = config
+    elif isinstance(config, Mapping):  # the config's document as Python data (notebooks, scripts)
+        cfg = run_config_from_dict(config)
+    else:
+        cfg = load_run_config(config)
     dd = DataDir.resolve(data_dir if data_dir is not None else cfg.data_dir)
     dd.ensure()
     lock = WriterLock(dd.path, wait_s=lock_wait_s)
@@ -276,14 +301,15 @@ def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None =
         lock.release()
         raise
     try:
-        if cfg.topology is not None:
+        if cfg.has_topology:
             _load_topology(cfg, dd, store)
         account, region = dd.settings(store)
         svc = FlowLogService(store, account_id=account, region=region)
         topology, _ = svc.world()
         if topology is None:
             raise ConfigError(f"data directory {dd.path} has no topology: name one with `topology:` in the config",
-                              location=str(cfg.path))
+                              location=cfg.source)
+        check_source_interfaces(cfg, topology)  # before any flow log is created
         created, reused = _apply_requests(cfg, svc, store)
         stored = {s.flow_log.flow_log_id: s.flow_log for s in store.list_stored_flow_logs()}
         wanted = [*created, *reused, *cfg.flow_log_ids]
@@ -291,12 +317,12 @@ def prepare_run(config: str | Path | RunConfig, *, data_dir: str | Path | None =
             wanted = list(stored)
         missing = [i for i in cfg.flow_log_ids if i not in stored]
         if missing:
-            raise ConfigError(f"flow log(s) {', '.join(missing)} do not exist in {dd.path}", location=str(cfg.path),
+            raise ConfigError(f"flow log(s) {', '.join(missing)} do not exist in {dd.path}", location=cfg.source,
                               key_path="flow_logs.ids")
         flow_logs = [stored[i] for i in dict.fromkeys(wanted)]
         if not flow_logs:
             raise ConfigError(f"no flow log records this run: data directory {dd.path} has none and the config "
-                              "creates none (flow_logs.create)", location=str(cfg.path))
+                              "creates none (flow_logs.create)", location=cfg.source)
         out_dir = Path(output) if output is not None else cfg.output_dir
         fmt = output_format or cfg.output_format
         sinks: dict[str, Sink] = {}
@@ -355,7 +381,7 @@ def execute(prepared: PreparedRun, *, taps: Mapping[str, Callable[[Any], None]] 
     return RunResult(prepared=prepared, stats=stats, source_stats=source_stats)
 
 
-def run(config: str | Path, **kwargs: Any) -> RunResult:
+def run(config: str | Path | RunConfig | Mapping[str, Any], **kwargs: Any) -> RunResult:
     """``prepare_run`` then ``execute`` (taps/progress go to ``execute``)."""
     taps = kwargs.pop("taps", None)
     progress = kwargs.pop("progress", None)

@@ -19,17 +19,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import yaml
 
 from vpcflow.codecs.addresses import addresses_to_strings
 from vpcflow.core.errors import ConfigError
+from vpcflow.core.userfiles import read_input_text
 from vpcflow.dataplane.packets import ACCEPT, REJECT, ObservationBatch, PacketBatch
 from vpcflow.dataplane.pipeline import merge_sources
+from vpcflow.model.safe_yaml import load_yaml
 from vpcflow.model.topology.changes import apply_changes
 from vpcflow.model.topology.loader import dump_topology_document, load_topology_document, loads_topology
 from vpcflow.model.topology.model import Topology
 from vpcflow.runtime.run import _open_source, _policy_engine
-from vpcflow.runtime.run_config import RunConfig, load_run_config
+from vpcflow.runtime.run_config import RunConfig, check_source_interfaces, load_run_config
 
 NOT_SEEN = np.uint8(255)
 _ACTION = {int(ACCEPT): "ACCEPT", int(REJECT): "REJECT", int(NOT_SEEN): "-"}
@@ -45,18 +46,13 @@ class WhatIfResult:
 
 def load_change_file(path: str | Path) -> Any:
     p = Path(path)
-    try:
-        return yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise ConfigError("change file not found", location=str(p)) from e
-    except yaml.YAMLError as e:
-        raise ConfigError(f"not valid YAML: {e}", location=str(p)) from e
+    return load_yaml(read_input_text(p, "change file"), source=str(p))
 
 
 def topologies(cfg: RunConfig, change_path: str | Path) -> tuple[Topology, Topology]:
     """The run config's topology and the same topology with the change file applied."""
     if cfg.topology is None:
-        raise ConfigError("what-if needs a run config that names its `topology:` file", location=str(cfg.path))
+        raise ConfigError("what-if needs a run config that names its `topology:` file", location=cfg.source)
     loaded = load_topology_document(cfg.topology)
     edited = apply_changes(loaded.document, load_change_file(change_path), source=str(change_path))
     text = dump_topology_document(edited)
@@ -155,11 +151,12 @@ def replay(config: str | Path, change: str | Path, *, skip_bad: bool = False,
     cfg = load_run_config(config)
     before, after = topologies(cfg, change)
     if not cfg.sources:
-        raise ConfigError("the run config has no `sources:` to replay", location=str(cfg.path))
+        raise ConfigError("the run config has no `sources:` to replay", location=cfg.source)
     engine_a, engine_b = _policy_engine(before), _policy_engine(after)
     if tuple(engine_a.enis) != tuple(engine_b.enis):
         raise ConfigError("what-if changes may edit rules, routes and gateways, not add or remove network interfaces",
                           location=str(change))
+    check_source_interfaces(cfg, before)
     sources = [_open_source(s, before, skip_bad) for s in cfg.sources]
     acc = _Accumulator()
     packets = 0

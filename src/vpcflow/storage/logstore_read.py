@@ -243,3 +243,48 @@ class LogReads:
             after_ts, after_id = int(last[0]), int(last[1])
             if count < batch:
                 return
+
+    def iter_event_columns(
+        self, group: str, stream: str, *, start_ms: int | None = None, end_ms: int | None = None,
+        batch: int = 65_536,
+    ) -> Iterator[pa.RecordBatch]:
+        """Every event of a stream in ``[start_ms, end_ms]`` (both inclusive) as Arrow columns
+        ``timestamp``, ``ingestion_time``, ``event_id`` (int64) and ``message`` (large_string) (Insights).
+
+        SQLite concatenates each page's messages and their byte lengths (``group_concat``), and the
+        string array is built from those buffers, so no Python object is made per event. All columns
+        come from one aggregate pass, so they stay aligned whatever order SQLite concatenates in.
+        """
+        sid = self._stream_id(group, stream)
+        lo = -(2**62) if start_ms is None else start_ms
+        hi = 2**62 if end_ms is None else end_ms
+        after_ts, after_id = -(2**62), -1
+        sql = ("SELECT group_concat(m, ''), group_concat(n), group_concat(ts), group_concat(it), group_concat(id),"
+               " count(*) FROM (SELECT message AS m, length(CAST(message AS BLOB)) AS n, ts, ingestion_time AS it,"
+               " id FROM events WHERE stream_id=? AND ts>=? AND ts<=? AND (ts>? OR (ts=? AND id>?))"
+               " ORDER BY ts, id LIMIT ?)")
+        while True:
+            with self._lock:
+                row = self._c.execute(sql, (sid, lo, hi, after_ts, after_ts, after_id, batch)).fetchone()
+            count = int(row[5])
+            if not count:
+                return
+            lengths, ts, ingested, ids = (_ints(row[i]) for i in (1, 2, 3, 4))
+            offsets = np.zeros(count + 1, dtype=np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            data = str(row[0]).encode("utf-8")
+            messages = pa.LargeStringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(ts), pa.array(ingested), pa.array(ids), messages],
+                names=["timestamp", "ingestion_time", "event_id", "message"],
+            )
+            last = int(np.lexsort((ids, ts))[-1])
+            after_ts, after_id = int(ts[last]), int(ids[last])
+            if count < batch:
+                return
+
+
+def _ints(joined: str) -> npt.NDArray[np.int64]:
+    """A ``group_concat`` of integers (comma-separated) as an int64 array, parsed by NumPy's C text reader
+    (exact for int64; Arrow's split of one long string is hundreds of times slower)."""
+    return np.fromstring(joined, dtype=np.int64, sep=",")

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vpcflow.codecs.parquet import parquet_bytes, read_parquet, read_parquet_format, write_parquet
-from vpcflow.codecs.records import record_table
+from vpcflow.codecs.records import log_format_of, record_table
 from vpcflow.codecs.text import decode_text, parse_text, render_text
 from vpcflow.core.errors import ReadError
 from vpcflow.model.fields import FIELDS, VPC_FIELD_NAMES, VPC_FIELDS, ValueType
@@ -133,3 +133,45 @@ def test_streaming_writer_and_reader(tmp_path: Path) -> None:
         pass
     assert [x.num_rows for x in iter_parquet(empty)] == [0]
     assert read_parquet(empty).schema.names == list(fmt.columns)
+
+
+def _page_encodings(meta: Any) -> set[str]:
+    return {e for rg in range(meta.num_row_groups) for c in range(meta.num_columns)
+            for e in meta.row_group(rg).column(c).encodings}
+
+
+def _mixed_table() -> pa.Table:
+    lines = [ACCEPT, NODATA, ACCEPT.replace("ACCEPT", "REJECT").replace("20641", "20642")] * 50
+    return parse_text("\n".join(lines) + "\n")
+
+
+def test_parquet_is_readable_by_old_readers_v1_pages_plain_dictionary() -> None:
+    """Issue 11 item 6: AWS's Parquet objects are read by tools with old Parquet readers
+    (flowlogs-reader's ``parquet`` package: version-1 data pages, PLAIN_DICTIONARY only)."""
+    data = parquet_bytes(_mixed_table())
+    meta = pq.ParquetFile(io.BytesIO(data)).metadata
+    assert "RLE_DICTIONARY" not in _page_encodings(meta)
+    assert "PLAIN_DICTIONARY" in _page_encodings(meta)  # dictionary encoding kept
+    assert meta.format_version == "1.0"
+
+
+def test_parquet_record_writer_writes_the_same_old_reader_encodings(tmp_path: Path) -> None:
+    from vpcflow.codecs.parquet import ParquetRecordWriter
+
+    table = _mixed_table()
+    with ParquetRecordWriter(tmp_path / "x.parquet", log_format_of(table)) as w:
+        w.write(table)
+    meta = pq.ParquetFile(tmp_path / "x.parquet").metadata
+    assert "RLE_DICTIONARY" not in _page_encodings(meta)
+    assert meta.format_version == "1.0"
+
+
+def test_old_parquet_reader_reads_every_value() -> None:
+    """The pure-Python ``parquet`` package (what flowlogs-reader uses) reads the same values back."""
+    parquet = pytest.importorskip("parquet")
+    table = _mixed_table()
+    rows = list(parquet.DictReader(io.BytesIO(parquet_bytes(table))))
+    assert len(rows) == table.num_rows
+    expected = table.to_pylist()
+    for got, want in zip(rows, expected, strict=True):
+        assert {k: got[k] for k in want} == want

@@ -178,3 +178,12 @@ def test_too_many_flow_log_ids(svc: FlowLogService) -> None:
     with pytest.raises(ApiError) as ei:
         svc.describe_flow_logs(None, FlowLogIds=[f"fl-{i:017x}" for i in range(1001)])
     assert "1000" in ei.value.message
+
+
+def test_a_crafted_deeply_nested_next_token_is_invalid_not_a_crash(svc: FlowLogService) -> None:
+    import base64
+
+    token = base64.urlsafe_b64encode(b"[" * 100_000 + b"]" * 100_000).decode()
+    with pytest.raises(ApiError) as ei:
+        svc.describe_flow_logs(None, MaxResults=5, NextToken=token)
+    assert ei.value.code == "InvalidParameterValue" and "is invalid" in ei.value.message

@@ -9,7 +9,7 @@ from ``attribute_plan.Planner`` (already plain Python, per address pair). Decisi
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vpcflow.dataplane.attribute_plan import Planner
@@ -30,6 +30,8 @@ class Entry:
     fin_orig: bool = False
     fin_reply: bool = False
     closed: bool = False
+    # Which sides sent their final ACK of a close (each may send one after both FINs).
+    final_ack: set[int] = field(default_factory=set)
     stream: bool = False
     last_dir: int = 0
     changes: int = 0
@@ -157,12 +159,18 @@ class ReferenceEngine:
         now, flags = p["ts"], p["flags"]
         en = self.ct.get(key)
         if en is not None and now - en.last <= self._timeout_ns(key, en):
+            rule = en.rule if d == en.orig_dir else ("conntrack_response", eid, SG_DIR[d], "")
             if en.closed:
+                # A pure ACK (flags 0x10 among FIN..URG) from a side without its final ACK yet, after
+                # both FINs: part of the close (a simultaneous close has two of them).
+                if en.fin_orig and en.fin_reply and d not in en.final_ack and flags & 0x3F == 16:
+                    en.final_ack.add(d)
+                    en.last = now
+                    return True, rule
                 new_syn = proto == 6 and flags & 2 and not flags & 16
                 if not new_syn:
                     return False, ("conntrack_closed", eid, SG_DIR[d], "")
             else:
-                rule = en.rule if d == en.orig_dir else ("conntrack_response", eid, SG_DIR[d], "")
                 en.last = now
                 if d != en.last_dir:
                     en.changes = min(255, en.changes + 1)
@@ -172,6 +180,7 @@ class ReferenceEngine:
                 if proto == 6:
                     if flags & 4:
                         en.closed = True
+                        en.final_ack = {0, 1}
                     elif flags & 1:
                         if d == en.orig_dir:
                             en.fin_orig = True
@@ -179,6 +188,7 @@ class ReferenceEngine:
                             en.fin_reply = True
                     elif en.fin_orig and en.fin_reply:
                         en.closed = True
+                        en.final_ack.add(d)
                 return True, rule
         first, any0 = self.sg_static(e, d, p, remote, remote_eni)
         if first is None:
@@ -191,8 +201,9 @@ class ReferenceEngine:
             (any0 and self._open_all(e, 1 - d, proto, p["version"]))
             or (rev_any0 and self._open_all(e, d, proto, p["version"])))
         if not untracked:
-            self.ct[key] = Entry(orig_dir=d, last=now, rule=first, last_dir=d,
-                                 closed=bool(proto == 6 and flags & 4))
+            reset = bool(proto == 6 and flags & 4)
+            self.ct[key] = Entry(orig_dir=d, last=now, rule=first, last_dir=d, closed=reset,
+                                 final_ack={0, 1} if reset else set())
         return True, first
 
     # ---------------------------------------------------------------- packets

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import itertools
 
+import aggregate_oracle
 import numpy as np
 import pytest
 from agg_testkit import flow_log, observe, packets, topology
+from aggregate_oracle import ReferenceAggregator, map_tcp_flags
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vpcflow.codecs.text import render_lines
 from vpcflow.dataplane import aggregate_groupby
-from vpcflow.dataplane.aggregate import AggregateOptions, Aggregator, map_tcp_flags
+from vpcflow.dataplane.aggregate import AggregateOptions, Aggregator
 
 ENI1, ENI2, ENI3 = "eni-1235b8ca123456789", "eni-22222222222222222", "eni-33333333333333333"
 ENIS = (ENI1, ENI2, ENI3)
@@ -218,10 +220,10 @@ def _as_set(p):
 
 
 def test_numpy_groupby_hash_collisions_fall_back_to_exact(monkeypatch):
-    monkeypatch.setattr(aggregate_groupby, "hash_keys", lambda keys: np.zeros(len(keys[0]), np.uint64))
+    monkeypatch.setattr(aggregate_oracle, "hash_keys", lambda keys: np.zeros(len(keys[0]), np.uint64))
     p = _partials([(1, 2, 10, 5, 2, 0), (1, 3, 10, 5, 0, 1), (1, 2, 5, 4, 16, 3), (2, 2, 1, 1, 1, -1)])
-    assert _as_set(aggregate_groupby.fold_numpy(p)) == [(1, 2, 2, 15, 4, 5, 18, 3), (1, 3, 1, 10, 5, 5, 0, 1),
-                                                        (2, 2, 1, 1, 1, 1, 1, -1)]
+    assert _as_set(aggregate_oracle.fold_numpy(p)) == [(1, 2, 2, 15, 4, 5, 18, 3), (1, 3, 1, 10, 5, 5, 0, 1),
+                                                      (2, 2, 1, 1, 1, 1, 1, -1)]
 
 
 @settings(max_examples=100, deadline=None)
@@ -230,7 +232,7 @@ def test_numpy_groupby_hash_collisions_fall_back_to_exact(monkeypatch):
 def test_compiled_fold_equals_numpy_reference(rows):
     p = _partials(rows) if rows else aggregate_groupby.Partials.empty(2)
     compiled = aggregate_groupby.fold(p)
-    assert _as_set(compiled) == _as_set(aggregate_groupby.fold_numpy(p))
+    assert _as_set(compiled) == _as_set(aggregate_oracle.fold_numpy(p))
     # Groups come out in order of first appearance.
     firsts = [next(i for i, r in enumerate(rows) if (r[0], r[1]) == key)
               for key in zip(compiled.keys[0].tolist(), compiled.keys[1].tolist(), strict=True)]
@@ -287,32 +289,31 @@ FORMATS = [
 ]
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 150), st.integers(0, 2), st.integers(0, 1), st.integers(0, 1),
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 700), st.integers(0, 2), st.integers(0, 1), st.integers(0, 1),
                           st.integers(0, 3), st.sampled_from([6, 17, 1]), st.sampled_from([0, 2, 0x12, 0x11, 0x03]),
-                          st.integers(-1, 1), st.integers(-1, 2), st.integers(40, 1500)), min_size=1, max_size=80),
-       st.sampled_from(["ALL", "ACCEPT", "REJECT"]), st.integers(0, len(FORMATS) - 1))
-def test_compiled_add_equals_numpy_reference(events, traffic_type, fmt_i):
-    from vpcflow.dataplane import aggregate
-
+                          st.integers(-1, 1), st.integers(-1, 2), st.integers(40, 1500)), min_size=1, max_size=200),
+       st.sampled_from(["ALL", "ACCEPT", "REJECT"]), st.integers(0, len(FORMATS) - 1),
+       st.lists(st.integers(0, 200), max_size=4), st.sampled_from([60, 600]), st.booleans())
+def test_native_add_equals_numpy_oracle(events, traffic_type, fmt_i, cuts, interval, nitro):
+    # Many packets per flow (4 peers), windows of 60 and 600 s crossed, several batches, both families.
     events = sorted(events)
     peers = [C, "10.0.1.5", "198.51.100.9", "2001:db8::1"]
     rows = [tcp(T0 + t, peers[p], S if ":" not in peers[p] else "2001:db8::2",
                 1000 + p, 80, fl, ln) | {"proto": pr} for t, _e, _d, _a, p, pr, fl, _r, _pe, ln in events]
     obs_rows = [dict(packet=i, eni=e, dir=d, action=a, rule=r, peer=pe, path=-1 if d == 0 else 1)
                 for i, (_t, e, d, a, _p, _pr, _f, r, pe, _ln) in enumerate(events)]
-    fl = flow_log(fmt=FORMATS[fmt_i], traffic_type=traffic_type, interval=60)
+    fl = flow_log(fmt=FORMATS[fmt_i], traffic_type=traffic_type, interval=interval)
+    bounds = [0, *sorted({c for c in cuts if c < len(rows)}), len(rows)]
 
-    def run_with(kernel: bool):
-        saved = aggregate.USE_KERNEL
-        aggregate.USE_KERNEL = kernel
-        try:
-            agg = Aggregator([fl], topology())
-            pk = packets(rows)
-            agg.add(observe(pk, obs_rows, ENIS, ("rule-a", "rule-b")))
-            out = agg.finish()
-        finally:
-            aggregate.USE_KERNEL = saved
-        return sorted(lines(out)), sorted(map(str, out[0].rejects.to_pylist()))
+    def run_with(cls: type[Aggregator]):
+        agg = cls([fl], topology(nitro=nitro))
+        for a, b in itertools.pairwise(bounds):
+            if a == b:
+                continue
+            batch_obs = [o | {"packet": o["packet"] - a} for o in obs_rows[a:b]]
+            agg.add(observe(packets(rows[a:b]), batch_obs, ENIS, ("rule-a", "rule-b")))
+        out = agg.finish()
+        return sorted(lines([out[0]])), sorted(map(str, out[0].rejects.to_pylist()))
 
-    assert run_with(True) == run_with(False)
+    assert run_with(Aggregator) == run_with(ReferenceAggregator)

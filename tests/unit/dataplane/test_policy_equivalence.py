@@ -7,7 +7,7 @@ import itertools
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from policy_builders import Pkt, TopoBuilder, acl_entry, packets, route
+from policy_builders import Pkt, TopoBuilder, acl_entry, ip, packets, route
 from policy_reference import ReferenceEngine, engine_rows
 
 from vpcflow.dataplane.attribute import PolicyEngine
@@ -31,8 +31,20 @@ acl_entry_st = st.tuples(st.integers(1, 20), st.sampled_from(PROTOS), st.sampled
 
 ADDRS = ["10.0.1.10", "10.0.1.11", "10.0.2.20", "10.0.2.21", "10.0.1.99", "203.0.113.7", "198.51.100.1",
          "52.0.0.10", "52.0.0.99", "10.0.1.50", "10.0.1.1", "10.0.0.2",
-         "2001:db8:0:1::10", "2001:db8:0:2::20", "2001:db8:ffff::1"]
+         "2001:db8:0:1::10", "2001:db8:0:2::20", "2001:db8:ffff::1",
+         # Windows activation (KMS), link-local and multicast (neighbour discovery, MLD).
+         "169.254.169.250", "224.0.0.251", "fe80::1", "fe80::a:1", "ff02::1", "ff02::1:ff00:10"]
 FLAGS = [2, 18, 16, 24, 17, 4, 20, 1]
+# TCP conversations after the first packet, as (from the first packet's receiver?, flags) steps: the
+# SYN-ACK and ACK, then FINs in order or crossing, final ACKs, and packets after the close.
+_OPEN = [(True, 18), (False, 16)]
+CLOSES = [
+    [*_OPEN, (False, 17), (True, 17), (False, 16), (True, 16), (False, 24)],  # simultaneous, then data
+    [*_OPEN, (False, 17), (True, 17), (False, 16), (False, 16), (True, 16)],  # a repeated final ACK
+    [*_OPEN, (False, 17), (True, 16), (True, 17), (False, 16), (True, 24), (False, 2)],  # sequential, late
+    [*_OPEN, (True, 17), (False, 17), (True, 16), (False, 24)],  # combined FIN-ACK, data after
+    [*_OPEN, (False, 17), (True, 4), (False, 16)],  # reset after a FIN
+]
 
 
 def _sg_tuple(r: tuple) -> tuple:
@@ -73,7 +85,9 @@ def world(draw: st.DrawFn) -> tuple:
             b.acl(f"acl-{sn[-1]}", "vpc-1", entries, (sn,), star=draw(st.booleans()))
     groups = ["sg-a", "sg-b", "sg-c"]
     b.eni("eni-01", "subnet-1", "10.0.1.10", tuple(draw(st.lists(st.sampled_from(groups), max_size=2, unique=True))),
-          ipv6=["2001:db8:0:1::10"], secondary=["10.0.1.11"])
+          ipv6=["2001:db8:0:1::10"], secondary=["10.0.1.11"], platform=draw(st.sampled_from(["linux", "windows"])),
+          link_local_ipv6=ip("fe80::a:1") if draw(st.booleans()) else None,
+          source_dest_check=draw(st.booleans()))
     b.eni("eni-02", "subnet-2", "10.0.2.20", tuple(draw(st.lists(st.sampled_from(groups), min_size=1, max_size=2,
                                                                   unique=True))),
           ipv6=["2001:db8:0:2::20"])
@@ -101,12 +115,20 @@ def world(draw: st.DrawFn) -> tuple:
         pkts.append(Pkt(t, src, dst, proto, sport, dport, flags=draw(st.sampled_from(FLAGS)),
                         icmp=draw(st.sampled_from([(8, 0), (0, 0), (3, 4)])), iface=iface,
                         fragment=draw(st.sampled_from([0, 0, 0, 2]))))
-        # Often send the reverse packet next, so connection tracking has work to do.
-        for _ in range(draw(st.integers(0, 3))):
+        # Often a conversation follows (many packets per flow), so connection tracking has work to do:
+        # random flags, or a scripted TCP close (sequential, combined or simultaneous) with late packets.
+        close = draw(st.sampled_from([None, None, *CLOSES]))
+        first = (src, dst, sport, dport)
+        for _ in range(draw(st.integers(0, 8)) if close is None else 0):
             t += draw(st.sampled_from([0.001, 0.001, 40.0]))
             src, dst, sport, dport = dst, src, dport, sport
             pkts.append(Pkt(t, src, dst, proto, sport, dport, flags=draw(st.sampled_from(FLAGS)),
                             icmp=(0, 0), iface=iface))
+        for from_server, flags in close or ():
+            t += 0.001
+            a, b, pa, pb = first
+            src, dst, sport, dport = (b, a, pb, pa) if from_server else first
+            pkts.append(Pkt(t, src, dst, proto, sport, dport, flags=flags, icmp=(0, 0), iface=iface))
     cuts = sorted(set(draw(st.lists(st.integers(0, len(pkts)), max_size=3))))
     return topo, pkts, cuts
 

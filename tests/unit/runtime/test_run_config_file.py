@@ -94,5 +94,5 @@ def test_errors_name_line_and_key(folder, text, where, message):
 
 
 def test_unreadable_config(tmp_path):
-    with pytest.raises(ConfigError, match="cannot read run config"):
+    with pytest.raises(ConfigError, match="the run config does not exist"):
         load_run_config(tmp_path / "absent.yaml")

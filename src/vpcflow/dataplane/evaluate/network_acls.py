@@ -1,5 +1,3 @@
-# numba kernels: numpy scalar arithmetic does not type as ``int`` and njit is an untyped decorator.
-# mypy: disable-error-code="untyped-decorator,return-value,no-any-return"
 """Network ACLs: stateless, numbered rules, first match wins, only at a subnet boundary.
 
 Each (NACL, direction) is a slice of entries sorted by rule number. The first entry whose protocol,
@@ -9,16 +7,19 @@ denies with an implicit ``*`` rule). Port ranges apply to the packet's DESTINATI
 directions (responses therefore need "ephemeral port" rules, e.g. outbound 1024-65535). Inbound
 rules match the packet's source address, outbound rules its destination. The engine calls these
 checks only when a packet crosses the subnet boundary (traffic inside one subnet skips NACLs).
+The matching itself runs in the native core (``native/src/policy/network_acls.rs``), with the
+protocol/port/ICMP test it shares with security groups (``matcher.rs``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
+from vpcflow import _native
 from vpcflow.dataplane.evaluate.rules import RuleRef, RuleTable, describe_ports, net_to_words, rule_columns
 from vpcflow.model.topology.model import NetworkAcl, NetworkAclEntry
 
@@ -42,6 +43,11 @@ class CompiledNetworkAcls:
     start: npt.NDArray[np.int64]  # [nacl*2 + dir]
     end: npt.NDArray[np.int64]
     default_deny: npt.NDArray[np.int32]  # [nacl*2 + dir]
+
+    def native(self) -> _native.NetworkAclRules:
+        """The entries as the native core holds them (``native/src/policy/network_acls.rs``)."""
+        columns: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        return _native.NetworkAclRules(columns)
 
 
 def _entry_text(acl: NetworkAcl, e: NetworkAclEntry) -> str:
@@ -93,46 +99,3 @@ def compile_network_acls(acls: tuple[NetworkAcl, ...], table: RuleTable) -> Comp
         end=end,
         default_deny=default_deny,
     )
-
-
-@njit(cache=True)
-def nacl_match(
-    proto: npt.NDArray[np.int16], port_lo: npt.NDArray[np.int32], port_hi: npt.NDArray[np.int32],
-    icmp_type: npt.NDArray[np.int16], icmp_code: npt.NDArray[np.int16], family: npt.NDArray[np.uint8],
-    net_hi: npt.NDArray[np.uint64], net_lo: npt.NDArray[np.uint64], mask_hi: npt.NDArray[np.uint64],
-    mask_lo: npt.NDArray[np.uint64], allow: npt.NDArray[np.bool_], rule_id: npt.NDArray[np.int32],
-    start: npt.NDArray[np.int64], end: npt.NDArray[np.int64], default_deny: npt.NDArray[np.int32],
-    q_slot: npt.NDArray[np.int64], q_version: npt.NDArray[np.uint8], q_proto: npt.NDArray[np.int16],
-    q_dport: npt.NDArray[np.int32], q_itype: npt.NDArray[np.int16], q_icode: npt.NDArray[np.int16],
-    q_frag2: npt.NDArray[np.bool_], q_hi: npt.NDArray[np.uint64], q_lo: npt.NDArray[np.uint64],
-) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.bool_]]:
-    """For each query: the deciding rule id and whether it allows (first match by rule number)."""
-    m = q_slot.shape[0]
-    out = np.empty(m, np.int32)
-    ok = np.zeros(m, np.bool_)
-    for i in range(m):
-        k = q_slot[i]
-        fam = np.uint8(4) if q_version[i] == 4 else np.uint8(6)
-        p = q_proto[i]
-        out[i] = default_deny[k]
-        for r in range(start[k], end[k]):
-            if family[r] != fam:
-                continue
-            rp = proto[r]
-            if rp != -1:
-                if rp != p:
-                    continue
-                if p == 6 or p == 17:
-                    if not q_frag2[i] and (q_dport[i] < port_lo[r] or q_dport[i] > port_hi[r]):
-                        continue
-                elif (p == 1 or p == 58) and not q_frag2[i]:
-                    if icmp_type[r] != -1 and icmp_type[r] != q_itype[i]:
-                        continue
-                    if icmp_code[r] != -1 and icmp_code[r] != q_icode[i]:
-                        continue
-            if (q_hi[i] & mask_hi[r]) != net_hi[r] or (q_lo[i] & mask_lo[r]) != net_lo[r]:
-                continue
-            out[i] = rule_id[r]
-            ok[i] = allow[r]
-            break
-    return out, ok

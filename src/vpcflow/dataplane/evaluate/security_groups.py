@@ -1,6 +1,4 @@
-# numba kernels: numpy scalar arithmetic does not type as ``int`` and njit is an untyped decorator.
-# mypy: disable-error-code="untyped-decorator,return-value,no-any-return"
-"""Security groups: rules compiled to columns, and the stateless half of the decision.
+"""Security groups: rules compiled to columns for the native core's stateless half of the decision.
 
 A security group only ALLOWS; a packet that no rule of the ENI's groups allows is rejected (the
 ENI's "default deny"). An ENI's rules for one direction are the union of its groups' rules, laid out
@@ -25,12 +23,13 @@ derived here: ``open_all`` says, per ENI and direction, whether a TCP/UDP rule w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
+from vpcflow import _native
 from vpcflow.dataplane.evaluate.rules import (
     RuleRef,
     RuleTable,
@@ -82,6 +81,11 @@ class CompiledSecurityGroups:
     closed: npt.NDArray[np.int32]
     open_all: npt.NDArray[np.bool_]  # [eni*2 + dir, family(0 v4, 1 v6), proto(0 tcp, 1 udp)]
     auto_tracked: npt.NDArray[np.bool_]  # [eni]
+
+    def native(self) -> _native.SecurityGroupRules:
+        """The rules as the native core holds them (``native/src/policy/security_groups.rs``)."""
+        columns: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        return _native.SecurityGroupRules(columns)
 
 
 def _rule_text(rule: SecurityGroupRule, peer: str) -> str:
@@ -200,64 +204,6 @@ def compile_security_groups(topo: Topology, enis: tuple[NetworkInterface, ...],
         open_all=open_all,
         auto_tracked=auto,
     )
-
-
-@njit(cache=True)
-def sg_match(
-    proto: npt.NDArray[np.int16], port_lo: npt.NDArray[np.int32], port_hi: npt.NDArray[np.int32],
-    icmp_type: npt.NDArray[np.int16], icmp_code: npt.NDArray[np.int16], family: npt.NDArray[np.uint8],
-    net_hi: npt.NDArray[np.uint64], net_lo: npt.NDArray[np.uint64], mask_hi: npt.NDArray[np.uint64],
-    mask_lo: npt.NDArray[np.uint64], ref_group: npt.NDArray[np.int32], slash0: npt.NDArray[np.bool_],
-    rule_id: npt.NDArray[np.int32], start: npt.NDArray[np.int64], end: npt.NDArray[np.int64],
-    member: npt.NDArray[np.bool_],
-    q_slot: npt.NDArray[np.int64], q_version: npt.NDArray[np.uint8], q_proto: npt.NDArray[np.int16],
-    q_dport: npt.NDArray[np.int32], q_itype: npt.NDArray[np.int16], q_icode: npt.NDArray[np.int16],
-    q_frag2: npt.NDArray[np.bool_], q_hi: npt.NDArray[np.uint64], q_lo: npt.NDArray[np.uint64],
-    q_remote_eni: npt.NDArray[np.int32], q_need0: npt.NDArray[np.bool_],
-) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.bool_]]:
-    """For each query: the first allowing rule id (-1: none) and whether any /0 rule allowed it.
-
-    The scan stops at the first allowing rule unless ``q_need0`` asks whether a /0 rule allows it too
-    (only asked when the untracked-flow condition could hold).
-    """
-    m = q_slot.shape[0]
-    out = np.full(m, -1, np.int32)
-    any0 = np.zeros(m, np.bool_)
-    for i in range(m):
-        k = q_slot[i]
-        fam = np.uint8(4) if q_version[i] == 4 else np.uint8(6)
-        p = q_proto[i]
-        for r in range(start[k], end[k]):
-            rp = proto[r]
-            if rp != -1:
-                if rp != p:
-                    continue
-                if p == 6 or p == 17:
-                    if not q_frag2[i] and (q_dport[i] < port_lo[r] or q_dport[i] > port_hi[r]):
-                        continue
-                elif (p == 1 or p == 58) and not q_frag2[i]:
-                    if icmp_type[r] != -1 and icmp_type[r] != q_itype[i]:
-                        continue
-                    if icmp_code[r] != -1 and icmp_code[r] != q_icode[i]:
-                        continue
-            g = ref_group[r]
-            if g >= 0:
-                re = q_remote_eni[i]
-                if re < 0 or not member[re, g]:
-                    continue
-            else:
-                if family[r] != fam:
-                    continue
-                if (q_hi[i] & mask_hi[r]) != net_hi[r] or (q_lo[i] & mask_lo[r]) != net_lo[r]:
-                    continue
-            if out[i] < 0:
-                out[i] = rule_id[r]
-            if slash0[r]:
-                any0[i] = True
-                break
-            if not q_need0[i]:
-                break
-    return out, any0
 
 
 def rule_peer_text(rule: SecurityGroupRule) -> str:

@@ -1,7 +1,7 @@
 """Packet sources (nouns): each yields PacketBatches in non-decreasing time order.
 
 ``SOURCES`` maps a source name to ``"module:Class"``; nothing is imported until ``load_source`` asks
-(no import-time side effects, and numba kernels compile only when a capture is read). Each class takes
+(no import-time side effects: the native core loads only when a source that uses it is made). Each class takes
 its frozen config dataclass (``CONFIGS``) and offers ``batches()`` and ``stats``.
 """
 

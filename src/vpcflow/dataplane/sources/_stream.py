@@ -1,8 +1,10 @@
-"""Plumbing shared by the capture readers: opening (gzip transparently), chunked reading into one
-reusable numpy buffer, the output column set, and the per-source statistics.
+"""Plumbing shared by the capture readers: opening (gzip transparently), the bytes a reader scans (a
+memory map of a plain file, or a chunked read of a gzip stream into one reusable numpy buffer), and the
+per-source statistics.
 
-Memory stays bounded whatever the file size: one chunk buffer (grown only when a single record is larger
-than it) and one set of output columns of ``batch_packets`` rows.
+Memory stays bounded whatever the file size: a plain file is mapped, not read (the page cache holds it);
+a stream keeps one chunk buffer (grown only when a single record is larger than it). The native core
+returns each batch's columns as fresh numpy arrays.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import IO, Any
 import numpy as np
 
 from vpcflow.core.errors import SourceError
-from vpcflow.dataplane.packets import PACKET_DTYPES, PacketBatch
+from vpcflow.dataplane.packets import PacketBatch
+from vpcflow.dataplane.sources import _native_capture as N
 from vpcflow.dataplane.sources._order import Reorderer
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -71,11 +74,13 @@ class SourceStats:
     bytes: int = 0
     frames: int = 0  # capture records / packet blocks read
     non_ip: int = 0  # ARP, LLDP, ... (not IP: never in flow logs)
-    malformed: int = 0  # IP header unreadable (too short, bad version/IHL, truncated before addresses)
+    malformed: int = 0  # IP header unreadable (too short, bad version/IHL, total length under the header)
+    first_malformed_offset: int | None = None  # file offset of the first malformed frame's record
     unsupported_link: int = 0  # frames on a link type vpcflow does not decode
-    truncated_l4: int = 0  # emitted, but the capture cut the transport header: ports/flags unknown (0)
+    truncated_l4: int = 0  # emitted, but the capture cut the transport header: what it lacks is 0
     vxlan_decapsulated: int = 0  # mirrored frames whose inner packet was used
     untimed: int = 0  # pcapng simple packet blocks (no timestamp of their own)
+    repaired_timestamps: int = 0  # pcap fractions of exactly one second, carried into the next second
     skipped_blocks: int = 0  # pcapng blocks of types that carry no packets
     bad_records: int = 0  # malformed records/blocks skipped with skip_bad
     skipped_bytes: int = 0  # bytes jumped over while resynchronising
@@ -87,16 +92,18 @@ class SourceStats:
         return {k: v for k, v in self.__dict__.items() if k != "errors"}
 
     def add_kernel_stats(self, stats: np.ndarray) -> None:
-        from vpcflow.dataplane.sources import _kernels as k
-
-        self.frames = int(stats[k.ST_FRAMES])
-        self.non_ip = int(stats[k.ST_NON_IP])
-        self.malformed = int(stats[k.ST_MALFORMED])
-        self.unsupported_link = int(stats[k.ST_UNSUPPORTED_LINK])
-        self.truncated_l4 = int(stats[k.ST_TRUNCATED_L4])
-        self.vxlan_decapsulated = int(stats[k.ST_VXLAN])
-        self.untimed = int(stats[k.ST_UNTIMED])
-        self.skipped_blocks = int(stats[k.ST_SKIPPED_BLOCKS])
+        """Take the native core's counters (cumulative over the reader's scans)."""
+        self.frames = int(stats[N.ST_FRAMES])
+        self.non_ip = int(stats[N.ST_NON_IP])
+        self.malformed = int(stats[N.ST_MALFORMED])
+        first = int(stats[N.ST_FIRST_MALFORMED])
+        self.first_malformed_offset = first if first >= 0 else None
+        self.unsupported_link = int(stats[N.ST_UNSUPPORTED_LINK])
+        self.truncated_l4 = int(stats[N.ST_TRUNCATED_L4])
+        self.vxlan_decapsulated = int(stats[N.ST_VXLAN])
+        self.untimed = int(stats[N.ST_UNTIMED])
+        self.skipped_blocks = int(stats[N.ST_SKIPPED_BLOCKS])
+        self.repaired_timestamps = int(stats[N.ST_REPAIRED_TS])
 
     def record_bad(self, message: str, skipped: int) -> None:
         self.bad_records += 1
@@ -106,15 +113,29 @@ class SourceStats:
 
 
 class ChunkStream:
-    """A file read in chunks into one numpy buffer; ``buf[0:end]`` holds file bytes ``base..base+end``."""
+    """A file's bytes for the scans; ``buf[0:end]`` holds file bytes ``base..base+end``.
 
-    def __init__(self, fileobj: IO[bytes], path: str, chunk_bytes: int) -> None:
+    Either read in chunks into one numpy buffer (a stream: gzip, an in-memory capture), or ``mapped``:
+    the whole file as a memory map, ``eof`` from the start, ``refill`` a no-op.
+    """
+
+    def __init__(self, fileobj: IO[bytes] | None, path: str, chunk_bytes: int) -> None:
         self.f = fileobj
         self.path = path
-        self.buf = np.empty(max(chunk_bytes, 1 << 16), dtype=np.uint8)
+        self.buf = np.empty(max(chunk_bytes, 1 << 16) if fileobj is not None else 0, dtype=np.uint8)
         self.base = 0
         self.end = 0
-        self.eof = False
+        self.eof = fileobj is None
+
+    @classmethod
+    def mapped(cls, path: str) -> ChunkStream:
+        s = cls(None, path, 0)
+        try:
+            s.buf = N.map_file(path)
+        except OSError as e:
+            raise SourceError(f"cannot map capture: {e}", path=path) from e
+        s.end = int(s.buf.shape[0])
+        return s
 
     def refill(self, keep_from: int, need: int = 0) -> int:
         """Drop ``buf[:keep_from]``, then read until the buffer is full (or EOF).
@@ -122,6 +143,8 @@ class ChunkStream:
         ``need``: bytes from ``keep_from`` the caller must see (grows the buffer for a huge record).
         Returns the new position of ``keep_from`` (always 0).
         """
+        if self.f is None:
+            return keep_from  # mapped: everything is there already
         tail = self.end - keep_from
         if need > self.buf.shape[0]:
             grown = np.empty(need + (1 << 16), dtype=np.uint8)
@@ -148,39 +171,23 @@ class ChunkStream:
         return bytes(self.buf[pos : pos + n])
 
     def close(self) -> None:
-        self.f.close()
+        if self.f is not None:
+            self.f.close()
 
 
-class Columns:
-    """Reusable output columns for one kernel call; ``batch(n)`` copies the first ``n`` rows out."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.cols: dict[str, np.ndarray] = {k: np.zeros(cap, dtype=t) for k, t in PACKET_DTYPES.items()}
-
-    def kernel_args(self) -> tuple[np.ndarray, ...]:
-        c = self.cols
-        return (
-            c["ip_version"],
-            c["src_hi"],
-            c["src_lo"],
-            c["dst_hi"],
-            c["dst_lo"],
-            c["protocol"],
-            c["src_port"],
-            c["dst_port"],
-            c["icmp_type"],
-            c["icmp_code"],
-            c["ip_len"],
-            c["tcp_flags"],
-            c["fragment"],
-        )
-
-    def batch(self, n: int, interfaces: tuple[str, ...], iface: int | None = None) -> PacketBatch:
-        cols = {k: v[:n].copy() for k, v in self.cols.items()}
-        if iface is not None:
-            cols["iface"] = np.full(n, iface, dtype=np.int16)
-        return PacketBatch(**cols, interfaces=interfaces)
+def open_stream(path: str, chunk_bytes: int) -> ChunkStream:
+    """The capture's bytes: a memory map of a plain file, a chunked stream of a gzip (or empty) one."""
+    f = open_capture_file(path)
+    if isinstance(f, gzip.GzipFile):
+        return ChunkStream(f, path, chunk_bytes)
+    try:
+        size = os.fstat(f.fileno()).st_size
+    except (OSError, io.UnsupportedOperation):
+        size = 0
+    if size == 0:  # nothing to map (an empty file, a pipe): read it as a stream
+        return ChunkStream(f, path, chunk_bytes)
+    f.close()
+    return ChunkStream.mapped(path)
 
 
 class CaptureReader:
@@ -197,9 +204,9 @@ class CaptureReader:
         cfg = self.config
         self.stats = SourceStats()  # each pass over the file counts afresh
         reorder = Reorderer(int(cfg.reorder_window_s * 1e9), cfg.batch_packets)
-        f = open_capture_file(cfg.path)
+        stream = open_stream(cfg.path, cfg.chunk_bytes)
         try:
-            for batch in self._raw_batches(ChunkStream(f, cfg.path, cfg.chunk_bytes)):
+            for batch in self._raw_batches(stream):
                 out = reorder.push(batch)
                 if out is not None:
                     yield self._account(out)
@@ -208,7 +215,7 @@ class CaptureReader:
                 yield self._account(out)
         finally:
             self.stats.late_packets = reorder.late
-            f.close()
+            stream.close()
 
     def _account(self, batch: PacketBatch) -> PacketBatch:
         self.stats.packets += len(batch)

@@ -1,43 +1,40 @@
-"""Live Linux interfaces: packets read from an ``AF_PACKET`` socket as they cross a network device.
+"""Live Linux interfaces: packets read as they cross a network device, through the native core's
+``AF_PACKET`` socket with a ``TPACKET_V3`` receive ring (``native/src/capture/live.rs``).
 
-Frames are received with kernel timestamps (``SO_TIMESTAMPNS``), cut at ``snaplen`` (bytes are counted
-from the IP header's length, as for captures), laid out as pcap records in memory and parsed by the
-same compiled kernels as capture files, so a live packet and a captured one give the same row. A batch
-is handed over when it is full or every ``flush_s`` seconds, so records of closed windows flow while
-the capture runs. It stops after ``duration_s`` seconds or ``max_packets`` packets, or on Ctrl-C
-(a clean end: every open window is closed and delivered).
+The kernel fills blocks of frames in memory shared with vpcflow (no copy, no system call per packet),
+stamps each with its receive time in ns, and can run a classic BPF filter first (``bpf``: the output of
+``tcpdump -ddd EXPRESSION``, so only matching frames reach vpcflow). Frames are cut at ``snaplen`` (bytes
+are counted from the IP header's length, as for captures) and decoded by the same native decoder as capture
+files, so a live packet and a captured one give the same row. A batch is handed over when it is full or
+every ``flush_s`` seconds, so records of closed windows flow while the capture runs. It stops after
+``duration_s`` seconds or ``max_packets`` packets, or on Ctrl-C (a clean end: every open window is closed
+and delivered).
 
-Both directions are read (incoming and the host's own outgoing frames). On a loopback device every
-frame shows up twice (sent and received): the outgoing copy is dropped there. Reading needs root or
-CAP_NET_RAW.
+Both directions are read (incoming and the host's own outgoing frames). On a loopback device every frame
+shows up twice (sent and received): the outgoing copy is dropped there. Reading needs root or CAP_NET_RAW.
 """
 
 from __future__ import annotations
 
-import io
-import socket
-import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+import vpcflow._native as _native
 from vpcflow.core.errors import SourceError
-from vpcflow.dataplane.packets import PacketBatch
-from vpcflow.dataplane.sources._stream import CaptureConfig, ChunkStream, SourceStats
-from vpcflow.dataplane.sources.pcap import PcapSource
+from vpcflow.dataplane.packets import PACKET_DTYPES, PacketBatch
+from vpcflow.dataplane.sources import _native_capture as N
+from vpcflow.dataplane.sources._stream import SourceStats
 
-ETH_P_ALL = 0x0003
-SO_TIMESTAMPNS = 35  # Linux <asm-generic/socket.h>; also SCM_TIMESTAMPNS
-PACKET_OUTGOING = 4
-SOL_PACKET, PACKET_STATISTICS = 263, 6
-SO_RCVBUFFORCE = 33
-RCVBUF_BYTES = 64 << 20
-ARPHRD_ETHER, ARPHRD_LOOPBACK = 1, 772
-_TIMESPEC = struct.Struct("@ll")
-_PCAP_NS_HEADER = struct.Struct("<IHHiIII")
-_RECORD = struct.Struct("<IIII")
+#: ring geometry: 64 blocks of 1 MiB ride out pauses (a batch being evaluated and delivered)
+BLOCK_SIZE = 1 << 20
+BLOCK_COUNT = 64
+#: the kernel hands a block over after this long even when it is not full
+BLOCK_TIMEOUT_MS = 50
+POLL_MS = 100
 
 
 @dataclass(frozen=True)
@@ -49,89 +46,80 @@ class LiveConfig:
     snaplen: int = 256
     batch_packets: int = 65_536
     flush_s: float = 1.0
+    bpf: str | None = None  # a classic BPF program as `tcpdump -ddd` prints it
+
+
+def parse_bpf(text: str, where: str) -> list[tuple[int, int, int, int]]:
+    """``tcpdump -ddd`` output (a count line, then ``code jt jf k`` per line) -> instructions."""
+    lines = [ln.split() for ln in text.strip().splitlines() if ln.strip()]
+    try:
+        count = int(lines[0][0]) if lines and len(lines[0]) == 1 else -1
+        prog = [(int(a), int(b), int(c), int(d) & 0xFFFFFFFF) for a, b, c, d in lines[1:]]
+    except ValueError as e:
+        raise SourceError(f"bpf: not tcpdump -ddd output ({e})", path=where) from e
+    if count != len(prog) or not 0 < count <= 4096:
+        raise SourceError(f"bpf: expected a count line then {count} instructions, got {len(prog)}", path=where)
+    if any(not (0 <= c < 1 << 16 and 0 <= t < 256 and 0 <= f < 256) for c, t, f, _k in prog):
+        raise SourceError("bpf: an instruction field is out of range", path=where)
+    return prog
 
 
 class LiveSource:
     """Packets of a live interface as time-ordered ``PacketBatch``es."""
 
     def __init__(self, config: LiveConfig) -> None:
+        self.where = f"live:{config.device}"
         if config.snaplen < 64:
-            raise SourceError("snaplen must be at least 64 bytes", path=f"live:{config.device}")
+            raise SourceError("snaplen must be at least 64 bytes", path=self.where)
         self.config = config
         self.stats = SourceStats()
         self.interfaces: tuple[str, ...] = (config.interface,) if config.interface else ()
-        self._parser = PcapSource(CaptureConfig(f"live:{config.device}", interface=config.interface,
-                                                batch_packets=config.batch_packets))
-        self._sock: socket.socket | None = None
+        self._filter = parse_bpf(config.bpf, self.where) if config.bpf else None
+        self._ring: Any = None
 
     def open(self) -> None:
         """Start reading the device now (``batches`` otherwise opens it on first use)."""
-        if self._sock is None:
-            self._sock = self._open()
+        if self._ring is None:
+            self._ring = self._open()
 
-    def _open(self) -> socket.socket:
+    def _open(self) -> Any:
         cfg = self.config
         try:
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            return _native.LiveRing(cfg.device, cfg.snaplen, BLOCK_SIZE, BLOCK_COUNT, BLOCK_TIMEOUT_MS, self._filter)
         except PermissionError as e:
-            raise SourceError("reading a live interface needs root or CAP_NET_RAW", path=f"live:{cfg.device}") from e
-        try:
-            sock.bind((cfg.device, 0))
+            raise SourceError("reading a live interface needs root or CAP_NET_RAW", path=self.where) from e
+        except FileNotFoundError as e:
+            raise SourceError("no such network device", path=self.where) from e
         except OSError as e:
-            sock.close()
-            raise SourceError(f"no such network device ({e.strerror})", path=f"live:{cfg.device}") from e
-        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        # A deep receive queue rides out pauses (a batch being parsed, a kernel compiled on first use);
-        # root may exceed the sysctl cap with SO_RCVBUFFORCE.
-        for opt in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, opt, RCVBUF_BYTES)
-                break
-            except OSError:
-                continue
-        sock.settimeout(0.1)
-        return sock
+            raise SourceError(f"cannot capture: {e}", path=self.where) from e
 
-    @staticmethod
-    def _kernel_drops(sock: socket.socket) -> int:
-        """Frames the kernel dropped because the queue was full (PACKET_STATISTICS, reset on read)."""
-        try:
-            _packets, drops = struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
-        except OSError:
-            return 0
-        return int(drops)
+    def _count(self, counters: list[int]) -> None:
+        st = self.stats
+        st.frames += counters[N.ST_FRAMES]
+        st.non_ip += counters[N.ST_NON_IP]
+        st.malformed += counters[N.ST_MALFORMED]
+        st.unsupported_link += counters[N.ST_UNSUPPORTED_LINK]
+        st.truncated_l4 += counters[N.ST_TRUNCATED_L4]
+        st.vxlan_decapsulated += counters[N.ST_VXLAN]
 
-    def _parse(self, records: bytearray) -> Iterator[PacketBatch]:
-        """Our in-memory pcap (Ethernet, ns timestamps) through the capture kernels."""
-        head = _PCAP_NS_HEADER.pack(0xA1B23C4D, 2, 4, 0, 0, self.config.snaplen, 1)
-        data = head + bytes(records)
-        stream = ChunkStream(io.BytesIO(data), f"live:{self.config.device}", len(data) + 16)
-        for batch in self._parser._raw_batches(stream):
-            if len(batch) > 1 and np.any(np.diff(batch.ts_ns) < 0):
-                batch = batch.take(np.argsort(batch.ts_ns, kind="stable"))
-            self.stats.packets += len(batch)
-            self.stats.bytes += int(batch.ip_len.sum(dtype=np.int64))
-            yield batch
-        # the kernels count per parse call: add this call's frames, non-IP frames, ... to the totals
-        got = self._parser.stats
-        for name in ("frames", "non_ip", "malformed", "truncated_l4", "vxlan_decapsulated"):
-            setattr(self.stats, name, getattr(self.stats, name) + getattr(got, name))
+    def _batch(self, parts: list[dict[str, np.ndarray]]) -> PacketBatch:
+        cols = {k: np.concatenate([p[k] for p in parts]) for k in PACKET_DTYPES}
+        batch = PacketBatch(**cols, interfaces=self.interfaces)
+        if len(batch) > 1 and np.any(np.diff(batch.ts_ns) < 0):
+            batch = batch.take(np.argsort(batch.ts_ns, kind="stable"))
+        self.stats.packets += len(batch)
+        self.stats.bytes += int(batch.ip_len.sum(dtype=np.int64))
+        return batch
 
     def batches(self) -> Iterator[PacketBatch]:
         cfg = self.config
         self.stats = SourceStats()
         self.open()
-        sock, self._sock = self._sock, None
-        assert sock is not None
-        buf = bytearray(cfg.snaplen)
-        view = memoryview(buf)
-        records = bytearray()
-        pending = 0
-        received = 0
-        started = time.monotonic()
-        last_flush = started
-        last_ts = 0
-        cmsg_space = socket.CMSG_SPACE(_TIMESPEC.size)
+        ring, self._ring = self._ring, None
+        iface = 0 if self.interfaces else -1
+        parts: list[dict[str, np.ndarray]] = []
+        pending = received = 0
+        started = last_flush = time.monotonic()
         try:
             while True:
                 now = time.monotonic()
@@ -140,34 +128,23 @@ class LiveSource:
                 if cfg.max_packets is not None and received >= cfg.max_packets:
                     break
                 if pending and (pending >= cfg.batch_packets or now - last_flush >= cfg.flush_s):
-                    yield from self._parse(records)
-                    records.clear()
-                    pending = 0
-                    last_flush = now
-                try:
-                    nbytes, anc, _flags, addr = sock.recvmsg_into([view], cmsg_space, socket.MSG_TRUNC)
-                except TimeoutError:
-                    continue
-                hatype, pkttype = addr[3], addr[2]
-                if pkttype == PACKET_OUTGOING and hatype == ARPHRD_LOOPBACK:
-                    continue  # loopback delivers every frame twice: keep the received copy
-                if hatype not in (ARPHRD_ETHER, ARPHRD_LOOPBACK):
-                    self.stats.non_ip += 1
-                    continue
-                ts = next((_TIMESPEC.unpack(d[: _TIMESPEC.size]) for lvl, typ, d in anc
-                           if lvl == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS), None)
-                t_ns = ts[0] * 1_000_000_000 + ts[1] if ts else time.time_ns()
-                t_ns = max(t_ns, last_ts)  # one socket's timestamps only move forward; guard anyway
-                last_ts = t_ns
-                caplen = min(nbytes, cfg.snaplen)
-                records += _RECORD.pack(t_ns // 1_000_000_000, t_ns % 1_000_000_000, caplen, nbytes)
-                records += view[:caplen]
-                pending += 1
-                received += 1
+                    yield self._batch(parts)
+                    parts, pending, last_flush = [], 0, now
+                cap = cfg.batch_packets if cfg.max_packets is None else max(cfg.max_packets - received, 1)
+                cols, counters = ring.read(POLL_MS, cap, iface)
+                self._count(counters)
+                n = int(cols["ts_ns"].shape[0])
+                if cfg.max_packets is not None and received + n > cfg.max_packets:
+                    n = cfg.max_packets - received  # a ring block may hold more than asked for
+                    cols = {k: v[:n] for k, v in cols.items()}
+                if n:
+                    parts.append(cols)
+                    pending += n
+                    received += n
         except KeyboardInterrupt:
-            pass  # Ctrl-C ends the capture cleanly: what was read is still parsed and delivered
+            pass  # Ctrl-C ends the capture cleanly: what was read is still delivered
         finally:
-            self.stats.kernel_drops += self._kernel_drops(sock)
-            sock.close()
+            self.stats.kernel_drops += int(ring.drops())
+            ring.close()
         if pending:
-            yield from self._parse(records)
+            yield self._batch(parts)

@@ -1,13 +1,18 @@
 """Classic pcap source (libpcap format): both byte orders, microsecond and nanosecond timestamps.
 
-The file is streamed in chunks; the compiled kernel (``_kernels.pcap_scan``) walks record headers and
-decodes every frame (Ethernet, SLL, SLL2, raw IP, NULL/LOOP; VLAN tags; IPv4 options; IPv6 extension
-headers; fragments; VXLAN mirroring) into columns. ``CaptureConfig`` is shared by every capture source.
+A plain file is memory-mapped, a gzip one streamed in chunks; the native core (``_native_capture.pcap_scan``)
+walks record headers and decodes every frame (Ethernet, SLL, SLL2, raw IP, NULL/LOOP; VLAN tags; IPv4
+options; IPv6 extension headers; fragments; VXLAN mirroring) into columns. ``CaptureConfig`` is shared by
+every capture source.
 
-Malformed records (an absurd length or timestamp fraction, a file cut inside a record) raise
-``SourceError`` naming the file and the byte offset (of the decompressed stream for gzip files). With
-``skip_bad`` the reader counts the bad record, resynchronises on the next offset where a chain of
-plausible record headers starts (see ``_kernels.pcap_resync``), and goes on; nothing already emitted is lost.
+A timestamp fraction of exactly one second (1,000,000 us or 1,000,000,000 ns), which libpcap and tshark
+read, is carried into the next second and counted (``repaired_timestamps``). Malformed records (an absurd
+length or larger fraction, a file cut inside a record) raise ``SourceError`` naming the file and the byte
+offset (of the decompressed stream for gzip files). With ``skip_bad`` the reader counts the bad record,
+resynchronises on the next offset where a chain of plausible record headers starts (see
+``_native_capture.pcap_resync``), and goes on; nothing already emitted is lost. A record whose length runs
+past the end of the file is such a bad record too: the valid records its length would swallow are found
+again by the resynchronisation.
 """
 
 from __future__ import annotations
@@ -15,13 +20,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-import numpy as np
-
 from vpcflow.core.errors import SourceError
 from vpcflow.dataplane.packets import PacketBatch
-from vpcflow.dataplane.sources import _kernels as K
+from vpcflow.dataplane.sources import _native_capture as N
 from vpcflow.dataplane.sources._stream import CaptureConfig as CaptureConfig  # re-exported: its historic home
-from vpcflow.dataplane.sources._stream import CaptureReader, ChunkStream, Columns, SourceStats
+from vpcflow.dataplane.sources._stream import CaptureReader, ChunkStream, SourceStats
 
 MAGIC_US = 0xA1B2C3D4
 MAGIC_NS = 0xA1B23C4D
@@ -69,24 +72,30 @@ class PcapSource(CaptureReader):
         big, ns, snaplen, lt = parse_pcap_header(s.read_exact(0, min(24, s.end)), path)
         self.linktype = lt
         max_caplen = min(max(MAX_SNAPLEN, snaplen), 1 << 24)
-        cols = Columns(cfg.batch_packets)
-        stats = np.zeros(K.N_STATS, dtype=np.int64)
+        stats = N.new_stats()
         iface = 0 if self.interfaces else -1
         pos = 24
         while True:
-            n, pos, code = K.pcap_scan(
-                s.buf, pos, s.end, big, ns, lt, max_caplen, cols.cap, cols.cols["ts_ns"], *cols.kernel_args(), stats
+            cols, pos, code = N.pcap_scan(
+                s.buf, pos, s.end, big, ns, lt, max_caplen, cfg.batch_packets, s.base, iface, stats, path
             )
             self.stats.add_kernel_stats(stats)
-            if n:
-                yield cols.batch(n, self.interfaces, iface)
-            if code == K.FULL:
+            if cols["ts_ns"].shape[0]:
+                yield PacketBatch(**cols, interfaces=self.interfaces)
+            if code == N.FULL:
                 continue
-            if code == K.NEED_MORE:
+            if code == N.NEED_MORE:
                 if s.eof:
-                    if pos < s.end:
-                        self._bad_tail(s, pos, big)
-                    return
+                    if pos >= s.end:
+                        return
+                    offset, msg = s.base + pos, self._tail_message(s, pos, big)
+                    if not cfg.skip_bad:
+                        raise SourceError(msg, path=path, offset=offset)
+                    # a length past the end of the file may cover valid records: resynchronise
+                    pos = self._resync(s, pos + 1, big, ns, max_caplen, offset, msg)
+                    if pos < 0:
+                        return
+                    continue
                 need = 16
                 if pos + 16 <= s.end:
                     need += struct.unpack_from(">I" if big else "<I", s.buf.data, pos + 8)[0]
@@ -95,7 +104,7 @@ class PcapSource(CaptureReader):
             # BAD record header
             offset = s.base + pos
             sec, frac, incl, orig = struct.unpack_from(">IIII" if big else "<IIII", s.buf.data, pos)
-            reason = K.pcap_header_ok(s.buf, pos, big, ns, max_caplen)
+            reason = N.pcap_header_ok(s.buf, pos, big, ns, max_caplen)
             msg = (
                 f"bad packet record header: {_REASONS.get(reason, 'implausible')} "
                 f"(ts {sec}.{frac}, caplen {incl}, len {orig})"
@@ -109,25 +118,24 @@ class PcapSource(CaptureReader):
     def _resync(self, s: ChunkStream, pos: int, big: bool, ns: bool, max_caplen: int, bad_offset: int, msg: str) -> int:
         """Scan for the next plausible record; returns its position in the buffer (-1 at end of file)."""
         while True:
-            status, at = K.pcap_resync(s.buf, pos, s.end, s.eof, big, ns, max_caplen, RESYNC_CHAIN)
+            status, at = N.pcap_resync(
+                s.buf, pos, s.end, s.eof, big, ns, max_caplen, RESYNC_CHAIN, self.config.path, s.base
+            )
             if status == 0:
                 skipped = s.base + at - bad_offset
                 self.stats.record_bad(f"byte {bad_offset}: {msg}; skipped {skipped} bytes", skipped)
                 return int(at)
-            if status == K.NEED_MORE and not s.eof:
+            if status == N.NEED_MORE and not s.eof:
                 pos = s.refill(at, s.end - at + (1 << 16))
                 continue
             skipped = s.base + s.end - bad_offset
             self.stats.record_bad(f"byte {bad_offset}: {msg}; skipped the last {skipped} bytes", skipped)
             return -1
 
-    def _bad_tail(self, s: ChunkStream, pos: int, big: bool) -> None:
+    @staticmethod
+    def _tail_message(s: ChunkStream, pos: int, big: bool) -> str:
         left = s.end - pos
         if left >= 16:
             incl = struct.unpack_from(">I" if big else "<I", s.buf.data, pos + 8)[0]
-            msg = f"file ends inside a packet record (record needs {16 + incl} bytes, {left} left)"
-        else:
-            msg = f"file ends inside a packet record header ({left} of 16 bytes)"
-        if not self.config.skip_bad:
-            raise SourceError(msg, path=self.config.path, offset=s.base + pos)
-        self.stats.record_bad(f"byte {s.base + pos}: {msg}", left)
+            return f"file ends inside a packet record (record needs {16 + incl} bytes, {left} left)"
+        return f"file ends inside a packet record header ({left} of 16 bytes)"

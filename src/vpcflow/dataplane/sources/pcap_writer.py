@@ -1,5 +1,3 @@
-# numba kernels: numpy scalar arithmetic does not type as ``int`` and njit is an untyped decorator.
-# mypy: disable-error-code="untyped-decorator,return-value,assignment,no-any-return"
 """Write PacketBatches as a real capture any tool reads (tcpdump, tshark, Wireshark, vpcflow itself).
 
 Each row becomes an Ethernet frame (or a raw-IP one with ``linktype=101``) with a real IPv4 or IPv6
@@ -14,7 +12,8 @@ payload is cut. Fragments: ``fragment`` 1 writes a first fragment (MF set, trans
 2 a later fragment (offset 185 = 1480 bytes, no transport header); IPv6 fragments carry a fragment
 extension header (inside ``ip_len``).
 
-Files ending in ``.gz`` are gzip-compressed. The encoding runs in a compiled kernel, one pass per batch.
+Files ending in ``.gz`` are gzip-compressed. The encoding runs in the native core
+(``native/src/synth/writer.rs``), one pass per batch; this module checks the rows and owns the files.
 """
 
 from __future__ import annotations
@@ -24,13 +23,13 @@ import os
 import struct
 from collections.abc import Iterable
 from types import TracebackType
-from typing import IO
+from typing import IO, cast
 
 import numpy as np
-from numba import njit
 
+import vpcflow._native as _native
 from vpcflow.core.errors import VpcflowError
-from vpcflow.dataplane.packets import PacketBatch
+from vpcflow.dataplane.packets import PACKET_DTYPES, PacketBatch
 from vpcflow.dataplane.sources._tcpseq import TcpSequencer
 
 LINKTYPE_ETHERNET = 1
@@ -50,220 +49,6 @@ def header_lengths(batch: PacketBatch) -> np.ndarray:
     l4 = np.where(p == 6, 20, np.where(np.isin(p, (17, 132, 33, 136)) | (p == 1) | (p == 58), 8, 0))
     l4 = np.where(batch.fragment == 2, 0, l4)
     return (ip + l4).astype(np.int64)
-
-
-@njit(cache=True, inline="always")
-def _csum_add(s: int, b: np.ndarray, p: int, n: int) -> int:
-    for k in range(0, n - 1, 2):
-        s += (np.int64(b[p + k]) << 8) | np.int64(b[p + k + 1])
-    if n & 1:
-        s += np.int64(b[p + n - 1]) << 8
-    return s
-
-
-@njit(cache=True, inline="always")
-def _csum_fold(s: int) -> int:
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
-@njit(cache=True, inline="always")
-def _put16(b: np.ndarray, p: int, v: int) -> None:
-    b[p] = (v >> 8) & 0xFF
-    b[p + 1] = v & 0xFF
-
-
-@njit(cache=True, inline="always")
-def _put32(b: np.ndarray, p: int, v: int) -> None:
-    b[p] = (v >> 24) & 0xFF
-    b[p + 1] = (v >> 16) & 0xFF
-    b[p + 2] = (v >> 8) & 0xFF
-    b[p + 3] = v & 0xFF
-
-
-@njit(cache=True, inline="always")
-def _put32le(b: np.ndarray, p: int, v: int) -> None:
-    b[p] = v & 0xFF
-    b[p + 1] = (v >> 8) & 0xFF
-    b[p + 2] = (v >> 16) & 0xFF
-    b[p + 3] = (v >> 24) & 0xFF
-
-
-@njit(cache=True, inline="always")
-def _put64(b: np.ndarray, p: int, v: np.uint64) -> None:
-    for k in range(8):
-        b[p + 7 - k] = np.uint8(v & np.uint64(0xFF))
-        v = v >> np.uint64(8)
-
-
-@njit(cache=True)
-def _encode(
-    out: np.ndarray,
-    offs: np.ndarray,
-    caplen: np.ndarray,
-    ts: np.ndarray,
-    ns: bool,
-    eth: bool,
-    ipver: np.ndarray,
-    shi: np.ndarray,
-    slo: np.ndarray,
-    dhi: np.ndarray,
-    dlo: np.ndarray,
-    proto: np.ndarray,
-    sport: np.ndarray,
-    dport: np.ndarray,
-    itype: np.ndarray,
-    icode: np.ndarray,
-    iplen: np.ndarray,
-    tflags: np.ndarray,
-    frag: np.ndarray,
-    ng: bool,
-    ifid: np.ndarray,
-    seqn: np.ndarray,
-    ackn: np.ndarray,
-    first: int,
-) -> None:
-    """Encode every row at ``offs``: a pcap record, or (``ng``) a pcapng enhanced packet block on
-    interface ``ifid`` with nanosecond timestamps."""
-    h = np.zeros(160, dtype=np.uint8)
-    for i in range(ts.shape[0]):
-        for k in range(128):  # element loops, not slices: a slice is a new array (a refcount) per packet
-            h[k] = 0
-        q = 0
-        if eth:
-            h[0] = 0x02  # locally administered MACs 02:00:00:00:00:02 <- 02:00:00:00:00:01
-            h[5] = 0x02
-            h[6] = 0x02
-            h[11] = 0x01
-            _put16(h, 12, 0x0800 if ipver[i] == 4 else 0x86DD)
-            q = 14
-        ip = q
-        total = np.int64(iplen[i])
-        pr = np.int64(proto[i])
-        fr = np.int64(frag[i])
-        if ipver[i] == 4:
-            h[q] = 0x45
-            _put16(h, q + 2, total)
-            _put16(h, q + 4, (first + i) & 0xFFFF)  # identification: the packet's number in the file
-            if fr == 1:
-                _put16(h, q + 6, 0x2000)
-            elif fr == 2:
-                _put16(h, q + 6, 185)
-            else:
-                _put16(h, q + 6, 0x4000)  # DF
-            h[q + 8] = 64
-            h[q + 9] = pr
-            _put32(h, q + 12, np.int64(slo[i] & np.uint64(0xFFFFFFFF)))
-            _put32(h, q + 16, np.int64(dlo[i] & np.uint64(0xFFFFFFFF)))
-            _put16(h, q + 10, _csum_fold(_csum_add(0, h, q, 20)))
-            l4 = q + 20
-            l4len = total - 20
-        else:
-            h[q] = 0x60
-            _put16(h, q + 4, total - 40)
-            h[q + 6] = 44 if fr > 0 else pr
-            h[q + 7] = 64
-            _put64(h, q + 8, shi[i])
-            _put64(h, q + 16, slo[i])
-            _put64(h, q + 24, dhi[i])
-            _put64(h, q + 32, dlo[i])
-            l4 = q + 40
-            l4len = total - 40
-            if fr > 0:
-                h[l4] = pr
-                _put16(h, l4 + 2, (185 << 3) if fr == 2 else 1)
-                _put32(h, l4 + 4, (first + i) & 0xFFFFFFFF)
-                l4 += 8
-                l4len -= 8
-        hl = 0
-        if fr != 2:
-            if pr == 6:
-                _put16(h, l4, np.int64(sport[i]))
-                _put16(h, l4 + 2, np.int64(dport[i]))
-                _put32(h, l4 + 4, seqn[i])
-                fl = np.int64(tflags[i])
-                hl = 20
-                # the options Linux sends, when the IP length has room for them: SYNs carry MSS,
-                # SACK-permitted, timestamps and window scale; other segments carry timestamps
-                if fl & 2 and l4len >= 40:
-                    hl = 40
-                    o = l4 + 20
-                    h[o], h[o + 1] = 2, 4
-                    _put16(h, o + 2, 1460)
-                    h[o + 4], h[o + 5] = 4, 2
-                    h[o + 6], h[o + 7] = 8, 10
-                    _put32(h, o + 8, (ts[i] // 1_000_000) & 0xFFFFFFFF)  # TSval: a millisecond clock
-                    h[o + 16], h[o + 17], h[o + 18], h[o + 19] = 1, 3, 3, 7
-                elif fl & 2 and l4len >= 24:
-                    hl = 24
-                    h[l4 + 20], h[l4 + 21] = 2, 4
-                    _put16(h, l4 + 22, 1460)
-                elif fl & 16 and not fl & 4 and l4len >= 32:
-                    hl = 32
-                    o = l4 + 20
-                    h[o], h[o + 1], h[o + 2], h[o + 3] = 1, 1, 8, 10
-                    _put32(h, o + 4, (ts[i] // 1_000_000) & 0xFFFFFFFF)
-                _put32(h, l4 + 8, ackn[i])
-                h[l4 + 12] = (hl // 4) << 4
-                h[l4 + 13] = fl
-                _put16(h, l4 + 14, 65535)
-                ck = 16
-            elif pr == 17 or pr == 132 or pr == 33 or pr == 136:
-                _put16(h, l4, np.int64(sport[i]))
-                _put16(h, l4 + 2, np.int64(dport[i]))
-                if pr == 17 or pr == 136:
-                    _put16(h, l4 + 4, l4len)
-                hl = 8
-                ck = 6 if pr == 17 or pr == 136 else -1
-            elif (pr == 1 and ipver[i] == 4) or (pr == 58 and ipver[i] == 6):
-                h[l4] = max(itype[i], 0)
-                h[l4 + 1] = max(icode[i], 0)
-                hl = 8
-                ck = 2
-            else:
-                ck = -1
-            if hl > 0 and ck >= 0 and fr == 0:
-                s = 0
-                if not (pr == 1 and ipver[i] == 4):
-                    # pseudo-header: addresses, upper-layer length, protocol
-                    if ipver[i] == 4:
-                        s = _csum_add(s, h, ip + 12, 8)
-                    else:
-                        s = _csum_add(s, h, ip + 8, 32)
-                    s += (l4len >> 16) + (l4len & 0xFFFF) + pr
-                s = _csum_add(s, h, l4, hl)  # the payload is zeros: adds nothing
-                c = _csum_fold(s)
-                if c == 0 and pr == 17:
-                    c = 0xFFFF
-                _put16(h, l4 + ck, c)
-        hdr_end = l4 + hl
-        o = offs[i]
-        sec = ts[i] // 1_000_000_000
-        frac = ts[i] - sec * 1_000_000_000
-        if not ns:
-            frac //= 1000
-        wire = total + (14 if eth else 0)
-        n = min(caplen[i], hdr_end)
-        if ng:
-            blen = 32 + ((caplen[i] + 3) & ~3)
-            _put32le(out, o, 6)
-            _put32le(out, o + 4, blen)
-            _put32le(out, o + 8, ifid[i])
-            _put32le(out, o + 12, ts[i] >> 32)
-            _put32le(out, o + 16, ts[i] & 0xFFFFFFFF)
-            _put32le(out, o + 20, caplen[i])
-            _put32le(out, o + 24, wire)
-            for k in range(n):
-                out[o + 28 + k] = h[k]
-            _put32le(out, o + blen - 4, blen)
-        else:
-            _put32le(out, o, sec)
-            _put32le(out, o + 4, frac)
-            _put32le(out, o + 8, caplen[i])
-            _put32le(out, o + 12, wire)
-            for k in range(n):
-                out[o + 16 + k] = h[k]
 
 
 def _check(batch: PacketBatch) -> None:
@@ -298,38 +83,39 @@ def _encode_batch(
     eth = linktype == LINKTYPE_ETHERNET
     wire = batch.ip_len.astype(np.int64) + (14 if eth else 0)
     caplen = np.minimum(wire, snaplen)
-    sizes = caplen + 16 if ifid is None else 32 + ((caplen + 3) & ~3)
-    offs = np.zeros(n, dtype=np.int64)
-    np.cumsum(sizes[:-1], out=offs[1:])
-    out = np.zeros(int(sizes.sum()), dtype=np.uint8)
     seqn, ackn = seq.numbers(batch)
-    _encode(
-        out,
-        offs,
-        caplen,
-        batch.ts_ns,
-        ns,
-        eth,
-        batch.ip_version,
-        batch.src_hi,
-        batch.src_lo,
-        batch.dst_hi,
-        batch.dst_lo,
-        batch.protocol,
-        batch.src_port,
-        batch.dst_port,
-        batch.icmp_type,
-        batch.icmp_code,
-        batch.ip_len,
-        batch.tcp_flags,
-        batch.fragment,
-        ifid is not None,
-        ifid if ifid is not None else np.zeros(0, np.int64),
-        seqn,
-        ackn,
+    c: dict[str, np.ndarray] = {k: np.ascontiguousarray(getattr(batch, k), dtype=PACKET_DTYPES[k]) for k in _ENCODED}
+    out = _native.encode_records(
+        *c.values(),
+        np.ascontiguousarray(seqn, dtype=np.int64),
+        np.ascontiguousarray(ackn, dtype=np.int64),
+        np.ascontiguousarray(caplen, dtype=np.int64),
+        np.ascontiguousarray(ifid if ifid is not None else np.zeros(n, np.int64), dtype=np.int64),
         first,
+        eth,
+        ns,
+        ifid is not None,
     )
-    return out
+    return cast(np.ndarray, out)
+
+
+#: the batch columns the encoder reads, in its argument order
+_ENCODED = (
+    "ts_ns",
+    "ip_version",
+    "src_hi",
+    "src_lo",
+    "dst_hi",
+    "dst_lo",
+    "protocol",
+    "src_port",
+    "dst_port",
+    "icmp_type",
+    "icmp_code",
+    "ip_len",
+    "tcp_flags",
+    "fragment",
+)
 
 
 class PcapWriter:
@@ -356,7 +142,7 @@ class PcapWriter:
         self._seq = TcpSequencer()
         self._f: IO[bytes]
         if self.path.endswith(".gz"):
-            self._f = gzip.open(self.path, "wb", compresslevel=3)  # noqa: SIM115 - closed in close()
+            self._f = cast(IO[bytes], gzip.open(self.path, "wb", compresslevel=3))  # noqa: SIM115 - closed in close()
         else:
             self._f = open(self.path, "wb")  # noqa: SIM115
         magic = 0xA1B23C4D if nanosecond else 0xA1B2C3D4
@@ -402,7 +188,7 @@ class PcapngWriter:
         self._ids: dict[str | None, int] = {}
         self._f: IO[bytes]
         if self.path.endswith(".gz"):
-            self._f = gzip.open(self.path, "wb", compresslevel=3)  # noqa: SIM115 - closed in close()
+            self._f = cast(IO[bytes], gzip.open(self.path, "wb", compresslevel=3))  # noqa: SIM115 - closed in close()
         else:
             self._f = open(self.path, "wb")  # noqa: SIM115
         body = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)

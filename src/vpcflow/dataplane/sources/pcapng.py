@@ -2,7 +2,7 @@
 (link type, snaplen, ``if_name``, ``if_tsresol``, ``if_tsoffset``), enhanced, simple and obsolete packet
 blocks; every other block type is skipped (counted).
 
-Packet blocks are walked by the compiled kernel ``_kernels.pcapng_scan``; it stops at section headers and
+Packet blocks are walked by the native core (``_native_capture.pcapng_scan``); it stops at section headers and
 interface descriptions, whose options this module parses, then resumes. Interface labels: the file's
 ``interface`` option if given (every packet counts for it), else ``interface_map[if_name]``, else the
 ``if_name`` itself; an interface without a name has no label (``iface`` -1). Labels are deduplicated
@@ -21,8 +21,8 @@ import numpy as np
 
 from vpcflow.core.errors import SourceError
 from vpcflow.dataplane.packets import PacketBatch
-from vpcflow.dataplane.sources import _kernels as K
-from vpcflow.dataplane.sources._stream import CaptureConfig, CaptureReader, ChunkStream, Columns, SourceStats
+from vpcflow.dataplane.sources import _native_capture as K
+from vpcflow.dataplane.sources._stream import CaptureConfig, CaptureReader, ChunkStream, SourceStats
 
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
 #: Blocks larger than this are garbage (a packet block of the largest snapshot length is ~256 KiB).
@@ -50,7 +50,7 @@ def _options(body: bytes, big: bool) -> Iterator[tuple[int, bytes]]:
 
 
 def tsresol_params(value: int) -> tuple[int, int]:
-    """(mode, k) for ``_kernels.ts_to_ns`` from an ``if_tsresol`` byte (default 6: microseconds)."""
+    """(mode, k) for ``_native_capture.ts_to_ns`` from an ``if_tsresol`` byte (default 6: microseconds)."""
     exp = value & 0x7F
     if value & 0x80:  # negative power of two
         return 2, min(exp, 63)
@@ -164,39 +164,30 @@ class PcapngSource(CaptureReader):
         if s.end < 4 or struct.unpack_from("<I", s.buf.data, 0)[0] != K.PCAPNG_SHB:
             raise SourceError("not a pcapng file (no section header block)", path=path, offset=0)
         pos, big = self._section(s, 0)
-        cols = Columns(cfg.batch_packets)
-        iface_col = np.zeros(cfg.batch_packets, dtype=np.int16)
-        stats = np.zeros(K.N_STATS, dtype=np.int64)
+        stats = K.new_stats()
         last_ts = 0
         arrays = self._arrays()
         while True:
-            n, pos, code, last_ts = K.pcapng_scan(
-                s.buf,
-                pos,
-                s.end,
-                big,
-                MAX_BLOCK,
-                *arrays,
-                last_ts,
-                cols.cap,
-                cols.cols["ts_ns"],
-                iface_col,
-                *cols.kernel_args(),
-                stats,
+            cols, pos, code, last_ts = K.pcapng_scan(
+                s.buf, pos, s.end, big, MAX_BLOCK, arrays, last_ts, cfg.batch_packets, s.base, stats, path
             )
             self.stats.add_kernel_stats(stats)
-            if n:
-                b = cols.batch(n, self.interfaces)
-                yield PacketBatch(
-                    **{**{k: getattr(b, k) for k in _COLS}, "iface": iface_col[:n].copy()}, interfaces=self.interfaces
-                )
+            if cols["ts_ns"].shape[0]:
+                yield PacketBatch(**cols, interfaces=self.interfaces)
             if code == K.FULL:
                 continue
             if code == K.NEED_MORE:
                 if s.eof:
-                    if pos < s.end:
-                        self._bad(s, pos, f"file ends inside a block ({s.end - pos} bytes left)", s.end - pos)
-                    return
+                    if pos >= s.end:
+                        return
+                    msg = f"file ends inside a block ({s.end - pos} bytes left)"
+                    if not cfg.skip_bad:
+                        raise SourceError(msg, path=path, offset=s.base + pos)
+                    # a length past the end of the file may cover valid blocks: resynchronise
+                    pos = self._resync(s, pos + 1, big, s.base + pos, msg)
+                    if pos < 0:
+                        return
+                    continue
                 need = 12
                 if pos + 8 <= s.end:
                     need = max(need, struct.unpack_from(">I" if big else "<I", s.buf.data, pos + 4)[0])
@@ -254,14 +245,9 @@ class PcapngSource(CaptureReader):
             return "simple packet block before any interface description, or too short"
         return f"malformed block of type 0x{btype:08x}"
 
-    def _bad(self, s: ChunkStream, pos: int, msg: str, skipped: int) -> None:
-        if not self.config.skip_bad:
-            raise SourceError(msg, path=self.config.path, offset=s.base + pos)
-        self.stats.record_bad(f"byte {s.base + pos}: {msg}", skipped)
-
     def _resync(self, s: ChunkStream, pos: int, big: bool, bad_offset: int, msg: str) -> int:
         while True:
-            status, at = K.pcapng_resync(s.buf, pos, s.end, s.eof, big, MAX_BLOCK)
+            status, at = K.pcapng_resync(s.buf, pos, s.end, s.eof, big, MAX_BLOCK, self.config.path, s.base)
             if status == 0:
                 skipped = s.base + at - bad_offset
                 self.stats.record_bad(f"byte {bad_offset}: {msg}; skipped {skipped} bytes", skipped)

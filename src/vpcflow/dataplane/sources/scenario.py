@@ -8,17 +8,26 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vpcflow.core.errors import ConfigError
+from vpcflow.core.userfiles import read_input_text
 from vpcflow.dataplane.packets import ip_to_pair
+from vpcflow.dataplane.sources import scenario_limits as limits
+from vpcflow.dataplane.sources.scenario_values import (
+    Ctx,
+    Range,
+    parse_duration,
+    read_number,
+    read_ports,
+    read_range,
+    read_start_ns,
+)
 from vpcflow.model.topology.model import NetworkInterface, Topology
-from vpcflow.model.topology.sourcemap import KeyPath, SourceMap, format_path, parse_document
+from vpcflow.model.topology.sourcemap import KeyPath, parse_document
 
 KINDS = ("tcp", "udp", "icmp", "scan", "bruteforce")
 DEFAULT_START = "2026-01-05T00:00:00Z"
@@ -26,6 +35,7 @@ DEFAULT_START = "2026-01-05T00:00:00Z"
 DEFAULT_INTERNET: tuple[str, ...] = ("203.0.113.0/24", "198.51.100.0/24", "192.0.2.0/24")
 DEFAULT_INTERNET6: tuple[str, ...] = ("2001:db8:1000::/48",)
 METADATA = "169.254.169.254"
+MAX_SEED = limits.MAX_SEED
 
 _TOP_KEYS = {"topology", "start", "duration", "seed", "diurnal", "internet", "idle", "workloads", "description"}
 _WL_KEYS = {
@@ -53,8 +63,6 @@ _WL_KEYS = {
     "exchanges",
     "idle_ms",
 }
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 @dataclass(frozen=True)
@@ -72,19 +80,6 @@ class Pool:
     label: str
     per_client: bool = False
     enis: tuple[str, ...] = ()  # ENI ids behind the entries, when the pool is made of ENIs
-
-
-@dataclass(frozen=True)
-class Range:
-    lo: float
-    hi: float
-
-    def sample(self, rng: np.random.Generator, n: int, log: bool = True) -> np.ndarray:
-        if self.lo == self.hi:
-            return np.full(n, self.lo)
-        if log and self.lo > 0:
-            return np.exp(rng.uniform(np.log(self.lo), np.log(self.hi), n))
-        return rng.uniform(self.lo, self.hi, n)
 
 
 @dataclass(frozen=True)
@@ -110,8 +105,8 @@ class Workload:
     backend: Pool | None = None
     backend_ports: np.ndarray | None = None
     single_source: bool = False  # scans and brute force come from one address
-    exchanges: Range = Range(1, 1)  # request/response exchanges per TCP connection
-    idle_ms: Range = Range(100, 2000)  # the client's pause between two exchanges
+    exchanges: Range = field(default_factory=lambda: Range(1, 1))  # request/response exchanges per TCP connection
+    idle_ms: Range = field(default_factory=lambda: Range(100, 2000))  # the client's pause between two exchanges
 
 
 @dataclass(frozen=True)
@@ -127,73 +122,8 @@ class Scenario:
     idle: tuple[str, ...]
 
 
-class _Ctx:
-    def __init__(self, sm: SourceMap) -> None:
-        self.sm = sm
-
-    def error(self, path: KeyPath, message: str) -> ConfigError:
-        return ConfigError(message, location=self.sm.locate(path), key_path=format_path(path) or None)
-
-
-def parse_duration(value: Any, ctx: _Ctx, path: KeyPath) -> float:
-    if isinstance(value, bool):
-        raise ctx.error(path, f"expected a duration (e.g. 90, '15m', '1h'), got {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise ctx.error(path, f"expected a duration (e.g. 90, '15m', '1h'), got {value!r}")
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if seconds < 0:
-        raise ctx.error(path, f"a duration cannot be negative: {value!r}")
-    return seconds
-
-
-def _number(value: Any, ctx: _Ctx, path: KeyPath, *, lo: float | None = None, hi: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ctx.error(path, f"expected a number, got {value!r}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ctx.error(path, f"{value!r} is out of range [{lo}, {hi}]")
-    return float(value)
-
-
-def _range(value: Any, ctx: _Ctx, path: KeyPath, default: tuple[float, float], *, lo: float = 0) -> Range:
-    if value is None:
-        return Range(*default)
-    if isinstance(value, list):
-        if len(value) != 2:
-            raise ctx.error(path, f"expected a number or [min, max], got {value!r}")
-        a = _number(value[0], ctx, (*path, 0), lo=lo)
-        b = _number(value[1], ctx, (*path, 1), lo=lo)
-        if a > b:
-            raise ctx.error(path, f"min {a} is larger than max {b}")
-        return Range(a, b)
-    v = _number(value, ctx, path, lo=lo)
-    return Range(v, v)
-
-
-def _ports(value: Any, ctx: _Ctx, path: KeyPath) -> np.ndarray:
-    items = value if isinstance(value, list) else [value]
-    out: list[np.ndarray] = []
-    for i, item in enumerate(items):
-        p = (*path, i) if isinstance(value, list) else path
-        if isinstance(item, int) and not isinstance(item, bool):
-            lo = hi = item
-        elif isinstance(item, str) and re.fullmatch(r"\d+\s*-\s*\d+", item):
-            lo, hi = (int(x) for x in item.split("-"))
-        else:
-            raise ctx.error(p, f"expected a port, a range 'lo-hi' or a list of them, got {item!r}")
-        if not (0 <= lo <= hi <= 65535):
-            raise ctx.error(p, f"port range {lo}-{hi} is not within 0-65535")
-        out.append(np.arange(lo, hi + 1, dtype=np.uint16))
-    if not out:
-        raise ctx.error(path, "no ports given")
-    return np.concatenate(out)
-
-
 class _Resolver:
-    def __init__(self, topo: Topology, ctx: _Ctx, internet4: tuple[str, ...], internet6: tuple[str, ...]) -> None:
+    def __init__(self, topo: Topology, ctx: Ctx, internet4: tuple[str, ...], internet6: tuple[str, ...]) -> None:
         self.topo = topo
         self.ctx = ctx
         self.internet4 = internet4
@@ -298,10 +228,7 @@ def load_scenario(
 ) -> Scenario:
     """Read and resolve a scenario file. ``topology`` overrides the file's ``topology`` key."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"cannot read scenario: {e.strerror or e}", location=str(p)) from e
+    text = read_input_text(p, "scenario")
     return loads_scenario(text, source=str(p), base_dir=p.parent, topology=topology, seed=seed, duration_s=duration_s)
 
 
@@ -315,7 +242,7 @@ def loads_scenario(
     duration_s: float | None = None,
 ) -> Scenario:
     data, sm = parse_document(text, source=source, fmt="yaml")
-    ctx = _Ctx(sm)
+    ctx = Ctx(sm)
     if not isinstance(data, dict):
         raise ctx.error((), "a scenario is a mapping with at least 'topology' and 'workloads'")
     for k in data:
@@ -329,31 +256,27 @@ def loads_scenario(
         tpath = Path(str(data["topology"]))
         if not tpath.is_absolute() and base_dir is not None:
             tpath = base_dir / tpath
+        if tpath.is_dir():
+            raise ctx.error(("topology",), f"topology file {tpath} is a directory, not a file")
         if not tpath.exists():
             raise ctx.error(("topology",), f"topology file not found: {tpath}")
         topology = load_topology(tpath)
-    start_text = str(data.get("start", DEFAULT_START))
-    try:
-        start = datetime.fromisoformat(start_text.replace("Z", "+00:00"))
-    except ValueError as e:
-        raise ctx.error(("start",), f"expected an ISO 8601 time like 2026-01-05T00:00:00Z, got {start_text!r}") from e
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    start_ns = int(start.timestamp()) * 1_000_000_000 + start.microsecond * 1000
+    if duration_s is not None:
+        parse_duration(duration_s, ctx, ("duration",))  # an override (run config, --duration) obeys the same range
     duration = duration_s if duration_s is not None else parse_duration(data.get("duration", "1h"), ctx, ("duration",))
     if duration <= 0:
         raise ctx.error(("duration",), "the duration must be positive")
-    if seed is None:
-        raw_seed = data.get("seed", 0)
-        if isinstance(raw_seed, bool) or not isinstance(raw_seed, int) or raw_seed < 0:
-            raise ctx.error(("seed",), f"expected a non-negative integer, got {raw_seed!r}")
-        seed = raw_seed
+    start_ns = read_start_ns(data.get("start", DEFAULT_START), duration, ctx)
+    raw_seed = data.get("seed", 0) if seed is None else seed  # an override (run config, --seed) obeys it too
+    if isinstance(raw_seed, bool) or not isinstance(raw_seed, int) or not 0 <= raw_seed <= MAX_SEED:
+        raise ctx.error(("seed",), f"expected an integer from 0 to {MAX_SEED}, got {raw_seed!r}")
+    seed = raw_seed
     amplitude, peak = 0.0, 14.0
     if "diurnal" in data:
         d = data["diurnal"]
         if not isinstance(d, dict) or set(d) - {"amplitude", "peak"}:
             raise ctx.error(("diurnal",), "expected {amplitude: 0..1, peak: 'HH:MM'}")
-        amplitude = _number(d.get("amplitude", 0.5), ctx, ("diurnal", "amplitude"), lo=0, hi=1)
+        amplitude = read_number(d.get("amplitude", 0.5), ctx, ("diurnal", "amplitude"), lo=0, hi=1)
         pk = d.get("peak", "14:00")
         m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(pk))
         if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
@@ -380,7 +303,7 @@ def loads_scenario(
     workloads = []
     names: set[str] = set()
     for i, w in enumerate(wl_data):
-        wl = _workload(w, ("workloads", i), ctx, res, duration, strict_times=duration_s is None)
+        wl = _workload(w, ("workloads", i), ctx, res, duration, strict_times=duration_s is None, amplitude=amplitude)
         if wl.name in names:
             raise ctx.error(("workloads", i, "name"), f"workload name {wl.name!r} is used twice")
         names.add(wl.name)
@@ -392,9 +315,12 @@ def loads_scenario(
     return Scenario(source, topology, start_ns, duration, seed, amplitude, peak, tuple(workloads), tuple(idle))
 
 
-def _workload(w: Any, path: KeyPath, ctx: _Ctx, res: _Resolver, duration: float, strict_times: bool) -> Workload:
+def _workload(
+    w: Any, path: KeyPath, ctx: Ctx, res: _Resolver, duration: float, strict_times: bool, amplitude: float
+) -> Workload:
     """One workload; ``strict_times``: a start after the end is an error (not when the caller shortened the
-    scenario with a duration override: such workloads are then simply silent)."""
+    scenario with a duration override: such workloads are then simply silent). ``amplitude``: the
+    scenario's diurnal swing, for the packet-rate estimate (scenario_limits)."""
     if not isinstance(w, dict):
         raise ctx.error(path, "a workload is a mapping (name, kind, from, to, ...)")
     for k in w:
@@ -421,10 +347,10 @@ def _workload(w: Any, path: KeyPath, ctx: _Ctx, res: _Resolver, duration: float,
             raise ctx.error((*path, "port"), "ICMP has no ports")
         ports = np.zeros(1, np.uint16)
     elif "ports" in w:
-        ports = _ports(w["ports"], ctx, (*path, "ports"))
+        ports = read_ports(w["ports"], ctx, (*path, "ports"))
     else:
-        ports = _ports(w.get("port", default_port), ctx, (*path, "port"))
-    rate = _number(w["rate"], ctx, (*path, "rate"), lo=0)
+        ports = read_ports(w.get("port", default_port), ctx, (*path, "port"))
+    rate = read_number(w["rate"], ctx, (*path, "rate"), lo=0, hi=limits.MAX_RATE)
     start = parse_duration(w.get("start", 0), ctx, (*path, "start"))
     dur = parse_duration(w["duration"], ctx, (*path, "duration")) if "duration" in w else duration - start
     if start >= duration and strict_times:
@@ -439,11 +365,21 @@ def _workload(w: Any, path: KeyPath, ctx: _Ctx, res: _Resolver, duration: float,
         if not servers.enis:
             raise ctx.error((*path, "to"), "a workload with a backend must go to load-balancer network interfaces")
         backend = res.pool(b["to"], (*bpath, "to"), v6=v6, role="private")
-        backend_ports = _ports(b.get("port", int(ports[0])), ctx, (*bpath, "port"))
+        backend_ports = read_ports(b.get("port", int(ports[0])), ctx, (*bpath, "port"))
     single = kind in ("scan", "bruteforce")
-    exchanges = _range(w.get("exchanges"), ctx, (*path, "exchanges"), (1, 1), lo=1)
+    exchanges = read_range(w.get("exchanges"), ctx, (*path, "exchanges"), (1, 1), lo=1, hi=limits.MAX_PER_FLOW)
     if "exchanges" in w and (kind not in ("tcp", "bruteforce") or backend is not None):
         raise ctx.error((*path, "exchanges"), "exchanges apply to tcp workloads without a backend")
+    size = limits.MAX_MESSAGE_BYTES
+    request_bytes = read_range(w.get("request_bytes"), ctx, (*path, "request_bytes"), (200, 600), hi=size)
+    response_bytes = read_range(w.get("response_bytes"), ctx, (*path, "response_bytes"), (500, 20000), hi=size)
+    requests = read_range(w.get("requests"), ctx, (*path, "requests"), (4, 4) if kind == "icmp" else (1, 1), lo=1,
+                      hi=limits.MAX_PER_FLOW)
+    per_flow = limits.packets_per_flow(request_bytes.hi, response_bytes.hi, exchanges.hi, requests.hi)
+    problem = limits.packet_rate_problem(rate, per_flow, amplitude)
+    if problem is not None:
+        raise ctx.error((*path, "rate"), problem)
+    ms = limits.MAX_MS
     return Workload(
         name=name,
         kind=kind,
@@ -454,18 +390,19 @@ def _workload(w: Any, path: KeyPath, ctx: _Ctx, res: _Resolver, duration: float,
         rate=rate,
         start_s=start,
         end_s=min(duration, start + dur),
-        request_bytes=_range(w.get("request_bytes"), ctx, (*path, "request_bytes"), (200, 600)),
-        response_bytes=_range(w.get("response_bytes"), ctx, (*path, "response_bytes"), (500, 20000)),
-        rtt_ms=_range(w.get("rtt_ms"), ctx, (*path, "rtt_ms"), (20, 120) if outside else (0.2, 1.5), lo=0.001),
-        think_ms=_range(w.get("think_ms"), ctx, (*path, "think_ms"), (1, 30)),
+        request_bytes=request_bytes,
+        response_bytes=response_bytes,
+        rtt_ms=read_range(w.get("rtt_ms"), ctx, (*path, "rtt_ms"), (20, 120) if outside else (0.2, 1.5), lo=0.001,
+                          hi=ms),
+        think_ms=read_range(w.get("think_ms"), ctx, (*path, "think_ms"), (1, 30), hi=ms),
         respond=bool(w.get("respond", kind not in ("scan", "bruteforce"))),
-        retries=int(_number(w.get("retries", 2), ctx, (*path, "retries"), lo=0, hi=6)),
-        rst_fraction=_number(w.get("rst_fraction", 0.02), ctx, (*path, "rst_fraction"), lo=0, hi=1),
-        requests=_range(w.get("requests"), ctx, (*path, "requests"), (4, 4) if kind == "icmp" else (1, 1), lo=1),
+        retries=int(read_number(w.get("retries", 2), ctx, (*path, "retries"), lo=0, hi=6)),
+        rst_fraction=read_number(w.get("rst_fraction", 0.02), ctx, (*path, "rst_fraction"), lo=0, hi=1),
+        requests=requests,
         diurnal=bool(w.get("diurnal", True)),
         backend=backend,
         backend_ports=backend_ports,
         single_source=single,
         exchanges=exchanges,
-        idle_ms=_range(w.get("idle_ms"), ctx, (*path, "idle_ms"), (100, 2000)),
+        idle_ms=read_range(w.get("idle_ms"), ctx, (*path, "idle_ms"), (100, 2000), hi=ms),
     )

@@ -66,6 +66,8 @@ def _read(paths: Iterable[Path]) -> dict[str, list[dict[str, Any]]]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
             raise ConfigError(f"invalid JSON: {e.msg}", location=f"{path}:{e.lineno}") from e
+        except RecursionError:  # json's C parser stops at Python's recursion limit
+            raise ConfigError("invalid JSON: nested too deep", location=str(path)) from None
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"cannot read: {e}", location=str(path)) from e
         if not isinstance(data, dict):

@@ -22,8 +22,9 @@ from vpcflow.model.topology.sourcemap import KeyPath, format_path
 ENI_KEYS = (
     "name", "id", "subnet", "type", "requester_managed", "owner", "instance_id", "private_ip",
     "secondary_private_ips", "ipv6_addresses", "public_ip", "elastic_ips", "security_groups",
-    "ec2_classic", "nitro", "description", "source_dest_check", "tags",
+    "ec2_classic", "nitro", "description", "source_dest_check", "tags", "platform", "link_local_ipv6",
 )  # fmt: skip
+PLATFORMS = ("linux", "windows")
 INTERFACE_TYPES: tuple[str, ...] = typing.get_args(InterfaceType)
 #: ENI types that get no security group when the file does not list any (AWS attaches none to them).
 NO_DEFAULT_GROUP_TYPES = frozenset(
@@ -211,7 +212,7 @@ def parse_enis(ctx: Context, enis: list[tuple[Section, str]]) -> list[PendingEni
         instance_id = sec.text("instance_id")
         if instance_id is not None and not ctx.check_id(sec.at("instance_id"), "instance", instance_id):
             instance_id = None
-        p.fields = dict(
+        p.fields = _platform_fields(ctx, sec) | dict(
             interface_type=itype,
             requester_managed=sec.flag("requester_managed"),
             instance_id=instance_id,
@@ -229,6 +230,22 @@ def parse_enis(ctx: Context, enis: list[tuple[Section, str]]) -> list[PendingEni
         )
         pending.append(p)
     return pending
+
+
+def _platform_fields(ctx: Context, sec: Section) -> dict[str, Any]:
+    """``platform`` (linux or windows) and ``link_local_ipv6`` (an fe80::/10 address) of an interface."""
+    platform = (sec.text("platform", "linux") or "linux").lower()
+    if platform not in PLATFORMS:
+        ctx.problems.add(sec.at("platform"), f"unknown platform {platform!r}: expected one of {', '.join(PLATFORMS)}")
+        platform = "linux"
+    link_local = None
+    if sec.has("link_local_ipv6"):
+        ip6 = address(ctx.problems, sec.at("link_local_ipv6"), sec.raw("link_local_ipv6"), version=6)
+        if ip6 is not None and not ip6.is_link_local:
+            ctx.problems.add(sec.at("link_local_ipv6"), f"{ip6} is not an IPv6 link-local address (fe80::/10)")
+        elif ip6 is not None:
+            link_local = ip6
+    return {"platform": platform, "link_local_ipv6": link_local}
 
 
 def finish_enis(ctx: Context, pending: list[PendingEni]) -> None:

@@ -45,7 +45,8 @@ def _ports(protocol: int, lo: int | None, hi: int | None, icmp: bool) -> dict[st
     return {}
 
 
-def _sg_rule(rule: SecurityGroupRule) -> dict[str, Any]:
+def sg_rule_document(rule: SecurityGroupRule) -> dict[str, Any]:
+    """One security-group rule as a topology document writes it."""
     out: dict[str, Any] = {"protocol": _protocol(rule.ip_protocol)}
     out.update(_ports(rule.ip_protocol, rule.from_port, rule.to_port, True))
     if rule.cidr_ipv4 is not None:
@@ -141,6 +142,10 @@ def topology_to_document(t: Topology) -> dict[str, Any]:
             ed["ec2_classic"] = True
         if not e.nitro:
             ed["nitro"] = False
+        if e.platform != "linux":
+            ed["platform"] = e.platform
+        if e.link_local_ipv6 is not None:
+            ed["link_local_ipv6"] = str(e.link_local_ipv6)
         if e.description:
             ed["description"] = e.description
         ed["source_dest_check"] = e.source_dest_check
@@ -154,8 +159,8 @@ def topology_to_document(t: Topology) -> dict[str, Any]:
                 "vpc": g.vpc_id,
                 "owner": g.owner_id,
                 **({"description": g.description} if g.description else {}),
-                "ingress": [_sg_rule(r) for r in g.ingress],
-                "egress": [_sg_rule(r) for r in g.egress],
+                "ingress": [sg_rule_document(r) for r in g.ingress],
+                "egress": [sg_rule_document(r) for r in g.egress],
             },
             g.tags,
         )

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from vpcflow.core.errors import ConfigError
+from vpcflow.core.userfiles import read_input_text
 from vpcflow.model.topology import build_interfaces as eni
 from vpcflow.model.topology import build_network as net
 from vpcflow.model.topology import build_policy as pol
@@ -107,16 +108,15 @@ def _format_of(path: Path) -> str:
 
 def load_topology_document(path: str | Path) -> LoadedTopology:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise ConfigError("topology file not found", location=str(p)) from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read topology file: {e}", location=str(p)) from e
+    if not p.exists() and not p.is_symlink():
+        raise ConfigError("topology file not found", location=str(p))
+    text = read_input_text(p, "topology file")
     return loads_topology_document(text, source=str(p), fmt=_format_of(p))
 
 
 def load_topology(path: str | Path) -> Topology:
+    """Read and validate a topology file (YAML or JSON, docs/topology.md); problems are ``ConfigError``
+    with ``file:line`` and the key path."""
     return load_topology_document(path).topology
 
 

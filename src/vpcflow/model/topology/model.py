@@ -131,6 +131,8 @@ class NetworkInterface:
     description: str = ""
     tags: tuple[tuple[str, str], ...] = ()
     source_dest_check: bool = True
+    platform: str = "linux"  # the instance's platform: "windows" traffic to AWS's KMS hosts is not captured
+    link_local_ipv6: IPv6 | None = None  # the interface's fe80::/10 address (neighbour discovery, MLD)
 
     @property
     def private_ips(self) -> tuple[IPv4, ...]:

@@ -2,9 +2,11 @@
 
 Key paths are tuples of mapping keys and sequence indexes, written ``vpcs[0].subnets[2].cidr_block``.
 Both formats go through PyYAML's composer (JSON is valid YAML for every document ``json.dump`` writes), so
-every key and list item keeps the line it came from; other layers (IAM) use :func:`locate` to point at a
-key inside the raw ``iam`` section. Duplicate mapping keys, which YAML and JSON parsers silently collapse,
-are reported because a repeated key in a topology is almost always a mistake.
+every key and list item keeps the line it came from; ``model.safe_yaml`` checks the text first, so an
+alias bomb or a document nested thousands deep is refused before any walker sees it. Other layers (IAM)
+use :func:`locate` to point at a key inside the raw ``iam`` section. Duplicate mapping keys, which YAML
+and JSON parsers silently collapse, are reported because a repeated key in a topology is almost always
+a mistake.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import yaml
 
 from vpcflow.core.errors import ConfigError
+from vpcflow.model.safe_yaml import MAX_DEPTH, InputLimitError, Loader, check_yaml, yaml_error
 
 KeyPath = tuple[str | int, ...]
 
@@ -72,10 +75,6 @@ def locate(source_map: SourceMap, key_path: KeyPath | str) -> str:
     return source_map.locate(key_path)
 
 
-#: libyaml's parser when PyYAML was built with it (several times faster); it keeps node marks too.
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 class _Walker:
     def __init__(self, loader: yaml.SafeLoader) -> None:
         self.loader = loader
@@ -119,22 +118,28 @@ def parse_document(text: str, *, source: str, fmt: str) -> tuple[Any, SourceMap]
         raise ConfigError(f"unknown topology format {fmt!r} (expected 'yaml' or 'json')", location=source)
     if fmt == "json":
         try:
+            check_yaml(text, source=source)
+        except InputLimitError:
+            raise
+        except ConfigError:
+            pass  # valid JSON that PyYAML's YAML 1.1 reader refuses (rare): json decides below
+        try:
             plain = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError(f"invalid JSON: {e.msg} (column {e.colno})", location=f"{source}:{e.lineno}") from e
-    loader = _Loader(text)
+        except RecursionError:
+            raise InputLimitError(f"nested more than {MAX_DEPTH} levels deep", location=source) from None
+    else:
+        check_yaml(text, source=source)
+    loader = Loader(text)
     try:
         node = loader.get_single_node()
         walker = _Walker(loader)
         data = walker.walk(node, ()) if node is not None else None
-    except yaml.MarkedYAMLError as e:
+    except yaml.YAMLError as e:
         if fmt == "json":  # valid JSON that PyYAML's YAML 1.1 reader refuses (rare): no line numbers then
             return plain, SourceMap(source)
-        mark = e.problem_mark or e.context_mark
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise ConfigError(f"invalid YAML: {e.problem or e}", location=where) from e
-    except yaml.YAMLError as e:
-        raise ConfigError(f"invalid YAML: {e}", location=source) from e
+        raise yaml_error(e, source) from e
     finally:
         loader.dispose()
     return data, SourceMap(source, walker.lines, tuple(walker.duplicates))

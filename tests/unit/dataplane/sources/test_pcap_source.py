@@ -169,9 +169,14 @@ def test_snaplen_truncated_bytes_come_from_ip_length(tmp_path: Path) -> None:
     data = cb.pcap([(T0, cb.eth(0x0800, big_pkt))], snaplen=64)
     b, _src = read(tmp_path, data)
     assert row(b)["len"] == 1440 and row(b)["sport"] == 1
-    # a snaplen that cuts the TCP header: the packet still counts, ports unknown
+    # a snaplen that cuts the TCP header after the ports: the packet counts with the ports it has, the
+    # flags are unknown and the truncation is counted (issue 13 item 11: never zeroed ports)
     b2, src2 = read(tmp_path, cb.pcap([(T0, cb.eth(0x0800, tiny))], snaplen=40), name="t.pcap")
-    assert row(b2)["len"] == 1440 and row(b2)["sport"] == 0 and src2.stats.truncated_l4 == 1
+    assert row(b2)["len"] == 1440 and (row(b2)["sport"], row(b2)["dport"]) == (3, 4)
+    assert int(b2.tcp_flags[0]) == 0 and src2.stats.truncated_l4 == 1
+    # cut inside the ports: nothing of them is known
+    b3, src3 = read(tmp_path, cb.pcap([(T0, cb.eth(0x0800, tiny))], snaplen=36), name="u.pcap")
+    assert row(b3)["sport"] == 0 and row(b3)["dport"] == 0 and src3.stats.truncated_l4 == 1
 
 
 def test_offloaded_segment_with_zero_total_length_uses_wire_length(tmp_path: Path) -> None:

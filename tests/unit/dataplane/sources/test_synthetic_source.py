@@ -227,7 +227,7 @@ def test_demo_scenario_and_registry() -> None:
         ("  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: 1, start: 1h}\n", "t.yaml:5", "starts after"),
         ("  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: 1, ipv6: true}\n", "t.yaml:5", "no IPv6"),
         ("  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: 1, ports: 70000}\n", "t.yaml:5", "0-65535"),
-        ("  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: -1}\n", "t.yaml:5", "out of range"),
+        ("  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: -1}\n", "t.yaml:5", "below the minimum"),
         (
             "  - {name: a, kind: tcp, from: web-1a, to: app-1a, rate: 1, request_bytes: [9, 1]}\n",
             "t.yaml:5",

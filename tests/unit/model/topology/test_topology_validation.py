@@ -608,3 +608,25 @@ def test_interface_endpoint_interfaces_have_the_endpoint_type() -> None:
     ]
     assert "an Interface endpoint's interfaces have 'vpc_endpoint'" in found[0].message
     assert "not in the endpoint's VPC" in found[1].message
+
+
+def test_interface_platform_and_link_local_address() -> None:
+    t = loads_topology(BASE + textwrap.dedent("""\
+    network_interfaces:
+      - {name: win, subnet: web-a, platform: windows, link_local_ipv6: "fe80::1:2ff:fe03:405"}
+      - {name: lin, subnet: web-a}
+    """), source="net.yaml")
+    win, lin = t.network_interfaces
+    assert (win.platform, str(win.link_local_ipv6)) == ("windows", "fe80::1:2ff:fe03:405")
+    assert (lin.platform, lin.link_local_ipv6) == ("linux", None)
+    # Both survive a round trip through the document form.
+    again = loads_topology(json.dumps(topology_to_document(t)), source="net.json", fmt="json")
+    assert again.network_interfaces[0].platform == "windows"
+    assert again.network_interfaces[0].link_local_ipv6 == win.link_local_ipv6
+    found = problems_of("""\
+    network_interfaces:
+      - {name: e1, subnet: web-a, platform: macos}
+      - {name: e2, subnet: web-a, link_local_ipv6: "2600:1f18:1::9"}
+    """)
+    assert [p.key_path for p in found] == ["network_interfaces[0].platform", "network_interfaces[1].link_local_ipv6"]
+    assert "unknown platform 'macos'" in found[0].message and "not an IPv6 link-local" in found[1].message

@@ -1,0 +1,166 @@
+//! Group-by of partial records in one pass over an open-addressing table (no sort).
+//!
+//! Rows with equal key rows (every key word compared, so a hash collision costs a probe, never a
+//! wrong merge) fold into one partial record: sums of packets and bytes, first/last second, the OR
+//! of mapped TCP flags, and the rule of the earliest row (the highest rule index on a tie).
+//! Groups come out in order of first appearance, so results do not depend on the hash.
+
+const M1: u64 = 0x9E37_79B9_7F4A_7C15;
+const M2: u64 = 0xBF58_476D_1CE4_E5B9;
+
+#[inline]
+fn hash_key(row: &[u64]) -> u64 {
+    let mut h = row[0].wrapping_mul(M1);
+    h ^= h >> 29;
+    for &w in &row[1..] {
+        h = (h ^ w).wrapping_mul(M2);
+        h ^= h >> 32;
+    }
+    h
+}
+
+/// One row's aggregates.
+#[derive(Clone, Copy, Debug)]
+pub struct Aggregates {
+    pub packets: i64,
+    pub bytes: i64,
+    pub first: i64,
+    pub last: i64,
+    pub flags: u8,
+    pub rule: i32,
+}
+
+/// Folded partial records, column by column.
+#[derive(Clone, Debug, Default)]
+pub struct Groups {
+    pub width: usize,
+    pub keys: Vec<u64>,
+    /// The first input row of each group.
+    pub rep: Vec<i64>,
+    pub packets: Vec<i64>,
+    pub bytes: Vec<i64>,
+    pub first: Vec<i64>,
+    pub last: Vec<i64>,
+    pub flags: Vec<u8>,
+    pub rule: Vec<i32>,
+    table: Vec<i32>,
+}
+
+impl Groups {
+    /// A table for at most `rows` input rows of `width` key words.
+    pub fn with_rows(width: usize, rows: usize) -> Self {
+        Groups {
+            width,
+            table: vec![-1; (2 * rows).max(16).next_power_of_two()],
+            ..Default::default()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.packets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+
+    /// Fold input row number `input` (key `row`) into its group.
+    pub fn add(&mut self, input: usize, row: &[u64], a: Aggregates) {
+        let mask = self.table.len() - 1;
+        let w = self.width;
+        let mut slot = hash_key(row) as usize & mask;
+        loop {
+            let g = self.table[slot];
+            if g < 0 {
+                self.table[slot] = self.len() as i32;
+                self.keys.extend_from_slice(row);
+                self.rep.push(input as i64);
+                self.packets.push(a.packets);
+                self.bytes.push(a.bytes);
+                self.first.push(a.first);
+                self.last.push(a.last);
+                self.flags.push(a.flags);
+                self.rule.push(a.rule);
+                return;
+            }
+            let g = g as usize;
+            if &self.keys[g * w..(g + 1) * w] == row {
+                self.merge(g, a);
+                return;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    fn merge(&mut self, g: usize, a: Aggregates) {
+        self.packets[g] += a.packets;
+        self.bytes[g] += a.bytes;
+        if a.first < self.first[g] {
+            self.first[g] = a.first;
+            self.rule[g] = a.rule;
+        } else if a.first == self.first[g] && a.rule > self.rule[g] {
+            self.rule[g] = a.rule;
+        }
+        self.last[g] = self.last[g].max(a.last);
+        self.flags[g] |= a.flags;
+    }
+}
+
+/// Columns of partial records to fold.
+pub struct PartialCols<'a> {
+    pub keys: &'a [u64],
+    pub width: usize,
+    pub packets: &'a [i64],
+    pub bytes: &'a [i64],
+    pub first: &'a [i64],
+    pub last: &'a [i64],
+    pub flags: &'a [u8],
+    pub rule: &'a [i32],
+}
+
+/// Merge rows with equal keys.
+pub fn fold_rows(p: &PartialCols<'_>) -> Groups {
+    let n = p.packets.len();
+    let mut g = Groups::with_rows(p.width, n);
+    for i in 0..n {
+        let a = Aggregates {
+            packets: p.packets[i],
+            bytes: p.bytes[i],
+            first: p.first[i],
+            last: p.last[i],
+            flags: p.flags[i],
+            rule: p.rule[i],
+        };
+        g.add(i, &p.keys[i * p.width..(i + 1) * p.width], a);
+    }
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_sums_bounds_flags_and_earliest_rule() {
+        let keys = [1, 2, 1, 3, 1, 2];
+        let p = PartialCols {
+            keys: &keys,
+            width: 2,
+            packets: &[1, 1, 2],
+            bytes: &[10, 20, 30],
+            first: &[5, 4, 3],
+            last: &[5, 4, 9],
+            flags: &[2, 0, 16],
+            rule: &[7, 8, 1],
+        };
+        let g = fold_rows(&p);
+        assert_eq!(g.len(), 2);
+        assert_eq!(g.rep, vec![0, 1]);
+        assert_eq!(g.packets, vec![3, 1]);
+        assert_eq!(g.bytes, vec![40, 20]);
+        assert_eq!(
+            (g.first[0], g.last[0], g.flags[0], g.rule[0]),
+            (3, 9, 18, 1)
+        );
+    }
+}

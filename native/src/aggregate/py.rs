@@ -1,0 +1,288 @@
+//! Aggregation's Python boundary: the group-by of partial records and the one-pass fold of an
+//! observation batch. Columns come in as dicts of numpy arrays, results go out as numpy arrays.
+
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use super::groups::{fold_rows as fold_rows_of, Groups, PartialCols};
+use super::observe::{observe_fold as fold_obs, KeyOptions, ObsCols, PacketCols, RunMaps};
+use crate::errors::guard;
+use crate::policy::columns::same_length;
+
+const STAGE: &str = "aggregation";
+
+type GroupArrays<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<u8>>,
+    Bound<'py, PyArray1<i32>>,
+);
+
+/// (keys or first rows, packets, bytes, first, last, flags, rule) of folded groups.
+fn group_arrays(py: Python<'_>, g: Groups, keys: bool) -> PyResult<GroupArrays<'_>> {
+    let n = g.len();
+    let head = if keys {
+        PyArray1::from_vec(py, g.keys)
+            .reshape([n, g.width])?
+            .into_any()
+    } else {
+        PyArray1::from_vec(py, g.rep).into_any()
+    };
+    Ok((
+        head,
+        PyArray1::from_vec(py, g.packets),
+        PyArray1::from_vec(py, g.bytes),
+        PyArray1::from_vec(py, g.first),
+        PyArray1::from_vec(py, g.last),
+        PyArray1::from_vec(py, g.flags),
+        PyArray1::from_vec(py, g.rule),
+    ))
+}
+
+/// Merge rows with equal key rows: (first row of each group, packets, bytes, first, last, flags,
+/// rule), groups in order of first appearance.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn fold_rows<'py>(
+    py: Python<'py>,
+    keys: PyReadonlyArray2<'py, u64>,
+    packets: PyReadonlyArray1<'py, i64>,
+    nbytes: PyReadonlyArray1<'py, i64>,
+    first: PyReadonlyArray1<'py, i64>,
+    last: PyReadonlyArray1<'py, i64>,
+    flags: PyReadonlyArray1<'py, u8>,
+    rule: PyReadonlyArray1<'py, i32>,
+) -> PyResult<GroupArrays<'py>> {
+    guard(py, STAGE, || {
+        let p = PartialCols {
+            keys: keys.as_slice()?,
+            width: keys.shape()[1],
+            packets: packets.as_slice()?,
+            bytes: nbytes.as_slice()?,
+            first: first.as_slice()?,
+            last: last.as_slice()?,
+            flags: flags.as_slice()?,
+            rule: rule.as_slice()?,
+        };
+        let n = p.packets.len();
+        let lengths = [
+            keys.shape()[0],
+            p.bytes.len(),
+            p.first.len(),
+            p.last.len(),
+            p.flags.len(),
+            p.rule.len(),
+        ];
+        same_length(n, &lengths, "fold")?;
+        if p.width == 0 {
+            return Err(PyValueError::new_err("fold: no key columns"));
+        }
+        let g = py.detach(|| fold_rows_of(&p));
+        group_arrays(py, g, false)
+    })
+}
+
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct ObsArrays<'py> {
+    packet: PyReadonlyArray1<'py, i64>,
+    eni: PyReadonlyArray1<'py, i32>,
+    direction: PyReadonlyArray1<'py, u8>,
+    action: PyReadonlyArray1<'py, u8>,
+    src_hi: PyReadonlyArray1<'py, u64>,
+    src_lo: PyReadonlyArray1<'py, u64>,
+    dst_hi: PyReadonlyArray1<'py, u64>,
+    dst_lo: PyReadonlyArray1<'py, u64>,
+    pkt_src_hi: PyReadonlyArray1<'py, u64>,
+    pkt_src_lo: PyReadonlyArray1<'py, u64>,
+    pkt_dst_hi: PyReadonlyArray1<'py, u64>,
+    pkt_dst_lo: PyReadonlyArray1<'py, u64>,
+    traffic_path: PyReadonlyArray1<'py, i8>,
+    peer_eni: PyReadonlyArray1<'py, i32>,
+    src_service: PyReadonlyArray1<'py, i16>,
+    dst_service: PyReadonlyArray1<'py, i16>,
+    rule: PyReadonlyArray1<'py, i32>,
+}
+
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct PacketArrays<'py> {
+    ts_ns: PyReadonlyArray1<'py, i64>,
+    protocol: PyReadonlyArray1<'py, u8>,
+    src_port: PyReadonlyArray1<'py, u16>,
+    dst_port: PyReadonlyArray1<'py, u16>,
+    ip_version: PyReadonlyArray1<'py, u8>,
+    ip_len: PyReadonlyArray1<'py, u32>,
+    tcp_flags: PyReadonlyArray1<'py, u8>,
+}
+
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct MapArrays<'py> {
+    eni: PyReadonlyArray1<'py, i64>,
+    rule: PyReadonlyArray1<'py, i32>,
+    service: PyReadonlyArray1<'py, i64>,
+    covered: PyReadonlyArray1<'py, bool>,
+    interval: PyReadonlyArray1<'py, i64>,
+}
+
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct OptionItems {
+    pkt_src: bool,
+    pkt_dst: bool,
+    path: bool,
+    peer: bool,
+    src_service: bool,
+    dst_service: bool,
+    filter: u8,
+}
+
+/// Every index an observation row uses must be in range (a clear error instead of a panic).
+fn check_indexes(
+    o: &ObsCols<'_>,
+    pk: &PacketCols<'_>,
+    maps: &RunMaps<'_>,
+    opt: &KeyOptions,
+) -> PyResult<()> {
+    let n = o.packet.len();
+    let mut lengths = vec![
+        o.eni.len(),
+        o.direction.len(),
+        o.action.len(),
+        o.src_hi.len(),
+        o.src_lo.len(),
+    ];
+    lengths.extend([o.dst_hi.len(), o.dst_lo.len(), o.rule.len()]);
+    if opt.pkt_src {
+        lengths.extend([o.pkt_src_hi.len(), o.pkt_src_lo.len()]);
+    }
+    if opt.pkt_dst {
+        lengths.extend([o.pkt_dst_hi.len(), o.pkt_dst_lo.len()]);
+    }
+    if opt.path {
+        lengths.push(o.traffic_path.len());
+    }
+    if opt.peer {
+        lengths.push(o.peer_eni.len());
+    }
+    if opt.src_service {
+        lengths.push(o.src_service.len());
+    }
+    if opt.dst_service {
+        lengths.push(o.dst_service.len());
+    }
+    same_length(n, &lengths, "observations")?;
+    let m = pk.ts_ns.len();
+    let pk_lengths = [
+        pk.protocol.len(),
+        pk.src_port.len(),
+        pk.dst_port.len(),
+        pk.ip_version.len(),
+    ];
+    same_length(m, &pk_lengths, "packets")?;
+    same_length(m, &[pk.ip_len.len(), pk.tcp_flags.len()], "packets")?;
+    same_length(maps.covered.len(), &[maps.interval.len()], "flow-log ENIs")?;
+    let bad = o.packet.iter().any(|&p| p < 0 || p as usize >= m)
+        || o.eni.iter().any(|&e| e < 0 || e as usize >= maps.eni.len())
+        || maps
+            .eni
+            .iter()
+            .any(|&e| e < 0 || e as usize >= maps.covered.len())
+        || maps.interval.iter().any(|&i| i <= 0)
+        || o.rule
+            .iter()
+            .any(|&r| r >= 0 && !maps.rule.is_empty() && r as usize >= maps.rule.len())
+        || (opt.peer
+            && o.peer_eni
+                .iter()
+                .any(|&e| e >= 0 && e as usize >= maps.eni.len()));
+    let svc_bad = |codes: &[i16]| {
+        codes
+            .iter()
+            .any(|&c| c >= 0 && !maps.service.is_empty() && c as usize >= maps.service.len())
+    };
+    if bad
+        || (opt.src_service && svc_bad(o.src_service))
+        || (opt.dst_service && svc_bad(o.dst_service))
+    {
+        return Err(PyValueError::new_err(
+            "observe_fold: an index is out of range",
+        ));
+    }
+    Ok(())
+}
+
+/// Fold an observation batch into one flow log's partial records: (keys[g, width], packets, bytes,
+/// first, last, flags, rule, active (ENI, window) words before the TrafficType filter).
+#[pyfunction]
+pub fn observe_fold<'py>(
+    py: Python<'py>,
+    obs: ObsArrays<'py>,
+    packets: PacketArrays<'py>,
+    maps: MapArrays<'py>,
+    options: OptionItems,
+) -> PyResult<(GroupArrays<'py>, Bound<'py, PyArray1<u64>>)> {
+    guard(py, STAGE, || {
+        let o = ObsCols {
+            packet: obs.packet.as_slice()?,
+            eni: obs.eni.as_slice()?,
+            direction: obs.direction.as_slice()?,
+            action: obs.action.as_slice()?,
+            src_hi: obs.src_hi.as_slice()?,
+            src_lo: obs.src_lo.as_slice()?,
+            dst_hi: obs.dst_hi.as_slice()?,
+            dst_lo: obs.dst_lo.as_slice()?,
+            pkt_src_hi: obs.pkt_src_hi.as_slice()?,
+            pkt_src_lo: obs.pkt_src_lo.as_slice()?,
+            pkt_dst_hi: obs.pkt_dst_hi.as_slice()?,
+            pkt_dst_lo: obs.pkt_dst_lo.as_slice()?,
+            traffic_path: obs.traffic_path.as_slice()?,
+            peer_eni: obs.peer_eni.as_slice()?,
+            src_service: obs.src_service.as_slice()?,
+            dst_service: obs.dst_service.as_slice()?,
+            rule: obs.rule.as_slice()?,
+        };
+        let pk = PacketCols {
+            ts_ns: packets.ts_ns.as_slice()?,
+            protocol: packets.protocol.as_slice()?,
+            src_port: packets.src_port.as_slice()?,
+            dst_port: packets.dst_port.as_slice()?,
+            ip_version: packets.ip_version.as_slice()?,
+            ip_len: packets.ip_len.as_slice()?,
+            tcp_flags: packets.tcp_flags.as_slice()?,
+        };
+        let m = RunMaps {
+            eni: maps.eni.as_slice()?,
+            rule: maps.rule.as_slice()?,
+            service: maps.service.as_slice()?,
+            covered: maps.covered.as_slice()?,
+            interval: maps.interval.as_slice()?,
+        };
+        let opt = KeyOptions {
+            pkt_src: options.pkt_src,
+            pkt_dst: options.pkt_dst,
+            path: options.path,
+            peer: options.peer,
+            src_service: options.src_service,
+            dst_service: options.dst_service,
+            filter: options.filter,
+        };
+        check_indexes(&o, &pk, &m, &opt)?;
+        let folded = py.detach(|| fold_obs(&o, &pk, &m, &opt));
+        Ok((
+            group_arrays(py, folded.groups, true)?,
+            PyArray1::from_vec(py, folded.active),
+        ))
+    })
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(fold_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(observe_fold, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! Open-addressing hash tables over fixed-width rows of u64 words.
+//!
+//! `unique_rows` gives dense ids to the distinct flow keys of a batch in one pass (the engine
+//! evaluates rules once per distinct flow, then broadcasts); `KeyMap` maps key rows to i32 values
+//! across batches (the flow cache, the address maps of attribution). Linear probing, power-of-two
+//! capacity, load factor at most 1/2, so a probe always ends at an empty slot.
+
+use super::layout::{flow_words, FlowFields, FLOW_KEY_WIDTH};
+
+const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+const MULT: u64 = 0xBF58_476D_1CE4_E5B9;
+
+/// A 64-bit mix of a key row (equal rows give equal hashes).
+#[inline]
+pub fn hash_words(words: &[u64]) -> u64 {
+    let mut h = SEED;
+    for &w in words {
+        h ^= w;
+        h = h.wrapping_mul(MULT);
+        h ^= h >> 31;
+    }
+    h
+}
+
+/// Key rows of a fixed width -> i32 values (>= 0), growing by rehash.
+#[derive(Clone, Debug)]
+pub struct KeyMap {
+    width: usize,
+    table: Vec<u64>,
+    vals: Vec<i32>,
+    count: usize,
+}
+
+impl KeyMap {
+    pub fn new(width: usize, capacity: usize) -> Self {
+        let cap = capacity.max(16).next_power_of_two();
+        KeyMap {
+            width,
+            table: vec![0; cap * width],
+            vals: vec![-1; cap],
+            count: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Where `key` is stored, or the empty slot that ends its probe.
+    #[inline]
+    fn slot(&self, key: &[u64]) -> usize {
+        let mask = self.vals.len() - 1;
+        let w = self.width;
+        let mut pos = hash_words(key) as usize & mask;
+        while self.vals[pos] >= 0 && &self.table[pos * w..pos * w + w] != key {
+            pos = (pos + 1) & mask;
+        }
+        pos
+    }
+
+    /// The value of `key`, or -1.
+    #[inline]
+    pub fn get(&self, key: &[u64]) -> i32 {
+        self.vals[self.slot(key)]
+    }
+
+    /// Set `key` to `value` (inserting it when absent).
+    pub fn insert(&mut self, key: &[u64], value: i32) {
+        if 2 * (self.count + 1) > self.vals.len() {
+            self.grow();
+        }
+        let pos = self.slot(key);
+        if self.vals[pos] < 0 {
+            let w = self.width;
+            self.table[pos * w..pos * w + w].copy_from_slice(key);
+            self.count += 1;
+        }
+        self.vals[pos] = value.max(0);
+    }
+
+    fn grow(&mut self) {
+        let old = std::mem::replace(self, KeyMap::new(self.width, self.vals.len() * 2));
+        let w = old.width;
+        for (pos, &v) in old.vals.iter().enumerate() {
+            if v >= 0 {
+                let key = &old.table[pos * w..pos * w + w];
+                let slot = self.slot(key);
+                self.table[slot * w..slot * w + w].copy_from_slice(key);
+                self.vals[slot] = v;
+                self.count += 1;
+            }
+        }
+    }
+}
+
+/// (inverse ids, first row of each id) of the rows of a row-major key matrix; ids in first-seen order.
+pub fn unique_rows(keys: &[u64], width: usize) -> (Vec<i32>, Vec<i64>) {
+    let n = keys.len().checked_div(width).unwrap_or(0);
+    let cap = (2 * n).max(16).next_power_of_two();
+    let mask = cap - 1;
+    let mut slots: Vec<i64> = vec![-1; cap];
+    let mut inv = Vec::with_capacity(n);
+    let mut first: Vec<i64> = Vec::new();
+    for i in 0..n {
+        let row = &keys[i * width..i * width + width];
+        let mut pos = hash_words(row) as usize & mask;
+        loop {
+            let j = slots[pos];
+            if j < 0 {
+                slots[pos] = first.len() as i64;
+                inv.push(first.len() as i32);
+                first.push(i as i64);
+                break;
+            }
+            let r = first[j as usize] as usize;
+            if &keys[r * width..r * width + width] == row {
+                inv.push(j as i32);
+                break;
+            }
+            pos = (pos + 1) & mask;
+        }
+    }
+    (inv, first)
+}
+
+/// The flow cache: flow key (capture ENI, protocol, ports/ICMP, addresses) -> flow id.
+#[derive(Clone, Debug)]
+pub struct FlowMap {
+    map: KeyMap,
+}
+
+impl Default for FlowMap {
+    fn default() -> Self {
+        FlowMap {
+            map: KeyMap::new(FLOW_KEY_WIDTH, 4096),
+        }
+    }
+}
+
+impl FlowMap {
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Flow id of each packet, -1 when its flow is new.
+    pub fn lookup(&self, packets: &FlowFields<'_>) -> Vec<i32> {
+        (0..packets.len())
+            .map(|i| self.map.get(&flow_words(packets, i)))
+            .collect()
+    }
+
+    pub fn insert(&mut self, keys: &[u64], values: &[i32]) {
+        for (row, &v) in keys.chunks_exact(FLOW_KEY_WIDTH).zip(values) {
+            self.map.insert(row, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_rows_gives_first_seen_ids() {
+        let keys = [1, 2, 3, 4, 1, 2, 5, 6, 3, 4];
+        let (inv, first) = unique_rows(&keys, 2);
+        assert_eq!(inv, vec![0, 1, 0, 2, 1]);
+        assert_eq!(first, vec![0, 1, 3]);
+    }
+
+    #[test]
+    fn key_map_grows_and_keeps_values() {
+        let mut m = KeyMap::new(2, 16);
+        for i in 0..1000u64 {
+            m.insert(&[i, i * 7], i as i32);
+        }
+        assert_eq!(m.len(), 1000);
+        for i in 0..1000u64 {
+            assert_eq!(m.get(&[i, i * 7]), i as i32);
+        }
+        assert_eq!(m.get(&[5, 0]), -1);
+        m.insert(&[3, 21], 9);
+        assert_eq!(m.get(&[3, 21]), 9);
+        assert_eq!(m.len(), 1000);
+    }
+}

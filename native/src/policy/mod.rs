@@ -1,0 +1,15 @@
+//! The policy engine: attribution plans, security groups with connection tracking, network ACLs.
+//!
+//! Python (`dataplane/attribute.py`) compiles the topology and rules into columns once per engine
+//! and hands them over (`py.rs`); per batch it asks for flow ids, plans and stateless decisions of
+//! new flows, then the sequential connection-tracking pass over every packet.
+
+pub mod attribute;
+pub mod columns;
+pub mod conntrack;
+pub mod hashing;
+pub mod layout;
+pub mod matcher;
+pub mod network_acls;
+pub mod py;
+pub mod security_groups;
