@@ -20,8 +20,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from run_kit import delivered, run_cli, write_config, write_scenario
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None,
-                                reason="mounting a small tmpfs needs root and mount(8)")
+pytestmark = [pytest.mark.privileged,
+              pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None,
+                                 reason="mounting a small tmpfs needs root and mount(8)")]
 
 
 @pytest.fixture
