@@ -33,9 +33,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from vpcflow.core.errors import ConfigError
+from vpcflow.model.safe_yaml import load_yaml
 from vpcflow.model.topology.document import topology_to_document
 from vpcflow.model.topology.model import Topology
 from vpcflow.runtime.run_config import RunConfig, SourceSpec
@@ -63,13 +62,15 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _scenario_content(path: Path) -> Any:
+def _scenario_content(spec: SourceSpec) -> Any:
     # The scenario was already loaded (and validated, bounded) by the source; here only its meaning
     # matters, so an edited comment or a reformatted file keeps the identity.
+    if spec.document is not None:  # given in-line (run_config_from_dict)
+        return spec.document
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return {"sha256": file_sha256(path)}
+        return load_yaml(spec.path.read_text(encoding="utf-8"), source=str(spec.path))
+    except (OSError, UnicodeDecodeError, ConfigError):
+        return {"sha256": file_sha256(spec.path)}
 
 
 def _source(spec: SourceSpec, skip_bad: bool) -> dict[str, Any]:
@@ -81,7 +82,7 @@ def _source(spec: SourceSpec, skip_bad: bool) -> dict[str, Any]:
     if spec.kind == "live":
         out["nonce"] = uuid.uuid4().hex  # live traffic never repeats: every run is new
     elif spec.kind == "scenario":
-        out["scenario"] = _scenario_content(spec.path)
+        out["scenario"] = _scenario_content(spec)
     else:
         out["sha256"] = file_sha256(spec.path)
     return out

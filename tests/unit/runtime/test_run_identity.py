@@ -109,3 +109,15 @@ def test_config_formatting_never_changes_the_identity(tmp_path_factory: pytest.T
     extra = "output: {dir: out}\ndelivery: {logs_endpoint_url: 'http://127.0.0.1:9'}\n"
     body = (extra + src if where_first else src + extra) + f"# {comment}\n"
     assert _id(_config(d, body, "styled.yaml"), topology) == _id(plain, topology)
+
+
+def test_in_line_scenarios_are_identified_by_their_document(topology: Topology) -> None:
+    from vpcflow.runtime.run_config import run_config_from_dict
+
+    def ident(doc: dict[str, object]) -> str:
+        cfg = run_config_from_dict({"sources": [{"scenario": doc}]})
+        return ri.run_identity(cfg, topology)
+
+    doc = {"start": "2026-01-01T00:00:00Z", "duration": 60, "seed": 1, "workloads": []}
+    assert ident(doc) == ident(dict(reversed(list(doc.items()))))
+    assert ident(doc) != ident({**doc, "seed": 2})
