@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import vpcflow._native as native
-
 from vpcflow.dataplane.sources.capture import CaptureSource
 from vpcflow.dataplane.sources.pcap import CaptureConfig
 from vpcflow.dataplane.sources.pcap_writer import write_pcapng

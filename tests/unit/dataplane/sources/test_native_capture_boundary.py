@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import vpcflow._native as native
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import vpcflow._native as native
 from vpcflow.core.errors import SourceError
 from vpcflow.dataplane.packets import PACKET_DTYPES
 from vpcflow.dataplane.sources import _native_capture as N
