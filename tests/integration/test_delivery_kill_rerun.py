@@ -68,7 +68,7 @@ def test_kill_during_spooling_then_recovered_run_equals_uninterrupted(
     again = _run(tmp_path)
     assert again.returncode == 0, again.stderr
     assert snapshot(tmp_path) == reference
-    assert not any((tmp_path / "spool").rglob("*.meta.json"))
+    assert not any((tmp_path / "spool").rglob("*.spool")) and not any((tmp_path / "spool").rglob("*.meta.json"))
     # Every flow log went FAILED ("Access error") while broken and ends SUCCESS once delivered.
     import json
 

@@ -24,6 +24,7 @@ from vpcflow.query.reports import REPORTS, render_sql
 from vpcflow.runtime.datadir import DataDir
 from vpcflow.runtime.examples import example_path
 from vpcflow.runtime.run import RunResult, prepare_run
+from vpcflow.runtime.writer_lock import WriterLock
 from vpcflow.storage.logstore import LogStore
 
 #: Marks a data directory `vpcflow demo` made, so a later demo may remove it (and nothing else).
@@ -103,7 +104,8 @@ def command(data_dir: Path, reset: bool, quiet: bool) -> None:
         if not (data_dir / DEMO_MARKER).exists():
             raise ConfigError(f"--data-dir {data_dir} is not empty and was not made by `vpcflow demo`; "
                               "the demo starts from a clean data directory: choose another --data-dir")
-        shutil.rmtree(data_dir)
+        with WriterLock(data_dir):  # never remove a directory another run is writing into
+            shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / DEMO_MARKER).write_text("made by `vpcflow demo`; `vpcflow demo` may remove this directory\n")
     config = example_path("run", "demo-run.yaml")

@@ -11,6 +11,7 @@ left in the spool exits 3 (``vpcflow run``).
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import signal
@@ -115,6 +116,17 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(1)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as e:
+        # A full disk or a read-only file system met outside the storage layer's own checks (a side
+        # file, an output folder): still one line naming it, never a traceback (issue 13).
+        if e.errno not in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+            raise
+        from pathlib import Path
+
+        from vpcflow.storage.guard import storage_error
+
+        click.echo(f"error: {storage_error(Path(e.filename or '.'), e)}", err=True)
+        sys.exit(2)
 
 
 def one_line(e: BaseException) -> str:

@@ -44,9 +44,17 @@ def period_start(end_s: int) -> int:
     return end_s - end_s % PERIOD_S
 
 
-def content_hash(data: bytes) -> str:
-    """The 8-hex-digit name component derived from an object's bytes (idempotent retries)."""
-    return hashlib.sha256(data).hexdigest()[:8]
+def content_hash(data: bytes, salt: str = "") -> str:
+    """The 8-hex-digit name component derived from an object's bytes (idempotent retries).
+
+    ``salt`` is the run identity when the runtime delivers: the same records of another run are
+    another delivery, under another name (docs/delivery.md "Run identity").
+    """
+    h = hashlib.sha256()
+    if salt:
+        h.update(salt.encode() + b"\0")
+    h.update(data)
+    return h.hexdigest()[:8]
 
 
 def _utc(ts_s: int) -> datetime:
@@ -122,10 +130,12 @@ def object_key(
     hive: bool = False,
     per_hour: bool = False,
     parquet: bool = False,
+    salt: str = "",
 ) -> str:
-    """The full key of one object: partition folder + file name, the hash taken from ``data``."""
+    """The full key of one object: partition folder + file name, the hash taken from ``data`` (and ``salt``)."""
     folder = partition_prefix(prefix, account_id, region, period_start_s, hive=hive, per_hour=per_hour)
-    return folder + file_name(account_id, region, flow_log_id, period_start_s, content_hash(data), parquet=parquet)
+    return folder + file_name(account_id, region, flow_log_id, period_start_s, content_hash(data, salt),
+                              parquet=parquet)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,9 @@
     │   ├── DeliveryRetryableError   transient: retried with backoff
     │   └── DeliveryFailedError      terminal: DeliverLogsStatus FAILED with .aws_message
     ├── ReadError              malformed log line: source, line number, raw text
-    ├── StateError             the data directory's database is locked, corrupt or from a newer vpcflow
+    ├── StateError             the data directory's database is locked, corrupt or from a newer vpcflow,
+    │   │                      its disk is full or read-only (storage/guard.py)
+    │   └── StateLockedError   locked by another process for too long: the only one a delivery retries
     └── RunInterrupted         a run stopped early on purpose (Ctrl-C, SIGTERM): .reason
 
 Partial success is data, not an exception (CreateFlowLogs returns ``Unsuccessful`` items).
@@ -129,6 +131,10 @@ class ReadError(VpcflowError):
 
 class StateError(VpcflowError):
     """The data directory cannot be used safely (locked, corrupt, newer schema)."""
+
+
+class StateLockedError(StateError):
+    """A database stayed locked by another process: transient, unlike every other ``StateError``."""
 
 
 class RunInterrupted(VpcflowError):

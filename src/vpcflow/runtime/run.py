@@ -24,7 +24,6 @@ carries the one-line account of what was delivered and what is pending (``runtim
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 from collections.abc import Callable, Mapping
@@ -53,6 +52,8 @@ from vpcflow.runtime.run_config import (
     load_run_config,
     run_config_from_dict,
 )
+from vpcflow.runtime.run_identity import run_identity
+from vpcflow.runtime.writer_lock import WriterLock
 from vpcflow.storage.state import StateStore
 
 
@@ -72,6 +73,8 @@ class PreparedRun:
     engine: Any = None
     store: StateStore | None = None
     delivery: Any = None
+    run_id: str = ""  # runtime/run_identity.py
+    lock: WriterLock | None = None  # one writer per data directory, held until execute() ends
 
 
 @dataclass
@@ -265,13 +268,13 @@ class _Delivery:
 
             endpoint = None if self.s3_endpoint == "aws" else self.s3_endpoint
             sink = S3Sink(endpoint_url=endpoint, region=region, spool=spool, status=self._status,
-                          authorize=self._check, retry_after_s=self.RETRY_AFTER_S)
+                          authorize=self._check, retry_after_s=self.RETRY_AFTER_S, run_id=self.run_id)
         elif kind == "s3":
             from vpcflow.dataplane.sinks.local_bucket import LocalBucketSink
             from vpcflow.storage.bucketstore import BucketStore
 
             sink = LocalBucketSink(BucketStore(self.dd.s3_root), spool=spool, status=self._status,
-                                   authorize=self._check, retry_after_s=self.RETRY_AFTER_S)
+                                   authorize=self._check, retry_after_s=self.RETRY_AFTER_S, run_id=self.run_id)
         elif kind == "cloud-watch-logs" and self.logs_endpoint is not None:
             from vpcflow.dataplane.sinks.cloudwatch_logs import CloudWatchLogsSink
             from vpcflow.dataplane.sinks.spool import CheckpointStore
@@ -304,18 +307,14 @@ class _Delivery:
                 close()
 
 
-def _run_id(cfg: RunConfig, flow_logs: list[FlowLog]) -> str:
-    """Stable across re-runs of one config (so delivery checkpoints make a re-run exactly-once)."""
-    h = hashlib.sha256(cfg.content)
-    for fl in flow_logs:
-        h.update(fl.flow_log_id.encode())
-    return h.hexdigest()[:16]
-
-
 def prepare_run(config: str | Path | RunConfig | Mapping[str, Any], *, data_dir: str | Path | None = None,
                 output: str | Path | None = None, output_format: str | None = None,
-                skip_bad: bool = False, engine: Any = None) -> PreparedRun:
-    """Everything before traffic flows (see the module docstring); errors are ``ConfigError``/``ApiError``."""
+                skip_bad: bool = False, engine: Any = None, lock_wait_s: float = 0.0) -> PreparedRun:
+    """Everything before traffic flows (see the module docstring); errors are ``ConfigError``/``ApiError``.
+
+    The data directory's writer lock (``writer_lock.py``) is taken first and held until ``execute``
+    ends: a second run on the same directory refuses (or waits up to ``lock_wait_s``).
+    """
     if isinstance(config, RunConfig):
         cfg = config
     elif isinstance(config, Mapping):  # the config's document as Python data (notebooks, scripts)
@@ -323,7 +322,13 @@ def prepare_run(config: str | Path | RunConfig | Mapping[str, Any], *, data_dir:
     else:
         cfg = load_run_config(config)
     dd = DataDir.resolve(data_dir if data_dir is not None else cfg.data_dir)
-    store = dd.state()
+    dd.ensure()
+    lock = WriterLock(dd.path, wait_s=lock_wait_s)
+    try:
+        store = dd.state()
+    except BaseException:
+        lock.release()
+        raise
     try:
         if cfg.has_topology:
             _load_topology(cfg, dd, store)
@@ -353,7 +358,10 @@ def prepare_run(config: str | Path | RunConfig | Mapping[str, Any], *, data_dir:
         outputs: dict[str, Path] = {}
         files = FilesSink(out_dir, kind=fmt) if out_dir is not None else None  # type: ignore[arg-type]
         fallback: FilesSink | None = None
-        delivery = _Delivery(dd, store, svc, _run_id(cfg, flow_logs), cfg.s3_endpoint_url, cfg.logs_endpoint_url)
+        sources = [_open_source(s, topology, skip_bad) for s in cfg.sources]
+        # After the sources opened (so every input was validated): what makes re-runs exactly-once.
+        run_id = run_identity(cfg, topology, skip_bad=skip_bad)
+        delivery = _Delivery(dd, store, svc, run_id, cfg.s3_endpoint_url, cfg.logs_endpoint_url)
         for fl in flow_logs:
             sink: Sink | None = files
             if sink is None:
@@ -364,16 +372,17 @@ def prepare_run(config: str | Path | RunConfig | Mapping[str, Any], *, data_dir:
             sinks[fl.flow_log_id] = sink
             if isinstance(sink, FilesSink):
                 outputs[fl.flow_log_id] = sink.path_for(fl.flow_log_id)
-        sources = [_open_source(s, topology, skip_bad) for s in cfg.sources]
         options = AggregateOptions(nodata=cfg.nodata) if cfg.skipdata_capacity is None else AggregateOptions(
             skipdata_capacity=cfg.skipdata_capacity, nodata=cfg.nodata)
         return PreparedRun(
             config=cfg, data_dir=dd, topology=topology, flow_logs=flow_logs, created=created, reused=reused,
             sources=sources, sinks=sinks, outputs=outputs, side_dir=dd.path / "rejects", options=options,
             engine=engine if engine is not None else _policy_engine(topology), store=store, delivery=delivery,
+            run_id=run_id, lock=lock,
         )
     except BaseException:
         store.close()
+        lock.release()
         raise
 
 
@@ -403,6 +412,8 @@ def execute(prepared: PreparedRun, *, taps: Mapping[str, Callable[[Any], None]] 
             prepared.delivery.close()
         if prepared.store is not None:
             prepared.store.close()
+        if prepared.lock is not None:
+            prepared.lock.release()
     if stopped is not None:
         raise_stopped(stopped, stats, outcome)
     source_stats = []

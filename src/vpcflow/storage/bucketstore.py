@@ -13,6 +13,7 @@ killed writer never sees half an object; re-putting a key replaces it, as S3 doe
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vpcflow.core.errors import ApiError
+from vpcflow.storage.guard import storage_error
 
 META_DIR = ".vpcflow-meta"
 TMP_DIR = ".vpcflow-tmp"
@@ -82,7 +84,19 @@ def _fsync_dir(path: Path) -> None:
 
 
 def atomic_write(path: Path, data: bytes, tmp_dir: Path, *, fsync: bool = True) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the whole new one, never a part."""
+    """Write ``data`` to ``path`` so readers see the old file or the whole new one, never a part.
+
+    A full disk or a read-only file system is a ``StateError`` naming it (storage/guard.py): the data
+    directory itself is unusable, which no destination retry or spool can help with."""
+    try:
+        _atomic_write(path, data, tmp_dir, fsync=fsync)
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+            raise storage_error(path, e) from e
+        raise
+
+
+def _atomic_write(path: Path, data: bytes, tmp_dir: Path, *, fsync: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="put-")

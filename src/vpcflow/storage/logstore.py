@@ -34,7 +34,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vpcflow.codecs import cloudwatch as cw
-from vpcflow.core.errors import StateError
+from vpcflow.core.errors import StateError, StateLockedError
+from vpcflow.storage.guard import rollback_quietly, storage_error
 from vpcflow.storage.logstore_common import (
     InvalidParameterExceptionError,
     LogsApiError,
@@ -83,6 +84,18 @@ __all__ = [
 ]
 
 
+_LOGS_HINT = ("Restore logs.db from a backup, or move it away: the next run of each config re-delivers its "
+              "CloudWatch events into a new log store")
+
+
+def _refuse_emptied(path: Path) -> None:
+    """A 0-byte logs.db beside a used state.db was truncated, not created: refuse to start it afresh."""
+    state = path.with_name("state.db")
+    if path.is_file() and path.stat().st_size == 0 and state.is_file() and state.stat().st_size > 0:
+        raise StateError(f"{path} is empty (0 bytes) beside the data directory's state.db: its events are gone. "
+                         + _LOGS_HINT)
+
+
 class LogStore(LogReads):
     """One SQLite file of log groups, streams and events; safe for several processes (WAL) and threads."""
 
@@ -101,6 +114,7 @@ class LogStore(LogReads):
         self.region = region
         self._clock = clock_ms or (lambda: int(time.time() * 1000))
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _refuse_emptied(self.path)
         try:
             self._c = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
             self._c.execute("PRAGMA journal_mode=WAL")
@@ -115,8 +129,8 @@ class LogStore(LogReads):
                     self._c.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 elif int(row[0]) > SCHEMA_VERSION:
                     raise StateError(f"{self.path}: log store schema {row[0]} is from a newer vpcflow")
-        except sqlite3.DatabaseError as e:
-            raise StateError(f"{self.path}: cannot open the log store ({e})") from e
+        except (sqlite3.Error, UnicodeDecodeError) as e:
+            raise storage_error(self.path, e, _LOGS_HINT) from e
         self.enforce_retention()
 
     def close(self) -> None:
@@ -134,13 +148,19 @@ class LogStore(LogReads):
             try:
                 self._c.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as e:
-                raise StateError(f"{self.path}: the log store is locked by another process ({e})") from e
+                if "locked" in str(e) or "busy" in str(e):
+                    raise StateLockedError(f"{self.path}: the log store is locked by another process ({e})") from e
+                raise storage_error(self.path, e, _LOGS_HINT) from e
             try:
                 yield self._c
+                self._c.execute("COMMIT")
+            except (sqlite3.Error, UnicodeDecodeError) as e:
+                # A damaged or full database stops the run: never carry on as if the events were stored.
+                rollback_quietly(self._c)
+                raise storage_error(self.path, e, _LOGS_HINT) from e
             except BaseException:
-                self._c.execute("ROLLBACK")
+                rollback_quietly(self._c)
                 raise
-            self._c.execute("COMMIT")
 
     def now_ms(self) -> int:
         return self._clock()

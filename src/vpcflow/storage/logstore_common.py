@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from vpcflow.core.errors import ApiError
+from vpcflow.storage.guard import storage_error
 
 Matcher = Callable[[pa.Array], npt.NDArray[np.bool_]]
 
@@ -76,7 +78,10 @@ def locked(method: _F) -> _F:
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
-            return method(self, *args, **kwargs)
+            try:
+                return method(self, *args, **kwargs)
+            except (sqlite3.Error, UnicodeDecodeError) as e:
+                raise storage_error(self.path, e) from e
 
     return wrapper  # type: ignore[return-value]
 

@@ -23,8 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from vpcflow.core.errors import StateError
+from vpcflow.core.errors import StateError, StateLockedError
 from vpcflow.model.flowlog import FlowLog
+from vpcflow.storage.guard import check_not_orphaned, rollback_quietly, storage_error
 from vpcflow.storage.state_rows import FLOW_LOG_COLUMNS, StoredFlowLog, flow_log_to_row, row_to_stored
 from vpcflow.storage.state_schema import DDL, SCHEMA_VERSION
 
@@ -200,6 +201,7 @@ class StateStore:
         if self._conn is not None:
             return self._conn
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_not_orphaned(self.path)
         try:
             conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
@@ -208,8 +210,13 @@ class StateStore:
                 raise StateError(f"{self.path}: could not switch the database to WAL mode (got {mode!r})")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
+            # state.db is small (topology, flow logs): checking every page costs little and finds a
+            # damaged file before any command trusts it.
+            check = conn.execute("PRAGMA quick_check").fetchone()
+            if check is None or str(check[0]) != "ok":
+                raise sqlite3.DatabaseError(f"database disk image is malformed (quick_check: {check!r})")
             self._init_schema(conn)
-        except sqlite3.Error as e:
+        except (sqlite3.Error, UnicodeDecodeError) as e:
             raise self._state_error(e) from e
         self._conn = conn
         return conn
@@ -231,24 +238,18 @@ class StateStore:
                 )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            rollback_quietly(conn)
             raise
 
-    def _state_error(self, e: sqlite3.Error) -> StateError:
+    def _state_error(self, e: BaseException) -> StateError:
         text = str(e)
         if "locked" in text or "busy" in text:
-            return StateError(
+            return StateLockedError(
                 f"{self.path}: the database is locked by another process and stayed locked for "
                 f"{self.timeout_s:g} s ({text}); retry when the other vpcflow command has finished"
             )
-        if isinstance(e, sqlite3.DatabaseError) and (
-            "not a database" in text or "malformed" in text or "corrupt" in text
-        ):
-            return StateError(
-                f"{self.path}: the database file is corrupt ({text}); nothing was changed. Restore it from a "
-                "backup or move it away to start a fresh account"
-            )
-        return StateError(f"{self.path}: database error: {text}")
+        return storage_error(self.path, e, "Restore it from a backup or move the data directory away to start "
+                                           "a fresh account")
 
     def close(self) -> None:
         if self._conn is not None:
@@ -271,16 +272,16 @@ class StateStore:
             raise self._state_error(e) from e
         try:
             yield StateTxn(conn)
-        except sqlite3.Error as e:
-            conn.execute("ROLLBACK")
+        except (sqlite3.Error, UnicodeDecodeError) as e:
+            rollback_quietly(conn)
             raise self._state_error(e) from e
         except BaseException:
-            conn.execute("ROLLBACK")
+            rollback_quietly(conn)
             raise
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as e:
-            conn.execute("ROLLBACK")
+            rollback_quietly(conn)
             raise self._state_error(e) from e
 
     # -- public API for other layers ------------------------------------------------------

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from vpcflow.codecs import cloudwatch as cw
 from vpcflow.codecs.text import render_lines
-from vpcflow.core.errors import ConfigError, DeliveryFailedError, DeliveryRetryableError
+from vpcflow.core.errors import ConfigError, DeliveryFailedError, DeliveryRetryableError, StateError
 from vpcflow.dataplane.sinks.base import (
     RATE_LIMITED,
     DeliveryReceipt,
@@ -138,11 +138,6 @@ class CloudWatchSinkBase(DeliveryStatusMixin):
                 receipts += self._flush_flow_log(self._flow_logs[fid])
         return receipts
 
-    def close(self) -> None:
-        if not self._closed:
-            self.flush(None)
-            self._closed = True
-
     def abandon(self) -> None:
         """Stop without delivering what is buffered (the pipeline flushes at every write, so this is
         empty unless a flush failed midway); a re-run delivers it, its checkpoints skip what landed."""
@@ -201,13 +196,20 @@ class CloudWatchSinkBase(DeliveryStatusMixin):
             done = self._checkpoint(run_key, group, stream)
             fid = run_key.rsplit("/", 1)[-1]
             if self.spool is not None:
-                for item in self.spool.items(fid):
-                    m = item.meta
-                    if m.get("kind") == self.sink_name and m.get("run_key") == run_key and \
-                            m.get("group") == group and m.get("stream") == stream:
-                        done = max(done, int(m["seq_to"]))
+                # Spooled batches count as taken over only while they follow on without a gap: after
+                # a missing item (deleted, or never written) this run re-derives everything from the gap.
+                for m in sorted((i.meta for i in self.spool.items(fid) if self._same_stream(i.meta, run_key, group,
+                                                                                          stream)),
+                                key=lambda m: int(m["seq_from"])):
+                    if int(m["seq_from"]) > done:
+                        break
+                    done = max(done, int(m["seq_to"]))
             self._ckpt[key] = done
         return self._ckpt[key]
+
+    def _same_stream(self, m: dict[str, object], run_key: str, group: str, stream: str) -> bool:
+        return m.get("kind") == self.sink_name and m.get("run_key") == run_key and m.get("group") == group \
+            and m.get("stream") == stream
 
     def _check_access(self, fl: FlowLog, group: str) -> bool:
         """Authorize (once per flush per flow log); returns whether the group must be created."""
@@ -273,29 +275,69 @@ class CloudWatchSinkBase(DeliveryStatusMixin):
         return DeliveryReceipt(fid, dest, len(ts), size, "spooled")
 
     def _redeliver(self, fid: str) -> list[DeliveryReceipt]:
+        """Deliver the flow log's spool in sequence order, stream by stream, from each checkpoint on."""
         if self.spool is None or not self._spooled(fid):
             return []
         fl = self._flow_logs[fid]
         receipts: list[DeliveryReceipt] = []
-        for item in self.spool.items(fid):
+        done: dict[tuple[str, str, str], int] = {}
+        blocked: set[tuple[str, str, str]] = set()
+        items = [i for i in self.spool.items(fid) if i.meta.get("kind") == self.sink_name]
+        items.sort(key=lambda i: (str(i.meta["run_key"]), str(i.meta["group"]), str(i.meta["stream"]),
+                                  int(i.meta["seq_from"])))
+        for item in items:
             m = item.meta
-            if m.get("kind") != self.sink_name:
+            key = (str(m["run_key"]), str(m["group"]), str(m["stream"]))
+            if key in blocked:
                 continue
-            run_key, group, stream = str(m["run_key"]), str(m["group"]), str(m["stream"])
             seq_from, seq_to = int(m["seq_from"]), int(m["seq_to"])
-            if self._checkpoint(run_key, group, stream) < seq_to:
+            if key not in done:
+                done[key] = self._checkpoint(*key)
+            if seq_from > done[key]:
+                blocked.add(key)
+                self._gap(fid, key, done[key], seq_from)
+                continue
+            if done[key] < seq_to:
                 ts, msgs = decode_events(self.spool.payload(item))
+                skip = done[key] - seq_from  # overlapping items: only what the stream lacks
+                ts, msgs = ts[skip:], msgs.slice(skip)
                 try:
-                    create = self._check_access(fl, group)
-                    self._ensure_stream(group, stream, create)
-                    self._put_batch(run_key, group, stream, ts, msgs, seq_from, seq_to)
+                    create = self._check_access(fl, key[1])
+                    self._ensure_stream(key[1], key[2], create)
+                    self._put_batch(key[0], key[1], key[2], ts, msgs, done[key], seq_to)
                 except (DeliveryFailedError, DeliveryRetryableError) as e:
                     self._authorized.discard(fid)
                     self._set_status(fid, "FAILED", getattr(e, "aws_message", RATE_LIMITED))
                     return receipts
-                receipts.append(DeliveryReceipt(fid, f"{group}:{stream}", len(ts), int(cw.event_sizes(msgs).sum()),
+                done[key] = seq_to
+                if key in self._ckpt:  # this run's flushes must not deliver the same range again
+                    self._ckpt[key] = max(self._ckpt[key], seq_to)
+                receipts.append(DeliveryReceipt(fid, f"{key[1]}:{key[2]}", len(ts), int(cw.event_sizes(msgs).sum()),
                                                 "redelivered"))
             self.spool.remove(item)
             fault_point("spool.after_redeliver")
-        self._set_status(fid, "SUCCESS", None, force=True)
+        if not blocked:
+            self._set_status(fid, "SUCCESS", None, force=True)
         return receipts
+
+    def _gap(self, fid: str, key: tuple[str, str, str], have: int, next_from: int) -> None:
+        """Events ``have..next_from`` of a spooled stream are in no spool item (one was deleted).
+
+        This run re-derives them when it is the run that spooled them (same identity: its flush
+        starts the stream again at the gap); another run's gap cannot be filled here."""
+        if key[0].startswith(f"{self.run_id}/"):
+            return
+        raise StateError(
+            f"the spool of flow log {fid} lacks events {have}..{next_from - 1} of {key[1]}:{key[2]} for run "
+            f"{key[0].split('/', 1)[0]} (a spool item was deleted); run that run's config again to re-derive "
+            f"them, or delete its remaining items under {self.spool.root / fid} to give them up"
+        )
+
+    def close(self) -> None:
+        if not self._closed:
+            self.flush(None)
+            # Batches this flush had to queue behind a re-derived gap: deliver them now, not next run.
+            for fid in sorted(self._flow_logs):
+                if self._state.get(fid) != "FAILED":
+                    self._redeliver(fid)
+            self._closed = True

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from vpcflow.core.errors import DeliveryRetryableError, StateError
+from vpcflow.core.errors import DeliveryRetryableError, StateLockedError
 from vpcflow.dataplane.sinks.cwl_common import CloudWatchSinkBase
 from vpcflow.storage.logstore import LogStore, ResourceAlreadyExistsError, ResourceNotFoundError
 
@@ -63,7 +63,8 @@ class EmbeddedLogsSink(CloudWatchSinkBase):
             # which re-authorizes (CreateLogGroup) and re-creates them.
             self.forget(group)
             raise DeliveryRetryableError(e.message, sink=self.sink_name, destination=f"{group}:{stream}") from e
-        except StateError as e:  # the log store is locked by another process for too long
+        except StateLockedError as e:  # locked by another process for too long: transient
+            # Any other StateError (corrupt, disk full, read-only) stops the run: never spool past it.
             raise DeliveryRetryableError(str(e), sink=self.sink_name, destination=f"{group}:{stream}") from e
 
     def _checkpoint(self, run_key: str, group: str, stream: str) -> int:

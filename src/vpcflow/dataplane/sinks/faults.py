@@ -17,6 +17,10 @@ Named points: in the sinks ``s3.before_upload``, ``s3.after_upload``, ``cwl.befo
 ``cwl.after_batch``, ``cwl.after_put_before_checkpoint``, ``spool.after_write``,
 ``spool.after_redeliver``, ``status.before_callback``; in the pipeline ``pipeline.after_batch`` (a
 batch of packets evaluated) and ``pipeline.after_flush`` (closed windows handed to every sink).
+
+``VPCFLOW_FAULT_HOLD=name:count:DIR`` pauses instead of dying (tests of concurrent runs): the
+``count``-th time ``name`` is reached the process writes ``DIR/held`` (its pid) and waits until
+``DIR/release`` exists (at most ``HOLD_LIMIT_S``, then it goes on).
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from pathlib import Path
 ENV_VAR = "VPCFLOW_FAULT_POINT"
 MARKER_VAR = "VPCFLOW_FAULT_MARKER"
 MAX_WAIT_S = 300.0
+HOLD_VAR = "VPCFLOW_FAULT_HOLD"
 EXIT_CODE = 137
+HOLD_LIMIT_S = 300.0
 
 _hits: dict[str, int] = {}
 
@@ -58,6 +64,7 @@ def _act(name: str, action: str) -> None:
 
 def fault_point(name: str) -> None:
     """Act here if ``VPCFLOW_FAULT_POINT`` names this point and its count is reached (exactly then)."""
+    _hold(name)
     spec = os.environ.get(ENV_VAR)
     if not spec:
         return
@@ -73,6 +80,24 @@ def fault_point(name: str) -> None:
         if _hits[name] == n:
             # Signals and errors act once: the run then stops (or the test's handler decides).
             _act(name, action)
+
+
+def _hold(name: str) -> None:
+    spec = os.environ.get(HOLD_VAR)
+    if not spec:
+        return
+    point, count, folder = [*spec.split(":", 2), "", ""][:3]
+    if point != name or not folder:
+        return
+    key = f"hold:{name}"
+    _hits[key] = _hits.get(key, 0) + 1
+    if _hits[key] != int(count or "1"):
+        return
+    where = Path(folder)
+    (where / "held").write_text(str(os.getpid()))
+    deadline = time.monotonic() + HOLD_LIMIT_S
+    while not (where / "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def reset() -> None:

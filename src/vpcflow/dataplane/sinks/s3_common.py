@@ -59,7 +59,8 @@ class S3Object:
 
 
 def render_objects(
-    flow_log: FlowLog, records: pa.Table, period_start_s: int, *, max_object_bytes: int, compresslevel: int = 6
+    flow_log: FlowLog, records: pa.Table, period_start_s: int, *, max_object_bytes: int, compresslevel: int = 6,
+    run_id: str = "",
 ) -> list[S3Object]:
     """The object(s) of one flow log's 5-minute group, split into parts that fit the size limit."""
     bucket = flow_log.s3_bucket
@@ -92,7 +93,7 @@ def render_objects(
         key = s3keys.object_key(
             flow_log.s3_prefix, flow_log.account_id, flow_log.region, flow_log.flow_log_id, period_start_s, data,
             hive=bool(opts and opts.hive_compatible_partitions), per_hour=bool(opts and opts.per_hour_partition),
-            parquet=parquet,
+            parquet=parquet, salt=run_id,
         )
         out.append(S3Object(bucket, key, data, PARQUET_CONTENT_TYPE if parquet else TEXT_CONTENT_TYPE, t.num_rows))
     return out
@@ -115,8 +116,10 @@ class S3ObjectSink(DeliveryStatusMixin):
         sleep: Callable[[float], None] = time.sleep,
         workers: int | None = None,
         retry_after_s: float = 0.0,
+        run_id: str = "",
     ) -> None:
         self.retry_after_s = retry_after_s
+        self.run_id = run_id  # salts object names: another run's records are another delivery
         self.workers = workers if workers is not None else min(4, os.cpu_count() or 1)
         self.spool = spool
         self.status = status
@@ -209,7 +212,7 @@ class S3ObjectSink(DeliveryStatusMixin):
 
         def render(g: tuple[pa.Table, int]) -> list[S3Object]:
             return render_objects(fl, g[0], g[1], max_object_bytes=self.max_object_bytes,
-                                  compresslevel=self.compresslevel)
+                                  compresslevel=self.compresslevel, run_id=self.run_id)
 
         # gzip and Parquet encoding release the GIL: encode the period groups side by side; map()
         # keeps their order, so delivery order (and every byte) is the same as sequentially.

@@ -1,0 +1,104 @@
+"""A run's identity: one digest over everything that determines the records a run delivers.
+
+Delivery is exactly-once *per identity* (docs/delivery.md "Run identity"): CloudWatch checkpoints
+are kept per (identity, flow log, stream) and S3 object names hash the identity with the object's
+bytes. So the identity must change whenever the records could change, and must not change when
+they cannot:
+
+* the topology, as the canonical document of the loaded network (``topology_to_document``), not
+  the file's text, so comments and key order do not matter, and without its buckets, log groups and
+  IAM (they decide whether delivery is allowed, never what the records say: fixing a role after a
+  failed delivery must let the spooled records go out, not deliver a second copy);
+* not the set of flow logs: a flow log's records depend on the inputs and on its own definition only,
+  which never changes under its id (AWS has no ModifyFlowLogs), and the id is part of every key the
+  identity is used in (CloudWatch checkpoints ``<identity>/<flow-log-id>``, S3 file names). So a
+  flow log added to a config gets its records delivered without re-delivering the others', and the
+  same inputs give the same identity in every data directory;
+* every source, in order: its kind, the SHA-256 of the file's bytes for captures (streamed in
+  1 MiB chunks), the canonical parsed document for scenarios, and every option that changes what
+  the source yields (seed, duration, interface, interface map, skip-bad, reorder window, limits);
+* the aggregation options.
+
+Where the files are (paths), where records go (``output``, ``delivery`` endpoints, the data
+directory), who creates the flow logs (``principal``) and how the config file is written
+(comments, key order, flow-style or block-style YAML) are not part of it. A live interface never
+yields the same traffic twice: a run with a ``live:`` source gets a fresh identity every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from vpcflow.core.errors import ConfigError
+from vpcflow.model.safe_yaml import load_yaml
+from vpcflow.model.topology.document import topology_to_document
+from vpcflow.model.topology.model import Topology
+from vpcflow.runtime.run_config import RunConfig, SourceSpec
+
+#: Bumped when what goes into the identity changes (every identity changes with it).
+SCHEME = "vpcflow-run-identity/2"
+CHUNK = 1 << 20
+#: Topology sections that only govern delivery (authorization, destinations), never record content.
+_DELIVERY_ONLY = frozenset({"s3_buckets", "log_groups", "iam"})
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's content, read in chunks (captures can be many GB)."""
+    h = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(CHUNK):
+                h.update(chunk)
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror or e}", location=str(path)) from e
+    return h.hexdigest()
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _scenario_content(spec: SourceSpec) -> Any:
+    # The scenario was already loaded (and validated, bounded) by the source; here only its meaning
+    # matters, so an edited comment or a reformatted file keeps the identity.
+    if spec.document is not None:  # given in-line (run_config_from_dict)
+        return spec.document
+    try:
+        return load_yaml(spec.path.read_text(encoding="utf-8"), source=str(spec.path))
+    except (OSError, UnicodeDecodeError, ConfigError):
+        return {"sha256": file_sha256(spec.path)}
+
+
+def _source(spec: SourceSpec, skip_bad: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "kind": spec.kind, "interface": spec.interface, "interface_map": dict(sorted(spec.interface_map.items())),
+        "skip_bad": spec.skip_bad or skip_bad, "seed": spec.seed, "duration_s": spec.duration_s,
+        "reorder_window_s": spec.reorder_window_s, "max_packets": spec.max_packets, "snaplen": spec.snaplen,
+    }
+    if spec.kind == "live":
+        out["nonce"] = uuid.uuid4().hex  # live traffic never repeats: every run is new
+    elif spec.kind == "scenario":
+        out["scenario"] = _scenario_content(spec)
+    else:
+        out["sha256"] = file_sha256(spec.path)
+    return out
+
+
+def identity_document(cfg: RunConfig, topology: Topology, *, skip_bad: bool = False) -> dict[str, Any]:
+    """The canonical description the identity hashes (exposed for tests and debugging)."""
+    return {
+        "scheme": SCHEME,
+        "topology": {k: v for k, v in topology_to_document(topology).items() if k not in _DELIVERY_ONLY},
+        "sources": [_source(s, skip_bad) for s in cfg.sources],
+        "aggregation": {"skipdata_capacity": cfg.skipdata_capacity, "nodata": cfg.nodata},
+    }
+
+
+def run_identity(cfg: RunConfig, topology: Topology, *, skip_bad: bool = False) -> str:
+    """16 hex digits naming the run's inputs (checkpoint keys, spool item ids, salt of S3 object names)."""
+    doc = identity_document(cfg, topology, skip_bad=skip_bad)
+    return hashlib.sha256(_canonical(doc).encode()).hexdigest()[:16]
