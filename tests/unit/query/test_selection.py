@@ -259,3 +259,6 @@ def test_named_report_matches_a_python_computation(files: list[Path], name: str)
         else:  # record listings: each record once
             got[key] = [got.get(key, [0])[0] + 1]
     assert got == _expected(name)
+    if values and values[0] == "bytes":  # the "top" reports rank by bytes, largest first (AWS's queries)
+        ranked = [int(r["bytes"]) for r in rows]
+        assert ranked == sorted(ranked, reverse=True), f"{name} is not ranked by bytes"
