@@ -60,6 +60,11 @@ PCAPNG_EPB = 6
 
 Columns = dict[str, np.ndarray]
 
+#: A packet row's columns in the order the native encoder takes them (the capture writer); readers add
+#: ``iface``.
+ROW_COLUMNS = ("ts_ns", "ip_version", "src_hi", "src_lo", "dst_hi", "dst_lo", "protocol", "src_port", "dst_port",
+               "icmp_type", "icmp_code", "ip_len", "tcp_flags", "fragment")
+
 
 def _check_constants() -> None:
     ours = globals()

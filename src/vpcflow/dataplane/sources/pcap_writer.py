@@ -30,6 +30,7 @@ import numpy as np
 import vpcflow._native as _native
 from vpcflow.core.errors import VpcflowError
 from vpcflow.dataplane.packets import PACKET_DTYPES, PacketBatch
+from vpcflow.dataplane.sources._native_capture import ROW_COLUMNS
 from vpcflow.dataplane.sources._tcpseq import TcpSequencer
 
 LINKTYPE_ETHERNET = 1
@@ -100,22 +101,7 @@ def _encode_batch(
 
 
 #: the batch columns the encoder reads, in its argument order
-_ENCODED = (
-    "ts_ns",
-    "ip_version",
-    "src_hi",
-    "src_lo",
-    "dst_hi",
-    "dst_lo",
-    "protocol",
-    "src_port",
-    "dst_port",
-    "icmp_type",
-    "icmp_code",
-    "ip_len",
-    "tcp_flags",
-    "fragment",
-)
+_ENCODED = ROW_COLUMNS
 
 
 class PcapWriter:

@@ -260,20 +260,4 @@ class PcapngSource(CaptureReader):
             return -1
 
 
-_COLS = (
-    "ts_ns",
-    "ip_version",
-    "src_hi",
-    "src_lo",
-    "dst_hi",
-    "dst_lo",
-    "protocol",
-    "src_port",
-    "dst_port",
-    "icmp_type",
-    "icmp_code",
-    "ip_len",
-    "tcp_flags",
-    "fragment",
-    "iface",
-)
+_COLS = (*K.ROW_COLUMNS, "iface")
