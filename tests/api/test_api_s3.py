@@ -151,7 +151,11 @@ def test_aws_cli_s3_ls_cp_sync(ep: Endpoint, tmp_path: Path) -> None:
     src = tmp_path / "src"
     (src / "2026" / "12").mkdir(parents=True)
     for i in range(3):
-        (src / "2026" / "12" / f"part-{i}.log").write_text(f"record {i}\n" * 100)
+        part = src / "2026" / "12" / f"part-{i}.log"
+        part.write_text(f"record {i}\n" * 100)
+        # S3's LastModified has whole seconds (as AWS's); a file written in the same second as its upload
+        # would look newer than its object to `aws s3 sync`. Files older than the upload: what sync sees.
+        os.utime(part, (1_700_000_000, 1_700_000_000))
     done = _aws(ep, "s3", "sync", str(src), f"s3://{BUCKET}/synced/")
     assert done.returncode == 0, done.stderr
     listed = _aws(ep, "s3", "ls", "--recursive", f"s3://{BUCKET}/synced/")
