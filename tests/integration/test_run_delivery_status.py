@@ -65,7 +65,8 @@ def _status(data: Path) -> dict[str, tuple[str, str | None]]:
 
 
 def _spooled(data: Path) -> int:
-    return len(list(DataDir.resolve(data).spool.rglob("*.meta.json")))
+    spool = DataDir.resolve(data).spool
+    return len(list(spool.rglob("*.spool"))) + len(list(spool.rglob("*.meta.json")))  # items, either format
 
 
 def _norm(data: Path) -> dict[str, str]:

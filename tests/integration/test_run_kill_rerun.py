@@ -65,7 +65,8 @@ def _snapshot(data: Path) -> dict[str, object]:
 
     objects = {
         norm(p.relative_to(dd.s3_root).as_posix()): p.read_bytes()
-        for p in dd.s3_root.rglob("*") if p.is_file() and ".vpcflow-meta" not in p.parts
+        for p in dd.s3_root.rglob("*")
+        if p.is_file() and ".vpcflow-meta" not in p.parts and ".vpcflow-tmp" not in p.parts  # a killed write's temp
     }
     events: dict[str, list[tuple[int, str]]] = {}
     store = LogStore(dd.logs_path)

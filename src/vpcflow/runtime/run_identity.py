@@ -73,10 +73,13 @@ def _scenario_content(spec: SourceSpec) -> Any:
         return {"sha256": file_sha256(spec.path)}
 
 
-def _source(spec: SourceSpec, skip_bad: bool) -> dict[str, Any]:
+def _source(spec: SourceSpec) -> dict[str, Any]:
+    # ``skip_bad`` is not part of it: a run without it stops at the first bad record, and every group it
+    # delivered before is exactly what the run with it delivers too (the README's recipe: an error, then
+    # the same run with --skip-bad, must deliver nothing twice; issue 13 item 3).
     out: dict[str, Any] = {
         "kind": spec.kind, "interface": spec.interface, "interface_map": dict(sorted(spec.interface_map.items())),
-        "skip_bad": spec.skip_bad or skip_bad, "seed": spec.seed, "duration_s": spec.duration_s,
+        "seed": spec.seed, "duration_s": spec.duration_s,
         "reorder_window_s": spec.reorder_window_s, "max_packets": spec.max_packets, "snaplen": spec.snaplen,
     }
     if spec.kind == "live":
@@ -93,7 +96,7 @@ def identity_document(cfg: RunConfig, topology: Topology, *, skip_bad: bool = Fa
     return {
         "scheme": SCHEME,
         "topology": {k: v for k, v in topology_to_document(topology).items() if k not in _DELIVERY_ONLY},
-        "sources": [_source(s, skip_bad) for s in cfg.sources],
+        "sources": [_source(s) for s in cfg.sources],
         "aggregation": {"skipdata_capacity": cfg.skipdata_capacity, "nodata": cfg.nodata},
     }
 
