@@ -6,7 +6,6 @@ streams with ``start x 1000`` timestamps; both read back through the readers unc
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+from moto_endpoint import moto_endpoint
 
 from vpcflow.codecs import s3keys
 from vpcflow.codecs.records import record_table
@@ -27,26 +27,13 @@ from vpcflow.model.flowlog import DestinationOptions, FlowLog
 from vpcflow.query.readers import read_all, read_cloudwatch, read_s3
 
 boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
 
 CREATED = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def endpoint() -> Iterator[str]:
-    port = _free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    yield from moto_endpoint()
 
 
 def _client(service: str, endpoint: str) -> Any:

@@ -7,7 +7,6 @@ event the embedded store gets from the same inputs, and a re-run must deliver no
 
 from __future__ import annotations
 
-import socket
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -16,30 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto_endpoint import moto_endpoint
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from run_kit import GROUP, cwl_events, run_cli, write_config, write_scenario
 
 boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    port = _free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    yield from moto_endpoint()
 
 
 def _remote_events(endpoint: str) -> Counter[tuple[str, int, str]]:
