@@ -28,13 +28,14 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ENV_VAR = "VPCFLOW_FAULT_POINT"
 MARKER_VAR = "VPCFLOW_FAULT_MARKER"
-MAX_WAIT_S = 300.0
 HOLD_VAR = "VPCFLOW_FAULT_HOLD"
 EXIT_CODE = 137
+#: The longest a paused run waits for its test (``wait`` and ``VPCFLOW_FAULT_HOLD``), then it goes on.
 HOLD_LIMIT_S = 300.0
 
 _hits: dict[str, int] = {}
@@ -55,9 +56,7 @@ def _act(name: str, action: str) -> None:
     if action == "wait":
         marker = Path(os.environ[MARKER_VAR])
         marker.write_text(f"{os.getpid()} {name}\n")
-        deadline = time.monotonic() + MAX_WAIT_S
-        while marker.exists() and time.monotonic() < deadline:
-            time.sleep(0.005)
+        _pause_until(lambda: not marker.exists())
         return
     raise ValueError(f"{ENV_VAR}: unknown action {action!r} for {name} (kill, SIGINT, SIGTERM, error or wait)")
 
@@ -95,9 +94,14 @@ def _hold(name: str) -> None:
         return
     where = Path(folder)
     (where / "held").write_text(str(os.getpid()))
+    _pause_until((where / "release").exists)
+
+
+def _pause_until(released: Callable[[], bool]) -> None:
+    """Wait here until ``released()`` (a test's signal to go on), at most ``HOLD_LIMIT_S``."""
     deadline = time.monotonic() + HOLD_LIMIT_S
-    while not (where / "release").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while not released() and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def reset() -> None:
