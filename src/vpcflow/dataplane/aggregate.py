@@ -54,6 +54,15 @@ DEFAULT_SKIPDATA_CAPACITY = 1_000_000
 class AggregateOptions:
     skipdata_capacity: int = DEFAULT_SKIPDATA_CAPACITY  # records per ENI per window
     nodata: bool = True  # emit NODATA records for idle covered ENIs
+    #: Only these ENIs get records (traffic and NODATA); None: every covered ENI. An agent sets its
+    #: OWNED ENIs, so agents sharing a destination never contradict each other (issue 12).
+    enis: frozenset[str] | None = None
+    #: NODATA from the window holding this second on, even when no packet came (an agent's segment
+    #: of wall-clock time); None: from the window of the run's first packet.
+    start_s: int | None = None
+    #: At the end of the run, NODATA up to this second (exclusive) even when the last packet came
+    #: earlier; None: up to the window of the last packet.
+    end_s: int | None = None
 
 
 @dataclass(slots=True)
@@ -139,7 +148,9 @@ class FlowLogAggregator(RecordTableBuilder):
         self._active: set[int] = set()  # eni << 34 | window start, with any traffic (NODATA test)
         self._next_window: dict[int, int] = {}  # NODATA bookkeeping: interval -> next window start to check
         self._covered_list: npt.NDArray[np.int64] | None = None
-        self.run_start_s: int | None = None
+        self.run_start_s: int | None = options.start_s
+        if options.start_s is not None:
+            self.note_time(options.start_s)
 
     # -- coverage -------------------------------------------------------------------------------
     def _sync_enis(self) -> None:
@@ -151,16 +162,18 @@ class FlowLogAggregator(RecordTableBuilder):
         cov[:old] = self._covered
         itv = np.zeros(n, dtype=np.int64)
         itv[:old] = self._interval
+        owned = self.options.enis
         for i in range(old, n):
-            cov[i] = covers(self.flow_log, self.enis.models[i])
+            cov[i] = covers(self.flow_log, self.enis.models[i]) and (owned is None or self.enis.ids[i] in owned)
             itv[i] = self.enis.interval_for(i, self.flow_log)
         self._covered, self._interval = cov, itv
 
     def covered_indexes(self) -> list[int]:
         """Every ENI of the topology this flow log covers (registered in the ENI table)."""
         out = []
+        owned = self.options.enis
         for eni in self.enis.topology.network_interfaces:
-            if covers(self.flow_log, eni):
+            if covers(self.flow_log, eni) and (owned is None or eni.network_interface_id in owned):
                 out.append(self.enis.index(eni.network_interface_id))
         return out
 
@@ -255,6 +268,8 @@ class FlowLogAggregator(RecordTableBuilder):
             last_seen = self._last_s if watermark_s is None else watermark_s
             # Windows entirely closed; at the end of the run, up to the window of the last packet.
             stop = (last_seen - last_seen % itv + itv) if watermark_s is None else (watermark_s - watermark_s % itv)
+            if watermark_s is None and self.options.end_s is not None:
+                stop = max(stop, -(-self.options.end_s // itv) * itv)
             if stop <= start:
                 continue
             windows = np.arange(start, stop, itv, dtype=np.int64)

@@ -317,3 +317,29 @@ def test_native_add_equals_numpy_oracle(events, traffic_type, fmt_i, cuts, inter
         return sorted(lines([out[0]])), sorted(map(str, out[0].rejects.to_pylist()))
 
     assert run_with(Aggregator) == run_with(ReferenceAggregator)
+
+
+# -- an agent's options (issue 12): records for OWNED ENIs only, NODATA over a wall-clock span ----------
+
+def test_owned_enis_only_get_records_traffic_and_nodata():
+    # Traffic observed at ENI1 (ingress) and ENI2 (egress); the agent owns ENI2 only: ENI1's traffic
+    # and ENI3's NODATA belong to other agents, so this one writes neither.
+    rows = [tcp(T0 + 10, S, C, 1, 2, 2)]
+    opts = AggregateOptions(enis=frozenset({ENI2}))
+    _, out = run(rows, [dict(packet=0, eni=0, dir=1), dict(packet=0, eni=1, dir=0)],
+                 flow_log(fmt="${interface-id} ${packets} ${log-status}"), options=opts)
+    assert lines(out) == [f"{ENI2} 1 OK"]
+
+
+def test_owned_eni_without_traffic_gets_nodata_only_for_itself():
+    rows = [tcp(T0 + 10, S, C, 1, 2, 2)]
+    opts = AggregateOptions(enis=frozenset({ENI3}))
+    _, out = run(rows, [dict(packet=0, eni=0, dir=1)], flow_log(fmt="${interface-id} ${start} ${log-status}"),
+                 options=opts)
+    assert lines(out) == [f"{ENI3} {T0} NODATA"]
+
+
+def test_span_gives_nodata_for_every_window_even_without_packets():
+    opts = AggregateOptions(enis=frozenset({ENI3}), start_s=T0, end_s=T0 + 180)
+    agg = Aggregator([flow_log(fmt="${interface-id} ${start} ${log-status}")], topology(), opts)
+    assert lines(agg.finish()) == [f"{ENI3} {T0 + 60 * i} NODATA" for i in range(3)]

@@ -22,7 +22,7 @@ from typing import Any
 
 from vpcflow.core.errors import ConfigError
 
-__all__ = ["KINDS", "import_aws", "import_aws_with_notes"]
+__all__ = ["KINDS", "import_aws", "import_aws_answers", "import_aws_with_notes"]
 
 #: top-level key of each describe-* output -> the command that prints it
 KINDS: dict[str, str] = {
@@ -60,7 +60,7 @@ def _files(paths: Iterable[Path]) -> list[Path]:
 
 def _read(paths: Iterable[Path]) -> dict[str, list[dict[str, Any]]]:
     """Items per kind, merged across files (an item seen twice, e.g. in two pages, is kept once)."""
-    items: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in KINDS}
+    docs: list[tuple[str, Any]] = []
     for path in _files(paths):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -70,25 +70,40 @@ def _read(paths: Iterable[Path]) -> dict[str, list[dict[str, Any]]]:
             raise ConfigError("invalid JSON: nested too deep", location=str(path)) from None
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"cannot read: {e}", location=str(path)) from e
+        docs.append((str(path), data))
+    return _collect(docs)
+
+
+def _collect(docs: Iterable[tuple[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Items per kind from (where, describe-* answer) pairs; an item seen twice is kept once."""
+    items: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in KINDS}
+    for where, data in docs:
         if not isinstance(data, dict):
-            raise ConfigError("expected the JSON object an `aws ec2 describe-*` command prints", location=str(path))
+            raise ConfigError("expected the JSON object an `aws ec2 describe-*` command prints", location=where)
         keys = [k for k in data if k not in _IGNORED_KEYS]
         known = [k for k in keys if k in KINDS]
         if not known:
             raise ConfigError(
                 f"cannot tell which describe-* output this is (top-level keys: {', '.join(keys) or 'none'}; "
                 f"expected one of {', '.join(KINDS)})",
-                location=str(path),
+                location=where,
             )
         for kind in known:
             value = data[kind]
             if not isinstance(value, list):
-                raise ConfigError(f"{kind} must be a list", location=str(path))
+                raise ConfigError(f"{kind} must be a list", location=where)
             for i, item in enumerate(value):
                 if not isinstance(item, dict):
-                    raise ConfigError(f"{kind}[{i}] must be an object", location=str(path))
+                    raise ConfigError(f"{kind}[{i}] must be an object", location=where)
                 items[kind][_item_id(kind, item, i)] = item
     return {k: list(v.values()) for k, v in items.items()}
+
+
+def import_aws_answers(answers: Iterable[tuple[str, Any]], *, region: str | None = None
+                       ) -> tuple[dict[str, Any], list[str]]:
+    """Like :func:`import_aws_with_notes`, from answers already parsed (boto3's ``describe_*`` results,
+    each with a name for messages, e.g. the operation): how an agent builds its network."""
+    return _Importer(_collect(answers), region).run()
 
 
 _ID_KEYS = {
