@@ -1,0 +1,212 @@
+"""Where an agent's packets come from, and how they are cut into wall-clock segments.
+
+A *feed* per capture (a live device, or a directory of rotating capture files) runs in its own
+thread and puts ``PacketBatch``es on a queue. For each segment ``[start, end)`` the runner makes a
+``SegmentSource`` per feed: it first replays what the journal already holds for that segment (a
+restart), then takes batches from the queue, appends each to the journal *before* handing it on,
+and ends once the wall clock passes ``end`` + ``GRACE_S`` (packets the kernel stamped before ``end``
+have then been read). Packets stamped at or after ``end`` are carried into the next segment.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vpcflow.agent.journal import JournalWriter, journal_files, read_journal_file
+from vpcflow.dataplane.packets import PacketBatch
+
+#: after a segment's end, how long packets stamped before it may still be on their way (ring block
+#: timeout 50 ms, the live source's flush interval, the queue)
+GRACE_S = 2.0
+NS = 1_000_000_000
+
+
+class Feed:
+    """A capture running in a thread; ``name`` is used in journal file names."""
+
+    def __init__(self, name: str, interfaces: tuple[str, ...]) -> None:
+        self.name = name
+        self.interfaces = interfaces
+        self.queue: queue.Queue[PacketBatch | BaseException] = queue.Queue(maxsize=256)
+        self.carry: list[PacketBatch] = []
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._guarded, name=f"vpcflow-agent-{self.name}", daemon=True)
+        self.thread.start()
+
+    def _guarded(self) -> None:
+        try:
+            self.produce()
+        except BaseException as e:  # handed to the segment source, which re-raises it
+            self.queue.put(e)
+
+    def produce(self) -> None:
+        raise NotImplementedError
+
+    def put(self, batch: PacketBatch) -> None:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(batch, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+
+class LiveFeed(Feed):
+    """A live device through the native ring (``dataplane/sources/live.py``), labelled with its ENI."""
+
+    def __init__(self, device: str, eni: str) -> None:
+        super().__init__(device, (eni,))
+        from vpcflow.dataplane.sources.live import LiveConfig, LiveSource
+
+        self.source = LiveSource(LiveConfig(device, interface=eni, flush_s=0.25))
+        self.source.stop_requested = self.stop.is_set
+
+    def start(self) -> None:
+        self.source.open()  # errors (no device, no permission) now, in the caller's thread
+        super().start()
+
+    def produce(self) -> None:
+        for batch in self.source.batches():
+            self.put(batch)
+
+
+class FollowFeed(Feed):
+    """A directory of rotating capture files (pcap, pcapng, gzip), read in name order.
+
+    A file is read once it is complete: a newer file exists beside it, or it has not changed for
+    ``settle_s``. Progress (files done, packets of the file being read) lives in ``progress``, a
+    callable pair the runner backs with the state directory, updated only after the packets were
+    journaled, so a restart neither skips nor repeats a packet.
+    """
+
+    def __init__(self, directory: Path, eni: str, settle_s: float, done: Callable[[], dict[str, int]]) -> None:
+        super().__init__("follow", (eni,))
+        self.directory, self.eni, self.settle_s, self.done = directory, eni, settle_s, done
+
+    def _complete(self) -> list[Path]:
+        files = sorted(p for p in self.directory.iterdir() if p.is_file() and not p.name.startswith("."))
+        out = []
+        for i, p in enumerate(files):
+            if i + 1 < len(files) or time.time() - p.stat().st_mtime >= self.settle_s:
+                out.append(p)
+        return out
+
+    def produce(self) -> None:
+        from vpcflow.dataplane.sources.capture import CaptureSource
+        from vpcflow.dataplane.sources.pcap import CaptureConfig
+
+        seen = dict(self.done())
+        while not self.stop.is_set():
+            for path in self._complete():
+                if seen.get(path.name) == -1:
+                    continue
+                skip = seen.get(path.name, 0)
+                for batch in CaptureSource(CaptureConfig(str(path), interface=self.eni)).batches():
+                    if skip >= len(batch):
+                        skip -= len(batch)
+                        continue
+                    if skip:
+                        batch, skip = batch.take(np.arange(skip, len(batch))), 0
+                    self.put(_Tagged.tag(batch, path.name))
+                    if self.stop.is_set():
+                        return
+                self.put(_Tagged.tag(PacketBatch.empty(self.interfaces), path.name, last=True))
+                seen[path.name] = -1
+            self.stop.wait(0.5)
+
+
+class _Tagged:
+    """Which followed file a batch came from (for progress), kept beside the batch."""
+
+    origin: dict[int, tuple[str, bool]] = {}
+
+    @classmethod
+    def tag(cls, batch: PacketBatch, name: str, last: bool = False) -> PacketBatch:
+        cls.origin[id(batch)] = (name, last)
+        return batch
+
+    @classmethod
+    def pop(cls, batch: PacketBatch) -> tuple[str, bool] | None:
+        return cls.origin.pop(id(batch), None)
+
+
+class SegmentSource:
+    """One feed's packets of one segment (see the module docstring)."""
+
+    def __init__(self, feed: Feed, folder: Path, incarnation: int, end_s: int, *,
+                 stop: Callable[[], bool], clock: Callable[[], float] = time.time,
+                 journaled: Callable[[str, int, bool], None] | None = None) -> None:
+        self.feed, self.folder, self.incarnation, self.end_s = feed, folder, incarnation, end_s
+        self.stop, self.clock, self.journaled = stop, clock, journaled
+        self.interfaces = feed.interfaces
+        self._writer: JournalWriter | None = None
+
+    def replayed(self) -> Iterator[PacketBatch]:
+        for path in journal_files(self.folder, self.feed.name):
+            yield from read_journal_file(path)
+
+    def _journal(self, batch: PacketBatch) -> None:
+        if self._writer is None:
+            self._writer = JournalWriter(self.folder, f"{self.incarnation}-{self.feed.name}", self.interfaces)
+        self._writer.append(batch)
+
+    def _split(self, batch: PacketBatch) -> PacketBatch:
+        """The part of ``batch`` before the end; the rest is carried into the next segment."""
+        cut = int(np.searchsorted(batch.ts_ns, self.end_s * NS, side="left"))
+        if cut < len(batch):
+            self.feed.carry.append(batch.take(np.arange(cut, len(batch))))
+            batch = batch.take(np.arange(0, cut))
+        return batch
+
+    def _next(self) -> PacketBatch | None:
+        if self.feed.carry:
+            return self.feed.carry.pop(0)
+        try:
+            item = self.feed.queue.get(timeout=0.2)
+        except queue.Empty:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def batches(self) -> Iterator[Any]:
+        yield from self.replayed()
+        carried = len(self.feed.carry)
+        try:
+            while not self.stop():
+                if self.clock() >= self.end_s + GRACE_S and not carried and self.feed.queue.empty():
+                    return
+                from_carry = carried > 0
+                got = self._next()
+                if from_carry:
+                    carried -= 1
+                if got is None:
+                    continue
+                origin = _Tagged.pop(got)
+                part = self._split(got) if len(got) else got
+                if origin is not None and len(part) < len(got):
+                    _Tagged.tag(self.feed.carry[-1], origin[0])  # counted when the next segment journals it
+                if len(part):
+                    self._journal(part)
+                if origin is not None and self.journaled is not None:
+                    self.journaled(origin[0], len(part), origin[1])
+                if len(part):
+                    yield part
+        finally:
+            if self._writer is not None:
+                self._writer.close()

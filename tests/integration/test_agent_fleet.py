@@ -1,0 +1,113 @@
+"""`vpcflow agent` without root (issue 12 item 1): two agents, fake feeds, an in-process endpoint.
+
+Each agent owns one ENI and sees the packets of its host; both deliver to one bucket of the endpoint.
+The records are those of the owned ENIs only, no ENI-window holds NODATA and traffic, a flow log
+created while the agents run starts recording at the next segment and a deleted one stops, and a
+revoked security-group rule refuses new connections while a tracked one continues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from agent_kit import (
+    ENI_A,
+    ENI_B,
+    IP_A,
+    IP_B,
+    SG_B,
+    T0,
+    Clock,
+    by_eni_window,
+    bucket_keys,
+    bucket_lines,
+    connection,
+    create_s3_flow_log,
+    fleet_endpoint,
+    flows,
+    make_agent,
+    tcp_batch,
+    use_root_credentials,
+)
+from api_helpers import Endpoint
+
+
+@pytest.fixture
+def ep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
+    use_root_credentials(monkeypatch)
+    endpoint = fleet_endpoint(tmp_path)
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
+
+
+def one_segment(agents, clock: Clock, start: int, traffic: dict) -> None:
+    """Every agent records the segment [start, start + 60) with the packets given per agent index."""
+    segs = []
+    clock.t = start + 1
+    for i, (agent, feed) in enumerate(agents):
+        agent.refresh()
+        segs.append(agent._new_segment(agent.state.delivered_until()))
+        for rows in traffic.get(i, []):
+            feed.queue.put(tcp_batch(feed.interfaces[0], rows))
+    clock.t = start + 63
+    for (agent, _feed), seg in zip(agents, segs, strict=True):
+        assert seg.start == start
+        agent.run_segment(seg)
+
+
+def test_two_agents_record_only_their_own_enis_and_never_contradict(ep: Endpoint, tmp_path: Path) -> None:
+    create_s3_flow_log(ep)
+    clock = Clock(T0)
+    agents = [make_agent(ep, tmp_path / "a", ENI_A, clock, agent_id="host-a"),
+              make_agent(ep, tmp_path / "b", ENI_B, clock, agent_id="host-b")]
+    conn = connection(T0 + 10, IP_A, IP_B, 40000)
+    # The same packets cross A's and B's interfaces; in the second minute nothing happens.
+    one_segment(agents, clock, T0, {0: [conn], 1: [conn]})
+    one_segment(agents, clock, T0 + 60, {})
+    lines = bucket_lines(ep)
+    windows = by_eni_window(lines)
+    assert {k: sorted(set(v)) for k, v in windows.items()} == {
+        (ENI_A, T0): ["OK"], (ENI_B, T0): ["OK"], (ENI_A, T0 + 60): ["NODATA"], (ENI_B, T0 + 60): ["NODATA"]}
+    assert flows(lines) == {
+        (ENI_A, IP_A, IP_B, "40000", "80"): 4, (ENI_A, IP_B, IP_A, "80", "40000"): 2,
+        (ENI_B, IP_A, IP_B, "40000", "80"): 4, (ENI_B, IP_B, IP_A, "80", "40000"): 2}
+    # Each agent wrote its own objects; nothing is doubled (one OK line per ENI and direction).
+    assert len([ln for ln in lines if ln.endswith(" OK")]) == 4
+
+
+def test_a_flow_log_created_later_records_from_the_next_segment_and_a_deleted_one_stops(
+        ep: Endpoint, tmp_path: Path) -> None:
+    clock = Clock(T0)
+    agents = [make_agent(ep, tmp_path / "a", ENI_A, clock, agent_id="host-a")]
+    one_segment(agents, clock, T0, {0: [connection(T0 + 5, IP_A, IP_B, 40001)]})
+    assert bucket_lines(ep) == []  # no flow log yet: nothing recorded
+    fid = create_s3_flow_log(ep, ENI_A, prefix="later")
+    one_segment(agents, clock, T0 + 60, {0: [connection(T0 + 65, IP_A, IP_B, 40002)]})
+    got = flows(bucket_lines(ep, "later/"))
+    assert set(got) == {(ENI_A, IP_A, IP_B, "40002", "80"), (ENI_A, IP_B, IP_A, "80", "40002")}
+    ep.client("ec2").delete_flow_logs(FlowLogIds=[fid])
+    before = bucket_keys(ep)
+    one_segment(agents, clock, T0 + 120, {0: [connection(T0 + 125, IP_A, IP_B, 40003)]})
+    assert bucket_keys(ep) == before
+
+
+def test_a_revoked_rule_refuses_new_connections_while_a_tracked_one_continues(ep: Endpoint, tmp_path: Path) -> None:
+    create_s3_flow_log(ep, ENI_B)
+    clock = Clock(T0)
+    agents = [make_agent(ep, tmp_path / "b", ENI_B, clock, agent_id="host-b")]
+    syn = [(T0 + 5, IP_A, IP_B, 41000, 80, 2), (T0 + 5.1, IP_B, IP_A, 80, 41000, 18),
+           (T0 + 5.2, IP_A, IP_B, 41000, 80, 16)]
+    one_segment(agents, clock, T0, {0: [syn]})
+    ep.client("ec2").revoke_security_group_ingress(
+        GroupId=SG_B, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+                                      "IpRanges": [{"CidrIp": "10.0.1.0/24"}]}])
+    # The old connection goes on; a new one to port 80 is refused (spec: security groups are stateful).
+    later = [(T0 + 70, IP_A, IP_B, 41000, 80, 24), (T0 + 71, IP_A, IP_B, 41001, 80, 2)]
+    one_segment(agents, clock, T0 + 60, {0: [later]})
+    actions = {(f.split(" ")[5], f.split(" ")[12]) for f in bucket_lines(ep)
+               if f.split(" ")[13] == "OK" and int(f.split(" ")[10]) >= T0 + 60 and f.split(" ")[4] == IP_B}
+    assert actions == {("41000", "ACCEPT"), ("41001", "REJECT")}
