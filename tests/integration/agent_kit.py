@@ -15,14 +15,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 
-from api_helpers import ROOT, Endpoint, serve  # noqa: E402
+from api_helpers import ROOT, Endpoint, serve
 
-from vpcflow.agent.config import build_config  # noqa: E402
-from vpcflow.agent.control import ControlPlane  # noqa: E402
-from vpcflow.agent.feed import Feed  # noqa: E402
-from vpcflow.agent.runner import Agent  # noqa: E402
-from vpcflow.dataplane.packets import PacketBatch, ip_to_pair  # noqa: E402
-from vpcflow.runtime.client import Ec2Client  # noqa: E402
+from vpcflow.agent.config import build_config
+from vpcflow.agent.control import ControlPlane
+from vpcflow.agent.feed import Feed
+from vpcflow.agent.runner import Agent
+from vpcflow.dataplane.packets import PacketBatch, ip_to_pair
+from vpcflow.runtime.client import Ec2Client
 
 ACCT, REGION = "123456789012", "us-east-1"
 VPC, SUBNET = "vpc-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa1"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from agent_kit import (
+    BUCKET,
     ENI_A,
     ENI_B,
     IP_A,
@@ -20,9 +21,9 @@ from agent_kit import (
     SG_B,
     T0,
     Clock,
-    by_eni_window,
     bucket_keys,
     bucket_lines,
+    by_eni_window,
     connection,
     create_s3_flow_log,
     fleet_endpoint,
@@ -111,3 +112,52 @@ def test_a_revoked_rule_refuses_new_connections_while_a_tracked_one_continues(ep
     actions = {(f.split(" ")[5], f.split(" ")[12]) for f in bucket_lines(ep)
                if f.split(" ")[13] == "OK" and int(f.split(" ")[10]) >= T0 + 60 and f.split(" ")[4] == IP_B}
     assert actions == {("41000", "ACCEPT"), ("41001", "REJECT")}
+
+
+def test_delivery_status_reaches_describe_flow_logs_failed_then_success(ep: Endpoint, tmp_path: Path) -> None:
+    """The vpcflow extension action (docs/agent.md): FAILED / Access error while the bucket refuses,
+    the records spooled; SUCCESS once it accepts and the spool drained; nothing lost or doubled."""
+    from agent_kit import REGION
+
+    from vpcflow.agent.status import StatusReporter
+
+    s3 = ep.client("s3")
+    fid = create_s3_flow_log(ep, ENI_A)
+    import json
+
+    deny = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+                                                    "Resource": f"arn:aws:s3:::{BUCKET}/*"}]}
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(deny))  # the destination refuses: Access error
+    clock = Clock(T0)
+    agent, feed = make_agent(ep, tmp_path / "a", ENI_A, clock, agent_id="host-a")
+    import boto3
+
+    agent.reporter = StatusReporter(boto3.Session(), endpoint_url=ep.url, region=REGION, agent_id="host-a")
+    one_segment([(agent, feed)], clock, T0, {0: [connection(T0 + 5, IP_A, IP_B, 42000)]})
+    agent.refresh()
+
+    def described() -> tuple[str, str | None]:
+        item = ep.client("ec2").describe_flow_logs(FlowLogIds=[fid])["FlowLogs"][0]
+        return item["DeliverLogsStatus"], item.get("DeliverLogsErrorMessage")
+
+    assert agent.state.statuses()[fid]["status"] == "FAILED", agent.state.statuses()
+    assert described() == ("FAILED", "Access error")
+    s3.delete_bucket_policy(Bucket=BUCKET)
+    one_segment([(agent, feed)], clock, T0 + 60, {})
+    agent.refresh()
+    assert described() == ("SUCCESS", None)
+    lines = bucket_lines(ep)
+    assert sorted(ln.split(" ")[13] for ln in lines) == ["NODATA", "OK", "OK"]
+
+
+def test_the_status_extension_is_under_iam(ep: Endpoint) -> None:
+    from api_helpers import raw_request
+
+    fid = create_s3_flow_log(ep)
+    body = f"Action=VpcflowReportDeliveryStatus&Version=2016-11-15&FlowLogId={fid}&DeliverLogsStatus=SUCCESS"
+    headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    assert raw_request(ep, body.encode(), headers).status == 200
+    unsigned = raw_request(ep, body.encode(), headers, key=None)
+    assert unsigned.status in (400, 401, 403)
+    bad = raw_request(ep, body.replace("SUCCESS", "BROKEN").encode(), headers)
+    assert bad.status == 400 and bad.xml_error()[0] == "InvalidParameterValue"

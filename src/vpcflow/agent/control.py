@@ -76,7 +76,8 @@ def flow_log_from_item(item: dict[str, Any], account_id: str, region: str) -> Fl
     return FlowLog(
         flow_log_id=str(item["FlowLogId"]), account_id=account_id, region=region, resource_id=rid,
         resource_type=rtype,  # type: ignore[arg-type]
-        traffic_type=item.get("TrafficType", "ALL"), log_destination_type=item.get("LogDestinationType", "cloud-watch-logs"),
+        traffic_type=item.get("TrafficType", "ALL"),
+        log_destination_type=item.get("LogDestinationType", "cloud-watch-logs"),
         creation_time=when, log_destination=item.get("LogDestination"), log_group_name=item.get("LogGroupName"),
         deliver_logs_permission_arn=item.get("DeliverLogsPermissionArn"),
         deliver_cross_account_role=item.get("DeliverCrossAccountRole"), log_format=str(item["LogFormat"]),

@@ -16,6 +16,7 @@ are ``<eni>-all``). The file waits in ``<state>/side/`` until that put succeeded
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -93,15 +94,13 @@ class AgentDelivery:
 
     def _put_side_events(self, group: str, data: bytes, agent_id: str) -> None:
         stream = side_stream(agent_id)
-        try:
+        with contextlib.suppress(self.logs.exceptions.ResourceAlreadyExistsException):
             self.logs.create_log_stream(logGroupName=group, logStreamName=stream)
-        except self.logs.exceptions.ResourceAlreadyExistsException:
-            pass
-        events = []
+        events: list[dict[str, Any]] = []
         for line in data.decode().splitlines():
             row = json.loads(line)
             events.append({"timestamp": int(row.get("start") or 0) * 1000, "message": line})
-        events.sort(key=lambda e: e["timestamp"])
+        events.sort(key=lambda e: int(e["timestamp"]))
         for i in range(0, len(events), 5000):
             self.logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events[i:i + 5000])
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -133,7 +133,7 @@ class FollowFeed(Feed):
 class _Tagged:
     """Which followed file a batch came from (for progress), kept beside the batch."""
 
-    origin: dict[int, tuple[str, bool]] = {}
+    origin: ClassVar[dict[int, tuple[str, bool]]] = {}
 
     @classmethod
     def tag(cls, batch: PacketBatch, name: str, last: bool = False) -> PacketBatch:

@@ -70,6 +70,8 @@ class Agent:
         self._engine: Any = None
         self._engine_digest: str | None = None
         self.segments_done = 0
+        #: ``(file, packets, last)`` after a followed file's packets were journaled (main.FollowProgress)
+        self.journaled: Callable[[str, int, bool], None] | None = None
         self.delivery = AgentDelivery(self.state.spool, endpoint_url=cfg.endpoint_url, region=cfg.region,
                                       status=self._status)
 
@@ -161,8 +163,8 @@ class Agent:
         snap = self._snapshot(seg.digest)
         folder = self.state.journal / str(seg.start)
         inc = next_incarnation(folder)
-        sources = [SegmentSource(f, folder, inc, seg.end, stop=self._stop.is_set, clock=self.clock)
-                   for f in self.feeds]
+        sources = [SegmentSource(f, folder, inc, seg.end, stop=self._stop.is_set, clock=self.clock,
+                                 journaled=self.journaled) for f in self.feeds]
         rid = run_id(self.cfg.agent_id, seg)
         sinks = self.delivery.sinks(snap.flow_logs, rid)
         side = self.state.side / str(seg.start)

@@ -50,7 +50,7 @@ class AgentState:
     def side(self) -> Path:
         return self.root / "side"
 
-    def _read(self, name: str) -> dict[str, Any]:
+    def read_json(self, name: str) -> dict[str, Any]:
         path = self.root / name
         if not path.exists():
             return {}
@@ -62,23 +62,23 @@ class AgentState:
             raise StateError(f"{path}: unreadable agent state; remove it to start afresh")
         return data
 
-    def _write(self, name: str, data: dict[str, Any]) -> None:
+    def write_json(self, name: str, data: dict[str, Any]) -> None:
         atomic_write(self.root / name, json.dumps(data, sort_keys=True).encode(), self.root)
 
     def open_segment(self) -> Segment | None:
-        seg = self._read("agent.json").get("open")
+        seg = self.read_json("agent.json").get("open")
         return Segment(**seg) if seg else None
 
     def delivered_until(self) -> int | None:
-        value = self._read("agent.json").get("delivered_until")
+        value = self.read_json("agent.json").get("delivered_until")
         return int(value) if value is not None else None
 
     def set_open(self, seg: Segment | None, *, delivered_until: int | None = None) -> None:
-        data = self._read("agent.json")
+        data = self.read_json("agent.json")
         data["open"] = asdict(seg) if seg else None
         if delivered_until is not None:
             data["delivered_until"] = delivered_until
-        self._write("agent.json", data)
+        self.write_json("agent.json", data)
 
     def save_snapshot(self, digest: str, data: dict[str, Any]) -> None:
         path = self.root / "snapshots" / f"{digest}.json"
@@ -87,14 +87,14 @@ class AgentState:
 
     def load_snapshot(self, digest: str) -> dict[str, Any] | None:
         path = self.root / "snapshots" / f"{digest}.json"
-        return self._read(f"snapshots/{digest}.json") if path.exists() else None
+        return self.read_json(f"snapshots/{digest}.json") if path.exists() else None
 
     def latest_snapshot(self) -> str | None:
         files = sorted((self.root / "snapshots").glob("*.json"), key=lambda p: p.stat().st_mtime)
         return files[-1].stem if files else None
 
     def statuses(self) -> dict[str, Any]:
-        return self._read("status.json")
+        return self.read_json("status.json")
 
     def set_statuses(self, data: dict[str, Any]) -> None:
-        self._write("status.json", data)
+        self.write_json("status.json", data)

@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl
 from vpcflow.api import ec2_query, logs_json, s3_rest, sts_query
 from vpcflow.api.identity import Caller, RootCredentials, as_api_error, authenticate, check_scope, owner_of
 from vpcflow.api.sigv4 import SigV4Error, is_presigned, parse_authorization, parse_presigned
+from vpcflow.controlplane import status_report
 from vpcflow.controlplane.errors import UnsupportedOperationError
 from vpcflow.core.errors import ApiError, StateError
 from vpcflow.iam.world import IamWorld
@@ -259,6 +260,8 @@ class Backend:
         note["op"] = f"ec2:{action}"
         caller = self._authenticate(request, "ec2")
         note["who"] = caller.principal
+        if action == status_report.ACTION:  # a vpcflow extension, not in botocore's model
+            return self._status_report(pairs, caller.principal, request_id)
         model = ec2_query.ec2_model()
         op = ec2_query.operation(model, action)
         method = EC2_OPERATIONS.get(op.name)
@@ -270,6 +273,14 @@ class Backend:
         params = ec2_query.parse_request(op, pairs)
         result: dict[str, Any] = getattr(self.client.service, method)(caller.principal, **params)
         body = ec2_query.response_xml(model, op, result, request_id)
+        return HttpResponse(200, body, {"Content-Type": ec2_query.XML_CONTENT_TYPE, "x-amzn-RequestId": request_id})
+
+    def _status_report(self, pairs: list[tuple[str, str]], principal: str, request_id: str) -> HttpResponse:
+        params = {k: v for k, v in pairs if k not in ("Action", "Version")}
+        status_report.report_delivery_status(self.client.service, principal, params)
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<{status_report.ACTION}Response '
+                f'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>{request_id}</requestId>'
+                f'<return>true</return></{status_report.ACTION}Response>').encode()
         return HttpResponse(200, body, {"Content-Type": ec2_query.XML_CONTENT_TYPE, "x-amzn-RequestId": request_id})
 
     def _sts_call(self, request: HttpRequest, request_id: str, note: dict[str, str]) -> HttpResponse:

@@ -27,6 +27,8 @@ from vpcflow.core.errors import RunInterrupted, VpcflowError
 #: The summaries let ``vpcflow --help`` list every command without importing any of them (importing them
 #: all cost over a second); tests/cli/test_cli_startup.py checks each equals the command's own short help.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "agent": ("vpcflow.cli.agent:command",
+              "Record this host's ENIs for the control plane's flow logs and deliver them (runs until stopped)."),
     "convert": ("vpcflow.cli.convert:command",
                 "Convert flow-log records between text (.log/.log.gz) and Parquet (.parquet)."),
     "demo": ("vpcflow.cli.demo:command", "Run the bundled three-tier example end to end and tour what it delivered."),
