@@ -12,7 +12,7 @@ Read from a YAML file (``vpcflow agent --config agent.yaml``) and/or command-lin
       dir: /var/spool/captures
       interface: eni-0123456789abcdef0
     refresh_s: 30                         # control-plane refresh
-    segment_s: 300                        # wall-clock segment (docs/agent.md "Segments")
+    segment_s: 60                         # wall-clock segment (docs/agent.md "Segments")
 
 Every problem is a ``ConfigError`` naming the file and key.
 """
@@ -53,7 +53,7 @@ class AgentConfig:
     devices: dict[str, str] = field(default_factory=dict)  # device -> ENI id
     follow: FollowSpec | None = None
     refresh_s: float = 30.0
-    segment_s: int = 300
+    segment_s: int = 60
     agent_id: str = field(default_factory=socket.gethostname)
     report_status: bool = True  # the vpcflow extension action (never sent to AWS itself)
 
@@ -122,7 +122,7 @@ def build_config(doc: dict[str, Any], *, where: str = "<flags>", base: Path | No
     keys = (doc.get("access_key_id"), doc.get("secret_access_key"))
     if (keys[0] is None) != (keys[1] is None):
         raise _fail(where, "access_key_id", "give both access_key_id and secret_access_key, or neither")
-    segment = _number(where, "segment_s", doc.get("segment_s", 300), 60, MAX_SEGMENT_S)
+    segment = _number(where, "segment_s", doc.get("segment_s", 60), 60, MAX_SEGMENT_S)
     if segment % 60:
         raise _fail(where, "segment_s", f"a segment is whole minutes (a multiple of 60), got {segment:g}")
     agent_id = str(doc.get("agent_id") or socket.gethostname())
