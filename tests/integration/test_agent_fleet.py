@@ -161,3 +161,35 @@ def test_the_status_extension_is_under_iam(ep: Endpoint) -> None:
     assert unsigned.status in (400, 401, 403)
     bad = raw_request(ep, body.replace("SUCCESS", "BROKEN").encode(), headers)
     assert bad.status == 400 and bad.xml_error()[0] == "InvalidParameterValue"
+
+
+def test_a_killed_agent_restarted_replays_its_journal_losing_and_doubling_nothing(
+        ep: Endpoint, tmp_path: Path) -> None:
+    """The open segment and its journal survive the process: a new agent on the same state directory
+    records the segment again from the journal (same identity), so the packets read before the kill
+    are delivered once, with those read after the restart."""
+    create_s3_flow_log(ep, ENI_A)
+    clock = Clock(T0 + 1)
+    first, feed = make_agent(ep, tmp_path / "a", ENI_A, clock, agent_id="host-a")
+    first.refresh()
+    seg = first._new_segment(None)
+    # What the killed process did: journal the first packets of the open segment, deliver nothing.
+    from vpcflow.agent.feed import SegmentSource
+
+    src = SegmentSource(feed, first.state.journal / str(seg.start), 0, seg.end, stop=lambda: False, clock=clock)
+    feed.queue.put(tcp_batch(ENI_A, connection(T0 + 5, IP_A, IP_B, 43000)))
+    it = src.batches()
+    next(it)
+    it.close()
+    del first
+    assert bucket_lines(ep) == []
+    second, feed2 = make_agent(ep, tmp_path / "a", ENI_A, clock, agent_id="host-a")
+    second.refresh()
+    assert second.state.open_segment() == seg
+    feed2.queue.put(tcp_batch(ENI_A, connection(T0 + 30, IP_A, IP_B, 43001)))
+    clock.t = T0 + 63
+    second.run_segment(seg)
+    second.run_segment(seg)  # a second kill after delivery and before the segment was closed: no double
+    assert flows(bucket_lines(ep)) == {
+        (ENI_A, IP_A, IP_B, "43000", "80"): 4, (ENI_A, IP_B, IP_A, "80", "43000"): 2,
+        (ENI_A, IP_A, IP_B, "43001", "80"): 4, (ENI_A, IP_B, IP_A, "80", "43001"): 2}
