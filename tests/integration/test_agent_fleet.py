@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from agent_kit import (
+    ACCT,
     BUCKET,
     ENI_A,
     ENI_B,
@@ -112,6 +113,15 @@ def test_a_revoked_rule_refuses_new_connections_while_a_tracked_one_continues(ep
     actions = {(f.split(" ")[5], f.split(" ")[12]) for f in bucket_lines(ep)
                if f.split(" ")[13] == "OK" and int(f.split(" ")[10]) >= T0 + 60 and f.split(" ")[4] == IP_B}
     assert actions == {("41000", "ACCEPT"), ("41001", "REJECT")}
+    # The deciding rule went to the same bucket under vpcflow's own prefix, outside AWSLogs/ (docs/agent.md).
+    side = [k for k in bucket_keys(ep) if not k.startswith("AWSLogs/")]
+    assert len(side) == 1 and side[0].startswith(f"vpcflow-side-channel/{ACCT}/us-east-1/")
+    assert side[0].endswith(f"/{T0 + 60}_host-b.rejects.jsonl")
+    import json
+
+    rows = [json.loads(ln) for ln in ep.client("s3").get_object(Bucket=BUCKET, Key=side[0])["Body"].read().splitlines()]
+    assert [(r["interface_id"], r["srcport"], r["dstport"]) for r in rows] == [(ENI_B, 41001, 80)]
+    assert rows[0]["rule"] and "sg-" in rows[0]["rule"]
 
 
 def test_delivery_status_reaches_describe_flow_logs_failed_then_success(ep: Endpoint, tmp_path: Path) -> None:

@@ -1,0 +1,55 @@
+"""The agent's configuration: flags and file merged, every problem one line naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vpcflow.agent.config import build_config, load_config
+from vpcflow.core.errors import ConfigError
+
+ENI = "eni-0123456789abcdef0"
+
+
+def base(**extra: object) -> dict[str, object]:
+    return {"state_dir": "/var/lib/a", "region": "us-east-1", "devices": {"eth0": ENI}, **extra}
+
+
+def test_defaults_and_owned_enis() -> None:
+    cfg = build_config(base(agent_id="web-1"))
+    assert cfg.endpoint_url is None and cfg.segment_s == 60 and cfg.refresh_s == 30
+    assert cfg.owned == frozenset({ENI}) and cfg.agent_id == "web-1"
+    assert build_config(base(endpoint_url="aws")).endpoint_url is None
+
+
+@pytest.mark.parametrize(("extra", "key", "words"), [
+    ({"devices": {"eth0": "eni-nothex"}}, "devices.eth0", "ENI id"),
+    ({"devices": {}}, "devices", "name the devices"),
+    ({"region": "mars"}, "region", "us-east-1"),
+    ({"segment_s": 90}, "segment_s", "multiple of 60"),
+    ({"segment_s": 30}, "segment_s", "from 60"),
+    ({"endpoint_url": "ftp://x"}, "endpoint_url", "http"),
+    ({"access_key_id": "AKIA"}, "access_key_id", "both"),
+    ({"agent_id": "a b"}, "agent_id", "letters"),
+    ({"colour": "red"}, "colour", "unknown key"),
+])
+def test_bad_values_are_one_line_errors_naming_the_key(extra: dict[str, object], key: str, words: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        build_config(base(**extra), where="agent.yaml")
+    assert e.value.key_path == key and words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_file_is_read_and_flags_win(tmp_path: Path) -> None:
+    f = tmp_path / "agent.yaml"
+    f.write_text(f"state_dir: st\nregion: eu-west-1\ndevices: {{eth0: {ENI}}}\nsegment_s: 300\n")
+    cfg = load_config(f, {"segment_s": 120, "devices": {"eth1": "eni-0123456789abcdef1"}, "region": None})
+    assert cfg.state_dir == tmp_path / "st" and cfg.region == "eu-west-1" and cfg.segment_s == 120
+    assert cfg.devices == {"eth0": ENI, "eth1": "eni-0123456789abcdef1"}
+
+
+def test_a_followed_directory_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such directory"):
+        build_config(base(devices={}, follow={"dir": str(tmp_path / "nope"), "interface": ENI}))
+    cfg = build_config(base(devices={}, follow={"dir": str(tmp_path), "interface": ENI}))
+    assert cfg.follow is not None and cfg.owned == frozenset({ENI})
