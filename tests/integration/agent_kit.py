@@ -49,7 +49,15 @@ TOPOLOGY: dict[str, Any] = {
                      {"protocol": "icmp", "icmp_type": -1, "icmp_code": -1, "cidr": "10.0.1.0/24"}]},
     ],
     "s3_buckets": [{"name": BUCKET}],
+    "iam": {"roles": [{
+        "name": "flow-logs-delivery",
+        "trust_policy": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "policies": [{"name": "deliver", "document": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}}],
+    }]},
 }
+ROLE = f"arn:aws:iam::{ACCT}:role/flow-logs-delivery"
 
 
 def fleet_endpoint(root: Path, topology: dict[str, Any] | None = None) -> Endpoint:

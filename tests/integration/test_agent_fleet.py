@@ -203,3 +203,31 @@ def test_a_killed_agent_restarted_replays_its_journal_losing_and_doubling_nothin
     assert flows(bucket_lines(ep)) == {
         (ENI_A, IP_A, IP_B, "43000", "80"): 4, (ENI_A, IP_B, IP_A, "80", "43000"): 2,
         (ENI_A, IP_A, IP_B, "43001", "80"): 4, (ENI_A, IP_B, IP_A, "80", "43001"): 2}
+
+
+def test_cloudwatch_logs_flow_logs_get_the_owned_enis_streams_and_the_side_channel_its_own(
+        ep: Endpoint, tmp_path: Path) -> None:
+    from agent_kit import ROLE
+
+    logs = ep.client("logs")
+    logs.create_log_group(logGroupName="/fleet")
+    resp = ep.client("ec2").create_flow_logs(
+        ResourceIds=[ENI_B], ResourceType="NetworkInterface", TrafficType="ALL", LogGroupName="/fleet",
+        DeliverLogsPermissionArn=ROLE, MaxAggregationInterval=60)
+    assert resp["FlowLogIds"], resp
+    ep.client("ec2").revoke_security_group_ingress(
+        GroupId=SG_B, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+                                      "IpRanges": [{"CidrIp": "10.0.1.0/24"}]}])
+    import time
+
+    t0 = int(time.time()) // 60 * 60 - 600  # CloudWatch Logs refuses events older than 14 days
+    clock = Clock(t0)
+    agent = make_agent(ep, tmp_path / "b", ENI_B, clock, agent_id="host-b")
+    one_segment([agent], clock, t0, {0: [[(t0 + 5, IP_A, IP_B, 44000, 80, 2)]]})
+    streams = sorted(s["logStreamName"] for s in logs.describe_log_streams(logGroupName="/fleet")["logStreams"])
+    assert streams == [f"{ENI_B}-all", "vpcflow-side-channel/host-b"]
+    events = logs.get_log_events(logGroupName="/fleet", logStreamName=f"{ENI_B}-all", startFromHead=True)["events"]
+    assert [e["message"].split(" ")[12:] for e in events] == [["REJECT", "OK"]]
+    side = logs.get_log_events(logGroupName="/fleet", logStreamName="vpcflow-side-channel/host-b",
+                               startFromHead=True)["events"]
+    assert len(side) == 1 and '"dstport":80' in side[0]["message"] and side[0]["timestamp"] == (t0 + 5) * 1000

@@ -69,6 +69,7 @@ class Agent:
         self._lock = threading.Lock()
         self._engine: Any = None
         self._engine_digest: str | None = None
+        self._outage = False
         self.segments_done = 0
         #: ``(file, packets, last)`` after a followed file's packets were journaled (main.FollowProgress)
         self.journaled: Callable[[str, int, bool], None] | None = None
@@ -90,8 +91,13 @@ class Agent:
         try:
             snap = self.control.fetch(self.cfg.owned)
         except Exception as e:  # botocore's many errors: an outage is waited out
-            log.warning("control plane unavailable, recording with the last snapshot: %s", e)
+            if not self._outage:  # once per outage, not at every refresh
+                log.warning("control plane unavailable, recording with the last snapshot: %s", e)
+            self._outage = True
             return False
+        if self._outage:
+            log.info("control plane answers again")
+        self._outage = False
         self.state.save_snapshot(snap.digest, snap.as_json())
         with self._lock:
             if self._current is None or snap.digest != self._current.digest:
