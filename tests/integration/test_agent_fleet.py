@@ -231,3 +231,61 @@ def test_cloudwatch_logs_flow_logs_get_the_owned_enis_streams_and_the_side_chann
     side = logs.get_log_events(logGroupName="/fleet", logStreamName="vpcflow-side-channel/host-b",
                                startFromHead=True)["events"]
     assert len(side) == 1 and '"dstport":80' in side[0]["message"] and side[0]["timestamp"] == (t0 + 5) * 1000
+
+
+def test_a_followed_directory_of_rotating_captures_is_read_once_across_restarts(
+        ep: Endpoint, tmp_path: Path) -> None:
+    import time
+
+    import boto3
+
+    from vpcflow.agent.config import build_config
+    from vpcflow.agent.control import ControlPlane
+    from vpcflow.agent.feed import FollowFeed
+    from vpcflow.agent.main import FollowProgress
+    from vpcflow.agent.runner import Agent
+    from vpcflow.agent.state import AgentState
+    from vpcflow.dataplane.sources.pcap_writer import write_pcap
+
+    create_s3_flow_log(ep, ENI_A)
+    captures = tmp_path / "captures"
+    captures.mkdir()
+    write_pcap(captures / "cap-001.pcap", tcp_batch(ENI_A, connection(T0 + 5, IP_A, IP_B, 45000)))
+    write_pcap(captures / "cap-002.pcap", tcp_batch(ENI_A, connection(T0 + 20, IP_A, IP_B, 45001)))
+    clock = Clock(T0 + 1)
+    cfg = build_config({"state_dir": str(tmp_path / "st"), "region": "us-east-1", "endpoint_url": ep.url,
+                        "follow": {"dir": str(captures), "interface": ENI_A, "settle_s": 0}, "agent_id": "f"})
+
+    def agent() -> tuple[Agent, FollowFeed]:
+        progress = FollowProgress(AgentState(cfg.state_dir))
+        feed = FollowFeed(captures, ENI_A, 0, progress.load)
+        a = Agent(cfg, [feed], control=ControlPlane(boto3.Session(), endpoint_url=ep.url, region="us-east-1"),
+                  clock=clock)
+        a.journaled = progress.record
+        feed.start()
+        return a, feed
+
+    def settle(feed: FollowFeed, items: int) -> None:
+        deadline = time.monotonic() + 60
+        while feed.queue.qsize() < items:
+            assert time.monotonic() < deadline, "the followed files were not read"
+            time.sleep(0.05)
+
+    first, feed = agent()
+    first.refresh()
+    seg = first._new_segment(None)
+    settle(feed, 4)  # two files: a batch and an end-of-file mark each
+    clock.t = T0 + 63
+    first.run_segment(seg)
+    feed.close()
+    # A restarted agent reads only the file written since; what was read before is not read again.
+    write_pcap(captures / "cap-003.pcap", tcp_batch(ENI_A, connection(T0 + 65, IP_A, IP_B, 45002)))
+    second, feed2 = agent()
+    second.refresh()
+    seg2 = second._new_segment(second.state.delivered_until())
+    settle(feed2, 2)
+    clock.t = T0 + 123
+    second.run_segment(seg2)
+    feed2.close()
+    got = flows(bucket_lines(ep))
+    assert {k[3]: v for k, v in got.items() if k[1] == IP_A} == {"45000": 4, "45001": 4, "45002": 4}
