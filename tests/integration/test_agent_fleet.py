@@ -254,11 +254,12 @@ def test_a_followed_directory_of_rotating_captures_is_read_once_across_restarts(
     write_pcap(captures / "cap-002.pcap", tcp_batch(ENI_A, connection(T0 + 20, IP_A, IP_B, 45001)))
     clock = Clock(T0 + 1)
     cfg = build_config({"state_dir": str(tmp_path / "st"), "region": "us-east-1", "endpoint_url": ep.url,
-                        "follow": {"dir": str(captures), "interface": ENI_A, "settle_s": 0}, "agent_id": "f"})
+                        "follow": {"dir": str(captures), "interface": ENI_A, "settle_s": 0, "max_delay_s": 1},
+                        "agent_id": "f"})
 
     def agent() -> tuple[Agent, FollowFeed]:
         progress = FollowProgress(AgentState(cfg.state_dir))
-        feed = FollowFeed(captures, ENI_A, 0, progress.load)
+        feed = FollowFeed(captures, ENI_A, 0, progress.load, max_delay_s=1)
         a = Agent(cfg, [feed], control=ControlPlane(boto3.Session(), endpoint_url=ep.url, region="us-east-1"),
                   clock=clock)
         a.journaled = progress.record

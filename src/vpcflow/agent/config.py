@@ -11,6 +11,7 @@ Read from a YAML file (``vpcflow agent --config agent.yaml``) and/or command-lin
     follow:                               # or: a directory of rotating capture files
       dir: /var/spool/captures
       interface: eni-0123456789abcdef0
+      max_delay_s: 120                    # rotation period + settle time
     refresh_s: 30                         # control-plane refresh
     segment_s: 60                         # wall-clock segment (docs/agent.md "Segments")
 
@@ -40,6 +41,9 @@ class FollowSpec:
     directory: Path
     interface: str
     settle_s: float = 2.0  # a file unchanged this long (or with a newer file beside it) is complete
+    #: after a segment's end, how long to wait for the file holding its last packets (the rotation
+    #: period plus settle_s); a segment ends sooner once a file reaches past its end
+    max_delay_s: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -88,14 +92,16 @@ def _devices(where: str, raw: Any) -> dict[str, str]:
 
 
 def _follow(where: str, raw: Any, base: Path) -> FollowSpec:
-    if not isinstance(raw, dict) or set(raw) - {"dir", "interface", "settle_s"} or "dir" not in raw:
-        raise _fail(where, "follow", "expected a mapping with `dir`, `interface` (an ENI id) and optional `settle_s`")
+    if not isinstance(raw, dict) or set(raw) - {"dir", "interface", "settle_s", "max_delay_s"} or "dir" not in raw:
+        raise _fail(where, "follow", "expected a mapping with `dir`, `interface` (an ENI id) and optional "
+                    "`settle_s`, `max_delay_s`")
     d = Path(str(raw["dir"])).expanduser()
     d = d if d.is_absolute() else base / d
     if not d.is_dir():
         raise _fail(where, "follow.dir", f"no such directory: {d}")
     settle = _number(where, "follow.settle_s", raw.get("settle_s", 2.0), 0, 3600)
-    return FollowSpec(d, _eni(where, "follow.interface", raw.get("interface")), settle)
+    delay = _number(where, "follow.max_delay_s", raw.get("max_delay_s", 120.0), 0, 86_400)
+    return FollowSpec(d, _eni(where, "follow.interface", raw.get("interface")), settle, delay)
 
 
 def build_config(doc: dict[str, Any], *, where: str = "<flags>", base: Path | None = None) -> AgentConfig:

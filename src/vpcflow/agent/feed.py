@@ -4,8 +4,14 @@ A *feed* per capture (a live device, or a directory of rotating capture files) r
 thread and puts ``PacketBatch``es on a queue. For each segment ``[start, end)`` the runner makes a
 ``SegmentSource`` per feed: it first replays what the journal already holds for that segment (a
 restart), then takes batches from the queue, appends each to the journal *before* handing it on,
-and ends once the wall clock passes ``end`` + ``GRACE_S`` (packets the kernel stamped before ``end``
-have then been read). Packets stamped at or after ``end`` are carried into the next segment.
+and ends once the feed has shown that no packet stamped before ``end`` is still to come: its
+*watermark* (the latest packet time it handed over, or a quiet interval it vouches for) reached
+``end`` and the queue is drained. A feed that cannot vouch (a quiet live device before the first
+packet after ``end``, a directory where no new file appears) is trusted after ``max_delay_s`` of
+wall-clock time past ``end`` (live: ``GRACE_S``, the ring's block timeout and the source's flush
+interval with margin; followed files: the configured ``max_delay_s``). Packets stamped at or after
+``end`` are carried into the next segment; one stamped before ``end`` that arrives later still is
+recorded by the next segment's run (never dropped; docs/agent.md "Guarantees").
 """
 
 from __future__ import annotations
@@ -31,9 +37,14 @@ NS = 1_000_000_000
 class Feed:
     """A capture running in a thread; ``name`` is used in journal file names."""
 
+    #: seconds past a segment's end after which the feed is trusted to have handed over its packets
+    max_delay_s: float = GRACE_S
+
     def __init__(self, name: str, interfaces: tuple[str, ...]) -> None:
         self.name = name
         self.interfaces = interfaces
+        #: ns: every packet stamped before it has been put on the queue (set after the put)
+        self.watermark_ns = 0
         self.queue: queue.Queue[PacketBatch | BaseException] = queue.Queue(maxsize=256)
         self.carry: list[PacketBatch] = []
         self.stop = threading.Event()
@@ -82,7 +93,12 @@ class LiveFeed(Feed):
 
     def produce(self) -> None:
         for batch in self.source.batches():
-            self.put(batch)
+            if isinstance(batch, PacketBatch):
+                if len(batch):
+                    self.put(batch)
+                    self.watermark_ns = max(self.watermark_ns, int(batch.ts_ns[-1]))
+            else:  # a Heartbeat (dataplane/packets.py): quiet up to its watermark
+                self.watermark_ns = max(self.watermark_ns, int(batch.watermark_s) * NS)
 
 
 class FollowFeed(Feed):
@@ -94,9 +110,11 @@ class FollowFeed(Feed):
     journaled, so a restart neither skips nor repeats a packet.
     """
 
-    def __init__(self, directory: Path, eni: str, settle_s: float, done: Callable[[], dict[str, int]]) -> None:
+    def __init__(self, directory: Path, eni: str, settle_s: float, done: Callable[[], dict[str, int]], *,
+                 max_delay_s: float = 120.0) -> None:
         super().__init__("follow", (eni,))
         self.directory, self.eni, self.settle_s, self.done = directory, eni, settle_s, done
+        self.max_delay_s = max_delay_s
 
     def _complete(self) -> list[Path]:
         files = sorted(p for p in self.directory.iterdir() if p.is_file() and not p.name.startswith("."))
@@ -125,6 +143,9 @@ class FollowFeed(Feed):
                     self.put(_Tagged.tag(batch, path.name))
                     if self.stop.is_set():
                         return
+                    last_ns = int(batch.ts_ns[-1]) if len(batch) else 0
+                    # Files rotate in time order: the next file's packets come after this file's last one.
+                    self.watermark_ns = max(self.watermark_ns, last_ns)
                 self.put(_Tagged.tag(PacketBatch.empty(self.interfaces), path.name, last=True))
                 seen[path.name] = -1
             self.stop.wait(0.5)
@@ -155,6 +176,11 @@ class SegmentSource:
         self.stop, self.clock, self.journaled = stop, clock, journaled
         self.interfaces = feed.interfaces
         self._writer: JournalWriter | None = None
+
+    def _caught_up(self) -> bool:
+        """No packet stamped before the end is still to come from the feed (module docstring)."""
+        return (self.feed.watermark_ns >= self.end_s * NS
+                or self.clock() >= self.end_s + self.feed.max_delay_s)
 
     def replayed(self) -> Iterator[PacketBatch]:
         for path in journal_files(self.folder, self.feed.name):
@@ -189,7 +215,7 @@ class SegmentSource:
         carried = len(self.feed.carry)
         try:
             while not self.stop():
-                if self.clock() >= self.end_s + GRACE_S and not carried and self.feed.queue.empty():
+                if not carried and self._caught_up() and self.feed.queue.empty():
                     return
                 from_carry = carried > 0
                 got = self._next()

@@ -17,7 +17,8 @@ def build_agent(cfg: AgentConfig) -> Agent:
     feeds: list[Feed] = [LiveFeed(dev, eni) for dev, eni in cfg.devices.items()]
     if cfg.follow is not None:
         progress = FollowProgress(state)
-        feed = FollowFeed(cfg.follow.directory, cfg.follow.interface, cfg.follow.settle_s, progress.load)
+        feed = FollowFeed(cfg.follow.directory, cfg.follow.interface, cfg.follow.settle_s, progress.load,
+                          max_delay_s=cfg.follow.max_delay_s)
         feeds.append(feed)
     control = ControlPlane(session, endpoint_url=cfg.endpoint_url, region=cfg.region)
     reporter = None

@@ -1,0 +1,53 @@
+"""A segment source ends once its feed vouches for the segment's end (watermark) or after the feed's
+maximum delay; packets past the end are carried into the next segment, every packet journaled first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vpcflow.agent.feed import NS, Feed, SegmentSource
+from vpcflow.agent.journal import journal_files, read_journal_file
+from vpcflow.dataplane.packets import PACKET_DTYPES, PacketBatch
+
+END = 1_767_225_660
+
+
+def batch(*ts: float) -> PacketBatch:
+    cols = {k: np.zeros(len(ts), dtype=t) for k, t in PACKET_DTYPES.items()}
+    cols["ts_ns"] = np.array([round(t * NS) for t in ts], dtype=np.int64)
+    return PacketBatch(**cols, interfaces=("eni-0123456789abcdef0",))
+
+
+class Quiet(Feed):
+    max_delay_s = 120.0
+
+    def produce(self) -> None:
+        self.stop.wait()
+
+
+def source(feed: Feed, folder: Path, clock: float) -> SegmentSource:
+    return SegmentSource(feed, folder, 0, END, stop=lambda: False, clock=lambda: clock)
+
+
+def test_a_feed_past_the_end_closes_the_segment_and_carries_the_rest(tmp_path: Path) -> None:
+    feed = Quiet("eth0", ("eni-0123456789abcdef0",))
+    feed.queue.put(batch(END - 5, END - 1, END + 1, END + 2))
+    feed.watermark_ns = (END + 2) * NS
+    got = list(source(feed, tmp_path, END - 10).batches())  # the clock has not even reached the end
+    assert [list(b.ts_ns // NS) for b in got] == [[END - 5, END - 1]]
+    assert [list(b.ts_ns // NS) for b in feed.carry] == [[END + 1, END + 2]]
+    journaled = [b for p in journal_files(tmp_path, "eth0") for b in read_journal_file(p)]
+    assert [list(b.ts_ns // NS) for b in journaled] == [[END - 5, END - 1]]
+    # The next segment starts with the carried packets.
+    nxt = SegmentSource(feed, tmp_path / "next", 0, END + 60, stop=lambda: False, clock=lambda: END + 200)
+    assert [list(b.ts_ns // NS) for b in nxt.batches()] == [[END + 1, END + 2]]
+
+
+def test_a_feed_that_cannot_vouch_is_waited_for_its_maximum_delay(tmp_path: Path) -> None:
+    feed = Quiet("eth0", ("eni-0123456789abcdef0",))
+    assert not source(feed, tmp_path, END + 119)._caught_up()
+    assert source(feed, tmp_path, END + 120)._caught_up()
+    feed.watermark_ns = END * NS
+    assert source(feed, tmp_path, END - 30)._caught_up()
