@@ -371,8 +371,9 @@ def test_three_hosts_agents_record_real_traffic_through_kill_outage_and_changes(
     fleet.traffic(80, 1)
     last = time.time()
 
-    _wait("every segment with traffic delivered and the spools drained", lambda: all(
-        (fleet.agent_json(h).get("delivered_until") or 0) >= last + 1 and fleet.spooled(h) == 0
+    # ...and one quiet minute after it (its NODATA records), with the spools drained.
+    _wait("every segment with traffic and a quiet one delivered, spools drained", lambda: all(
+        (fleet.agent_json(h).get("delivered_until") or 0) >= last + 61 and fleet.spooled(h) == 0
         for h in ("a", "b")), deadline_s=300)
     for p in dumps:
         p.send_signal(signal.SIGINT)
@@ -391,6 +392,7 @@ def test_three_hosts_agents_record_real_traffic_through_kill_outage_and_changes(
     for f in records:
         states[(f[2], int(f[10]) - int(f[10]) % 60)].add(f[13])
     assert not [k for k, v in states.items() if "NODATA" in v and "OK" in v]
+    assert {eni for (eni, _w), v in states.items() if v == {"NODATA"}} == {ENI_A, ENI_B}
     assert {f[2] for f in records} == {ENI_A, ENI_B}
     # The revoked rule: new connections to B:81 are refused after the change, accepted before it.
     b81 = {(int(f[10]) >= changed_from, f[12]) for f in records
