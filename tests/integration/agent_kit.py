@@ -49,7 +49,18 @@ TOPOLOGY: dict[str, Any] = {
                      {"protocol": "icmp", "icmp_type": -1, "icmp_code": -1, "cidr": "10.0.1.0/24"}]},
     ],
     "s3_buckets": [{"name": BUCKET}],
-    "iam": {"roles": [{
+    "iam": {"users": [
+        {"name": "agent", "access_keys": [{"access_key_id": "AKIAAGENTFLEET000001",
+                                           "secret_access_key": "agent-secret-key-000000000000000000000000"}],
+         "policies": [{"name": "agent", "document": {"Version": "2012-10-17", "Statement": [
+             {"Effect": "Allow", "Action": ["ec2:Describe*", "ec2:VpcflowReportDeliveryStatus", "s3:PutObject",
+                                            "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+              "Resource": "*"}]}}]},
+        {"name": "reader", "access_keys": [{"access_key_id": "AKIAREADERFLEET00001",
+                                            "secret_access_key": "reader-secret-key-00000000000000000000000"}],
+         "policies": [{"name": "read", "document": {"Version": "2012-10-17", "Statement": [
+             {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}]}}]},
+    ], "roles": [{
         "name": "flow-logs-delivery",
         "trust_policy": {"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
@@ -58,6 +69,8 @@ TOPOLOGY: dict[str, Any] = {
     }]},
 }
 ROLE = f"arn:aws:iam::{ACCT}:role/flow-logs-delivery"
+AGENT_KEY = ("AKIAAGENTFLEET000001", "agent-secret-key-000000000000000000000000")
+READER_KEY = ("AKIAREADERFLEET00001", "reader-secret-key-00000000000000000000000")
 
 
 def fleet_endpoint(root: Path, topology: dict[str, Any] | None = None) -> Endpoint:

@@ -61,8 +61,14 @@ def one_segment(agents, clock: Clock, start: int, traffic: dict) -> None:
         agent.run_segment(seg)
 
 
-def test_two_agents_record_only_their_own_enis_and_never_contradict(ep: Endpoint, tmp_path: Path) -> None:
+def test_two_agents_record_only_their_own_enis_and_never_contradict(
+        ep: Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_kit import AGENT_KEY
+
     create_s3_flow_log(ep)
+    # The agents sign as an IAM user allowed ec2:Describe*, s3:PutObject and the status report only.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AGENT_KEY[0])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AGENT_KEY[1])
     clock = Clock(T0)
     agents = [make_agent(ep, tmp_path / "a", ENI_A, clock, agent_id="host-a"),
               make_agent(ep, tmp_path / "b", ENI_B, clock, agent_id="host-b")]
@@ -171,6 +177,14 @@ def test_the_status_extension_is_under_iam(ep: Endpoint) -> None:
     assert unsigned.status in (400, 401, 403)
     bad = raw_request(ep, body.replace("SUCCESS", "BROKEN").encode(), headers)
     assert bad.status == 400 and bad.xml_error()[0] == "InvalidParameterValue"
+    unknown = raw_request(ep, body.replace(fid, "fl-0123456789abcdef0").encode(), headers)
+    assert unknown.status == 400 and unknown.xml_error()[0] == "InvalidFlowLogId.NotFound"
+    # Under IAM: the fleet's user may report, a user who may only describe may not.
+    from agent_kit import AGENT_KEY, READER_KEY
+
+    assert raw_request(ep, body.encode(), headers, key=AGENT_KEY).status == 200
+    denied = raw_request(ep, body.encode(), headers, key=READER_KEY)
+    assert denied.status == 403 and denied.xml_error()[0] == "UnauthorizedOperation"
 
 
 def test_a_killed_agent_restarted_replays_its_journal_losing_and_doubling_nothing(

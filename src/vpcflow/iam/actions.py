@@ -4,6 +4,8 @@ Not the whole Service Authorization Reference: the flow-log, tag and describe ac
 common others, CloudWatch Logs, S3, IAM and STS actions a flow-log setup meets. An action of one of
 these services that is not listed is flagged by ``vpcflow iam lint`` (for instance
 ``logs:GetLogData``, which AWS does not have); actions of other services are not judged.
+``ec2:VpcflowReportDeliveryStatus`` is vpcflow's own extension (agents reporting delivery status,
+docs/agent.md); AWS has no such action.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ DetachInternetGateway DetachNetworkInterface DisassociateAddress DisassociateRou
 GetFlowLogsIntegrationTemplate GetSecurityGroupsForVpc ModifyNetworkInterfaceAttribute ModifySubnetAttribute
 ModifyVpcAttribute RebootInstances ReleaseAddress ReplaceNetworkAclAssociation ReplaceNetworkAclEntry
 ReplaceRoute RevokeSecurityGroupEgress RevokeSecurityGroupIngress RunInstances StartInstances
-StopInstances TerminateInstances
+StopInstances TerminateInstances VpcflowReportDeliveryStatus
 """
 _LOGS = """
 AssociateKmsKey CreateDelivery CreateExportTask CreateLogDelivery CreateLogGroup CreateLogStream
