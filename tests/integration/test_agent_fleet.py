@@ -52,7 +52,7 @@ def one_segment(agents, clock: Clock, start: int, traffic: dict) -> None:
     clock.t = start + 1
     for i, (agent, feed) in enumerate(agents):
         agent.refresh()
-        segs.append(agent._new_segment(agent.state.delivered_until()))
+        segs.append(agent.new_segment(agent.state.delivered_until()))
         for rows in traffic.get(i, []):
             feed.queue.put(tcp_batch(feed.interfaces[0], rows))
     clock.t = start + 63
@@ -196,7 +196,7 @@ def test_a_killed_agent_restarted_replays_its_journal_losing_and_doubling_nothin
     clock = Clock(T0 + 1)
     first, feed = make_agent(ep, tmp_path / "a", ENI_A, clock, agent_id="host-a")
     first.refresh()
-    seg = first._new_segment(None)
+    seg = first.new_segment(None)
     # What the killed process did: journal the first packets of the open segment, deliver nothing.
     from vpcflow.agent.feed import SegmentSource
 
@@ -288,7 +288,7 @@ def test_a_followed_directory_of_rotating_captures_is_read_once_across_restarts(
 
     first, feed = agent()
     first.refresh()
-    seg = first._new_segment(None)
+    seg = first.new_segment(None)
     settle(feed, 4)  # two files: a batch and an end-of-file mark each
     clock.t = T0 + 63
     first.run_segment(seg)
@@ -297,7 +297,7 @@ def test_a_followed_directory_of_rotating_captures_is_read_once_across_restarts(
     write_pcap(captures / "cap-003.pcap", tcp_batch(ENI_A, connection(T0 + 65, IP_A, IP_B, 45002)))
     second, feed2 = agent()
     second.refresh()
-    seg2 = second._new_segment(second.state.delivered_until())
+    seg2 = second.new_segment(second.state.delivered_until())
     settle(feed2, 2)
     clock.t = T0 + 123
     second.run_segment(seg2)

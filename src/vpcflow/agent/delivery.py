@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 from vpcflow.dataplane.sinks.spool import CheckpointStore, Spool
 from vpcflow.model.flowlog import FlowLog
 
+log = logging.getLogger("vpcflow.agent")
 SIDE_PREFIX = "vpcflow-side-channel"
 StatusCallback = Callable[[str, str, str | None], None]
 
@@ -86,7 +88,8 @@ class AgentDelivery:
                                        ContentType="application/x-ndjson", ACL="bucket-owner-full-control")
                 elif fl.log_group_name:
                     self._put_side_events(fl.log_group_name, data, agent_id)
-            except Exception:  # botocore's many errors: the file waits for the next try
+            except Exception as e:  # botocore's many errors: the file waits for the next try
+                log.warning("side channel of %s not delivered yet (kept in %s): %s", fl.flow_log_id, folder, e)
                 continue
             path.unlink()
         if not any(folder.iterdir()):

@@ -154,7 +154,7 @@ class Agent:
                     engine.observe(batch)
 
     # -- segments -----------------------------------------------------------------------------
-    def _new_segment(self, start: int | None) -> Segment:
+    def new_segment(self, start: int | None) -> Segment:
         assert self._current is not None
         snap = self._current
         length = segment_length(self.cfg, snap)
@@ -214,7 +214,7 @@ class Agent:
                 self._warm(self._snapshot(seg.digest), seg.start - (seg.end - seg.start))
             while not self._stop.is_set():
                 if seg is None:
-                    seg = self._new_segment(self.state.delivered_until())
+                    seg = self.new_segment(self.state.delivered_until())
                 self.run_segment(seg)
                 seg = None
                 if max_segments is not None and self.segments_done >= max_segments:
