@@ -54,7 +54,8 @@ TOPOLOGY: dict[str, Any] = {
                                            "secret_access_key": "agent-secret-key-000000000000000000000000"}],
          "policies": [{"name": "agent", "document": {"Version": "2012-10-17", "Statement": [
              {"Effect": "Allow", "Action": ["ec2:Describe*", "ec2:VpcflowReportDeliveryStatus", "s3:PutObject",
-                                            "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                                            "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                                            "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:GetLogEvents"],
               "Resource": "*"}]}}]},
         {"name": "reader", "access_keys": [{"access_key_id": "AKIAREADERFLEET00001",
                                             "secret_access_key": "reader-secret-key-00000000000000000000000"}],
@@ -83,10 +84,23 @@ def fleet_endpoint(root: Path, topology: dict[str, Any] | None = None) -> Endpoi
 
 
 def use_root_credentials(monkeypatch: Any) -> None:
+    import boto3
+
+    # boto3's default session caches the credentials it resolved first: start each test afresh.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ROOT[0])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", ROOT[1])
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+
+
+def use_agent_credentials(monkeypatch: Any) -> None:
+    """Sign as the fleet's least-privilege IAM user (docs/agent.md "The fleet's IAM user")."""
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AGENT_KEY[0])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AGENT_KEY[1])
 
 
 def create_s3_flow_log(ep: Endpoint, resource: str = VPC, prefix: str = "") -> str:

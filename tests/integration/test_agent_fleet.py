@@ -63,12 +63,10 @@ def one_segment(agents, clock: Clock, start: int, traffic: dict) -> None:
 
 def test_two_agents_record_only_their_own_enis_and_never_contradict(
         ep: Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent_kit import AGENT_KEY
+    from agent_kit import use_agent_credentials
 
     create_s3_flow_log(ep)
-    # The agents sign as an IAM user allowed ec2:Describe*, s3:PutObject and the status report only.
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AGENT_KEY[0])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AGENT_KEY[1])
+    use_agent_credentials(monkeypatch)  # what the agents may do: docs/agent.md "The fleet's IAM user"
     clock = Clock(T0)
     agents = [make_agent(ep, tmp_path / "a", ENI_A, clock, agent_id="host-a"),
               make_agent(ep, tmp_path / "b", ENI_B, clock, agent_id="host-b")]
@@ -220,8 +218,8 @@ def test_a_killed_agent_restarted_replays_its_journal_losing_and_doubling_nothin
 
 
 def test_cloudwatch_logs_flow_logs_get_the_owned_enis_streams_and_the_side_channel_its_own(
-        ep: Endpoint, tmp_path: Path) -> None:
-    from agent_kit import ROLE
+        ep: Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_kit import ROLE, use_agent_credentials
 
     logs = ep.client("logs")
     logs.create_log_group(logGroupName="/fleet")
@@ -235,11 +233,12 @@ def test_cloudwatch_logs_flow_logs_get_the_owned_enis_streams_and_the_side_chann
     import time
 
     t0 = int(time.time()) // 60 * 60 - 600  # CloudWatch Logs refuses events older than 14 days
+    use_agent_credentials(monkeypatch)
     clock = Clock(t0)
     agent = make_agent(ep, tmp_path / "b", ENI_B, clock, agent_id="host-b")
     one_segment([agent], clock, t0, {0: [[(t0 + 5, IP_A, IP_B, 44000, 80, 2)]]})
     streams = sorted(s["logStreamName"] for s in logs.describe_log_streams(logGroupName="/fleet")["logStreams"])
-    assert streams == [f"{ENI_B}-all", "vpcflow-side-channel/host-b"]
+    assert streams == [f"{ENI_B}-all", "vpcflow-side-channel/host-b"], agent[0].state.statuses()
     events = logs.get_log_events(logGroupName="/fleet", logStreamName=f"{ENI_B}-all", startFromHead=True)["events"]
     assert [e["message"].split(" ")[12:] for e in events] == [["REJECT", "OK"]]
     side = logs.get_log_events(logGroupName="/fleet", logStreamName="vpcflow-side-channel/host-b",
