@@ -343,12 +343,13 @@ def test_three_hosts_agents_record_real_traffic_through_kill_outage_and_changes(
     # what a killed process had not read yet is lost whatever it does.
     def journaled() -> bool:
         from vpcflow.agent.journal import read_journal_file
+        from vpcflow.dataplane.packets import PacketBatch
 
         seg = fleet.agent_json("a").get("open") or {}
         if not seg:
             return False
         folder = fleet.state("a") / "journal" / str(seg["start"])
-        got = sum(len(b) for p in folder.glob("*.arrow") for b in read_journal_file(p))
+        got = sum(len(b) for p in folder.glob("*.arrow") for b in read_journal_file(p) if isinstance(b, PacketBatch))
         return got > 0 and got >= _pcap_packets_since(pcaps["a"], seg["start"])
 
     _wait("agent A to journal the open segment's packets", journaled)

@@ -4,6 +4,8 @@ A *feed* per capture (a live device, or a directory of rotating capture files) r
 thread and puts ``PacketBatch``es on a queue. For each segment ``[start, end)`` the runner makes a
 ``SegmentSource`` per feed: it first replays what the journal already holds for that segment (a
 restart), then takes batches from the queue, appends each to the journal *before* handing it on,
+hands on ``Heartbeat``s while the feed is quiet (so windows close, and NODATA is delivered, on
+the wall clock within a segment; journaled in place, so a replay closes them at the same points),
 and ends once the feed has shown that no packet stamped before ``end`` is still to come: its
 *watermark* (the latest packet time it handed over, or a quiet interval it vouches for) reached
 ``end`` and the queue is drained. A feed that cannot vouch (a quiet live device before the first
@@ -26,7 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from vpcflow.agent.journal import JournalWriter, journal_files, read_journal_file
-from vpcflow.dataplane.packets import PacketBatch
+from vpcflow.dataplane.packets import Heartbeat, PacketBatch
 
 #: after a segment's end, how long packets stamped before it may still be on their way (ring block
 #: timeout 50 ms, the live source's flush interval, the queue)
@@ -176,20 +178,37 @@ class SegmentSource:
         self.stop, self.clock, self.journaled = stop, clock, journaled
         self.interfaces = feed.interfaces
         self._writer: JournalWriter | None = None
+        self._said_s = -1  # the last heartbeat handed on
 
     def _caught_up(self) -> bool:
         """No packet stamped before the end is still to come from the feed (module docstring)."""
         return (self.feed.watermark_ns >= self.end_s * NS
                 or self.clock() >= self.end_s + self.feed.max_delay_s)
 
-    def replayed(self) -> Iterator[PacketBatch]:
+    def replayed(self) -> Iterator[PacketBatch | Heartbeat]:
         for path in journal_files(self.folder, self.feed.name):
-            yield from read_journal_file(path)
+            for item in read_journal_file(path):
+                if isinstance(item, Heartbeat):
+                    self._said_s = max(self._said_s, item.watermark_s)
+                yield item
 
-    def _journal(self, batch: PacketBatch) -> None:
+    def _writer_for(self) -> JournalWriter:
         if self._writer is None:
             self._writer = JournalWriter(self.folder, f"{self.incarnation}-{self.feed.name}", self.interfaces)
-        self._writer.append(batch)
+        return self._writer
+
+    def _journal(self, batch: PacketBatch) -> None:
+        self._writer_for().append(batch)
+
+    def _heartbeat(self) -> Heartbeat | None:
+        """While the feed is quiet: the second up to which it vouches (within the segment), once."""
+        # Below the end: a heartbeat AT the end would count as a second of the next window (NODATA there).
+        said = min(self.feed.watermark_ns // NS, self.end_s - 1)
+        if said <= self._said_s or not self.feed.queue.empty() or self.feed.carry:
+            return None  # the watermark was read first: an empty queue then holds nothing before it
+        self._said_s = said
+        self._writer_for().append_heartbeat(said)
+        return Heartbeat(said)
 
     def _split(self, batch: PacketBatch) -> PacketBatch:
         """The part of ``batch`` before the end; the rest is carried into the next segment."""
@@ -216,12 +235,15 @@ class SegmentSource:
         try:
             while not self.stop():
                 if not carried and self._caught_up() and self.feed.queue.empty():
-                    return
+                    return  # the run's end closes the segment's last windows (AggregateOptions.end_s)
                 from_carry = carried > 0
                 got = self._next()
                 if from_carry:
                     carried -= 1
                 if got is None:
+                    hb = self._heartbeat()
+                    if hb is not None:  # windows close on the wall clock while the interface is quiet
+                        yield hb
                     continue
                 origin = _Tagged.pop(got)
                 part = self._split(got) if len(got) else got

@@ -3,8 +3,11 @@
 A live packet can be read once. So that a SIGKILLed agent loses nothing it had already read, each
 batch is appended to ``<state>/journal/<segment-start>/<incarnation>-<source>.arrow`` (Arrow IPC
 stream; written before the batch goes to the pipeline) and the restarted agent replays the open
-segment's files before reading on. A kill mid-write leaves a torn last message: reading stops there
-(that batch never reached the pipeline either). A segment's folder is removed once it is delivered.
+segment's files before reading on. The heartbeats handed to the pipeline are journaled in place too
+(``append_heartbeat``: an empty batch with the watermark in its metadata). A kill mid-write leaves a
+torn last message: reading stops there (that batch never reached the pipeline either). A segment's
+folder is removed once the segment after it is delivered (the last one warms connection tracking
+after a restart).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from vpcflow.dataplane.packets import PACKET_DTYPES, PacketBatch
+from vpcflow.dataplane.packets import PACKET_DTYPES, Heartbeat, PacketBatch
 
 SCHEMA = pa.schema([pa.field(k, pa.from_numpy_dtype(np.dtype(t))) for k, t in PACKET_DTYPES.items()])
 
@@ -36,13 +39,21 @@ class JournalWriter:
         self._writer.write_batch(pa.record_batch(arrays, schema=SCHEMA))
         self._file.flush()  # in the kernel's page cache: survives the process being killed
 
+    def append_heartbeat(self, watermark_s: int) -> None:
+        """A ``Heartbeat`` handed to the pipeline, in its place among the batches: a replay closes the
+        same windows at the same points, so what it delivers is byte for byte what was delivered."""
+        empty = [pa.array([], type=f.type) for f in SCHEMA]
+        self._writer.write_batch(pa.record_batch(empty, schema=SCHEMA),
+                                 custom_metadata={"heartbeat": str(int(watermark_s))})
+        self._file.flush()
+
     def close(self) -> None:
         self._writer.close()
         self._file.close()
 
 
-def read_journal_file(path: Path) -> Iterator[PacketBatch]:
-    """The batches of one journal file, up to a torn tail."""
+def read_journal_file(path: Path) -> Iterator[PacketBatch | Heartbeat]:
+    """The batches (and heartbeats) of one journal file, up to a torn tail."""
     try:
         reader = ipc.open_stream(pa.OSFile(str(path), "rb"))
     except (pa.ArrowInvalid, OSError):
@@ -51,11 +62,14 @@ def read_journal_file(path: Path) -> Iterator[PacketBatch]:
     interfaces = tuple(raw.split("\n")) if raw else ()
     while True:
         try:
-            rb = reader.read_next_batch()
+            rb, meta = reader.read_next_batch_with_custom_metadata()
         except StopIteration:
             return
         except (pa.ArrowInvalid, OSError):
             return  # a torn last message
+        if meta is not None and b"heartbeat" in meta:
+            yield Heartbeat(int(meta[b"heartbeat"]))
+            continue
         cols = {k: rb.column(k).to_numpy(zero_copy_only=False).astype(t, copy=False)
                 for k, t in PACKET_DTYPES.items()}
         yield PacketBatch(**cols, interfaces=interfaces)

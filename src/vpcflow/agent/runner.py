@@ -34,6 +34,7 @@ from vpcflow.agent.state import AgentState, Segment
 from vpcflow.core.errors import RunInterrupted, StateError
 from vpcflow.dataplane.aggregate import AggregateOptions
 from vpcflow.dataplane.aggregate_fields import covers
+from vpcflow.dataplane.packets import PacketBatch
 from vpcflow.dataplane.pipeline import run_pipeline
 
 log = logging.getLogger("vpcflow.agent")
@@ -151,7 +152,8 @@ class Agent:
             folder = self.state.journal / str(before)
             for path in sorted(folder.glob(f"*-{feed.name}.arrow")):
                 for batch in read_journal_file(path):
-                    engine.observe(batch)
+                    if isinstance(batch, PacketBatch):
+                        engine.observe(batch)
 
     # -- segments -----------------------------------------------------------------------------
     def new_segment(self, start: int | None) -> Segment:
