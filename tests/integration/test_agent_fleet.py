@@ -303,3 +303,18 @@ def test_a_followed_directory_of_rotating_captures_is_read_once_across_restarts(
     feed2.close()
     got = flows(bucket_lines(ep))
     assert {k[3]: v for k, v in got.items() if k[1] == IP_A} == {"45000": 4, "45001": 4, "45002": 4}
+
+
+def test_time_the_agent_was_not_running_is_no_segment_and_gets_no_nodata(ep: Endpoint, tmp_path: Path) -> None:
+    create_s3_flow_log(ep, ENI_A)
+    clock = Clock(T0)
+    agents = [make_agent(ep, tmp_path / "a", ENI_A, clock, agent_id="host-a")]
+    one_segment(agents, clock, T0, {})
+    agent = agents[0][0]
+    clock.t = T0 + 125  # not running from T0 + 60 to T0 + 125
+    agent.refresh()
+    seg = agent.new_segment(agent.state.delivered_until())
+    assert (seg.start, seg.end) == (T0 + 120, T0 + 180)
+    clock.t = T0 + 183
+    agent.run_segment(seg)
+    assert sorted(by_eni_window(bucket_lines(ep))) == [(ENI_A, T0), (ENI_A, T0 + 120)]

@@ -161,8 +161,11 @@ class Agent:
         snap = self._current
         length = segment_length(self.cfg, snap)
         now = int(self.clock())
-        if start is None or start + length <= now - length:  # first start, or after a long outage
-            start = now - now % length
+        current = now - now % length
+        if start is None or start < current:
+            # First start, or the agent was not running at the end of the last segment: nothing was
+            # captured in between, so no segment (and no NODATA) claims that time.
+            start = current
         seg = Segment(start=start, end=start - start % length + length, digest=snap.digest)
         self.state.set_open(seg)
         return seg
