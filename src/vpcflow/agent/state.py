@@ -15,6 +15,7 @@ Every file is written atomically (temp file, fsync, rename): a SIGKILL leaves th
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -80,17 +81,28 @@ class AgentState:
             data["delivered_until"] = delivered_until
         self.write_json("agent.json", data)
 
+    #: snapshots kept besides the open segment's (the newest: the one to record with in an outage)
+    KEEP_SNAPSHOTS = 8
+
     def save_snapshot(self, digest: str, data: dict[str, Any]) -> None:
+        """Keep a snapshot; the newest saved (or saved again) is ``latest_snapshot``."""
         path = self.root / "snapshots" / f"{digest}.json"
-        if not path.exists():
+        if path.exists():
+            os.utime(path)  # current again (a rule put back): the newest once more
+        else:
             atomic_write(path, json.dumps(data, sort_keys=True).encode(), self.root)
+        files = sorted((self.root / "snapshots").glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+        seg = self.open_segment()
+        for old in files[: -self.KEEP_SNAPSHOTS]:
+            if seg is None or old.stem != seg.digest:
+                old.unlink(missing_ok=True)
 
     def load_snapshot(self, digest: str) -> dict[str, Any] | None:
         path = self.root / "snapshots" / f"{digest}.json"
         return self.read_json(f"snapshots/{digest}.json") if path.exists() else None
 
     def latest_snapshot(self) -> str | None:
-        files = sorted((self.root / "snapshots").glob("*.json"), key=lambda p: p.stat().st_mtime)
+        files = sorted((self.root / "snapshots").glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
         return files[-1].stem if files else None
 
     def statuses(self) -> dict[str, Any]:

@@ -53,3 +53,21 @@ def test_a_followed_directory_must_exist(tmp_path: Path) -> None:
         build_config(base(devices={}, follow={"dir": str(tmp_path / "nope"), "interface": ENI}))
     cfg = build_config(base(devices={}, follow={"dir": str(tmp_path), "interface": ENI}))
     assert cfg.follow is not None and cfg.owned == frozenset({ENI})
+
+
+def test_snapshots_the_newest_is_the_last_saved_and_old_ones_go(tmp_path: Path) -> None:
+    import os
+
+    from vpcflow.agent.state import AgentState, Segment
+
+    st = AgentState(tmp_path)
+    st.set_open(Segment(0, 60, "d0"))
+    for i in range(12):
+        st.save_snapshot(f"d{i}", {"i": i})
+        path = tmp_path / "snapshots" / f"d{i}.json"
+        os.utime(path, ns=(i * 10**9, i * 10**9))  # file times as if saved a second apart
+    st.save_snapshot("d5", {"i": 5})  # d5 is current again (a rule put back)
+    assert st.latest_snapshot() == "d5"
+    kept = sorted(p.stem for p in (tmp_path / "snapshots").glob("*.json"))
+    assert "d0" in kept  # the open segment's, however old
+    assert len(kept) == AgentState.KEEP_SNAPSHOTS + 1
