@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from vpcflow.agent.journal import JournalWriter, journal_files, read_journal_file
-from vpcflow.dataplane.packets import Heartbeat, PacketBatch
+from vpcflow.dataplane.packets import PACKET_DTYPES, Heartbeat, PacketBatch
 
 #: after a segment's end, how long packets stamped before it may still be on their way (ring block
 #: timeout 50 ms, the live source's flush interval, the queue)
@@ -98,7 +98,8 @@ class LiveFeed(Feed):
             if isinstance(batch, PacketBatch):
                 if len(batch):
                     self.put(batch)
-                    self.watermark_ns = max(self.watermark_ns, int(batch.ts_ns[-1]))
+                    # A second of margin: frames of several CPUs reach the ring a little out of order.
+                    self.watermark_ns = max(self.watermark_ns, int(batch.ts_ns[-1]) - NS)
             else:  # a Heartbeat (dataplane/packets.py): quiet up to its watermark
                 self.watermark_ns = max(self.watermark_ns, int(batch.watermark_s) * NS)
 
@@ -166,6 +167,17 @@ class _Tagged:
     @classmethod
     def pop(cls, batch: PacketBatch) -> tuple[str, bool] | None:
         return cls.origin.pop(id(batch), None)
+
+
+def _not_before(batch: PacketBatch, said_s: int) -> PacketBatch:
+    """A packet stamped before a heartbeat already handed on counts at that second (as the live
+    source does with its own): a window the pipeline closed is never reopened."""
+    floor = np.int64(said_s) * NS
+    if int(batch.ts_ns[0]) >= floor:
+        return batch
+    cols = {k: getattr(batch, k) for k in PACKET_DTYPES}
+    cols["ts_ns"] = np.maximum(batch.ts_ns, floor)
+    return PacketBatch(**cols, interfaces=batch.interfaces)
 
 
 class SegmentSource:
@@ -249,6 +261,8 @@ class SegmentSource:
                 part = self._split(got) if len(got) else got
                 if origin is not None and len(part) < len(got):
                     _Tagged.tag(self.feed.carry[-1], origin[0])  # counted when the next segment journals it
+                if len(part) and self._said_s >= 0:
+                    part = _not_before(part, self._said_s)
                 if len(part):
                     self._journal(part)
                 if origin is not None and self.journaled is not None:

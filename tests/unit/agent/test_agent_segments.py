@@ -68,3 +68,15 @@ def test_a_quiet_feed_gives_heartbeats_which_are_journaled_and_replayed_in_place
     replay = list(again.batches())
     assert [type(x).__name__ for x in replay] == ["PacketBatch", "Heartbeat"]
     assert replay[1] == Heartbeat(END - 30)
+
+
+def test_a_packet_behind_a_heartbeat_counts_at_the_heartbeat_second(tmp_path: Path) -> None:
+    feed = Quiet("eth0", ("eni-0123456789abcdef0",))
+    feed.watermark_ns = (END - 30) * NS
+    src = SegmentSource(feed, tmp_path, 0, END, stop=lambda: False, clock=lambda: END - 20.0)
+    it = src.batches()
+    assert next(it) == Heartbeat(END - 30)
+    feed.queue.put(batch(END - 31.5, END - 10))  # stamped before the promise (a clock stepped back)
+    got = next(it)
+    assert list(got.ts_ns) == [(END - 30) * NS, (END - 10) * NS]
+    it.close()
