@@ -318,3 +318,21 @@ def test_time_the_agent_was_not_running_is_no_segment_and_gets_no_nodata(ep: End
     clock.t = T0 + 183
     agent.run_segment(seg)
     assert sorted(by_eni_window(bucket_lines(ep))) == [(ENI_A, T0), (ENI_A, T0 + 120)]
+
+
+def test_an_agent_started_during_a_control_plane_outage_records_with_its_last_snapshot(
+        ep: Endpoint, tmp_path: Path) -> None:
+    from vpcflow.core.errors import RunInterrupted
+
+    create_s3_flow_log(ep, ENI_A)
+    clock = Clock(T0)
+    first, _ = make_agent(ep, tmp_path / "a", ENI_A, clock, agent_id="host-a")
+    assert first.refresh()
+    known = first._current
+    never, _ = make_agent(ep, tmp_path / "fresh", ENI_A, clock, agent_id="host-x")
+    ep.stop()
+    again, _ = make_agent(ep, tmp_path / "a", ENI_A, clock, agent_id="host-a")
+    assert again._first_snapshot().digest == known.digest and len(known.flow_logs) == 1
+    never.stop()  # nothing known and nobody answering: it waits (here: told to stop while waiting)
+    with pytest.raises(RunInterrupted):
+        never._first_snapshot()
