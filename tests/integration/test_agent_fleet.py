@@ -102,7 +102,7 @@ def test_a_flow_log_created_later_records_from_the_next_segment_and_a_deleted_on
 
 
 def test_a_revoked_rule_refuses_new_connections_while_a_tracked_one_continues(ep: Endpoint, tmp_path: Path) -> None:
-    create_s3_flow_log(ep, ENI_B)
+    fid = create_s3_flow_log(ep, ENI_B)
     clock = Clock(T0)
     agents = [make_agent(ep, tmp_path / "b", ENI_B, clock, agent_id="host-b")]
     syn = [(T0 + 5, IP_A, IP_B, 41000, 80, 2), (T0 + 5.1, IP_B, IP_A, 80, 41000, 18),
@@ -120,12 +120,18 @@ def test_a_revoked_rule_refuses_new_connections_while_a_tracked_one_continues(ep
     # The deciding rule went to the same bucket under vpcflow's own prefix, outside AWSLogs/ (docs/agent.md).
     side = [k for k in bucket_keys(ep) if not k.startswith("AWSLogs/")]
     assert len(side) == 1 and side[0].startswith(f"vpcflow-side-channel/{ACCT}/us-east-1/")
-    assert side[0].endswith(f"/{T0 + 60}_host-b.rejects.jsonl")
+    assert side[0].endswith(f"/{T0 + 60}_host-b_{fid}.rejects.jsonl")
     import json
 
     rows = [json.loads(ln) for ln in ep.client("s3").get_object(Bucket=BUCKET, Key=side[0])["Body"].read().splitlines()]
     assert [(r["interface_id"], r["srcport"], r["dstport"]) for r in rows] == [(ENI_B, 41001, 80)]
     assert rows[0]["rule"] and "sg-" in rows[0]["rule"]
+    # Reports over the server's data directory see the fleet's deciding rules.
+    from vpcflow.cli._sources import open_database
+
+    db = open_database(ep.data_dir, ())
+    seen = db.query("SELECT dstport, flow_log_id FROM vpc_flow_log_rejections").to_pylist()
+    assert seen == [{"dstport": 80, "flow_log_id": fid}]
 
 
 def test_delivery_status_reaches_describe_flow_logs_failed_then_success(ep: Endpoint, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ adopt the flow logs, so they drain when the destination is back.
 
 Side channel (docs/agent.md): per segment and flow log, the REJECT rows with the rule that decided
 go, for an S3 flow log, to ``s3://<bucket>/<prefix>vpcflow-side-channel/<account>/<region>/<fl-id>/
-<segment-start>_<agent-id>.rejects.jsonl`` (outside ``<prefix>AWSLogs/``); for a CloudWatch Logs
+<segment-start>_<agent-id>_<fl-id>.rejects.jsonl`` (outside ``<prefix>AWSLogs/``); for a CloudWatch Logs
 flow log, to the stream ``vpcflow-side-channel/<agent-id>`` of the same log group (AWS's streams
 are ``<eni>-all``). The file waits in ``<state>/side/`` until that put succeeded.
 """
@@ -32,8 +32,9 @@ StatusCallback = Callable[[str, str, str | None], None]
 
 
 def side_key(fl: FlowLog, segment_start: int, agent_id: str) -> str:
+    # The name ends like the runtime's side files (``<fl-id>.rejects.jsonl``): readers take the id from it.
     return (f"{fl.s3_prefix}{SIDE_PREFIX}/{fl.account_id}/{fl.region}/{fl.flow_log_id}/"
-            f"{segment_start}_{agent_id}.rejects.jsonl")
+            f"{segment_start}_{agent_id}_{fl.flow_log_id}.rejects.jsonl")
 
 
 def side_stream(agent_id: str) -> str:

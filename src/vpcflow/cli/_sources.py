@@ -119,6 +119,10 @@ def open_database(data_dir: Path, paths: tuple[str, ...]) -> FlowLogDatabase:
         folder = root / "rejects" if root.is_dir() else None
         if folder is not None and folder.is_dir():
             rejects += sorted(folder.glob("*.rejects.jsonl"))
+        # Agents deliver theirs next to the records, under their own prefix (docs/agent.md).
+        tree = root / "s3" if not paths else root
+        if tree.is_dir():
+            rejects += sorted(p for p in tree.rglob("*.rejects.jsonl") if "vpcflow-side-channel" in p.parts)
     if files:
         db.add_files(files)
     db.create_view()
