@@ -332,7 +332,6 @@ def test_three_hosts_agents_record_real_traffic_through_kill_outage_and_changes(
                         MaxAggregationInterval=60)["FlowLogIds"][0]
     fleet.call("revoke_security_group_ingress", GroupId=SG_B, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 81, "ToPort": 81, "IpRanges": [{"CidrIp": net}]}])
-    revoked_at = time.time()
     _wait("both agents recording with the new snapshot", lambda: all(
         (fleet.agent_json(h).get("open") or {}).get("digest") not in (None, first_digest[h]) for h in ("a", "b")))
     changed_from = max(fleet.agent_json(h)["open"]["start"] for h in ("a", "b"))
@@ -399,7 +398,6 @@ def test_three_hosts_agents_record_real_traffic_through_kill_outage_and_changes(
     b81 = {(int(f[10]) >= changed_from, f[12]) for f in records
            if f[2] == ENI_B and f[4] == lab.ip["b"] and f[6] == "81" and f[13] == "OK"}
     assert (False, "ACCEPT") in b81 and (True, "REJECT") in b81 and (False, "REJECT") not in b81
-    assert revoked_at <= changed_from + 60
     # The flow log created while the agents ran records B's ENI from its first segment on, and only B's.
     later = _records(fleet.data_dir, "second/")
     assert later and {f[2] for f in later} == {ENI_B}
