@@ -630,3 +630,47 @@ def test_interface_platform_and_link_local_address() -> None:
     """)
     assert [p.key_path for p in found] == ["network_interfaces[0].platform", "network_interfaces[1].link_local_ipv6"]
     assert "unknown platform 'macos'" in found[0].message and "not an IPv6 link-local" in found[1].message
+
+
+V6ONLY = BASE.replace(
+    "      - {name: web-b, cidr_block: 10.0.2.0/24, availability_zone: us-east-1b}\n",
+    "      - {name: web-b, cidr_block: 10.0.2.0/24, availability_zone: us-east-1b}\n"
+    "      - {name: v6, availability_zone: us-east-1a, ipv6_cidr_block: \"2600:1f18:1:1::/64\"}\n",
+)
+
+
+def test_an_ipv6_only_subnet_and_its_interfaces_load_and_round_trip() -> None:
+    t = loads_topology(V6ONLY + textwrap.dedent("""\
+    network_interfaces:
+      - {name: listed, subnet: v6, ipv6_addresses: ["2600:1f18:1:1::20"]}
+      - {name: auto, subnet: v6}
+    """), source="net.yaml")
+    sn = t.subnets_by_id[t.network_interfaces[0].subnet_id]
+    assert sn.cidr_block is None and sn.ipv6_native and str(sn.router_address) == "2600:1f18:1:1::1"
+    assert sn.reserved_addresses() == ()
+    listed, auto = t.network_interfaces
+    assert listed.private_ip_address is None and listed.private_ips == ()
+    assert str(listed.primary_address) == "2600:1f18:1:1::20"
+    assert [str(a) for a in auto.ipv6_addresses] == ["2600:1f18:1:1::4"]  # lowest free, past the reserved four
+    again = loads_topology(json.dumps(topology_to_document(t)), source="net.json", fmt="json")
+    assert again.subnets == t.subnets and again.network_interfaces == t.network_interfaces
+
+
+def test_ipv6_only_subnet_problems() -> None:
+    found = problems_of("""\
+    network_interfaces:
+      - {name: e1, subnet: v6, private_ip: 10.0.3.5}
+      - {name: e2, subnet: v6, public_ip: 54.1.1.2}
+      - {name: e3, subnet: v6, secondary_private_ips: [10.0.3.6]}
+    nat_gateways:
+      - {name: n, subnet: v6, connectivity: private}
+    """, base=V6ONLY)
+    assert [p.key_path for p in found] == [
+        "network_interfaces[0].private_ip", "network_interfaces[1].public_ip",
+        "network_interfaces[2].secondary_private_ips[0]", "nat_gateways[0].private_ip",
+    ]
+    assert all("IPv6-only" in p.message for p in found)
+    # neither block at all is still an error: the IPv4 CIDR is what a subnet needs unless it has IPv6
+    p = only("+", base=V6ONLY.replace('      - {name: v6, availability_zone: us-east-1a, ipv6_cidr_block: "2600:1f18:1:1::/64"}',
+                                       "      - {name: v6, availability_zone: us-east-1a}"))
+    assert p.key_path == "vpcs[0].subnets[2]" and "ipv6_cidr_block alone" in p.message
