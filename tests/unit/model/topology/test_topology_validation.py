@@ -465,8 +465,10 @@ def test_iam_section_top_level_keys() -> None:
 
 
 @st.composite
-def networks(draw: st.DrawFn) -> dict[str, object]:
-    """1-3 VPCs (10.<v>.0.0/16), 1-4 subnets each (10.<v>.<s>.0/24), 0-6 ENIs per subnet, a group or two."""
+def networks(draw: st.DrawFn, ipv6_only: bool = False) -> dict[str, object]:
+    """1-3 VPCs (10.<v>.0.0/16), 1-4 subnets each (10.<v>.<s>.0/24), 0-6 ENIs per subnet, a group or two.
+    ``ipv6_only``: some VPCs get 2600:1f18:<v>::/56 and some of their subnets are IPv6-only
+    (2600:1f18:<v>:<s>::/64, no IPv4 block), their interfaces with or without a listed IPv6 address."""
     doc: dict[str, object] = {"vpcs": [], "network_interfaces": [], "security_groups": [], "network_acls": []}
     vpcs: list[dict[str, object]] = []
     for v in range(draw(st.integers(1, 3))):
@@ -478,7 +480,14 @@ def networks(draw: st.DrawFn) -> dict[str, object]:
             }
             for s in range(draw(st.integers(1, 4)))
         ]
-        vpcs.append({"name": f"v{v}", "cidr_block": f"10.{v}.0.0/16", "subnets": subnets})
+        vpc: dict[str, object] = {"name": f"v{v}", "cidr_block": f"10.{v}.0.0/16", "subnets": subnets}
+        if ipv6_only and draw(st.booleans()):
+            vpc["ipv6_cidr_blocks"] = [f"2600:1f18:{v}::/56"]
+            for s, subnet in enumerate(subnets):
+                if draw(st.booleans()):
+                    del subnet["cidr_block"]
+                    subnet["ipv6_cidr_block"] = f"2600:1f18:{v}:{s}::/64"
+        vpcs.append(vpc)
         groups = []
         for g in range(draw(st.integers(1, 2))):
             rules = [
@@ -506,7 +515,10 @@ def networks(draw: st.DrawFn) -> dict[str, object]:
                     "security_groups": [f"g{v}-0"],
                 }
                 if draw(st.booleans()):
-                    eni["private_ip"] = f"10.{v}.{s}.{h}"
+                    if "cidr_block" in subnet:
+                        eni["private_ip"] = f"10.{v}.{s}.{h}"
+                    else:
+                        eni["ipv6_addresses"] = [f"2600:1f18:{v}:{s}::{h:x}"]
                 doc["network_interfaces"].append(eni)  # type: ignore[attr-defined]
         if draw(st.booleans()):
             rule_numbers = draw(st.lists(st.integers(1, 32766), min_size=1, max_size=4, unique=True))
@@ -522,17 +534,23 @@ def networks(draw: st.DrawFn) -> dict[str, object]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(networks())
+@given(networks(ipv6_only=True))
 def test_random_valid_networks_load_and_round_trip(doc: dict[str, object]) -> None:
     t = loads_topology(json.dumps(doc, indent=1), source="random.json", fmt="json")
     assert len(t.network_interfaces) == len(doc["network_interfaces"])  # type: ignore[arg-type]
-    # every address is unique per VPC and never a reserved one
+    # every address is unique per VPC and never a reserved one; IPv6-only subnets: IPv6 only
     seen = set()
     for e in t.network_interfaces:
         subnet = t.subnets_by_id[e.subnet_id]
-        assert e.private_ip_address in subnet.cidr_block and e.private_ip_address not in subnet.reserved_addresses()
-        assert (e.vpc_id, e.private_ip_address) not in seen
-        seen.add((e.vpc_id, e.private_ip_address))
+        if subnet.cidr_block is None:
+            assert e.private_ip_address is None and len(e.ipv6_addresses) == 1
+            assert subnet.ipv6_cidr_block is not None and e.primary_address in subnet.ipv6_cidr_block
+            assert int(e.primary_address) - int(subnet.ipv6_cidr_block.network_address) >= 4
+        else:
+            assert e.private_ip_address in subnet.cidr_block
+            assert e.private_ip_address not in subnet.reserved_addresses()
+        assert (e.vpc_id, e.primary_address) not in seen
+        seen.add((e.vpc_id, e.primary_address))
     again = loads_topology(dump_topology_document(topology_to_document(t)), source="random.json")
     assert again == t
 
