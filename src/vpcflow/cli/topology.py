@@ -170,7 +170,9 @@ def _show_tables(t: Topology) -> None:
         for s in (s for s in t.subnets if s.vpc_id == v.vpc_id):
             acl = t.network_acl_for_subnet(s.subnet_id)
             rtb = t.route_table_for_subnet(s.subnet_id)
-            cidr = str(s.cidr_block) + (f", {s.ipv6_cidr_block}" if s.ipv6_cidr_block else "")
+            cidr = ", ".join(str(c) for c in (s.cidr_block, s.ipv6_cidr_block) if c is not None)
+            if s.cidr_block is None:
+                cidr += " (IPv6-only)"
             vpcs.add_row(
                 "  " + s.subnet_id, _name(s.tags), cidr, f"{s.availability_zone} ({s.availability_zone_id})",
                 s.owner_id,

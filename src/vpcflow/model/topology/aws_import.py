@@ -308,11 +308,10 @@ class _Importer:
         return out
 
     def _subnet(self, s: dict[str, Any]) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "id": s["SubnetId"],
-            "cidr_block": s.get("CidrBlock"),
-            "availability_zone": s.get("AvailabilityZone"),
-        }
+        body: dict[str, Any] = {"id": s["SubnetId"]}
+        if s.get("CidrBlock"):  # absent in an IPv6-only subnet (Ipv6Native)
+            body["cidr_block"] = s["CidrBlock"]
+        body["availability_zone"] = s.get("AvailabilityZone")
         v6 = [
             a["Ipv6CidrBlock"]
             for a in s.get("Ipv6CidrBlockAssociationSet") or []
@@ -335,12 +334,15 @@ class _Importer:
             instance = (e.get("Attachment") or {}).get("InstanceId")
             if instance:
                 body["instance_id"] = instance
-            body["private_ip"] = e.get("PrivateIpAddress")
+            if e.get("PrivateIpAddress"):  # absent on an interface of an IPv6-only subnet
+                body["private_ip"] = e["PrivateIpAddress"]
             addresses = e.get("PrivateIpAddresses") or []
             secondary = [a["PrivateIpAddress"] for a in addresses if not a.get("Primary") and a.get("PrivateIpAddress")]
             if secondary:
                 body["secondary_private_ips"] = secondary
-            v6 = [a["Ipv6Address"] for a in e.get("Ipv6Addresses") or [] if a.get("Ipv6Address")]
+            # the primary IPv6 address first: an IPv6-only interface shows it in its records
+            v6_items = sorted(e.get("Ipv6Addresses") or [], key=lambda a: not a.get("IsPrimaryIpv6", False))
+            v6 = [a["Ipv6Address"] for a in v6_items if a.get("Ipv6Address")]
             if v6:
                 body["ipv6_addresses"] = v6
             elastic, public = [], None

@@ -1,4 +1,5 @@
 """Network interfaces and their addresses: private (claimed, or assigned lowest-free), IPv6, public.
+An interface in an IPv6-only subnet has no IPv4 address: IPv6 only (the lowest free one when it lists none).
 
 Checks: addresses outside their subnet, on one of the subnet's five reserved addresses (base+0..3 and the
 broadcast address) or used twice in a VPC; IPv6 addresses outside the subnet's block; public and Elastic
@@ -50,7 +51,17 @@ _PRIVATE_V4 = tuple(
 )
 
 
+def _ipv6_only(ctx: Context, subnet: Subnet, path: KeyPath) -> bool:
+    """True (and a problem) when an IPv4 address is asked of an IPv6-only subnet."""
+    if subnet.cidr_block is not None:
+        return False
+    ctx.problems.add(path, f"subnet {subnet.subnet_id} is IPv6-only ({subnet.ipv6_cidr_block}): no IPv4 address there")
+    return True
+
+
 def claim_private(ctx: Context, subnet: Subnet, ip: ipaddress.IPv4Address, path: KeyPath) -> bool:
+    if _ipv6_only(ctx, subnet, path) or subnet.cidr_block is None:
+        return False
     if ip not in subnet.cidr_block:
         ctx.problems.add(path, f"{ip} is outside subnet {subnet.subnet_id} ({subnet.cidr_block})")
         return False
@@ -70,6 +81,8 @@ def claim_private(ctx: Context, subnet: Subnet, ip: ipaddress.IPv4Address, path:
 
 def allocate_private(ctx: Context, subnet: Subnet, path: KeyPath) -> ipaddress.IPv4Address | None:
     """The lowest free address of the subnet (AWS picks one at random; lowest keeps reloads stable)."""
+    if _ipv6_only(ctx, subnet, path) or subnet.cidr_block is None:
+        return None
     used = ctx.subnet_used.setdefault(subnet.subnet_id, set())
     # Allocation runs after every explicit claim, so addresses below the cursor stay taken: linear overall.
     start = ctx.alloc_cursor.get(subnet.subnet_id, 4)
@@ -81,6 +94,21 @@ def allocate_private(ctx: Context, subnet: Subnet, path: KeyPath) -> ipaddress.I
             ctx.alloc_cursor[subnet.subnet_id] = offset + 1
             return ip
     ctx.problems.add(path, f"subnet {subnet.subnet_id} ({subnet.cidr_block}) has no free address left")
+    return None
+
+
+def allocate_ipv6(ctx: Context, subnet: Subnet, path: KeyPath) -> ipaddress.IPv6Address | None:
+    """The lowest free IPv6 address of an IPv6-only subnet's block, for an interface that lists none
+    (AWS assigns one at random; lowest keeps reloads stable). The first four are reserved."""
+    block = subnet.ipv6_cidr_block
+    if block is None:
+        return None
+    for offset in range(4, 1 << 16):  # far more interfaces than a subnet holds; a /64 never fills up
+        ip6 = block.network_address + offset
+        if (subnet.vpc_id, ip6) not in ctx.ipv6_ips:
+            ctx.ipv6_ips[(subnet.vpc_id, ip6)] = path
+            return ip6
+    ctx.problems.add(path, f"subnet {subnet.subnet_id} ({block}) has no free IPv6 address left")
     return None
 
 
@@ -181,6 +209,9 @@ def parse_enis(ctx: Context, enis: list[tuple[Section, str]]) -> list[PendingEni
                 continue
             ctx.ipv6_ips[(vpc.vpc_id, ip6)] = spath
             v6.append(ip6)
+        if subnet.cidr_block is None and (sec.has("public_ip") or sec.has("elastic_ips")):
+            key = "public_ip" if sec.has("public_ip") else "elastic_ips"
+            ctx.problems.add(sec.at(key), f"an interface in IPv6-only subnet {subnet.subnet_id} has no public IPv4")
         public = None
         if sec.has("public_ip"):
             public = address(ctx.problems, sec.at("public_ip"), sec.raw("public_ip"), version=4)
@@ -261,10 +292,19 @@ def finish_enis(ctx: Context, pending: list[PendingEni]) -> None:
                     f"all interfaces of an instance are in one availability zone, not {p.subnet.availability_zone}",
                 )
     for p in pending:
-        ip = p.private_ip or allocate_private(ctx, p.subnet, p.sec.at("private_ip"))
-        if ip is None:
-            continue
         f = p.fields
+        ip: ipaddress.IPv4Address | None = None
+        if p.subnet.cidr_block is None and p.private_ip is None:
+            # IPv6-only subnet: no IPv4 at all; the interface needs an IPv6 address to be reachable
+            if not f["ipv6_addresses"]:
+                ip6 = allocate_ipv6(ctx, p.subnet, p.sec.at("ipv6_addresses"))
+                if ip6 is None:
+                    continue
+                f["ipv6_addresses"] = (ip6,)
+        else:
+            ip = p.private_ip or allocate_private(ctx, p.subnet, p.sec.at("private_ip"))
+            if ip is None:
+                continue
         ctx.network_interfaces.append(
             NetworkInterface(
                 network_interface_id=p.eni_id,

@@ -262,6 +262,9 @@ def finish_nats(ctx: Context, pending: list[PendingNat]) -> None:
                 )
             if p.public_ip is not None and p.public_ip not in listed.public_ips:
                 ctx.problems.add(p.sec.at("public_ip"), f"{p.public_ip} is not an address of {p.eni_id}")
+            if listed.private_ip_address is None:  # a NAT gateway translates to and from IPv4
+                ctx.problems.add(path, f"{p.eni_id} has no IPv4 address; a NAT gateway's interface needs one")
+                continue
             ip = listed.private_ip_address
             if p.public_ip is None and p.connectivity == "public":
                 p.public_ip = listed.public_ips[0] if listed.public_ips else None

@@ -108,11 +108,10 @@ def topology_to_document(t: Topology) -> dict[str, Any]:
         for s in t.subnets:
             if s.vpc_id != v.vpc_id:
                 continue
-            sd: dict[str, Any] = {
-                "id": s.subnet_id,
-                "cidr_block": str(s.cidr_block),
-                "availability_zone": s.availability_zone,
-            }
+            sd: dict[str, Any] = {"id": s.subnet_id}
+            if s.cidr_block is not None:  # none: an IPv6-only subnet
+                sd["cidr_block"] = str(s.cidr_block)
+            sd["availability_zone"] = s.availability_zone
             if s.ipv6_cidr_block is not None:
                 sd["ipv6_cidr_block"] = str(s.ipv6_cidr_block)
             if s.owner_id:
@@ -128,7 +127,8 @@ def topology_to_document(t: Topology) -> dict[str, Any]:
         ed["owner"] = e.owner_id
         if e.instance_id:
             ed["instance_id"] = e.instance_id
-        ed["private_ip"] = str(e.private_ip_address)
+        if e.private_ip_address is not None:
+            ed["private_ip"] = str(e.private_ip_address)
         if e.secondary_private_ip_addresses:
             ed["secondary_private_ips"] = [str(a) for a in e.secondary_private_ip_addresses]
         if e.ipv6_addresses:
