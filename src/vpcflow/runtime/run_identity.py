@@ -17,8 +17,9 @@ they cannot:
 * every source, in order: its kind, the XXH3-128 digest of the file's bytes for captures (the
   native core reads the file in 1 MiB chunks with the GIL released: SHA-256 of a 667 MB capture
   took about 0.5 s of a 2-3 s run; the digest only has to change with the bytes, it guards against
-  no forger, since the capture is the user's own input), the canonical parsed document for scenarios, and every option that changes what
-  the source yields (seed, duration, interface, interface map, skip-bad, reorder window, limits);
+  no forger, since the capture is the user's own input), the canonical parsed document for
+  scenarios, and every option that changes what the source yields (seed, duration, interface,
+  interface map, skip-bad, reorder window, limits);
 * the aggregation options.
 
 Where the files are (paths), where records go (``output``, ``delivery`` endpoints, the data

@@ -10,6 +10,7 @@ is larger than it). The native core returns each batch's columns as fresh numpy 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
@@ -144,10 +145,9 @@ class ChunkStream:
         """The reader is done with ``buf[:pos]``: a mapped file's pages there leave the resident set
         (they would otherwise count in the process's memory until the end: a whole capture)."""
         if self.mapping is not None and pos > 0:
-            try:
+            # only advice: a kernel refusing it costs memory, never correctness
+            with contextlib.suppress(OSError):
                 self.mapping.release(pos)
-            except OSError:
-                pass  # only advice: a kernel refusing it costs memory, never correctness
 
     def refill(self, keep_from: int, need: int = 0) -> int:
         """Drop ``buf[:keep_from]``, then read until the buffer is full (or EOF).
