@@ -113,13 +113,16 @@ class PolicyEngine:
 
     Distinct flows are remembered (a flow cache: key -> attribution plan + stateless decisions), so
     a flow is planned and matched against the rules once; memory grows with the number of distinct
-    flows (about 600 bytes each), never with packets. When more than ``max_flows`` are cached the
-    cache is emptied before the next batch (flows are planned again when seen; connection-tracking
-    state is separate and unaffected).
+    flows (about 700 bytes each, up to three times that while the tables double), never with packets.
+    When more than ``max_flows`` are cached the cache is emptied before the next batch (flows are
+    planned again when seen; connection-tracking state is separate and unaffected). The default
+    (131,072) keeps the cache near 100-250 MB: a capture of 400,000 distinct flows peaked at about
+    1 GB of engine memory with 500,000 (docs/benchmarks.md), while re-planning a flow costs
+    microseconds.
     """
 
     def __init__(self, topology: Topology, *, ip_ranges: ServiceLookup | str | Path | None = None,
-                 timeouts: ConntrackTimeouts | None = None, max_flows: int = 500_000) -> None:
+                 timeouts: ConntrackTimeouts | None = None, max_flows: int = 131_072) -> None:
         self.topology = topology
         self.max_flows = max_flows
         if ip_ranges is not None and not isinstance(ip_ranges, ServiceLookup):
