@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _NULL = "null"
+#: What ``json.dumps`` (ASCII output) does not copy verbatim: controls, quote, backslash, non-ASCII.
+_NEEDS_ESCAPE = '[^ !#-\\[\\]-~]'
 
 
 def _json_values(col: pa.Array) -> pa.Array:
@@ -23,6 +25,9 @@ def _json_values(col: pa.Array) -> pa.Array:
     if pa.types.is_integer(col.type):
         return pc.fill_null(pc.cast(col, pa.string()), _NULL)
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        if not pc.any(pc.match_substring_regex(col, _NEEDS_ESCAPE)).as_py():
+            # printable ASCII without quote or backslash (addresses, ids): json.dumps adds quotes only
+            return pc.fill_null(pc.binary_join_element_wise('"', col, '"', ""), _NULL)
         enc = pc.dictionary_encode(col)
         texts = pa.array([json.dumps(v) for v in enc.dictionary.to_pylist()], type=pa.string())
         return pc.fill_null(texts.take(enc.indices), _NULL)
