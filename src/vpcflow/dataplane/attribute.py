@@ -192,8 +192,9 @@ class PolicyEngine:
         self._points = pts
 
     def _add_flows(self, batch: PacketBatch, rows_: npt.NDArray[np.int64], label: np.ndarray,
-                   frag2: np.ndarray, itype: np.ndarray, icode: np.ndarray, keys: np.ndarray) -> None:
-        """Plan and statically evaluate new flows (first packets ``rows_``), then remember them."""
+                   frag2: np.ndarray, itype: np.ndarray, icode: np.ndarray) -> None:
+        """Plan and statically evaluate new flows (first packets ``rows_``; the flow cache already gave
+        them ids ``self.flows ...`` in that order)."""
         u = rows_.shape[0]
         base = self.flows
         self._grow(base + u)
@@ -285,7 +286,6 @@ class PolicyEngine:
             values["ssvc"], values["dsvc"] = codes[:m], codes[m:]
         for k, v in values.items():
             self._fp[k][q] = v
-        self._flow_map.insert(np.ascontiguousarray(keys), np.arange(base, base + u, dtype=np.int32))
         self.flows = base + u
 
     # ------------------------------------------------------------------ observe
@@ -308,14 +308,11 @@ class PolicyEngine:
         flow_cols = _columns(label=label, proto=proto, frag2=frag2, sport=batch.src_port, dport=batch.dst_port,
                              itype=itype, icode=icode, s_hi=batch.src_hi, s_lo=batch.src_lo, d_hi=batch.dst_hi,
                              d_lo=batch.dst_lo)
-        fid = self._flow_map.lookup(flow_cols)
-        missing = np.nonzero(fid < 0)[0]
-        if missing.size:
-            keys = _native.flow_keys({k: v[missing] for k, v in flow_cols.items()})
-            inv, first = _native.unique_rows(keys)
-            base = self.flows
-            self._add_flows(batch, missing[first], label, frag2, itype, icode, keys[first])
-            fid[missing] = base + inv
+        # One native pass: known flows' ids, and ids from self.flows on for new flows (remembered at
+        # once, planned below) in the order they first appear.
+        fid, first = self._flow_map.assign(flow_cols, self.flows)
+        if first.size:
+            self._add_flows(batch, first, label, frag2, itype, icode)
         fp = self._fp
         pkt, q, action, rule, sg_used, nacl_used = self.conntrack.decide(
             self._sg_rules, np.ascontiguousarray(batch.ts_ns),
