@@ -154,9 +154,14 @@ class PolicyEngine:
     def _reset_flows(self) -> None:
         self._flow_map = _native.FlowCache()
         self.flows = 0
-        self._flow_category = np.zeros(1024, np.int16)
-        self._fp = {k: np.full(4096, fill, dtype) for k, (dtype, fill) in FLOW_POINT_COLUMNS.items()}
-        self._points = _native.empty_points(4096)
+        if not hasattr(self, "_fp"):
+            # Created once and grown by doubling; a reset keeps them (and their capacity): rows are
+            # re-initialised flow by flow as new flows are planned (``_add_flows``), so a capture of
+            # many distinct flows does not reallocate and re-grow the tables after every reset.
+            self._flow_category = np.zeros(1024, np.int16)
+            self._fp = {k: np.full(4096, fill, dtype) for k, (dtype, fill) in FLOW_POINT_COLUMNS.items()}
+            self._points = _native.empty_points(4096)
+            self._empty_point = _native.empty_points(1)
 
     def _service_code(self, hi: int, lo: int) -> int:
         key = (int(hi), int(lo))
@@ -198,6 +203,11 @@ class PolicyEngine:
         u = rows_.shape[0]
         base = self.flows
         self._grow(base + u)
+        # the rows may hold a flow from before a cache reset: start them empty
+        lo, hi = base * MAX_POINTS, (base + u) * MAX_POINTS
+        for k, (_dtype, fill) in FLOW_POINT_COLUMNS.items():
+            self._fp[k][lo:hi] = fill
+        self._points[lo:hi] = self._empty_point
         f_label = label[rows_]
         f_ver = batch.ip_version[rows_]
         f_proto = batch.protocol[rows_].astype(np.int16)

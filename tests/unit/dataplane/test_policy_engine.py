@@ -127,3 +127,15 @@ def test_default_flow_cache_is_bounded_for_captures_of_many_distinct_flows() -> 
         e.observe(_distinct_flows(k * batch, batch))
     assert e.flows <= e.max_flows + batch
     assert e.max_flows <= 1 << 17
+
+
+def test_flows_planned_after_a_cache_reset_see_no_points_of_the_flows_before_it() -> None:
+    # The flow tables are reused after a reset: a one-point flow planned into the row of an earlier
+    # two-point flow must not inherit its second point (an observation at an ENI it never crossed).
+    fresh = PolicyEngine(topo().build())
+    one_point = [Pkt(5, "10.0.1.10", "8.8.8.8", "udp", 5000, 53)]
+    expected = rows(fresh, fresh.observe(packets(one_point)))
+    assert [r[1] for r in expected] == ["eni-a"]
+    e = PolicyEngine(topo().build(), max_flows=0)
+    e.observe(packets([Pkt(0, "10.0.1.10", "10.0.2.10", "tcp", 40000, 22, flags=2)]))  # eni-a and eni-b
+    assert rows(e, e.observe(packets(one_point))) == expected
