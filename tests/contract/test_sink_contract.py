@@ -115,6 +115,21 @@ def test_text_objects_are_gzip_level_3(bucket: BucketStore) -> None:
         assert data == gzip.compress(gzip.decompress(data), 3, mtime=0)
 
 
+@pytest.mark.parametrize("slice_rows", [1, 7, 1 << 18])
+def test_text_objects_are_compressed_slice_by_slice_to_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch, slice_rows: int,
+) -> None:
+    # A 5-minute group of a capture with a million flows is hundreds of MB of text: it is rendered and
+    # compressed a slice at a time, never held whole, and the object is byte for byte the one-shot gzip.
+    from vpcflow.codecs import text
+    from vpcflow.dataplane.sinks.s3_common import gzip_text
+
+    monkeypatch.setattr(text, "_RENDER_SLICE", slice_rows)
+    table = records(300, seed=slice_rows)
+    assert gzip_text(table, 3) == gzip.compress(text.render_text(table, header=True), 3, mtime=0)
+    assert gzip_text(table.slice(0, 0), 3) == gzip.compress(text.render_text(table.slice(0, 0)), 3, mtime=0)
+
+
 def test_groups_wait_for_the_watermark(bucket: BucketStore) -> None:
     fl = s3_flow_log()
     table = records(500)
