@@ -32,7 +32,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
+from collections.abc import Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,28 @@ def file_digest(path: Path) -> str:
         raise ConfigError(f"cannot read {path}: {e}", location=str(path)) from e
 
 
+def prefetch_digests(cfg: RunConfig) -> dict[Path, Future[str]]:
+    """Start the file digests of ``cfg``'s capture sources in background threads (the native digest
+    releases the GIL), so they overlap with preparing the run on the other core; ``run_identity(...,
+    digests=...)`` waits for them. Threads are daemons: a run that fails before its identity does
+    not wait for a large file's digest. A digest that fails raises its ``ConfigError`` when used."""
+    out: dict[Path, Future[str]] = {}
+    for spec in cfg.sources:
+        if spec.kind in ("live", "scenario") or spec.path in out:
+            continue
+        fut: Future[str] = Future()
+
+        def work(path: Path = spec.path, fut: Future[str] = fut) -> None:
+            try:
+                fut.set_result(file_digest(path))
+            except BaseException as e:  # handed to whoever asks for the digest
+                fut.set_exception(e)
+
+        threading.Thread(target=work, name="vpcflow-digest", daemon=True).start()
+        out[spec.path] = fut
+    return out
+
+
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
@@ -75,7 +100,7 @@ def _scenario_content(spec: SourceSpec) -> Any:
         return {"xxh3_128": file_digest(spec.path)}
 
 
-def _source(spec: SourceSpec) -> dict[str, Any]:
+def _source(spec: SourceSpec, digests: Mapping[Path, Future[str]]) -> dict[str, Any]:
     # ``skip_bad`` is not part of it: a run without it stops at the first bad record, and every group it
     # delivered before is exactly what the run with it delivers too (the README's recipe: an error, then
     # the same run with --skip-bad, must deliver nothing twice; issue 13 item 3).
@@ -89,21 +114,25 @@ def _source(spec: SourceSpec) -> dict[str, Any]:
     elif spec.kind == "scenario":
         out["scenario"] = _scenario_content(spec)
     else:
-        out["xxh3_128"] = file_digest(spec.path)
+        pending = digests.get(spec.path)
+        out["xxh3_128"] = pending.result() if pending is not None else file_digest(spec.path)
     return out
 
 
-def identity_document(cfg: RunConfig, topology: Topology, *, skip_bad: bool = False) -> dict[str, Any]:
-    """The canonical description the identity hashes (exposed for tests and debugging)."""
+def identity_document(cfg: RunConfig, topology: Topology, *, skip_bad: bool = False,
+                      digests: Mapping[Path, Future[str]] | None = None) -> dict[str, Any]:
+    """The canonical description the identity hashes (exposed for tests and debugging). ``digests``:
+    capture digests already under way (``prefetch_digests``)."""
     return {
         "scheme": SCHEME,
         "topology": {k: v for k, v in topology_to_document(topology).items() if k not in _DELIVERY_ONLY},
-        "sources": [_source(s) for s in cfg.sources],
+        "sources": [_source(s, digests or {}) for s in cfg.sources],
         "aggregation": {"skipdata_capacity": cfg.skipdata_capacity, "nodata": cfg.nodata},
     }
 
 
-def run_identity(cfg: RunConfig, topology: Topology, *, skip_bad: bool = False) -> str:
+def run_identity(cfg: RunConfig, topology: Topology, *, skip_bad: bool = False,
+                 digests: Mapping[Path, Future[str]] | None = None) -> str:
     """16 hex digits naming the run's inputs (checkpoint keys, spool item ids, salt of S3 object names)."""
-    doc = identity_document(cfg, topology, skip_bad=skip_bad)
+    doc = identity_document(cfg, topology, skip_bad=skip_bad, digests=digests)
     return hashlib.sha256(_canonical(doc).encode()).hexdigest()[:16]

@@ -139,3 +139,24 @@ def test_in_line_scenarios_are_identified_by_their_document(topology: Topology) 
     doc = {"start": "2026-01-01T00:00:00Z", "duration": 60, "seed": 1, "workloads": []}
     assert ident(doc) == ident(dict(reversed(list(doc.items()))))
     assert ident(doc) != ident({**doc, "seed": 2})
+
+
+def test_prefetched_digests_give_the_same_identity(tmp_path: Path, topology: Topology) -> None:
+    (tmp_path / "a.pcap").write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(5000))
+    (tmp_path / "b.pcap").write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(7000))
+    cfg = load_run_config(_config(tmp_path, "sources:\n  - capture: a.pcap\n  - capture: b.pcap\n"))
+    digests = ri.prefetch_digests(cfg)
+    assert sorted(p.name for p in digests) == ["a.pcap", "b.pcap"]
+    assert ri.run_identity(cfg, topology, digests=digests) == ri.run_identity(cfg, topology)
+
+
+def test_a_prefetched_digest_that_failed_raises_when_used(tmp_path: Path, topology: Topology) -> None:
+    from vpcflow.core.errors import ConfigError
+
+    cap = tmp_path / "gone.pcap"
+    cap.write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(100))
+    cfg = load_run_config(_config(tmp_path, "sources:\n  - capture: gone.pcap\n"))
+    cap.unlink()
+    digests = ri.prefetch_digests(cfg)
+    with pytest.raises(ConfigError, match="cannot read"):
+        ri.run_identity(cfg, topology, digests=digests)
