@@ -1,0 +1,71 @@
+"""Keeps pyarrow's pandas probes from importing pandas while a ``vpcflow`` command runs.
+
+pyarrow looks for pandas so that it can recognise pandas objects: its Python layer on the first
+list-to-array conversion or scalar, its C++ core on every list-to-array conversion, scalar and
+``to_numpy`` call. Looking means importing: about 0.2 s, the largest single cost of ``vpcflow run``
+on a small capture (docs/benchmarks.md, "Start-up"). No vpcflow command hands pyarrow a pandas
+object, so while a command runs such a probe is told pandas is not installed.
+
+Only probes are refused: an ``import pandas`` statement or ``importlib.import_module("pandas")``
+still imports it (a library that needs pandas keeps working). A probe is told apart by where the
+import comes from: compiled code called from Python (pyarrow's shim or C++ core in the middle of a
+call), not an import instruction. When the command ends, pyarrow's Python layer, which remembers a
+refused probe, is told again if pandas was imported meanwhile.
+"""
+
+from __future__ import annotations
+
+import opcode
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from importlib.machinery import ModuleSpec
+from types import FrameType
+
+_IMPORT_NAME = opcode.opmap["IMPORT_NAME"]
+
+
+def _is_import_statement(frame: FrameType | None) -> bool:
+    """Whether the import in progress was asked for by Python code (a statement or importlib)."""
+    while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        frame = frame.f_back
+    if frame is None:
+        return True
+    if frame.f_code.co_filename.endswith(("importlib/__init__.py", "importlib\\__init__.py")):
+        return True  # importlib.import_module("pandas")
+    code = frame.f_code.co_code
+    return 0 <= frame.f_lasti < len(code) and code[frame.f_lasti] == _IMPORT_NAME
+
+
+class _RefusePandasProbes:
+    """A meta-path finder that answers pyarrow's pandas probes with "not installed"."""
+
+    def find_spec(self, name: str, path: Sequence[str] | None = None, target: object = None) -> ModuleSpec | None:
+        if name != "pandas" or _is_import_statement(sys._getframe(1)):
+            return None  # the next finders import it as usual
+        raise ModuleNotFoundError("pandas is not loaded by vpcflow commands", name="pandas")
+
+
+@contextmanager
+def pandas_probes_refused() -> Iterator[None]:
+    """Within: pyarrow's pandas probes fail fast instead of importing pandas (see the module's docstring)."""
+    if "pandas" in sys.modules:
+        yield  # already paid for; pyarrow may as well use it
+        return
+    finder = _RefusePandasProbes()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        _tell_pyarrow_if_pandas_arrived()
+
+
+def _tell_pyarrow_if_pandas_arrived() -> None:
+    """pyarrow's Python layer keeps "no pandas" after a refused probe; asking for pandas through it
+    again (what ``to_pandas`` does) makes it load the module that is now there."""
+    lib = sys.modules.get("pyarrow.lib")
+    shim = getattr(lib, "_pandas_api", None)
+    if "pandas" in sys.modules and shim is not None:
+        with suppress(ImportError):  # a pandas pyarrow does not support: it says so when used
+            getattr(shim, "pd", None)

@@ -1,0 +1,68 @@
+"""pyarrow's probes for pandas are refused while a command runs; pandas itself stays importable
+(vpcflow.cli.pandas_probes). Each case runs in a fresh interpreter: the test process has pandas loaded."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+
+def _run(body: str) -> str:
+    code = "import sys\nfrom vpcflow.cli.pandas_probes import pandas_probes_refused\n" + textwrap.dedent(body)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_pyarrow_conversions_inside_do_not_import_pandas() -> None:
+    out = _run("""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        with pandas_probes_refused():
+            ints = pa.array([1, None, 3], type=pa.int64())
+            text = pa.array(["a", None], type=pa.string())
+            floats = pa.array(np.array([1.5, np.nan]))
+            shifted = pc.add(ints, pa.scalar(1, pa.int64()))
+            back = ints.to_numpy(zero_copy_only=False)
+        print("pandas" in sys.modules)
+        print(ints.to_pylist(), text.to_pylist(), shifted.to_pylist(), floats.null_count, np.isnan(back).tolist())
+    """)
+    assert out.splitlines() == ["False", "[1, None, 3] ['a', None] [2, None, 4] 0 [False, True, False]"]
+
+
+@pytest.mark.parametrize("how", ["import pandas", "import importlib; importlib.import_module('pandas')"])
+def test_pandas_asked_for_by_python_code_still_imports(how: str) -> None:
+    out = _run(f"""
+        import pyarrow as pa
+        with pandas_probes_refused():
+            pa.array([1])
+            {how}
+            print("pandas" in sys.modules)
+    """)
+    assert out == "True"
+
+
+def test_after_the_command_pyarrow_recognises_pandas_objects_again() -> None:
+    # from_pandas semantics (NaN becomes null) apply only to objects pyarrow recognises as pandas'.
+    out = _run("""
+        import pyarrow as pa
+        with pandas_probes_refused():
+            pa.array([1])  # the refused probe: pyarrow now believes pandas is absent
+            import pandas as pd
+        print(pa.array(pd.Series([1.0, float("nan")])).null_count)
+    """)
+    assert out == "1"
+
+
+def test_with_pandas_already_loaded_nothing_is_refused() -> None:
+    out = _run("""
+        import pandas
+        before = list(sys.meta_path)
+        with pandas_probes_refused():
+            print(sys.meta_path == before)
+    """)
+    assert out == "True"
