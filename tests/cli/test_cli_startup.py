@@ -50,9 +50,9 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         assert f"  {name} " in text
 
 
-#: Modules no ``vpcflow`` command below needs: pandas is pulled in only by pyarrow's probes for pandas
-#: objects (vpcflow.cli.pandas_probes), about 0.2 s of a 1,000-packet run.
-NOT_FOR_COMMANDS = ("pandas",)
+#: Modules no ``vpcflow run`` needs: pandas and dateutil were pulled in only by pyarrow's probes for
+#: their objects (vpcflow.cli.pandas_probes), about 0.25 s of a 1,000-packet run.
+NOT_FOR_COMMANDS = ("pandas", "dateutil")
 
 
 def _modules_loaded_by(args: list[str]) -> list[str]:

@@ -28,10 +28,11 @@ def test_pyarrow_conversions_inside_do_not_import_pandas() -> None:
             floats = pa.array(np.array([1.5, np.nan]))
             shifted = pc.add(ints, pa.scalar(1, pa.int64()))
             back = ints.to_numpy(zero_copy_only=False)
-        print("pandas" in sys.modules)
-        print(ints.to_pylist(), text.to_pylist(), shifted.to_pylist(), floats.null_count, np.isnan(back).tolist())
+            joined = pc.binary_join_element_wise(text, text, ".")
+        print("pandas" in sys.modules or "dateutil" in sys.modules)
+        print(ints.to_pylist(), text.to_pylist(), shifted.to_pylist(), floats.null_count, np.isnan(back).tolist(), joined.to_pylist())
     """)
-    assert out.splitlines() == ["False", "[1, None, 3] ['a', None] [2, None, 4] 0 [False, True, False]"]
+    assert out.splitlines() == ["False", "[1, None, 3] ['a', None] [2, None, 4] 0 [False, True, False] ['a.a', None]"]
 
 
 @pytest.mark.parametrize("how", ["import pandas", "import importlib; importlib.import_module('pandas')"])
