@@ -52,8 +52,9 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 #: Modules ``vpcflow run`` to a bucket does not need: pandas and dateutil were pulled in only by
 #: pyarrow's probes for their objects (vpcflow.cli.pandas_probes), about 0.25 s of a 1,000-packet run;
-#: pyarrow.parquet (with pyarrow.fs and ssl) only writes Parquet, which this run does not.
-NOT_FOR_RUN = ("pandas", "dateutil", "pyarrow.parquet", "pyarrow.fs")
+#: pyarrow.parquet (with pyarrow.fs and ssl) only writes Parquet, which this run does not; a thread pool
+#: (concurrent.futures) only encodes several periods' objects side by side.
+NOT_FOR_RUN = ("pandas", "dateutil", "pyarrow.parquet", "pyarrow.fs", "concurrent.futures")
 
 
 def _modules_loaded_by(args: list[str]) -> list[str]:
