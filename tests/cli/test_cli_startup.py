@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +58,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
 NOT_FOR_RUN = ("pandas", "dateutil", "pyarrow.parquet", "pyarrow.fs", "concurrent.futures")
 
 
-def _modules_loaded_by(args: list[str]) -> list[str]:
+def _modules_loaded_by(args: list[str], env: dict[str, str] | None = None) -> list[str]:
     """The modules a fresh interpreter has loaded after running ``vpcflow ARGS``."""
     probe = (
         "import sys, json\n"
@@ -65,7 +66,8 @@ def _modules_loaded_by(args: list[str]) -> list[str]:
         f"try:\n    main({args!r})\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
     assert done.returncode == 0, done.stderr
     loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
     return loaded
@@ -86,3 +88,18 @@ def test_run_on_a_capture_imports_only_what_it_needs(tmp_path: Path, extra: list
     if extra:
         assert "rich.progress" not in loaded  # no progress bar to show
     assert list((tmp_path / "data").rglob("*.log.gz"))
+
+
+@pytest.mark.parametrize(("args", "not_needed"), [
+    (["ec2", "describe-flow-logs"], {"pandas", "pyarrow", "numpy", "duckdb", "rich"}),
+    (["logs", "describe-log-groups"], {"pandas", "duckdb", "rich"}),
+], ids=["ec2", "logs"])
+def test_control_plane_commands_import_no_query_engine(tmp_path: Path, args: list[str], not_needed: set[str]) -> None:
+    # Listing flow logs reads state.db; listing log groups reads the log store (whose module uses Arrow
+    # for events): no DuckDB (the Insights commands of `vpcflow logs` import it when a query runs), and
+    # no rich for JSON output.
+    data = tmp_path / "data"
+    _modules_loaded_by(["init", "--data-dir", str(data)])
+    loaded = {name.split(".")[0] for name in _modules_loaded_by(args, env={"VPCFLOW_DATA_DIR": str(data)})}
+    assert "vpcflow" in loaded
+    assert not not_needed & loaded

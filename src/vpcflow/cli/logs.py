@@ -26,7 +26,6 @@ import click
 
 from vpcflow.cli._output import AwsCliGroup, PagedResponse, emit_aws_response
 from vpcflow.core.errors import ApiError
-from vpcflow.query.readers import filter_log_events
 from vpcflow.runtime.client import Ec2Client
 from vpcflow.runtime.datadir import DataDir
 from vpcflow.storage.logstore import LogStore
@@ -212,6 +211,8 @@ def filter_log_events_cmd(ctx: click.Context, log_group_name: str, log_stream_na
                          "nextToken": next_token})
 
         def page(**kw: Any) -> dict[str, Any]:
+            from vpcflow.query.readers import filter_log_events  # Arrow and numpy: only this command reads events
+
             return filter_log_events(store, **kw)
 
         return _all_pages(page, "events", params, limit is None and next_token is None)
