@@ -67,3 +67,25 @@ def test_with_pandas_already_loaded_nothing_is_refused() -> None:
             print(sys.meta_path == before)
     """)
     assert out == "True"
+
+
+def test_timezones_and_durations_convert_the_same_with_probes_refused() -> None:
+    # pyarrow's C++ core also looks up dateutil.tz and pandas for time zones: a refused probe must not
+    # change a converted value (UTC, a fixed offset, a named zone; both directions; durations).
+    body = """
+        import contextlib, datetime as dt
+        from zoneinfo import ZoneInfo
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        with pandas_probes_refused() if REFUSE else contextlib.nullcontext():
+            for tz in (dt.timezone.utc, dt.timezone(dt.timedelta(hours=2)), ZoneInfo("Europe/Paris")):
+                d = dt.datetime(2024, 5, 1, 12, 0, tzinfo=tz)
+                print(pa.array([d]).type, pa.array([d]).to_pylist(), pa.scalar(d).as_py())
+                print(pa.array([d], type=pa.timestamp("ms", tz="UTC")).to_pylist())
+            paris = pa.array([1714564800000], type=pa.timestamp("ms", tz="Europe/Paris"))
+            print(paris.to_pylist(), paris.to_numpy(zero_copy_only=False), pc.strftime(paris, format="%H:%M"))
+            print(pa.array([dt.timedelta(seconds=5)]).to_pylist())
+    """
+    refused, plain = (_run(f"REFUSE = {flag}\n" + textwrap.dedent(body)) for flag in (True, False))
+    assert refused == plain
+    assert "Europe/Paris" in refused
