@@ -42,9 +42,21 @@ def test_pandas_asked_for_by_python_code_still_imports(how: str) -> None:
         with pandas_probes_refused():
             pa.array([1])
             {how}
-            print("pandas" in sys.modules)
+            print("pandas" in sys.modules, pa.table({{"a": [1, 2]}}).to_pandas().shape)
     """)
-    assert out == "True"
+    assert out == "True (2, 1)"
+
+
+def test_to_pandas_inside_a_command_needs_pandas_imported_first() -> None:
+    out = _run("""
+        import pyarrow as pa
+        with pandas_probes_refused():
+            try:
+                pa.table({"a": [1]}).to_pandas()
+            except ImportError as e:
+                print(e)
+    """)
+    assert "imports it first" in out
 
 
 def test_after_the_command_pyarrow_recognises_pandas_objects_again() -> None:

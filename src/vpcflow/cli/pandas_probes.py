@@ -14,6 +14,10 @@ probe is told apart by where the import comes from: compiled code called from Py
 shim or C++ core in the middle of a call), not an import instruction. When the command ends,
 pyarrow's Python layer, which remembers a refused probe, is told again if pandas was imported
 meanwhile.
+
+The one thing a command's code cannot do is let pyarrow import pandas for it: ``table.to_pandas()``
+imports pandas from compiled code too, so code that wants a DataFrame says ``import pandas`` first
+(after which every pyarrow conversion works as usual: the module is loaded, nothing is asked).
 """
 
 from __future__ import annotations
@@ -51,7 +55,9 @@ class _RefuseProbes:
     def find_spec(self, name: str, path: Sequence[str] | None = None, target: object = None) -> ModuleSpec | None:
         if name not in PROBED or _is_import_statement(sys._getframe(1)):
             return None  # the next finders import it as usual
-        raise ModuleNotFoundError(f"{name} is not loaded by vpcflow commands", name=name)
+        raise ModuleNotFoundError(
+            f"{name} is not imported for pyarrow while a vpcflow command runs (vpcflow.cli.pandas_probes): "
+            f"code that needs it imports it first", name=name)
 
 
 @contextmanager
