@@ -23,7 +23,6 @@ from typing import Any
 import click
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from vpcflow.codecs.addresses import addresses_to_strings
@@ -166,6 +165,8 @@ def _execute(prepared: PreparedRun, *, console: Console, quiet: bool, taps: dict
              stop: Any) -> RunResult:
     if quiet:
         return execute(prepared, taps=taps, stop=stop)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # only a shown bar needs it
+
     with Progress(TextColumn("[bold]replaying"), BarColumn(bar_width=None), TextColumn("{task.description}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("", total=None)

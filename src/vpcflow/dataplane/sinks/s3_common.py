@@ -18,7 +18,6 @@ import random
 import time
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -232,6 +231,8 @@ class S3ObjectSink(DeliveryStatusMixin):
         # gzip and Parquet encoding release the GIL: encode the period groups side by side; map()
         # keeps their order, so delivery order (and every byte) is the same as sequentially.
         if len(groups) > 1 and self.workers > 1:
+            from concurrent.futures import ThreadPoolExecutor  # only several periods need it (~5 ms to import)
+
             with ThreadPoolExecutor(max_workers=self.workers) as pool:
                 rendered = list(pool.map(render, groups))
         else:
