@@ -35,7 +35,6 @@ import json
 import threading
 import uuid
 from collections.abc import Mapping
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -63,25 +62,41 @@ def file_digest(path: Path) -> str:
         raise ConfigError(f"cannot read {path}: {e}", location=str(path)) from e
 
 
-def prefetch_digests(cfg: RunConfig) -> dict[Path, Future[str]]:
+class PendingDigest:
+    """A capture's digest being computed by a background thread; ``result()`` waits for it and
+    re-raises its error. (A thread and two slots: ``concurrent.futures`` is not worth its import for
+    this, see tests/cli/test_cli_startup.py.)"""
+
+    def __init__(self, path: Path) -> None:
+        self._value: str | None = None
+        self._error: BaseException | None = None
+        # A daemon: a run that fails before its identity does not wait for a large file's digest.
+        self._thread = threading.Thread(target=self._work, args=(path,), name="vpcflow-digest", daemon=True)
+        self._thread.start()
+
+    def _work(self, path: Path) -> None:
+        try:
+            self._value = file_digest(path)
+        except BaseException as e:  # handed to whoever asks for the digest
+            self._error = e
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
+def prefetch_digests(cfg: RunConfig) -> dict[Path, PendingDigest]:
     """Start the file digests of ``cfg``'s capture sources in background threads (the native digest
     releases the GIL), so they overlap with preparing the run on the other core; ``run_identity(...,
-    digests=...)`` waits for them. Threads are daemons: a run that fails before its identity does
-    not wait for a large file's digest. A digest that fails raises its ``ConfigError`` when used."""
-    out: dict[Path, Future[str]] = {}
+    digests=...)`` waits for them. A digest that fails raises its ``ConfigError`` when used."""
+    out: dict[Path, PendingDigest] = {}
     for spec in cfg.sources:
         if spec.kind in ("live", "scenario") or spec.path in out:
             continue
-        fut: Future[str] = Future()
-
-        def work(path: Path = spec.path, fut: Future[str] = fut) -> None:
-            try:
-                fut.set_result(file_digest(path))
-            except BaseException as e:  # handed to whoever asks for the digest
-                fut.set_exception(e)
-
-        threading.Thread(target=work, name="vpcflow-digest", daemon=True).start()
-        out[spec.path] = fut
+        out[spec.path] = PendingDigest(spec.path)
     return out
 
 
@@ -100,7 +115,7 @@ def _scenario_content(spec: SourceSpec) -> Any:
         return {"xxh3_128": file_digest(spec.path)}
 
 
-def _source(spec: SourceSpec, digests: Mapping[Path, Future[str]]) -> dict[str, Any]:
+def _source(spec: SourceSpec, digests: Mapping[Path, PendingDigest]) -> dict[str, Any]:
     # ``skip_bad`` is not part of it: a run without it stops at the first bad record, and every group it
     # delivered before is exactly what the run with it delivers too (the README's recipe: an error, then
     # the same run with --skip-bad, must deliver nothing twice; issue 13 item 3).
@@ -120,7 +135,7 @@ def _source(spec: SourceSpec, digests: Mapping[Path, Future[str]]) -> dict[str, 
 
 
 def identity_document(cfg: RunConfig, topology: Topology, *, skip_bad: bool = False,
-                      digests: Mapping[Path, Future[str]] | None = None) -> dict[str, Any]:
+                      digests: Mapping[Path, PendingDigest] | None = None) -> dict[str, Any]:
     """The canonical description the identity hashes (exposed for tests and debugging). ``digests``:
     capture digests already under way (``prefetch_digests``)."""
     return {
@@ -132,7 +147,7 @@ def identity_document(cfg: RunConfig, topology: Topology, *, skip_bad: bool = Fa
 
 
 def run_identity(cfg: RunConfig, topology: Topology, *, skip_bad: bool = False,
-                 digests: Mapping[Path, Future[str]] | None = None) -> str:
+                 digests: Mapping[Path, PendingDigest] | None = None) -> str:
     """16 hex digits naming the run's inputs (checkpoint keys, spool item ids, salt of S3 object names)."""
     doc = identity_document(cfg, topology, skip_bad=skip_bad, digests=digests)
     return hashlib.sha256(_canonical(doc).encode()).hexdigest()[:16]
