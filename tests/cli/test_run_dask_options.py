@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tests.integration.run_kit import cli, write_config, write_scenario
+
 from vpcflow.core.errors import ConfigError
 
 
@@ -76,6 +76,6 @@ def test_without_dask_the_cluster_option_says_how_to_install_it(monkeypatch: pyt
     from vpcflow.runtime import bulk
 
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
-    with pytest.raises(ConfigError, match=r"--cluster.*pip install 'vpcflow\[dask\]'"):
-        with bulk.dask_client("tcp://127.0.0.1:1", None):
-            pass
+    with pytest.raises(ConfigError, match=r"--cluster.*pip install 'vpcflow\[dask\]'"), \
+            bulk.dask_client("tcp://127.0.0.1:1", None):
+        pass

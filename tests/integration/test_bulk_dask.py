@@ -29,8 +29,8 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from tests.integration.bulk_kit import snapshot, write_bulk_inputs  # noqa: E402
-from tests.integration.run_kit import cli  # noqa: E402
+from tests.integration.bulk_kit import snapshot, write_bulk_inputs
+from tests.integration.run_kit import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Dask's own CLI, from the environment running the tests.
