@@ -76,3 +76,23 @@ def test_any_split_and_order_of_writes_delivers_the_same_objects_and_events(tmp_
     assert split[0] == whole[0]
     assert split[1] == whole[1]
     assert sum(len(v) for v in whole[0].values()) > 0 and len(whole[1]) == n
+
+
+def test_two_deliveries_of_one_run_racing_on_a_stream_store_each_event_once(tmp_path: Path) -> None:
+    """A Dask task run twice (docs/bulk.md): both read the checkpoint before either delivered; the
+    store's transaction drops what the other already stored (``put_events(first_seq=...)``)."""
+    logs = LogStore(tmp_path / "logs.db", account_id="123456789012", region="us-east-1")
+    table = _records(40)
+    first, second = EmbeddedLogsSink(logs, run_id="r"), EmbeddedLogsSink(logs, run_id="r")
+    for sink in (first, second):
+        sink.write(CWL_FL, table)
+    for stream in ("eni-1-all", "eni-2-all"):  # the second reads its checkpoints now: nothing delivered yet
+        assert second._delivered_upto(f"r/{CWL_FL.flow_log_id}", "g", stream) == 0
+    first.close()
+    second.close()
+    events = []
+    for stream in logs.stream_names("g"):
+        page = logs.get_log_events(logGroupName="g", logStreamName=stream, startFromHead=True, limit=10000)
+        events += [e["message"] for e in page["events"]]
+    logs.close()
+    assert len(events) == 40
