@@ -180,3 +180,44 @@ def test_a_worker_killed_mid_delivery_changes_nothing_in_the_output(
     finally:
         c.stop()
     assert snapshot(data) == snapshot(ref)
+
+
+def _run_releasing(cmd: list[str], markers: list[Path], *, signal_when_held: int | None = None,
+                   timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd``; whenever a worker holds at its fault point, release it (after sending the run
+    ``signal_when_held`` the first time, if given)."""
+    run = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + timeout
+    pending_signal = signal_when_held
+    while run.poll() is None:
+        held = [m for m in markers if m.exists()]
+        if held and pending_signal is not None:
+            run.send_signal(pending_signal)
+            pending_signal = None
+            run.wait(timeout=60)
+        for m in held:
+            m.unlink()
+        assert time.monotonic() < deadline, "the run did not finish"
+        time.sleep(0.05)
+    out, err = run.communicate()
+    return subprocess.CompletedProcess(cmd, run.returncode, out, err)
+
+
+def test_ctrl_c_during_a_cluster_run_then_the_same_command_delivers_exactly_once(
+        inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    config, ref = inputs
+    markers = [tmp_path / "held-0", tmp_path / "held-1"]
+    envs = [{"VPCFLOW_FAULT_POINT": "s3.after_upload:1:wait", "VPCFLOW_FAULT_MARKER": str(m)} for m in markers]
+    c = Cluster(tmp_path, envs)
+    try:
+        data = _fresh(ref, tmp_path / "interrupted")
+        cmd = cli("run", config, "--data-dir", data, "--quiet", "--cluster", c.address)
+        stopped = _run_releasing(cmd, markers, signal_when_held=signal.SIGINT)
+        assert stopped.returncode == 130, stopped.stderr
+        # The handler's notice, then the one-line account (as for a single-process run).
+        assert stopped.stderr.strip().splitlines()[-1].startswith("interrupted by SIGINT: stopped after"), stopped.stderr
+        again = _run_releasing(cmd, markers)
+        assert again.returncode == 0, again.stderr
+    finally:
+        c.stop()
+    assert snapshot(data) == snapshot(ref)
