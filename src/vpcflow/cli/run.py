@@ -145,10 +145,7 @@ def command(config: Path, data_dir: Path | None, taps: tuple[str, ...], output: 
         _check_dask_options(cluster, workers, taps)
     prepared = prepare_run(config, data_dir=data_dir, output=output, output_format=output_format, skip_bad=skip_bad)
     if dask:
-        from vpcflow.runtime.bulk import execute_on_dask
-
-        with stop_on_signals() as stop:
-            result = execute_on_dask(prepared, cluster=cluster, workers=workers, stop=stop)
+        result = _execute_on_dask(prepared, console=console, quiet=quiet, cluster=cluster, workers=workers)
     else:
         tap_fns = {t: _tap_printer(t, sys.stdout) for t in taps}
         result = execute_with_progress(prepared, console=console, quiet=quiet, taps=tap_fns)
@@ -157,6 +154,24 @@ def command(config: Path, data_dir: Path | None, taps: tuple[str, ...], output: 
     if as_json:
         sys.stdout.write(json.dumps({**result.stats.as_dict(), "sources": result.source_stats}) + "\n")
     exit_if_spooled(result)
+
+
+def _execute_on_dask(prepared: PreparedRun, *, console: Console, quiet: bool, cluster: str | None,
+                     workers: int | None) -> RunResult:
+    """The run on Dask (``runtime/bulk.py``), with a transient line of finished tasks unless quiet."""
+    from vpcflow.runtime.bulk import execute_on_dask
+
+    with stop_on_signals() as stop:
+        if quiet:
+            return execute_on_dask(prepared, cluster=cluster, workers=workers, stop=stop)
+        with Progress(TextColumn("[bold]replaying on Dask"), BarColumn(bar_width=None),
+                      TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task("", total=None)
+
+            def progress(stage: str, done: int, total: int) -> None:
+                bar.update(task, description=f"{stage} {done}/{total}")
+
+            return execute_on_dask(prepared, cluster=cluster, workers=workers, stop=stop, progress=progress)
 
 
 def _check_dask_options(cluster: str | None, workers: int | None, taps: tuple[str, ...]) -> None:

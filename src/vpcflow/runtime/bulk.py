@@ -22,7 +22,7 @@ vpcflow works without it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -116,7 +116,12 @@ def _check_prepared(prepared: PreparedRun) -> None:
                           "logs' destinations", key_path="--output")
 
 
-def _wait(client: Any, futures: list[Any], stop: StopCheck | None) -> list[Any]:
+#: ``progress(stage, done, total)``: "partitions" then "deliveries", as tasks finish.
+BulkProgress = Callable[[str, int, int], None]
+
+
+def _wait(client: Any, futures: list[Any], stop: StopCheck | None, progress: BulkProgress | None = None,
+          stage: str = "") -> list[Any]:
     """The futures' results once all are done; a stop request cancels them (``RunInterrupted``)."""
     distributed = _distributed()
     while True:
@@ -124,6 +129,8 @@ def _wait(client: Any, futures: list[Any], stop: StopCheck | None) -> list[Any]:
         if reason:
             client.cancel(futures)
             raise RunInterrupted(reason)
+        if progress is not None:
+            progress(stage, sum(1 for f in futures if f.done()), len(futures))
         try:
             distributed.wait(futures, timeout=POLL_S)
         except TimeoutError:
@@ -159,14 +166,15 @@ def _summary(result: Any) -> Any:
     return PartitionResult(result.label, stats=result.stats, source_stats=result.source_stats)
 
 
-def _run_on(client: Any, prepared: PreparedRun, stats: PipelineStats, stop: StopCheck | None) -> list[Any]:
+def _run_on(client: Any, prepared: PreparedRun, stats: PipelineStats, stop: StopCheck | None,
+            progress: BulkProgress | None) -> list[Any]:
     partitions = plan_partitions(prepared)
     token = uuid.uuid4().hex[:8]
     fls = list(prepared.flow_logs)
     results = [client.submit(run_partition, p, prepared.topology, fls, prepared.options, prepared.skip_bad,
                              key=f"vpcflow-partition-{prepared.run_id}-{p.label}-{token}", pure=False)
                for p in partitions]
-    summaries = _wait(client, [client.submit(_summary, r, pure=False) for r in results], stop)
+    summaries = _wait(client, [client.submit(_summary, r, pure=False) for r in results], stop, progress, "partitions")
     _merge_stats(stats, fls, summaries)
     spans = {s.label: s.span for s in summaries if s.span is not None}
     span = None
@@ -181,7 +189,7 @@ def _run_on(client: Any, prepared: PreparedRun, stats: PipelineStats, stop: Stop
         shares = [client.submit(select, r, ids, pure=False) for r in results]
         deliveries.append(client.submit(deliver_group, ctx, group, shares, span, spans, pure=False,
                                         key=f"vpcflow-deliver-{prepared.run_id}-{i}-{token}"))
-    done: list[GroupDelivery] = _wait(client, deliveries, stop)
+    done: list[GroupDelivery] = _wait(client, deliveries, stop, progress, "deliveries")
     for d in done:
         for fid, n in d.gap_nodata.items():
             stats.flow_logs[fid].records += n
@@ -195,15 +203,18 @@ def _run_on(client: Any, prepared: PreparedRun, stats: PipelineStats, stop: Stop
 
 
 def execute_on_dask(prepared: PreparedRun, *, cluster: str | None = None, workers: int | None = None,
-                    stop: StopCheck | None = None) -> RunResult:
-    """Run a prepared run's partitions and deliveries on Dask (module docstring); as ``run.execute``."""
+                    stop: StopCheck | None = None, progress: BulkProgress | None = None) -> RunResult:
+    """Run a prepared run's partitions and deliveries on Dask (module docstring); as ``run.execute``.
+
+    ``cluster``: a scheduler's address; ``workers``: the size of a local cluster started for the run.
+    """
     stats = PipelineStats(flow_logs={fl.flow_log_id: FlowLogStats() for fl in prepared.flow_logs})
     stopped: BaseException | None = None
     source_stats: list[dict[str, Any]] = []
     try:
         _check_prepared(prepared)
         with dask_client(cluster, workers) as client:
-            source_stats = _run_on(client, prepared, stats, stop)
+            source_stats = _run_on(client, prepared, stats, stop, progress)
     except ConfigError:
         _release(prepared)
         raise
