@@ -221,3 +221,13 @@ def test_ctrl_c_during_a_cluster_run_then_the_same_command_delivers_exactly_once
     finally:
         c.stop()
     assert snapshot(data) == snapshot(ref)
+
+
+def test_the_python_api_runs_on_a_local_cluster_with_the_same_output(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    from vpcflow import Workspace
+
+    config, ref = inputs
+    ws = Workspace(_fresh(ref, tmp_path / "ws"))
+    result = ws.run(config, workers=1)
+    assert result.stats.records > 0 and result.stats.total("delivered") == result.stats.records
+    assert snapshot(tmp_path / "ws") == snapshot(ref)
