@@ -57,9 +57,12 @@ def write_captures(folder: Path, *, seed: int = 7, duration_s: float = 420) -> d
     return out
 
 
-def write_config(folder: Path, captures: dict[str, Path]) -> Path:
+def write_config(folder: Path, captures: dict[str, Path], *, s3_endpoint: str | None = None,
+                 name: str = "bulk-run.yaml") -> Path:
     sources = "".join(f"  - pcap: {path}\n    interface: {eni}\n" for eni, path in captures.items())
-    path = folder / "bulk-run.yaml"
+    if s3_endpoint is not None:
+        sources += f"delivery: {{s3_endpoint_url: '{s3_endpoint}'}}\n"
+    path = folder / name
     path.write_text(f"""topology: {TOPOLOGY}
 flow_logs:
   create:

@@ -231,3 +231,35 @@ def test_the_python_api_runs_on_a_local_cluster_with_the_same_output(inputs: tup
     result = ws.run(config, workers=1)
     assert result.stats.records > 0 and result.stats.total("delivered") == result.stats.records
     assert snapshot(tmp_path / "ws") == snapshot(ref)
+
+
+def test_workers_deliver_to_an_s3_endpoint_the_objects_a_single_process_run_puts_there(
+        inputs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``delivery.s3_endpoint_url``: the workers put through boto3 (moto's server on loopback)."""
+    boto3 = pytest.importorskip("boto3")
+    from tests.helpers.moto_endpoint import moto_endpoint
+    from tests.integration.bulk_kit import write_config
+
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(k, v)
+    config, ref = inputs
+    captures = {p.stem: p for p in sorted(config.parent.glob("eni-*.pcap"))}
+    got: dict[str, dict[str, bytes]] = {}
+    for mode, extra in (("single", []), ("dask", ["--workers", "1"])):
+        server = moto_endpoint()
+        url = next(server)
+        try:
+            s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+            s3.create_bucket(Bucket="vpcflow-demo-logs")
+            cfg = write_config(tmp_path, captures, s3_endpoint=url, name=f"{mode}.yaml")
+            done = subprocess.run(cli("run", cfg, "--data-dir", _fresh(ref, tmp_path / mode), "--quiet", *extra),
+                                  env=_env(), capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, done.stderr
+            listed = s3.list_objects_v2(Bucket="vpcflow-demo-logs").get("Contents", [])
+            got[mode] = {o["Key"]: s3.get_object(Bucket="vpcflow-demo-logs", Key=o["Key"])["Body"].read()
+                         for o in listed}
+        finally:
+            server.close()
+    assert len(got["single"]) >= 2
+    assert got["dask"] == got["single"]
