@@ -60,10 +60,16 @@ def test_an_unreachable_scheduler_is_one_line_naming_cluster(tmp_path: Path) -> 
     _one_line_error(done, "--cluster", "cannot reach a Dask scheduler")
 
 
-def test_a_source_without_capture_interface_is_refused_naming_it(scenario_config: Path, tmp_path: Path) -> None:
-    pytest.importorskip("distributed")
+def test_a_source_without_capture_interface_is_refused_before_anything_runs(scenario_config: Path,
+                                                                            tmp_path: Path) -> None:
     done = _run(scenario_config, "--data-dir", tmp_path / "d", "--workers", "1")
     _one_line_error(done, "sources[0]", "capture interface")
+    assert not (tmp_path / "d").exists()  # no flow log created, no data directory made
+
+
+def test_output_cannot_be_combined_with_a_cluster(scenario_config: Path, tmp_path: Path) -> None:
+    _one_line_error(_run(scenario_config, "--data-dir", tmp_path / "d", "--workers", "2", "--output",
+                         tmp_path / "out"), "--output", "workers deliver")
 
 
 def test_vpcflow_imports_no_dask_for_a_single_process_run() -> None:

@@ -35,6 +35,7 @@ from vpcflow.dataplane.pipeline import PipelineStats
 from vpcflow.runtime.interrupt import stop_on_signals
 from vpcflow.runtime.outcome import EXIT_SPOOLED, spool_line
 from vpcflow.runtime.run import PreparedRun, RunResult, execute, prepare_run
+from vpcflow.runtime.run_config import RunConfig
 
 #: Rows printed per batch by --tap attribute/evaluate (a capture has millions of packets).
 TAP_ROWS = 20
@@ -141,9 +142,16 @@ def command(config: Path, data_dir: Path | None, taps: tuple[str, ...], output: 
     # Not a terminal (a log, CI): wide enough that ids and ARNs in the summary are not cut.
     console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=200)
     dask = cluster is not None or workers is not None
+    run_config: Path | RunConfig = config
     if dask:
-        _check_dask_options(cluster, workers, taps)
-    prepared = prepare_run(config, data_dir=data_dir, output=output, output_format=output_format, skip_bad=skip_bad)
+        _check_dask_options(cluster, workers, taps, output)
+        from vpcflow.runtime.bulk import plan_partitions
+        from vpcflow.runtime.run_config import load_run_config
+
+        run_config = load_run_config(config)
+        plan_partitions(run_config)  # a source that cannot be partitioned: refused before anything runs
+    prepared = prepare_run(run_config, data_dir=data_dir, output=output, output_format=output_format,
+                           skip_bad=skip_bad)
     if dask:
         result = _execute_on_dask(prepared, console=console, quiet=quiet, cluster=cluster, workers=workers)
     else:
@@ -174,7 +182,7 @@ def _execute_on_dask(prepared: PreparedRun, *, console: Console, quiet: bool, cl
             return execute_on_dask(prepared, cluster=cluster, workers=workers, stop=stop, progress=progress)
 
 
-def _check_dask_options(cluster: str | None, workers: int | None, taps: tuple[str, ...]) -> None:
+def _check_dask_options(cluster: str | None, workers: int | None, taps: tuple[str, ...], output: Path | None) -> None:
     """One-line errors for --cluster/--workers before anything runs (docs/bulk.md)."""
     from vpcflow.core.errors import ConfigError
 
@@ -187,6 +195,9 @@ def _check_dask_options(cluster: str | None, workers: int | None, taps: tuple[st
     if taps:
         raise ConfigError("--tap shows stages in this process; it cannot be combined with --cluster/--workers",
                           key_path="--tap")
+    if output is not None:
+        raise ConfigError("cannot be combined with --cluster/--workers: the workers deliver to the flow logs' "
+                          "destinations", key_path="--output")
 
 
 def exit_if_spooled(result: RunResult) -> None:

@@ -33,6 +33,7 @@ from vpcflow.model.flowlog import FlowLog
 from vpcflow.runtime.bulk_tasks import DeliveryContext, GroupDelivery, Partition, deliver_group, run_partition, select
 from vpcflow.runtime.outcome import delivery_outcome, raise_stopped
 from vpcflow.runtime.run import PreparedRun, RunResult
+from vpcflow.runtime.run_config import RunConfig
 
 #: Seconds to wait for a scheduler to answer before ``--cluster`` gives up.
 CONNECT_TIMEOUT_S = 10.0
@@ -80,10 +81,12 @@ def dask_client(cluster: str | None = None, workers: int | None = None) -> Itera
         local.close()
 
 
-def plan_partitions(prepared: PreparedRun) -> list[Partition]:
-    """The run's sources grouped by capture interface, in the order of first appearance."""
+def plan_partitions(config: RunConfig) -> list[Partition]:
+    """The run's sources grouped by capture interface, in the order of first appearance; a source
+    that cannot be partitioned is a ``ConfigError`` naming it (call before ``prepare_run`` to refuse
+    before any flow log is created)."""
     by_label: dict[str, list[int]] = {}
-    for i, spec in enumerate(prepared.config.sources):
+    for i, spec in enumerate(config.sources):
         key = f"sources[{i}]"
         if spec.kind in ("live", "scenario"):
             raise ConfigError(f"a {spec.kind} source cannot be replayed on a Dask cluster: only capture files "
@@ -93,7 +96,7 @@ def plan_partitions(prepared: PreparedRun) -> list[Partition]:
                               "source `interface: <eni-id>` (the ENI it was captured on)",
                               location=spec.where or None, key_path=f"{key}.interface")
         by_label.setdefault(spec.interface, []).append(i)
-    srcs = prepared.config.sources
+    srcs = config.sources
     return [Partition(label, tuple(srcs[i] for i in idx), tuple(idx)) for label, idx in by_label.items()]
 
 
@@ -112,8 +115,8 @@ def destination_groups(flow_logs: list[FlowLog]) -> list[list[FlowLog]]:
 def _check_prepared(prepared: PreparedRun) -> None:
     fallback = prepared.data_dir.path / "records"  # Firehose flow logs: files, as in a single-process run
     if any(not p.is_relative_to(fallback) for p in prepared.outputs.values()):
-        raise ConfigError("--output cannot be combined with --cluster/--workers: the workers deliver to the flow "
-                          "logs' destinations", key_path="--output")
+        raise ConfigError("--output (or the config's output.dir) cannot be combined with --cluster/--workers: the "
+                          "workers deliver to the flow logs' destinations", key_path="--output")
 
 
 #: ``progress(stage, done, total)``: "partitions" then "deliveries", as tasks finish.
@@ -168,7 +171,7 @@ def _summary(result: Any) -> Any:
 
 def _run_on(client: Any, prepared: PreparedRun, stats: PipelineStats, stop: StopCheck | None,
             progress: BulkProgress | None) -> list[Any]:
-    partitions = plan_partitions(prepared)
+    partitions = plan_partitions(prepared.config)
     token = uuid.uuid4().hex[:8]
     fls = list(prepared.flow_logs)
     results = [client.submit(run_partition, p, prepared.topology, fls, prepared.options, prepared.skip_bad,
