@@ -249,8 +249,8 @@ def test_workers_deliver_to_an_s3_endpoint_the_objects_a_single_process_run_puts
     for mode, extra in (("single", []), ("dask", ["--workers", "1"])):
         server = moto_endpoint()
         url = next(server)
+        s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
         try:
-            s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
             s3.create_bucket(Bucket="vpcflow-demo-logs")
             cfg = write_config(tmp_path, captures, s3_endpoint=url, name=f"{mode}.yaml")
             done = subprocess.run(cli("run", cfg, "--data-dir", _fresh(ref, tmp_path / mode), "--quiet", *extra),
@@ -260,6 +260,10 @@ def test_workers_deliver_to_an_s3_endpoint_the_objects_a_single_process_run_puts
             got[mode] = {o["Key"]: s3.get_object(Bucket="vpcflow-demo-logs", Key=o["Key"])["Body"].read()
                          for o in listed}
         finally:
+            # moto keeps its state per process, whatever the server: leave no bucket to other tests.
+            for o in s3.list_objects_v2(Bucket="vpcflow-demo-logs").get("Contents", []):
+                s3.delete_object(Bucket="vpcflow-demo-logs", Key=o["Key"])
+            s3.delete_bucket(Bucket="vpcflow-demo-logs")
             server.close()
     assert len(got["single"]) >= 2
     assert got["dask"] == got["single"]
