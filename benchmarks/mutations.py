@@ -96,4 +96,13 @@ MUTATIONS: list[Mutation] = [
              """"a.addr = k.dstaddr) THEN 'ingress' WHEN EXISTS""", """"a.addr = k.dstaddr) THEN 'egress' WHEN EXISTS""",
              ("tests/unit/query/test_selection.py", "tests/unit/query/test_reports.py"),
              "direction derived backwards without flow-direction"),
+    Mutation("gap-nodata-span", "bulk replay", "src/vpcflow/dataplane/aggregate.py",
+             "windows = range(p_first - p_first % itv, p_last - p_last % itv + itv, itv)",
+             "windows = range(p_first - p_first % itv, p_last - p_last % itv, itv)",
+             ("tests/unit/dataplane/test_gap_nodata.py",),
+             "a partitioned run doubles NODATA in the last window of a partition's span"),
+    Mutation("s3-canonical-order", "bulk replay", "src/vpcflow/dataplane/sinks/base.py",
+             "if records.num_rows <= 1:", "if records.num_rows >= 0:",
+             ("tests/unit/dataplane/test_canonical_record_order.py",),
+             "S3 objects depend on how records were written: a bulk replay delivers other bytes and names"),
 ]

@@ -75,6 +75,7 @@ class PreparedRun:
     delivery: Any = None
     run_id: str = ""  # runtime/run_identity.py
     lock: WriterLock | None = None  # one writer per data directory, held until execute() ends
+    skip_bad: bool = False  # --skip-bad (sources opened elsewhere, e.g. on Dask workers, need it)
 
 
 @dataclass
@@ -380,7 +381,7 @@ def prepare_run(config: str | Path | RunConfig | Mapping[str, Any], *, data_dir:
             config=cfg, data_dir=dd, topology=topology, flow_logs=flow_logs, created=created, reused=reused,
             sources=sources, sinks=sinks, outputs=outputs, side_dir=dd.path / "rejects", options=options,
             engine=engine if engine is not None else _policy_engine(topology), store=store, delivery=delivery,
-            run_id=run_id, lock=lock,
+            run_id=run_id, lock=lock, skip_bad=skip_bad,
         )
     except BaseException:
         store.close()

@@ -384,11 +384,15 @@ class LogStore(LogReads):
         *,
         enforce_age: bool = True,
         checkpoint: tuple[str, int] | None = None,
+        first_seq: int | None = None,
     ) -> dict[str, Any]:
         """One PutLogEvents call from columns (the sinks' fast path), in one transaction.
 
         ``checkpoint=(run_id, next_seq)`` records, atomically with the events, that the delivering
-        run's sequence of events for this stream is delivered up to ``next_seq``.
+        run's sequence of events for this stream is delivered up to ``next_seq``. With ``first_seq``
+        (the sequence number of the first event) the events the checkpoint already covers are dropped
+        inside the transaction: two deliveries of the same run racing on a stream (a Dask task run
+        twice, docs/bulk.md) store each event once.
         ``enforce_age=False`` skips the 14-day/retention age rules: vpcflow replays old captures,
         whose records AWS would have delivered minutes after they happened (docs/delivery.md).
         """
@@ -405,6 +409,12 @@ class LogStore(LogReads):
                     raise group_missing()
                 raise stream_missing()
             sid, seq, retention = int(row[0]), int(row[1]), row[2]
+            if checkpoint is not None and first_seq is not None:
+                done = c.execute("SELECT next_seq FROM checkpoints WHERE run_id=? AND group_name=? AND stream_name=?",
+                                 (checkpoint[0], group, stream)).fetchone()
+                drop = min(len(timestamps_ms), max(0, (int(done[0]) if done else 0) - first_seq))
+                if drop:
+                    timestamps_ms, messages = timestamps_ms[drop:], messages.slice(drop)
             info = cw.classify_rejected(timestamps_ms, now, retention, enforce_age=enforce_age)
             keep = info.accepted_mask(len(timestamps_ms))
             ts_keep = timestamps_ms[keep] if not keep.all() else timestamps_ms

@@ -6,7 +6,9 @@ several when it exceeds ``max_object_bytes`` (75 MB, spec 4): the rows are cut i
 until every part fits. Objects are gzip text with the header line (``.log.gz``) or Parquet with
 GZIP (``.log.parquet``), bytes from the record codecs; names come from ``codecs/s3keys.py`` with a
 content hash, so the same records always give the same key and a retried or re-run upload replaces
-the object. Backends implement ``_put`` (and may raise ``DeliveryRetryableError`` or
+the object. Records inside an object are in canonical order (``base.canonical_order``: sorted by
+every format column), so an object does not depend on how its records were written (one pass or
+partitions on Dask workers, docs/bulk.md). Backends implement ``_put`` (and may raise ``DeliveryRetryableError`` or
 ``DeliveryFailedError``); everything else is here.
 """
 
@@ -34,6 +36,7 @@ from vpcflow.dataplane.sinks.base import (
     DeliveryStatusMixin,
     RetryPolicy,
     StatusCallback,
+    canonical_order,
     flow_log_format,
     require,
     split_table,
@@ -221,7 +224,8 @@ class S3ObjectSink(DeliveryStatusMixin):
         order = idx[np.argsort(periods[idx], kind="stable")]
         sorted_periods = periods[order]
         cuts = np.flatnonzero(np.diff(sorted_periods)) + 1
-        groups = [(table.take(pa.array(order[seg])), int(sorted_periods[seg[0]]))
+        # Each group in canonical order: its object is the same whatever writes brought its records.
+        groups = [(canonical_order(table.take(pa.array(order[seg]))), int(sorted_periods[seg[0]]))
                   for seg in np.split(np.arange(len(order)), cuts)]
 
         def render(g: tuple[pa.Table, int]) -> list[S3Object]:
