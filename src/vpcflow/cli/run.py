@@ -171,6 +171,8 @@ def _execute_on_dask(prepared: PreparedRun, *, console: Console, quiet: bool, cl
     with stop_on_signals() as stop:
         if quiet:
             return execute_on_dask(prepared, cluster=cluster, workers=workers, stop=stop)
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # only a shown bar needs it
+
         with Progress(TextColumn("[bold]replaying on Dask"), BarColumn(bar_width=None),
                       TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True) as bar:
             task = bar.add_task("", total=None)
