@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from vpcflow.cli._output import AwsCliGroup, PagedResponse, emit_aws_response
+from vpcflow.core.api_errors import LogsAccessDeniedError
 from vpcflow.core.errors import ApiError
 from vpcflow.query.readers import filter_log_events
 from vpcflow.runtime.client import Ec2Client
@@ -32,11 +33,6 @@ from vpcflow.runtime.datadir import DataDir
 from vpcflow.storage.logstore import LogStore
 
 AWS_CLI_ERROR_EXIT = 254
-
-
-class AccessDeniedError(ApiError):
-    code = "AccessDeniedException"
-    http_status = 400
 
 
 class _Ctx:
@@ -61,7 +57,7 @@ class _Ctx:
         decision = world.authorize(principal, action, resource)
         if not decision.allowed:
             who = world.resolve(principal).arn
-            raise AccessDeniedError(
+            raise LogsAccessDeniedError(
                 f"User: {who} is not authorized to perform: {action} on resource: {resource} "
                 f"because no identity-based policy allows the {action} action"
             )
