@@ -18,67 +18,15 @@ and logs:FilterLogEvents on the group, logs:GetLogEvents on the stream (spec 8.4
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from vpcflow.cli._output import AwsCliGroup, PagedResponse, emit_aws_response
-from vpcflow.core.api_errors import LogsAccessDeniedError
-from vpcflow.core.errors import ApiError
+from vpcflow.cli import logs_insights as _logs_insights  # noqa: F401  (registers the Insights commands)
+from vpcflow.cli._output import PagedResponse
+from vpcflow.cli.logs_group import Ctx, clean, group, run_call
 from vpcflow.query.readers import filter_log_events
-from vpcflow.runtime.client import Ec2Client
-from vpcflow.runtime.datadir import DataDir
-from vpcflow.storage.logstore import LogStore
-
-AWS_CLI_ERROR_EXIT = 254
-
-
-class _Ctx:
-    def __init__(self, data_dir: str | None, principal: str | None) -> None:
-        self.data_dir = DataDir.resolve(data_dir)
-        self.principal = principal
-        self._ec2: Ec2Client | None = None
-        self._store: LogStore | None = None
-
-    def store(self) -> LogStore:
-        if self._store is None:
-            account, region = self.data_dir.settings()
-            self.data_dir.ensure()
-            self._store = LogStore(self.data_dir.logs_path, account_id=account, region=region)
-        return self._store
-
-    def authorize(self, action: str, resource: str) -> None:
-        if self._ec2 is None:
-            self._ec2 = Ec2Client(self.data_dir, self.principal)
-        _topo, world = self._ec2.service.world()
-        principal = self.principal or world.root_arn
-        decision = world.authorize(principal, action, resource)
-        if not decision.allowed:
-            who = world.resolve(principal).arn
-            raise LogsAccessDeniedError(
-                f"User: {who} is not authorized to perform: {action} on resource: {resource} "
-                f"because no identity-based policy allows the {action} action"
-            )
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-        if self._ec2 is not None:
-            self._ec2.close()
-
-
-def _run(ctx: click.Context, operation: str, fn: Callable[[_Ctx], dict[str, Any]]) -> None:
-    c: _Ctx = ctx.obj["ctx"]
-    try:
-        result = fn(c)
-    except ApiError as e:
-        click.echo(f"\nAn error occurred ({e.code}) when calling the {operation} operation: {e.message}", err=True)
-        sys.exit(AWS_CLI_ERROR_EXIT)
-    finally:
-        c.close()
-    emit_aws_response(operation, result)  # like the AWS CLI, an empty response prints nothing
 
 
 def _all_pages(call: Callable[..., dict[str, Any]], key: str, params: dict[str, Any], paginate: bool) -> dict[str, Any]:
@@ -102,21 +50,6 @@ def _all_pages(call: Callable[..., dict[str, Any]], key: str, params: dict[str, 
     return PagedResponse(merged, pages, result_keys)
 
 
-def _clean(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if v is not None and v != ()}
-
-
-@click.group(cls=AwsCliGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data-dir", envvar="VPCFLOW_DATA_DIR", default=None, type=click.Path(file_okay=False),
-              help="Data directory (default $VPCFLOW_DATA_DIR or ./vpcflow-data).")
-@click.option("--principal", envvar="VPCFLOW_PRINCIPAL", default=None,
-              help="Caller: IAM user/role ARN, assumed-role ARN or access key id (default: the account root).")
-@click.pass_context
-def group(ctx: click.Context, data_dir: str | None, principal: str | None) -> None:
-    """The embedded CloudWatch Logs store (AWS CLI names, flags and output)."""
-    ctx.obj = {"ctx": _Ctx(data_dir, principal)}
-
-
 @group.command("describe-log-groups")
 @click.option("--log-group-name-prefix", default=None, help="Only groups whose name starts with this.")
 @click.option("--limit", type=int, default=None, help="Page size (1-50); returns one page with nextToken.")
@@ -126,13 +59,13 @@ def describe_log_groups(ctx: click.Context, log_group_name_prefix: str | None, l
                         next_token: str | None) -> None:
     """List log groups (DescribeLogGroups)."""
 
-    def call(c: _Ctx) -> dict[str, Any]:
+    def call(c: Ctx) -> dict[str, Any]:
         store = c.store()
         c.authorize("logs:DescribeLogGroups", store.group_arn("*"))
-        params = _clean({"logGroupNamePrefix": log_group_name_prefix, "limit": limit, "nextToken": next_token})
+        params = clean({"logGroupNamePrefix": log_group_name_prefix, "limit": limit, "nextToken": next_token})
         return _all_pages(store.describe_log_groups, "logGroups", params, limit is None and next_token is None)
 
-    _run(ctx, "DescribeLogGroups", call)
+    run_call(ctx, "DescribeLogGroups", call)
 
 
 @group.command("describe-log-streams")
@@ -148,14 +81,14 @@ def describe_log_streams(ctx: click.Context, log_group_name: str, log_stream_nam
                          next_token: str | None) -> None:
     """List the streams of a log group (DescribeLogStreams)."""
 
-    def call(c: _Ctx) -> dict[str, Any]:
+    def call(c: Ctx) -> dict[str, Any]:
         store = c.store()
         c.authorize("logs:DescribeLogStreams", store.group_arn(log_group_name))
-        params = _clean({"logGroupName": log_group_name, "logStreamNamePrefix": log_stream_name_prefix,
+        params = clean({"logGroupName": log_group_name, "logStreamNamePrefix": log_stream_name_prefix,
                          "orderBy": order_by, "descending": descending, "limit": limit, "nextToken": next_token})
         return _all_pages(store.describe_log_streams, "logStreams", params, limit is None and next_token is None)
 
-    _run(ctx, "DescribeLogStreams", call)
+    run_call(ctx, "DescribeLogStreams", call)
 
 
 @group.command("get-log-events")
@@ -173,14 +106,14 @@ def get_log_events(ctx: click.Context, log_group_name: str, log_stream_name: str
                    start_from_head: bool | None) -> None:
     """Events of one stream (GetLogEvents), with forward and backward tokens."""
 
-    def call(c: _Ctx) -> dict[str, Any]:
+    def call(c: Ctx) -> dict[str, Any]:
         store = c.store()
         c.authorize("logs:GetLogEvents", store.stream_arn(log_group_name, log_stream_name))
-        return store.get_log_events(**_clean({
+        return store.get_log_events(**clean({
             "logGroupName": log_group_name, "logStreamName": log_stream_name, "startTime": start_time,
             "endTime": end_time, "nextToken": next_token, "limit": limit, "startFromHead": start_from_head}))
 
-    _run(ctx, "GetLogEvents", call)
+    run_call(ctx, "GetLogEvents", call)
 
 
 @group.command("filter-log-events")
@@ -199,10 +132,10 @@ def filter_log_events_cmd(ctx: click.Context, log_group_name: str, log_stream_na
     """Search a log group's events with a filter pattern (FilterLogEvents)."""
     names = [n for value in log_stream_names for n in value.split()] or None
 
-    def call(c: _Ctx) -> dict[str, Any]:
+    def call(c: Ctx) -> dict[str, Any]:
         store = c.store()
         c.authorize("logs:FilterLogEvents", store.group_arn(log_group_name))
-        params = _clean({"logGroupName": log_group_name, "logStreamNames": names,
+        params = clean({"logGroupName": log_group_name, "logStreamNames": names,
                          "logStreamNamePrefix": log_stream_name_prefix, "startTime": start_time,
                          "endTime": end_time, "filterPattern": filter_pattern, "limit": limit,
                          "nextToken": next_token})
@@ -212,7 +145,7 @@ def filter_log_events_cmd(ctx: click.Context, log_group_name: str, log_stream_na
 
         return _all_pages(page, "events", params, limit is None and next_token is None)
 
-    _run(ctx, "FilterLogEvents", call)
+    run_call(ctx, "FilterLogEvents", call)
 
 
 @group.command("create-log-group")
@@ -221,12 +154,12 @@ def filter_log_events_cmd(ctx: click.Context, log_group_name: str, log_stream_na
 def create_log_group(ctx: click.Context, log_group_name: str) -> None:
     """Create a log group (CreateLogGroup)."""
 
-    def call(c: _Ctx) -> dict[str, Any]:
+    def call(c: Ctx) -> dict[str, Any]:
         store = c.store()
         c.authorize("logs:CreateLogGroup", store.group_arn(log_group_name))
         return store.create_log_group(logGroupName=log_group_name)
 
-    _run(ctx, "CreateLogGroup", call)
+    run_call(ctx, "CreateLogGroup", call)
 
 
 @group.command("delete-log-group")
@@ -235,12 +168,12 @@ def create_log_group(ctx: click.Context, log_group_name: str) -> None:
 def delete_log_group(ctx: click.Context, log_group_name: str) -> None:
     """Delete a log group with its streams and events (DeleteLogGroup)."""
 
-    def call(c: _Ctx) -> dict[str, Any]:
+    def call(c: Ctx) -> dict[str, Any]:
         store = c.store()
         c.authorize("logs:DeleteLogGroup", store.group_arn(log_group_name))
         return store.delete_log_group(logGroupName=log_group_name)
 
-    _run(ctx, "DeleteLogGroup", call)
+    run_call(ctx, "DeleteLogGroup", call)
 
 
 @group.command("put-retention-policy")
@@ -250,12 +183,12 @@ def delete_log_group(ctx: click.Context, log_group_name: str) -> None:
 def put_retention_policy(ctx: click.Context, log_group_name: str, retention_in_days: int) -> None:
     """Keep a log group's events this many days; older ones are deleted (PutRetentionPolicy)."""
 
-    def call(c: _Ctx) -> dict[str, Any]:
+    def call(c: Ctx) -> dict[str, Any]:
         store = c.store()
         c.authorize("logs:PutRetentionPolicy", store.group_arn(log_group_name))
         return store.put_retention_policy(logGroupName=log_group_name, retentionInDays=retention_in_days)
 
-    _run(ctx, "PutRetentionPolicy", call)
+    run_call(ctx, "PutRetentionPolicy", call)
 
 
 @group.command("delete-retention-policy")
@@ -264,14 +197,11 @@ def put_retention_policy(ctx: click.Context, log_group_name: str, retention_in_d
 def delete_retention_policy(ctx: click.Context, log_group_name: str) -> None:
     """Keep a log group's events forever (DeleteRetentionPolicy)."""
 
-    def call(c: _Ctx) -> dict[str, Any]:
+    def call(c: Ctx) -> dict[str, Any]:
         store = c.store()
         c.authorize("logs:DeleteRetentionPolicy", store.group_arn(log_group_name))
         return store.delete_retention_policy(logGroupName=log_group_name)
 
-    _run(ctx, "DeleteRetentionPolicy", call)
+    run_call(ctx, "DeleteRetentionPolicy", call)
 
-
-# Logs Insights (start-query, get-query-results, stop-query, describe-queries) registers its commands
-# on this group; imported last because it imports the helpers above.
-from vpcflow.cli import logs_insights as _logs_insights  # noqa: E402,F401
+__all__ = ["group"]

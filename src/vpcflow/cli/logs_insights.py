@@ -17,11 +17,11 @@ from typing import Any
 
 import click
 
-from vpcflow.cli.logs import _clean, _Ctx, _run, group
+from vpcflow.cli.logs_group import Ctx, clean, group, run_call
 from vpcflow.runtime.insights import STATUSES, InsightsService
 
 
-def _service(c: _Ctx) -> InsightsService:
+def _service(c: Ctx) -> InsightsService:
     return InsightsService(c.data_dir, c.store())
 
 
@@ -46,9 +46,9 @@ def start_query(ctx: click.Context, log_group_name: str | None, log_group_names:
                 query_language: str | None, limit: int | None) -> None:
     """Start a Logs Insights query (StartQuery); prints its queryId."""
 
-    def call(c: _Ctx) -> dict[str, Any]:
+    def call(c: Ctx) -> dict[str, Any]:
         svc = _service(c)
-        params = _clean({"logGroupName": log_group_name, "logGroupNames": _split(log_group_names),
+        params = clean({"logGroupName": log_group_name, "logGroupNames": _split(log_group_names),
                          "logGroupIdentifiers": _split(log_group_identifiers), "startTime": start_time,
                          "endTime": end_time, "queryString": query_string, "queryLanguage": query_language,
                          "limit": limit})
@@ -56,7 +56,7 @@ def start_query(ctx: click.Context, log_group_name: str | None, log_group_names:
             c.authorize("logs:StartQuery", c.store().group_arn(name))
         return svc.start_query(**params)
 
-    _run(ctx, "StartQuery", call)
+    run_call(ctx, "StartQuery", call)
 
 
 @group.command("get-query-results")
@@ -65,7 +65,7 @@ def start_query(ctx: click.Context, log_group_name: str | None, log_group_names:
 def get_query_results(ctx: click.Context, query_id: str) -> None:
     """Results, statistics and status of a query (GetQueryResults), every page merged."""
 
-    def call(c: _Ctx) -> dict[str, Any]:
+    def call(c: Ctx) -> dict[str, Any]:
         c.authorize("logs:GetQueryResults", "*")
         svc = _service(c)
         first = svc.get_query_results(queryId=query_id)
@@ -76,7 +76,7 @@ def get_query_results(ctx: click.Context, query_id: str) -> None:
             token = page.get("nextToken")
         return first
 
-    _run(ctx, "GetQueryResults", call)
+    run_call(ctx, "GetQueryResults", call)
 
 
 @group.command("stop-query")
@@ -85,11 +85,11 @@ def get_query_results(ctx: click.Context, query_id: str) -> None:
 def stop_query(ctx: click.Context, query_id: str) -> None:
     """Stop a running query (StopQuery); vpcflow's queries have always finished already."""
 
-    def call(c: _Ctx) -> dict[str, Any]:
+    def call(c: Ctx) -> dict[str, Any]:
         c.authorize("logs:StopQuery", "*")
         return _service(c).stop_query(queryId=query_id)
 
-    _run(ctx, "StopQuery", call)
+    run_call(ctx, "StopQuery", call)
 
 
 @group.command("describe-queries")
@@ -102,9 +102,9 @@ def describe_queries(ctx: click.Context, log_group_name: str | None, status: str
                      next_token: str | None) -> None:
     """Recent queries, newest first (DescribeQueries)."""
 
-    def call(c: _Ctx) -> dict[str, Any]:
+    def call(c: Ctx) -> dict[str, Any]:
         c.authorize("logs:DescribeQueries", "*")
-        return _service(c).describe_queries(**_clean({"logGroupName": log_group_name, "status": status,
+        return _service(c).describe_queries(**clean({"logGroupName": log_group_name, "status": status,
                                                       "maxResults": max_results, "nextToken": next_token}))
 
-    _run(ctx, "DescribeQueries", call)
+    run_call(ctx, "DescribeQueries", call)

@@ -380,6 +380,17 @@ class Aggregator:
         for agg in self.per_flow_log:
             agg.add(obs, eni_map, rule_map, svc_map)
 
+    def note_watermark(self, watermark_s: int) -> None:
+        """A source's heartbeat (``packets.Heartbeat``): time has reached ``watermark_s`` without packets.
+
+        It spans NODATA like a packet's time does: a live capture that starts quiet still gets NODATA
+        from its first heartbeat's window, and the end of the run closes the window it reached.
+        """
+        for agg in self.per_flow_log:
+            agg.note_time(watermark_s)
+            if agg.run_start_s is None:
+                agg.run_start_s = watermark_s
+
     def advance(self, watermark_s: int) -> list[AggregateOutput]:
         """Records of every window that ended at or before ``watermark_s``, per flow log."""
         return [agg.advance(watermark_s) for agg in self.per_flow_log]

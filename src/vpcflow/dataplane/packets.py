@@ -119,6 +119,18 @@ PACKET_DTYPES: dict[str, type] = {
     "iface": np.int16,
 }
 
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A promise from a source, yielded between its ``PacketBatch``es: no later packet of this source is
+    earlier than ``watermark_s`` (Unix seconds).
+
+    A live source says it when its interface is quiet, so windows close on the wall clock as AWS's do;
+    the pipeline treats it like the end of a batch at that second (several sources: the minimum).
+    """
+
+    watermark_s: int
+
+
 # Direction and action codes in ObservationBatch.
 INGRESS, EGRESS = np.uint8(0), np.uint8(1)
 ACCEPT, REJECT, NOT_CAPTURED = np.uint8(0), np.uint8(1), np.uint8(2)

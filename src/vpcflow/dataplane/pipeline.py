@@ -11,7 +11,10 @@
   current batches, stably sorted), remapping each source's capture-interface labels into one table.
 - **Watermark**: sources are time-ordered, so after a batch whose last packet is at second ``t`` no
   later packet can be earlier than ``t``: windows ending at or before ``t`` are closed, their
-  records handed to the sinks (``write``) and every sink is told ``flush(t)``.
+  records handed to the sinks (``write``) and every sink is told ``flush(t)``. A source may also
+  yield ``Heartbeat(t)`` (a live capture on a quiet interface, from the wall clock): the same promise
+  without packets, so windows close (NODATA included) and are delivered on time; with several
+  sources the merged watermark is the minimum over them.
 - **Taps** (``taps={"attribute": f, "evaluate": g, "aggregate": h}``): callbacks that see a stage's
   output: the ``ObservationBatch`` after attribution and evaluation (one engine call does both,
   so ``attribute`` and ``evaluate`` receive the same batch; the CLI prints different columns), and
@@ -44,7 +47,7 @@ import pyarrow as pa
 
 from vpcflow.core.errors import RunInterrupted
 from vpcflow.dataplane.aggregate import AggregateOptions, AggregateOutput, Aggregator
-from vpcflow.dataplane.packets import PACKET_DTYPES, ObservationBatch, PacketBatch
+from vpcflow.dataplane.packets import PACKET_DTYPES, Heartbeat, ObservationBatch, PacketBatch
 from vpcflow.dataplane.pipeline_stats import FlowLogStats as FlowLogStats  # re-exported
 from vpcflow.dataplane.pipeline_stats import PipelineStats as PipelineStats  # re-exported
 from vpcflow.dataplane.sinks.faults import fault_point
@@ -98,43 +101,75 @@ def _remap_interfaces(batch: PacketBatch, labels: dict[str, int], table: list[st
 
 
 
-def merge_sources(sources: Sequence[Any]) -> Iterator[PacketBatch]:
-    """K-way merge of time-ordered sources into time-ordered batches (columnar, stable on ties)."""
+def merge_sources(sources: Sequence[Any]) -> Iterator[PacketBatch | Heartbeat]:
+    """K-way merge of time-ordered sources into time-ordered batches (columnar, stable on ties).
+
+    A source may yield ``Heartbeat``s between its batches. Once any source has, the merge yields a
+    heartbeat whenever the time below which no source can still produce a row (the minimum over the
+    sources of their next row, their last heartbeat or their last row) moves on a second.
+    """
     iters = [_as_batches(s) for s in sources]
     labels: dict[str, int] = {}
     table: list[str] = []
     current: list[PacketBatch | None] = [None] * len(iters)
+    done = [False] * len(iters)
 
-    def refill(i: int) -> None:
+    def pull(i: int) -> Heartbeat | None:
+        """Source i's next non-empty batch into ``current[i]``, or its next heartbeat (returned)."""
         while True:
             try:
                 b = next(iters[i])
             except StopIteration:
-                current[i] = None
-                return
+                done[i] = True
+                return None
+            if isinstance(b, Heartbeat):
+                return b
             if len(b):
                 cols = {k: getattr(b, k) for k in PACKET_DTYPES}
                 cols["iface"] = _remap_interfaces(b, labels, table)
                 current[i] = PacketBatch(**cols)
-                return
+                return None
 
-    for i in range(len(iters)):
-        refill(i)
     if len(iters) == 1:
         # One source: nothing to interleave, only the interface table to carry.
-        while (b := current[0]) is not None:
+        said_s: int | None = None
+        while True:
+            hb = pull(0)
+            if hb is not None:
+                if said_s is None or hb.watermark_s > said_s:  # a repeated promise says nothing new
+                    said_s = hb.watermark_s
+                    yield hb
+                continue
+            if (b := current[0]) is None:
+                return
+            current[0] = None
             yield PacketBatch(**{k: getattr(b, k) for k in PACKET_DTYPES}, interfaces=tuple(table))
-            refill(0)
-        return
+    yield from _merge_many(pull, current, done, table)
+
+
+def _merge_many(pull: Callable[[int], Heartbeat | None], current: list[PacketBatch | None], done: list[bool],
+                table: list[str]) -> Iterator[PacketBatch | Heartbeat]:
+    # bound[i]: no later row of source i is earlier than this (its last heartbeat or its last row, ns)
+    bound: list[int] = [-(1 << 62)] * len(current)
+    heard = False
+    said_s: int | None = None
     while True:
-        live = [i for i, b in enumerate(current) if b is not None]
+        for i in range(len(current)):
+            if current[i] is None and not done[i]:
+                hb = pull(i)
+                if hb is not None:
+                    heard = True
+                    bound[i] = max(bound[i], hb.watermark_s * 1_000_000_000)
+        live = [i for i in range(len(current)) if not done[i] or current[i] is not None]
         if not live:
             return
-        cutoff = min(int(current[i].ts_ns[-1]) for i in live)  # type: ignore[union-attr]
+        heads = {i: int(b.ts_ns[-1]) if (b := current[i]) is not None else bound[i] for i in live}
+        cutoff = min(heads.values())
         parts: list[PacketBatch] = []
         for i in live:
             b = current[i]
-            assert b is not None
+            if b is None:
+                continue
             k = int(np.searchsorted(b.ts_ns, cutoff, side="right"))
             if k == 0:
                 continue
@@ -142,17 +177,25 @@ def merge_sources(sources: Sequence[Any]) -> Iterator[PacketBatch]:
             if k < len(b):
                 current[i] = b.take(np.arange(k, len(b)))
             else:
-                refill(i)
-        merged = PacketBatch.concat(parts)
-        if len(parts) > 1:
-            merged = merged.take(np.argsort(merged.ts_ns, kind="stable"))
-        yield PacketBatch(**{k: getattr(merged, k) for k in PACKET_DTYPES}, interfaces=tuple(table))
+                bound[i] = max(bound[i], int(b.ts_ns[-1]))
+                current[i] = None
+        if parts:
+            merged = PacketBatch.concat(parts)
+            if len(parts) > 1:
+                merged = merged.take(np.argsort(merged.ts_ns, kind="stable"))
+            yield PacketBatch(**{k: getattr(merged, k) for k in PACKET_DTYPES}, interfaces=tuple(table))
+        if heard:
+            low = min(int(b.ts_ns[0]) if (b := current[i]) is not None else bound[i] for i in live)
+            low_s = low // 1_000_000_000
+            if low_s > 0 and (said_s is None or low_s > said_s):
+                said_s = low_s
+                yield Heartbeat(low_s)
 
 
 _DONE = object()
 
 
-def prefetch(batches: Iterator[PacketBatch], depth: int) -> Iterator[PacketBatch]:
+def prefetch(batches: Iterator[PacketBatch | Heartbeat], depth: int) -> Iterator[PacketBatch | Heartbeat]:
     """Read ``batches`` in a background thread, ``depth`` batches ahead.
 
     Capture parsing (file reads, compiled kernels, numpy) mostly runs without the GIL, so reading the
@@ -193,9 +236,9 @@ def prefetch(batches: Iterator[PacketBatch], depth: int) -> Iterator[PacketBatch
 
 
 class _Worker:
-    """Runs ``fn(obs, watermark)`` for each submitted batch, in order, in one background thread."""
+    """Runs ``fn(obs, watermark)`` for each submitted batch (None: a heartbeat), in order, in one background thread."""
 
-    def __init__(self, fn: Callable[[ObservationBatch, int], None], depth: int = 2) -> None:
+    def __init__(self, fn: Callable[[ObservationBatch | None, int], None], depth: int = 2) -> None:
         self.fn = fn
         self.q: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
@@ -214,7 +257,7 @@ class _Worker:
             except BaseException as e:  # re-raised in the submitting thread
                 self.error = e
 
-    def submit(self, obs: ObservationBatch, watermark: int) -> None:
+    def submit(self, obs: ObservationBatch | None, watermark: int) -> None:
         if self.error is not None:
             raise self.error
         self.q.put((obs, watermark))
@@ -343,8 +386,11 @@ def run_pipeline(
 
     last_closed: list[int | None] = [None]
 
-    def aggregate(obs: ObservationBatch, watermark: int) -> None:
-        aggregator.add(obs)
+    def aggregate(obs: ObservationBatch | None, watermark: int) -> None:
+        if obs is None:  # a heartbeat: time moved on without packets (live capture on a quiet interface)
+            aggregator.note_watermark(watermark)
+        else:
+            aggregator.add(obs)
         # Windows are at least 60 s long and aligned to multiples of 60: check once per minute.
         minute = watermark // 60
         if last_closed[0] is None or minute > last_closed[0]:
@@ -357,6 +403,10 @@ def run_pipeline(
         merged = merge_sources(sources)
         stream = prefetch(merged, prefetch_batches) if prefetch_batches > 0 else merged
         for batch in stream:
+            if isinstance(batch, Heartbeat):  # like the end of a batch at that second, without packets
+                (worker.submit if worker is not None else aggregate)(None, batch.watermark_s)
+                _check_stop(stop)
+                continue
             st.packets += len(batch)
             st.bytes += int(batch.ip_len.sum(dtype=np.int64))
             st.batches += 1

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from vpcflow.core.errors import SourceError
-from vpcflow.dataplane.packets import PacketBatch, pair_to_ip
+from vpcflow.dataplane.packets import Heartbeat, PacketBatch, pair_to_ip
 from vpcflow.dataplane.sources._stream import SourceStats, open_capture_file
 from vpcflow.dataplane.sources.pcap import MAGIC_NS, MAGIC_US, CaptureConfig, PcapSource
 from vpcflow.dataplane.sources.pcapng import PcapngSource
@@ -72,14 +72,17 @@ def open_capture(path: str, **options: object) -> CaptureSource:
     return CaptureSource(CaptureConfig(path, **options))  # type: ignore[arg-type]
 
 
-def five_tuple_totals(batches: Iterable[PacketBatch]) -> dict[tuple[str, str, int, int, int], tuple[int, int]]:
+def five_tuple_totals(
+    batches: Iterable[PacketBatch | Heartbeat],
+) -> dict[tuple[str, str, int, int, int], tuple[int, int]]:
     """Packets and IP bytes per (src, dst, protocol, src port, dst port) over batches: a capture summary
-    (and the form the cross-checks against tshark compare). Grouped columnar; one dict entry per flow."""
+    (and the form the cross-checks against tshark compare). Grouped columnar; one dict entry per flow.
+    A live source's heartbeats carry no packets and are passed over."""
     keys: list[np.ndarray] = []
     pk: list[np.ndarray] = []
     by: list[np.ndarray] = []
     for b in batches:
-        if len(b) == 0:
+        if isinstance(b, Heartbeat) or len(b) == 0:
             continue
         k = np.empty(len(b), dtype=_KEY)
         for name in ("src_hi", "src_lo", "dst_hi", "dst_lo", "protocol", "src_port", "dst_port"):

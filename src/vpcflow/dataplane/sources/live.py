@@ -6,7 +6,9 @@ stamps each with its receive time in ns, and can run a classic BPF filter first 
 ``tcpdump -ddd EXPRESSION``, so only matching frames reach vpcflow). Frames are cut at ``snaplen`` (bytes
 are counted from the IP header's length, as for captures) and decoded by the same native decoder as capture
 files, so a live packet and a captured one give the same row. A batch is handed over when it is full or
-every ``flush_s`` seconds, so records of closed windows flow while the capture runs. It stops after
+every ``flush_s`` seconds, so records of closed windows flow while the capture runs; after it, a
+``Heartbeat`` from the wall clock (``HEARTBEAT_LAG_NS`` behind it) lets windows close and NODATA be
+delivered on time while the interface is quiet (docs/sources.md, "Live interfaces"). It stops after
 ``duration_s`` seconds or ``max_packets`` packets, or on Ctrl-C (a clean end: every open window is closed
 and delivered).
 Under ``vpcflow run`` (which handles SIGINT and SIGTERM itself) ``stop_requested()`` turning true ends
@@ -27,7 +29,7 @@ import numpy as np
 
 import vpcflow._native as _native
 from vpcflow.core.errors import SourceError
-from vpcflow.dataplane.packets import PACKET_DTYPES, PacketBatch
+from vpcflow.dataplane.packets import PACKET_DTYPES, Heartbeat, PacketBatch
 from vpcflow.dataplane.sources import _native_capture as N
 from vpcflow.dataplane.sources._stream import SourceStats
 
@@ -37,6 +39,12 @@ BLOCK_COUNT = 64
 #: the kernel hands a block over after this long even when it is not full
 BLOCK_TIMEOUT_MS = 50
 POLL_MS = 100
+#: How far a heartbeat stays behind the wall clock. Kernel timestamps are CLOCK_REALTIME, read here as
+#: ``time.time_ns()``; a stamped frame sits in the ring's open block until the retire timer hands it
+#: over: at most two block timeouts (the timer retires a block on its second tick, rounded up to
+#: jiffies) plus scheduling. 500 ms leaves that bound a wide margin and costs nothing: windows are at
+#: least 60 s long.
+HEARTBEAT_LAG_NS = 500_000_000
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,7 @@ class LiveConfig:
     batch_packets: int = 65_536
     flush_s: float = 1.0
     bpf: str | None = None  # a classic BPF program as `tcpdump -ddd` prints it
+    heartbeats: bool = True  # yield a Heartbeat every flush_s (wall clock), quiet interface or not
 
 
 def parse_bpf(text: str, where: str) -> list[tuple[int, int, int, int]]:
@@ -107,8 +116,12 @@ class LiveSource:
         st.truncated_l4 += counters[N.ST_TRUNCATED_L4]
         st.vxlan_decapsulated += counters[N.ST_VXLAN]
 
-    def _batch(self, parts: list[dict[str, np.ndarray]]) -> PacketBatch:
+    def _batch(self, parts: list[dict[str, np.ndarray]], promised_s: int = -1) -> PacketBatch:
         cols = {k: np.concatenate([p[k] for p in parts]) for k in PACKET_DTYPES}
+        if promised_s >= 0:
+            # Only a wall clock stepped back while capturing stamps a frame behind a heartbeat already
+            # given; it counts at the promised second, so no delivered window is ever reopened.
+            cols["ts_ns"] = np.maximum(cols["ts_ns"], np.int64(promised_s) * 1_000_000_000)
         batch = PacketBatch(**cols, interfaces=self.interfaces)
         if len(batch) > 1 and np.any(np.diff(batch.ts_ns) < 0):
             batch = batch.take(np.argsort(batch.ts_ns, kind="stable"))
@@ -116,7 +129,7 @@ class LiveSource:
         self.stats.bytes += int(batch.ip_len.sum(dtype=np.int64))
         return batch
 
-    def batches(self) -> Iterator[PacketBatch]:
+    def batches(self) -> Iterator[PacketBatch | Heartbeat]:
         cfg = self.config
         self.stats = SourceStats()
         self.open()
@@ -125,6 +138,8 @@ class LiveSource:
         parts: list[dict[str, np.ndarray]] = []
         pending = received = 0
         started = last_flush = time.monotonic()
+        safe_ns: int | None = None  # every packet stamped before this has been read (see _read_all)
+        said_s = -1
         try:
             while True:
                 now = time.monotonic()
@@ -134,10 +149,17 @@ class LiveSource:
                     break
                 if self.stop_requested is not None and self.stop_requested():
                     break
-                if pending and (pending >= cfg.batch_packets or now - last_flush >= cfg.flush_s):
-                    yield self._batch(parts)
-                    parts, pending, last_flush = [], 0, now
+                if now - last_flush >= cfg.flush_s or pending >= cfg.batch_packets:
+                    if pending:
+                        yield self._batch(parts, said_s)
+                        parts, pending = [], 0
+                    last_flush = now
+                    # After the batch: the heartbeat promises nothing about packets already handed over.
+                    if cfg.heartbeats and safe_ns is not None and safe_ns // 1_000_000_000 > said_s:
+                        said_s = safe_ns // 1_000_000_000
+                        yield Heartbeat(said_s)
                 cap = cfg.batch_packets if cfg.max_packets is None else max(cfg.max_packets - received, 1)
+                wall_ns = time.time_ns()
                 cols, counters = ring.read(POLL_MS, cap, iface)
                 self._count(counters)
                 n = int(cols["ts_ns"].shape[0])
@@ -148,10 +170,14 @@ class LiveSource:
                     parts.append(cols)
                     pending += n
                     received += n
+                if int(cols["ts_ns"].shape[0]) < cap:
+                    # The read stopped at a block the kernel still held, so every block retired before
+                    # ``wall_ns`` was read: a packet stamped before wall_ns - lag is in hand.
+                    safe_ns = wall_ns - HEARTBEAT_LAG_NS
         except KeyboardInterrupt:
             pass  # Ctrl-C ends the capture cleanly: what was read is still delivered
         finally:
             self.stats.kernel_drops += int(ring.drops())
             ring.close()
         if pending:
-            yield self._batch(parts)
+            yield self._batch(parts, said_s)
