@@ -32,7 +32,7 @@ MUTATIONS: list[Mutation] = [
              "EVENT_OVERHEAD_BYTES = 26", "EVENT_OVERHEAD_BYTES = 0",
              ("tests/unit/codecs/test_cloudwatch_codec.py",), "batches overrun PutLogEvents' 1 MB limit"),
     Mutation("iam-deny-wins", "IAM", "src/vpcflow/iam/evaluator.py",
-             'if hit.statement.effect == "Deny":', 'if hit.statement.effect == "Denied":',
+             'if h.statement.effect == "Deny"), None)', 'if h.statement.effect == "Denied"), None)',
              ("tests/unit/iam",), "an explicit Deny no longer beats an Allow"),
     Mutation("iam-notaction", "IAM", "src/vpcflow/iam/evaluator.py",
              "return not any(action_matches(a, action) for a in stmt.not_actions)",

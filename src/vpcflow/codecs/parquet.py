@@ -24,7 +24,8 @@ from typing import IO
 import pyarrow as pa
 
 from vpcflow.codecs.records import arrow_schema, conform, log_format_of
-from vpcflow.core.errors import InvalidParameterError, ReadError
+from vpcflow.core.api_errors import InvalidParameterError
+from vpcflow.core.errors import ReadError
 from vpcflow.model.logformat import LogFormat
 
 COMPRESSION = "gzip"

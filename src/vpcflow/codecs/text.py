@@ -33,7 +33,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from vpcflow.codecs.records import arrow_schema
-from vpcflow.core.errors import InvalidParameterError, ReadError
+from vpcflow.core.api_errors import InvalidParameterError
+from vpcflow.core.errors import ReadError
 from vpcflow.model.fields import FIELDS, Field, ValueType, to_field_name
 from vpcflow.model.logformat import (
     LogFormat,

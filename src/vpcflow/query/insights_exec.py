@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vpcflow.codecs.addresses import strings_to_addresses
-from vpcflow.query.insights_ast import MalformedQueryError
+from vpcflow.core.api_errors import MalformedQueryError
 from vpcflow.query.insights_events import EVENT, column_types
 from vpcflow.query.insights_parse import parse_query
 from vpcflow.query.insights_sql import ROW, translate

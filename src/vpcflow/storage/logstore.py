@@ -34,20 +34,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vpcflow.codecs import cloudwatch as cw
+from vpcflow.core.api_errors import (
+    InvalidParameterExceptionError,
+    ResourceAlreadyExistsError,
+)
 from vpcflow.core.errors import StateError, StateLockedError
 from vpcflow.storage.guard import rollback_quietly, storage_error
-from vpcflow.storage.logstore_common import (
-    InvalidParameterExceptionError,
-    LogsApiError,
-    Matcher,
-    ResourceAlreadyExistsError,
-    ResourceNotFoundError,
-    bad_token,
-    check_limit,
-    group_missing,
-    locked,
-    stream_missing,
-)
+from vpcflow.storage.logstore_common import Matcher, bad_token, check_limit, group_missing, locked, stream_missing
 from vpcflow.storage.logstore_read import LogReads
 
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -73,15 +66,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     PRIMARY KEY (run_id, group_name, stream_name));
 """
 
-# The errors and the matcher type are defined in logstore_common and re-exported here.
-__all__ = [
-    "InvalidParameterExceptionError",
-    "LogStore",
-    "LogsApiError",
-    "Matcher",
-    "ResourceAlreadyExistsError",
-    "ResourceNotFoundError",
-]
+# The matcher type is defined in logstore_common and re-exported here.
+__all__ = ["LogStore", "Matcher"]
 
 
 _LOGS_HINT = ("Restore logs.db from a backup, or move it away: the next run of each config re-delivers its "

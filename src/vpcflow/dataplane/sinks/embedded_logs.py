@@ -19,9 +19,10 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from vpcflow.core.api_errors import ResourceAlreadyExistsError, ResourceNotFoundError
 from vpcflow.core.errors import DeliveryRetryableError, StateLockedError
 from vpcflow.dataplane.sinks.cwl_common import CloudWatchSinkBase
-from vpcflow.storage.logstore import LogStore, ResourceAlreadyExistsError, ResourceNotFoundError
+from vpcflow.storage.logstore import LogStore
 
 
 class EmbeddedLogsSink(CloudWatchSinkBase):
