@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 
 pub mod aggregate;
 pub mod capture;
+pub mod digest;
 pub mod errors;
 pub mod policy;
 pub mod synth;
@@ -27,6 +28,7 @@ fn native_version() -> &'static str {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(native_version, m)?)?;
+    m.add_function(wrap_pyfunction!(digest::file_digest, m)?)?;
     capture::py::register(m)?;
     synth::py::register(m)?;
     policy::py::register(m)?;

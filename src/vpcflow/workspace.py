@@ -133,10 +133,13 @@ class Workspace:
     # -- runs ---------------------------------------------------------------------------------
 
     def run(self, config: Mapping[str, Any] | RunConfig | PathLike, *,
-            progress: Callable[..., None] | None = None) -> RunResult:
+            progress: Callable[..., None] | None = None, cluster: str | None = None,
+            workers: int | None = None) -> RunResult:
         """Run a run config in this data directory: a ``RunConfig``, a run-config file, or its document
         as a dict (docs/run.md; ``topology`` and ``scenario`` may be given in-line). Its ``data_dir`` key
-        is ignored: records go to this workspace."""
+        is ignored: records go to this workspace. ``cluster`` (a Dask scheduler's address) or ``workers``
+        (a local Dask cluster of that many processes) replays it on Dask, partitioned by capture
+        interface, delivering what a single-process run delivers (docs/bulk.md; needs ``dask[distributed]``)."""
         if isinstance(config, RunConfig):
             cfg = config
         elif isinstance(config, Mapping):
@@ -146,7 +149,12 @@ class Workspace:
 
             cfg = load_run_config(Path(config))
         self._release_client()
-        return execute(prepare_run(cfg, data_dir=self.path), progress=progress)
+        prepared = prepare_run(cfg, data_dir=self.path)
+        if cluster is not None or workers is not None:
+            from vpcflow.runtime.bulk import execute_on_dask
+
+            return execute_on_dask(prepared, cluster=cluster, workers=workers)
+        return execute(prepared, progress=progress)
 
     def _run_sources(self, source: dict[str, Any], flow_log_ids: Sequence[str] | None) -> RunResult:
         doc: dict[str, Any] = {"sources": [source]}

@@ -13,9 +13,12 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from vpcflow.cli._sources import open_database
 from vpcflow.cli.main import cli
 from vpcflow.model.fields import DEFAULT_FIELDS, to_column
-from vpcflow.query.reports import REPORTS
+from vpcflow.query.duck import FlowLogDatabase
+from vpcflow.query.reports import ADMIN_PORTS, REPORTS
+from vpcflow.query.selection import prepare_flows
 from vpcflow.runtime.datadir import DataDir
 from vpcflow.runtime.examples import example_path
 from vpcflow.storage.logstore import LogStore
@@ -138,16 +141,70 @@ def test_query_text_and_parquet_agree(demo: dict[str, object]) -> None:
     assert text and text == parquet
 
 
-@pytest.mark.parametrize("name", list(REPORTS))
-def test_every_report_runs_on_the_demo(demo: dict[str, object], name: str) -> None:
-    args = ["report", name, "--data-dir", str(demo["data"]), "-o", "json"]
-    if "addr" in REPORTS[name].params:
-        args += ["--addr", "10.0.0.20"]
-    r = CliRunner().invoke(cli, args)
+_OK = "log_status = 'OK'"
+_ADMIN = ", ".join(str(p) for p in ADMIN_PORTS)
+#: What each report's rows add up to, from a plain query of the selected records (``flows``): the
+#: column summed over the rows (None: the number of rows) and the SQL that gives the same number.
+_TOTALS: dict[str, tuple[tuple[str, ...], str]] = {
+    "accepted": ((), "SELECT COUNT(*) FROM flows WHERE action = 'ACCEPT'"),
+    "rejected": ((), "SELECT COUNT(*) FROM flows WHERE action = 'REJECT'"),
+    "ipv4": ((), f"SELECT COUNT(*) FROM flows WHERE {_OK} AND srcaddr NOT LIKE '%:%'"),
+    "ipv6": ((), f"SELECT COUNT(*) FROM flows WHERE {_OK} AND srcaddr LIKE '%:%'"),
+    "traffic-from": ((), "SELECT COUNT(*) FROM flows WHERE srcaddr = '10.0.0.20'"),
+    "traffic-to": ((), "SELECT COUNT(*) FROM flows WHERE dstaddr = '10.0.0.20'"),
+    "rejected-tcp": (("records",), "SELECT COUNT(*) FROM flows WHERE action = 'REJECT' AND protocol = 6"),
+    "admin-port": (("records",), f"SELECT COUNT(*) FROM flows WHERE {_OK} AND dstport IN ({_ADMIN})"),
+    "ssh-rdp": (("records",), f"SELECT COUNT(*) FROM flows WHERE {_OK} AND dstport IN (22, 3389)"),
+    "top-tcp": (("bytes",), f"SELECT SUM(bytes) FROM flows WHERE {_OK} AND protocol = 6"),
+    "top-talkers": (("bytes",), f"SELECT SUM(bytes) FROM flows WHERE {_OK}"),
+    "bytes-transferred": (("packets",), f"SELECT SUM(packets) FROM flows WHERE {_OK}"),
+    "top-talkers-packet-level": (("bytes",), f"SELECT SUM(bytes) FROM flows WHERE {_OK} AND pkt_srcaddr IS NOT NULL"),
+    "bytes-transferred-packet-level": (
+        ("packets",), f"SELECT SUM(packets) FROM flows WHERE {_OK} AND pkt_srcaddr IS NOT NULL"),
+    "top-talking-instances": (("bytes",), f"SELECT SUM(bytes) FROM flows WHERE {_OK} AND instance_id IS NOT NULL"),
+    "top-talking-subnets": (("packets",), f"SELECT SUM(packets) FROM flows WHERE {_OK} AND subnet_id IS NOT NULL"),
+    "log-status-health": (("ok", "nodata", "skipdata"), "SELECT COUNT(*) FROM selected_flow_logs"),
+    "rejected-by-rule": (("records",), "SELECT COUNT(*) FROM rejections"),
+    "rejected-flows": ((), "SELECT COUNT(*) FROM rejections"),
+}
+#: The detections find the demo's attackers (scanner 185.220.x, SSH brute force 45.155.x) and nobody else;
+#: the scanner probes from one address, so there is no distributed scan.
+_DETECTED = {"port-scan": "185.220.", "brute-force": "45.155.", "distributed-scan": None}
+
+
+def test_every_report_is_checked_on_the_demo() -> None:
+    assert set(_TOTALS) | set(_DETECTED) == set(REPORTS)
+
+
+@pytest.fixture(scope="module")
+def demo_flows(demo: dict[str, object]) -> FlowLogDatabase:
+    db = open_database(Path(str(demo["data"])), ())
+    prepare_flows(db)
+    return db
+
+
+@pytest.mark.parametrize("name", sorted(_TOTALS))
+def test_every_report_on_the_demo_adds_up(demo: dict[str, object], demo_flows: FlowLogDatabase, name: str) -> None:
+    r = CliRunner().invoke(cli, ["report", name, "--data-dir", str(demo["data"]), "-o", "json", "--limit",
+                                 "1000000", "--addr", "10.0.0.20"])
     assert r.exit_code == 0, r.output
     rows = json.loads(r.output)
-    if name in ("brute-force", "port-scan", "rejected", "rejected-by-rule", "top-talkers", "log-status-health"):
-        assert rows, name
+    columns, sql = _TOTALS[name]
+    expected = demo_flows.query(sql).to_pylist()[0]
+    total = sum(int(row[c]) for row in rows for c in columns) if columns else len(rows)
+    assert total == next(iter(expected.values())) and total > 0, (name, total, expected)
+
+
+@pytest.mark.parametrize("name", sorted(_DETECTED))
+def test_detections_on_the_demo_find_its_attackers(demo: dict[str, object], name: str) -> None:
+    r = CliRunner().invoke(cli, ["report", name, "--data-dir", str(demo["data"]), "-o", "json"])
+    assert r.exit_code == 0, r.output
+    sources = [str(row.get("srcaddr", "")) for row in json.loads(r.output)]
+    attacker = _DETECTED[name]
+    if attacker is None:
+        assert sources == []
+    else:
+        assert sources and all(s.startswith(attacker) for s in sources), sources
 
 
 def test_athena_ddl_of_each_s3_flow_log(demo: dict[str, object]) -> None:

@@ -166,6 +166,25 @@ impl FlowMap {
             self.map.insert(row, v);
         }
     }
+
+    /// Flow id of each packet in one pass: a new flow gets the next id from `base` on, in the order
+    /// it first appears, and is remembered at once. Returns (ids, first row of each new flow) - what
+    /// `lookup`, `unique_rows` over the missing rows' keys and `insert` gave in three passes.
+    pub fn assign(&mut self, packets: &FlowFields<'_>, base: i32) -> (Vec<i32>, Vec<i64>) {
+        let mut ids = Vec::with_capacity(packets.len());
+        let mut first: Vec<i64> = Vec::new();
+        for i in 0..packets.len() {
+            let key = flow_words(packets, i);
+            let mut id = self.map.get(&key);
+            if id < 0 {
+                id = base + first.len() as i32;
+                self.map.insert(&key, id);
+                first.push(i as i64);
+            }
+            ids.push(id);
+        }
+        (ids, first)
+    }
 }
 
 #[cfg(test)]
@@ -178,6 +197,51 @@ mod tests {
         let (inv, first) = unique_rows(&keys, 2);
         assert_eq!(inv, vec![0, 1, 0, 2, 1]);
         assert_eq!(first, vec![0, 1, 3]);
+    }
+
+    #[test]
+    fn assign_gives_the_ids_of_lookup_unique_rows_and_insert() {
+        // packets of flows (by source port) 7, 3, 7, 9, 3 with flow 3 already cached as id 0
+        let n = 5;
+        let sport: Vec<u16> = vec![7, 3, 7, 9, 3];
+        let zeros_u64 = vec![0u64; n];
+        let zeros_i16 = vec![0i16; n];
+        let label = vec![0i32; n];
+        let proto = vec![6u8; n];
+        let frag2 = vec![false; n];
+        let dport = vec![80u16; n];
+        let f = FlowFields {
+            label: &label,
+            proto: &proto,
+            frag2: &frag2,
+            sport: &sport,
+            dport: &dport,
+            itype: &zeros_i16,
+            icode: &zeros_i16,
+            s_hi: &zeros_u64,
+            s_lo: &zeros_u64,
+            d_hi: &zeros_u64,
+            d_lo: &zeros_u64,
+        };
+        let mut m = FlowMap::default();
+        m.insert(&flow_words(&f, 1), &[0]);
+        // the three-pass way
+        let old = m.lookup(&f);
+        let missing: Vec<usize> = (0..n).filter(|&i| old[i] < 0).collect();
+        let keys: Vec<u64> = missing.iter().flat_map(|&i| flow_words(&f, i)).collect();
+        let (inv, first) = unique_rows(&keys, FLOW_KEY_WIDTH);
+        let mut expected = old.clone();
+        for (k, &i) in missing.iter().enumerate() {
+            expected[i] = 1 + inv[k];
+        }
+        let expected_first: Vec<i64> = first.iter().map(|&r| missing[r as usize] as i64).collect();
+        // one pass
+        let (ids, new_first) = m.assign(&f, 1);
+        assert_eq!(ids, expected);
+        assert_eq!(ids, vec![1, 0, 1, 2, 0]);
+        assert_eq!(new_first, expected_first);
+        assert_eq!(m.len(), 3);
+        assert_eq!(m.lookup(&f), ids); // remembered
     }
 
     #[test]

@@ -123,6 +123,25 @@ impl FlowCache {
         })
     }
 
+    /// (flow id of each packet, first row of each new flow): new flows get ids `base, base + 1, ...`
+    /// in the order they first appear and are remembered, in one pass with the GIL released.
+    fn assign<'py>(
+        &mut self,
+        py: Python<'py>,
+        packets: FlowArrays<'py>,
+        base: i32,
+    ) -> PyResult<(I32Array<'py>, Bound<'py, PyArray1<i64>>)> {
+        guard(py, STAGE, || {
+            if base < 0 {
+                return Err(PyValueError::new_err("flow cache: base id must be >= 0"));
+            }
+            let f = packets.fields()?;
+            let map = &mut self.map;
+            let (ids, first) = py.detach(|| map.assign(&f, base));
+            Ok((PyArray1::from_vec(py, ids), PyArray1::from_vec(py, first)))
+        })
+    }
+
     /// Remember flows: key rows (as `flow_keys` makes them) and their ids.
     fn insert(
         &mut self,

@@ -31,7 +31,7 @@ from vpcflow.api import ec2_query, logs_json, s3_rest, sts_query
 from vpcflow.api.identity import Caller, RootCredentials, as_api_error, authenticate, check_scope, owner_of
 from vpcflow.api.sigv4 import SigV4Error, is_presigned, parse_authorization, parse_presigned
 from vpcflow.controlplane import status_report
-from vpcflow.controlplane.errors import UnsupportedOperationError
+from vpcflow.core.api_errors import UnsupportedOperationError
 from vpcflow.core.errors import ApiError, StateError
 from vpcflow.iam.world import IamWorld
 from vpcflow.runtime.client import Ec2Client

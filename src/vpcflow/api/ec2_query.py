@@ -32,7 +32,13 @@ from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 from botocore.utils import parse_timestamp
 from botocore.validate import ParamValidator
 
-from vpcflow.core.errors import ApiError, InvalidParameterValueError, MissingParameterError
+from vpcflow.core.api_errors import (
+    InvalidActionError,
+    InvalidParameterValueError,
+    MissingActionError,
+    MissingParameterError,
+    UnknownParameterError,
+)
 
 log = logging.getLogger("vpcflow.api")
 
@@ -42,18 +48,6 @@ _PROTOCOL_FIELDS = frozenset(
     {"Action", "Version", "AWSAccessKeyId", "SignatureMethod", "SignatureVersion", "Signature", "Timestamp",
      "Expires", "SecurityToken"}
 )
-
-
-class UnknownParameterError(ApiError):
-    code = "UnknownParameter"
-
-
-class InvalidActionError(ApiError):
-    code = "InvalidAction"
-
-
-class MissingActionError(ApiError):
-    code = "MissingAction"
 
 
 @functools.cache

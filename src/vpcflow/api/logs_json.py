@@ -27,25 +27,23 @@ import botocore.session
 from botocore.model import OperationModel, ServiceModel
 from botocore.validate import ParamValidator
 
-from vpcflow.core.errors import ApiError
+from vpcflow.core.api_errors import (
+    InvalidParameterExceptionError,
+    LogsAccessDeniedError,
+    ResourceNotFoundError,
+    SerializationError,
+    UnknownOperationError,
+)
 from vpcflow.iam.delivery import log_group_arn, log_stream_arn
-from vpcflow.iam.readers import LogsAccessDeniedError, require_log_read
+from vpcflow.iam.readers import require_log_read
 from vpcflow.iam.world import IamWorld
 from vpcflow.query.filter_pattern import compile_pattern
 from vpcflow.runtime.datadir import DataDir
 from vpcflow.runtime.insights import InsightsService
-from vpcflow.storage.logstore import InvalidParameterExceptionError, LogStore, ResourceNotFoundError
+from vpcflow.storage.logstore import LogStore
 
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "Logs_20140328"
-
-
-class UnknownOperationError(ApiError):
-    code = "UnknownOperationException"
-
-
-class SerializationError(ApiError):
-    code = "SerializationException"
 
 
 @functools.cache

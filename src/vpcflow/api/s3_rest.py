@@ -17,7 +17,8 @@ from email.utils import formatdate
 from urllib.parse import parse_qsl, quote, unquote
 from xml.etree import ElementTree as ET
 
-from vpcflow.controlplane.s3_objects import InvalidArgumentError, Listing, S3Objects
+from vpcflow.controlplane.s3_objects import Listing, S3Objects
+from vpcflow.core.api_errors import InvalidArgumentError
 from vpcflow.core.errors import ApiError
 from vpcflow.storage.bucketstore import ObjectInfo
 

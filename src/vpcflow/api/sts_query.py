@@ -18,7 +18,8 @@ from xml.etree import ElementTree as ET
 import botocore.session
 from botocore.model import ServiceModel, StructureShape
 
-from vpcflow.api.ec2_query import InvalidActionError, MissingActionError, document, write_members
+from vpcflow.api.ec2_query import document, write_members
+from vpcflow.core.api_errors import InvalidActionError, MissingActionError
 from vpcflow.iam.principals import Principal
 
 OPERATIONS = ("GetCallerIdentity",)

@@ -1,6 +1,9 @@
 """What the CLI prints: Arrow tables as a terminal table, CSV or JSON (query, report, read), and API
 responses the AWS CLI's way (``--output json|text|table|yaml`` and ``--query``: ``AwsCliGroup``, used by
-``vpcflow ec2`` and ``vpcflow logs``; rendering in ``_aws_render``)."""
+``vpcflow ec2`` and ``vpcflow logs``; rendering in ``_aws_render``).
+
+pyarrow and rich are imported by ``print_table``, the one function that needs them: ``vpcflow ec2`` and
+``vpcflow logs`` print API responses and start without them (issue 10, item 4)."""
 
 from __future__ import annotations
 
@@ -12,14 +15,14 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
-import pyarrow as pa
-from rich.console import Console
-from rich.table import Table
 
 from vpcflow.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 OUTPUTS = ("table", "csv", "json")
 
@@ -52,6 +55,10 @@ def print_table(table: pa.Table, output: str, *, title: str | None = None, out: 
             w.writerow(["" if r[c] is None else _jsonable(r[c]) for c in table.column_names])
         out.write(buf.getvalue())
     elif output == "table":
+        import pyarrow as pa
+        from rich.console import Console
+        from rich.table import Table
+
         t = Table(title=title, show_lines=False)
         for c in table.column_names:
             numeric = pa.types.is_integer(table.schema.field(c).type) or pa.types.is_floating(

@@ -23,7 +23,7 @@ import click
 
 from vpcflow.cli._output import AwsCliGroup, PagedResponse, emit_aws_response
 from vpcflow.cli._shorthand import AwsCommand, ShorthandError, strings, struct, structs, to_bool
-from vpcflow.controlplane.errors import ApiError
+from vpcflow.core.errors import ApiError
 from vpcflow.runtime.client import Ec2Client
 
 AWS_CLI_ERROR_EXIT = 254

@@ -26,7 +26,6 @@ import click
 from vpcflow.cli import logs_insights as _logs_insights  # noqa: F401  (registers the Insights commands)
 from vpcflow.cli._output import PagedResponse
 from vpcflow.cli.logs_group import Ctx, clean, group, run_call
-from vpcflow.query.readers import filter_log_events
 
 
 def _all_pages(call: Callable[..., dict[str, Any]], key: str, params: dict[str, Any], paginate: bool) -> dict[str, Any]:
@@ -141,6 +140,8 @@ def filter_log_events_cmd(ctx: click.Context, log_group_name: str, log_stream_na
                          "nextToken": next_token})
 
         def page(**kw: Any) -> dict[str, Any]:
+            from vpcflow.query.readers import filter_log_events  # Arrow and numpy: only this command reads events
+
             return filter_log_events(store, **kw)
 
         return _all_pages(page, "events", params, limit is None and next_token is None)

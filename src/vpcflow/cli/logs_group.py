@@ -13,17 +13,13 @@ from typing import Any
 import click
 
 from vpcflow.cli._output import AwsCliGroup, emit_aws_response
+from vpcflow.core.api_errors import LogsAccessDeniedError
 from vpcflow.core.errors import ApiError
 from vpcflow.runtime.client import Ec2Client
 from vpcflow.runtime.datadir import DataDir
 from vpcflow.storage.logstore import LogStore
 
 AWS_CLI_ERROR_EXIT = 254
-
-
-class AccessDeniedError(ApiError):
-    code = "AccessDeniedException"
-    http_status = 400
 
 
 class Ctx:
@@ -48,7 +44,7 @@ class Ctx:
         decision = world.authorize(principal, action, resource)
         if not decision.allowed:
             who = world.resolve(principal).arn
-            raise AccessDeniedError(
+            raise LogsAccessDeniedError(
                 f"User: {who} is not authorized to perform: {action} on resource: {resource} "
                 f"because no identity-based policy allows the {action} action"
             )

@@ -152,41 +152,15 @@ def command(
                       eni_addresses={} if s3 or log_group else eni_addresses(data_dir))
         source = FLOWS
     columns = {c for c, _ in db.columns()}
-    where: list[str] = []
 
     def need(col: str, option: str) -> None:
         if col not in columns:
             raise ConfigError(f"{option}: the logs' formats have no {col.replace('_', '-')} field")
 
-    if flow_log_ids and not aggregate:
-        where.append("flow_log_id IN (" + ", ".join("'" + f.replace("'", "''") + "'" for f in flow_log_ids) + ")")
-    if start:
-        need("end", "--start")
-        where.append(f'"end" >= {parse_time(start, "--start")}')
-    if end:
-        need("start", "--end")
-        where.append(f"start < {parse_time(end, '--end')}")
-    if port is not None:
-        need("dstport", "--port")
-        where.append(f"(srcport = {port} OR dstport = {port})")
-    if action:
-        need("action", "--action")
-        where.append(f"action = '{action}'")
-    if interface_id:
-        need("interface_id", "--interface")
-        where.append("interface_id = '" + interface_id.replace("'", "''") + "'")
+    where = _where(need, flow_log_ids if not aggregate else (), start, end, port, action, interface_id)
     order = " ORDER BY start, \"end\"" if {"start", "end"} <= columns else ""
     table = db.query(f"SELECT * FROM {source} {'WHERE ' + ' AND '.join(where) if where else ''}{order}")
-    for value, cols, option in ((addr, ("srcaddr", "dstaddr"), "--addr"), (src, ("srcaddr",), "--src"),
-                                (dst, ("dstaddr",), "--dst")):
-        if value:
-            net = _network(value, option)
-            for c in cols:
-                need(c, option)
-            keep = np.zeros(table.num_rows, dtype=bool)
-            for c in cols:
-                keep |= _in_network(table.column(c), net)
-            table = table.filter(pa.array(keep))
+    table = _keep_addresses(table, need, addr=addr, src=src, dst=dst)
     # Text lines show the records' own format: the chosen flow log's, else the one format of the sources,
     # else (mixed formats) their union in catalogue order.
     one = flow_log_ids[0] if len(flow_log_ids) == 1 and not (s3 or log_group or paths) else None
@@ -210,6 +184,46 @@ def command(
             sys.stdout.write(f"{line}\n")
     else:
         print_table(table.select([*record_cols, *(c for c in _META if c in table.column_names)]), output)
+
+
+def _where(need: Callable[[str, str], None], flow_log_ids: tuple[str, ...], start: str | None, end: str | None,
+           port: int | None, action: str | None, interface_id: str | None) -> list[str]:
+    """The SQL conditions of the options that filter on one column (``need`` refuses an absent field)."""
+    where: list[str] = []
+    if flow_log_ids:
+        where.append("flow_log_id IN (" + ", ".join("'" + f.replace("'", "''") + "'" for f in flow_log_ids) + ")")
+    if start:
+        need("end", "--start")
+        where.append(f'"end" >= {parse_time(start, "--start")}')
+    if end:
+        need("start", "--end")
+        where.append(f"start < {parse_time(end, '--end')}")
+    if port is not None:
+        need("dstport", "--port")
+        where.append(f"(srcport = {port} OR dstport = {port})")
+    if action:
+        need("action", "--action")
+        where.append(f"action = '{action}'")
+    if interface_id:
+        need("interface_id", "--interface")
+        where.append("interface_id = '" + interface_id.replace("'", "''") + "'")
+    return where
+
+
+def _keep_addresses(table: pa.Table, need: Callable[[str, str], None], *, addr: str | None, src: str | None,
+                    dst: str | None) -> pa.Table:
+    """The rows whose addresses fall in --addr (either side), --src and --dst (addresses or CIDRs)."""
+    for value, cols, option in ((addr, ("srcaddr", "dstaddr"), "--addr"), (src, ("srcaddr",), "--src"),
+                                (dst, ("dstaddr",), "--dst")):
+        if value:
+            net = _network(value, option)
+            for c in cols:
+                need(c, option)
+            keep = np.zeros(table.num_rows, dtype=bool)
+            for c in cols:
+                keep |= _in_network(table.column(c), net)
+            table = table.filter(pa.array(keep))
+    return table
 
 
 def _aggregate(db: FlowLogDatabase, table: pa.Table, columns: set[str],

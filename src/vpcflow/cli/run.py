@@ -10,7 +10,8 @@ counts (malformed frames and the offset of the first, repaired timestamps, bad r
 Ctrl-C or SIGTERM stop the run cleanly (``runtime/interrupt.py``): one line says what was delivered
 and what is pending, exit 130 / 143; the same command again completes the delivery exactly. A run
 that finishes with records in the spool (a destination refused them: its flow log is FAILED) says
-so and exits 3 (``runtime/outcome.py``; docs/delivery.md).
+so and exits 3 (``runtime/outcome.py``; docs/delivery.md). ``--cluster ADDRESS`` / ``--workers N``
+replay on Dask, partitioned by capture interface (``runtime/bulk.py``, docs/bulk.md).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import Any
 import click
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from vpcflow.codecs.addresses import addresses_to_strings
@@ -34,6 +34,7 @@ from vpcflow.dataplane.pipeline import PipelineStats
 from vpcflow.runtime.interrupt import stop_on_signals
 from vpcflow.runtime.outcome import EXIT_SPOOLED, spool_line
 from vpcflow.runtime.run import PreparedRun, RunResult, execute, prepare_run
+from vpcflow.runtime.run_config import RunConfig
 
 #: Rows printed per batch by --tap attribute/evaluate (a capture has millions of packets).
 TAP_ROWS = 20
@@ -129,19 +130,75 @@ def source_rows(s: dict[str, Any]) -> list[tuple[str, int]]:
 @click.option("--skip-bad", is_flag=True, help="Skip malformed capture records (counted) instead of stopping.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's figures and per-source counts as JSON.")
+@click.option("--cluster", metavar="ADDRESS", default=None,
+              help="Replay on the Dask scheduler at ADDRESS (tcp://host:port), partitioned by capture interface.")
+@click.option("--workers", type=int, default=None, metavar="N",
+              help="Replay on a local Dask cluster of N worker processes started for the run.")
 def command(config: Path, data_dir: Path | None, taps: tuple[str, ...], output: Path | None,
-            output_format: str | None, skip_bad: bool, quiet: bool, as_json: bool) -> None:
+            output_format: str | None, skip_bad: bool, quiet: bool, as_json: bool, cluster: str | None,
+            workers: int | None) -> None:
     """Run CONFIG: create its flow logs, replay its sources and deliver the records."""
     # Not a terminal (a log, CI): wide enough that ids and ARNs in the summary are not cut.
     console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=200)
-    prepared = prepare_run(config, data_dir=data_dir, output=output, output_format=output_format, skip_bad=skip_bad)
-    tap_fns = {t: _tap_printer(t, sys.stdout) for t in taps}
-    result = execute_with_progress(prepared, console=console, quiet=quiet, taps=tap_fns)
+    dask = cluster is not None or workers is not None
+    run_config: Path | RunConfig = config
+    if dask:
+        _check_dask_options(cluster, workers, taps, output)
+        from vpcflow.runtime.bulk import plan_partitions
+        from vpcflow.runtime.run_config import load_run_config
+
+        run_config = load_run_config(config)
+        plan_partitions(run_config)  # a source that cannot be partitioned: refused before anything runs
+    prepared = prepare_run(run_config, data_dir=data_dir, output=output, output_format=output_format,
+                           skip_bad=skip_bad)
+    if dask:
+        result = _execute_on_dask(prepared, console=console, quiet=quiet, cluster=cluster, workers=workers)
+    else:
+        tap_fns = {t: _tap_printer(t, sys.stdout) for t in taps}
+        result = execute_with_progress(prepared, console=console, quiet=quiet, taps=tap_fns)
     if not quiet:
         print_summary(result, console)
     if as_json:
         sys.stdout.write(json.dumps({**result.stats.as_dict(), "sources": result.source_stats}) + "\n")
     exit_if_spooled(result)
+
+
+def _execute_on_dask(prepared: PreparedRun, *, console: Console, quiet: bool, cluster: str | None,
+                     workers: int | None) -> RunResult:
+    """The run on Dask (``runtime/bulk.py``), with a transient line of finished tasks unless quiet."""
+    from vpcflow.runtime.bulk import execute_on_dask
+
+    with stop_on_signals() as stop:
+        if quiet:
+            return execute_on_dask(prepared, cluster=cluster, workers=workers, stop=stop)
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # only a shown bar needs it
+
+        with Progress(TextColumn("[bold]replaying on Dask"), BarColumn(bar_width=None),
+                      TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task("", total=None)
+
+            def progress(stage: str, done: int, total: int) -> None:
+                bar.update(task, description=f"{stage} {done}/{total}")
+
+            return execute_on_dask(prepared, cluster=cluster, workers=workers, stop=stop, progress=progress)
+
+
+def _check_dask_options(cluster: str | None, workers: int | None, taps: tuple[str, ...], output: Path | None) -> None:
+    """One-line errors for --cluster/--workers before anything runs (docs/bulk.md)."""
+    from vpcflow.core.errors import ConfigError
+
+    if cluster is not None and workers is not None:
+        raise ConfigError("give either --cluster ADDRESS or --workers N, not both", key_path="--workers")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"must be at least 1, got {workers}", key_path="--workers")
+    if cluster is not None and not cluster.strip():
+        raise ConfigError("needs a scheduler address such as tcp://127.0.0.1:8786", key_path="--cluster")
+    if taps:
+        raise ConfigError("--tap shows stages in this process; it cannot be combined with --cluster/--workers",
+                          key_path="--tap")
+    if output is not None:
+        raise ConfigError("cannot be combined with --cluster/--workers: the workers deliver to the flow logs' "
+                          "destinations", key_path="--output")
 
 
 def exit_if_spooled(result: RunResult) -> None:
@@ -166,6 +223,8 @@ def _execute(prepared: PreparedRun, *, console: Console, quiet: bool, taps: dict
              stop: Any) -> RunResult:
     if quiet:
         return execute(prepared, taps=taps, stop=stop)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # only a shown bar needs it
+
     with Progress(TextColumn("[bold]replaying"), BarColumn(bar_width=None), TextColumn("{task.description}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("", total=None)

@@ -154,6 +154,11 @@ def _rule_ports(protocol: int, lo: int, hi: int) -> str:
 
 def _show_tables(t: Topology) -> None:
     console = Console(width=max(Console().width, 140))
+    for table in (_vpc_table(t), _eni_table(t), _security_group_table(t), _network_acl_table(t), _routes_table(t)):
+        console.print(table)
+
+
+def _vpc_table(t: Topology) -> Table:
     vpcs = Table(title="VPCs and subnets")
     for col in ("id", "name", "cidr", "zone", "owner", "nacl", "route table"):
         vpcs.add_column(col)
@@ -170,13 +175,18 @@ def _show_tables(t: Topology) -> None:
         for s in (s for s in t.subnets if s.vpc_id == v.vpc_id):
             acl = t.network_acl_for_subnet(s.subnet_id)
             rtb = t.route_table_for_subnet(s.subnet_id)
-            cidr = str(s.cidr_block) + (f", {s.ipv6_cidr_block}" if s.ipv6_cidr_block else "")
+            cidr = ", ".join(str(c) for c in (s.cidr_block, s.ipv6_cidr_block) if c is not None)
+            if s.cidr_block is None:
+                cidr += " (IPv6-only)"
             vpcs.add_row(
                 "  " + s.subnet_id, _name(s.tags), cidr, f"{s.availability_zone} ({s.availability_zone_id})",
                 s.owner_id,
                 acl.network_acl_id if acl else "", rtb.route_table_id if rtb else "",
             )  # fmt: skip
-    console.print(vpcs)
+    return vpcs
+
+
+def _eni_table(t: Topology) -> Table:
     enis = Table(title="network interfaces")
     for col in ("id", "name", "type", "subnet", "private", "public", "groups"):
         enis.add_column(col, overflow="fold")
@@ -192,7 +202,10 @@ def _show_tables(t: Topology) -> None:
             ", ".join(map(str, e.public_ips)),
             ", ".join(e.groups),
         )
-    console.print(enis)
+    return enis
+
+
+def _security_group_table(t: Topology) -> Table:
     sgs = Table(title="security groups")
     for col in ("id", "name", "vpc", "direction", "protocol", "ports", "peer"):
         sgs.add_column(col, overflow="fold")
@@ -206,7 +219,10 @@ def _show_tables(t: Topology) -> None:
             first = False
         if first:
             sgs.add_row(g.group_id, g.group_name, g.vpc_id, "", "", "", "(no rules)")
-    console.print(sgs)
+    return sgs
+
+
+def _network_acl_table(t: Topology) -> Table:
     acls = Table(title="network ACLs")
     for col in ("id", "name", "direction", "rule", "protocol", "ports/icmp", "cidr", "action"):
         acls.add_column(col, overflow="fold")
@@ -224,7 +240,10 @@ def _show_tables(t: Topology) -> None:
             acls.add_row(label if i == 0 else "", _name(a.tags) if i == 0 else "", direction,
                          number, _protocol(entry.protocol), detail, str(entry.cidr_block or entry.ipv6_cidr_block),
                          entry.rule_action)  # fmt: skip
-    console.print(acls)
+    return acls
+
+
+def _routes_table(t: Topology) -> Table:
     rts = Table(title="route tables")
     for col in ("id", "name", "main", "destination", "target"):
         rts.add_column(col, overflow="fold")
@@ -234,7 +253,7 @@ def _show_tables(t: Topology) -> None:
             rts.add_row(rt.route_table_id if i == 0 else "", _name(rt.tags) if i == 0 else "",
                         ("yes" if rt.main else "") if i == 0 else "", str(dest),
                         f"{route.target_id} ({route.target_kind})")  # fmt: skip
-    console.print(rts)
+    return rts
 
 
 @group.command("show")

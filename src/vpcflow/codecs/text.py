@@ -23,6 +23,7 @@ values. Line endings are ``\\n``; a ``\\r\\n`` ending is accepted and dropped.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from vpcflow.codecs.records import arrow_schema
-from vpcflow.core.errors import InvalidParameterError, ReadError
+from vpcflow.core.api_errors import InvalidParameterError
+from vpcflow.core.errors import ReadError
 from vpcflow.model.fields import FIELDS, Field, ValueType, to_field_name
 from vpcflow.model.logformat import (
     LogFormat,
@@ -136,6 +138,17 @@ def render_text(table: pa.Table | pa.RecordBatch, *, header: bool = True) -> byt
     ``\n``-terminated line per record. UTF-8 bytes, not compressed."""
     prefix = (header_line(list(table.column_names)) + "\n").encode() if header else b""
     return _render_csv(table, prefix)
+
+
+def render_text_chunks(table: pa.Table | pa.RecordBatch, *, header: bool = True) -> Iterator[bytes]:
+    """``render_text`` a slice of records at a time (their concatenation is ``render_text``'s bytes), so
+    a consumer that compresses or writes as it goes never holds the whole text."""
+    if table.num_columns == 0:
+        raise ValueError("a record table needs at least one column")
+    if header:
+        yield (header_line(list(table.column_names)) + "\n").encode()
+    for start in range(0, table.num_rows, _RENDER_SLICE):
+        yield _render_slice(table.slice(start, _RENDER_SLICE))
 
 
 # ------------------------------------------------------------------------------------------- parsing
@@ -475,4 +488,5 @@ __all__ = [
     "render_lines",
     "render_messages",
     "render_text",
+    "render_text_chunks",
 ]

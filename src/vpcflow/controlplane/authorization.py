@@ -27,7 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vpcflow.controlplane.errors import UNAUTHORIZED_MESSAGE, DryRunOperationError, UnauthorizedOperationError
+from vpcflow.controlplane.errors import UNAUTHORIZED_MESSAGE
+from vpcflow.core.api_errors import DryRunOperationError, UnauthorizedOperationError
 from vpcflow.iam.evaluator import Decision
 from vpcflow.iam.principals import Principal
 from vpcflow.iam.world import IamWorld

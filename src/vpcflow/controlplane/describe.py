@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from vpcflow.controlplane.errors import InvalidParameterValueError
 from vpcflow.controlplane.validation import (
     DESCRIBE_PARAMS,
     check_known,
@@ -24,6 +23,7 @@ from vpcflow.controlplane.validation import (
     opt_str,
     validate_flow_log_ids,
 )
+from vpcflow.core.api_errors import InvalidParameterValueError
 from vpcflow.storage.state import StoredFlowLog
 
 FILTER_NAMES = (

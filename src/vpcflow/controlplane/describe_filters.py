@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from vpcflow.core.errors import InvalidParameterValueError
+from vpcflow.core.api_errors import InvalidParameterValueError
 
 _PERMISSION = {
     "protocol": "IpProtocol", "from-port": "FromPort", "to-port": "ToPort", "cidr": "IpRanges[].CidrIp",

@@ -22,7 +22,8 @@ from typing import Any
 from vpcflow.controlplane.authorization import Authorizer, Check
 from vpcflow.controlplane.describe_filters import check_filters, matches
 from vpcflow.controlplane.validation import opt_bool
-from vpcflow.core.errors import ApiError, InvalidParameterValueError
+from vpcflow.core.api_errors import InvalidParameterValueError
+from vpcflow.core.errors import ApiError
 from vpcflow.iam.world import IamWorld
 from vpcflow.model.topology.aws_export import describe_items
 from vpcflow.model.topology.model import Topology

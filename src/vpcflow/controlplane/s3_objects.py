@@ -18,9 +18,17 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vpcflow.core.api_errors import (
+    BucketAlreadyOwnedByYouError,
+    InvalidArgumentError,
+    MalformedPolicyError,
+    NoSuchBucketError,
+    NoSuchBucketPolicyError,
+    S3AccessDeniedError,
+)
 from vpcflow.core.errors import ApiError
 from vpcflow.iam.policy import parse_policy
-from vpcflow.storage.bucketstore import BucketStore, NoSuchBucketError, ObjectInfo
+from vpcflow.storage.bucketstore import BucketStore, ObjectInfo
 
 if TYPE_CHECKING:
     from vpcflow.controlplane.service import FlowLogService
@@ -28,29 +36,6 @@ if TYPE_CHECKING:
 #: The canned ACLs S3 accepts in ``x-amz-acl`` (flow-log delivery sends bucket-owner-full-control).
 CANNED_ACLS = frozenset({"private", "public-read", "public-read-write", "authenticated-read", "aws-exec-read",
                          "bucket-owner-read", "bucket-owner-full-control", "log-delivery-write"})
-
-
-class S3AccessDeniedError(ApiError):
-    code = "AccessDenied"
-    http_status = 403
-
-
-class NoSuchBucketPolicyError(ApiError):
-    code = "NoSuchBucketPolicy"
-    http_status = 404
-
-
-class MalformedPolicyError(ApiError):
-    code = "MalformedPolicy"
-
-
-class BucketAlreadyOwnedByYouError(ApiError):
-    code = "BucketAlreadyOwnedByYou"
-    http_status = 409
-
-
-class InvalidArgumentError(ApiError):
-    code = "InvalidArgument"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from typing import Any
 
 from vpcflow.controlplane.authorization import Authorizer, Check, resource_tag_context
 from vpcflow.controlplane.validation import opt_bool
-from vpcflow.core.errors import ApiError, InvalidParameterValueError, MissingParameterError
+from vpcflow.core.api_errors import InvalidParameterValueError, MissingParameterError
+from vpcflow.core.errors import ApiError
 from vpcflow.iam.world import IamWorld
 from vpcflow.model.topology.aws_export import ip_permissions, protocol_text, put_present, security_group_rule
 from vpcflow.model.topology.document import sg_rule_document, topology_to_document

@@ -25,13 +25,7 @@ from vpcflow.controlplane.authorization import (
 )
 from vpcflow.controlplane.delivery_status import BUCKET_DENIED, check_flow_log, prepare_s3_destination
 from vpcflow.controlplane.describe import describe, iso_ms
-from vpcflow.controlplane.errors import (
-    FlowLogsLimitExceededError,
-    IdempotentParameterMismatchError,
-    InvalidFlowLogIdNotFoundError,
-    not_found_flow_logs_message,
-    unsuccessful_item,
-)
+from vpcflow.controlplane.errors import unsuccessful_item
 from vpcflow.controlplane.network import NetworkOperations
 from vpcflow.controlplane.resources import Target, TargetError, lookup
 from vpcflow.controlplane.security_group_edit import SecurityGroupEdits
@@ -44,6 +38,12 @@ from vpcflow.controlplane.validation import (
     refuse_modification,
     validate_create,
     validate_flow_log_ids,
+)
+from vpcflow.core.api_errors import (
+    FlowLogsLimitExceededError,
+    IdempotentParameterMismatchError,
+    InvalidFlowLogIdNotFoundError,
+    not_found_flow_logs_message,
 )
 from vpcflow.core.errors import ConfigError
 from vpcflow.iam.delivery import DeliveryCheck

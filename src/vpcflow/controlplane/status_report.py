@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from vpcflow.controlplane.authorization import Check, flow_log_arn
-from vpcflow.controlplane.errors import InvalidFlowLogIdNotFoundError, InvalidParameterValueError
+from vpcflow.core.api_errors import InvalidFlowLogIdNotFoundError, InvalidParameterValueError
 
 ACTION = "VpcflowReportDeliveryStatus"
 IAM_ACTION = f"ec2:{ACTION}"

@@ -12,12 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 from vpcflow.controlplane.authorization import Authorizer, Check, flow_log_arn
-from vpcflow.controlplane.errors import (
-    ApiError,
-    InvalidFlowLogIdNotFoundError,
-    MissingParameterError,
-    UnsupportedOperationError,
-)
 from vpcflow.controlplane.validation import (
     MAX_TAGS_PER_RESOURCE,
     TAGS_PARAMS,
@@ -26,6 +20,8 @@ from vpcflow.controlplane.validation import (
     str_list,
     validate_tags,
 )
+from vpcflow.core.api_errors import InvalidFlowLogIdNotFoundError, MissingParameterError, UnsupportedOperationError
+from vpcflow.core.errors import ApiError
 from vpcflow.iam.principals import Principal
 from vpcflow.model.topology.model import Topology
 from vpcflow.storage.state import StateStore, StateTxn

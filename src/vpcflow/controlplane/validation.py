@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from vpcflow.controlplane.errors import (
+from vpcflow.core.api_errors import (
     ImmutableFlowLogError,
     InvalidParameterError,
     InvalidParameterValueError,
@@ -306,7 +306,10 @@ def _validate_tag_field_specifications(value: Any) -> tuple[tuple[str, tuple[str
 
 
 def validate_create(params: dict[str, Any], *, region: str, account_id: str) -> CreateRequest:
-    """Every parameter rule of CreateFlowLogs, in AWS's order; raises the first violation."""
+    """Every parameter rule of CreateFlowLogs, in AWS's order; raises the first violation.
+
+    The steps below run in that order too: the first violation AWS reports is the first one raised.
+    """
     if "FlowLogId" in params or "FlowLogIds" in params:
         raise ImmutableFlowLogError("CreateFlowLogs cannot target an existing flow log: " + _MUTATING_HINT)
     check_known(params, CREATE_PARAMS, "CreateFlowLogs")
@@ -315,7 +318,52 @@ def validate_create(params: dict[str, Any], *, region: str, account_id: str) -> 
     if client_token is not None and (len(client_token) > 64 or not client_token.isascii()):
         raise InvalidParameterValueError("ClientToken must be at most 64 ASCII characters")
 
-    # Required members first (botocore's model: ResourceIds and ResourceType).
+    resource_ids, resource_type = _validate_resources(params)
+    traffic_type = opt_str(params, "TrafficType")
+    if traffic_type is None:
+        raise MissingParameterError(
+            f"The request must contain the parameter TrafficType (required for ResourceType {resource_type})"
+        )
+    if traffic_type not in TRAFFIC_TYPES:
+        raise _enum_error("TrafficType", traffic_type, TRAFFIC_TYPES)
+
+    destination_type = opt_str(params, "LogDestinationType") or "cloud-watch-logs"
+    if destination_type not in LOG_DESTINATION_TYPES:
+        raise _enum_error("LogDestinationType", destination_type, LOG_DESTINATION_TYPES)
+    group = opt_str(params, "LogGroupName")
+    destination = opt_str(params, "LogDestination")
+    _check_group_or_destination(group, destination, destination_type)
+    role = _validate_roles(params, destination_type, destination)
+    group, log_destination, star = _resolve_destination(destination_type, group, destination, region, account_id)
+
+    interval = params.get("MaxAggregationInterval", 600)
+    if isinstance(interval, bool) or not isinstance(interval, int):
+        raise _type_error("MaxAggregationInterval", interval, "<class 'int'>")
+    if interval not in AGGREGATION_INTERVALS:
+        raise InvalidParameterError("Invalid Flow Log Max Aggregation Interval")
+
+    return CreateRequest(
+        resource_ids=tuple(resource_ids),
+        resource_type=resource_type,
+        traffic_type=traffic_type,
+        log_destination_type=destination_type,
+        log_destination=log_destination,
+        log_group_name=group if destination_type == "cloud-watch-logs" else None,
+        deliver_logs_permission_arn=role,
+        log_format=opt_str(params, "LogFormat"),
+        max_aggregation_interval=interval,
+        destination_options=_validate_destination_options(params.get("DestinationOptions"), destination_type),
+        tags=validate_tag_specifications(params.get("TagSpecifications")),
+        tag_field_specifications=_validate_tag_field_specifications(params.get("TagFieldSpecifications")),
+        client_token=client_token,
+        dry_run=dry_run,
+        log_group_arn_star=star,
+        raw=dict(params),
+    )
+
+
+def _validate_resources(params: dict[str, Any]) -> tuple[list[str], str]:
+    """ResourceIds and ResourceType: the required members first (botocore's model)."""
     resource_ids = str_list(params, "ResourceIds")
     if not resource_ids:
         raise MissingParameterError("The request must contain the parameter ResourceIds")
@@ -342,22 +390,11 @@ def validate_create(params: dict[str, Any], *, region: str, account_id: str) -> 
         # Decided (AWS silent): a repeated id would create two identical flow logs; refuse it.
         dup = next(r for r in resource_ids if resource_ids.count(r) > 1)
         raise InvalidParameterValueError(f"Duplicate resource id '{dup}' in ResourceIds")
+    return resource_ids, resource_type
 
-    traffic_type = opt_str(params, "TrafficType")
-    if traffic_type is None:
-        raise MissingParameterError(
-            f"The request must contain the parameter TrafficType (required for ResourceType {resource_type})"
-        )
-    if traffic_type not in TRAFFIC_TYPES:
-        raise _enum_error("TrafficType", traffic_type, TRAFFIC_TYPES)
 
-    destination_type = opt_str(params, "LogDestinationType") or "cloud-watch-logs"
-    if destination_type not in LOG_DESTINATION_TYPES:
-        raise _enum_error("LogDestinationType", destination_type, LOG_DESTINATION_TYPES)
-
-    # LogGroupName vs LogDestination (spec 6.5, AWS-RECORDED wording and order).
-    group = opt_str(params, "LogGroupName")
-    destination = opt_str(params, "LogDestination")
+def _check_group_or_destination(group: str | None, destination: str | None, destination_type: str) -> None:
+    """LogGroupName vs LogDestination (spec 6.5, AWS-RECORDED wording and order)."""
     if group is not None and destination is not None:
         raise InvalidParameterError("Please only provide LogGroupName or only provide LogDestination.")
     if group is not None and destination_type != "cloud-watch-logs":
@@ -365,6 +402,9 @@ def validate_create(params: dict[str, Any], *, region: str, account_id: str) -> 
     if group is None and not destination:
         raise InvalidParameterError("LogDestination can't be empty if LogGroupName is not provided.")
 
+
+def _validate_roles(params: dict[str, Any], destination_type: str, destination: str | None) -> str | None:
+    """DeliverLogsPermissionArn and DeliverCrossAccountRole against the destination type; the role ARN."""
     role = opt_str(params, "DeliverLogsPermissionArn")
     cross_role = opt_str(params, "DeliverCrossAccountRole")
     if destination_type == "cloud-watch-logs" and not role:
@@ -386,65 +426,38 @@ def validate_create(params: dict[str, Any], *, region: str, account_id: str) -> 
         raise InvalidParameterValueError(
             f"DeliverLogsPermissionArn: {role} is not a valid IAM role ARN (arn:aws:iam::account_id:role/name)"
         )
+    return role
 
-    star = False
-    log_destination: str | None = destination
+
+def _resolve_destination(
+    destination_type: str, group: str | None, destination: str | None, region: str, account_id: str
+) -> tuple[str | None, str | None, bool]:
+    """The log group name, the destination ARN and whether the ARN ended in ``:*``."""
     if destination_type == "s3":
         assert destination is not None
         _validate_s3_destination(destination)
-    else:
-        if group is not None:
-            if not _LOG_GROUP_NAME.match(group):
-                raise InvalidParameterValueError(
-                    f"LogGroupName: {group!r} is invalid: 1-512 characters from [.-_/#A-Za-z0-9]"
-                )
-            log_destination = f"arn:aws:logs:{region}:{account_id}:log-group:{group}"
-        else:
-            assert destination is not None
-            m = _LOGS_ARN.match(destination)
-            if not m or not _LOG_GROUP_NAME.match(m.group("name")):
-                raise InvalidParameterValueError(
-                    f"LogDestination: {destination} is not a valid log group ARN "
-                    "(arn:aws:logs:region:account_id:log-group:name)"
-                )
-            if m.group("region") != region:
-                raise InvalidParameterValueError(
-                    f"LogDestination: {destination} is in region {m.group('region')}, but this account's region "
-                    f"is {region}; a flow log delivers to a log group in its own region"
-                )
-            group = m.group("name")
-            star = m.group("star") is not None
-            log_destination = f"arn:aws:logs:{m.group('region')}:{m.group('account')}:log-group:{group}"
-
-    interval = params.get("MaxAggregationInterval", 600)
-    if isinstance(interval, bool) or not isinstance(interval, int):
-        raise _type_error("MaxAggregationInterval", interval, "<class 'int'>")
-    if interval not in AGGREGATION_INTERVALS:
-        raise InvalidParameterError("Invalid Flow Log Max Aggregation Interval")
-
-    log_format = opt_str(params, "LogFormat")
-    options = _validate_destination_options(params.get("DestinationOptions"), destination_type)
-    tags = validate_tag_specifications(params.get("TagSpecifications"))
-    tag_fields = _validate_tag_field_specifications(params.get("TagFieldSpecifications"))
-
-    return CreateRequest(
-        resource_ids=tuple(resource_ids),
-        resource_type=resource_type,
-        traffic_type=traffic_type,
-        log_destination_type=destination_type,
-        log_destination=log_destination,
-        log_group_name=group if destination_type == "cloud-watch-logs" else None,
-        deliver_logs_permission_arn=role,
-        log_format=log_format,
-        max_aggregation_interval=interval,
-        destination_options=options,
-        tags=tags,
-        tag_field_specifications=tag_fields,
-        client_token=client_token,
-        dry_run=dry_run,
-        log_group_arn_star=star,
-        raw=dict(params),
-    )
+        return group, destination, False
+    if group is not None:
+        if not _LOG_GROUP_NAME.match(group):
+            raise InvalidParameterValueError(
+                f"LogGroupName: {group!r} is invalid: 1-512 characters from [.-_/#A-Za-z0-9]"
+            )
+        return group, f"arn:aws:logs:{region}:{account_id}:log-group:{group}", False
+    assert destination is not None
+    m = _LOGS_ARN.match(destination)
+    if not m or not _LOG_GROUP_NAME.match(m.group("name")):
+        raise InvalidParameterValueError(
+            f"LogDestination: {destination} is not a valid log group ARN "
+            "(arn:aws:logs:region:account_id:log-group:name)"
+        )
+    if m.group("region") != region:
+        raise InvalidParameterValueError(
+            f"LogDestination: {destination} is in region {m.group('region')}, but this account's region "
+            f"is {region}; a flow log delivers to a log group in its own region"
+        )
+    group = m.group("name")
+    arn = f"arn:aws:logs:{m.group('region')}:{m.group('account')}:log-group:{group}"
+    return group, arn, m.group("star") is not None
 
 
 def refuse_modification(operation: str = "ModifyFlowLogs") -> ImmutableFlowLogError:

@@ -4,7 +4,8 @@
 
     VpcflowError
     ├── ConfigError            bad topology/settings/format, raised before anything runs
-    ├── ApiError               .code (AWS code), .message, .http_status
+    ├── ApiError               .code (AWS code), .message, .http_status; one subclass per AWS code,
+    │                          all of them in core/api_errors.py (the API error tree drawn there)
     ├── SourceError            malformed capture: file, byte offset, what was wrong
     ├── DeliveryError          .sink, .destination
     │   ├── DeliveryRetryableError   transient: retried with backoff
@@ -57,23 +58,6 @@ class ApiError(VpcflowError):
             self.http_status = http_status
         self.message = message
         super().__init__(f"{self.code}: {message}")
-
-
-class InvalidParameterError(ApiError):
-    code = "InvalidParameter"
-
-
-class InvalidParameterValueError(ApiError):
-    code = "InvalidParameterValue"
-
-
-class MissingParameterError(ApiError):
-    code = "MissingParameter"
-
-
-class UnauthorizedOperationError(ApiError):
-    code = "UnauthorizedOperation"
-    http_status = 403
 
 
 class SourceError(VpcflowError):

@@ -285,6 +285,24 @@ class FlowLogAggregator(RecordTableBuilder):
 
     _last_s: int = 0
 
+    def gap_nodata(self, first_s: int, last_s: int, spans: dict[str, tuple[int, int]]) -> AggregateOutput:
+        """The NODATA records a partitioned run still owes (docs/bulk.md): over the whole run's span
+        ``[first_s, last_s]`` (packet seconds), every covered ENI's windows that its partition did not
+        already account for. ``spans``: ENI id -> (first, last) packet second of the partition that owns
+        it; that partition saw every packet of the ENI, so outside its span the ENI was idle. An ENI
+        no partition owns was idle over the whole span. Call on a fresh aggregator only.
+        """
+        self._sync_enis()
+        self.run_start_s = first_s
+        self.note_time(last_s)
+        for eni_id, (p_first, p_last) in spans.items():
+            idx = self.enis.index(eni_id)
+            self._sync_enis()
+            itv = int(self._interval[idx])
+            windows = range(p_first - p_first % itv, p_last - p_last % itv + itv, itv)
+            self._active.update((idx << int(_ENI_SHIFT)) | w for w in windows)
+        return self.advance(None)
+
     def note_time(self, last_s: int) -> None:
         """The latest packet second seen so far (bounds the NODATA span at the end of the run)."""
         self._last_s = max(self._last_s, last_s)
@@ -409,6 +427,10 @@ class Aggregator:
     def advance(self, watermark_s: int) -> list[AggregateOutput]:
         """Records of every window that ended at or before ``watermark_s``, per flow log."""
         return [agg.advance(watermark_s) for agg in self.per_flow_log]
+
+    def gap_nodata(self, first_s: int, last_s: int, spans: dict[str, tuple[int, int]]) -> list[AggregateOutput]:
+        """Per flow log, the NODATA a partitioned run's partitions left out (``FlowLogAggregator.gap_nodata``)."""
+        return [agg.gap_nodata(first_s, last_s, spans) for agg in self.per_flow_log]
 
     def finish(self) -> list[AggregateOutput]:
         """Close every window (end of the run)."""

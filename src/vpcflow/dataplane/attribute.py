@@ -113,13 +113,16 @@ class PolicyEngine:
 
     Distinct flows are remembered (a flow cache: key -> attribution plan + stateless decisions), so
     a flow is planned and matched against the rules once; memory grows with the number of distinct
-    flows (about 600 bytes each), never with packets. When more than ``max_flows`` are cached the
-    cache is emptied before the next batch (flows are planned again when seen; connection-tracking
-    state is separate and unaffected).
+    flows (about 700 bytes each, up to three times that while the tables double), never with packets.
+    When more than ``max_flows`` are cached the cache is emptied before the next batch (flows are
+    planned again when seen; connection-tracking state is separate and unaffected). The default
+    (131,072) keeps the cache near 100-250 MB: a capture of 400,000 distinct flows peaked at about
+    1 GB of engine memory with 500,000 (docs/benchmarks.md), while re-planning a flow costs
+    microseconds.
     """
 
     def __init__(self, topology: Topology, *, ip_ranges: ServiceLookup | str | Path | None = None,
-                 timeouts: ConntrackTimeouts | None = None, max_flows: int = 500_000) -> None:
+                 timeouts: ConntrackTimeouts | None = None, max_flows: int = 131_072) -> None:
         self.topology = topology
         self.max_flows = max_flows
         if ip_ranges is not None and not isinstance(ip_ranges, ServiceLookup):
@@ -151,9 +154,14 @@ class PolicyEngine:
     def _reset_flows(self) -> None:
         self._flow_map = _native.FlowCache()
         self.flows = 0
-        self._flow_category = np.zeros(1024, np.int16)
-        self._fp = {k: np.full(4096, fill, dtype) for k, (dtype, fill) in FLOW_POINT_COLUMNS.items()}
-        self._points = _native.empty_points(4096)
+        if not hasattr(self, "_fp"):
+            # Created once and grown by doubling; a reset keeps them (and their capacity): rows are
+            # re-initialised flow by flow as new flows are planned (``_add_flows``), so a capture of
+            # many distinct flows does not reallocate and re-grow the tables after every reset.
+            self._flow_category = np.zeros(1024, np.int16)
+            self._fp = {k: np.full(4096, fill, dtype) for k, (dtype, fill) in FLOW_POINT_COLUMNS.items()}
+            self._points = _native.empty_points(4096)
+            self._empty_point = _native.empty_points(1)
 
     def _service_code(self, hi: int, lo: int) -> int:
         key = (int(hi), int(lo))
@@ -189,11 +197,17 @@ class PolicyEngine:
         self._points = pts
 
     def _add_flows(self, batch: PacketBatch, rows_: npt.NDArray[np.int64], label: np.ndarray,
-                   frag2: np.ndarray, itype: np.ndarray, icode: np.ndarray, keys: np.ndarray) -> None:
-        """Plan and statically evaluate new flows (first packets ``rows_``), then remember them."""
+                   frag2: np.ndarray, itype: np.ndarray, icode: np.ndarray) -> None:
+        """Plan and statically evaluate new flows (first packets ``rows_``; the flow cache already gave
+        them ids ``self.flows ...`` in that order)."""
         u = rows_.shape[0]
         base = self.flows
         self._grow(base + u)
+        # the rows may hold a flow from before a cache reset: start them empty
+        lo, hi = base * MAX_POINTS, (base + u) * MAX_POINTS
+        for k, (_dtype, fill) in FLOW_POINT_COLUMNS.items():
+            self._fp[k][lo:hi] = fill
+        self._points[lo:hi] = self._empty_point
         f_label = label[rows_]
         f_ver = batch.ip_version[rows_]
         f_proto = batch.protocol[rows_].astype(np.int16)
@@ -282,7 +296,6 @@ class PolicyEngine:
             values["ssvc"], values["dsvc"] = codes[:m], codes[m:]
         for k, v in values.items():
             self._fp[k][q] = v
-        self._flow_map.insert(np.ascontiguousarray(keys), np.arange(base, base + u, dtype=np.int32))
         self.flows = base + u
 
     # ------------------------------------------------------------------ observe
@@ -305,14 +318,11 @@ class PolicyEngine:
         flow_cols = _columns(label=label, proto=proto, frag2=frag2, sport=batch.src_port, dport=batch.dst_port,
                              itype=itype, icode=icode, s_hi=batch.src_hi, s_lo=batch.src_lo, d_hi=batch.dst_hi,
                              d_lo=batch.dst_lo)
-        fid = self._flow_map.lookup(flow_cols)
-        missing = np.nonzero(fid < 0)[0]
-        if missing.size:
-            keys = _native.flow_keys({k: v[missing] for k, v in flow_cols.items()})
-            inv, first = _native.unique_rows(keys)
-            base = self.flows
-            self._add_flows(batch, missing[first], label, frag2, itype, icode, keys[first])
-            fid[missing] = base + inv
+        # One native pass: known flows' ids, and ids from self.flows on for new flows (remembered at
+        # once, planned below) in the order they first appear.
+        fid, first = self._flow_map.assign(flow_cols, self.flows)
+        if first.size:
+            self._add_flows(batch, first, label, frag2, itype, icode)
         fp = self._fp
         pkt, q, action, rule, sg_used, nacl_used = self.conntrack.decide(
             self._sg_rules, np.ascontiguousarray(batch.ts_ns),

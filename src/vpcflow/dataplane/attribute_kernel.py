@@ -57,7 +57,7 @@ def _eni_columns(planner: Planner) -> dict[str, Any]:
     eni_prim = np.zeros((len(enis), 2), np.uint64)
     eni_v6 = np.zeros((len(enis), 2), np.uint64)
     for i, e in enumerate(enis):
-        eni_prim[i] = _words(e.private_ip_address)
+        eni_prim[i] = _words(e.primary_address)  # IPv6-only: its primary IPv6 stands in (docs/topology.md)
         if e.ipv6_addresses:
             eni_v6[i] = _words(e.ipv6_addresses[0])
     return {
@@ -81,7 +81,10 @@ def _network_columns(planner: Planner) -> dict[str, Any]:
     sn_net = np.zeros((s, 8), np.uint64)
     sn_rt = np.full(s, -1, np.int32)
     for i, sn in enumerate(topo.subnets):
-        sn_net[i, :4] = net_to_words(sn.cidr_block)
+        if sn.cidr_block is not None:
+            sn_net[i, :4] = net_to_words(sn.cidr_block)
+        else:  # IPv6-only: a net no IPv4-mapped address is in (zero words would be a /0 matching all)
+            sn_net[i, :4] = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
         if sn.ipv6_cidr_block is not None:
             sn_net[i, 4:] = net_to_words(sn.ipv6_cidr_block)
         rt = topo.route_table_for_subnet(sn.subnet_id)

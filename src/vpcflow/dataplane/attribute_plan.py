@@ -122,7 +122,8 @@ class Planner:
         for vpc in topo.vpcs:
             self.special.setdefault(vpc.dns_server, "amazon_dns")
         for sn in topo.subnets:
-            self.special.setdefault(sn.router_address, "vpc_router")
+            if sn.router_address is not None:
+                self.special.setdefault(sn.router_address, "vpc_router")
         self._subnet_acl: dict[str, int] = {}
         for sn in topo.subnets:
             acl = topo.network_acl_for_subnet(sn.subnet_id)
@@ -132,7 +133,7 @@ class Planner:
     # ----------------------------------------------------------------- helpers
     def _primary(self, e: NetworkInterface, addr: IPAddr) -> IPAddr:
         if addr.version == 4:
-            return e.private_ip_address
+            return e.primary_address  # an IPv6-only interface shows its primary IPv6 (docs/topology.md)
         if addr in e.ipv6_addresses or addr == e.link_local_ipv6 or not e.ipv6_addresses:
             return addr
         return e.ipv6_addresses[0]
@@ -142,7 +143,7 @@ class Planner:
         if sn is None:
             return False
         if addr.version == 4:
-            return addr in sn.cidr_block
+            return sn.cidr_block is not None and addr in sn.cidr_block
         return sn.ipv6_cidr_block is not None and addr in sn.ipv6_cidr_block
 
     def _in_vpc(self, e: NetworkInterface, addr: IPAddr) -> bool:
@@ -248,15 +249,15 @@ class Planner:
         d_e = self.private.get(dst, -1)
         d_pub = self.public.get(dst, -1) if d_e < 0 else -1
         # A public/Elastic IP is translated to the private IP before the packet reaches the ENI.
-        d_addr = self.enis[d_pub].private_ip_address if d_pub >= 0 and dst.version == 4 else dst
+        d_addr = self.enis[d_pub].primary_address if d_pub >= 0 and dst.version == 4 else dst
         if d_pub >= 0:
             d_e = d_pub
-        s_addr = self.enis[s_e].private_ip_address if s_e >= 0 and src in self.public else src
+        s_addr = self.enis[s_e].primary_address if s_e >= 0 and src in self.public else src
         pts: list[ObsPoint] = []
         if s_e >= 0:
             nat = self._nat_via(s_e, dst) if d_e < 0 or self.enis[d_e].vpc_id != self.enis[s_e].vpc_id else -1
             if nat >= 0:
-                nat_ip = self.enis[nat].private_ip_address
+                nat_ip = self.enis[nat].primary_address
                 pts.append(self._egress(s_e, s_addr, dst, nat))
                 pts.append(self._ingress(nat, s_addr, dst, s_e))
                 pts.append(self._egress(nat, nat_ip, d_addr, d_e))
@@ -270,7 +271,7 @@ class Planner:
         if d_e >= 0:
             nat = self._nat_via(d_e, src) if d_pub < 0 else -1
             if nat >= 0 and self.enis[d_e].interface_type != "nat_gateway":
-                nat_ip = self.enis[nat].private_ip_address
+                nat_ip = self.enis[nat].primary_address
                 pts.append(self._ingress(nat, src, nat_ip, -1))
                 pts.append(self._egress(nat, src, d_addr, d_e))
                 pts.append(self._ingress(d_e, src, d_addr, nat))

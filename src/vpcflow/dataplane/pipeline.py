@@ -19,9 +19,9 @@
   output: the ``ObservationBatch`` after attribution and evaluation (one engine call does both,
   so ``attribute`` and ``evaluate`` receive the same batch; the CLI prints different columns), and
   each ``AggregateOutput``.
-- **Side channel**: per flow log, ``<side_dir>/<flow-log-id>.rejects.jsonl``: one JSON object per
-  REJECT record (interface, 5-tuple, start/end, packets and the rule that decided). Never inside
-  the AWS records.
+- **Side channel** (``side_channel.py``): per flow log, ``<side_dir>/<flow-log-id>.rejects.jsonl``:
+  one JSON object per REJECT record (interface, 5-tuple, start/end, packets and the rule that
+  decided). Never inside the AWS records.
 - **Stats**: packets, observations, not-captured per category, records per flow log,
   ACCEPT/REJECT/NODATA/SKIPDATA, records and packets lost to SKIPDATA, and what the sinks' receipts
   say became of the records (delivered, spooled, re-delivered from the spool, already delivered).
@@ -34,7 +34,6 @@
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -50,6 +49,7 @@ from vpcflow.dataplane.aggregate import AggregateOptions, AggregateOutput, Aggre
 from vpcflow.dataplane.packets import PACKET_DTYPES, Heartbeat, ObservationBatch, PacketBatch
 from vpcflow.dataplane.pipeline_stats import FlowLogStats as FlowLogStats  # re-exported
 from vpcflow.dataplane.pipeline_stats import PipelineStats as PipelineStats  # re-exported
+from vpcflow.dataplane.side_channel import SideChannel
 from vpcflow.dataplane.sinks.faults import fault_point
 from vpcflow.model.flowlog import FlowLog
 from vpcflow.model.topology.model import Topology
@@ -280,29 +280,6 @@ def _not_captured(engine: Any) -> dict[str, int]:
     return {"total": int(nc)}
 
 
-class SideChannel:
-    """Writes REJECT-rule rows to ``<folder>/<flow-log-id>.rejects.jsonl``.
-
-    A run rewrites each flow log's file from its first row on (and appends after that), so a run
-    repeated after a crash or on purpose leaves the rows of one run, never a second copy.
-    """
-
-    def __init__(self, folder: Path | None) -> None:
-        self.folder = folder
-        self.paths: dict[str, Path] = {}
-
-    def write(self, out: AggregateOutput) -> None:
-        if self.folder is None or out.rejects.num_rows == 0:
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{out.flow_log.flow_log_id}.rejects.jsonl"
-        mode = "a" if out.flow_log.flow_log_id in self.paths else "w"
-        self.paths[out.flow_log.flow_log_id] = path
-        rows = out.rejects.drop_columns(["record_index"]).to_pylist()
-        with open(path, mode, encoding="utf-8") as f:
-            f.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)
-
-
 def _check_stop(stop: StopCheck | None) -> None:
     reason = stop() if stop is not None else None
     if reason:
@@ -379,7 +356,7 @@ def run_pipeline(
                 taps["aggregate"](out)
             if out.table.num_rows:
                 sinks[out.flow_log.flow_log_id].write(out.flow_log, out.sink_table())
-            side.write(out)
+            side.write(out.flow_log.flow_log_id, out.rejects)
         for s in distinct_sinks:
             st.count_receipts(s.flush(watermark_s))
         fault_point("pipeline.after_flush")

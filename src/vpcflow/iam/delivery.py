@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vpcflow.core.api_errors import BucketPolicyTooLargeError
 from vpcflow.core.errors import ApiError
 from vpcflow.iam.evaluator import Decision
 from vpcflow.iam.world import IamWorld
@@ -38,12 +39,6 @@ ACCESS_ERROR = "Access error"
 BUCKET_POLICY_MAX_BYTES = 20 * 1024
 #: Reading a CloudWatch store: AWS's actions (``logs:GetLogData`` in a policy grants both, evaluator alias).
 LOG_READ_ACTIONS = ("logs:GetLogEvents", "logs:FilterLogEvents")
-
-
-class BucketPolicyTooLargeError(ApiError):
-    """The merged bucket policy would exceed 20 KB (troubleshooting guide)."""
-
-    code = "LogDestinationPermissionIssueException"
 
 
 @dataclass(frozen=True)

@@ -217,75 +217,75 @@ def evaluate(
     identity_hits = [h for p in policies for h in _scan(p, principal, action, resource, context, notes)]
     resource_hits = _scan(resource_policy, principal, action, resource, context, notes) if resource_policy else []
 
-    for hit in identity_hits + resource_hits:
-        if hit.statement.effect == "Deny":
-            return Decision(
-                allowed=False,
-                effect="Deny",
-                policy=hit.policy.name,
-                statement=hit.statement.raw,
-                sid=hit.statement.sid,
-                reason=f"explicitly denied by {hit.statement.label} of {hit.policy.name}",
-                notes=tuple(notes),
-                **base,
-            )
-    id_allow = next((h for h in identity_hits if h.statement.effect == "Allow"), None)
-    res_allow = next(
-        (h for h in resource_hits if h.statement.effect == "Allow" and h.principal_match == "direct"), None
-    )
-    res_account_allow = next((h for h in resource_hits if h.statement.effect == "Allow"), None)
-    is_root = principal.kind == "root"
-
-    def allow(hit: _Hit, why: str) -> Decision:
-        return Decision(
-            allowed=True,
-            effect="Allow",
-            policy=hit.policy.name,
-            statement=hit.statement.raw,
-            sid=hit.statement.sid,
-            reason=why,
-            notes=tuple(notes),
-            **base,
-        )
-
+    deny = next((h for h in identity_hits + resource_hits if h.statement.effect == "Deny"), None)
+    if deny is not None:
+        reason = f"explicitly denied by {deny.statement.label} of {deny.policy.name}"
+        return _decision("Deny", reason, deny, notes, base)
     if same_account:
-        if id_allow is not None:
-            return allow(id_allow, f"allowed by {id_allow.statement.label} of {id_allow.policy.name}")
-        if res_allow is not None:
-            return allow(res_allow, f"allowed by {res_allow.statement.label} of {res_allow.policy.name}")
-        if is_root:
-            return Decision(
-                allowed=True,
-                effect="Allow",
-                policy=None,
-                statement=None,
-                reason=f"the account root user may do anything in its own account {principal.account_id}",
-                notes=tuple(notes),
-                **base,
-            )
-        if res_account_allow is not None:
-            notes.append(
-                f"{res_account_allow.policy.name} {res_account_allow.statement.label} grants to the account only; "
-                "the principal needs an identity-policy allow too"
-            )
+        allowed = _same_account_allow(principal, identity_hits, resource_hits, notes)
     else:
-        resource_side = res_account_allow
-        if (id_allow is not None or is_root) and resource_side is not None:
-            return allow(
-                resource_side,
-                f"cross-account: allowed by {resource_side.statement.label} of {resource_side.policy.name}"
-                + (f" and {id_allow.statement.label} of {id_allow.policy.name}" if id_allow else " (account root)"),
-            )
-        if resource_side is None:
-            notes.append(f"cross-account request to account {owner}: no resource-policy statement allows it")
-        else:
-            notes.append("cross-account request: no identity-policy statement allows it")
+        allowed = _cross_account_allow(principal, owner, identity_hits, resource_hits, notes)
+    if allowed is not None:
+        hit, why = allowed
+        return _decision("Allow", why, hit, notes, base)
+    return _decision("ImplicitDeny", f"no statement allows {action} on {resource} (implicit deny)", None, notes, base)
+
+
+def _decision(effect: Effect, reason: str, hit: _Hit | None, notes: list[str], base: dict[str, str]) -> Decision:
+    """The decision, naming the statement that made it (none for the root rule and implicit deny)."""
     return Decision(
-        allowed=False,
-        effect="ImplicitDeny",
-        policy=None,
-        statement=None,
-        reason=f"no statement allows {action} on {resource} (implicit deny)",
+        allowed=effect == "Allow",
+        effect=effect,
+        policy=hit.policy.name if hit else None,
+        statement=hit.statement.raw if hit else None,
+        sid=hit.statement.sid if hit else None,
+        reason=reason,
         notes=tuple(notes),
         **base,
     )
+
+
+def _first_allow(hits: list[_Hit], *, direct_only: bool = False) -> _Hit | None:
+    return next(
+        (h for h in hits if h.statement.effect == "Allow" and (not direct_only or h.principal_match == "direct")),
+        None,
+    )
+
+
+def _same_account_allow(
+    principal: Principal, identity_hits: list[_Hit], resource_hits: list[_Hit], notes: list[str]
+) -> tuple[_Hit | None, str] | None:
+    """Within one account either side may allow, but a resource policy naming only the account does not."""
+    id_allow = _first_allow(identity_hits)
+    if id_allow is not None:
+        return id_allow, f"allowed by {id_allow.statement.label} of {id_allow.policy.name}"
+    res_allow = _first_allow(resource_hits, direct_only=True)
+    if res_allow is not None:
+        return res_allow, f"allowed by {res_allow.statement.label} of {res_allow.policy.name}"
+    if principal.kind == "root":
+        return None, f"the account root user may do anything in its own account {principal.account_id}"
+    res_account_allow = _first_allow(resource_hits)
+    if res_account_allow is not None:
+        notes.append(
+            f"{res_account_allow.policy.name} {res_account_allow.statement.label} grants to the account only; "
+            "the principal needs an identity-policy allow too"
+        )
+    return None
+
+
+def _cross_account_allow(
+    principal: Principal, owner: str, identity_hits: list[_Hit], resource_hits: list[_Hit], notes: list[str]
+) -> tuple[_Hit | None, str] | None:
+    """Across accounts both sides must allow: the identity side (or the root) and the resource policy."""
+    id_allow = _first_allow(identity_hits)
+    resource_side = _first_allow(resource_hits)
+    if (id_allow is not None or principal.kind == "root") and resource_side is not None:
+        return resource_side, (
+            f"cross-account: allowed by {resource_side.statement.label} of {resource_side.policy.name}"
+            + (f" and {id_allow.statement.label} of {id_allow.policy.name}" if id_allow else " (account root)")
+        )
+    if resource_side is None:
+        notes.append(f"cross-account request to account {owner}: no resource-policy statement allows it")
+    else:
+        notes.append("cross-account request: no identity-policy statement allows it")
+    return None

@@ -170,6 +170,53 @@ def _parse_conditions(value: Any, path: str, location: str | None) -> tuple[Cond
     return tuple(clauses)
 
 
+def _pair(
+    raw: dict[str, Any], a: str, b: str, path: str, location: str | None
+) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """An element and its Not- form (Action/NotAction, Resource/NotResource): at most one of them."""
+    if a in raw and b in raw:
+        raise _err(f"a statement has {a} or {b}, not both", f"{path}.{b}", location)
+    return (
+        _strings(raw[a], f"{path}.{a}", location) if a in raw else None,
+        _strings(raw[b], f"{path}.{b}", location) if b in raw else None,
+    )
+
+
+def _check_actions(
+    actions: tuple[str, ...] | None, not_actions: tuple[str, ...] | None, path: str, location: str | None
+) -> None:
+    if actions is None and not_actions is None:
+        raise _err("a statement needs Action or NotAction", f"{path}.Action", location)
+    for name, acts in (("Action", actions), ("NotAction", not_actions)):
+        for i, a in enumerate(acts or ()):
+            if not _ACTION.match(a):
+                raise _err(
+                    f'invalid action {a!r}: expected "service:Action" (wildcards * and ? allowed) or "*"',
+                    f"{path}.{name}[{i}]",
+                    location,
+                )
+
+
+def _check_elements_of_kind(
+    kind: PolicyKind, principal: bool, not_principal: bool, resource: bool, not_resource: bool, path: str,
+    location: str | None,
+) -> None:
+    """IAM's grammar per policy type: identity policies name no principal, trust policies no resource,
+    resource and trust policies need a principal, identity and resource policies a resource."""
+    has_principal = principal or not_principal
+    has_resource = resource or not_resource
+    if kind == "identity" and has_principal:
+        el = "Principal" if principal else "NotPrincipal"
+        raise _err(f"{el} is not allowed in an identity-based policy", f"{path}.{el}", location)
+    if kind in ("resource", "trust") and not has_principal:
+        raise _err(f"a {kind} policy statement needs Principal or NotPrincipal", f"{path}.Principal", location)
+    if kind in ("identity", "resource") and not has_resource:
+        raise _err("a statement needs Resource or NotResource", f"{path}.Resource", location)
+    if kind == "trust" and has_resource:
+        el = "Resource" if resource else "NotResource"
+        raise _err(f"a trust policy has prohibited field {el}", f"{path}.{el}", location)
+
+
 def _parse_statement(raw: Any, index: int, path: str, kind: PolicyKind, location: str | None) -> Statement:
     if not isinstance(raw, dict):
         raise _err("a statement must be an object", path, location)
@@ -187,44 +234,19 @@ def _parse_statement(raw: Any, index: int, path: str, kind: PolicyKind, location
     if sid is not None and not isinstance(sid, str):
         raise _err("Sid must be a string", f"{path}.Sid", location)
 
-    def pair(a: str, b: str) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
-        if a in raw and b in raw:
-            raise _err(f"a statement has {a} or {b}, not both", f"{path}.{b}", location)
-        return (
-            _strings(raw[a], f"{path}.{a}", location) if a in raw else None,
-            _strings(raw[b], f"{path}.{b}", location) if b in raw else None,
-        )
-
-    actions, not_actions = pair("Action", "NotAction")
-    if actions is None and not_actions is None:
-        raise _err("a statement needs Action or NotAction", f"{path}.Action", location)
-    for name, acts in (("Action", actions), ("NotAction", not_actions)):
-        for i, a in enumerate(acts or ()):
-            if not _ACTION.match(a):
-                raise _err(
-                    f'invalid action {a!r}: expected "service:Action" (wildcards * and ? allowed) or "*"',
-                    f"{path}.{name}[{i}]",
-                    location,
-                )
-    resources, not_resources = pair("Resource", "NotResource")
+    actions, not_actions = _pair(raw, "Action", "NotAction", path, location)
+    _check_actions(actions, not_actions, path, location)
+    resources, not_resources = _pair(raw, "Resource", "NotResource", path, location)
     if "Principal" in raw and "NotPrincipal" in raw:
         raise _err("a statement has Principal or NotPrincipal, not both", f"{path}.NotPrincipal", location)
     principal = _parse_principal(raw["Principal"], f"{path}.Principal", location) if "Principal" in raw else None
     not_principal = (
         _parse_principal(raw["NotPrincipal"], f"{path}.NotPrincipal", location) if "NotPrincipal" in raw else None
     )
-    has_principal = principal is not None or not_principal is not None
-    has_resource = resources is not None or not_resources is not None
-    if kind == "identity" and has_principal:
-        el = "Principal" if principal is not None else "NotPrincipal"
-        raise _err(f"{el} is not allowed in an identity-based policy", f"{path}.{el}", location)
-    if kind in ("resource", "trust") and not has_principal:
-        raise _err(f"a {kind} policy statement needs Principal or NotPrincipal", f"{path}.Principal", location)
-    if kind in ("identity", "resource") and not has_resource:
-        raise _err("a statement needs Resource or NotResource", f"{path}.Resource", location)
-    if kind == "trust" and has_resource:
-        el = "Resource" if resources is not None else "NotResource"
-        raise _err(f"a trust policy has prohibited field {el}", f"{path}.{el}", location)
+    _check_elements_of_kind(
+        kind, principal is not None, not_principal is not None, resources is not None, not_resources is not None,
+        path, location,
+    )
     conditions = _parse_conditions(raw["Condition"], f"{path}.Condition", location) if "Condition" in raw else ()
     return Statement(
         index=index,

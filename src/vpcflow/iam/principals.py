@@ -12,7 +12,6 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
-from vpcflow.core.errors import ApiError
 from vpcflow.iam.policy import Policy
 
 PrincipalKind = Literal["root", "user", "role", "service", "anonymous"]
@@ -25,13 +24,6 @@ PRINCIPAL_TYPES: dict[str, str] = {
     "service": "Service",
     "anonymous": "Anonymous",
 }
-
-
-class UnknownPrincipalError(ApiError):
-    """The named principal does not exist in the modelled account(s)."""
-
-    code = "NoSuchEntity"
-    http_status = 404
 
 
 @dataclass(frozen=True, slots=True)

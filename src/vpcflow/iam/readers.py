@@ -17,20 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from vpcflow.core.errors import ApiError
+from vpcflow.core.api_errors import LogsAccessDeniedError
 from vpcflow.iam.delivery import log_group_arn, log_stream_arn
 from vpcflow.iam.evaluator import Decision
 from vpcflow.iam.principals import Principal
 from vpcflow.iam.world import IamWorld
 
 READ_ACTIONS = ("logs:GetLogEvents", "logs:FilterLogEvents", "logs:DescribeLogStreams", "logs:DescribeLogGroups")
-
-
-class LogsAccessDeniedError(ApiError):
-    """CloudWatch Logs' refusal (JSON protocol ``__type``)."""
-
-    code = "AccessDeniedException"
-    http_status = 400  # not verified against AWS (spec wire 1.4); moto uses 400 for JSON-protocol errors
 
 
 def read_resource(

@@ -23,19 +23,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from vpcflow.core.errors import ApiError, ConfigError
+from vpcflow.core.api_errors import AuthFailureError, UnknownPrincipalError
+from vpcflow.core.errors import ConfigError
 from vpcflow.iam.aws_managed import AWS_MANAGED_POLICIES
 from vpcflow.iam.evaluator import Decision, account_of, evaluate
 from vpcflow.iam.patterns import normalize_context
 from vpcflow.iam.policy import Policy, PolicyKind, parse_policy
-from vpcflow.iam.principals import (
-    AccessKey,
-    Principal,
-    UnknownPrincipalError,
-    anonymous_principal,
-    service_principal,
-    unique_id,
-)
+from vpcflow.iam.principals import AccessKey, Principal, anonymous_principal, service_principal, unique_id
 
 Locate = Callable[[str], "str | None"]
 ContextArg = Mapping[str, "str | Sequence[str]"] | None
@@ -48,13 +42,6 @@ _USER_ARN = re.compile(r"^arn:aws:iam::(\d{12}):user(/.*)?/([^/]+)$")
 _ROOT_ARN = re.compile(r"^arn:aws:iam::(\d{12}):root$")
 _ASSUMED = re.compile(r"^arn:aws:sts::(\d{12}):assumed-role/([^/]+)/([^/]+)$")
 _ACCOUNT = re.compile(r"^\d{12}$")
-
-
-class AuthFailureError(ApiError):
-    """An access key id nobody owns (EC2's AuthFailure)."""
-
-    code = "AuthFailure"
-    http_status = 401
 
 
 @dataclass(frozen=True)
@@ -347,6 +334,25 @@ class _Builder:
 
     def build(self, section: Mapping[str, Any], clock: Callable[[], datetime] | None) -> IamWorld:
         top = self.mapping(section, "iam", {"users", "roles", "managed_policies"}, set())
+        managed = self.managed_policies(top)
+        keys_seen: set[str] = set()
+        users: list[Principal] = []
+        for i, u in enumerate(self.items(top.get("users"), "iam.users")):
+            users.append(self.user(u, f"iam.users[{i}]", managed, keys_seen, users))
+        roles: list[Principal] = []
+        for i, r in enumerate(self.items(top.get("roles"), "iam.roles")):
+            roles.append(self.role(r, f"iam.roles[{i}]", managed, roles))
+        return IamWorld(
+            account_id=self.account_id,
+            users=tuple(users),
+            roles=tuple(roles),
+            managed_policies=managed,
+            source=self.source,
+            clock=clock or (lambda: datetime.now(UTC)),
+        )
+
+    def managed_policies(self, top: Mapping[str, Any]) -> dict[str, Policy]:
+        """AWS's managed policies vpcflow knows, then the document's own (``iam.managed_policies``)."""
         managed: dict[str, Policy] = {}
         for arn, doc in AWS_MANAGED_POLICIES.items():
             managed[arn] = parse_policy(doc, name=arn, kind="identity")
@@ -358,89 +364,79 @@ class _Builder:
             if arn in managed:
                 raise self.err(f"duplicate managed policy {arn}", f"{pp}.name")
             managed[arn] = self.policy(mp["document"], arn, "identity", f"{pp}.document")
+        return managed
 
-        keys_seen: set[str] = set()
-        users: list[Principal] = []
-        for i, u in enumerate(self.items(top.get("users"), "iam.users")):
-            pp = f"iam.users[{i}]"
-            u = self.mapping(u, pp, {"name", "path", "access_keys", "policies", "managed_policies", "tags"}, {"name"})
-            name = self.name(u["name"], f"{pp}.name")
-            if any(x.name == name for x in users):
-                raise self.err(f"duplicate user name {name!r}", f"{pp}.name")
-            path = self.path_of(u.get("path"), f"{pp}.path")
-            arn = f"arn:aws:iam::{self.account_id}:user{path}{name}"
-            keys: list[AccessKey] = []
-            for j, k in enumerate(self.items(u.get("access_keys"), f"{pp}.access_keys")):
-                kp = f"{pp}.access_keys[{j}]"
-                k = self.mapping(
-                    k, kp, {"access_key_id", "secret_access_key", "status"}, {"access_key_id", "secret_access_key"}
-                )
-                akid, secret = k["access_key_id"], k["secret_access_key"]
-                if not isinstance(akid, str) or not _AKID.match(akid):
-                    raise self.err(
-                        f"invalid access key id {akid!r}: 16-128 upper-case letters and digits", f"{kp}.access_key_id"
-                    )
-                if akid in keys_seen:
-                    raise self.err(f"access key id {akid} is used twice", f"{kp}.access_key_id")
-                if not isinstance(secret, str) or len(secret) < 8:
-                    raise self.err(
-                        "secret_access_key must be a string of at least 8 characters", f"{kp}.secret_access_key"
-                    )
-                status = k.get("status", "Active")
-                if status not in ("Active", "Inactive"):
-                    raise self.err('status must be "Active" or "Inactive"', f"{kp}.status")
-                keys_seen.add(akid)
-                keys.append(AccessKey(akid, secret, status))
-            policies = self.inline(u.get("policies"), f"{pp}.policies", f"user {name}")
-            policies += self.attached(u.get("managed_policies"), f"{pp}.managed_policies", managed)
-            users.append(
-                Principal(
-                    arn=arn,
-                    kind="user",
-                    account_id=self.account_id,
-                    name=name,
-                    path=path,
-                    userid=unique_id("AIDA", arn),
-                    tags=self.tags(u.get("tags"), f"{pp}.tags"),
-                    policies=tuple(policies),
-                    access_keys=tuple(keys),
-                )
-            )
-        roles: list[Principal] = []
-        for i, r in enumerate(self.items(top.get("roles"), "iam.roles")):
-            pp = f"iam.roles[{i}]"
-            r = self.mapping(
-                r,
-                pp,
-                {"name", "path", "trust_policy", "policies", "managed_policies", "tags", "description"},
-                {"name", "trust_policy"},
-            )
-            name = self.name(r["name"], f"{pp}.name")
-            if any(x.name == name for x in roles):
-                raise self.err(f"duplicate role name {name!r}", f"{pp}.name")
-            path = self.path_of(r.get("path"), f"{pp}.path")
-            arn = f"arn:aws:iam::{self.account_id}:role{path}{name}"
-            trust = self.policy(r["trust_policy"], f"role {name} trust policy", "trust", f"{pp}.trust_policy")
-            policies = self.inline(r.get("policies"), f"{pp}.policies", f"role {name}")
-            policies += self.attached(r.get("managed_policies"), f"{pp}.managed_policies", managed)
-            roles.append(
-                Principal(
-                    arn=arn,
-                    kind="role",
-                    account_id=self.account_id,
-                    name=name,
-                    path=path,
-                    userid=unique_id("AROA", arn),
-                    tags=self.tags(r.get("tags"), f"{pp}.tags"),
-                    policies=tuple(policies),
-                    trust_policy=trust,
-                )
-            )
-        return IamWorld(
+    def user(
+        self, u: Any, pp: str, managed: dict[str, Policy], keys_seen: set[str], users: list[Principal]
+    ) -> Principal:
+        """One ``iam.users[i]`` entry; ``keys_seen`` collects access key ids across users."""
+        u = self.mapping(u, pp, {"name", "path", "access_keys", "policies", "managed_policies", "tags"}, {"name"})
+        name = self.name(u["name"], f"{pp}.name")
+        if any(x.name == name for x in users):
+            raise self.err(f"duplicate user name {name!r}", f"{pp}.name")
+        path = self.path_of(u.get("path"), f"{pp}.path")
+        arn = f"arn:aws:iam::{self.account_id}:user{path}{name}"
+        keys = [
+            self.access_key(k, f"{pp}.access_keys[{j}]", keys_seen)
+            for j, k in enumerate(self.items(u.get("access_keys"), f"{pp}.access_keys"))
+        ]
+        policies = self.inline(u.get("policies"), f"{pp}.policies", f"user {name}")
+        policies += self.attached(u.get("managed_policies"), f"{pp}.managed_policies", managed)
+        return Principal(
+            arn=arn,
+            kind="user",
             account_id=self.account_id,
-            users=tuple(users),
-            roles=tuple(roles),
-            managed_policies=managed,
-            source=self.source,
-            clock=clock or (lambda: datetime.now(UTC)),
+            name=name,
+            path=path,
+            userid=unique_id("AIDA", arn),
+            tags=self.tags(u.get("tags"), f"{pp}.tags"),
+            policies=tuple(policies),
+            access_keys=tuple(keys),
+        )
+
+    def access_key(self, k: Any, kp: str, keys_seen: set[str]) -> AccessKey:
+        """One ``access_keys[j]`` entry of a user; an access key id may be used once in the whole document."""
+        required = {"access_key_id", "secret_access_key"}
+        k = self.mapping(k, kp, required | {"status"}, required)
+        akid, secret = k["access_key_id"], k["secret_access_key"]
+        if not isinstance(akid, str) or not _AKID.match(akid):
+            raise self.err(
+                f"invalid access key id {akid!r}: 16-128 upper-case letters and digits", f"{kp}.access_key_id"
+            )
+        if akid in keys_seen:
+            raise self.err(f"access key id {akid} is used twice", f"{kp}.access_key_id")
+        if not isinstance(secret, str) or len(secret) < 8:
+            raise self.err("secret_access_key must be a string of at least 8 characters", f"{kp}.secret_access_key")
+        status = k.get("status", "Active")
+        if status not in ("Active", "Inactive"):
+            raise self.err('status must be "Active" or "Inactive"', f"{kp}.status")
+        keys_seen.add(akid)
+        return AccessKey(akid, secret, status)
+
+    def role(self, r: Any, pp: str, managed: dict[str, Policy], roles: list[Principal]) -> Principal:
+        """One ``iam.roles[i]`` entry."""
+        r = self.mapping(
+            r,
+            pp,
+            {"name", "path", "trust_policy", "policies", "managed_policies", "tags", "description"},
+            {"name", "trust_policy"},
+        )
+        name = self.name(r["name"], f"{pp}.name")
+        if any(x.name == name for x in roles):
+            raise self.err(f"duplicate role name {name!r}", f"{pp}.name")
+        path = self.path_of(r.get("path"), f"{pp}.path")
+        arn = f"arn:aws:iam::{self.account_id}:role{path}{name}"
+        trust = self.policy(r["trust_policy"], f"role {name} trust policy", "trust", f"{pp}.trust_policy")
+        policies = self.inline(r.get("policies"), f"{pp}.policies", f"role {name}")
+        policies += self.attached(r.get("managed_policies"), f"{pp}.managed_policies", managed)
+        return Principal(
+            arn=arn,
+            kind="role",
+            account_id=self.account_id,
+            name=name,
+            path=path,
+            userid=unique_id("AROA", arn),
+            tags=self.tags(r.get("tags"), f"{pp}.tags"),
+            policies=tuple(policies),
+            trust_policy=trust,
         )

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from vpcflow.core.errors import InvalidParameterError
+from vpcflow.core.api_errors import InvalidParameterError
 from vpcflow.model.fields import (
     DEFAULT_FIELDS,
     DEFAULT_FORMAT,

@@ -52,94 +52,104 @@ def athena_table(
     if flow_log.log_destination_type != "s3" or not flow_log.s3_bucket:
         raise ValueError(f"{flow_log.flow_log_id} does not deliver to S3; Athena reads S3 objects only")
     opts = flow_log.destination_options or DestinationOptions()
-    names = flow_log.field_names
-    columns = tuple((FIELDS[n].athena_column, FIELDS[n].athena_type) for n in names)
+    columns = tuple((FIELDS[n].athena_column, FIELDS[n].athena_type) for n in flow_log.field_names)
     regions = list(regions) if regions else [flow_log.region]
     root = f"s3://{flow_log.s3_bucket}/{flow_log.s3_prefix}AWSLogs/"
-    account = flow_log.account_id
     props: list[tuple[str, str]] = []
     if opts.file_format == "plain-text":
         props.append(("skip.header.line.count", "1"))
     props.append(("projection.enabled", "true"))
     if opts.hive_compatible_partitions:
-        partitions: list[tuple[str, str]] = [
-            ("aws-account-id", "string"),
-            ("aws-service", "string"),
-            ("aws-region", "string"),
-            ("year", "string"),
-            ("month", "string"),
-            ("day", "string"),
-        ]
-        if opts.per_hour_partition:
-            partitions.append(("hour", "string"))
-        location = root
-        props += [
-            ("projection.aws-account-id.type", "enum"),
-            ("projection.aws-account-id.values", account),
-            ("projection.aws-service.type", "enum"),
-            ("projection.aws-service.values", "vpcflowlogs"),
-            ("projection.aws-region.type", "enum"),
-            ("projection.aws-region.values", ",".join(regions)),
-            ("projection.year.type", "integer"),
-            ("projection.year.range", f"{start_date[:4]},2100"),
-            ("projection.month.type", "integer"),
-            ("projection.month.range", "1,12"),
-            ("projection.month.digits", "2"),
-            ("projection.day.type", "integer"),
-            ("projection.day.range", "1,31"),
-            ("projection.day.digits", "2"),
-        ]
-        template = (
-            root + "aws-account-id=${aws-account-id}/aws-service=${aws-service}/aws-region=${aws-region}/"
-            "year=${year}/month=${month}/day=${day}"
-        )
-        if opts.per_hour_partition:
-            props += [
-                ("projection.hour.type", "integer"),
-                ("projection.hour.range", "0,23"),
-                ("projection.hour.digits", "2"),
-            ]
-            template += "/hour=${hour}"
+        layout = _hive_layout(root, flow_log.account_id, regions, start_date, opts.per_hour_partition)
     else:
-        # Spec 8.1 partition projection: region and day (yyyy/MM/dd); per-hour adds an hour level.
-        partitions = [("region", "string"), ("day", "string")]
+        layout = _plain_layout(root, flow_log.account_id, regions, start_date, opts.per_hour_partition)
         # `region` as a partition replaces the `region` field column of the same name (as AWS's doc does).
         columns = tuple(c for c in columns if c[0] != "region")
-        location = f"{root}{account}/vpcflowlogs/"
-        props += [
-            ("projection.region.type", "enum"),
-            ("projection.region.values", ",".join(regions)),
-            ("projection.day.type", "date"),
-            ("projection.day.range", f"{start_date},NOW"),
-            ("projection.day.format", "yyyy/MM/dd"),
-        ]
-        template = f"{location}${{region}}/${{day}}"
-        if opts.per_hour_partition:
-            partitions.append(("hour", "string"))
-            props += [
-                ("projection.hour.type", "integer"),
-                ("projection.hour.range", "0,23"),
-                ("projection.hour.digits", "2"),
-            ]
-            template += "/${hour}"
-    props.append(("storage.location.template", template))
+    props += layout.props
+    props.append(("storage.location.template", layout.template))
     storage = _PARQUET_STORAGE if opts.file_format == "parquet" else _TEXT_STORAGE
     col_sql = ",\n".join(f"  {name} {typ}" for name, typ in columns)
-    part_sql = ", ".join(f"{_quote(name)} {typ}" for name, typ in partitions)
+    part_sql = ", ".join(f"{_quote(name)} {typ}" for name, typ in layout.partitions)
     prop_sql = ",\n".join(f"  '{k}'='{v}'" for k, v in props)
     ddl = (
         f"CREATE EXTERNAL TABLE IF NOT EXISTS `{table_name}` (\n{col_sql}\n)\n"
         f"PARTITIONED BY ({part_sql})\n{storage}\n"
-        f"LOCATION '{location}'\n"
+        f"LOCATION '{layout.location}'\n"
         f"TBLPROPERTIES (\n{prop_sql}\n);"
     )
     return AthenaTable(
         table_name=table_name,
         columns=columns,
-        partitions=tuple(partitions),
-        location=location,
+        partitions=tuple(layout.partitions),
+        location=layout.location,
         ddl=ddl,
     )
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How a key layout maps onto Athena: partition columns, table location, projection properties."""
+
+    partitions: list[tuple[str, str]]
+    location: str
+    props: list[tuple[str, str]]
+    template: str
+
+
+_HOUR_PROJECTION = [
+    ("projection.hour.type", "integer"),
+    ("projection.hour.range", "0,23"),
+    ("projection.hour.digits", "2"),
+]
+
+
+def _hive_layout(root: str, account: str, regions: list[str], start_date: str, per_hour: bool) -> _Layout:
+    """Hive-compatible keys (``aws-account-id=.../year=.../month=...``): one partition per key level."""
+    partitions = [(name, "string") for name in ("aws-account-id", "aws-service", "aws-region", "year", "month", "day")]
+    props = [
+        ("projection.aws-account-id.type", "enum"),
+        ("projection.aws-account-id.values", account),
+        ("projection.aws-service.type", "enum"),
+        ("projection.aws-service.values", "vpcflowlogs"),
+        ("projection.aws-region.type", "enum"),
+        ("projection.aws-region.values", ",".join(regions)),
+        ("projection.year.type", "integer"),
+        ("projection.year.range", f"{start_date[:4]},2100"),
+        ("projection.month.type", "integer"),
+        ("projection.month.range", "1,12"),
+        ("projection.month.digits", "2"),
+        ("projection.day.type", "integer"),
+        ("projection.day.range", "1,31"),
+        ("projection.day.digits", "2"),
+    ]
+    template = (
+        root + "aws-account-id=${aws-account-id}/aws-service=${aws-service}/aws-region=${aws-region}/"
+        "year=${year}/month=${month}/day=${day}"
+    )
+    if per_hour:
+        partitions.append(("hour", "string"))
+        props += _HOUR_PROJECTION
+        template += "/hour=${hour}"
+    return _Layout(partitions, root, props, template)
+
+
+def _plain_layout(root: str, account: str, regions: list[str], start_date: str, per_hour: bool) -> _Layout:
+    """The default keys: spec 8.1 partition projection on region and day (yyyy/MM/dd), per-hour adds an hour."""
+    location = f"{root}{account}/vpcflowlogs/"
+    partitions = [("region", "string"), ("day", "string")]
+    props = [
+        ("projection.region.type", "enum"),
+        ("projection.region.values", ",".join(regions)),
+        ("projection.day.type", "date"),
+        ("projection.day.range", f"{start_date},NOW"),
+        ("projection.day.format", "yyyy/MM/dd"),
+    ]
+    template = f"{location}${{region}}/${{day}}"
+    if per_hour:
+        partitions.append(("hour", "string"))
+        props += _HOUR_PROJECTION
+        template += "/${hour}"
+    return _Layout(partitions, location, props, template)
 
 
 def column_names(flow_log: FlowLog) -> list[str]:

@@ -36,8 +36,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vpcflow.core.api_errors import FilterPatternError
 from vpcflow.query.filter_json import compile_json_pattern
-from vpcflow.query.filter_syntax import MAX_PATTERN_LENGTH, FilterPatternError, check_length, parse_boolean
+from vpcflow.query.filter_syntax import MAX_PATTERN_LENGTH, check_length, parse_boolean
 from vpcflow.query.filter_syntax import pattern_error as _err
 
 Mask = npt.NDArray[np.bool_]

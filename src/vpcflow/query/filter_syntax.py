@@ -14,17 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from vpcflow.core.errors import ApiError
+from vpcflow.core.api_errors import FilterPatternError
 
 #: CloudWatch Logs' limit on ``filterPattern`` (botocore's logs model: FilterPattern max length 1024),
 #: which FilterLogEvents, PutMetricFilter and PutSubscriptionFilter all apply.
 MAX_PATTERN_LENGTH = 1024
-
-
-class FilterPatternError(ApiError):
-    """An invalid filter pattern (CloudWatch answers InvalidParameterException)."""
-
-    code = "InvalidParameterException"
 
 
 def pattern_error(detail: str) -> FilterPatternError:

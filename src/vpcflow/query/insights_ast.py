@@ -7,27 +7,6 @@ Every node keeps its 0-based character span in the query text, so translation er
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-from vpcflow.core.errors import ApiError
-
-
-class MalformedQueryError(ApiError):
-    """AWS's ``MalformedQueryException`` with the offending span (0-based character offsets)."""
-
-    code = "MalformedQueryException"
-
-    def __init__(self, reason: str, query: str, start: int, end: int | None = None) -> None:
-        end = max(start, end if end is not None else start)
-        line = query.count("\n", 0, start) + 1
-        column = start - (query.rfind("\n", 0, start) + 1) + 1
-        self.reason = reason
-        self.start, self.end = start, end
-        super().__init__(f"{reason} at line {line} and position {column}")
-
-    def compile_error(self) -> dict[str, Any]:
-        """The ``queryCompileError`` member of the exception (botocore's shape)."""
-        return {"location": {"startCharOffset": self.start, "endCharOffset": self.end}, "message": self.message}
 
 
 # ------------------------------------------------------------------------------------------ syntax tree

@@ -12,7 +12,8 @@ import ipaddress
 from collections.abc import Callable
 from typing import Protocol
 
-from vpcflow.query.insights_ast import Call, Literal, MalformedQueryError, Node, Period, Star
+from vpcflow.core.api_errors import MalformedQueryError
+from vpcflow.query.insights_ast import Call, Literal, Node, Period, Star
 
 Typed = tuple[str, str]
 

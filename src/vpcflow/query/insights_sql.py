@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from vpcflow.core.api_errors import MalformedQueryError
 from vpcflow.query.insights_ast import (
     Binary,
     Call,
@@ -21,7 +22,6 @@ from vpcflow.query.insights_ast import (
     InList,
     Item,
     Literal,
-    MalformedQueryError,
     Node,
     Period,
     Regex,

@@ -19,9 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from vpcflow.controlplane.errors import ApiError, ImmutableFlowLogError
 from vpcflow.controlplane.service import FlowLogService, new_flow_log_id
-from vpcflow.core.errors import ConfigError
+from vpcflow.core.api_errors import ImmutableFlowLogError
+from vpcflow.core.errors import ApiError, ConfigError
 from vpcflow.core.userfiles import read_input_text
 from vpcflow.iam.delivery import DeliveryCheck
 from vpcflow.model.topology.model import Topology

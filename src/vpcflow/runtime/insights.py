@@ -19,12 +19,13 @@ from typing import Any
 
 import pyarrow as pa
 
+from vpcflow.core.api_errors import InvalidParameterExceptionError, ResourceNotFoundError
 from vpcflow.model.logformat import LogFormat, parse_log_format
 from vpcflow.query.insights_events import GroupEvents, constant, events_table
 from vpcflow.query.insights_exec import InsightsResult, run_query
 from vpcflow.runtime.datadir import DataDir
 from vpcflow.storage.insights_store import InsightsStore, StoredQuery
-from vpcflow.storage.logstore import InvalidParameterExceptionError, LogStore, ResourceNotFoundError
+from vpcflow.storage.logstore import LogStore
 
 MAX_PAGE = 10_000  # GetQueryResults returns at most 10,000 rows per call (botocore model)
 STATUSES = ("Scheduled", "Running", "Complete", "Failed", "Cancelled", "Timeout", "Unknown")

@@ -52,7 +52,7 @@ from vpcflow.runtime.run_config import (
     load_run_config,
     run_config_from_dict,
 )
-from vpcflow.runtime.run_identity import run_identity
+from vpcflow.runtime.run_identity import prefetch_digests, run_identity
 from vpcflow.runtime.writer_lock import WriterLock
 from vpcflow.storage.state import StateStore
 
@@ -75,6 +75,7 @@ class PreparedRun:
     delivery: Any = None
     run_id: str = ""  # runtime/run_identity.py
     lock: WriterLock | None = None  # one writer per data directory, held until execute() ends
+    skip_bad: bool = False  # --skip-bad (sources opened elsewhere, e.g. on Dask workers, need it)
 
 
 @dataclass
@@ -321,6 +322,8 @@ def prepare_run(config: str | Path | RunConfig | Mapping[str, Any], *, data_dir:
         cfg = run_config_from_dict(config)
     else:
         cfg = load_run_config(config)
+    # Capture digests (the run identity) computed on the other core while the run is prepared.
+    digests = prefetch_digests(cfg)
     dd = DataDir.resolve(data_dir if data_dir is not None else cfg.data_dir)
     dd.ensure()
     lock = WriterLock(dd.path, wait_s=lock_wait_s)
@@ -360,7 +363,7 @@ def prepare_run(config: str | Path | RunConfig | Mapping[str, Any], *, data_dir:
         fallback: FilesSink | None = None
         sources = [_open_source(s, topology, skip_bad) for s in cfg.sources]
         # After the sources opened (so every input was validated): what makes re-runs exactly-once.
-        run_id = run_identity(cfg, topology, skip_bad=skip_bad)
+        run_id = run_identity(cfg, topology, skip_bad=skip_bad, digests=digests)
         delivery = _Delivery(dd, store, svc, run_id, cfg.s3_endpoint_url, cfg.logs_endpoint_url)
         for fl in flow_logs:
             sink: Sink | None = files
@@ -378,7 +381,7 @@ def prepare_run(config: str | Path | RunConfig | Mapping[str, Any], *, data_dir:
             config=cfg, data_dir=dd, topology=topology, flow_logs=flow_logs, created=created, reused=reused,
             sources=sources, sinks=sinks, outputs=outputs, side_dir=dd.path / "rejects", options=options,
             engine=engine if engine is not None else _policy_engine(topology), store=store, delivery=delivery,
-            run_id=run_id, lock=lock,
+            run_id=run_id, lock=lock, skip_bad=skip_bad,
         )
     except BaseException:
         store.close()

@@ -14,9 +14,12 @@ they cannot:
   identity is used in (CloudWatch checkpoints ``<identity>/<flow-log-id>``, S3 file names). So a
   flow log added to a config gets its records delivered without re-delivering the others', and the
   same inputs give the same identity in every data directory;
-* every source, in order: its kind, the SHA-256 of the file's bytes for captures (streamed in
-  1 MiB chunks), the canonical parsed document for scenarios, and every option that changes what
-  the source yields (seed, duration, interface, interface map, skip-bad, reorder window, limits);
+* every source, in order: its kind, the XXH3-128 digest of the file's bytes for captures (the
+  native core reads the file in 1 MiB chunks with the GIL released: SHA-256 of a 667 MB capture
+  took about 0.5 s of a 2-3 s run; the digest only has to change with the bytes, it guards against
+  no forger, since the capture is the user's own input), the canonical parsed document for
+  scenarios, and every option that changes what the source yields (seed, duration, interface,
+  interface map, skip-bad, reorder window, limits);
 * the aggregation options.
 
 Where the files are (paths), where records go (``output``, ``delivery`` endpoints, the data
@@ -29,7 +32,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,22 +45,59 @@ from vpcflow.model.topology.model import Topology
 from vpcflow.runtime.run_config import RunConfig, SourceSpec
 
 #: Bumped when what goes into the identity changes (every identity changes with it).
-SCHEME = "vpcflow-run-identity/2"
-CHUNK = 1 << 20
+#: 3: captures named by XXH3-128 instead of SHA-256.
+SCHEME = "vpcflow-run-identity/3"
 #: Topology sections that only govern delivery (authorization, destinations), never record content.
 _DELIVERY_ONLY = frozenset({"s3_buckets", "log_groups", "iam"})
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's content, read in chunks (captures can be many GB)."""
-    h = hashlib.sha256()
+def file_digest(path: Path) -> str:
+    """XXH3-128 of a file's content as 32 hex digits (``native/src/digest.rs``: streamed, so captures of
+    many GB cost no memory)."""
+    from vpcflow._native import file_digest as native_digest  # loaded only by runs that hash a file
+
     try:
-        with path.open("rb") as fh:
-            while chunk := fh.read(CHUNK):
-                h.update(chunk)
+        return native_digest(str(path))
     except OSError as e:
-        raise ConfigError(f"cannot read {path}: {e.strerror or e}", location=str(path)) from e
-    return h.hexdigest()
+        raise ConfigError(f"cannot read {path}: {e}", location=str(path)) from e
+
+
+class PendingDigest:
+    """A capture's digest being computed by a background thread; ``result()`` waits for it and
+    re-raises its error. (A thread and two slots: ``concurrent.futures`` is not worth its import for
+    this, see tests/cli/test_cli_startup.py.)"""
+
+    def __init__(self, path: Path) -> None:
+        self._value: str | None = None
+        self._error: BaseException | None = None
+        # A daemon: a run that fails before its identity does not wait for a large file's digest.
+        self._thread = threading.Thread(target=self._work, args=(path,), name="vpcflow-digest", daemon=True)
+        self._thread.start()
+
+    def _work(self, path: Path) -> None:
+        try:
+            self._value = file_digest(path)
+        except BaseException as e:  # handed to whoever asks for the digest
+            self._error = e
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
+def prefetch_digests(cfg: RunConfig) -> dict[Path, PendingDigest]:
+    """Start the file digests of ``cfg``'s capture sources in background threads (the native digest
+    releases the GIL), so they overlap with preparing the run on the other core; ``run_identity(...,
+    digests=...)`` waits for them. A digest that fails raises its ``ConfigError`` when used."""
+    out: dict[Path, PendingDigest] = {}
+    for spec in cfg.sources:
+        if spec.kind in ("live", "scenario") or spec.path in out:
+            continue
+        out[spec.path] = PendingDigest(spec.path)
+    return out
 
 
 def _canonical(value: Any) -> str:
@@ -70,10 +112,10 @@ def _scenario_content(spec: SourceSpec) -> Any:
     try:
         return load_yaml(spec.path.read_text(encoding="utf-8"), source=str(spec.path))
     except (OSError, UnicodeDecodeError, ConfigError):
-        return {"sha256": file_sha256(spec.path)}
+        return {"xxh3_128": file_digest(spec.path)}
 
 
-def _source(spec: SourceSpec) -> dict[str, Any]:
+def _source(spec: SourceSpec, digests: Mapping[Path, PendingDigest]) -> dict[str, Any]:
     # ``skip_bad`` is not part of it: a run without it stops at the first bad record, and every group it
     # delivered before is exactly what the run with it delivers too (the README's recipe: an error, then
     # the same run with --skip-bad, must deliver nothing twice; issue 13 item 3).
@@ -87,21 +129,25 @@ def _source(spec: SourceSpec) -> dict[str, Any]:
     elif spec.kind == "scenario":
         out["scenario"] = _scenario_content(spec)
     else:
-        out["sha256"] = file_sha256(spec.path)
+        pending = digests.get(spec.path)
+        out["xxh3_128"] = pending.result() if pending is not None else file_digest(spec.path)
     return out
 
 
-def identity_document(cfg: RunConfig, topology: Topology, *, skip_bad: bool = False) -> dict[str, Any]:
-    """The canonical description the identity hashes (exposed for tests and debugging)."""
+def identity_document(cfg: RunConfig, topology: Topology, *, skip_bad: bool = False,
+                      digests: Mapping[Path, PendingDigest] | None = None) -> dict[str, Any]:
+    """The canonical description the identity hashes (exposed for tests and debugging). ``digests``:
+    capture digests already under way (``prefetch_digests``)."""
     return {
         "scheme": SCHEME,
         "topology": {k: v for k, v in topology_to_document(topology).items() if k not in _DELIVERY_ONLY},
-        "sources": [_source(s) for s in cfg.sources],
+        "sources": [_source(s, digests or {}) for s in cfg.sources],
         "aggregation": {"skipdata_capacity": cfg.skipdata_capacity, "nodata": cfg.nodata},
     }
 
 
-def run_identity(cfg: RunConfig, topology: Topology, *, skip_bad: bool = False) -> str:
+def run_identity(cfg: RunConfig, topology: Topology, *, skip_bad: bool = False,
+                 digests: Mapping[Path, PendingDigest] | None = None) -> str:
     """16 hex digits naming the run's inputs (checkpoint keys, spool item ids, salt of S3 object names)."""
-    doc = identity_document(cfg, topology, skip_bad=skip_bad)
+    doc = identity_document(cfg, topology, skip_bad=skip_bad, digests=digests)
     return hashlib.sha256(_canonical(doc).encode()).hexdigest()[:16]

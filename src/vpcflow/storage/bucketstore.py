@@ -25,7 +25,13 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vpcflow.core.errors import ApiError
+from vpcflow.core.api_errors import (
+    BucketNotEmptyError,
+    InvalidBucketNameError,
+    InvalidObjectKeyError,
+    NoSuchBucketError,
+    NoSuchKeyError,
+)
 from vpcflow.storage.guard import storage_error
 
 META_DIR = ".vpcflow-meta"
@@ -33,29 +39,6 @@ TMP_DIR = ".vpcflow-tmp"
 DEFAULT_ACL = "bucket-owner-full-control"
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-
-
-class NoSuchBucketError(ApiError):
-    code = "NoSuchBucket"
-    http_status = 404
-
-
-class NoSuchKeyError(ApiError):
-    code = "NoSuchKey"
-    http_status = 404
-
-
-class InvalidBucketNameError(ApiError):
-    code = "InvalidBucketName"
-
-
-class InvalidObjectKeyError(ApiError):
-    code = "InvalidArgument"
-
-
-class BucketNotEmptyError(ApiError):
-    code = "BucketNotEmpty"
-    http_status = 409
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,20 +34,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vpcflow.codecs import cloudwatch as cw
+from vpcflow.core.api_errors import (
+    InvalidParameterExceptionError,
+    ResourceAlreadyExistsError,
+)
 from vpcflow.core.errors import StateError, StateLockedError
 from vpcflow.storage.guard import rollback_quietly, storage_error
-from vpcflow.storage.logstore_common import (
-    InvalidParameterExceptionError,
-    LogsApiError,
-    Matcher,
-    ResourceAlreadyExistsError,
-    ResourceNotFoundError,
-    bad_token,
-    check_limit,
-    group_missing,
-    locked,
-    stream_missing,
-)
+from vpcflow.storage.logstore_common import Matcher, bad_token, check_limit, group_missing, locked, stream_missing
 from vpcflow.storage.logstore_read import LogReads
 
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -73,15 +66,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     PRIMARY KEY (run_id, group_name, stream_name));
 """
 
-# The errors and the matcher type are defined in logstore_common and re-exported here.
-__all__ = [
-    "InvalidParameterExceptionError",
-    "LogStore",
-    "LogsApiError",
-    "Matcher",
-    "ResourceAlreadyExistsError",
-    "ResourceNotFoundError",
-]
+# The matcher type is defined in logstore_common and re-exported here.
+__all__ = ["LogStore", "Matcher"]
 
 
 _LOGS_HINT = ("Restore logs.db from a backup, or move it away: the next run of each config re-delivers its "
@@ -384,11 +370,15 @@ class LogStore(LogReads):
         *,
         enforce_age: bool = True,
         checkpoint: tuple[str, int] | None = None,
+        first_seq: int | None = None,
     ) -> dict[str, Any]:
         """One PutLogEvents call from columns (the sinks' fast path), in one transaction.
 
         ``checkpoint=(run_id, next_seq)`` records, atomically with the events, that the delivering
-        run's sequence of events for this stream is delivered up to ``next_seq``.
+        run's sequence of events for this stream is delivered up to ``next_seq``. With ``first_seq``
+        (the sequence number of the first event) the events the checkpoint already covers are dropped
+        inside the transaction: two deliveries of the same run racing on a stream (a Dask task run
+        twice, docs/bulk.md) store each event once.
         ``enforce_age=False`` skips the 14-day/retention age rules: vpcflow replays old captures,
         whose records AWS would have delivered minutes after they happened (docs/delivery.md).
         """
@@ -405,6 +395,12 @@ class LogStore(LogReads):
                     raise group_missing()
                 raise stream_missing()
             sid, seq, retention = int(row[0]), int(row[1]), row[2]
+            if checkpoint is not None and first_seq is not None:
+                done = c.execute("SELECT next_seq FROM checkpoints WHERE run_id=? AND group_name=? AND stream_name=?",
+                                 (checkpoint[0], group, stream)).fetchone()
+                drop = min(len(timestamps_ms), max(0, (int(done[0]) if done else 0) - first_seq))
+                if drop:
+                    timestamps_ms, messages = timestamps_ms[drop:], messages.slice(drop)
             info = cw.classify_rejected(timestamps_ms, now, retention, enforce_age=enforce_age)
             keep = info.accepted_mask(len(timestamps_ms))
             ts_keep = timestamps_ms[keep] if not keep.all() else timestamps_ms

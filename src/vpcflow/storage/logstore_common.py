@@ -1,4 +1,4 @@
-"""Shared pieces of the embedded CloudWatch Logs store: errors, paging tokens, limits, locking.
+"""Shared pieces of the embedded CloudWatch Logs store: paging tokens, limits, locking, error helpers.
 
 Split from ``logstore.py`` to keep modules small; import the public names from ``logstore``.
 """
@@ -15,26 +15,10 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from vpcflow.core.errors import ApiError
+from vpcflow.core.api_errors import InvalidParameterExceptionError, ResourceNotFoundError
 from vpcflow.storage.guard import storage_error
 
 Matcher = Callable[[pa.Array], npt.NDArray[np.bool_]]
-
-
-class LogsApiError(ApiError):
-    """A CloudWatch Logs error (JSON protocol: ``__type`` is the code)."""
-
-
-class ResourceNotFoundError(LogsApiError):
-    code = "ResourceNotFoundException"
-
-
-class ResourceAlreadyExistsError(LogsApiError):
-    code = "ResourceAlreadyExistsException"
-
-
-class InvalidParameterExceptionError(LogsApiError):
-    code = "InvalidParameterException"
 
 
 def group_missing() -> ResourceNotFoundError:

@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from vpcflow.core.api_errors import InvalidParameterExceptionError
 from vpcflow.storage.logstore_common import (
-    InvalidParameterExceptionError,
     Matcher,
     bad_token,
     check_limit,
@@ -115,82 +115,101 @@ class LogReads:
             raise InvalidParameterExceptionError("You cannot specify both LogStreamNames and LogStreamNamePrefix.")
         check_limit(limit, 10_000)
         n = limit or 10_000
-        if not self.log_group_exists(logGroupName):
-            raise _group_missing()
-        q = "SELECT id, name FROM log_streams WHERE group_name=?"
-        streams = {int(r[0]): str(r[1]) for r in self._c.execute(q, (logGroupName,))}
-        if logStreamNames:
-            wanted = set(logStreamNames)
-            streams = {k: v for k, v in streams.items() if v in wanted}
-            if len(streams) < len(wanted):
-                raise stream_missing()
-        elif logStreamNamePrefix:
-            streams = {k: v for k, v in streams.items() if v.startswith(logStreamNamePrefix)}
-        after_ts, after_id = -(2**62), -1
+        streams = self._chosen_streams(logGroupName, logStreamNames, logStreamNamePrefix)
+        after = (-(2**62), -1)
         if nextToken is not None:
             kind, after_ts, after_id = parse_pos(nextToken)
             if kind != "f":
                 raise bad_token()
+            after = (after_ts, after_id)
         lo = -(2**62) if startTime is None else int(startTime)
         hi = 2**62 if endTime is None else int(endTime)
+        ids = sorted(streams)
         out_events: list[dict[str, Any]] = []
         more = False
-        ids = sorted(streams)
         if ids:
-            marks = ",".join("?" * len(ids))
-            bounds = self._c.execute(f"SELECT MIN(ts), MAX(ts) FROM events WHERE stream_id IN ({marks})"
-                                     " AND ts>=? AND ts<?", (*ids, lo, hi)).fetchone()
-            if bounds[0] is not None:
-                # Scan in time windows: each window is a range read of the (stream, ts) index of every
-                # stream, sorted in memory. The window adapts to hold about ``chunk`` events, so no
-                # query ever sorts the whole remaining group.
-                sql = (f"SELECT id, stream_id, ts, ingestion_time, message FROM events WHERE stream_id IN ({marks})"
-                       " AND ts>=? AND ts<? AND (ts>? OR (ts=? AND id>?)) ORDER BY ts, id")
-                data_end = min(hi, int(bounds[1]) + 1)
-                if after_ts < int(bounds[0]):
-                    after_ts, after_id = int(bounds[0]) - 1, 2**62
-                window = 60_000
-                while after_ts < data_end:
-                    w_hi = min(data_end, after_ts + window)
-                    args = (*ids, max(lo, after_ts), w_hi, after_ts, after_ts, after_id)
-                    rows = self._c.execute(sql, args).fetchall()
-                    window = max(1, window * 2) if len(rows) < chunk // 2 else \
-                        max(1, int(window * chunk / max(len(rows), 1)))
-                    if not rows:
-                        after_ts, after_id = w_hi - 1, 2**62  # everything before w_hi was examined
-                        continue
-                    msgs = pa.array([r[4] for r in rows], pa.string())
-                    mask = np.ones(len(rows), dtype=bool) if matcher is None else \
-                        np.asarray(matcher(msgs), dtype=bool)
-                    hits = np.flatnonzero(mask)
-                    full = len(hits) >= n - len(out_events)
-                    take = hits[: n - len(out_events)]
-                    for i in take.tolist():
-                        r = rows[i]
-                        out_events.append({
-                            "logStreamName": streams[int(r[1])], "timestamp": r[2], "message": r[4],
-                            "ingestionTime": r[3], "eventId": f"{r[2]:020d}{int(r[1]):06d}{r[0]:030d}",
-                        })
-                    if full:
-                        last = int(take[-1]) if len(take) else len(rows) - 1
-                        after_ts, after_id = int(rows[last][2]), int(rows[last][0])
-                        more = True
-                        break
-                    if w_hi >= data_end:
-                        break
-                    after_ts, after_id = w_hi - 1, 2**62
+            more, after = self._scan_events(ids, streams, (lo, hi), after, n, matcher, chunk, out_events)
         result: dict[str, Any] = {
             "events": out_events,
             "searchedLogStreams": [{"logStreamName": streams[i], "searchedCompletely": not more} for i in ids],
         }
         if more:
             # Confirm something is left to scan before promising another page.
+            after_ts, after_id = after
             probe = self._c.execute(
                 f"SELECT 1 FROM events WHERE stream_id IN ({','.join('?' * len(ids))}) AND ts>=? AND ts<?"
                 " AND (ts>? OR (ts=? AND id>?)) LIMIT 1", (*ids, lo, hi, after_ts, after_ts, after_id)).fetchone()
             if probe:
                 result["nextToken"] = pos_token("f", after_ts, after_id)
         return result
+
+    def _chosen_streams(self, group: str, names: Sequence[str] | None, prefix: str | None) -> dict[int, str]:
+        """The streams FilterLogEvents reads, by id: all of the group's, the named ones or those with the prefix."""
+        if not self.log_group_exists(group):
+            raise _group_missing()
+        q = "SELECT id, name FROM log_streams WHERE group_name=?"
+        streams = {int(r[0]): str(r[1]) for r in self._c.execute(q, (group,))}
+        if names:
+            wanted = set(names)
+            streams = {k: v for k, v in streams.items() if v in wanted}
+            if len(streams) < len(wanted):
+                raise stream_missing()
+        elif prefix:
+            streams = {k: v for k, v in streams.items() if v.startswith(prefix)}
+        return streams
+
+    def _scan_events(
+        self, ids: list[int], streams: dict[int, str], time_range: tuple[int, int], after: tuple[int, int],
+        n: int, matcher: Matcher | None, chunk: int, out_events: list[dict[str, Any]],
+    ) -> tuple[bool, tuple[int, int]]:
+        """Append up to ``n`` matching events after position ``after`` to ``out_events``.
+
+        Returns whether the page filled up (more may follow) and the position of the last event examined.
+        """
+        lo, hi = time_range
+        after_ts, after_id = after
+        marks = ",".join("?" * len(ids))
+        bounds = self._c.execute(f"SELECT MIN(ts), MAX(ts) FROM events WHERE stream_id IN ({marks})"
+                                 " AND ts>=? AND ts<?", (*ids, lo, hi)).fetchone()
+        if bounds[0] is None:
+            return False, after
+        # Scan in time windows: each window is a range read of the (stream, ts) index of every
+        # stream, sorted in memory. The window adapts to hold about ``chunk`` events, so no
+        # query ever sorts the whole remaining group.
+        sql = (f"SELECT id, stream_id, ts, ingestion_time, message FROM events WHERE stream_id IN ({marks})"
+               " AND ts>=? AND ts<? AND (ts>? OR (ts=? AND id>?)) ORDER BY ts, id")
+        data_end = min(hi, int(bounds[1]) + 1)
+        if after_ts < int(bounds[0]):
+            after_ts, after_id = int(bounds[0]) - 1, 2**62
+        window = 60_000
+        while after_ts < data_end:
+            w_hi = min(data_end, after_ts + window)
+            args = (*ids, max(lo, after_ts), w_hi, after_ts, after_ts, after_id)
+            rows = self._c.execute(sql, args).fetchall()
+            window = max(1, window * 2) if len(rows) < chunk // 2 else \
+                max(1, int(window * chunk / max(len(rows), 1)))
+            if not rows:
+                after_ts, after_id = w_hi - 1, 2**62  # everything before w_hi was examined
+                continue
+            msgs = pa.array([r[4] for r in rows], pa.string())
+            mask = np.ones(len(rows), dtype=bool) if matcher is None else \
+                np.asarray(matcher(msgs), dtype=bool)
+            hits = np.flatnonzero(mask)
+            full = len(hits) >= n - len(out_events)
+            take = hits[: n - len(out_events)]
+            for i in take.tolist():
+                r = rows[i]
+                out_events.append({
+                    "logStreamName": streams[int(r[1])], "timestamp": r[2], "message": r[4],
+                    "ingestionTime": r[3], "eventId": f"{r[2]:020d}{int(r[1]):06d}{r[0]:030d}",
+                })
+            if full:
+                last = int(take[-1]) if len(take) else len(rows) - 1
+                return True, (int(rows[last][2]), int(rows[last][0]))
+            if w_hi >= data_end:
+                break
+            after_ts, after_id = w_hi - 1, 2**62
+        return False, (after_ts, after_id)
 
     def iter_stream_batches(
         self, group: str, stream: str, *, start_ms: int | None = None, end_ms: int | None = None, batch: int = 65_536

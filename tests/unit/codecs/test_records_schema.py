@@ -9,7 +9,7 @@ import pytest
 from vpcflow.codecs.parquet import parquet_bytes, read_parquet
 from vpcflow.codecs.records import arrow_schema, conform, empty_table, log_format_of, null_counts, record_table
 from vpcflow.codecs.text import decode_text, render_lines, render_text
-from vpcflow.core.errors import InvalidParameterError
+from vpcflow.core.api_errors import InvalidParameterError
 from vpcflow.model.fields import FIELDS, TGW_DEFAULT_FIELDS, VPC_FIELDS, ValueType
 from vpcflow.model.logformat import parse_any_log_format, parse_log_format
 

@@ -136,13 +136,22 @@ def test_account_prefix() -> None:
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+#: End times: anywhere from 1970 to 2100, and one second either side of (or on) a period boundary,
+#: which is often also an hour, day or year boundary.
+_END_TIMES = st.one_of(
+    st.integers(0, 4_102_444_800),
+    st.builds(lambda k, d: max(0, k * 300 + d), st.integers(0, 4_102_444_800 // 300), st.sampled_from([-1, 0, 1])),
+    st.builds(lambda y, d: max(0, int(datetime(y, 1, 1, tzinfo=UTC).timestamp()) + d),
+              st.integers(1971, 2099), st.sampled_from([-1, 0, 1])),
+)
+
 
 @settings(max_examples=150, deadline=None)
 @given(
     account=st.from_regex(r"\d{12}", fullmatch=True),
     region=st.sampled_from(["us-east-1", "eu-west-3", "ap-southeast-2", "us-gov-west-1"]),
     fl=st.from_regex(r"fl-[0-9a-f]{17}", fullmatch=True),
-    end_s=st.integers(0, 4_102_444_800),
+    end_s=_END_TIMES,
     hive=st.booleans(), per_hour=st.booleans(), parquet=st.booleans(),
     prefix=st.sampled_from(["", "a/", "deep/er/folder/"]),
     data=st.binary(max_size=64),
@@ -157,3 +166,13 @@ def test_any_key_parses_back(account: str, region: str, fl: str, end_s: int, hiv
     assert (pk.hive, pk.per_hour, pk.parquet) == (hive, per_hour, parquet)
     assert key.startswith(s3keys.account_prefix(prefix, account, region, hive=hive))
     assert pk.day_start_s <= p < pk.day_start_s + 86400
+    # An independent oracle: the 5-minute period from the calendar, and the folders and file time of spec 4.
+    t = datetime.fromtimestamp(end_s, UTC)
+    start = t.replace(minute=t.minute - t.minute % 5, second=0)
+    assert p == int(start.timestamp())
+    if hive:
+        folders = f"year={start:%Y}/month={start:%m}/day={start:%d}/" + (f"hour={start:%H}/" if per_hour else "")
+    else:
+        folders = f"{start:%Y}/{start:%m}/{start:%d}/" + (f"{start:%H}/" if per_hour else "")
+    assert key.rsplit("/", 1)[0] + "/" == s3keys.account_prefix(prefix, account, region, hive=hive) + folders
+    assert key.rsplit("/", 1)[1].split("_")[4] == f"{start:%Y%m%dT%H%MZ}"

@@ -20,8 +20,9 @@ from cp_helpers import (
 )
 
 from vpcflow.controlplane.authorization import decode_authorization_message
-from vpcflow.controlplane.errors import UNAUTHORIZED_MESSAGE, ApiError
+from vpcflow.controlplane.errors import UNAUTHORIZED_MESSAGE
 from vpcflow.controlplane.service import FlowLogService
+from vpcflow.core.errors import ApiError
 
 
 def refused(call: object, *args: object, **kwargs: object) -> ApiError:

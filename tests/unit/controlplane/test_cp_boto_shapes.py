@@ -12,9 +12,9 @@ from cp_helpers import SUBNET, cwl_params, s3_params
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vpcflow.controlplane.errors import ApiError
 from vpcflow.controlplane.service import FlowLogService
 from vpcflow.controlplane.validation import CREATE_PARAMS, DELETE_PARAMS, DESCRIBE_PARAMS, TAGS_PARAMS
+from vpcflow.core.errors import ApiError
 
 MODEL = botocore.session.get_session().get_service_model("ec2")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from cp_helpers import VPC, s3_params
 
-from vpcflow.controlplane.errors import ApiError
 from vpcflow.controlplane.service import FlowLogService
+from vpcflow.core.errors import ApiError
 
 
 def test_delete_success_shape(svc: FlowLogService) -> None:

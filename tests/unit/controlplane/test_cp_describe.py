@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from cp_helpers import BUCKET, ENI, ROLE, SUBNET, VPC, cwl_params, s3_params
 
-from vpcflow.controlplane.errors import ApiError
 from vpcflow.controlplane.service import FlowLogService
+from vpcflow.core.errors import ApiError
 from vpcflow.model.fields import DEFAULT_FORMAT
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from cp_helpers import ALICE, SUBNET, make_service, make_topology, s3_params
 
-from vpcflow.controlplane.errors import ApiError
 from vpcflow.controlplane.service import FlowLogService
+from vpcflow.core.errors import ApiError
 
 
 def test_same_token_same_params_returns_first_result(svc: FlowLogService) -> None:

@@ -26,8 +26,8 @@ from cp_helpers import (
     s3_params,
 )
 
-from vpcflow.controlplane.errors import ApiError
 from vpcflow.controlplane.service import FlowLogService
+from vpcflow.core.errors import ApiError
 
 
 def err(svc: FlowLogService, params: dict[str, Any], principal: str | None = None) -> ApiError:

@@ -104,8 +104,9 @@ class TopoBuilder:
         self.rts.append(RouteTable(f"rtb-{vpc_id[4:]}m", vpc_id, (*local, *routes), main=True))
         return vpc_id
 
-    def subnet(self, subnet_id: str, vpc_id: str, cidr: str, ipv6: str | None = None) -> str:
-        self.subnets.append(Subnet(subnet_id, vpc_id, net(cidr), "us-east-1a", "use1-az1",
+    def subnet(self, subnet_id: str, vpc_id: str, cidr: str | None, ipv6: str | None = None) -> str:
+        """``cidr`` None: an IPv6-only subnet."""
+        self.subnets.append(Subnet(subnet_id, vpc_id, net(cidr) if cidr else None, "us-east-1a", "use1-az1",
                                    net(ipv6) if ipv6 else None, self.account))
         return subnet_id
 
@@ -115,7 +116,8 @@ class TopoBuilder:
         self.groups.append(SecurityGroup(group_id, group_id, vpc_id, self.account, "", ing, eg))
         return group_id
 
-    def eni(self, eni_id: str, subnet_id: str, address: str, groups: tuple[str, ...] = (), **kw: Any) -> str:
+    def eni(self, eni_id: str, subnet_id: str, address: str | None, groups: tuple[str, ...] = (), **kw: Any) -> str:
+        """``address`` None: an interface of an IPv6-only subnet (give ``ipv6``)."""
         sn = next(s for s in self.subnets if s.subnet_id == subnet_id)
         if "secondary" in kw:
             kw["secondary_private_ip_addresses"] = tuple(ip(a) for a in kw.pop("secondary"))
@@ -125,7 +127,7 @@ class TopoBuilder:
             kw["public_ip"] = ip(kw.pop("public"))
         if "eips" in kw:
             kw["elastic_ips"] = tuple(ip(a) for a in kw.pop("eips"))
-        self.enis.append(NetworkInterface(eni_id, subnet_id, sn.vpc_id, self.account, ip(address),
+        self.enis.append(NetworkInterface(eni_id, subnet_id, sn.vpc_id, self.account, ip(address) if address else None,
                                           groups=groups, **kw))
         return eni_id
 

@@ -99,3 +99,43 @@ def test_rows_are_in_packet_order_with_path_order_inside_a_packet() -> None:
     # Packet 1 dies at acl-b's outbound `*` entry: no ingress row at eni-a for it.
     assert [(r[0], r[1], r[2], r[3]) for r in rows(e, obs)] == [
         (0, "eni-a", "egress", "ACCEPT"), (0, "eni-b", "ingress", "ACCEPT"), (1, "eni-b", "egress", "REJECT")]
+
+
+def _distinct_flows(first: int, n: int) -> PacketBatch:
+    """``n`` TCP SYNs from eni-a to eni-b, each its own flow (source port and client address vary)."""
+    import numpy as np
+
+    from vpcflow.dataplane.packets import PACKET_DTYPES, ip_to_pair
+
+    i = np.arange(first, first + n, dtype=np.int64)
+    src_hi, src_lo = ip_to_pair("10.0.1.10")
+    dst_hi, dst_lo = ip_to_pair("10.0.2.10")
+    cols = {k: np.zeros(n, dtype=t) for k, t in PACKET_DTYPES.items()}
+    cols.update(ts_ns=1_000_000_000 + i, ip_version=np.full(n, 4), src_hi=np.full(n, src_hi),
+                src_lo=np.full(n, src_lo), dst_hi=np.full(n, dst_hi), dst_lo=np.full(n, dst_lo),
+                protocol=np.full(n, 6), src_port=1024 + i % 60000, dst_port=1 + i // 60000,
+                ip_len=np.full(n, 40), tcp_flags=np.full(n, 2), iface=np.full(n, -1))
+    return PacketBatch(**{k: np.asarray(v, dtype=PACKET_DTYPES[k]) for k, v in cols.items()})
+
+
+def test_default_flow_cache_is_bounded_for_captures_of_many_distinct_flows() -> None:
+    # issue 10: 1,000,000 distinct 5-tuples within 512 MiB; the cache (about 700 bytes a flow, more while
+    # growing) is emptied past max_flows, so it holds at most max_flows plus one batch of new flows.
+    e = PolicyEngine(topo().build())
+    batch = 60_000
+    for k in range(4):
+        e.observe(_distinct_flows(k * batch, batch))
+    assert e.flows <= e.max_flows + batch
+    assert e.max_flows <= 1 << 17
+
+
+def test_flows_planned_after_a_cache_reset_see_no_points_of_the_flows_before_it() -> None:
+    # The flow tables are reused after a reset: a one-point flow planned into the row of an earlier
+    # two-point flow must not inherit its second point (an observation at an ENI it never crossed).
+    fresh = PolicyEngine(topo().build())
+    one_point = [Pkt(5, "10.0.1.10", "8.8.8.8", "udp", 5000, 53)]
+    expected = rows(fresh, fresh.observe(packets(one_point)))
+    assert [r[1] for r in expected] == ["eni-a"]
+    e = PolicyEngine(topo().build(), max_flows=0)
+    e.observe(packets([Pkt(0, "10.0.1.10", "10.0.2.10", "tcp", 40000, 22, flags=2)]))  # eni-a and eni-b
+    assert rows(e, e.observe(packets(one_point))) == expected

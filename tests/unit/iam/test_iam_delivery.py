@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from vpcflow.core.api_errors import BucketPolicyTooLargeError
 from vpcflow.iam.delivery import (
     ACCESS_ERROR,
-    BucketPolicyTooLargeError,
     aws_log_delivery_bucket_policy,
     check_cloudwatch_delivery,
     check_s3_delivery,

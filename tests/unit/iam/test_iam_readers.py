@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from vpcflow.iam.readers import LogsAccessDeniedError, authorize_log_read, read_resource, require_log_read
+from vpcflow.core.api_errors import LogsAccessDeniedError
+from vpcflow.iam.readers import authorize_log_read, read_resource, require_log_read
 from vpcflow.iam.world import IamWorld
 
 ACCT = "123456789012"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from vpcflow.core.api_errors import AuthFailureError, UnknownPrincipalError
 from vpcflow.core.errors import ApiError, ConfigError
-from vpcflow.iam.principals import UnknownPrincipalError
-from vpcflow.iam.world import AuthFailureError, IamWorld
+from vpcflow.iam.world import IamWorld
 
 ACCT = "123456789012"
 FL = f"arn:aws:ec2:us-east-1:{ACCT}:vpc-flow-log/fl-0123456789abcdef0"

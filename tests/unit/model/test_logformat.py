@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vpcflow.core.errors import InvalidParameterError
+from vpcflow.core.api_errors import InvalidParameterError
 from vpcflow.model.fields import DEFAULT_FORMAT, TGW_DEFAULT_FORMAT, VPC_FIELD_NAMES
 from vpcflow.model.logformat import (
     LogFormat,

@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vpcflow.codecs.text import decode_lines
+from vpcflow.core.api_errors import MalformedQueryError
 from vpcflow.model.logformat import parse_log_format
-from vpcflow.query.insights_ast import Binary, Call, FieldRef, InList, Literal, MalformedQueryError, Period, Regex
+from vpcflow.query.insights_ast import Binary, Call, FieldRef, InList, Literal, Period, Regex
 from vpcflow.query.insights_events import GroupEvents, events_table, insights_name
 from vpcflow.query.insights_exec import run_query
 from vpcflow.query.insights_parse import parse_query

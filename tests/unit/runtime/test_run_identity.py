@@ -55,13 +55,29 @@ def test_capture_content_not_its_name_or_mtime(tmp_path: Path, topology: Topolog
     assert _id(moved, topology) == first  # where the bytes live is not what they are
 
 
-def test_file_hash_is_streamed_and_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import hashlib
-
-    monkeypatch.setattr(ri, "CHUNK", 7)
-    data = bytes(range(256)) * 3
+@pytest.mark.parametrize(("data", "expected"), [
+    # XXH3-128 (seed 0) reference values of the xxHash project (``xxhsum -H2``)
+    (b"", "99aa06d3014798d86001c324468d497f"),
+    (b"abc", "06b05ab6733a618578af5f94892f3950"),
+])
+def test_file_digest_is_xxh3_128_of_the_bytes(tmp_path: Path, data: bytes, expected: str) -> None:
     (tmp_path / "f").write_bytes(data)
-    assert ri.file_sha256(tmp_path / "f") == hashlib.sha256(data).hexdigest()
+    assert ri.file_digest(tmp_path / "f") == expected
+
+
+def test_capture_sources_are_named_by_their_digest(tmp_path: Path, topology: Topology) -> None:
+    cap = tmp_path / "web.pcap"
+    cap.write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(3 << 20))  # past the core's 1 MiB read chunks
+    doc = ri.identity_document(load_run_config(_config(tmp_path, "sources:\n  - capture: web.pcap\n")), topology)
+    assert doc["sources"][0]["xxh3_128"] == ri.file_digest(cap)
+    assert "sha256" not in doc["sources"][0]
+
+
+def test_unreadable_capture_is_a_config_error(tmp_path: Path) -> None:
+    from vpcflow.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot read"):
+        ri.file_digest(tmp_path / "missing.pcap")
 
 
 def test_scenario_meaning_seed_and_options(tmp_path: Path, topology: Topology) -> None:
@@ -123,3 +139,24 @@ def test_in_line_scenarios_are_identified_by_their_document(topology: Topology) 
     doc = {"start": "2026-01-01T00:00:00Z", "duration": 60, "seed": 1, "workloads": []}
     assert ident(doc) == ident(dict(reversed(list(doc.items()))))
     assert ident(doc) != ident({**doc, "seed": 2})
+
+
+def test_prefetched_digests_give_the_same_identity(tmp_path: Path, topology: Topology) -> None:
+    (tmp_path / "a.pcap").write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(5000))
+    (tmp_path / "b.pcap").write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(7000))
+    cfg = load_run_config(_config(tmp_path, "sources:\n  - capture: a.pcap\n  - capture: b.pcap\n"))
+    digests = ri.prefetch_digests(cfg)
+    assert sorted(p.name for p in digests) == ["a.pcap", "b.pcap"]
+    assert ri.run_identity(cfg, topology, digests=digests) == ri.run_identity(cfg, topology)
+
+
+def test_a_prefetched_digest_that_failed_raises_when_used(tmp_path: Path, topology: Topology) -> None:
+    from vpcflow.core.errors import ConfigError
+
+    cap = tmp_path / "gone.pcap"
+    cap.write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(100))
+    cfg = load_run_config(_config(tmp_path, "sources:\n  - capture: gone.pcap\n"))
+    cap.unlink()
+    digests = ri.prefetch_digests(cfg)
+    with pytest.raises(ConfigError, match="cannot read"):
+        ri.run_identity(cfg, topology, digests=digests)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from vpcflow.storage.bucketstore import (
+from vpcflow.core.api_errors import (
     BucketNotEmptyError,
-    BucketStore,
     InvalidBucketNameError,
     InvalidObjectKeyError,
     NoSuchBucketError,
     NoSuchKeyError,
 )
+from vpcflow.storage.bucketstore import BucketStore
 
 
 @pytest.fixture

@@ -10,12 +10,8 @@ import pyarrow.compute as pc
 import pytest
 
 from vpcflow.codecs import cloudwatch as cw
-from vpcflow.storage.logstore import (
-    InvalidParameterExceptionError,
-    LogStore,
-    ResourceAlreadyExistsError,
-    ResourceNotFoundError,
-)
+from vpcflow.core.api_errors import InvalidParameterExceptionError, ResourceAlreadyExistsError, ResourceNotFoundError
+from vpcflow.storage.logstore import LogStore
 
 NOW = 1_700_000_000_000
 

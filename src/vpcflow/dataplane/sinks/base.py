@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vpcflow.core.errors import ConfigError
 from vpcflow.dataplane.sinks.faults import fault_point
@@ -92,6 +93,20 @@ def split_table(flow_log: FlowLog, table: pa.Table) -> SplitTable:
         return table.column(name) if name in table.column_names else None
 
     return SplitTable(records, opt("start"), opt("end"), opt("interface_id"), opt("resource_id"))
+
+
+def canonical_order(records: pa.Table) -> pa.Table:
+    """The rows of ``records`` sorted by every column, in the table's column order (format order).
+
+    An S3 object's bytes (and so its content-hashed name) must not depend on how its records reached
+    the sink: in how many writes, from which capture interface, from one process or several Dask
+    workers (docs/bulk.md). AWS promises no order inside a file, so vpcflow picks this one. Rows equal
+    in every column are identical lines, so their relative order cannot show.
+    """
+    if records.num_rows <= 1:
+        return records
+    keys = [(name, "ascending") for name in records.column_names]
+    return records.take(pc.sort_indices(records, sort_keys=keys))
 
 
 def require(col: pa.ChunkedArray | None, flow_log: FlowLog, what: str, name: str) -> pa.ChunkedArray:

@@ -2,8 +2,8 @@
 
 On each flush every buffered record (they all belong to closed windows) becomes an event of its
 ENI's stream ``<eni-id>-all`` (spec 3) with ``timestamp = start x 1000`` and the record line as
-message. Per stream the events are sorted chronologically (stable: ties keep record order) and cut
-into PutLogEvents calls within AWS's limits (``codecs/cloudwatch.py``).
+message. Per stream the events are sorted chronologically (ties by message, so the order does not
+depend on how the records were written) and cut into PutLogEvents calls within AWS's limits (``codecs/cloudwatch.py``).
 
 Exactly-once across kills: within a run, the events of (flow log, stream) form a deterministic
 sequence numbered 0, 1, 2, ...; the destination's checkpoint says how much of it was delivered by
@@ -160,7 +160,12 @@ class CloudWatchSinkBase(DeliveryStatusMixin):
         names = enc.dictionary.to_pylist()
         name_rank = np.argsort(np.array(names, dtype=object)).argsort()
         codes = name_rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False))]
-        order = np.lexsort((ts, codes))  # by stream name, then time; stable for ties
+        # By stream name, then time, then message: ties in time get one order however the records
+        # were written (one pass or partitions on Dask workers, docs/bulk.md).
+        order = np.asarray(pc.sort_indices(
+            pa.table({"stream": codes, "ts": ts, "message": messages}),
+            sort_keys=[("stream", "ascending"), ("ts", "ascending"), ("message", "ascending")],
+        ).to_numpy(zero_copy_only=False))
         sorted_codes = codes[order]
         cuts = np.flatnonzero(np.diff(sorted_codes)) + 1
         group = log_group_of(fl)

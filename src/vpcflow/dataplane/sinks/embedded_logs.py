@@ -19,9 +19,10 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from vpcflow.core.api_errors import ResourceAlreadyExistsError, ResourceNotFoundError
 from vpcflow.core.errors import DeliveryRetryableError, StateLockedError
 from vpcflow.dataplane.sinks.cwl_common import CloudWatchSinkBase
-from vpcflow.storage.logstore import LogStore, ResourceAlreadyExistsError, ResourceNotFoundError
+from vpcflow.storage.logstore import LogStore
 
 
 class EmbeddedLogsSink(CloudWatchSinkBase):
@@ -57,7 +58,9 @@ class EmbeddedLogsSink(CloudWatchSinkBase):
     def _put_batch(self, run_key: str, group: str, stream: str, ts: npt.NDArray[np.int64], msgs: pa.Array,
                    seq_from: int, seq_to: int) -> None:
         try:
-            self.store.put_events(group, stream, ts, msgs, enforce_age=self.enforce_age, checkpoint=(run_key, seq_to))
+            # first_seq: what another delivery of the same run stored meanwhile is not stored twice.
+            self.store.put_events(group, stream, ts, msgs, enforce_age=self.enforce_age, checkpoint=(run_key, seq_to),
+                                  first_seq=seq_from)
         except ResourceNotFoundError as e:
             # The group or stream was deleted behind our back: forget what we knew and retry,
             # which re-authorizes (CreateLogGroup) and re-creates them.

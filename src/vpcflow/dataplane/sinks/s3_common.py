@@ -6,19 +6,20 @@ several when it exceeds ``max_object_bytes`` (75 MB, spec 4): the rows are cut i
 until every part fits. Objects are gzip text with the header line (``.log.gz``) or Parquet with
 GZIP (``.log.parquet``), bytes from the record codecs; names come from ``codecs/s3keys.py`` with a
 content hash, so the same records always give the same key and a retried or re-run upload replaces
-the object. Backends implement ``_put`` (and may raise ``DeliveryRetryableError`` or
+the object. Records inside an object are in canonical order (``base.canonical_order``: sorted by
+every format column), so an object does not depend on how its records were written (one pass or
+partitions on Dask workers, docs/bulk.md). Backends implement ``_put`` (and may raise ``DeliveryRetryableError`` or
 ``DeliveryFailedError``); everything else is here.
 """
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import os
 import random
 import time
+import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,7 @@ import pyarrow as pa
 
 from vpcflow.codecs import s3keys
 from vpcflow.codecs.parquet import parquet_bytes
-from vpcflow.codecs.text import render_text
+from vpcflow.codecs.text import render_text_chunks
 from vpcflow.core.errors import ConfigError, DeliveryFailedError, DeliveryRetryableError
 from vpcflow.dataplane.sinks.base import (
     RATE_LIMITED,
@@ -35,6 +36,7 @@ from vpcflow.dataplane.sinks.base import (
     DeliveryStatusMixin,
     RetryPolicy,
     StatusCallback,
+    canonical_order,
     flow_log_format,
     require,
     split_table,
@@ -58,9 +60,24 @@ class S3Object:
     records: int
 
 
+#: gzip level of text objects (docs/delivery.md): 3 compresses flow-log text about 4x faster than the
+#: gzip default 6 for about 15% more bytes, so rendering never becomes a run's bottleneck (issue 10).
+GZIP_LEVEL = 3
+
+
+def gzip_text(records: pa.Table, level: int = GZIP_LEVEL) -> bytes:
+    """The gzip text object of ``records`` (header line first), rendered and compressed a slice at a
+    time: the same bytes as ``gzip.compress(render_text(records), level, mtime=0)`` without ever
+    holding the whole text (hundreds of MB for a 5-minute group of a million flows)."""
+    z = zlib.compressobj(level, zlib.DEFLATED, 31)  # 31: gzip container, mtime 0, as gzip.compress(mtime=0)
+    parts = [z.compress(chunk) for chunk in render_text_chunks(records, header=True)]
+    parts.append(z.flush())
+    return b"".join(parts)
+
+
 def render_objects(
-    flow_log: FlowLog, records: pa.Table, period_start_s: int, *, max_object_bytes: int, compresslevel: int = 6,
-    run_id: str = "",
+    flow_log: FlowLog, records: pa.Table, period_start_s: int, *, max_object_bytes: int,
+    compresslevel: int = GZIP_LEVEL, run_id: str = "",
 ) -> list[S3Object]:
     """The object(s) of one flow log's 5-minute group, split into parts that fit the size limit."""
     bucket = flow_log.s3_bucket
@@ -75,7 +92,7 @@ def render_objects(
             # One chunk per column: Parquet pages must not depend on how the records were batched,
             # or the same records could get another content hash (a second object) on a re-run.
             return parquet_bytes(t.combine_chunks(), log_format=fmt)
-        return gzip.compress(render_text(t, header=True), compresslevel=compresslevel, mtime=0)
+        return gzip_text(t, compresslevel)
 
     parts: list[tuple[pa.Table, bytes]] = []
     pending = [records]
@@ -111,7 +128,7 @@ class S3ObjectSink(DeliveryStatusMixin):
         status: StatusCallback | None = None,
         authorize: S3Authorizer | None = None,
         max_object_bytes: int = s3keys.MAX_OBJECT_BYTES,
-        compresslevel: int = 6,
+        compresslevel: int = GZIP_LEVEL,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         workers: int | None = None,
@@ -207,7 +224,8 @@ class S3ObjectSink(DeliveryStatusMixin):
         order = idx[np.argsort(periods[idx], kind="stable")]
         sorted_periods = periods[order]
         cuts = np.flatnonzero(np.diff(sorted_periods)) + 1
-        groups = [(table.take(pa.array(order[seg])), int(sorted_periods[seg[0]]))
+        # Each group in canonical order: its object is the same whatever writes brought its records.
+        groups = [(canonical_order(table.take(pa.array(order[seg]))), int(sorted_periods[seg[0]]))
                   for seg in np.split(np.arange(len(order)), cuts)]
 
         def render(g: tuple[pa.Table, int]) -> list[S3Object]:
@@ -217,6 +235,8 @@ class S3ObjectSink(DeliveryStatusMixin):
         # gzip and Parquet encoding release the GIL: encode the period groups side by side; map()
         # keeps their order, so delivery order (and every byte) is the same as sequentially.
         if len(groups) > 1 and self.workers > 1:
+            from concurrent.futures import ThreadPoolExecutor  # only several periods need it (~5 ms to import)
+
             with ThreadPoolExecutor(max_workers=self.workers) as pool:
                 rendered = list(pool.map(render, groups))
         else:

@@ -1,4 +1,5 @@
-"""Packet sources (nouns): each yields PacketBatches in non-decreasing time order.
+"""Packet sources (nouns): each yields PacketBatches in non-decreasing time order (a live source also
+yields ``packets.Heartbeat``s between them: the promise that no later packet is earlier than a second).
 
 ``SOURCES`` maps a source name to ``"module:Class"``; nothing is imported until ``load_source`` asks
 (no import-time side effects: the native core loads only when a source that uses it is made). Each class takes

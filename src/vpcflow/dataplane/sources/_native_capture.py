@@ -82,9 +82,17 @@ def new_stats() -> np.ndarray:
     return stats
 
 
+MappedFile = _native.MappedFile
+
+
+def mapped_bytes(mapping: Any) -> np.ndarray:
+    """A ``MappedFile``'s bytes as a read-only uint8 array (no copy)."""
+    return np.frombuffer(cast(Any, mapping), dtype=np.uint8)
+
+
 def map_file(path: str) -> np.ndarray:
     """The whole file as a read-only uint8 array backed by a memory map (no copy)."""
-    return np.frombuffer(cast(Any, _native.MappedFile(path)), dtype=np.uint8)
+    return mapped_bytes(_native.MappedFile(path))
 
 
 def pcap_header_ok(buf: np.ndarray, pos: int, big: bool, nanos: bool, max_caplen: int) -> int:

@@ -2,13 +2,15 @@
 memory map of a plain file, or a chunked read of a gzip stream into one reusable numpy buffer), and the
 per-source statistics.
 
-Memory stays bounded whatever the file size: a plain file is mapped, not read (the page cache holds it);
-a stream keeps one chunk buffer (grown only when a single record is larger than it). The native core
-returns each batch's columns as fresh numpy arrays.
+Memory stays bounded whatever the file size: a plain file is mapped, not read (the page cache holds it),
+and the readers hand every consumed range back (``ChunkStream.consumed``), so the mapping's resident pages
+are only the ones still being scanned; a stream keeps one chunk buffer (grown only when a single record
+is larger than it). The native core returns each batch's columns as fresh numpy arrays.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
@@ -126,16 +128,26 @@ class ChunkStream:
         self.base = 0
         self.end = 0
         self.eof = fileobj is None
+        self.mapping: Any = None  # the MappedFile behind ``buf`` (mapped streams)
 
     @classmethod
     def mapped(cls, path: str) -> ChunkStream:
         s = cls(None, path, 0)
         try:
-            s.buf = N.map_file(path)
+            s.mapping = N.MappedFile(path)
         except OSError as e:
             raise SourceError(f"cannot map capture: {e}", path=path) from e
+        s.buf = N.mapped_bytes(s.mapping)
         s.end = int(s.buf.shape[0])
         return s
+
+    def consumed(self, pos: int) -> None:
+        """The reader is done with ``buf[:pos]``: a mapped file's pages there leave the resident set
+        (they would otherwise count in the process's memory until the end: a whole capture)."""
+        if self.mapping is not None and pos > 0:
+            # only advice: a kernel refusing it costs memory, never correctness
+            with contextlib.suppress(OSError):
+                self.mapping.release(pos)
 
     def refill(self, keep_from: int, need: int = 0) -> int:
         """Drop ``buf[:keep_from]``, then read until the buffer is full (or EOF).

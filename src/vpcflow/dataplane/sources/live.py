@@ -138,7 +138,7 @@ class LiveSource:
         parts: list[dict[str, np.ndarray]] = []
         pending = received = 0
         started = last_flush = time.monotonic()
-        safe_ns: int | None = None  # every packet stamped before this has been read (see _read_all)
+        safe_ns: int | None = None  # every packet stamped before this has been read (set below)
         said_s = -1
         try:
             while True:

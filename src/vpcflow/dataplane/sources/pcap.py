@@ -80,6 +80,7 @@ class PcapSource(CaptureReader):
                 s.buf, pos, s.end, big, ns, lt, max_caplen, cfg.batch_packets, s.base, iface, stats, path
             )
             self.stats.add_kernel_stats(stats)
+            s.consumed(pos)
             if cols["ts_ns"].shape[0]:
                 yield PacketBatch(**cols, interfaces=self.interfaces)
             if code == N.FULL:

@@ -172,6 +172,7 @@ class PcapngSource(CaptureReader):
                 s.buf, pos, s.end, big, MAX_BLOCK, arrays, last_ts, cfg.batch_packets, s.base, stats, path
             )
             self.stats.add_kernel_stats(stats)
+            s.consumed(pos)
             if cols["ts_ns"].shape[0]:
                 yield PacketBatch(**cols, interfaces=self.interfaces)
             if code == K.FULL:

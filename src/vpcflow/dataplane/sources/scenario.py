@@ -180,6 +180,8 @@ class _Resolver:
             elif role == "public" and e.public_ips:
                 # reached from the internet: the packet is addressed to the public side (spec 2.6)
                 nets.append(ipaddress.ip_network(e.public_ips[0]))
+            elif e.private_ip_address is None:
+                raise self.ctx.error(path, f"{ref} is IPv6-only (no IPv4 address): set ipv6: true")
             else:
                 nets.append(ipaddress.ip_network(e.private_ip_address))
         pool = self._nets(nets, version, ",".join(items))

@@ -367,7 +367,8 @@ class SyntheticSource:
         pairs = []
         for eni_id in w.servers.enis:
             e = topo.enis_by_id[eni_id]
-            pairs.append(ip_to_pair(e.ipv6_addresses[0] if v6 and e.ipv6_addresses else e.private_ip_address))
+            # the pool was built from these ENIs in the workload's family, so the address exists
+            pairs.append(ip_to_pair(e.ipv6_addresses[0] if v6 and e.ipv6_addresses else e.primary_address))
         hi = np.array([p[0] for p in pairs], np.uint64)
         lo = np.array([p[1] for p in pairs], np.uint64)
         return hi[entry], lo[entry]

@@ -171,12 +171,12 @@ def _eni(t: Topology, e: NetworkInterface) -> dict[str, Any]:
         "Description": e.description,
         "Groups": [{"GroupName": g.group_name, "GroupId": g.group_id} for g in groups if g is not None],
         "InterfaceType": e.interface_type,
-        "Ipv6Addresses": [{"Ipv6Address": str(a)} for a in e.ipv6_addresses],
+        # an IPv6-only interface's first address is its primary IPv6 (what its records show)
+        "Ipv6Addresses": [{"Ipv6Address": str(a), "IsPrimaryIpv6": i == 0 and e.private_ip_address is None}
+                          for i, a in enumerate(e.ipv6_addresses)],
         "MacAddress": _mac(e.network_interface_id),
         "NetworkInterfaceId": e.network_interface_id,
         "OwnerId": e.owner_id,
-        "PrivateDnsName": _dns(e.private_ip_address),
-        "PrivateIpAddress": str(e.private_ip_address),
         "PrivateIpAddresses": addresses,
         "RequesterManaged": e.requester_managed,
         "SourceDestCheck": e.source_dest_check,
@@ -184,6 +184,9 @@ def _eni(t: Topology, e: NetworkInterface) -> dict[str, Any]:
         "SubnetId": e.subnet_id,
         "VpcId": e.vpc_id,
     }
+    if e.private_ip_address is not None:  # an interface of an IPv6-only subnet has neither
+        item["PrivateDnsName"] = _dns(e.private_ip_address)
+        item["PrivateIpAddress"] = str(e.private_ip_address)
     if addresses and "Association" in addresses[0]:
         item["Association"] = addresses[0]["Association"]
     if e.instance_id:

@@ -323,11 +323,10 @@ class _Importer:
         return out
 
     def _subnet(self, s: dict[str, Any]) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "id": s["SubnetId"],
-            "cidr_block": s.get("CidrBlock"),
-            "availability_zone": s.get("AvailabilityZone"),
-        }
+        body: dict[str, Any] = {"id": s["SubnetId"]}
+        if s.get("CidrBlock"):  # absent in an IPv6-only subnet (Ipv6Native)
+            body["cidr_block"] = s["CidrBlock"]
+        body["availability_zone"] = s.get("AvailabilityZone")
         v6 = [
             a["Ipv6CidrBlock"]
             for a in s.get("Ipv6CidrBlockAssociationSet") or []
@@ -350,12 +349,15 @@ class _Importer:
             instance = (e.get("Attachment") or {}).get("InstanceId")
             if instance:
                 body["instance_id"] = instance
-            body["private_ip"] = e.get("PrivateIpAddress")
+            if e.get("PrivateIpAddress"):  # absent on an interface of an IPv6-only subnet
+                body["private_ip"] = e["PrivateIpAddress"]
             addresses = e.get("PrivateIpAddresses") or []
             secondary = [a["PrivateIpAddress"] for a in addresses if not a.get("Primary") and a.get("PrivateIpAddress")]
             if secondary:
                 body["secondary_private_ips"] = secondary
-            v6 = [a["Ipv6Address"] for a in e.get("Ipv6Addresses") or [] if a.get("Ipv6Address")]
+            # the primary IPv6 address first: an IPv6-only interface shows it in its records
+            v6_items = sorted(e.get("Ipv6Addresses") or [], key=lambda a: not a.get("IsPrimaryIpv6", False))
+            v6 = [a["Ipv6Address"] for a in v6_items if a.get("Ipv6Address")]
             if v6:
                 body["ipv6_addresses"] = v6
             elastic, public = [], None
@@ -484,75 +486,87 @@ class _Importer:
             gateway = r.get("GatewayId")
             if gateway == "local" or dest is None:
                 continue
-            route: dict[str, Any] = {"destination": dest}
             if gateway and gateway.startswith("vpce-"):
-                ep = self.endpoints.setdefault(gateway, {"id": gateway, "vpc": vpc, "type": "Gateway"})
-                ep.setdefault("route_tables", [])
-                if rtb not in ep["route_tables"]:
-                    ep["route_tables"].append(rtb)
-                if "prefix_list" not in ep and r.get("DestinationPrefixListId"):
-                    ep["prefix_list"] = r["DestinationPrefixListId"]
-                if "service" not in ep:
-                    pl = next((p for p in prefix_lists if p["id"] == dest), None)
-                    ep["service"] = pl["name"] if pl else f"unknown.service.{dest}"
-                    if pl is None:
-                        self.notes.append(
-                            f"{gateway}: its service is unknown "
-                            "(add describe-prefix-lists or describe-vpc-endpoints output)"
-                        )
-                self._need_prefix_list(dest, prefix_lists)
+                self._gateway_endpoint_route(gateway, vpc, rtb, r, dest, prefix_lists)
                 continue  # the endpoint's route_tables recreate this route
             if r.get("DestinationPrefixListId"):
                 self._need_prefix_list(dest, prefix_lists)
-            if gateway and gateway.startswith("igw-"):
-                self.igws.setdefault(gateway, {"id": gateway, "vpc": vpc})
-                route["internet_gateway"] = gateway
-            elif gateway and gateway.startswith("vgw-"):
-                self.vgws.setdefault(gateway, {"id": gateway, "vpc": vpc})
-                route["vpn_gateway"] = gateway
-            elif r.get("NatGatewayId"):
-                if r["NatGatewayId"] not in self.nats:
-                    self.notes.append(
-                        f"{rtb}: route to {dest} via {r['NatGatewayId']} left out "
-                        "(its ENI is not in describe-network-interfaces)"
-                    )
-                    continue
-                route["nat_gateway"] = r["NatGatewayId"]
-            elif r.get("VpcPeeringConnectionId"):
-                if r["VpcPeeringConnectionId"] not in peerings:
-                    self.notes.append(
-                        f"{rtb}: route to {dest} via {r['VpcPeeringConnectionId']} left out "
-                        "(not in describe-vpc-peering-connections)"
-                    )
-                    continue
-                route["vpc_peering_connection"] = r["VpcPeeringConnectionId"]
-            elif r.get("TransitGatewayId"):
-                tgw = self.tgws.setdefault(r["TransitGatewayId"], {"id": r["TransitGatewayId"], "vpcs": []})
-                if vpc not in tgw["vpcs"]:
-                    tgw["vpcs"].append(vpc)
-                route["transit_gateway"] = r["TransitGatewayId"]
-            elif r.get("EgressOnlyInternetGatewayId"):
-                self.eigws.setdefault(
-                    r["EgressOnlyInternetGatewayId"], {"id": r["EgressOnlyInternetGatewayId"], "vpc": vpc}
-                )
-                route["egress_only_internet_gateway"] = r["EgressOnlyInternetGatewayId"]
-            elif r.get("NetworkInterfaceId"):
-                if r["NetworkInterfaceId"] not in known_enis:
-                    self.notes.append(
-                        f"{rtb}: route to {dest} via {r['NetworkInterfaceId']} left out "
-                        "(not in describe-network-interfaces)"
-                    )
-                    continue
-                route["network_interface"] = r["NetworkInterfaceId"]
-            else:
-                target = next((k for k in r if k.endswith("Id") or k.endswith("Arn")), "an unsupported target")
-                self.notes.append(f"{rtb}: route to {dest} via {target} left out (vpcflow does not model that target)")
+            target = self._route_target(r, vpc, rtb, dest, peerings, known_enis)
+            if target is None:
                 continue
+            route: dict[str, Any] = {"destination": dest, target[0]: target[1]}
             if r.get("State") == "blackhole":
                 route["blackhole"] = True
             routes.append(route)
         body = {"id": rtb, "vpc": vpc, "main": main, "subnets": subnets, "routes": routes}
         return _named(rt, body)
+
+    def _gateway_endpoint_route(
+        self, gateway: str, vpc: str | None, rtb: str, r: dict[str, Any], dest: str, prefix_lists: list[dict[str, Any]]
+    ) -> None:
+        """A route to a gateway endpoint: recorded on the endpoint (its route tables, prefix list, service)."""
+        ep = self.endpoints.setdefault(gateway, {"id": gateway, "vpc": vpc, "type": "Gateway"})
+        ep.setdefault("route_tables", [])
+        if rtb not in ep["route_tables"]:
+            ep["route_tables"].append(rtb)
+        if "prefix_list" not in ep and r.get("DestinationPrefixListId"):
+            ep["prefix_list"] = r["DestinationPrefixListId"]
+        if "service" not in ep:
+            pl = next((p for p in prefix_lists if p["id"] == dest), None)
+            ep["service"] = pl["name"] if pl else f"unknown.service.{dest}"
+            if pl is None:
+                self.notes.append(
+                    f"{gateway}: its service is unknown (add describe-prefix-lists or describe-vpc-endpoints output)"
+                )
+        self._need_prefix_list(dest, prefix_lists)
+
+    def _route_target(
+        self, r: dict[str, Any], vpc: str | None, rtb: str, dest: str, peerings: dict[str, Any], known_enis: set[str]
+    ) -> tuple[str, str] | None:
+        """The document's target key and id of one route; None (with a note) for a target left out."""
+        gateway = r.get("GatewayId")
+        if gateway and gateway.startswith("igw-"):
+            self.igws.setdefault(gateway, {"id": gateway, "vpc": vpc})
+            return "internet_gateway", gateway
+        if gateway and gateway.startswith("vgw-"):
+            self.vgws.setdefault(gateway, {"id": gateway, "vpc": vpc})
+            return "vpn_gateway", gateway
+        if r.get("NatGatewayId"):
+            if r["NatGatewayId"] not in self.nats:
+                self.notes.append(
+                    f"{rtb}: route to {dest} via {r['NatGatewayId']} left out "
+                    "(its ENI is not in describe-network-interfaces)"
+                )
+                return None
+            return "nat_gateway", r["NatGatewayId"]
+        if r.get("VpcPeeringConnectionId"):
+            if r["VpcPeeringConnectionId"] not in peerings:
+                self.notes.append(
+                    f"{rtb}: route to {dest} via {r['VpcPeeringConnectionId']} left out "
+                    "(not in describe-vpc-peering-connections)"
+                )
+                return None
+            return "vpc_peering_connection", r["VpcPeeringConnectionId"]
+        if r.get("TransitGatewayId"):
+            tgw = self.tgws.setdefault(r["TransitGatewayId"], {"id": r["TransitGatewayId"], "vpcs": []})
+            if vpc not in tgw["vpcs"]:
+                tgw["vpcs"].append(vpc)
+            return "transit_gateway", r["TransitGatewayId"]
+        if r.get("EgressOnlyInternetGatewayId"):
+            eigw = r["EgressOnlyInternetGatewayId"]
+            self.eigws.setdefault(eigw, {"id": eigw, "vpc": vpc})
+            return "egress_only_internet_gateway", eigw
+        if r.get("NetworkInterfaceId"):
+            if r["NetworkInterfaceId"] not in known_enis:
+                self.notes.append(
+                    f"{rtb}: route to {dest} via {r['NetworkInterfaceId']} left out "
+                    "(not in describe-network-interfaces)"
+                )
+                return None
+            return "network_interface", r["NetworkInterfaceId"]
+        target = next((k for k in r if k.endswith("Id") or k.endswith("Arn")), "an unsupported target")
+        self.notes.append(f"{rtb}: route to {dest} via {target} left out (vpcflow does not model that target)")
+        return None
 
     def _need_prefix_list(self, pl: str, prefix_lists: list[dict[str, Any]]) -> None:
         if any(p["id"] == pl for p in prefix_lists):

@@ -1,4 +1,5 @@
 """Network interfaces and their addresses: private (claimed, or assigned lowest-free), IPv6, public.
+An interface in an IPv6-only subnet has no IPv4 address: IPv6 only (the lowest free one when it lists none).
 
 Checks: addresses outside their subnet, on one of the subnet's five reserved addresses (base+0..3 and the
 broadcast address) or used twice in a VPC; IPv6 addresses outside the subnet's block; public and Elastic
@@ -50,7 +51,17 @@ _PRIVATE_V4 = tuple(
 )
 
 
+def _ipv6_only(ctx: Context, subnet: Subnet, path: KeyPath) -> bool:
+    """True (and a problem) when an IPv4 address is asked of an IPv6-only subnet."""
+    if subnet.cidr_block is not None:
+        return False
+    ctx.problems.add(path, f"subnet {subnet.subnet_id} is IPv6-only ({subnet.ipv6_cidr_block}): no IPv4 address there")
+    return True
+
+
 def claim_private(ctx: Context, subnet: Subnet, ip: ipaddress.IPv4Address, path: KeyPath) -> bool:
+    if _ipv6_only(ctx, subnet, path) or subnet.cidr_block is None:
+        return False
     if ip not in subnet.cidr_block:
         ctx.problems.add(path, f"{ip} is outside subnet {subnet.subnet_id} ({subnet.cidr_block})")
         return False
@@ -70,6 +81,8 @@ def claim_private(ctx: Context, subnet: Subnet, ip: ipaddress.IPv4Address, path:
 
 def allocate_private(ctx: Context, subnet: Subnet, path: KeyPath) -> ipaddress.IPv4Address | None:
     """The lowest free address of the subnet (AWS picks one at random; lowest keeps reloads stable)."""
+    if _ipv6_only(ctx, subnet, path) or subnet.cidr_block is None:
+        return None
     used = ctx.subnet_used.setdefault(subnet.subnet_id, set())
     # Allocation runs after every explicit claim, so addresses below the cursor stay taken: linear overall.
     start = ctx.alloc_cursor.get(subnet.subnet_id, 4)
@@ -81,6 +94,21 @@ def allocate_private(ctx: Context, subnet: Subnet, path: KeyPath) -> ipaddress.I
             ctx.alloc_cursor[subnet.subnet_id] = offset + 1
             return ip
     ctx.problems.add(path, f"subnet {subnet.subnet_id} ({subnet.cidr_block}) has no free address left")
+    return None
+
+
+def allocate_ipv6(ctx: Context, subnet: Subnet, path: KeyPath) -> ipaddress.IPv6Address | None:
+    """The lowest free IPv6 address of an IPv6-only subnet's block, for an interface that lists none
+    (AWS assigns one at random; lowest keeps reloads stable). The first four are reserved."""
+    block = subnet.ipv6_cidr_block
+    if block is None:
+        return None
+    for offset in range(4, 1 << 16):  # far more interfaces than a subnet holds; a /64 never fills up
+        ip6 = block.network_address + offset
+        if (subnet.vpc_id, ip6) not in ctx.ipv6_ips:
+            ctx.ipv6_ips[(subnet.vpc_id, ip6)] = path
+            return ip6
+    ctx.problems.add(path, f"subnet {subnet.subnet_id} ({block}) has no free IPv6 address left")
     return None
 
 
@@ -133,6 +161,7 @@ class PendingEni:
 
 
 def parse_enis(ctx: Context, enis: list[tuple[Section, str]]) -> list[PendingEni]:
+    """Every interface's addresses, groups and flags, checked in document order (problems keep that order)."""
     pending: list[PendingEni] = []
     for sec, eni_id in enis:
         if not sec.require("subnet", "the subnet the interface lives in"):
@@ -148,67 +177,21 @@ def parse_enis(ctx: Context, enis: list[tuple[Section, str]]) -> list[PendingEni
             ctx.problems.add(sec.at("type"), f"unknown interface type {itype!r}{suggest(itype, INTERFACE_TYPES)}")
         if sec.has("private_ip"):
             ip = address(ctx.problems, sec.at("private_ip"), sec.raw("private_ip"), version=4)
-            if ip is not None and claim_private(ctx, subnet, ip, sec.at("private_ip")):
+            if ip is not None:
+                # Kept even when the claim fails, so later checks still run; the problem is recorded.
+                claim_private(ctx, subnet, ip, sec.at("private_ip"))
                 p.private_ip = ip
-            elif ip is not None:
-                p.private_ip = ip  # keep building so later checks still run; the problem is recorded
         secondary = []
         for spath, raw in sec.seq("secondary_private_ips"):
             ip = address(ctx.problems, spath, raw, version=4)
             if ip is not None and claim_private(ctx, subnet, ip, spath):
                 secondary.append(ip)
-        v6 = []
-        for spath, raw in sec.seq("ipv6_addresses"):
-            ip6 = address(ctx.problems, spath, raw, version=6)
-            if ip6 is None:
-                continue
-            if subnet.ipv6_cidr_block is None or ip6 not in subnet.ipv6_cidr_block:
-                ctx.problems.add(
-                    spath,
-                    f"{ip6} is outside subnet {subnet.subnet_id}'s IPv6 CIDR ({subnet.ipv6_cidr_block or 'none'})",
-                )
-                continue
-            block = subnet.ipv6_cidr_block
-            offset = int(ip6) - int(block.network_address)
-            if offset < 4 or ip6 == block.broadcast_address:
-                # AWS reserves the first four and the last IPv6 address of a subnet's block too
-                ctx.problems.add(spath, f"{ip6} is one of the addresses AWS reserves in {block} (first four and last)")
-                continue
-            if (vpc.vpc_id, ip6) in ctx.ipv6_ips:
-                ctx.problems.add(
-                    spath, f"{ip6} is already used in {vpc.vpc_id} (at {_p(ctx.ipv6_ips[(vpc.vpc_id, ip6)])})"
-                )
-                continue
-            ctx.ipv6_ips[(vpc.vpc_id, ip6)] = spath
-            v6.append(ip6)
-        public = None
-        if sec.has("public_ip"):
-            public = address(ctx.problems, sec.at("public_ip"), sec.raw("public_ip"), version=4)
-            if public is not None and not claim_public(ctx, public, sec.at("public_ip")):
-                public = None
-        eips = []
-        for spath, raw in sec.seq("elastic_ips"):
-            ip = address(ctx.problems, spath, raw, version=4)
-            if ip is not None and claim_public(ctx, ip, spath):
-                eips.append(ip)
-        groups: list[str] = []
-        if sec.has("security_groups"):
-            for gpath, ref in sec.seq("security_groups", scalar_ok=True):
-                gid = ctx.resolve("security_group", gpath, ref, vpc_id=vpc.vpc_id)
-                if gid is None:
-                    continue
-                g_vpc = ctx.registry("security_group").by_id[gid].vpc_id
-                if g_vpc != vpc.vpc_id:
-                    ctx.problems.add(
-                        gpath, f"security group {gid} belongs to {g_vpc}, not to this interface's VPC {vpc.vpc_id}"
-                    )
-                elif gid in groups:
-                    ctx.problems.add(gpath, f"security group {gid} is listed twice")
-                else:
-                    groups.append(gid)
-        elif itype not in NO_DEFAULT_GROUP_TYPES:
-            default_group = ctx.default_groups.get(vpc.vpc_id)
-            groups = [default_group] if default_group else []
+        v6 = _ipv6_addresses(ctx, sec, subnet, vpc.vpc_id)
+        if subnet.cidr_block is None and (sec.has("public_ip") or sec.has("elastic_ips")):
+            key = "public_ip" if sec.has("public_ip") else "elastic_ips"
+            ctx.problems.add(sec.at(key), f"an interface in IPv6-only subnet {subnet.subnet_id} has no public IPv4")
+        public, eips = _public_addresses(ctx, sec)
+        groups = _security_groups(ctx, sec, vpc.vpc_id, itype)
         instance_id = sec.text("instance_id")
         if instance_id is not None and not ctx.check_id(sec.at("instance_id"), "instance", instance_id):
             instance_id = None
@@ -230,6 +213,72 @@ def parse_enis(ctx: Context, enis: list[tuple[Section, str]]) -> list[PendingEni
         )
         pending.append(p)
     return pending
+
+
+def _ipv6_addresses(ctx: Context, sec: Section, subnet: Subnet, vpc_id: str) -> list[ipaddress.IPv6Address]:
+    """``ipv6_addresses``: inside the subnet's IPv6 block, not reserved, not used elsewhere in the VPC."""
+    v6 = []
+    for spath, raw in sec.seq("ipv6_addresses"):
+        ip6 = address(ctx.problems, spath, raw, version=6)
+        if ip6 is None:
+            continue
+        if subnet.ipv6_cidr_block is None or ip6 not in subnet.ipv6_cidr_block:
+            ctx.problems.add(
+                spath,
+                f"{ip6} is outside subnet {subnet.subnet_id}'s IPv6 CIDR ({subnet.ipv6_cidr_block or 'none'})",
+            )
+            continue
+        block = subnet.ipv6_cidr_block
+        offset = int(ip6) - int(block.network_address)
+        if offset < 4 or ip6 == block.broadcast_address:
+            # AWS reserves the first four and the last IPv6 address of a subnet's block too
+            ctx.problems.add(spath, f"{ip6} is one of the addresses AWS reserves in {block} (first four and last)")
+            continue
+        if (vpc_id, ip6) in ctx.ipv6_ips:
+            ctx.problems.add(spath, f"{ip6} is already used in {vpc_id} (at {_p(ctx.ipv6_ips[(vpc_id, ip6)])})")
+            continue
+        ctx.ipv6_ips[(vpc_id, ip6)] = spath
+        v6.append(ip6)
+    return v6
+
+
+def _public_addresses(
+    ctx: Context, sec: Section
+) -> tuple[ipaddress.IPv4Address | None, list[ipaddress.IPv4Address]]:
+    """``public_ip`` and ``elastic_ips``, each claimed once across the whole topology."""
+    public = None
+    if sec.has("public_ip"):
+        public = address(ctx.problems, sec.at("public_ip"), sec.raw("public_ip"), version=4)
+        if public is not None and not claim_public(ctx, public, sec.at("public_ip")):
+            public = None
+    eips = []
+    for spath, raw in sec.seq("elastic_ips"):
+        ip = address(ctx.problems, spath, raw, version=4)
+        if ip is not None and claim_public(ctx, ip, spath):
+            eips.append(ip)
+    return public, eips
+
+
+def _security_groups(ctx: Context, sec: Section, vpc_id: str, itype: str) -> list[str]:
+    """The listed groups (of the interface's VPC, each once), else the VPC's default group where AWS adds it."""
+    if not sec.has("security_groups"):
+        if itype in NO_DEFAULT_GROUP_TYPES:
+            return []
+        default_group = ctx.default_groups.get(vpc_id)
+        return [default_group] if default_group else []
+    groups: list[str] = []
+    for gpath, ref in sec.seq("security_groups", scalar_ok=True):
+        gid = ctx.resolve("security_group", gpath, ref, vpc_id=vpc_id)
+        if gid is None:
+            continue
+        g_vpc = ctx.registry("security_group").by_id[gid].vpc_id
+        if g_vpc != vpc_id:
+            ctx.problems.add(gpath, f"security group {gid} belongs to {g_vpc}, not to this interface's VPC {vpc_id}")
+        elif gid in groups:
+            ctx.problems.add(gpath, f"security group {gid} is listed twice")
+        else:
+            groups.append(gid)
+    return groups
 
 
 def _platform_fields(ctx: Context, sec: Section) -> dict[str, Any]:
@@ -261,10 +310,19 @@ def finish_enis(ctx: Context, pending: list[PendingEni]) -> None:
                     f"all interfaces of an instance are in one availability zone, not {p.subnet.availability_zone}",
                 )
     for p in pending:
-        ip = p.private_ip or allocate_private(ctx, p.subnet, p.sec.at("private_ip"))
-        if ip is None:
-            continue
         f = p.fields
+        ip: ipaddress.IPv4Address | None = None
+        if p.subnet.cidr_block is None and p.private_ip is None:
+            # IPv6-only subnet: no IPv4 at all; the interface needs an IPv6 address to be reachable
+            if not f["ipv6_addresses"]:
+                ip6 = allocate_ipv6(ctx, p.subnet, p.sec.at("ipv6_addresses"))
+                if ip6 is None:
+                    continue
+                f["ipv6_addresses"] = (ip6,)
+        else:
+            ip = p.private_ip or allocate_private(ctx, p.subnet, p.sec.at("private_ip"))
+            if ip is None:
+                continue
         ctx.network_interfaces.append(
             NetworkInterface(
                 network_interface_id=p.eni_id,

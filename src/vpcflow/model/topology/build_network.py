@@ -247,9 +247,11 @@ def _build_subnets(ctx: Context, vsec: Section, vpc: Vpc) -> None:
         subnet_id = ctx.entity_id(sec, "subnet", vpc.vpc_id, name or f"#{i}:{sec.raw('cidr_block', '')}")
         if not ctx.registry("subnet").add(ctx.problems, Entry(subnet_id, path, vpc.vpc_id, name)):
             continue
+        # No IPv4 block with an IPv6 one: an IPv6-only subnet (AWS's Ipv6Native); otherwise IPv4 is required
+        ipv6_only = not sec.has("cidr_block") and sec.has("ipv6_cidr_block")
         cidr = (
             network(ctx.problems, sec.at("cidr_block"), sec.raw("cidr_block"), version=4, what="a subnet")
-            if sec.require("cidr_block", "the subnet's IPv4 CIDR")
+            if not ipv6_only and sec.require("cidr_block", "the subnet's IPv4 CIDR (or ipv6_cidr_block alone)")
             else None
         )
         zone = _zone(ctx, sec, vpc.region)
@@ -287,11 +289,11 @@ def _build_subnets(ctx: Context, vsec: Section, vpc: Vpc) -> None:
                     cidr6 = None
                 else:
                     built6.append((cidr6, sec.at("ipv6_cidr_block")))
-        if cidr is None or zone is None:
+        if (cidr is None and not (ipv6_only and cidr6 is not None)) or zone is None:
             continue
         owner = ctx.owner(sec, "owner", vpc.owner_id)
         ctx.subnets[subnet_id] = Subnet(subnet_id, vpc.vpc_id, cidr, zone[0], zone[1], cidr6, owner, sec.tags(name))
-        ctx.subnet_used[subnet_id] = set(Subnet(subnet_id, vpc.vpc_id, cidr, "", "").reserved_addresses())
+        ctx.subnet_used[subnet_id] = set(ctx.subnets[subnet_id].reserved_addresses())
     report_overlaps(ctx, built, "subnet")
     report_overlaps(ctx, built6, "subnet")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from vpcflow.model.topology.context import Context
-from vpcflow.model.topology.model import Route, RouteTable
+from vpcflow.model.topology.model import Route, RouteTable, Vpc
 from vpcflow.model.topology.problems import Section, network
 from vpcflow.model.topology.resolve import generate_id
 from vpcflow.model.topology.sourcemap import KeyPath, format_path
@@ -32,6 +32,8 @@ ROUTE_KEYS = ("destination", "target", "blackhole", *ROUTE_TARGETS)
 
 
 def build_route_tables(ctx: Context, items: list[tuple[Section, str]], endpoint_routes: dict[str, list[Route]]) -> None:
+    """Route tables with their local routes, their own routes, gateway endpoints' routes and subnets;
+    a VPC without a main table gets one with only its local routes."""
     claimed: dict[str, KeyPath] = {}
     mains: dict[str, KeyPath] = {}
     for sec, rtb in items:
@@ -47,51 +49,9 @@ def build_route_tables(ctx: Context, items: list[tuple[Section, str]], endpoint_
                     sec.at("main"), f"{vpc.vpc_id} already has a main route table ({format_path(mains[vpc.vpc_id])})"
                 )
             mains[vpc.vpc_id] = sec.path
-        routes = _local_routes(vpc.cidr_blocks, vpc.ipv6_cidr_blocks)
-        dests = {_dest_key(r): sec.path for r in routes}
-        for path, item in sec.seq("routes"):
-            route = _route(ctx, path, item, vpc.vpc_id)
-            if route is None:
-                continue
-            key = _dest_key(route)
-            if route.target_kind == "local" and key in dests:
-                continue  # the local route written out explicitly
-            if route.target_kind == "local":
-                ctx.problems.add(
-                    path, f"a local route covers a CIDR block of the VPC ({', '.join(map(str, vpc.cidr_blocks))})"
-                )
-                continue
-            if key in dests:
-                ctx.problems.add(path, f"route table already has a route to {key[1]} (AWS: RouteAlreadyExists)")
-                continue
-            dests[key] = path
-            routes.append(route)
-        for route in endpoint_routes.get(rtb, []):
-            key = _dest_key(route)
-            existing = [r for r in routes if _dest_key(r) == key]
-            if not existing:
-                routes.append(route)
-            elif existing[0].target_id != route.target_id:
-                ctx.problems.add(
-                    sec.path,
-                    f"route to {key[1]} targets {existing[0].target_id}, but endpoint {route.target_id} adds one too",
-                )
-        subnets = []
-        for spath, ref in sec.seq("subnets", scalar_ok=True):
-            sid = ctx.resolve("subnet", spath, ref, vpc_id=vpc.vpc_id)
-            if sid is None or sid not in ctx.subnets:
-                continue
-            if ctx.subnets[sid].vpc_id != vpc.vpc_id:
-                ctx.problems.add(
-                    spath, f"subnet {sid} is in {ctx.subnets[sid].vpc_id}, not in the route table's VPC {vpc.vpc_id}"
-                )
-            elif sid in claimed:
-                ctx.problems.add(
-                    spath, f"subnet {sid} is already associated with another route table ({format_path(claimed[sid])})"
-                )
-            else:
-                claimed[sid] = spath
-                subnets.append(sid)
+        routes = _table_routes(ctx, sec, vpc)
+        _add_endpoint_routes(ctx, sec, routes, endpoint_routes.get(rtb, []))
+        subnets = _associated_subnets(ctx, sec, vpc.vpc_id, claimed)
         ctx.route_tables.append(
             RouteTable(rtb, vpc.vpc_id, tuple(routes), tuple(subnets), sec.flag("main"), sec.tags(sec.text("name")))
         )
@@ -101,6 +61,65 @@ def build_route_tables(ctx: Context, items: list[tuple[Section, str]], endpoint_
             ctx.route_tables.append(
                 RouteTable(rtb, vpc_id, tuple(_local_routes(vpc.cidr_blocks, vpc.ipv6_cidr_blocks)), (), True)
             )
+
+
+def _table_routes(ctx: Context, sec: Section, vpc: Vpc) -> list[Route]:
+    """The local routes, then the table's own routes: one per destination (AWS: RouteAlreadyExists)."""
+    routes = _local_routes(vpc.cidr_blocks, vpc.ipv6_cidr_blocks)
+    dests = {_dest_key(r): sec.path for r in routes}
+    for path, item in sec.seq("routes"):
+        route = _route(ctx, path, item, vpc.vpc_id)
+        if route is None:
+            continue
+        key = _dest_key(route)
+        if route.target_kind == "local" and key in dests:
+            continue  # the local route written out explicitly
+        if route.target_kind == "local":
+            ctx.problems.add(
+                path, f"a local route covers a CIDR block of the VPC ({', '.join(map(str, vpc.cidr_blocks))})"
+            )
+            continue
+        if key in dests:
+            ctx.problems.add(path, f"route table already has a route to {key[1]} (AWS: RouteAlreadyExists)")
+            continue
+        dests[key] = path
+        routes.append(route)
+    return routes
+
+
+def _add_endpoint_routes(ctx: Context, sec: Section, routes: list[Route], added: list[Route]) -> None:
+    """The routes gateway endpoints add to this table, unless the table already routes there the same way."""
+    for route in added:
+        key = _dest_key(route)
+        existing = [r for r in routes if _dest_key(r) == key]
+        if not existing:
+            routes.append(route)
+        elif existing[0].target_id != route.target_id:
+            ctx.problems.add(
+                sec.path,
+                f"route to {key[1]} targets {existing[0].target_id}, but endpoint {route.target_id} adds one too",
+            )
+
+
+def _associated_subnets(ctx: Context, sec: Section, vpc_id: str, claimed: dict[str, KeyPath]) -> list[str]:
+    """The table's subnets: of its VPC, each associated with one table only (``claimed`` across tables)."""
+    subnets = []
+    for spath, ref in sec.seq("subnets", scalar_ok=True):
+        sid = ctx.resolve("subnet", spath, ref, vpc_id=vpc_id)
+        if sid is None or sid not in ctx.subnets:
+            continue
+        if ctx.subnets[sid].vpc_id != vpc_id:
+            ctx.problems.add(
+                spath, f"subnet {sid} is in {ctx.subnets[sid].vpc_id}, not in the route table's VPC {vpc_id}"
+            )
+        elif sid in claimed:
+            ctx.problems.add(
+                spath, f"subnet {sid} is already associated with another route table ({format_path(claimed[sid])})"
+            )
+        else:
+            claimed[sid] = spath
+            subnets.append(sid)
+    return subnets
 
 
 def _local_routes(v4: tuple[Any, ...], v6: tuple[Any, ...]) -> list[Route]:

@@ -262,6 +262,9 @@ def finish_nats(ctx: Context, pending: list[PendingNat]) -> None:
                 )
             if p.public_ip is not None and p.public_ip not in listed.public_ips:
                 ctx.problems.add(p.sec.at("public_ip"), f"{p.public_ip} is not an address of {p.eni_id}")
+            if listed.private_ip_address is None:  # a NAT gateway translates to and from IPv4
+                ctx.problems.add(path, f"{p.eni_id} has no IPv4 address; a NAT gateway's interface needs one")
+                continue
             ip = listed.private_ip_address
             if p.public_ip is None and p.connectivity == "public":
                 p.public_ip = listed.public_ips[0] if listed.public_ips else None
@@ -306,40 +309,12 @@ def build_endpoints(ctx: Context, items: list[tuple[Section, str]]) -> dict[str,
             for p, ref in sec.seq("route_tables", scalar_ok=True)
             if (r := ctx.resolve("route_table", p, ref, vpc_id=vpc_id)) is not None
         ]
-        enis = []
-        built = {e.network_interface_id: e for e in ctx.network_interfaces}
-        wanted = {"Interface": "vpc_endpoint", "GatewayLoadBalancer": "gateway_load_balancer_endpoint"}.get(etype)
-        for p, ref in sec.seq("network_interfaces", scalar_ok=True):
-            eni_id = ctx.resolve("network_interface", p, ref, vpc_id=vpc_id)
-            eni = built.get(eni_id or "")
-            if eni is None:
-                continue
-            if eni.vpc_id != vpc_id:
-                ctx.problems.add(
-                    p, f"{eni.network_interface_id} is in {eni.vpc_id}, not in the endpoint's VPC {vpc_id}"
-                )
-            elif wanted is not None and eni.interface_type != wanted:
-                ctx.problems.add(
-                    p,
-                    f"{eni.network_interface_id} has type {eni.interface_type!r}; "
-                    f"an {etype} endpoint's interfaces have {wanted!r}",
-                )
-            else:
-                enis.append(eni.network_interface_id)
+        enis = _endpoint_enis(ctx, sec, vpc_id, etype)
         pl_id = None
         if etype == "Gateway":
             if enis:
                 ctx.problems.add(sec.at("network_interfaces"), "a Gateway endpoint has no network interfaces")
-            if sec.has("prefix_list"):
-                pl_id = ctx.resolve("prefix_list", sec.at("prefix_list"), sec.raw("prefix_list"))
-            elif service in ctx.registry("prefix_list").by_name:
-                pl_id = ctx.registry("prefix_list").by_name[service][0]
-            else:
-                ctx.problems.add(
-                    sec.path,
-                    f"a Gateway endpoint routes to its service's prefix list: "
-                    f"add a prefix_lists entry named {service!r} or give prefix_list",
-                )
+            pl_id = _gateway_prefix_list(ctx, sec, service)
             for rt in rts:
                 added.setdefault(rt, []).append(Route("gateway_endpoint", vid, destination_prefix_list_id=pl_id))
         elif rts:
@@ -351,6 +326,43 @@ def build_endpoints(ctx: Context, items: list[tuple[Section, str]]) -> dict[str,
             VpcEndpoint(vid, vpc_id, service, etype, tuple(rts), tuple(enis), pl_id, sec.tags(sec.text("name")))  # type: ignore[arg-type]
         )
     return added
+
+
+def _endpoint_enis(ctx: Context, sec: Section, vpc_id: str, etype: str) -> list[str]:
+    """An endpoint's interfaces: in its VPC, of the type its endpoint type creates."""
+    enis = []
+    built = {e.network_interface_id: e for e in ctx.network_interfaces}
+    wanted = {"Interface": "vpc_endpoint", "GatewayLoadBalancer": "gateway_load_balancer_endpoint"}.get(etype)
+    for p, ref in sec.seq("network_interfaces", scalar_ok=True):
+        eni_id = ctx.resolve("network_interface", p, ref, vpc_id=vpc_id)
+        eni = built.get(eni_id or "")
+        if eni is None:
+            continue
+        if eni.vpc_id != vpc_id:
+            ctx.problems.add(p, f"{eni.network_interface_id} is in {eni.vpc_id}, not in the endpoint's VPC {vpc_id}")
+        elif wanted is not None and eni.interface_type != wanted:
+            ctx.problems.add(
+                p,
+                f"{eni.network_interface_id} has type {eni.interface_type!r}; "
+                f"an {etype} endpoint's interfaces have {wanted!r}",
+            )
+        else:
+            enis.append(eni.network_interface_id)
+    return enis
+
+
+def _gateway_prefix_list(ctx: Context, sec: Section, service: str) -> str | None:
+    """The prefix list a Gateway endpoint routes to: given, else the one named after its service."""
+    if sec.has("prefix_list"):
+        return ctx.resolve("prefix_list", sec.at("prefix_list"), sec.raw("prefix_list"))
+    if service in ctx.registry("prefix_list").by_name:
+        return ctx.registry("prefix_list").by_name[service][0]
+    ctx.problems.add(
+        sec.path,
+        f"a Gateway endpoint routes to its service's prefix list: "
+        f"add a prefix_lists entry named {service!r} or give prefix_list",
+    )
+    return None
 
 
 def build_peerings(ctx: Context, items: list[tuple[Section, str]]) -> None:

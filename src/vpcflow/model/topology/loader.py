@@ -143,19 +143,7 @@ def build_topology(data: Any, problems: Problems, source: str) -> Topology | Non
     if not top.ok:
         return None
     ctx = Context(problems)
-    raw_account = top.raw("account_id", DEFAULT_ACCOUNT_ID)
-    account = (
-        f"{raw_account:012d}"
-        if isinstance(raw_account, int) and not isinstance(raw_account, bool)
-        else str(raw_account)
-    )
-    if not ACCOUNT_RE.match(account):
-        problems.add(("account_id",), f"account_id must be 12 digits, got {raw_account!r}")
-        account = DEFAULT_ACCOUNT_ID
-    ctx.account_id = account
-    ctx.region = top.text("region", DEFAULT_REGION) or DEFAULT_REGION
-    if net.region_code(ctx.region) is None:
-        problems.add(("region",), f"{ctx.region!r} is not an AWS region name (like us-east-1)")
+    _read_account_and_region(ctx, top)
     net.read_accounts(ctx, top)
     net.read_regions(ctx, top)
 
@@ -188,6 +176,29 @@ def build_topology(data: Any, problems: Problems, source: str) -> Topology | Non
     iam = _iam(ctx, top)
     if problems:
         return None
+    return _topology(ctx, buckets, log_groups, iam, source)
+
+
+def _read_account_and_region(ctx: Context, top: Section) -> None:
+    """The document's account (12 digits; YAML may have read it as a number) and region."""
+    raw_account = top.raw("account_id", DEFAULT_ACCOUNT_ID)
+    account = (
+        f"{raw_account:012d}"
+        if isinstance(raw_account, int) and not isinstance(raw_account, bool)
+        else str(raw_account)
+    )
+    if not ACCOUNT_RE.match(account):
+        ctx.problems.add(("account_id",), f"account_id must be 12 digits, got {raw_account!r}")
+        account = DEFAULT_ACCOUNT_ID
+    ctx.account_id = account
+    ctx.region = top.text("region", DEFAULT_REGION) or DEFAULT_REGION
+    if net.region_code(ctx.region) is None:
+        ctx.problems.add(("region",), f"{ctx.region!r} is not an AWS region name (like us-east-1)")
+
+
+def _topology(ctx: Context, buckets: tuple[S3Bucket, ...], log_groups: tuple[LogGroup, ...], iam: dict[str, Any],
+              source: str) -> Topology:
+    """The built ``Topology`` from everything the passes put in ``ctx``."""
     return Topology(
         account_id=ctx.account_id,
         region=ctx.region,

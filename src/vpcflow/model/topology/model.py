@@ -85,9 +85,12 @@ class Vpc:
 
 @dataclass(frozen=True, slots=True)
 class Subnet:
+    """A subnet: IPv4 (``cidr_block``), dual-stack (both blocks) or IPv6-only (``cidr_block`` None:
+    AWS's ``Ipv6Native`` subnets, whose interfaces have IPv6 addresses only)."""
+
     subnet_id: str
     vpc_id: str
-    cidr_block: IPv4Net
+    cidr_block: IPv4Net | None
     availability_zone: str
     availability_zone_id: str
     ipv6_cidr_block: IPv6Net | None = None
@@ -95,13 +98,22 @@ class Subnet:
     tags: tuple[tuple[str, str], ...] = ()
 
     @property
-    def router_address(self) -> IPv4:
-        """The VPC router's reserved address: base + 1 (not captured, spec 2.7)."""
-        return self.cidr_block.network_address + 1
+    def ipv6_native(self) -> bool:
+        return self.cidr_block is None
+
+    @property
+    def router_address(self) -> IPAddr | None:
+        """The VPC router's reserved address: base + 1 of the IPv4 block, of the IPv6 block in an
+        IPv6-only subnet (not captured, spec 2.7)."""
+        net: IPNet | None = self.cidr_block or self.ipv6_cidr_block
+        return None if net is None else net.network_address + 1
 
     def reserved_addresses(self) -> tuple[IPv4, ...]:
-        """The five addresses AWS reserves in every subnet: base+0..3 and the broadcast address."""
+        """The five IPv4 addresses AWS reserves in every subnet: base+0..3 and the broadcast address
+        (none in an IPv6-only subnet)."""
         net = self.cidr_block
+        if net is None:
+            return ()
         return (
             net.network_address,
             net.network_address + 1,
@@ -117,7 +129,7 @@ class NetworkInterface:
     subnet_id: str
     vpc_id: str
     owner_id: str  # account that owns the ENI (account-id field)
-    private_ip_address: IPv4  # primary private IPv4
+    private_ip_address: IPv4 | None  # primary private IPv4; None in an IPv6-only subnet
     interface_type: str = "interface"
     requester_managed: bool = False
     instance_id: str | None = None
@@ -136,7 +148,20 @@ class NetworkInterface:
 
     @property
     def private_ips(self) -> tuple[IPv4, ...]:
+        if self.private_ip_address is None:
+            return self.secondary_private_ip_addresses
         return (self.private_ip_address, *self.secondary_private_ip_addresses)
+
+    @property
+    def primary_address(self) -> IPAddr:
+        """The address records show for this interface where spec 2.6 says "primary private IPv4":
+        that address, or for an IPv6-only interface (none) its primary (first) IPv6 address. AWS
+        documents no IPv6-only case; decided in docs/topology.md ("IPv6-only subnets")."""
+        if self.private_ip_address is not None:
+            return self.private_ip_address
+        if not self.ipv6_addresses:
+            raise ValueError(f"{self.network_interface_id} has neither a private IPv4 nor an IPv6 address")
+        return self.ipv6_addresses[0]
 
     @property
     def public_ips(self) -> tuple[IPv4, ...]:

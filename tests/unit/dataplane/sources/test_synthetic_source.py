@@ -331,3 +331,15 @@ def test_exchanges_only_for_plain_tcp() -> None:
             "exchanges: 2}\n",
             topology=TOPO,
         )
+
+
+def test_ipv6_only_interfaces_take_ipv6_workloads_and_refuse_ipv4_ones() -> None:
+    topo = load_topology(ROOT / "tests" / "fixtures" / "topology" / "ipv6-only.yaml")
+    wl = "  - {name: v6, kind: tcp, from: internet, to: v6-web, port: 443, rate: 2, ipv6: true}\n"
+    sc = loads_scenario(HEAD.format(dur="10s", seed=1) + wl, source="t.yaml", topology=topo)
+    b = PacketBatch.concat(list(SyntheticSource(SyntheticConfig("t.yaml"), scenario=sc).batches()))
+    assert len(b) and set(b.ip_version.tolist()) == {6}
+    assert "2600:1f18:600:aa01::10" in set(ips(b.dst_hi, b.dst_lo))
+    v4 = "  - {name: v4, kind: tcp, from: internet, to: v6-web, port: 443, rate: 2}\n"
+    with pytest.raises(ConfigError, match=r"v6-web is IPv6-only \(no IPv4 address\): set ipv6: true"):
+        loads_scenario(HEAD.format(dur="10s", seed=1) + v4, source="t.yaml", topology=topo)

@@ -20,6 +20,7 @@ TOPOLOGIES = [
     ROOT / "examples" / "topology" / "three-tier.yaml",
     ROOT / "examples" / "topology" / "small.json",
     ROOT / "tests" / "fixtures" / "aws_cli" / "shop-handwritten.yaml",
+    ROOT / "tests" / "fixtures" / "topology" / "ipv6-only.yaml",  # an IPv6-only subnet and its interfaces
 ]
 #: result key -> (operation, output member holding the list)
 OPERATIONS = {
@@ -88,3 +89,24 @@ def test_every_item_fits_botocores_output_shape(path: Path) -> None:
         output = model.operation_model(operation).output_shape
         member = output.members[kind]
         _check_shape(describe_items(topo, kind), member, kind)
+
+
+def test_an_ipv6_only_subnet_and_interface_export_as_aws_shows_them(tmp_path: Path) -> None:
+    topo = load_topology(ROOT / "tests" / "fixtures" / "topology" / "ipv6-only.yaml")
+    subnet = next(s for s in describe_items(topo, "Subnets") if s["SubnetId"] == "subnet-0e6e6e6e6e6e6e6e1")
+    assert "CidrBlock" not in subnet and subnet["Ipv6Native"] is True
+    eni = next(e for e in describe_items(topo, "NetworkInterfaces")
+               if e["NetworkInterfaceId"] == "eni-0e6e6e6e6e6e6e6e1")
+    assert "PrivateIpAddress" not in eni and eni["PrivateIpAddresses"] == []
+    assert eni["Ipv6Addresses"] == [{"Ipv6Address": "2600:1f18:600:aa01::10", "IsPrimaryIpv6": True},
+                                    {"Ipv6Address": "2600:1f18:600:aa01::11", "IsPrimaryIpv6": False}]
+    # import puts the primary first whatever the order AWS listed them in
+    eni["Ipv6Addresses"].reverse()
+    for kind in KINDS:
+        if kind not in ("SecurityGroupRules", "NetworkInterfaces"):
+            (tmp_path / f"{kind}.json").write_text(json.dumps({kind: describe_items(topo, kind)}))
+    (tmp_path / "NetworkInterfaces.json").write_text(json.dumps({"NetworkInterfaces": [eni]}))
+    again = loads_topology(json.dumps(import_aws([tmp_path])), source="reimported", fmt="json")
+    back = again.enis_by_id["eni-0e6e6e6e6e6e6e6e1"]
+    assert back.private_ip_address is None and str(back.primary_address) == "2600:1f18:600:aa01::10"
+    assert again.subnets_by_id["subnet-0e6e6e6e6e6e6e6e1"].cidr_block is None

@@ -465,8 +465,10 @@ def test_iam_section_top_level_keys() -> None:
 
 
 @st.composite
-def networks(draw: st.DrawFn) -> dict[str, object]:
-    """1-3 VPCs (10.<v>.0.0/16), 1-4 subnets each (10.<v>.<s>.0/24), 0-6 ENIs per subnet, a group or two."""
+def networks(draw: st.DrawFn, ipv6_only: bool = False) -> dict[str, object]:
+    """1-3 VPCs (10.<v>.0.0/16), 1-4 subnets each (10.<v>.<s>.0/24), 0-6 ENIs per subnet, a group or two.
+    ``ipv6_only``: some VPCs get 2600:1f18:<v>::/56 and some of their subnets are IPv6-only
+    (2600:1f18:<v>:<s>::/64, no IPv4 block), their interfaces with or without a listed IPv6 address."""
     doc: dict[str, object] = {"vpcs": [], "network_interfaces": [], "security_groups": [], "network_acls": []}
     vpcs: list[dict[str, object]] = []
     for v in range(draw(st.integers(1, 3))):
@@ -478,7 +480,14 @@ def networks(draw: st.DrawFn) -> dict[str, object]:
             }
             for s in range(draw(st.integers(1, 4)))
         ]
-        vpcs.append({"name": f"v{v}", "cidr_block": f"10.{v}.0.0/16", "subnets": subnets})
+        vpc: dict[str, object] = {"name": f"v{v}", "cidr_block": f"10.{v}.0.0/16", "subnets": subnets}
+        if ipv6_only and draw(st.booleans()):
+            vpc["ipv6_cidr_blocks"] = [f"2600:1f18:{v}::/56"]
+            for s, subnet in enumerate(subnets):
+                if draw(st.booleans()):
+                    del subnet["cidr_block"]
+                    subnet["ipv6_cidr_block"] = f"2600:1f18:{v}:{s}::/64"
+        vpcs.append(vpc)
         groups = []
         for g in range(draw(st.integers(1, 2))):
             rules = [
@@ -506,7 +515,10 @@ def networks(draw: st.DrawFn) -> dict[str, object]:
                     "security_groups": [f"g{v}-0"],
                 }
                 if draw(st.booleans()):
-                    eni["private_ip"] = f"10.{v}.{s}.{h}"
+                    if "cidr_block" in subnet:
+                        eni["private_ip"] = f"10.{v}.{s}.{h}"
+                    else:
+                        eni["ipv6_addresses"] = [f"2600:1f18:{v}:{s}::{h:x}"]
                 doc["network_interfaces"].append(eni)  # type: ignore[attr-defined]
         if draw(st.booleans()):
             rule_numbers = draw(st.lists(st.integers(1, 32766), min_size=1, max_size=4, unique=True))
@@ -522,17 +534,23 @@ def networks(draw: st.DrawFn) -> dict[str, object]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(networks())
+@given(networks(ipv6_only=True))
 def test_random_valid_networks_load_and_round_trip(doc: dict[str, object]) -> None:
     t = loads_topology(json.dumps(doc, indent=1), source="random.json", fmt="json")
     assert len(t.network_interfaces) == len(doc["network_interfaces"])  # type: ignore[arg-type]
-    # every address is unique per VPC and never a reserved one
+    # every address is unique per VPC and never a reserved one; IPv6-only subnets: IPv6 only
     seen = set()
     for e in t.network_interfaces:
         subnet = t.subnets_by_id[e.subnet_id]
-        assert e.private_ip_address in subnet.cidr_block and e.private_ip_address not in subnet.reserved_addresses()
-        assert (e.vpc_id, e.private_ip_address) not in seen
-        seen.add((e.vpc_id, e.private_ip_address))
+        if subnet.cidr_block is None:
+            assert e.private_ip_address is None and len(e.ipv6_addresses) == 1
+            assert subnet.ipv6_cidr_block is not None and e.primary_address in subnet.ipv6_cidr_block
+            assert int(e.primary_address) - int(subnet.ipv6_cidr_block.network_address) >= 4
+        else:
+            assert e.private_ip_address in subnet.cidr_block
+            assert e.private_ip_address not in subnet.reserved_addresses()
+        assert (e.vpc_id, e.primary_address) not in seen
+        seen.add((e.vpc_id, e.primary_address))
     again = loads_topology(dump_topology_document(topology_to_document(t)), source="random.json")
     assert again == t
 
@@ -630,3 +648,47 @@ def test_interface_platform_and_link_local_address() -> None:
     """)
     assert [p.key_path for p in found] == ["network_interfaces[0].platform", "network_interfaces[1].link_local_ipv6"]
     assert "unknown platform 'macos'" in found[0].message and "not an IPv6 link-local" in found[1].message
+
+
+V6ONLY = BASE.replace(
+    "      - {name: web-b, cidr_block: 10.0.2.0/24, availability_zone: us-east-1b}\n",
+    "      - {name: web-b, cidr_block: 10.0.2.0/24, availability_zone: us-east-1b}\n"
+    "      - {name: v6, availability_zone: us-east-1a, ipv6_cidr_block: \"2600:1f18:1:1::/64\"}\n",
+)
+
+
+def test_an_ipv6_only_subnet_and_its_interfaces_load_and_round_trip() -> None:
+    t = loads_topology(V6ONLY + textwrap.dedent("""\
+    network_interfaces:
+      - {name: listed, subnet: v6, ipv6_addresses: ["2600:1f18:1:1::20"]}
+      - {name: auto, subnet: v6}
+    """), source="net.yaml")
+    sn = t.subnets_by_id[t.network_interfaces[0].subnet_id]
+    assert sn.cidr_block is None and sn.ipv6_native and str(sn.router_address) == "2600:1f18:1:1::1"
+    assert sn.reserved_addresses() == ()
+    listed, auto = t.network_interfaces
+    assert listed.private_ip_address is None and listed.private_ips == ()
+    assert str(listed.primary_address) == "2600:1f18:1:1::20"
+    assert [str(a) for a in auto.ipv6_addresses] == ["2600:1f18:1:1::4"]  # lowest free, past the reserved four
+    again = loads_topology(json.dumps(topology_to_document(t)), source="net.json", fmt="json")
+    assert again.subnets == t.subnets and again.network_interfaces == t.network_interfaces
+
+
+def test_ipv6_only_subnet_problems() -> None:
+    found = problems_of("""\
+    network_interfaces:
+      - {name: e1, subnet: v6, private_ip: 10.0.3.5}
+      - {name: e2, subnet: v6, public_ip: 54.1.1.2}
+      - {name: e3, subnet: v6, secondary_private_ips: [10.0.3.6]}
+    nat_gateways:
+      - {name: n, subnet: v6, connectivity: private}
+    """, base=V6ONLY)
+    assert [p.key_path for p in found] == [
+        "network_interfaces[0].private_ip", "network_interfaces[1].public_ip",
+        "network_interfaces[2].secondary_private_ips[0]", "nat_gateways[0].private_ip",
+    ]
+    assert all("IPv6-only" in p.message for p in found)
+    # neither block at all is still an error: the IPv4 CIDR is what a subnet needs unless it has IPv6
+    p = only("+", base=V6ONLY.replace('      - {name: v6, availability_zone: us-east-1a, ipv6_cidr_block: "2600:1f18:1:1::/64"}',
+                                       "      - {name: v6, availability_zone: us-east-1a}"))
+    assert p.key_path == "vpcs[0].subnets[2]" and "ipv6_cidr_block alone" in p.message
