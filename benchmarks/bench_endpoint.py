@@ -10,6 +10,8 @@ Starts `vpcflow serve` as its own process (port 0, a fresh data directory holdin
   ``--calls`` DescribeFlowLogs calls each; requests/s over the whole batch. With ``--client-processes P``
   the clients are spread over P processes (boto3's own CPU per call, under one interpreter lock, is
   otherwise the limit); ``--workers W`` runs `vpcflow serve --workers W`;
+* server CPU: the server process tree's user + system CPU (from /proc) over the throughput batch, per
+  request: on a machine where the clients share the cores, the capacity the server alone would have;
 * latency: one client making ``--calls`` calls in a row; p50 / p90 / p99 in milliseconds.
 
 Targets (issue 12): at least 1,000 requests/s with 8 clients, one client's p50 under 5 ms.
@@ -77,6 +79,23 @@ def _serve(dd: Path, workers: int) -> tuple[subprocess.Popen[str], str]:
                 proc.kill()
                 raise
             time.sleep(0.2)
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its descendants (uvicorn's worker processes), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
 
 
 def throughput(url: str, clients: int, calls: int) -> float:
@@ -153,8 +172,10 @@ def main() -> None:
         dd = _data_dir(Path(tmp), args.flow_logs)
         proc, url = _serve(dd, args.workers)
         try:
+            cpu0 = _tree_cpu_s(proc.pid)
             rps = (throughput(url, args.clients, args.calls) if args.client_processes == 1 else
                    throughput_processes(url, args.clients, args.calls, args.client_processes))
+            server_cpu = _tree_cpu_s(proc.pid) - cpu0
             lat = latency(url, args.calls)
         finally:
             proc.terminate()
@@ -162,7 +183,9 @@ def main() -> None:
     q = statistics.quantiles(lat, n=100)
     print(json.dumps({
         "describe_flow_logs": {"flow_logs": args.flow_logs, "clients": args.clients, "workers": args.workers,
-                               "client_processes": args.client_processes, "requests_per_s": round(rps, 1)},
+                               "client_processes": args.client_processes, "requests_per_s": round(rps, 1),
+                               # the server's own CPU per request: what caps it when clients run elsewhere
+                               "server_cpu_ms_per_request": round(1000 * server_cpu / (args.clients * args.calls), 3)},
         "one_client_ms": {"p50": round(q[49], 2), "p90": round(q[89], 2), "p99": round(q[98], 2),
                           "calls": len(lat)},
     }, indent=2))
