@@ -208,3 +208,13 @@ def test_every_read_is_acked_at_once(ep: Endpoint, monkeypatch: pytest.MonkeyPat
             data += s.recv(65536)
     assert data.startswith(b"HTTP/1.1 401")  # unsigned; what matters is how it was read
     assert len(acked) >= 1 and all(hasattr(a, "setsockopt") for a in acked)
+
+
+def test_the_endpoint_speaks_http_through_the_compiled_parser() -> None:
+    # httptools is a dependency (pyproject.toml): uvicorn's "auto" protocol, which QuickAckProtocol
+    # extends, must resolve to it and not fall back to the pure-Python h11 (a fifth more CPU per call).
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from vpcflow.api.quickack import QuickAckProtocol
+
+    assert issubclass(QuickAckProtocol, HttpToolsProtocol)
