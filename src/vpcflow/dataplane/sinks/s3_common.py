@@ -41,6 +41,7 @@ from vpcflow.dataplane.sinks.base import (
     require,
     split_table,
 )
+from vpcflow.dataplane.sinks.compact import compact_records, plain_records
 from vpcflow.dataplane.sinks.faults import fault_point
 from vpcflow.dataplane.sinks.spool import Spool
 from vpcflow.model.flowlog import FlowLog
@@ -91,7 +92,7 @@ def render_objects(
         if parquet:
             # One chunk per column: Parquet pages must not depend on how the records were batched,
             # or the same records could get another content hash (a second object) on a re-run.
-            return parquet_bytes(t.combine_chunks(), log_format=fmt)
+            return parquet_bytes(plain_records(t).combine_chunks(), log_format=fmt)
         return gzip_text(t, compresslevel)
 
     parts: list[tuple[pa.Table, bytes]] = []
@@ -174,7 +175,8 @@ class S3ObjectSink(DeliveryStatusMixin):
         ends = np.asarray(end.combine_chunks().fill_null(0).cast(pa.int64()).to_numpy(zero_copy_only=False))
         fid = flow_log.flow_log_id
         self._flow_logs[fid] = flow_log
-        self._tables.setdefault(fid, []).append(parts.records)
+        # Held compact until the group closes (issue 10: a 5-minute group of a million flows).
+        self._tables.setdefault(fid, []).append(compact_records(parts.records))
         self._ends.setdefault(fid, []).append(ends.astype(np.int64))
 
     def adopt(self, flow_log: FlowLog) -> None:
@@ -224,12 +226,14 @@ class S3ObjectSink(DeliveryStatusMixin):
         order = idx[np.argsort(periods[idx], kind="stable")]
         sorted_periods = periods[order]
         cuts = np.flatnonzero(np.diff(sorted_periods)) + 1
-        # Each group in canonical order: its object is the same whatever writes brought its records.
-        groups = [(canonical_order(table.take(pa.array(order[seg]))), int(sorted_periods[seg[0]]))
-                  for seg in np.split(np.arange(len(order)), cuts)]
+        groups = [(order[seg], int(sorted_periods[seg[0]])) for seg in np.split(np.arange(len(order)), cuts)]
+        del ends, periods, order
 
-        def render(g: tuple[pa.Table, int]) -> list[S3Object]:
-            return render_objects(fl, g[0], g[1], max_object_bytes=self.max_object_bytes,
+        def render(g: tuple[npt.NDArray[np.int64], int]) -> list[S3Object]:
+            # Each group in canonical order: its object is the same whatever writes brought its records.
+            # Gathered and sorted only when its turn comes, so only the groups being encoded exist twice.
+            records = canonical_order(table.take(pa.array(g[0])))
+            return render_objects(fl, records, g[1], max_object_bytes=self.max_object_bytes,
                                   compresslevel=self.compresslevel, run_id=self.run_id)
 
         # gzip and Parquet encoding release the GIL: encode the period groups side by side; map()
