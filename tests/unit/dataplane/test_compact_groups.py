@@ -8,6 +8,7 @@ dictionary); Parquet objects see the original schema; and the compact table is s
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,10 +19,11 @@ from hypothesis import strategies as st
 
 from vpcflow.codecs.records import record_table
 from vpcflow.codecs.text import render_text
+from vpcflow.dataplane.sinks import s3_common
 from vpcflow.dataplane.sinks.base import canonical_order
-from vpcflow.dataplane.sinks.compact import compact_records, plain_records
+from vpcflow.dataplane.sinks.compact import canonical_rows, compact_records, plain_records
 from vpcflow.dataplane.sinks.local_bucket import LocalBucketSink
-from vpcflow.dataplane.sinks.s3_common import render_objects
+from vpcflow.dataplane.sinks.s3_common import gzip_text, render_objects
 from vpcflow.model.fields import DEFAULT_FIELDS
 from vpcflow.model.flowlog import DestinationOptions, FlowLog
 from vpcflow.storage.bucketstore import BucketStore
@@ -49,7 +51,7 @@ def test_compact_groups_sort_and_render_as_their_text(rows: list, cuts: list[int
     table = _table(rows)
     bounds = sorted({0, len(rows), *(c for c in cuts if c <= len(rows))})
     # One compact table per write, each with its own dictionary, as the sink holds them.
-    held = pa.concat_tables([compact_records(table.slice(a, b - a)) for a, b in zip(bounds, bounds[1:])]
+    held = pa.concat_tables([compact_records(table.slice(a, b - a)) for a, b in itertools.pairwise(bounds)]
                             or [compact_records(table)])
     assert pa.types.is_dictionary(held.schema.field("interface_id").type)
     assert pa.types.is_string(held.schema.field("srcaddr").type)  # addresses stay text
@@ -69,6 +71,29 @@ def _records(n: int) -> pa.Table:
         "srcaddr": np.char.add("10.0.", (i % 251).astype(str)), "dstaddr": "10.0.0.2", "srcport": 1024 + i,
         "dstport": 443, "protocol": 6, "packets": 1 + i % 3, "bytes": 60, "start": T0 + (i % 7) * 60,
         "end": T0 + (i % 7) * 60 + 59, "action": np.where(i % 5 == 0, "REJECT", "ACCEPT"), "log_status": "OK"})
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 400), st.integers(1, 5), st.integers(0, 2**32 - 1))
+def test_closed_groups_render_a_slice_of_rows_at_a_time(gather: int, writes: int, seed: int) -> None:
+    """A group rendered from its canonical rows, ``gather`` rows at a time, in parts cut to a small
+    object size: the objects of the sorted copy of the text records (issue 10)."""
+    records = _records(900).take(pa.array(np.random.default_rng(seed).permutation(900)))
+    bounds = np.linspace(0, 900, writes + 1).astype(int).tolist()
+    held = pa.concat_tables([compact_records(records.slice(a, b - a)) for a, b in itertools.pairwise(bounds)])
+    rows = np.flatnonzero(np.asarray(held.column("end")) < T0 + 300).astype(np.int64)
+    expected = canonical_order(records.take(pa.array(rows)))
+    old = s3_common.GATHER_ROWS
+    s3_common.GATHER_ROWS = gather
+    try:
+        selection = canonical_rows(held, rows)
+        assert gzip_text(selection) == gzip_text(expected)
+        fl = _flow_log("plain-text")
+        got = render_objects(fl, selection, T0, max_object_bytes=2_000, run_id="r")
+    finally:
+        s3_common.GATHER_ROWS = old
+    assert len(got) > 1
+    assert got == render_objects(fl, expected, T0, max_object_bytes=2_000, run_id="r")
 
 
 def test_compact_records_take_less_memory() -> None:

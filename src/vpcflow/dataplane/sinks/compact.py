@@ -11,6 +11,10 @@ order as the text column) and the renderers read dictionary columns as their val
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -54,3 +58,40 @@ def canonical_sort_keys(records: pa.Table) -> pa.Table:
             col = rank.take(whole.indices)
         cols.append(col)
     return pa.table(cols, names=records.column_names)
+
+
+@dataclass(frozen=True, slots=True)
+class RowSelection:
+    """Rows of a held table, in a given order, gathered only a slice at a time.
+
+    A closed group is rendered from its canonical order this way instead of as a sorted copy of the
+    group: the copy of a 5-minute group of a million flows was a few hundred MB at the moment it closed.
+    """
+
+    table: pa.Table
+    rows: npt.NDArray[np.int64]
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.rows)
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.table.column_names)
+
+    def slice(self, offset: int, length: int) -> RowSelection:
+        return RowSelection(self.table, self.rows[offset:offset + length])
+
+    def gather(self) -> pa.Table:
+        """The selected rows as a table of their own."""
+        return self.table.take(pa.array(self.rows))
+
+
+def canonical_rows(table: pa.Table, rows: npt.NDArray[np.int64]) -> RowSelection:
+    """``rows`` of ``table`` in canonical order (``base.canonical_order``'s order of those rows)."""
+    if len(rows) <= 1:
+        return RowSelection(table, rows)
+    group = table.take(pa.array(rows))
+    keys = [(name, "ascending") for name in group.column_names]
+    order = pc.sort_indices(canonical_sort_keys(group), sort_keys=keys).to_numpy()
+    return RowSelection(table, rows[order])
