@@ -64,6 +64,8 @@ def header_line(names: LogFormat | list[str] | tuple[str, ...]) -> str:
 
 def _as_string_column(col: pa.ChunkedArray | pa.Array, name: str) -> pa.Array:
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(arr.type.value_type)  # a compact record table (sinks/compact.py): its values
     if pa.types.is_integer(arr.type):
         arr = arr.cast(pa.string())
     elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):

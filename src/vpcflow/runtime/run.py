@@ -35,6 +35,7 @@ from vpcflow.controlplane.service import FlowLogService
 from vpcflow.core.errors import ApiError, ConfigError
 from vpcflow.core.userfiles import read_input_text
 from vpcflow.dataplane.aggregate import AggregateOptions
+from vpcflow.dataplane.allocators import tune_allocators
 from vpcflow.dataplane.pipeline import PipelineStats, ProgressCallback, Sink, StopCheck, run_pipeline
 from vpcflow.dataplane.sinks.files import FilesSink
 from vpcflow.dataplane.sources.capture import CaptureSource
@@ -400,6 +401,7 @@ def execute(prepared: PreparedRun, *, taps: Mapping[str, Callable[[Any], None]] 
     stats = PipelineStats()
     stopped: BaseException | None = None
     stop = route_stop(prepared.sources, stop)
+    tune_allocators()  # see dataplane/allocators.py
     try:
         # Aggregation and delivery in a worker thread (overlaps with the engine on the second core),
         # except with taps, so that what they print keeps the stages' order.

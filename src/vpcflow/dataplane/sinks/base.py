@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vpcflow.core.errors import ConfigError
+from vpcflow.dataplane.sinks.compact import canonical_sort_keys
 from vpcflow.dataplane.sinks.faults import fault_point
 from vpcflow.model.fields import to_column
 from vpcflow.model.flowlog import FlowLog
@@ -101,12 +102,13 @@ def canonical_order(records: pa.Table) -> pa.Table:
     An S3 object's bytes (and so its content-hashed name) must not depend on how its records reached
     the sink: in how many writes, from which capture interface, from one process or several Dask
     workers (docs/bulk.md). AWS promises no order inside a file, so vpcflow picks this one. Rows equal
-    in every column are identical lines, so their relative order cannot show.
+    in every column are identical lines, so their relative order cannot show. Dictionary columns
+    (``compact.compact_records``) sort by their values, as the text columns they stand for.
     """
     if records.num_rows <= 1:
         return records
     keys = [(name, "ascending") for name in records.column_names]
-    return records.take(pc.sort_indices(records, sort_keys=keys))
+    return records.take(pc.sort_indices(canonical_sort_keys(records), sort_keys=keys))
 
 
 def require(col: pa.ChunkedArray | None, flow_log: FlowLog, what: str, name: str) -> pa.ChunkedArray:

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from vpcflow.codecs import s3keys
 from vpcflow.codecs.parquet import parquet_bytes
-from vpcflow.codecs.text import render_text_chunks
+from vpcflow.codecs.text import header_line, render_text_chunks
 from vpcflow.core.errors import ConfigError, DeliveryFailedError, DeliveryRetryableError
 from vpcflow.dataplane.sinks.base import (
     RATE_LIMITED,
@@ -36,11 +36,11 @@ from vpcflow.dataplane.sinks.base import (
     DeliveryStatusMixin,
     RetryPolicy,
     StatusCallback,
-    canonical_order,
     flow_log_format,
     require,
     split_table,
 )
+from vpcflow.dataplane.sinks.compact import RowSelection, canonical_rows, compact_records, plain_records
 from vpcflow.dataplane.sinks.faults import fault_point
 from vpcflow.dataplane.sinks.spool import Spool
 from vpcflow.model.flowlog import FlowLog
@@ -60,23 +60,32 @@ class S3Object:
     records: int
 
 
+#: Rows gathered at a time when a closed group is rendered from its canonical order.
+GATHER_ROWS = 1 << 17
 #: gzip level of text objects (docs/delivery.md): 3 compresses flow-log text about 4x faster than the
 #: gzip default 6 for about 15% more bytes, so rendering never becomes a run's bottleneck (issue 10).
 GZIP_LEVEL = 3
 
 
-def gzip_text(records: pa.Table, level: int = GZIP_LEVEL) -> bytes:
+def gzip_text(records: pa.Table | RowSelection, level: int = GZIP_LEVEL) -> bytes:
     """The gzip text object of ``records`` (header line first), rendered and compressed a slice at a
     time: the same bytes as ``gzip.compress(render_text(records), level, mtime=0)`` without ever
-    holding the whole text (hundreds of MB for a 5-minute group of a million flows)."""
+    holding the whole text (hundreds of MB for a 5-minute group of a million flows), nor, for a
+    ``RowSelection``, more than a slice of its rows."""
     z = zlib.compressobj(level, zlib.DEFLATED, 31)  # 31: gzip container, mtime 0, as gzip.compress(mtime=0)
-    parts = [z.compress(chunk) for chunk in render_text_chunks(records, header=True)]
+    if isinstance(records, pa.Table):
+        parts = [z.compress(chunk) for chunk in render_text_chunks(records, header=True)]
+    else:
+        parts = [z.compress((header_line(records.column_names) + "\n").encode())]
+        for start in range(0, records.num_rows, GATHER_ROWS):
+            rows = records.slice(start, GATHER_ROWS).gather()
+            parts += [z.compress(chunk) for chunk in render_text_chunks(rows, header=False)]
     parts.append(z.flush())
     return b"".join(parts)
 
 
 def render_objects(
-    flow_log: FlowLog, records: pa.Table, period_start_s: int, *, max_object_bytes: int,
+    flow_log: FlowLog, records: pa.Table | RowSelection, period_start_s: int, *, max_object_bytes: int,
     compresslevel: int = GZIP_LEVEL, run_id: str = "",
 ) -> list[S3Object]:
     """The object(s) of one flow log's 5-minute group, split into parts that fit the size limit."""
@@ -87,14 +96,15 @@ def render_objects(
     parquet = bool(opts and opts.file_format == "parquet")
     fmt = flow_log_format(flow_log)
 
-    def encode(t: pa.Table) -> bytes:
+    def encode(t: pa.Table | RowSelection) -> bytes:
         if parquet:
             # One chunk per column: Parquet pages must not depend on how the records were batched,
             # or the same records could get another content hash (a second object) on a re-run.
-            return parquet_bytes(t.combine_chunks(), log_format=fmt)
+            whole = t if isinstance(t, pa.Table) else t.gather()
+            return parquet_bytes(plain_records(whole).combine_chunks(), log_format=fmt)
         return gzip_text(t, compresslevel)
 
-    parts: list[tuple[pa.Table, bytes]] = []
+    parts: list[tuple[pa.Table | RowSelection, bytes]] = []
     pending = [records]
     while pending:
         t = pending.pop(0)
@@ -174,7 +184,8 @@ class S3ObjectSink(DeliveryStatusMixin):
         ends = np.asarray(end.combine_chunks().fill_null(0).cast(pa.int64()).to_numpy(zero_copy_only=False))
         fid = flow_log.flow_log_id
         self._flow_logs[fid] = flow_log
-        self._tables.setdefault(fid, []).append(parts.records)
+        # Held compact until the group closes (issue 10: a 5-minute group of a million flows).
+        self._tables.setdefault(fid, []).append(compact_records(parts.records))
         self._ends.setdefault(fid, []).append(ends.astype(np.int64))
 
     def adopt(self, flow_log: FlowLog) -> None:
@@ -224,12 +235,13 @@ class S3ObjectSink(DeliveryStatusMixin):
         order = idx[np.argsort(periods[idx], kind="stable")]
         sorted_periods = periods[order]
         cuts = np.flatnonzero(np.diff(sorted_periods)) + 1
-        # Each group in canonical order: its object is the same whatever writes brought its records.
-        groups = [(canonical_order(table.take(pa.array(order[seg]))), int(sorted_periods[seg[0]]))
-                  for seg in np.split(np.arange(len(order)), cuts)]
+        groups = [(order[seg], int(sorted_periods[seg[0]])) for seg in np.split(np.arange(len(order)), cuts)]
+        del ends, periods, order
 
-        def render(g: tuple[pa.Table, int]) -> list[S3Object]:
-            return render_objects(fl, g[0], g[1], max_object_bytes=self.max_object_bytes,
+        def render(g: tuple[npt.NDArray[np.int64], int]) -> list[S3Object]:
+            # Each group in canonical order: its object is the same whatever writes brought its records.
+            # Sorted when its turn comes and rendered from the held table a slice of rows at a time.
+            return render_objects(fl, canonical_rows(table, g[0]), g[1], max_object_bytes=self.max_object_bytes,
                                   compresslevel=self.compresslevel, run_id=self.run_id)
 
         # gzip and Parquet encoding release the GIL: encode the period groups side by side; map()

@@ -1,0 +1,97 @@
+"""Compact record tables for the groups a sink holds until they close (issue 10: memory).
+
+An S3 sink keeps every record of a 5-minute group until no record can join it, hundreds of MB for a
+capture of a million flows when held as Arrow string columns. ``compact_records`` dictionary-encodes
+the string columns whose values repeat (account, interface, VPC, subnet ids, action, log status,
+type, direction, ...: one small dictionary and a 4-byte index per record instead of the text);
+addresses are left as text because nearly every record has its own. The values, and so the rendered
+bytes, are unchanged: ``canonical_sort_keys`` orders a dictionary column by its values (the same
+order as the text column) and the renderers read dictionary columns as their values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: Columns kept as text: their values hardly repeat (a flow's addresses), so a dictionary would only
+#: add an index to every record.
+UNIQUE_TEXT_COLUMNS = frozenset({"srcaddr", "dstaddr", "pkt_srcaddr", "pkt_dstaddr"})
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def compact_records(records: pa.Table) -> pa.Table:
+    """``records`` with its repeating string columns dictionary-encoded (same values, less memory)."""
+    cols = []
+    for name, col in zip(records.column_names, records.columns, strict=True):
+        if name not in UNIQUE_TEXT_COLUMNS and _is_text(col.type):
+            col = pc.dictionary_encode(col)
+        cols.append(col)
+    return pa.table(cols, names=records.column_names)
+
+
+def plain_records(records: pa.Table) -> pa.Table:
+    """``records`` with every dictionary column decoded back to its values (Parquet writers and
+    anything that reads the schema see the table ``compact_records`` was given)."""
+    if not any(pa.types.is_dictionary(t) for t in records.schema.types):
+        return records
+    cols = [col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col for col in records.columns]
+    return pa.table(cols, names=records.column_names)
+
+
+def canonical_sort_keys(records: pa.Table) -> pa.Table:
+    """A table whose ascending sort is the ascending sort of ``records`` by its values, column by
+    column: a dictionary column becomes the rank of each record's value among the dictionary's
+    values (equal values, equal ranks; nulls stay null), every other column is itself."""
+    cols = []
+    for col in records.columns:
+        if pa.types.is_dictionary(col.type):
+            whole = col.combine_chunks()  # one dictionary for all chunks (Arrow unifies them)
+            rank = pc.rank(whole.dictionary, sort_keys="ascending", tiebreaker="dense")
+            col = rank.take(whole.indices)
+        cols.append(col)
+    return pa.table(cols, names=records.column_names)
+
+
+@dataclass(frozen=True, slots=True)
+class RowSelection:
+    """Rows of a held table, in a given order, gathered only a slice at a time.
+
+    A closed group is rendered from its canonical order this way instead of as a sorted copy of the
+    group: the copy of a 5-minute group of a million flows was a few hundred MB at the moment it closed.
+    """
+
+    table: pa.Table
+    rows: npt.NDArray[np.int64]
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.rows)
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.table.column_names)
+
+    def slice(self, offset: int, length: int) -> RowSelection:
+        return RowSelection(self.table, self.rows[offset:offset + length])
+
+    def gather(self) -> pa.Table:
+        """The selected rows as a table of their own."""
+        return self.table.take(pa.array(self.rows))
+
+
+def canonical_rows(table: pa.Table, rows: npt.NDArray[np.int64]) -> RowSelection:
+    """``rows`` of ``table`` in canonical order (``base.canonical_order``'s order of those rows)."""
+    if len(rows) <= 1:
+        return RowSelection(table, rows)
+    group = table.take(pa.array(rows))
+    keys = [(name, "ascending") for name in group.column_names]
+    order = pc.sort_indices(canonical_sort_keys(group), sort_keys=keys).to_numpy()
+    return RowSelection(table, rows[order])

@@ -1,0 +1,133 @@
+"""The S3 sink holds its open 5-minute groups compact (issue 10) and still delivers the same bytes.
+
+``sinks/compact.py`` dictionary-encodes the repeating string columns of the records a sink holds.
+The properties: a compact table sorts (canonical order, docs/bulk.md) and renders exactly as the
+text table it stands for, whatever the values, nulls and the split into writes (each with its own
+dictionary); Parquet objects see the original schema; and the compact table is smaller.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vpcflow.codecs.records import record_table
+from vpcflow.codecs.text import render_text
+from vpcflow.dataplane.sinks import s3_common
+from vpcflow.dataplane.sinks.base import canonical_order
+from vpcflow.dataplane.sinks.compact import canonical_rows, compact_records, plain_records
+from vpcflow.dataplane.sinks.local_bucket import LocalBucketSink
+from vpcflow.dataplane.sinks.s3_common import gzip_text, render_objects
+from vpcflow.model.fields import DEFAULT_FIELDS
+from vpcflow.model.flowlog import DestinationOptions, FlowLog
+from vpcflow.storage.bucketstore import BucketStore
+
+CREATED = datetime(2024, 1, 1, tzinfo=UTC)
+T0 = 1_700_000_000 - 1_700_000_000 % 300
+
+# Values that sort differently as text than by first appearance, prefixes of each other, and nulls.
+WORDS = st.sampled_from(["eni-b", "eni-a", "eni-ab", "eni-0", "ACCEPT", "REJECT", "x", None])
+ROW = st.tuples(WORDS, WORDS, st.integers(0, 3), st.sampled_from(["10.0.0.9", "10.0.0.10", None]))
+
+
+def _table(rows: list[tuple[str | None, str | None, int, str | None]]) -> pa.Table:
+    return pa.table({
+        "interface_id": pa.array([r[0] for r in rows], pa.string()),
+        "action": pa.array([r[1] for r in rows], pa.string()),
+        "packets": pa.array([r[2] for r in rows], pa.int64()),
+        "srcaddr": pa.array([r[3] for r in rows], pa.string()),
+    })
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ROW, min_size=0, max_size=40), st.lists(st.integers(0, 40), max_size=4))
+def test_compact_groups_sort_and_render_as_their_text(rows: list, cuts: list[int]) -> None:
+    table = _table(rows)
+    bounds = sorted({0, len(rows), *(c for c in cuts if c <= len(rows))})
+    # One compact table per write, each with its own dictionary, as the sink holds them.
+    held = pa.concat_tables([compact_records(table.slice(a, b - a)) for a, b in itertools.pairwise(bounds)]
+                            or [compact_records(table)])
+    assert pa.types.is_dictionary(held.schema.field("interface_id").type)
+    assert pa.types.is_string(held.schema.field("srcaddr").type)  # addresses stay text
+    expected = canonical_order(table)
+    got = canonical_order(held)
+    assert plain_records(got).equals(expected)
+    filled = [c.fill_null("-") if pa.types.is_string(c.type) else c for c in table.columns]
+    if rows and all(v is not None for v in table.column("packets").to_pylist()):
+        assert render_text(canonical_order(pa.table(filled, names=table.column_names))) == \
+            render_text(canonical_order(compact_records(pa.table(filled, names=table.column_names))))
+
+
+def _records(n: int) -> pa.Table:
+    i = np.arange(n)
+    return record_table(DEFAULT_FIELDS, {
+        "version": 2, "account_id": "123456789012", "interface_id": np.char.add("eni-0", (i % 9).astype(str)),
+        "srcaddr": np.char.add("10.0.", (i % 251).astype(str)), "dstaddr": "10.0.0.2", "srcport": 1024 + i,
+        "dstport": 443, "protocol": 6, "packets": 1 + i % 3, "bytes": 60, "start": T0 + (i % 7) * 60,
+        "end": T0 + (i % 7) * 60 + 59, "action": np.where(i % 5 == 0, "REJECT", "ACCEPT"), "log_status": "OK"})
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 400), st.integers(1, 5), st.integers(0, 2**32 - 1))
+def test_closed_groups_render_a_slice_of_rows_at_a_time(gather: int, writes: int, seed: int) -> None:
+    """A group rendered from its canonical rows, ``gather`` rows at a time, in parts cut to a small
+    object size: the objects of the sorted copy of the text records (issue 10)."""
+    records = _records(900).take(pa.array(np.random.default_rng(seed).permutation(900)))
+    bounds = np.linspace(0, 900, writes + 1).astype(int).tolist()
+    held = pa.concat_tables([compact_records(records.slice(a, b - a)) for a, b in itertools.pairwise(bounds)])
+    rows = np.flatnonzero(np.asarray(held.column("end")) < T0 + 300).astype(np.int64)
+    expected = canonical_order(records.take(pa.array(rows)))
+    old = s3_common.GATHER_ROWS
+    s3_common.GATHER_ROWS = gather
+    try:
+        selection = canonical_rows(held, rows)
+        assert gzip_text(selection) == gzip_text(expected)
+        fl = _flow_log("plain-text")
+        got = render_objects(fl, selection, T0, max_object_bytes=2_000, run_id="r")
+    finally:
+        s3_common.GATHER_ROWS = old
+    assert len(got) > 1
+    assert got == render_objects(fl, expected, T0, max_object_bytes=2_000, run_id="r")
+
+
+def test_compact_records_take_less_memory() -> None:
+    records = _records(20_000)
+    assert compact_records(records).nbytes < 0.8 * records.nbytes
+
+
+def _flow_log(file_format: str) -> FlowLog:
+    return FlowLog("fl-0000000000000000a", "123456789012", "us-east-1", "vpc-1", "VPC", "ALL", "s3", CREATED,
+                   log_destination="arn:aws:s3:::bucket",
+                   destination_options=DestinationOptions(file_format=file_format))  # type: ignore[arg-type]
+
+
+def _delivered(folder: Path, fl: FlowLog, records: pa.Table) -> dict[str, bytes]:
+    store = BucketStore(folder / "s3")
+    store.create_bucket("bucket")
+    sink = LocalBucketSink(store, run_id="r")
+    for a in range(0, records.num_rows, 700):
+        sink.write(fl, records.slice(a, 700))
+    sink.close()
+    return {p.name: p.read_bytes() for p in (folder / "s3" / "bucket").rglob("*.log.*")}
+
+
+def test_s3_objects_are_those_of_the_text_tables(tmp_path: Path) -> None:
+    """Text and Parquet objects: the bytes ``render_objects`` makes from the plain text records."""
+    records = _records(3_000)
+    ends = np.asarray(records.column("end"))
+    for fmt in ("plain-text", "parquet"):
+        fl = _flow_log(fmt)
+        got = _delivered(tmp_path / fmt, fl, records)
+        expected = {}
+        for period in sorted(set((ends - ends % 300).tolist())):
+            group = records.filter(pa.array(ends - ends % 300 == period))
+            for obj in render_objects(fl, canonical_order(group), period, max_object_bytes=75 << 20, run_id="r"):
+                expected[obj.key.rsplit("/", 1)[-1]] = obj.data
+        assert got == expected
+        assert len(got) == 2
