@@ -13,6 +13,7 @@
 //! pure ACK after both FINs (a simultaneous close has two, crossing). Only later packets (other than
 //! a new SYN) are "after the connection was closed" and REJECT (spec 2.3).
 
+use super::hashing::same_words;
 use super::layout::{conn_key, conn_proto, Point, CT_KEY_WIDTH, NO_SLOT, POINT_WIDTH, PT_SLOT};
 use super::security_groups::SecurityGroupRules;
 
@@ -172,7 +173,7 @@ impl ConnTable {
             if !c.used {
                 return (pos, false);
             }
-            if &c.key == key {
+            if same_words(&c.key, key) {
                 return (pos, true);
             }
             pos = (pos + 1) & mask;
@@ -209,7 +210,7 @@ impl ConnTable {
     fn locate(&self, key: &[u64; CT_KEY_WIDTH], cached: u64) -> (usize, bool) {
         if cached != NO_SLOT {
             let c = &self.slots[cached as usize];
-            if c.used && &c.key == key {
+            if c.used && same_words(&c.key, key) {
                 return (cached as usize, true);
             }
         }
