@@ -135,6 +135,21 @@ pub struct Decisions {
     pub nacl_rule: Vec<i32>,
 }
 
+impl Decisions {
+    /// Room for `n` rows in every column: a batch has about one row per packet, and growing six
+    /// columns by doubling copied them and faulted fresh pages in again (docs/benchmarks.md).
+    pub fn with_capacity(n: usize) -> Self {
+        Decisions {
+            packet: Vec::with_capacity(n),
+            point: Vec::with_capacity(n),
+            action: Vec::with_capacity(n),
+            rule: Vec::with_capacity(n),
+            sg_rule: Vec::with_capacity(n),
+            nacl_rule: Vec::with_capacity(n),
+        }
+    }
+}
+
 /// The packet columns the decision pass reads.
 pub struct PacketCols<'a> {
     pub ts_ns: &'a [i64],
@@ -225,7 +240,7 @@ impl ConnTable {
         pk: &PacketCols<'_>,
         points: &mut [u64],
     ) -> Decisions {
-        let mut out = Decisions::default();
+        let mut out = Decisions::with_capacity(pk.ts_ns.len());
         for p in 0..pk.ts_ns.len() {
             let f = pk.flow[p];
             if f < 0 {
