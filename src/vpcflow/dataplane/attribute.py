@@ -10,7 +10,8 @@ Per batch, columnar and in three steps:
    network-ACL first match (the native core over the compiled rules). Rule counts only cost here,
    once per distinct flow, never per packet.
 3. Per packet, in time order: the native connection tracker (``evaluate.conntrack``) combines the
-   tracked state with the precomputed checks and emits the observation rows.
+   tracked state with the precomputed checks and emits the observation rows (``observe``: as an
+   ``ObservationBatch``; ``observe_native``: kept in the core for the streaming pass, ``stream_pass.py``).
 
 A packet whose capture interface label is a modelled ENI is observed ONLY at that ENI, so captures
 of several instances merged together never count a packet twice. Unlabelled packets are observed

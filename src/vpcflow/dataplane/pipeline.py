@@ -15,6 +15,8 @@
   yield ``Heartbeat(t)`` (a live capture on a quiet interface, from the wall clock): the same promise
   without packets, so windows close (NODATA included) and are delivered on time; with several
   sources the merged watermark is the minimum over them.
+- **Streaming pass** (``single_pass=True``, ``stream_pass.py``): the engine's observation rows stay
+  in the native core and every flow log folds them there; without ``attribute``/``evaluate`` taps.
 - **Taps** (``taps={"attribute": f, "evaluate": g, "aggregate": h}``): callbacks that see a stage's
   output: the ``ObservationBatch`` after attribution and evaluation (one engine call does both,
   so ``attribute`` and ``evaluate`` receive the same batch; the CLI prints different columns), and
