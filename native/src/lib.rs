@@ -17,6 +17,7 @@ pub mod capture;
 pub mod digest;
 pub mod errors;
 pub mod policy;
+pub mod stream;
 pub mod synth;
 
 /// The version of the native core; Python checks it against the package version at import.
@@ -33,5 +34,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     synth::py::register(m)?;
     policy::py::register(m)?;
     aggregate::py::register(m)?;
+    stream::py::register(m)?;
     Ok(())
 }

@@ -5,6 +5,8 @@
 //! of mapped TCP flags, and the rule of the earliest row (the highest rule index on a tie).
 //! Groups come out in order of first appearance, so results do not depend on the hash.
 
+use crate::policy::hashing::same_words;
+
 const M1: u64 = 0x9E37_79B9_7F4A_7C15;
 const M2: u64 = 0xBF58_476D_1CE4_E5B9;
 
@@ -84,7 +86,7 @@ impl Groups {
                 return;
             }
             let g = g as usize;
-            if &self.keys[g * w..(g + 1) * w] == row {
+            if same_words(&self.keys[g * w..(g + 1) * w], row) {
                 self.merge(g, a);
                 return;
             }

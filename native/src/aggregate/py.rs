@@ -12,7 +12,7 @@ use crate::policy::columns::same_length;
 
 const STAGE: &str = "aggregation";
 
-type GroupArrays<'py> = (
+pub(crate) type GroupArrays<'py> = (
     Bound<'py, PyAny>,
     Bound<'py, PyArray1<i64>>,
     Bound<'py, PyArray1<i64>>,
@@ -247,38 +247,50 @@ pub fn observe_fold<'py>(
             dst_service: obs.dst_service.as_slice()?,
             rule: obs.rule.as_slice()?,
         };
-        let pk = PacketCols {
-            ts_ns: packets.ts_ns.as_slice()?,
-            protocol: packets.protocol.as_slice()?,
-            src_port: packets.src_port.as_slice()?,
-            dst_port: packets.dst_port.as_slice()?,
-            ip_version: packets.ip_version.as_slice()?,
-            ip_len: packets.ip_len.as_slice()?,
-            tcp_flags: packets.tcp_flags.as_slice()?,
-        };
-        let m = RunMaps {
-            eni: maps.eni.as_slice()?,
-            rule: maps.rule.as_slice()?,
-            service: maps.service.as_slice()?,
-            covered: maps.covered.as_slice()?,
-            interval: maps.interval.as_slice()?,
-        };
-        let opt = KeyOptions {
-            pkt_src: options.pkt_src,
-            pkt_dst: options.pkt_dst,
-            path: options.path,
-            peer: options.peer,
-            src_service: options.src_service,
-            dst_service: options.dst_service,
-            filter: options.filter,
-        };
-        check_indexes(&o, &pk, &m, &opt)?;
-        let folded = py.detach(|| fold_obs(&o, &pk, &m, &opt));
-        Ok((
-            group_arrays(py, folded.groups, true)?,
-            PyArray1::from_vec(py, folded.active),
-        ))
+        fold_columns(py, &o, &packets, &maps, &options)
     })
+}
+
+/// `observe_fold` over observation columns from anywhere (numpy arrays, or the core's own rows in
+/// the streaming pass, `stream::py::fold_observations`): checks every index, folds without the GIL.
+pub(crate) fn fold_columns<'py>(
+    py: Python<'py>,
+    o: &ObsCols<'_>,
+    packets: &PacketArrays<'py>,
+    maps: &MapArrays<'py>,
+    options: &OptionItems,
+) -> PyResult<(GroupArrays<'py>, Bound<'py, PyArray1<u64>>)> {
+    let pk = PacketCols {
+        ts_ns: packets.ts_ns.as_slice()?,
+        protocol: packets.protocol.as_slice()?,
+        src_port: packets.src_port.as_slice()?,
+        dst_port: packets.dst_port.as_slice()?,
+        ip_version: packets.ip_version.as_slice()?,
+        ip_len: packets.ip_len.as_slice()?,
+        tcp_flags: packets.tcp_flags.as_slice()?,
+    };
+    let m = RunMaps {
+        eni: maps.eni.as_slice()?,
+        rule: maps.rule.as_slice()?,
+        service: maps.service.as_slice()?,
+        covered: maps.covered.as_slice()?,
+        interval: maps.interval.as_slice()?,
+    };
+    let opt = KeyOptions {
+        pkt_src: options.pkt_src,
+        pkt_dst: options.pkt_dst,
+        path: options.path,
+        peer: options.peer,
+        src_service: options.src_service,
+        dst_service: options.dst_service,
+        filter: options.filter,
+    };
+    check_indexes(o, &pk, &m, &opt)?;
+    let folded = py.detach(|| fold_obs(o, &pk, &m, &opt));
+    Ok((
+        group_arrays(py, folded.groups, true)?,
+        PyArray1::from_vec(py, folded.active),
+    ))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

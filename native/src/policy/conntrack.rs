@@ -13,6 +13,7 @@
 //! pure ACK after both FINs (a simultaneous close has two, crossing). Only later packets (other than
 //! a new SYN) are "after the connection was closed" and REJECT (spec 2.3).
 
+use super::hashing::same_words;
 use super::layout::{conn_key, conn_proto, Point, CT_KEY_WIDTH, NO_SLOT, POINT_WIDTH, PT_SLOT};
 use super::security_groups::SecurityGroupRules;
 
@@ -134,6 +135,21 @@ pub struct Decisions {
     pub nacl_rule: Vec<i32>,
 }
 
+impl Decisions {
+    /// Room for `n` rows in every column: a batch has about one row per packet, and growing six
+    /// columns by doubling copied them and faulted fresh pages in again (docs/benchmarks.md).
+    pub fn with_capacity(n: usize) -> Self {
+        Decisions {
+            packet: Vec::with_capacity(n),
+            point: Vec::with_capacity(n),
+            action: Vec::with_capacity(n),
+            rule: Vec::with_capacity(n),
+            sg_rule: Vec::with_capacity(n),
+            nacl_rule: Vec::with_capacity(n),
+        }
+    }
+}
+
 /// The packet columns the decision pass reads.
 pub struct PacketCols<'a> {
     pub ts_ns: &'a [i64],
@@ -172,7 +188,7 @@ impl ConnTable {
             if !c.used {
                 return (pos, false);
             }
-            if &c.key == key {
+            if same_words(&c.key, key) {
                 return (pos, true);
             }
             pos = (pos + 1) & mask;
@@ -209,7 +225,7 @@ impl ConnTable {
     fn locate(&self, key: &[u64; CT_KEY_WIDTH], cached: u64) -> (usize, bool) {
         if cached != NO_SLOT {
             let c = &self.slots[cached as usize];
-            if c.used && &c.key == key {
+            if c.used && same_words(&c.key, key) {
                 return (cached as usize, true);
             }
         }
@@ -224,7 +240,7 @@ impl ConnTable {
         pk: &PacketCols<'_>,
         points: &mut [u64],
     ) -> Decisions {
-        let mut out = Decisions::default();
+        let mut out = Decisions::with_capacity(pk.ts_ns.len());
         for p in 0..pk.ts_ns.len() {
             let f = pk.flow[p];
             if f < 0 {

@@ -12,7 +12,7 @@ use pyo3::types::PyDict;
 
 use super::attribute::{Categories, PlanTables, MAX_POINTS, N_COLS};
 use super::columns::same_length;
-use super::conntrack::{ConnTable, PacketCols, Timeouts};
+use super::conntrack::{ConnTable, Decisions, PacketCols, Timeouts};
 use super::hashing::{unique_rows as unique_rows_of, FlowMap};
 use super::layout::{empty_point, flow_words, FlowFields, Point, FLOW_KEY_WIDTH, POINT_WIDTH};
 use super::matcher::Query;
@@ -462,38 +462,10 @@ impl ConnectionTracker {
         tcp_flags: PyReadonlyArray1<'py, u8>,
         proto: PyReadonlyArray1<'py, u8>,
         flow: PyReadonlyArray1<'py, i32>,
-        mut points: PyReadwriteArray2<'py, u64>,
+        points: PyReadwriteArray2<'py, u64>,
     ) -> PyResult<DecisionArrays<'py>> {
         guard(py, STAGE, || {
-            let pk = PacketCols {
-                ts_ns: ts_ns.as_slice()?,
-                tcp_flags: tcp_flags.as_slice()?,
-                proto: proto.as_slice()?,
-                flow: flow.as_slice()?,
-            };
-            let n = pk.ts_ns.len();
-            same_length(
-                n,
-                &[pk.tcp_flags.len(), pk.proto.len(), pk.flow.len()],
-                "decide",
-            )?;
-            if points.shape()[1] != POINT_WIDTH {
-                return Err(PyValueError::new_err(
-                    "decide: point rows of 8 words expected",
-                ));
-            }
-            let rows = points.shape()[0];
-            if pk
-                .flow
-                .iter()
-                .any(|&f| f >= 0 && (f as usize + 1) * 4 > rows)
-            {
-                return Err(PyValueError::new_err("decide: a flow id has no point rows"));
-            }
-            let pts = points.as_slice_mut()?;
-            let rules = &sg.rules;
-            let table = &mut self.table;
-            let d = py.detach(|| table.decide(rules, &pk, pts));
+            let d = self.decide_rows(py, &sg, &ts_ns, &tcp_flags, &proto, &flow, points)?;
             Ok((
                 PyArray1::from_vec(py, d.packet),
                 PyArray1::from_vec(py, d.point),
@@ -503,6 +475,52 @@ impl ConnectionTracker {
                 PyArray1::from_vec(py, d.nacl_rule),
             ))
         })
+    }
+}
+
+impl ConnectionTracker {
+    /// The decision pass over checked columns, with the GIL released (shared by `decide` and the
+    /// streaming pass's `stream::py::decide_observe`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn decide_rows(
+        &mut self,
+        py: Python<'_>,
+        sg: &SecurityGroupRules,
+        ts_ns: &PyReadonlyArray1<'_, i64>,
+        tcp_flags: &PyReadonlyArray1<'_, u8>,
+        proto: &PyReadonlyArray1<'_, u8>,
+        flow: &PyReadonlyArray1<'_, i32>,
+        mut points: PyReadwriteArray2<'_, u64>,
+    ) -> PyResult<Decisions> {
+        let pk = PacketCols {
+            ts_ns: ts_ns.as_slice()?,
+            tcp_flags: tcp_flags.as_slice()?,
+            proto: proto.as_slice()?,
+            flow: flow.as_slice()?,
+        };
+        let n = pk.ts_ns.len();
+        same_length(
+            n,
+            &[pk.tcp_flags.len(), pk.proto.len(), pk.flow.len()],
+            "decide",
+        )?;
+        if points.shape()[1] != POINT_WIDTH {
+            return Err(PyValueError::new_err(
+                "decide: point rows of 8 words expected",
+            ));
+        }
+        let rows = points.shape()[0];
+        if pk
+            .flow
+            .iter()
+            .any(|&f| f >= 0 && (f as usize + 1) * 4 > rows)
+        {
+            return Err(PyValueError::new_err("decide: a flow id has no point rows"));
+        }
+        let pts = points.as_slice_mut()?;
+        let rules = &sg.rules;
+        let table = &mut self.table;
+        Ok(py.detach(|| table.decide(rules, &pk, pts)))
     }
 }
 

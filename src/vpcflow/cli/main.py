@@ -21,6 +21,11 @@ from typing import Any
 
 import click
 
+# vpcflow does no linear algebra, but numpy loads OpenBLAS, whose idle worker threads (one per core)
+# spun for about 0.15 s of CPU per run on the 2-core benchmark machine (docs/benchmarks.md). Set
+# before anything imports numpy; a user's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from vpcflow import __version__
 from vpcflow.cli.pandas_probes import pandas_probes_refused
 from vpcflow.core.errors import RunInterrupted, VpcflowError

@@ -43,6 +43,7 @@ from vpcflow.dataplane.aggregate_records import ENI_SHIFT as _ENI_SHIFT
 from vpcflow.dataplane.aggregate_records import META_ACTION_SHIFT, KeySpec, RecordTableBuilder
 from vpcflow.dataplane.aggregate_records import WS_MASK as _WS_MASK
 from vpcflow.dataplane.packets import ObservationBatch
+from vpcflow.dataplane.stream_pass import NativeObservations
 from vpcflow.model.fields import format_version
 from vpcflow.model.flowlog import FlowLog
 from vpcflow.model.topology.model import Topology
@@ -112,7 +113,7 @@ def _obs_columns(obs: ObservationBatch, spec: KeySpec, use_ssvc: bool, use_dsvc:
     return {k: np.ascontiguousarray(v) for k, v in cols.items()}
 
 
-def _packet_columns(obs: ObservationBatch) -> dict[str, npt.NDArray]:
+def _packet_columns(obs: ObservationBatch | NativeObservations) -> dict[str, npt.NDArray]:
     pk = obs.packets
     cols = {"ts_ns": pk.ts_ns, "protocol": pk.protocol, "src_port": pk.src_port, "dst_port": pk.dst_port,
             "ip_version": pk.ip_version, "ip_len": pk.ip_len, "tcp_flags": pk.tcp_flags}
@@ -178,15 +179,17 @@ class FlowLogAggregator(RecordTableBuilder):
         return out
 
     # -- ingest ---------------------------------------------------------------------------------
-    def add(self, obs: ObservationBatch, eni_map: npt.NDArray[np.int64], rule_map: npt.NDArray[np.int32],
-            svc_map: npt.NDArray[np.int64]) -> None:
-        """Fold one observation batch in one native pass (``native/src/aggregate/observe.rs``)."""
+    def add(self, obs: ObservationBatch | NativeObservations, eni_map: npt.NDArray[np.int64],
+            rule_map: npt.NDArray[np.int32], svc_map: npt.NDArray[np.int64]) -> None:
+        """Fold one observation batch in one native pass (``native/src/aggregate/observe.rs``); rows the
+        core holds (``stream_pass.NativeObservations``) are folded where they are."""
         self._sync_enis()
         if len(obs) == 0:
             return
         sp = self.spec
-        use_ssvc = sp.svc_src and obs.pkt_src_service is not None
-        use_dsvc = sp.svc_dst and obs.pkt_dst_service is not None
+        native = isinstance(obs, NativeObservations)  # the engine always has service codes (-1: none)
+        use_ssvc = sp.svc_src and (native or obs.pkt_src_service is not None)  # type: ignore[union-attr]
+        use_dsvc = sp.svc_dst and (native or obs.pkt_dst_service is not None)  # type: ignore[union-attr]
         tf = _FILTERS[self.flow_log.traffic_type]
         maps: dict[str, npt.NDArray[Any]] = {
             "eni": np.ascontiguousarray(eni_map, np.int64), "rule": np.ascontiguousarray(rule_map, np.int32),
@@ -194,8 +197,11 @@ class FlowLogAggregator(RecordTableBuilder):
             "interval": self._interval}
         options = {"pkt_src": sp.pkt_src, "pkt_dst": sp.pkt_dst, "path": sp.path, "peer": sp.peer,
                    "src_service": use_ssvc, "dst_service": use_dsvc, "filter": tf}
-        folded, active = _native.observe_fold(_obs_columns(obs, sp, use_ssvc, use_dsvc), _packet_columns(obs),
-                                              maps, options)
+        if isinstance(obs, NativeObservations):
+            folded, active = _native.fold_observations(obs.rows, _packet_columns(obs), maps, options)
+        else:
+            folded, active = _native.observe_fold(_obs_columns(obs, sp, use_ssvc, use_dsvc), _packet_columns(obs),
+                                                  maps, options)
         keys, packets, nbytes, first, last, flags, rule = folded
         if sp.svc_src and not use_ssvc:
             keys[:, sp.pos["svc_src"]] = 0
@@ -395,7 +401,7 @@ class Aggregator:
             self._rule_maps[rules] = mapped
         return mapped
 
-    def add(self, obs: ObservationBatch) -> None:
+    def add(self, obs: ObservationBatch | NativeObservations) -> None:
         """Fold one observation batch into every flow log's open windows."""
         pk = obs.packets
         if len(pk):

@@ -10,7 +10,8 @@ Per batch, columnar and in three steps:
    network-ACL first match (the native core over the compiled rules). Rule counts only cost here,
    once per distinct flow, never per packet.
 3. Per packet, in time order: the native connection tracker (``evaluate.conntrack``) combines the
-   tracked state with the precomputed checks and emits the observation rows.
+   tracked state with the precomputed checks and emits the observation rows (``observe``: as an
+   ``ObservationBatch``; ``observe_native``: kept in the core for the streaming pass, ``stream_pass.py``).
 
 A packet whose capture interface label is a modelled ENI is observed ONLY at that ENI, so captures
 of several instances merged together never count a packet twice. Unlabelled packets are observed
@@ -54,6 +55,7 @@ from vpcflow.dataplane.evaluate.network_acls import compile_network_acls
 from vpcflow.dataplane.evaluate.rules import RuleRef, RuleTable
 from vpcflow.dataplane.evaluate.security_groups import compile_security_groups
 from vpcflow.dataplane.packets import ObservationBatch, PacketBatch, pair_to_ip
+from vpcflow.dataplane.stream_pass import NativeObservations
 from vpcflow.model.topology.model import Topology
 
 MAX_POINTS = 4
@@ -305,8 +307,8 @@ class PolicyEngine:
         iface = np.where((iface < 0) | (iface >= len(batch.interfaces)), len(batch.interfaces), iface)
         return table[iface]
 
-    def observe(self, batch: PacketBatch) -> ObservationBatch:
-        """Attribute and evaluate one batch (packets in time order, after the previous batch)."""
+    def _flow_ids(self, batch: PacketBatch) -> tuple[dict[str, npt.NDArray[Any]], npt.NDArray[np.int32]]:
+        """(flow-key columns, flow id per packet); new flows are planned, packets counted by category."""
         if self.flows > self.max_flows:
             self._reset_flows()
         label = self._labels(batch)
@@ -323,16 +325,31 @@ class PolicyEngine:
         fid, first = self._flow_map.assign(flow_cols, self.flows)
         if first.size:
             self._add_flows(batch, first, label, frag2, itype, icode)
-        fp = self._fp
-        pkt, q, action, rule, sg_used, nacl_used = self.conntrack.decide(
-            self._sg_rules, np.ascontiguousarray(batch.ts_ns),
-            np.ascontiguousarray(batch.tcp_flags), flow_cols["proto"], fid, self._points)
         # Counters: per packet, by its flow's category.
         pkt_cat = self._flow_category[fid]
         counts = np.bincount(pkt_cat[pkt_cat > 0], minlength=len(NOT_CAPTURED_CATEGORIES) + 1)
         for i, name in enumerate(NOT_CAPTURED_CATEGORIES):
             self.not_captured[name] += int(counts[i + 1])
         self.unattributed += int(np.count_nonzero(pkt_cat < 0))
+        return flow_cols, fid
+
+    def observe_native(self, batch: PacketBatch) -> NativeObservations:
+        """``observe`` for the streaming pass: the rows stay in the native core (``stream_pass.py``)."""
+        flow_cols, fid = self._flow_ids(batch)
+        rows = _native.decide_observe(self.conntrack, self._sg_rules, np.ascontiguousarray(batch.ts_ns),
+                                      np.ascontiguousarray(batch.tcp_flags), flow_cols["proto"], fid,
+                                      self._points, self._fp)
+        self._last = None  # decisions() explains ObservationBatches only
+        return NativeObservations(packets=batch, rows=rows, enis=self.enis, rules=self.rules,
+                                  services=tuple(self.services))
+
+    def observe(self, batch: PacketBatch) -> ObservationBatch:
+        """Attribute and evaluate one batch (packets in time order, after the previous batch)."""
+        flow_cols, fid = self._flow_ids(batch)
+        fp = self._fp
+        pkt, q, action, rule, sg_used, nacl_used = self.conntrack.decide(
+            self._sg_rules, np.ascontiguousarray(batch.ts_ns),
+            np.ascontiguousarray(batch.tcp_flags), flow_cols["proto"], fid, self._points)
         self._last = {"sg": sg_used, "nacl": nacl_used, "pkt": pkt}
         has_svc = self.planner.services is not None
         return ObservationBatch(

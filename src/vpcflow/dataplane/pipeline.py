@@ -15,6 +15,8 @@
   yield ``Heartbeat(t)`` (a live capture on a quiet interface, from the wall clock): the same promise
   without packets, so windows close (NODATA included) and are delivered on time; with several
   sources the merged watermark is the minimum over them.
+- **Streaming pass** (``single_pass=True``, ``stream_pass.py``): the engine's observation rows stay
+  in the native core and every flow log folds them there; without ``attribute``/``evaluate`` taps.
 - **Taps** (``taps={"attribute": f, "evaluate": g, "aggregate": h}``): callbacks that see a stage's
   output: the ``ObservationBatch`` after attribution and evaluation (one engine call does both,
   so ``attribute`` and ``evaluate`` receive the same batch; the CLI prints different columns), and
@@ -51,6 +53,7 @@ from vpcflow.dataplane.pipeline_stats import FlowLogStats as FlowLogStats  # re-
 from vpcflow.dataplane.pipeline_stats import PipelineStats as PipelineStats  # re-exported
 from vpcflow.dataplane.side_channel import SideChannel
 from vpcflow.dataplane.sinks.faults import fault_point
+from vpcflow.dataplane.stream_pass import NativeObservations
 from vpcflow.model.flowlog import FlowLog
 from vpcflow.model.topology.model import Topology
 
@@ -238,7 +241,7 @@ def prefetch(batches: Iterator[PacketBatch | Heartbeat], depth: int) -> Iterator
 class _Worker:
     """Runs ``fn(obs, watermark)`` for each submitted batch (None: a heartbeat), in order, in one background thread."""
 
-    def __init__(self, fn: Callable[[ObservationBatch | None, int], None], depth: int = 2) -> None:
+    def __init__(self, fn: Callable[[Any, int], None], depth: int = 2) -> None:
         self.fn = fn
         self.q: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
@@ -257,7 +260,7 @@ class _Worker:
             except BaseException as e:  # re-raised in the submitting thread
                 self.error = e
 
-    def submit(self, obs: ObservationBatch | None, watermark: int) -> None:
+    def submit(self, obs: ObservationBatch | NativeObservations | None, watermark: int) -> None:
         if self.error is not None:
             raise self.error
         self.q.put((obs, watermark))
@@ -310,6 +313,7 @@ def run_pipeline(
     threaded: bool = False,
     stop: StopCheck | None = None,
     stats: PipelineStats | None = None,
+    single_pass: bool = False,
 ) -> PipelineStats:
     """Run sources through the engine and aggregation into ``sinks`` (flow-log id -> sink).
 
@@ -322,6 +326,10 @@ def run_pipeline(
     ``threaded``: aggregation and delivery run in a worker thread, overlapping with reading and
     evaluating the next batch on another core (the compiled kernels release the GIL). Records,
     their order and the sinks' calls are the same as inline.
+    ``single_pass``: the streaming pass (``stream_pass.py``): observations go from the engine's
+    decision pass to the fold inside the native core, never as numpy columns. Taken when the engine
+    offers it (``observe_native``) and no ``attribute``/``evaluate`` tap wants the observation
+    batches; the records are the same.
     """
     taps = dict(taps or {})
     unknown = sorted(set(taps) - set(TAP_NAMES))
@@ -363,7 +371,7 @@ def run_pipeline(
 
     last_closed: list[int | None] = [None]
 
-    def aggregate(obs: ObservationBatch | None, watermark: int) -> None:
+    def aggregate(obs: ObservationBatch | NativeObservations | None, watermark: int) -> None:
         if obs is None:  # a heartbeat: time moved on without packets (live capture on a quiet interface)
             aggregator.note_watermark(watermark)
         else:
@@ -374,6 +382,10 @@ def run_pipeline(
             last_closed[0] = minute
             deliver(aggregator.advance(watermark), watermark)
 
+    native_observe = getattr(engine, "observe_native", None)
+    observe: Callable[[PacketBatch], Any] = engine.observe
+    if single_pass and native_observe is not None and not ({"attribute", "evaluate"} & set(taps)):
+        observe = native_observe
     worker = _Worker(aggregate) if threaded else None
     completed = False
     try:
@@ -390,7 +402,7 @@ def run_pipeline(
             if st.first_ts_ns is None:
                 st.first_ts_ns = int(batch.ts_ns[0])
             st.last_ts_ns = int(batch.ts_ns[-1])
-            obs = engine.observe(batch)
+            obs = observe(batch)
             st.observations += len(obs)
             if "attribute" in taps:
                 taps["attribute"](obs)

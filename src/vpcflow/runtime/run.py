@@ -407,7 +407,8 @@ def execute(prepared: PreparedRun, *, taps: Mapping[str, Callable[[Any], None]] 
         # except with taps, so that what they print keeps the stages' order.
         run_pipeline(prepared.sources, prepared.engine, prepared.flow_logs, prepared.topology,
                      prepared.sinks, side_dir=prepared.side_dir, taps=taps, progress=progress,
-                     options=prepared.options, threaded=not taps, stop=stop, stats=stats)
+                     options=prepared.options, threaded=not taps, stop=stop, stats=stats,
+                     single_pass=True)
     except (Exception, KeyboardInterrupt) as e:
         stopped = e
     try:
