@@ -31,16 +31,18 @@ pub struct Section<'a> {
 }
 
 /// A timestamp in interface units -> ns. mode 0: x*k; 1: x/k; 2: binary fraction of k bits.
-pub fn ts_to_ns(raw: u64, mode: i64, k: i64) -> i64 {
+/// None when the time is beyond what an i64 count of ns holds (after the year 2262): such a
+/// block is malformed, never a wrapped (negative, out-of-order) time.
+pub fn ts_to_ns(raw: u64, mode: i64, k: i64) -> Option<i64> {
     match mode {
-        0 => (raw as i64).wrapping_mul(k),
-        1 => (raw / k.max(1) as u64) as i64,
+        0 => i64::try_from(raw).ok()?.checked_mul(k),
+        1 => i64::try_from(raw / k.max(1) as u64).ok(),
         _ => {
             let bits = k.clamp(0, 63) as u32;
-            let whole = (raw >> bits) as i64;
+            let whole = i64::try_from(raw >> bits).ok()?;
             let frac = raw & ((1u64 << bits) - 1);
             let frac_ns = (frac as f64 * (1e9 / 2f64.powi(bits as i32))) as i64;
-            whole.wrapping_mul(1_000_000_000).wrapping_add(frac_ns)
+            whole.checked_mul(1_000_000_000)?.checked_add(frac_ns)
         }
     }
 }
@@ -143,7 +145,11 @@ fn packet_block(
         return false;
     }
     let raw = (u64::from(u32_in(b, pos + 12, big)) << 32) | u64::from(u32_in(b, pos + 16, big));
-    let t = ts_to_ns(raw, ifs.mode[ifid], ifs.k[ifid]).wrapping_add(ifs.offset_ns[ifid]);
+    let Some(t) =
+        ts_to_ns(raw, ifs.mode[ifid], ifs.k[ifid]).and_then(|t| t.checked_add(ifs.offset_ns[ifid]))
+    else {
+        return false;
+    };
     let r = parse_frame(&b[pos + 28..pos + 28 + capl], orig, ifs.linktype[ifid]);
     st.last_ts = t;
     if count(&r, base + pos as u64, st.stats) {

@@ -264,9 +264,9 @@ fn pcapng_resync(
     })
 }
 
-/// A pcapng timestamp in interface units -> ns (see `pcapng::ts_to_ns`).
+/// A pcapng timestamp in interface units -> ns (see `pcapng::ts_to_ns`); None beyond the i64 range.
 #[pyfunction]
-fn pcapng_ts_to_ns(raw: u64, mode: i64, k: i64) -> i64 {
+fn pcapng_ts_to_ns(raw: u64, mode: i64, k: i64) -> Option<i64> {
     pcapng::ts_to_ns(raw, mode, k)
 }
 

@@ -138,6 +138,8 @@ def pcapng_resync(
     return int(status), int(at)
 
 
-def ts_to_ns(raw: int, mode: int, k: int) -> int:
-    """A pcapng timestamp in interface units -> ns (mode 0: x*k; 1: x//k; 2: binary fraction of k bits)."""
-    return int(_native.pcapng_ts_to_ns(raw, mode, k))
+def ts_to_ns(raw: int, mode: int, k: int) -> int | None:
+    """A pcapng timestamp in interface units -> ns (mode 0: x*k; 1: x//k; 2: binary fraction of k bits);
+    None when it is beyond an int64 count of ns (the block is malformed)."""
+    ns = _native.pcapng_ts_to_ns(raw, mode, k)
+    return None if ns is None else int(ns)

@@ -241,6 +241,11 @@ class PcapngSource(CaptureReader):
             )[0]
             if ifid >= len(self._lt):
                 return f"packet block names interface {ifid}, but the section has {len(self._lt)}"
+            if btype == K.PCAPNG_EPB and blen >= 32:
+                hi, lo = struct.unpack_from(">II" if big else "<II", s.buf.data, pos + 12)
+                ns = K.ts_to_ns((hi << 32) | lo, self._mode[ifid], self._k[ifid])
+                if ns is None or not -(1 << 63) <= ns + self._off[ifid] < (1 << 63):
+                    return "packet block timestamp beyond the year 2262 (it does not fit a 64-bit count of ns)"
             return f"packet block length {blen} too small for its captured length"
         if btype == K.PCAPNG_SPB:
             return "simple packet block before any interface description, or too short"

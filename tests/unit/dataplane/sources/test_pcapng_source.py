@@ -267,3 +267,19 @@ def test_resync_across_chunk_boundaries(tmp_path: Path, where: int) -> None:
     bad = data[:pos] + b"\x07" * 101 + data[pos:]
     b, src = read(tmp_path, bad, skip_bad=True, chunk_bytes=1 << 16)
     assert len(b) == 1500 and src.stats.bad_records == 1 and src.stats.skipped_bytes == 101
+
+
+def test_a_timestamp_beyond_the_nanosecond_range_is_a_bad_block_not_a_wrapped_time(tmp_path: Path) -> None:
+    # 2**63 microseconds overflows a nanosecond count (year 2262 and beyond): the block used to come out
+    # with a wrapped, negative timestamp (found by the capture fuzz test); it is malformed instead.
+    data = cb.shb() + cb.idb(1, name="eth0")
+    data += cb.epb(0, T0_S * 1_000_000, cb.eth(0x0800, TCP_V4))
+    bad_at = len(data)
+    data += cb.epb(0, (1 << 63) + 5, cb.eth(0x0800, TCP_V4))
+    data += cb.epb(0, T0_S * 1_000_000 + 2, cb.eth(0x0800, TCP_V4))
+    with pytest.raises(SourceError, match="timestamp") as e:
+        read(tmp_path, data)
+    assert e.value.offset == bad_at
+    b, src = read(tmp_path, data, skip_bad=True)
+    assert b.ts_ns.tolist() == [T0_S * 10**9, T0_S * 10**9 + 2_000]
+    assert src.stats.bad_records == 1
