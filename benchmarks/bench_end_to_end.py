@@ -161,8 +161,8 @@ def child(capture: str, out: str, topo_path: str, stage: str = "full") -> None:
     """
     from datetime import UTC, datetime
 
-    from vpcflow.dataplane.aggregate import AggregateOptions
-    from vpcflow.dataplane.attribute import PolicyEngine
+    from vpcflow.dataplane.aggregate.aggregator import AggregateOptions
+    from vpcflow.dataplane.attribute.engine import PolicyEngine
     from vpcflow.dataplane.pipeline import run_pipeline
     from vpcflow.dataplane.sinks.files import FilesSink
     from vpcflow.dataplane.sources.capture import open_capture

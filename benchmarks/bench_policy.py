@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from vpcflow.dataplane.attribute import PolicyEngine
+from vpcflow.dataplane.attribute.engine import PolicyEngine
 from vpcflow.dataplane.packets import V4_MAPPED_LO, PacketBatch
 from vpcflow.model.topology.model import (
     NetworkAcl,

@@ -96,7 +96,7 @@ MUTATIONS: list[Mutation] = [
              """"a.addr = k.dstaddr) THEN 'ingress' WHEN EXISTS""", """"a.addr = k.dstaddr) THEN 'egress' WHEN EXISTS""",
              ("tests/unit/query/test_selection.py", "tests/unit/query/test_reports.py"),
              "direction derived backwards without flow-direction"),
-    Mutation("gap-nodata-span", "bulk replay", "src/vpcflow/dataplane/aggregate.py",
+    Mutation("gap-nodata-span", "bulk replay", "src/vpcflow/dataplane/aggregate/aggregator.py",
              "windows = range(p_first - p_first % itv, p_last - p_last % itv + itv, itv)",
              "windows = range(p_first - p_first % itv, p_last - p_last % itv, itv)",
              ("tests/unit/dataplane/test_gap_nodata.py",),

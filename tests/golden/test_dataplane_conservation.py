@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_dataplane_golden import TOPOLOGY
 
 from vpcflow.codecs.text import render_lines
-from vpcflow.dataplane.aggregate import AggregateOptions
-from vpcflow.dataplane.attribute import PolicyEngine
+from vpcflow.dataplane.aggregate.aggregator import AggregateOptions
+from vpcflow.dataplane.attribute.engine import PolicyEngine
 from vpcflow.dataplane.packets import PacketBatch, ip_to_pair
 from vpcflow.dataplane.pipeline import run_pipeline
 from vpcflow.model.flowlog import FlowLog

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from vpcflow.codecs.text import render_lines
-from vpcflow.dataplane.aggregate import AggregateOptions
-from vpcflow.dataplane.attribute import PolicyEngine
+from vpcflow.dataplane.aggregate.aggregator import AggregateOptions
+from vpcflow.dataplane.attribute.engine import PolicyEngine
 from vpcflow.dataplane.packets import PacketBatch, ip_to_pair
 from vpcflow.dataplane.pipeline import run_pipeline
 from vpcflow.dataplane.sinks.files import FilesSink
@@ -181,7 +181,7 @@ def flow_log_on(eni: str) -> FlowLog:
 
 def engine_lines(topology: Topology, batch: PacketBatch, enis: list[str]) -> tuple[list[str], dict[str, int]]:
     """Flow-log lines of every ENI in ``enis`` for one batch, and the engine's not-captured counts."""
-    from vpcflow.dataplane.aggregate import Aggregator
+    from vpcflow.dataplane.aggregate.aggregator import Aggregator
 
     engine = PolicyEngine(topology)
     agg = Aggregator([flow_log_on(e) for e in enis], topology)
@@ -291,7 +291,7 @@ def _raw_pcap(path: Path, frames: list[tuple[float, bytes]]) -> None:
 
 
 def test_mirrored_copies_at_a_mirror_target_are_not_captured_spec_2_7(tmp_path: Path) -> None:
-    from vpcflow.dataplane.aggregate import Aggregator
+    from vpcflow.dataplane.aggregate.aggregator import Aggregator
 
     topo = loads_topology(MIRROR_TOPOLOGY, source="mirror.yaml")
     # The web server's traffic, mirrored to the target: VXLAN copies from the source's address.

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from vpcflow.codecs.text import render_lines
-from vpcflow.dataplane.aggregate import AggregateOptions
-from vpcflow.dataplane.attribute import PolicyEngine
+from vpcflow.dataplane.aggregate.aggregator import AggregateOptions
+from vpcflow.dataplane.attribute.engine import PolicyEngine
 from vpcflow.dataplane.packets import PacketBatch, ip_to_pair
 from vpcflow.dataplane.pipeline import run_pipeline
 from vpcflow.dataplane.sinks.files import FilesSink

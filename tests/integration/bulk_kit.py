@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tests.integration.run_kit import GROUP, TOPOLOGY, write_scenario
 
-from vpcflow.dataplane.attribute import PolicyEngine
+from vpcflow.dataplane.attribute.engine import PolicyEngine
 from vpcflow.dataplane.packets import PacketBatch
 from vpcflow.dataplane.sources.pcap_writer import write_pcap
 from vpcflow.dataplane.sources.scenario import load_scenario

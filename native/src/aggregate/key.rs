@@ -2,7 +2,7 @@
 //!
 //! Key word 0 = ENI << `ENI_SHIFT` | window start (seconds, below 2**34: until the year 2514).
 //! Key word 1 = direction | action | protocol | srcport | dstport | IPv6 | traffic-path + 1.
-//! Python reads the same layout back (`aggregate_records.py`, the same names).
+//! Python reads the same layout back (`aggregate/records.py`, the same names).
 
 pub const ENI_SHIFT: u32 = 34;
 pub const META_ACTION_SHIFT: u32 = 1;

@@ -1,6 +1,6 @@
 //! The policy engine: attribution plans, security groups with connection tracking, network ACLs.
 //!
-//! Python (`dataplane/attribute.py`) compiles the topology and rules into columns once per engine
+//! Python (`dataplane/attribute/engine.py`) compiles the topology and rules into columns once per engine
 //! and hands them over (`py.rs`); per batch it asks for flow ids, plans and stateless decisions of
 //! new flows, then the sequential connection-tracking pass over every packet.
 

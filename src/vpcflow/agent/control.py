@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vpcflow.core.errors import ConfigError
-from vpcflow.dataplane.aggregate_fields import covers
+from vpcflow.dataplane.aggregate.fields import covers
 from vpcflow.model.flowlog import DestinationOptions, FlowLog
 from vpcflow.model.topology.aws_import import import_aws_answers
 from vpcflow.model.topology.loader import loads_topology

@@ -32,8 +32,8 @@ from vpcflow.agent.feed import Feed, SegmentSource
 from vpcflow.agent.journal import drop_segment, next_incarnation, read_journal_file
 from vpcflow.agent.state import AgentState, Segment
 from vpcflow.core.errors import RunInterrupted, StateError
-from vpcflow.dataplane.aggregate import AggregateOptions
-from vpcflow.dataplane.aggregate_fields import covers
+from vpcflow.dataplane.aggregate.aggregator import AggregateOptions
+from vpcflow.dataplane.aggregate.fields import covers
 from vpcflow.dataplane.packets import PacketBatch
 from vpcflow.dataplane.pipeline import run_pipeline
 
@@ -137,7 +137,7 @@ class Agent:
     def _engine_for(self, snap: Snapshot) -> Any:
         if self._engine_digest == snap.digest:
             return self._engine
-        from vpcflow.dataplane.attribute import PolicyEngine
+        from vpcflow.dataplane.attribute.engine import PolicyEngine
 
         engine = PolicyEngine(snap.topology)
         if self._engine is not None and self._engine.enis == engine.enis:

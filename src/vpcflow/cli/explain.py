@@ -54,7 +54,7 @@ def command(topology_path: str, src: str, dst: str, protocol: str, sport: int, d
             icmp_code: int | None, ip_ranges: str | None, as_json: bool) -> None:
     """Explain how security groups and network ACLs treat a request and its reply, and what each
     network interface's flow log records (ACCEPT / REJECT / NOT_CAPTURED, and the deciding rule)."""
-    from vpcflow.dataplane.attribute import load_ip_ranges
+    from vpcflow.dataplane.attribute.engine import load_ip_ranges
     from vpcflow.model.topology.loader import load_topology
 
     proto = parse_protocol(protocol)

@@ -28,7 +28,7 @@ from rich.table import Table
 
 from vpcflow.codecs.addresses import addresses_to_strings
 from vpcflow.codecs.text import render_lines
-from vpcflow.dataplane.aggregate import AggregateOutput
+from vpcflow.dataplane.aggregate.aggregator import AggregateOutput
 from vpcflow.dataplane.packets import ObservationBatch
 from vpcflow.dataplane.pipeline import PipelineStats
 from vpcflow.runtime.interrupt import stop_on_signals

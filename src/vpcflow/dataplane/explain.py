@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from vpcflow.core.errors import ConfigError
-from vpcflow.dataplane.attribute import Decision, PolicyEngine
-from vpcflow.dataplane.attribute_plan import ServiceLookup
+from vpcflow.dataplane.attribute.engine import Decision, PolicyEngine
+from vpcflow.dataplane.attribute.plan import ServiceLookup
 from vpcflow.dataplane.packets import PACKET_DTYPES, PacketBatch, ip_to_pair
 from vpcflow.model.topology.model import Topology
 

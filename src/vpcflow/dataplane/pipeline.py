@@ -47,7 +47,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from vpcflow.core.errors import RunInterrupted
-from vpcflow.dataplane.aggregate import AggregateOptions, AggregateOutput, Aggregator
+from vpcflow.dataplane.aggregate.aggregator import AggregateOptions, AggregateOutput, Aggregator
 from vpcflow.dataplane.packets import PACKET_DTYPES, Heartbeat, ObservationBatch, PacketBatch
 from vpcflow.dataplane.pipeline_stats import FlowLogStats as FlowLogStats  # re-exported
 from vpcflow.dataplane.pipeline_stats import PipelineStats as PipelineStats  # re-exported

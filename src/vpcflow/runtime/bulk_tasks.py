@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vpcflow.core.errors import ConfigError, VpcflowError
-from vpcflow.dataplane.aggregate import AggregateOptions, AggregateOutput, Aggregator
+from vpcflow.dataplane.aggregate.aggregator import AggregateOptions, AggregateOutput, Aggregator
 from vpcflow.dataplane.pipeline import PipelineStats, Sink, run_pipeline
 from vpcflow.dataplane.sinks.base import DeliveryReceipt, canonical_order
 from vpcflow.model.flowlog import FlowLog

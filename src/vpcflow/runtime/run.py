@@ -34,7 +34,7 @@ from typing import Any
 from vpcflow.controlplane.service import FlowLogService
 from vpcflow.core.errors import ApiError, ConfigError
 from vpcflow.core.userfiles import read_input_text
-from vpcflow.dataplane.aggregate import AggregateOptions
+from vpcflow.dataplane.aggregate.aggregator import AggregateOptions
 from vpcflow.dataplane.allocators import tune_allocators
 from vpcflow.dataplane.pipeline import PipelineStats, ProgressCallback, Sink, StopCheck, run_pipeline
 from vpcflow.dataplane.sinks.files import FilesSink
@@ -199,7 +199,7 @@ def _synthetic_source(spec: SourceSpec, topology: Topology) -> Any:
 
 
 def _policy_engine(topology: Topology) -> Any:
-    for name in ("vpcflow.dataplane.engine", "vpcflow.dataplane.attribute"):
+    for name in ("vpcflow.dataplane.engine", "vpcflow.dataplane.attribute.engine"):
         try:
             mod = importlib.import_module(name)
         except ImportError:

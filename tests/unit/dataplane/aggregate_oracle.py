@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from vpcflow.dataplane.aggregate import Aggregator, FlowLogAggregator
-from vpcflow.dataplane.aggregate_groupby import Partials
-from vpcflow.dataplane.aggregate_records import (
+from vpcflow.dataplane.aggregate.aggregator import Aggregator, FlowLogAggregator
+from vpcflow.dataplane.aggregate.groupby import Partials
+from vpcflow.dataplane.aggregate.records import (
     ENI_SHIFT,
     META_ACTION_SHIFT,
     META_DPORT_SHIFT,

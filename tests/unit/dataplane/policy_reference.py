@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from vpcflow.dataplane.attribute_plan import Planner
+from vpcflow.dataplane.attribute.plan import Planner
 from vpcflow.dataplane.evaluate.conntrack import ConntrackTimeouts
 from vpcflow.dataplane.evaluate.security_groups import AUTO_TRACKED_TYPES
 from vpcflow.dataplane.packets import pair_to_ip

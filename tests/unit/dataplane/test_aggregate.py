@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vpcflow.codecs.text import render_lines
-from vpcflow.dataplane import aggregate_groupby
-from vpcflow.dataplane.aggregate import AggregateOptions, Aggregator
+from vpcflow.dataplane.aggregate import groupby as aggregate_groupby
+from vpcflow.dataplane.aggregate.aggregator import AggregateOptions, Aggregator
 
 ENI1, ENI2, ENI3 = "eni-1235b8ca123456789", "eni-22222222222222222", "eni-33333333333333333"
 ENIS = (ENI1, ENI2, ENI3)

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vpcflow.codecs.text import render_lines
-from vpcflow.dataplane.aggregate import AggregateOptions, Aggregator
+from vpcflow.dataplane.aggregate.aggregator import AggregateOptions, Aggregator
 
 T0 = 1_700_000_000 - 1_700_000_000 % 600
 ENIS = ("eni-1235b8ca123456789", "eni-22222222222222222", "eni-33333333333333333")

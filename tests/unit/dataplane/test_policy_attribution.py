@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from policy_builders import Pkt, TopoBuilder, packets, route, rows
 
-from vpcflow.dataplane.attribute import PolicyEngine, load_ip_ranges, sample_ip_ranges_path
-from vpcflow.dataplane.attribute_plan import ServiceLookup
+from vpcflow.dataplane.attribute.engine import PolicyEngine, load_ip_ranges, sample_ip_ranges_path
+from vpcflow.dataplane.attribute.plan import ServiceLookup
 from vpcflow.model.topology.model import PrefixList, VpcPeeringConnection
 
 OPEN = [("all", (-1, -1), "0.0.0.0/0"), ("all", (-1, -1), "::/0")]

@@ -6,7 +6,7 @@ import pytest
 from policy_builders import Pkt, TopoBuilder, acl_entry, packets, rows
 
 from vpcflow.core.errors import ConfigError
-from vpcflow.dataplane.attribute import PolicyEngine
+from vpcflow.dataplane.attribute.engine import PolicyEngine
 from vpcflow.dataplane.explain import explain, parse_protocol
 from vpcflow.dataplane.packets import PacketBatch
 

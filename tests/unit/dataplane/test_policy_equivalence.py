@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from policy_builders import Pkt, TopoBuilder, acl_entry, ip, packets, route
 from policy_reference import ReferenceEngine, engine_rows
 
-from vpcflow.dataplane.attribute import PolicyEngine
+from vpcflow.dataplane.attribute.engine import PolicyEngine
 from vpcflow.dataplane.evaluate.conntrack import ConntrackTimeouts
 from vpcflow.model.topology.model import PrefixList
 

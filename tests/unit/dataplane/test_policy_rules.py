@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from policy_builders import Pkt, TopoBuilder, acl_entry, packets, rows, rule_text
 
-from vpcflow.dataplane.attribute import PolicyEngine
+from vpcflow.dataplane.attribute.engine import PolicyEngine
 from vpcflow.dataplane.evaluate.conntrack import ConntrackTimeouts
 from vpcflow.model.topology.model import PrefixList
 

@@ -23,7 +23,7 @@ from policy_builders import Pkt, TopoBuilder, packets
 from test_policy_equivalence import world
 
 from vpcflow import _native
-from vpcflow.dataplane.attribute import PolicyEngine, sample_ip_ranges_path
+from vpcflow.dataplane.attribute.engine import PolicyEngine, sample_ip_ranges_path
 from vpcflow.dataplane.evaluate.conntrack import ConntrackTimeouts
 from vpcflow.dataplane.pipeline import run_pipeline
 from vpcflow.dataplane.stream_pass import NativeObservations

@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from vpcflow import _native
 from vpcflow.core.errors import ConfigError
-from vpcflow.dataplane.attribute_kernel import (
+from vpcflow.dataplane.attribute.kernel import (
     P_DIR,
     P_ENI,
     P_NACL,
@@ -49,7 +49,7 @@ from vpcflow.dataplane.attribute_kernel import (
     P_TPATH,
     compile_topology,
 )
-from vpcflow.dataplane.attribute_plan import NOT_CAPTURED_CATEGORIES, ObsPoint, Plan, Planner, ServiceLookup
+from vpcflow.dataplane.attribute.plan import NOT_CAPTURED_CATEGORIES, ObsPoint, Plan, Planner, ServiceLookup
 from vpcflow.dataplane.evaluate.conntrack import ConntrackTimeouts, connection_tracker
 from vpcflow.dataplane.evaluate.network_acls import compile_network_acls
 from vpcflow.dataplane.evaluate.rules import RuleRef, RuleTable
@@ -98,7 +98,7 @@ def load_ip_ranges(path: str | Path) -> ServiceLookup:
 
 def sample_ip_ranges_path() -> Path:
     """The small ip-ranges sample shipped with vpcflow (AWS's shape; includes S3 52.95.128.0/21)."""
-    return Path(__file__).resolve().parent.parent / "data" / "ip-ranges-sample.json"
+    return Path(__file__).resolve().parents[2] / "data" / "ip-ranges-sample.json"
 
 
 FLOW_POINT_COLUMNS: dict[str, Any] = {

@@ -18,8 +18,8 @@ import pyarrow as pa
 
 from vpcflow.codecs.addresses import addresses_to_strings
 from vpcflow.codecs.records import record_table
-from vpcflow.dataplane.aggregate_fields import NEXT_HOP_FIELDS, TAG_FIELDS, EniTable
-from vpcflow.dataplane.aggregate_groupby import Partials
+from vpcflow.dataplane.aggregate.fields import NEXT_HOP_FIELDS, TAG_FIELDS, EniTable
+from vpcflow.dataplane.aggregate.groupby import Partials
 from vpcflow.model.flowlog import FlowLog
 
 # The packed key's layout (the same names in native/src/aggregate/key.rs, which packs it).

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vpcflow import _native
-from vpcflow.dataplane.attribute_plan import NOT_CAPTURED_CATEGORIES, Planner
+from vpcflow.dataplane.attribute.plan import NOT_CAPTURED_CATEGORIES, Planner
 from vpcflow.dataplane.evaluate.rules import net_to_words
 from vpcflow.dataplane.packets import ip_to_pair
 from vpcflow.model.topology.model import IPNet

@@ -37,11 +37,11 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from vpcflow import _native
-from vpcflow.dataplane.aggregate_fields import NEXT_HOP_FIELDS, EniTable, covers
-from vpcflow.dataplane.aggregate_groupby import Partials, fold
-from vpcflow.dataplane.aggregate_records import ENI_SHIFT as _ENI_SHIFT
-from vpcflow.dataplane.aggregate_records import META_ACTION_SHIFT, KeySpec, RecordTableBuilder
-from vpcflow.dataplane.aggregate_records import WS_MASK as _WS_MASK
+from vpcflow.dataplane.aggregate.fields import NEXT_HOP_FIELDS, EniTable, covers
+from vpcflow.dataplane.aggregate.groupby import Partials, fold
+from vpcflow.dataplane.aggregate.records import ENI_SHIFT as _ENI_SHIFT
+from vpcflow.dataplane.aggregate.records import META_ACTION_SHIFT, KeySpec, RecordTableBuilder
+from vpcflow.dataplane.aggregate.records import WS_MASK as _WS_MASK
 from vpcflow.dataplane.packets import ObservationBatch
 from vpcflow.dataplane.stream_pass import NativeObservations
 from vpcflow.model.fields import format_version

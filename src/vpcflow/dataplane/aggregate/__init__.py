@@ -1,0 +1,1 @@
+"""Aggregation (verb): observations -> AWS flow records, per active flow log, window by window."""
