@@ -17,7 +17,6 @@ import gzip
 import json
 import os
 import secrets
-import shutil
 import signal
 import struct
 import subprocess
@@ -30,14 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from netns_kit import ENI_A, ENI_B, require_root_and_tools
 from tshark_totals import tshark_totals
 
 pytestmark = pytest.mark.privileged
 
-TOOLS = ("ip", "tcpdump", "tshark")
 ACCT = "123456789012"
 VPC, SUBNET = "vpc-0000000000000000c", "subnet-0000000000000000c"
-ENI_A, ENI_B = "eni-0000000000000000a", "eni-0000000000000000b"
 SG_B = "sg-0000000000000000b"
 BUCKET = "fleet-logs"
 PORT = 4566
@@ -135,11 +133,7 @@ class Lab:
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create network namespaces (CI runs as root)")
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"missing tools: {', '.join(missing)} (apt-get install -y iproute2 tcpdump tshark)")
+    require_root_and_tools()
     tag = secrets.token_hex(3)
     ns = {h: f"vpcflow-{h}-{tag}" for h in ("srv", "a", "b")}
     octet = 100 + secrets.randbelow(100)

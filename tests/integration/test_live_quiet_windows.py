@@ -22,6 +22,7 @@ import pytest
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
+from netns_kit import ENI_A, ENI_B, lab_network_yaml  # noqa: E402
 from run_kit import cli, cwl_events, env  # noqa: E402
 from test_netns_capture_crosscheck import namespaces  # noqa: E402
 
@@ -29,7 +30,6 @@ pytestmark = [pytest.mark.privileged, pytest.mark.slow]
 __all__ = ["namespaces"]  # the fixture, re-used
 
 GROUP = "/vpcflow/live-quiet"
-ENI_A, ENI_B = "eni-0000000000000000a", "eni-0000000000000000b"
 INTERVAL = 60
 TRAFFIC_S = 30
 
@@ -47,23 +47,8 @@ while time.time() < end:
 
 
 def _config(tmp_path: Path, ip_a: str, ip_b: str, device: str) -> Path:
-    net = ip_a[: ip_a.rindex(".")] + ".0/24"
     topo = tmp_path / "lab.yaml"
-    topo.write_text(f"""
-account_id: "123456789012"
-region: us-east-1
-vpcs:
-  - name: lab
-    id: vpc-0000000000000000a
-    cidr_block: {net}
-    subnets:
-      - {{name: lab-1a, id: subnet-0000000000000000a, cidr_block: {net}, availability_zone: us-east-1a}}
-security_groups:
-  - {{name: open, id: sg-0000000000000000a, vpc: lab, ingress: [{{protocol: all, cidr: 0.0.0.0/0}}]}}
-network_interfaces:
-  - {{name: host-a, id: {ENI_A}, subnet: lab-1a, private_ip: {ip_a}, security_groups: [open]}}
-  - {{name: host-b, id: {ENI_B}, subnet: lab-1a, private_ip: {ip_b}, security_groups: [open]}}
-log_groups:
+    topo.write_text(lab_network_yaml(ip_a, ip_b) + f"""log_groups:
   - {{name: {GROUP}, region: us-east-1}}
 iam:
   roles:

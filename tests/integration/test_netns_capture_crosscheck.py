@@ -4,7 +4,6 @@ must equal tshark's independent dissection of the same files. Needs root and ip/
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import subprocess
@@ -14,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from netns_kit import lab_network_yaml, require_root_and_tools
 from tshark_totals import tshark_totals
 
 from vpcflow.dataplane.sources.capture import five_tuple_totals, open_capture
 
 pytestmark = pytest.mark.privileged
 
-TOOLS = ("ip", "tcpdump", "tshark")
 
 SERVER = r"""
 import socket, sys, threading
@@ -80,11 +79,7 @@ def _run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def namespaces() -> Iterator[tuple[str, str, str, str, str, str]]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create network namespaces (CI runs as root)")
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"missing tools: {', '.join(missing)} (apt-get install -y iproute2 tcpdump tshark)")
+    require_root_and_tools()
     tag = secrets.token_hex(3)
     ns_a, ns_b, veth_a, veth_b = f"vpcflow-a-{tag}", f"vpcflow-b-{tag}", f"vfa{tag}", f"vfb{tag}"
     octet = 200 + secrets.randbelow(50)
@@ -206,24 +201,9 @@ def _records_agree_with_tshark(pcap: Path, ip_a: str, ip_b: str, tmp_path: Path)
     from vpcflow.query.duck import FlowLogDatabase, find_log_files
     from vpcflow.runtime.run import run
 
-    net = ip_a[: ip_a.rindex(".")] + ".0/24"
     topo = tmp_path / "lab.yaml"
-    topo.write_text(f"""
-account_id: "123456789012"
-region: us-east-1
-vpcs:
-  - name: lab
-    id: vpc-0000000000000000a
-    cidr_block: {net}
-    subnets:
-      - {{name: lab-1a, id: subnet-0000000000000000a, cidr_block: {net}, availability_zone: us-east-1a}}
-security_groups:
-  - {{name: open, id: sg-0000000000000000a, vpc: lab, ingress: [{{protocol: all, cidr: 0.0.0.0/0}}]}}
-network_interfaces:
-  - {{name: host-a, id: eni-0000000000000000a, subnet: lab-1a, private_ip: {ip_a}, security_groups: [open]}}
-  - {{name: host-b, id: eni-0000000000000000b, subnet: lab-1a, private_ip: {ip_b}, security_groups: [open]}}
-s3_buckets:
-  - {{name: lab-logs, owner: "123456789012", region: us-east-1}}
+    topo.write_text(lab_network_yaml(ip_a, ip_b) + """s3_buckets:
+  - {name: lab-logs, owner: "123456789012", region: us-east-1}
 """)
     cfg = tmp_path / "run.yaml"
     cfg.write_text(f"""
