@@ -9,14 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from agent_kit import (
+from agent_kit import (  # noqa: F401  (fleet_ep: the `ep` fixture)
     AGENT_KEY,
     ENI_A,
     IP_A,
@@ -25,6 +24,7 @@ from agent_kit import (
     connection,
     create_s3_flow_log,
     fleet_endpoint,
+    fleet_ep,
     flows,
     tcp_batch,
     use_root_credentials,
@@ -32,16 +32,6 @@ from agent_kit import (
 from api_helpers import Endpoint
 
 from vpcflow.dataplane.sources.pcap_writer import write_pcap
-
-
-@pytest.fixture
-def ep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
-    use_root_credentials(monkeypatch)
-    endpoint = fleet_endpoint(tmp_path)
-    try:
-        yield endpoint
-    finally:
-        endpoint.stop()
 
 
 def test_the_agent_command_records_a_followed_directory_and_stops_on_sigterm(ep: Endpoint, tmp_path: Path) -> None:

@@ -8,10 +8,12 @@ import ipaddress
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 
@@ -92,6 +94,18 @@ def use_root_credentials(monkeypatch: Any) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", ROOT[1])
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+
+
+@pytest.fixture(name="ep")
+def fleet_ep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
+    """The ``ep`` fixture: a `vpcflow serve` of the fleet topology, called as the account root (a test
+    module imports ``fleet_ep`` to have it)."""
+    use_root_credentials(monkeypatch)
+    endpoint = fleet_endpoint(tmp_path)
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
 
 
 def use_agent_credentials(monkeypatch: Any) -> None:

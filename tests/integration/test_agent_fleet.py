@@ -8,11 +8,10 @@ revoked security-group rule refuses new connections while a tracked one continue
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_kit import (
+from agent_kit import (  # noqa: F401  (fleet_ep: the `ep` fixture)
     ACCT,
     BUCKET,
     ENI_A,
@@ -28,22 +27,13 @@ from agent_kit import (
     connection,
     create_s3_flow_log,
     fleet_endpoint,
+    fleet_ep,
     flows,
     make_agent,
     tcp_batch,
     use_root_credentials,
 )
 from api_helpers import Endpoint
-
-
-@pytest.fixture
-def ep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
-    use_root_credentials(monkeypatch)
-    endpoint = fleet_endpoint(tmp_path)
-    try:
-        yield endpoint
-    finally:
-        endpoint.stop()
 
 
 def one_segment(agents, clock: Clock, start: int, traffic: dict) -> None:
