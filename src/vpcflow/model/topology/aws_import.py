@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -532,21 +532,11 @@ class _Importer:
             self.vgws.setdefault(gateway, {"id": gateway, "vpc": vpc})
             return "vpn_gateway", gateway
         if r.get("NatGatewayId"):
-            if r["NatGatewayId"] not in self.nats:
-                self.notes.append(
-                    f"{rtb}: route to {dest} via {r['NatGatewayId']} left out "
-                    "(its ENI is not in describe-network-interfaces)"
-                )
-                return None
-            return "nat_gateway", r["NatGatewayId"]
+            return self._known_target(r["NatGatewayId"], "nat_gateway", self.nats, rtb, dest,
+                                      "its ENI is not in describe-network-interfaces")
         if r.get("VpcPeeringConnectionId"):
-            if r["VpcPeeringConnectionId"] not in peerings:
-                self.notes.append(
-                    f"{rtb}: route to {dest} via {r['VpcPeeringConnectionId']} left out "
-                    "(not in describe-vpc-peering-connections)"
-                )
-                return None
-            return "vpc_peering_connection", r["VpcPeeringConnectionId"]
+            return self._known_target(r["VpcPeeringConnectionId"], "vpc_peering_connection", peerings, rtb, dest,
+                                      "not in describe-vpc-peering-connections")
         if r.get("TransitGatewayId"):
             tgw = self.tgws.setdefault(r["TransitGatewayId"], {"id": r["TransitGatewayId"], "vpcs": []})
             if vpc not in tgw["vpcs"]:
@@ -557,16 +547,19 @@ class _Importer:
             self.eigws.setdefault(eigw, {"id": eigw, "vpc": vpc})
             return "egress_only_internet_gateway", eigw
         if r.get("NetworkInterfaceId"):
-            if r["NetworkInterfaceId"] not in known_enis:
-                self.notes.append(
-                    f"{rtb}: route to {dest} via {r['NetworkInterfaceId']} left out "
-                    "(not in describe-network-interfaces)"
-                )
-                return None
-            return "network_interface", r["NetworkInterfaceId"]
+            return self._known_target(r["NetworkInterfaceId"], "network_interface", known_enis, rtb, dest,
+                                      "not in describe-network-interfaces")
         target = next((k for k in r if k.endswith("Id") or k.endswith("Arn")), "an unsupported target")
         self.notes.append(f"{rtb}: route to {dest} via {target} left out (vpcflow does not model that target)")
         return None
+
+    def _known_target(self, target: str, kind: str, known: Container[str], rtb: str, dest: str,
+                      why: str) -> tuple[str, str] | None:
+        """``(kind, target)`` when the target was described too; else None, with a note saying why."""
+        if target not in known:
+            self.notes.append(f"{rtb}: route to {dest} via {target} left out ({why})")
+            return None
+        return kind, target
 
     def _need_prefix_list(self, pl: str, prefix_lists: list[dict[str, Any]]) -> None:
         if any(p["id"] == pl for p in prefix_lists):
