@@ -388,17 +388,9 @@ class LogStore(LogReads):
             raise InvalidParameterExceptionError(problem)
         now = self.now_ms()
         with self._txn() as c:
-            row = c.execute("SELECT s.id, s.seq, g.retention_days FROM log_streams s JOIN log_groups g"
-                            " ON g.name = s.group_name WHERE s.group_name=? AND s.name=?", (group, stream)).fetchone()
-            if row is None:
-                if not c.execute("SELECT 1 FROM log_groups WHERE name=?", (group,)).fetchone():
-                    raise group_missing()
-                raise stream_missing()
-            sid, seq, retention = int(row[0]), int(row[1]), row[2]
+            sid, seq, retention = _stream_row(c, group, stream)
             if checkpoint is not None and first_seq is not None:
-                done = c.execute("SELECT next_seq FROM checkpoints WHERE run_id=? AND group_name=? AND stream_name=?",
-                                 (checkpoint[0], group, stream)).fetchone()
-                drop = min(len(timestamps_ms), max(0, (int(done[0]) if done else 0) - first_seq))
+                drop = _already_delivered(c, checkpoint[0], group, stream, first_seq, len(timestamps_ms))
                 if drop:
                     timestamps_ms, messages = timestamps_ms[drop:], messages.slice(drop)
             info = cw.classify_rejected(timestamps_ms, now, retention, enforce_age=enforce_age)
@@ -406,25 +398,9 @@ class LogStore(LogReads):
             ts_keep = timestamps_ms[keep] if not keep.all() else timestamps_ms
             msg_keep = messages.filter(pa.array(keep)) if not keep.all() else messages
             if len(ts_keep):
-                c.executemany(
-                    "INSERT INTO events (stream_id, ts, ingestion_time, message) VALUES (?, ?, ?, ?)",
-                    zip([sid] * len(ts_keep), ts_keep.tolist(), [now] * len(ts_keep), msg_keep.to_pylist(),
-                        strict=True),
-                )
-                stored = int(pc.sum(pc.binary_length(msg_keep)).as_py() or 0)
-                c.execute(
-                    "UPDATE log_streams SET first_event_ts=MIN(COALESCE(first_event_ts, ?), ?),"
-                    " last_event_ts=MAX(COALESCE(last_event_ts, ?), ?), last_ingestion_time=?,"
-                    " stored_bytes=stored_bytes+?, seq=seq+1 WHERE id=?",
-                    (int(ts_keep[0]), int(ts_keep.min()), int(ts_keep[-1]), int(ts_keep.max()), now, stored, sid),
-                )
+                _insert_events(c, sid, ts_keep, msg_keep, now)
             if checkpoint is not None:
-                run_id, next_seq = checkpoint
-                c.execute(
-                    "INSERT INTO checkpoints VALUES (?, ?, ?, ?) ON CONFLICT (run_id, group_name, stream_name)"
-                    " DO UPDATE SET next_seq=MAX(next_seq, excluded.next_seq)",
-                    (run_id, group, stream, next_seq),
-                )
+                _advance_checkpoint(c, checkpoint, group, stream)
         out: dict[str, Any] = {"nextSequenceToken": f"{seq + 1:056d}"}
         rejected = info.as_dict()
         if rejected:
@@ -446,3 +422,46 @@ class LogStore(LogReads):
             raise group_missing()
         return [str(r[0]) for r in self._c.execute("SELECT name FROM log_streams WHERE group_name=? ORDER BY name",
                                                    (group,))]
+
+
+def _stream_row(c: sqlite3.Connection, group: str, stream: str) -> tuple[int, int, int | None]:
+    """(stream id, sequence, the group's retention in days) of an existing stream, else AWS's not-found error."""
+    row = c.execute("SELECT s.id, s.seq, g.retention_days FROM log_streams s JOIN log_groups g"
+                    " ON g.name = s.group_name WHERE s.group_name=? AND s.name=?", (group, stream)).fetchone()
+    if row is None:
+        if not c.execute("SELECT 1 FROM log_groups WHERE name=?", (group,)).fetchone():
+            raise group_missing()
+        raise stream_missing()
+    return int(row[0]), int(row[1]), row[2]
+
+
+def _already_delivered(c: sqlite3.Connection, run_id: str, group: str, stream: str, first_seq: int, count: int) -> int:
+    """How many of ``count`` events starting at sequence ``first_seq`` the run's checkpoint already covers."""
+    done = c.execute("SELECT next_seq FROM checkpoints WHERE run_id=? AND group_name=? AND stream_name=?",
+                     (run_id, group, stream)).fetchone()
+    return min(count, max(0, (int(done[0]) if done else 0) - first_seq))
+
+
+def _insert_events(c: sqlite3.Connection, sid: int, ts: npt.NDArray[np.int64], messages: pa.Array, now: int) -> None:
+    """Store the accepted events and move the stream's first/last times, stored bytes and sequence."""
+    c.executemany(
+        "INSERT INTO events (stream_id, ts, ingestion_time, message) VALUES (?, ?, ?, ?)",
+        zip([sid] * len(ts), ts.tolist(), [now] * len(ts), messages.to_pylist(), strict=True),
+    )
+    stored = int(pc.sum(pc.binary_length(messages)).as_py() or 0)
+    c.execute(
+        "UPDATE log_streams SET first_event_ts=MIN(COALESCE(first_event_ts, ?), ?),"
+        " last_event_ts=MAX(COALESCE(last_event_ts, ?), ?), last_ingestion_time=?,"
+        " stored_bytes=stored_bytes+?, seq=seq+1 WHERE id=?",
+        (int(ts[0]), int(ts.min()), int(ts[-1]), int(ts.max()), now, stored, sid),
+    )
+
+
+def _advance_checkpoint(c: sqlite3.Connection, checkpoint: tuple[str, int], group: str, stream: str) -> None:
+    """Record that the run's events for this stream are delivered up to ``next_seq`` (never backwards)."""
+    run_id, next_seq = checkpoint
+    c.execute(
+        "INSERT INTO checkpoints VALUES (?, ?, ?, ?) ON CONFLICT (run_id, group_name, stream_name)"
+        " DO UPDATE SET next_seq=MAX(next_seq, excluded.next_seq)",
+        (run_id, group, stream, next_seq),
+    )
