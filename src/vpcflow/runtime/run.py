@@ -317,12 +317,7 @@ def prepare_run(config: str | Path | RunConfig | Mapping[str, Any], *, data_dir:
     The data directory's writer lock (``writer_lock.py``) is taken first and held until ``execute``
     ends: a second run on the same directory refuses (or waits up to ``lock_wait_s``).
     """
-    if isinstance(config, RunConfig):
-        cfg = config
-    elif isinstance(config, Mapping):  # the config's document as Python data (notebooks, scripts)
-        cfg = run_config_from_dict(config)
-    else:
-        cfg = load_run_config(config)
+    cfg = _as_run_config(config)
     # Capture digests (the run identity) computed on the other core while the run is prepared.
     digests = prefetch_digests(cfg)
     dd = DataDir.resolve(data_dir if data_dir is not None else cfg.data_dir)
@@ -344,38 +339,13 @@ def prepare_run(config: str | Path | RunConfig | Mapping[str, Any], *, data_dir:
                               location=cfg.source)
         check_source_interfaces(cfg, topology)  # before any flow log is created
         created, reused = _apply_requests(cfg, svc, store)
-        stored = {s.flow_log.flow_log_id: s.flow_log for s in store.list_stored_flow_logs()}
-        wanted = [*created, *reused, *cfg.flow_log_ids]
-        if not cfg.create and not cfg.flow_log_ids:
-            wanted = list(stored)
-        missing = [i for i in cfg.flow_log_ids if i not in stored]
-        if missing:
-            raise ConfigError(f"flow log(s) {', '.join(missing)} do not exist in {dd.path}", location=cfg.source,
-                              key_path="flow_logs.ids")
-        flow_logs = [stored[i] for i in dict.fromkeys(wanted)]
-        if not flow_logs:
-            raise ConfigError(f"no flow log records this run: data directory {dd.path} has none and the config "
-                              "creates none (flow_logs.create)", location=cfg.source)
-        out_dir = Path(output) if output is not None else cfg.output_dir
-        fmt = output_format or cfg.output_format
-        sinks: dict[str, Sink] = {}
-        outputs: dict[str, Path] = {}
-        files = FilesSink(out_dir, kind=fmt) if out_dir is not None else None  # type: ignore[arg-type]
-        fallback: FilesSink | None = None
+        flow_logs = _flow_logs_of_run(cfg, store, dd, created, reused)
         sources = [_open_source(s, topology, skip_bad) for s in cfg.sources]
         # After the sources opened (so every input was validated): what makes re-runs exactly-once.
         run_id = run_identity(cfg, topology, skip_bad=skip_bad, digests=digests)
         delivery = _Delivery(dd, store, svc, run_id, cfg.s3_endpoint_url, cfg.logs_endpoint_url)
-        for fl in flow_logs:
-            sink: Sink | None = files
-            if sink is None:
-                sink = delivery.sink(fl)
-            if sink is None:
-                fallback = fallback or FilesSink(dd.path / "records", kind=fmt)  # type: ignore[arg-type]
-                sink = fallback
-            sinks[fl.flow_log_id] = sink
-            if isinstance(sink, FilesSink):
-                outputs[fl.flow_log_id] = sink.path_for(fl.flow_log_id)
+        out_dir = Path(output) if output is not None else cfg.output_dir
+        sinks, outputs = _sinks_of_run(flow_logs, delivery, dd, out_dir, output_format or cfg.output_format)
         options = AggregateOptions(nodata=cfg.nodata) if cfg.skipdata_capacity is None else AggregateOptions(
             skipdata_capacity=cfg.skipdata_capacity, nodata=cfg.nodata)
         return PreparedRun(
@@ -388,6 +358,53 @@ def prepare_run(config: str | Path | RunConfig | Mapping[str, Any], *, data_dir:
         store.close()
         lock.release()
         raise
+
+
+def _as_run_config(config: str | Path | RunConfig | Mapping[str, Any]) -> RunConfig:
+    if isinstance(config, RunConfig):
+        return config
+    if isinstance(config, Mapping):  # the config's document as Python data (notebooks, scripts)
+        return run_config_from_dict(config)
+    return load_run_config(config)
+
+
+def _flow_logs_of_run(cfg: RunConfig, store: Any, dd: DataDir, created: list[str], reused: list[str]) -> list[FlowLog]:
+    """The flow logs this run records: those it created or reused and those it names (``flow_logs.ids``),
+    or every stored one when the config names none."""
+    stored = {s.flow_log.flow_log_id: s.flow_log for s in store.list_stored_flow_logs()}
+    wanted = [*created, *reused, *cfg.flow_log_ids]
+    if not cfg.create and not cfg.flow_log_ids:
+        wanted = list(stored)
+    missing = [i for i in cfg.flow_log_ids if i not in stored]
+    if missing:
+        raise ConfigError(f"flow log(s) {', '.join(missing)} do not exist in {dd.path}", location=cfg.source,
+                          key_path="flow_logs.ids")
+    flow_logs = [stored[i] for i in dict.fromkeys(wanted)]
+    if not flow_logs:
+        raise ConfigError(f"no flow log records this run: data directory {dd.path} has none and the config "
+                          "creates none (flow_logs.create)", location=cfg.source)
+    return flow_logs
+
+
+def _sinks_of_run(flow_logs: list[FlowLog], delivery: _Delivery, dd: DataDir, out_dir: Path | None,
+                  fmt: str) -> tuple[dict[str, Sink], dict[str, Path]]:
+    """Each flow log's sink: files under ``--output`` when asked, else its destination, else files under
+    ``<data-dir>/records`` (a destination vpcflow cannot deliver to); and the files' paths."""
+    sinks: dict[str, Sink] = {}
+    outputs: dict[str, Path] = {}
+    files = FilesSink(out_dir, kind=fmt) if out_dir is not None else None  # type: ignore[arg-type]
+    fallback: FilesSink | None = None
+    for fl in flow_logs:
+        sink: Sink | None = files
+        if sink is None:
+            sink = delivery.sink(fl)
+        if sink is None:
+            fallback = fallback or FilesSink(dd.path / "records", kind=fmt)  # type: ignore[arg-type]
+            sink = fallback
+        sinks[fl.flow_log_id] = sink
+        if isinstance(sink, FilesSink):
+            outputs[fl.flow_log_id] = sink.path_for(fl.flow_log_id)
+    return sinks, outputs
 
 
 def execute(prepared: PreparedRun, *, taps: Mapping[str, Callable[[Any], None]] | None = None,
