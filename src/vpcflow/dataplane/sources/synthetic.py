@@ -231,6 +231,7 @@ class SyntheticSource:
     def _workload_packets(
         self, wi: int, w: Workload, a: float, b: float, si: int
     ) -> tuple[list[_Pk], dict[str, np.ndarray]]:
+        """The packet groups and flow endpoints of workload ``wi`` in the time slice [a, b)."""
         sc = self.scenario
         lo, hi = max(a, w.start_s), min(b, w.end_s)
         empty: tuple[list[_Pk], dict[str, np.ndarray]] = ([], {})
@@ -242,6 +243,30 @@ class SyntheticSource:
             return empty
         v6 = w.clients.version == 6
         t0 = sc.start_ns + (np.sort(rng.uniform(lo, hi, n)) * NS).astype(np.int64)
+        se, flows = self._endpoints(wi, w, rng, n)
+        rtt = (w.rtt_ms.sample(rng, n) * 1e6).astype(np.int64)
+        groups: list[_Pk]
+        if w.kind == "icmp":
+            groups = self._icmp_packets(w, rng, n, t0, rtt, v6)
+            flows["cport"][:] = 0
+            flows["dport"][:] = 0
+        elif w.kind == "udp":
+            groups = self._udp_packets(w, rng, n, t0, rtt, v6)
+        elif w.kind == "scan":
+            groups = [_mk(np.arange(n, dtype=np.int64), t0, False, SCAN_SYN_LEN + (20 if v6 else 0), SYN)]
+            if w.respond:  # closed ports answer with a reset
+                groups.append(_mk(np.arange(n, dtype=np.int64), t0 + rtt, True, RST_LEN + (20 if v6 else 0), RST | ACK))
+        elif not w.respond:
+            groups = unanswered_syns(t0, w.retries, v6)
+        else:
+            groups, flows = self._tcp_workload_packets(wi, w, rng, n, t0, rtt, v6, se, flows)
+        self._count(w, n, groups)
+        return groups, flows
+
+    def _endpoints(
+        self, wi: int, w: Workload, rng: np.random.Generator, n: int
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(server pool entry, flow endpoint columns) of ``n`` new flows: clients, servers, ports."""
         if w.single_source:
             e, ch, cl = self._attackers(wi, w)
             # one fixed host, or each probe from one of the distributed attack's hosts
@@ -264,72 +289,90 @@ class SyntheticSource:
             "cport": self._ephemeral(wi, 0, n),
             "dport": dport.astype(np.uint16),
         }
-        rtt = (w.rtt_ms.sample(rng, n) * 1e6).astype(np.int64)
-        groups: list[_Pk]
-        if w.kind == "icmp":
-            q = np.rint(w.requests.sample(rng, n, log=False)).astype(np.int64)
-            f, j = _group(q)
-            req_t, rep_t = (128, 129) if v6 else (8, 0)
-            ln = ICMP_ECHO_LEN + (20 if v6 else 0)
-            groups = [_mk(f, t0[f] + j * NS, False, ln, 0, req_t)]
-            if w.respond:
-                groups.append(_mk(f, t0[f] + j * NS + rtt[f], True, ln, 0, rep_t))
-            flows["cport"][:] = 0
-            flows["dport"][:] = 0
-        elif w.kind == "udp":
-            q = np.rint(w.requests.sample(rng, n, log=False)).astype(np.int64)
-            f, j = _group(q)
-            gap = (w.think_ms.sample(rng, n) * 1e6).astype(np.int64)
-            hdr = UDP_HDR + (20 if v6 else 0)
-            req = np.minimum(w.request_bytes.sample(rng, f.shape[0]).astype(np.int64), 1472)
-            groups = [_mk(f, t0[f] + j * gap[f], False, hdr + req, 0)]
-            if w.respond:
-                resp = np.minimum(w.response_bytes.sample(rng, f.shape[0]).astype(np.int64), 1472)
-                groups.append(_mk(f, t0[f] + j * gap[f] + rtt[f], True, hdr + resp, 0))
-        elif w.kind == "scan":
-            groups = [_mk(np.arange(n, dtype=np.int64), t0, False, SCAN_SYN_LEN + (20 if v6 else 0), SYN)]
-            if w.respond:  # closed ports answer with a reset
-                groups.append(_mk(np.arange(n, dtype=np.int64), t0 + rtt, True, RST_LEN + (20 if v6 else 0), RST | ACK))
-        elif not w.respond:
-            groups = unanswered_syns(t0, w.retries, v6)
-        else:
-            ex = np.maximum(np.rint(w.exchanges.sample(rng, n, log=False)).astype(np.int64), 1)
-            n_ex = int(ex.sum())
-            think = (w.think_ms.sample(rng, n_ex) * 1e6).astype(np.int64)
-            req = w.request_bytes.sample(rng, n_ex)
-            resp = w.response_bytes.sample(rng, n_ex)
-            idle = (w.idle_ms.sample(rng, n_ex) * 1e6).astype(np.int64)
-            rst = rng.random(n) < w.rst_fraction
-            if w.backend is not None:
-                # the load balancer's own connection to a target, inside the client's connection
-                assert w.backend_ports is not None
-                b_rtt = (rng.uniform(0.2, 1.5, n) * 1e6).astype(np.int64)
-                b_t0 = t0 + rtt + 50 * US
-                b_groups, b_end = tcp_packets(b_t0, b_rtt, think, req, resp, np.zeros(n, bool), v6)
-                think = b_end - b_t0 + 100 * US
-                _, b_hi, b_lo = self._draw(w.backend, rng, n)
-                lb_hi, lb_lo = self._lb_private(w, se)
-                bflows = {
-                    "c_hi": lb_hi,
-                    "c_lo": lb_lo,
-                    "s_hi": b_hi,
-                    "s_lo": b_lo,
-                    "cport": self._ephemeral(wi, 1, n),
-                    "dport": w.backend_ports[rng.integers(0, w.backend_ports.shape[0], n)].astype(np.uint16),
-                }
-                groups, _end = tcp_packets(t0, rtt, think, req, resp, rst, v6)
-                # offset the backend leg's flow indexes past the front leg's
-                for g in b_groups:
-                    g.flow = g.flow + n
-                groups += b_groups
-                flows = {k: np.concatenate([flows[k], bflows[k]]) for k in flows}
-            else:
-                groups, _end = tcp_packets(t0, rtt, think, req, resp, rst, v6, ex, idle)
+        return se, flows
+
+    @staticmethod
+    def _icmp_packets(
+        w: Workload, rng: np.random.Generator, n: int, t0: np.ndarray, rtt: np.ndarray, v6: bool
+    ) -> list[_Pk]:
+        """Echo requests one second apart, and their replies when the workload responds."""
+        q = np.rint(w.requests.sample(rng, n, log=False)).astype(np.int64)
+        f, j = _group(q)
+        req_t, rep_t = (128, 129) if v6 else (8, 0)
+        ln = ICMP_ECHO_LEN + (20 if v6 else 0)
+        groups = [_mk(f, t0[f] + j * NS, False, ln, 0, req_t)]
+        if w.respond:
+            groups.append(_mk(f, t0[f] + j * NS + rtt[f], True, ln, 0, rep_t))
+        return groups
+
+    @staticmethod
+    def _udp_packets(
+        w: Workload, rng: np.random.Generator, n: int, t0: np.ndarray, rtt: np.ndarray, v6: bool
+    ) -> list[_Pk]:
+        """Datagrams ``think`` apart, each answered one round trip later when the workload responds."""
+        q = np.rint(w.requests.sample(rng, n, log=False)).astype(np.int64)
+        f, j = _group(q)
+        gap = (w.think_ms.sample(rng, n) * 1e6).astype(np.int64)
+        hdr = UDP_HDR + (20 if v6 else 0)
+        req = np.minimum(w.request_bytes.sample(rng, f.shape[0]).astype(np.int64), 1472)
+        groups = [_mk(f, t0[f] + j * gap[f], False, hdr + req, 0)]
+        if w.respond:
+            resp = np.minimum(w.response_bytes.sample(rng, f.shape[0]).astype(np.int64), 1472)
+            groups.append(_mk(f, t0[f] + j * gap[f] + rtt[f], True, hdr + resp, 0))
+        return groups
+
+    def _tcp_workload_packets(
+        self,
+        wi: int,
+        w: Workload,
+        rng: np.random.Generator,
+        n: int,
+        t0: np.ndarray,
+        rtt: np.ndarray,
+        v6: bool,
+        se: np.ndarray,
+        flows: dict[str, np.ndarray],
+    ) -> tuple[list[_Pk], dict[str, np.ndarray]]:
+        """Answered TCP connections; behind a load balancer, also its own leg to a target."""
+        ex = np.maximum(np.rint(w.exchanges.sample(rng, n, log=False)).astype(np.int64), 1)
+        n_ex = int(ex.sum())
+        think = (w.think_ms.sample(rng, n_ex) * 1e6).astype(np.int64)
+        req = w.request_bytes.sample(rng, n_ex)
+        resp = w.response_bytes.sample(rng, n_ex)
+        idle = (w.idle_ms.sample(rng, n_ex) * 1e6).astype(np.int64)
+        rst = rng.random(n) < w.rst_fraction
+        if w.backend is None:
+            groups, _end = tcp_packets(t0, rtt, think, req, resp, rst, v6, ex, idle)
+            return groups, flows
+        # the load balancer's own connection to a target, inside the client's connection
+        assert w.backend_ports is not None
+        b_rtt = (rng.uniform(0.2, 1.5, n) * 1e6).astype(np.int64)
+        b_t0 = t0 + rtt + 50 * US
+        b_groups, b_end = tcp_packets(b_t0, b_rtt, think, req, resp, np.zeros(n, bool), v6)
+        think = b_end - b_t0 + 100 * US
+        _, b_hi, b_lo = self._draw(w.backend, rng, n)
+        lb_hi, lb_lo = self._lb_private(w, se)
+        bflows = {
+            "c_hi": lb_hi,
+            "c_lo": lb_lo,
+            "s_hi": b_hi,
+            "s_lo": b_lo,
+            "cport": self._ephemeral(wi, 1, n),
+            "dport": w.backend_ports[rng.integers(0, w.backend_ports.shape[0], n)].astype(np.uint16),
+        }
+        groups, _end = tcp_packets(t0, rtt, think, req, resp, rst, v6)
+        # offset the backend leg's flow indexes past the front leg's
+        for g in b_groups:
+            g.flow = g.flow + n
+        groups += b_groups
+        return groups, {k: np.concatenate([flows[k], bflows[k]]) for k in flows}
+
+    def _count(self, w: Workload, n: int, groups: list[_Pk]) -> None:
+        """Add a slice's flows and packets to the workload's and the run's statistics."""
         st = self.stats.per_workload.setdefault(w.name, {"flows": 0, "packets": 0})
         st["flows"] += n
         st["packets"] += sum(g.flow.shape[0] for g in groups)
         self.stats.flows += n
-        return groups, flows
 
     def _attackers(self, wi: int, w: Workload) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The fixed source hosts of a scan or brute force (drawn once per workload from its seed)."""
