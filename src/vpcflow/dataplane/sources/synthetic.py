@@ -112,6 +112,71 @@ def _segments(nbytes: np.ndarray, mss: int) -> tuple[np.ndarray, np.ndarray]:
     return n, b - (n - 1) * mss
 
 
+def _schedule(
+    c: np.ndarray,
+    rtt_e: np.ndarray,
+    think: np.ndarray,
+    nreq: np.ndarray,
+    nresp: np.ndarray,
+    ex: np.ndarray,
+    fe: np.ndarray,
+    pause: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(start, duration) of every exchange: each starts when the previous one of its connection is done
+    and the client's pause is over; the first starts at the handshake's last ACK ``c``."""
+    span = ((nresp - 1) // WINDOW_SEGMENTS) * rtt_e + ((nresp - 1) % WINDOW_SEGMENTS) * SEG_GAP_NS
+    dur = (nreq - 1) * SEG_GAP_NS + rtt_e // 2 + think + span + rtt_e
+    step = dur + pause
+    cs = np.cumsum(step) - step
+    first = np.cumsum(ex) - ex
+    start = c[fe] + cs - np.repeat(cs[first], ex)
+    return start, dur
+
+
+def _request_packets(
+    fe: np.ndarray, start: np.ndarray, nreq: np.ndarray, lreq: np.ndarray, hdr: int, mss: int
+) -> list[_Pk]:
+    """The client's request segments and the server's delayed ACKs (one per two full segments)."""
+    f, j = _group(nreq)
+    last = j == nreq[f] - 1
+    segs = _mk(
+        fe[f],
+        start[f] + j * SEG_GAP_NS,
+        False,
+        np.where(last, hdr + lreq[f], hdr + mss),
+        np.where(last, PSH | ACK, ACK),
+    )
+    f, j = _group(nreq // 2)
+    return [segs, _mk(fe[f], start[f] + (2 * j + 1) * SEG_GAP_NS + ACK_DELAY_NS, True, hdr, ACK)]
+
+
+def _response_packets(
+    fe: np.ndarray, r0: np.ndarray, rtt_e: np.ndarray, nresp: np.ndarray, lresp: np.ndarray, hdr: int, mss: int
+) -> list[_Pk]:
+    """The server's response segments (windows of WINDOW_SEGMENTS a round trip apart) and the client's
+    ACKs (one per two segments, and one for the last)."""
+    f, j = _group(nresp)
+    last = j == nresp[f] - 1
+    tseg = r0[f] + (j // WINDOW_SEGMENTS) * rtt_e[f] + (j % WINDOW_SEGMENTS) * SEG_GAP_NS
+    segs = _mk(fe[f], tseg, True, np.where(last, hdr + lresp[f], hdr + mss), np.where(last, PSH | ACK, ACK))
+    f, j = _group((nresp + 1) // 2)
+    seg = np.minimum(2 * j + 1, nresp[f] - 1)
+    tack = r0[f] + (seg // WINDOW_SEGMENTS) * rtt_e[f] + (seg % WINDOW_SEGMENTS) * SEG_GAP_NS + ACK_DELAY_NS
+    return [segs, _mk(fe[f], tack, False, hdr, ACK)]
+
+
+def _teardown_packets(end: np.ndarray, rtt: np.ndarray, rst: np.ndarray, hdr: int, extra: int) -> list[_Pk]:
+    """FIN, FIN, ACK for connections that close, a server RST for those in ``rst``."""
+    fin = np.flatnonzero(~rst)
+    reset = np.flatnonzero(rst)
+    return [
+        _mk(fin, end[fin], False, hdr, FIN | ACK),
+        _mk(fin, end[fin] + rtt[fin] // 2, True, hdr, FIN | ACK),
+        _mk(fin, end[fin] + rtt[fin], False, hdr, ACK),
+        _mk(reset, end[reset], True, RST_LEN + extra, RST | ACK),
+    ]
+
+
 def tcp_packets(
     t0: np.ndarray,
     rtt: np.ndarray,
@@ -133,51 +198,21 @@ def tcp_packets(
     ex = np.ones(n, np.int64) if exchanges is None else exchanges.astype(np.int64)
     fe, _ = _group(ex)  # the flow of every exchange
     pause = np.zeros(fe.shape[0], np.int64) if idle is None else idle.astype(np.int64)
+    c = t0 + rtt + 20 * US
     out = [
         _mk(idx, t0, False, SYN_LEN + extra, SYN),
         _mk(idx, t0 + rtt, True, SYN_LEN + extra, SYN | ACK),
+        _mk(idx, c, False, hdr, ACK),
     ]
-    c = t0 + rtt + 20 * US
-    out.append(_mk(idx, c, False, hdr, ACK))
     rtt_e = rtt[fe]
     nreq, lreq = _segments(req, mss)
     nresp, lresp = _segments(resp, mss)
-    span = ((nresp - 1) // WINDOW_SEGMENTS) * rtt_e + ((nresp - 1) % WINDOW_SEGMENTS) * SEG_GAP_NS
-    dur = (nreq - 1) * SEG_GAP_NS + rtt_e // 2 + think + span + rtt_e
-    # each exchange starts when the previous one is done and the client's pause is over
-    step = dur + pause
-    cs = np.cumsum(step) - step
-    first = np.cumsum(ex) - ex
-    start = c[fe] + cs - np.repeat(cs[first], ex)
-    f, j = _group(nreq)
-    last = j == nreq[f] - 1
-    out.append(
-        _mk(
-            fe[f],
-            start[f] + j * SEG_GAP_NS,
-            False,
-            np.where(last, hdr + lreq[f], hdr + mss),
-            np.where(last, PSH | ACK, ACK),
-        )
-    )
-    f, j = _group(nreq // 2)  # delayed ACK: one per two full segments
-    out.append(_mk(fe[f], start[f] + (2 * j + 1) * SEG_GAP_NS + ACK_DELAY_NS, True, hdr, ACK))
+    start, dur = _schedule(c, rtt_e, think, nreq, nresp, ex, fe, pause)
+    out += _request_packets(fe, start, nreq, lreq, hdr, mss)
     r0 = start + (nreq - 1) * SEG_GAP_NS + rtt_e // 2 + think
-    f, j = _group(nresp)
-    last = j == nresp[f] - 1
-    tseg = r0[f] + (j // WINDOW_SEGMENTS) * rtt_e[f] + (j % WINDOW_SEGMENTS) * SEG_GAP_NS
-    out.append(_mk(fe[f], tseg, True, np.where(last, hdr + lresp[f], hdr + mss), np.where(last, PSH | ACK, ACK)))
-    f, j = _group((nresp + 1) // 2)
-    seg = np.minimum(2 * j + 1, nresp[f] - 1)
-    tack = r0[f] + (seg // WINDOW_SEGMENTS) * rtt_e[f] + (seg % WINDOW_SEGMENTS) * SEG_GAP_NS + ACK_DELAY_NS
-    out.append(_mk(fe[f], tack, False, hdr, ACK))
+    out += _response_packets(fe, r0, rtt_e, nresp, lresp, hdr, mss)
     end = (start + dur)[np.cumsum(ex) - 1]
-    fin = np.flatnonzero(~rst)
-    out.append(_mk(fin, end[fin], False, hdr, FIN | ACK))
-    out.append(_mk(fin, end[fin] + rtt[fin] // 2, True, hdr, FIN | ACK))
-    out.append(_mk(fin, end[fin] + rtt[fin], False, hdr, ACK))
-    reset = np.flatnonzero(rst)
-    out.append(_mk(reset, end[reset], True, RST_LEN + extra, RST | ACK))
+    out += _teardown_packets(end, rtt, rst, hdr, extra)
     return out, end + rtt
 
 
