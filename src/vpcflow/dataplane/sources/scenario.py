@@ -245,6 +245,7 @@ def loads_scenario(
     seed: int | None = None,
     duration_s: float | None = None,
 ) -> Scenario:
+    """Parse and resolve a scenario's text; ``topology``, ``seed`` and ``duration_s`` override the file's."""
     data, sm = parse_document(text, source=source, fmt="yaml")
     ctx = Ctx(sm)
     if not isinstance(data, dict):
@@ -253,18 +254,7 @@ def loads_scenario(
         if k not in _TOP_KEYS:
             raise ctx.error((k,), f"unknown key {k!r} (expected one of {', '.join(sorted(_TOP_KEYS))})")
     if topology is None:
-        if "topology" not in data:
-            raise ctx.error((), "missing 'topology' (path of the topology file, relative to the scenario)")
-        from vpcflow.model.topology.loader import load_topology
-
-        tpath = Path(str(data["topology"]))
-        if not tpath.is_absolute() and base_dir is not None:
-            tpath = base_dir / tpath
-        if tpath.is_dir():
-            raise ctx.error(("topology",), f"topology file {tpath} is a directory, not a file")
-        if not tpath.exists():
-            raise ctx.error(("topology",), f"topology file not found: {tpath}")
-        topology = load_topology(tpath)
+        topology = _scenario_topology(data, ctx, base_dir)
     if duration_s is not None:
         parse_duration(duration_s, ctx, ("duration",))  # an override (run config, --duration) obeys the same range
     duration = duration_s if duration_s is not None else parse_duration(data.get("duration", "1h"), ctx, ("duration",))
@@ -274,40 +264,80 @@ def loads_scenario(
     raw_seed = data.get("seed", 0) if seed is None else seed  # an override (run config, --seed) obeys it too
     if isinstance(raw_seed, bool) or not isinstance(raw_seed, int) or not 0 <= raw_seed <= MAX_SEED:
         raise ctx.error(("seed",), f"expected an integer from 0 to {MAX_SEED}, got {raw_seed!r}")
-    seed = raw_seed
-    amplitude, peak = 0.0, 14.0
-    if "diurnal" in data:
-        d = data["diurnal"]
-        if not isinstance(d, dict) or set(d) - {"amplitude", "peak"}:
-            raise ctx.error(("diurnal",), "expected {amplitude: 0..1, peak: 'HH:MM'}")
-        amplitude = read_number(d.get("amplitude", 0.5), ctx, ("diurnal", "amplitude"), lo=0, hi=1)
-        pk = d.get("peak", "14:00")
-        m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(pk))
-        if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
-            raise ctx.error(("diurnal", "peak"), f"expected a UTC time 'HH:MM', got {pk!r}")
-        peak = int(m.group(1)) + int(m.group(2)) / 60
-    internet4, internet6 = DEFAULT_INTERNET, DEFAULT_INTERNET6
-    if "internet" in data:
-        inet = data["internet"]
-        if not isinstance(inet, list) or not inet:
-            raise ctx.error(("internet",), "expected a list of CIDRs standing in for internet hosts")
-        try:
-            nets = [ipaddress.ip_network(str(c), strict=False) for c in inet]
-        except ValueError as e:
-            raise ctx.error(("internet",), f"bad CIDR: {e}") from e
-        internet4 = tuple(str(n) for n in nets if n.version == 4) or DEFAULT_INTERNET
-        internet6 = tuple(str(n) for n in nets if n.version == 6) or DEFAULT_INTERNET6
+    amplitude, peak = _diurnal(data, ctx)
+    internet4, internet6 = _internet(data, ctx)
     res = _Resolver(topology, ctx, internet4, internet6)
     idle: list[str] = []
     for i, ref in enumerate(data.get("idle") or []):
         idle.append(res.eni(str(ref), ("idle", i)).network_interface_id)
+    workloads = _workloads(data, ctx, res, duration, duration_s is None, amplitude, idle)
+    return Scenario(source, topology, start_ns, duration, raw_seed, amplitude, peak, workloads, tuple(idle))
+
+
+def _scenario_topology(data: dict[str, Any], ctx: Ctx, base_dir: Path | None) -> Topology:
+    """Load the topology file the scenario names (relative to the scenario's directory)."""
+    if "topology" not in data:
+        raise ctx.error((), "missing 'topology' (path of the topology file, relative to the scenario)")
+    from vpcflow.model.topology.loader import load_topology
+
+    tpath = Path(str(data["topology"]))
+    if not tpath.is_absolute() and base_dir is not None:
+        tpath = base_dir / tpath
+    if tpath.is_dir():
+        raise ctx.error(("topology",), f"topology file {tpath} is a directory, not a file")
+    if not tpath.exists():
+        raise ctx.error(("topology",), f"topology file not found: {tpath}")
+    return load_topology(tpath)
+
+
+def _diurnal(data: dict[str, Any], ctx: Ctx) -> tuple[float, float]:
+    """(amplitude, peak hour) of the daily swing; (0, 14) without a ``diurnal`` key."""
+    if "diurnal" not in data:
+        return 0.0, 14.0
+    d = data["diurnal"]
+    if not isinstance(d, dict) or set(d) - {"amplitude", "peak"}:
+        raise ctx.error(("diurnal",), "expected {amplitude: 0..1, peak: 'HH:MM'}")
+    amplitude = read_number(d.get("amplitude", 0.5), ctx, ("diurnal", "amplitude"), lo=0, hi=1)
+    pk = d.get("peak", "14:00")
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(pk))
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ctx.error(("diurnal", "peak"), f"expected a UTC time 'HH:MM', got {pk!r}")
+    return amplitude, int(m.group(1)) + int(m.group(2)) / 60
+
+
+def _internet(data: dict[str, Any], ctx: Ctx) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The IPv4 and IPv6 CIDRs standing in for internet hosts (each family's default when none given)."""
+    if "internet" not in data:
+        return DEFAULT_INTERNET, DEFAULT_INTERNET6
+    inet = data["internet"]
+    if not isinstance(inet, list) or not inet:
+        raise ctx.error(("internet",), "expected a list of CIDRs standing in for internet hosts")
+    try:
+        nets = [ipaddress.ip_network(str(c), strict=False) for c in inet]
+    except ValueError as e:
+        raise ctx.error(("internet",), f"bad CIDR: {e}") from e
+    internet4 = tuple(str(n) for n in nets if n.version == 4) or DEFAULT_INTERNET
+    internet6 = tuple(str(n) for n in nets if n.version == 6) or DEFAULT_INTERNET6
+    return internet4, internet6
+
+
+def _workloads(
+    data: dict[str, Any],
+    ctx: Ctx,
+    res: _Resolver,
+    duration: float,
+    strict_times: bool,
+    amplitude: float,
+    idle: list[str],
+) -> tuple[Workload, ...]:
+    """The scenario's workloads: each valid, names unique, none using an interface listed as idle."""
     wl_data = data.get("workloads")
     if not isinstance(wl_data, list) or not wl_data:
         raise ctx.error(("workloads",), "expected a non-empty list of workloads")
     workloads = []
     names: set[str] = set()
     for i, w in enumerate(wl_data):
-        wl = _workload(w, ("workloads", i), ctx, res, duration, strict_times=duration_s is None, amplitude=amplitude)
+        wl = _workload(w, ("workloads", i), ctx, res, duration, strict_times=strict_times, amplitude=amplitude)
         if wl.name in names:
             raise ctx.error(("workloads", i, "name"), f"workload name {wl.name!r} is used twice")
         names.add(wl.name)
@@ -316,7 +346,7 @@ def loads_scenario(
         if clash:
             raise ctx.error(("workloads", i), f"uses {sorted(clash)[0]}, which the scenario lists as idle")
         workloads.append(wl)
-    return Scenario(source, topology, start_ns, duration, seed, amplitude, peak, tuple(workloads), tuple(idle))
+    return tuple(workloads)
 
 
 def _workload(
