@@ -38,7 +38,7 @@ from vpcflow.dataplane.evaluate.rules import (
     protocol_name,
     rule_columns,
 )
-from vpcflow.model.topology.model import NetworkInterface, SecurityGroupRule, Topology
+from vpcflow.model.topology.model import NetworkInterface, SecurityGroup, SecurityGroupRule, Topology
 
 #: ENI types whose connections AWS always tracks ("automatically tracked connections").
 AUTO_TRACKED_TYPES = frozenset(
@@ -110,16 +110,86 @@ def _peers(rule: SecurityGroupRule, topo: Topology) -> list[tuple[int, tuple[int
     return out
 
 
-def compile_security_groups(topo: Topology, enis: tuple[NetworkInterface, ...],
-                            table: RuleTable) -> CompiledSecurityGroups:
+def _membership(topo: Topology, enis: tuple[NetworkInterface, ...]) -> tuple[dict[str, int], np.ndarray]:
+    """(column of each group id, ENI x group membership matrix); groups the topology lacks are ignored."""
     group_ids = [g.group_id for g in topo.security_groups]
     group_index = {g: i for i, g in enumerate(group_ids)}
-    n = len(enis)
-    member = np.zeros((n, max(1, len(group_ids))), np.bool_)
+    member = np.zeros((len(enis), max(1, len(group_ids))), np.bool_)
     for e, eni in enumerate(enis):
         for g in eni.groups:
             if g in group_index:
                 member[e, group_index[g]] = True
+    return group_index, member
+
+
+def _fixed_rules(eni: NetworkInterface, d: int, table: RuleTable) -> tuple[int, int, int, int]:
+    """Rule ids of the verdicts no group rule gives, for one ENI and direction: (default deny, no security
+    group, tracked connection, packet after a closed connection)."""
+    gnames = ",".join(eni.groups) or "-"
+    eid = eni.network_interface_id
+    default_deny = table.add(
+        RuleRef("security_group_default_deny", gnames, DIRS[d], "", "deny",
+                f"{gnames} {DIRS[d]}: no rule allows it (security groups deny by default)")
+    )
+    no_sg = table.add(
+        RuleRef("no_security_group", eid, DIRS[d], "", "allow", f"{eid} has no security group ({eni.interface_type})")
+    )
+    tracked = table.add(
+        RuleRef("conntrack_response", eid, DIRS[d], "", "allow",
+                f"{eid} {DIRS[d]}: part of a tracked connection (security groups are stateful)")
+    )
+    closed = table.add(
+        RuleRef("conntrack_closed", eid, DIRS[d], "", "deny",
+                f"{eid} {DIRS[d]}: packet after the tracked connection was closed (spec 2.3)")
+    )
+    return default_deny, no_sg, tracked, closed
+
+
+def _port_match(rule: SecurityGroupRule) -> tuple[int, int, int, int]:
+    """(port lo, port hi, ICMP type, ICMP code) a rule matches; -1 is any type or code."""
+    p = rule.ip_protocol
+    lo, hi = rule.from_port, rule.to_port
+    if p in (6, 17):
+        plo, phi = (0, 65535) if lo is None or lo < 0 else (lo, hi if hi is not None else lo)
+        return plo, phi, -1, -1
+    if p in (1, 58):
+        return 0, 65535, -1 if lo is None else lo, -1 if hi is None else hi
+    return 0, 65535, -1, -1
+
+
+def _compile_rule(
+    rule: SecurityGroupRule, grp: SecurityGroup, d: int, topo: Topology, table: RuleTable, group_index: dict[str, int]
+) -> list[tuple]:
+    """The rows of one group rule in one direction, one per peer (CIDR, prefix-list CIDR or group)."""
+    compiled: list[tuple] = []
+    for fam, words, ref, s0, peer in _peers(rule, topo):
+        rid = table.add(
+            RuleRef("security_group_rule", grp.group_id, DIRS[d], rule.security_group_rule_id,
+                    "allow", _rule_text(rule, peer if rule.prefix_list_id is None else
+                                       rule.prefix_list_id))
+        )
+        refg = group_index.get(rule.referenced_group_id or "", -1) if ref == -2 else -1
+        if ref == -2 and refg < 0:
+            continue  # a reference to an unknown group matches nothing
+        plo, phi, it, ic = _port_match(rule)
+        compiled.append((rule.ip_protocol, plo, phi, it, ic, fam, *words, refg, s0, rid))
+    return compiled
+
+
+def _mark_open_all(open_all: np.ndarray, k: int, compiled: list[tuple]) -> None:
+    """Flag, per family and TCP/UDP, rows that allow every port from anywhere (0.0.0.0/0 or ::/0)."""
+    for row in compiled:
+        p, plo, phi, fam, s0 = row[0], row[1], row[2], row[5], row[11]
+        if s0 and plo == 0 and phi == 65535 and fam in (4, 6):
+            for pi, pn in ((0, 6), (1, 17)):
+                if p in (-1, pn):
+                    open_all[k, 0 if fam == 4 else 1, pi] = True
+
+
+def compile_security_groups(topo: Topology, enis: tuple[NetworkInterface, ...],
+                            table: RuleTable) -> CompiledSecurityGroups:
+    group_index, member = _membership(topo, enis)
+    n = len(enis)
     rows: list[tuple] = []
     start = np.zeros(2 * n, np.int64)
     end = np.zeros(2 * n, np.int64)
@@ -136,60 +206,15 @@ def compile_security_groups(topo: Topology, enis: tuple[NetworkInterface, ...],
         for d in (0, 1):
             k = 2 * e + d
             start[k] = len(rows)
-            gnames = ",".join(eni.groups) or "-"
-            default_deny[k] = table.add(
-                RuleRef("security_group_default_deny", gnames, DIRS[d], "", "deny",
-                        f"{gnames} {DIRS[d]}: no rule allows it (security groups deny by default)")
-            )
-            no_sg[k] = table.add(
-                RuleRef("no_security_group", eni.network_interface_id, DIRS[d], "", "allow",
-                        f"{eni.network_interface_id} has no security group ({eni.interface_type})")
-            )
-            tracked[k] = table.add(
-                RuleRef("conntrack_response", eni.network_interface_id, DIRS[d], "", "allow",
-                        f"{eni.network_interface_id} {DIRS[d]}: part of a tracked connection "
-                        "(security groups are stateful)")
-            )
-            closed[k] = table.add(
-                RuleRef("conntrack_closed", eni.network_interface_id, DIRS[d], "", "deny",
-                        f"{eni.network_interface_id} {DIRS[d]}: packet after the tracked connection was closed "
-                        "(spec 2.3)")
-            )
+            default_deny[k], no_sg[k], tracked[k], closed[k] = _fixed_rules(eni, d, table)
             for grp in groups:
                 for rule in grp.egress if d == 1 else grp.ingress:
                     key = (rule.security_group_rule_id + "/" + grp.group_id, d)
                     compiled = rule_cache.get(key)
                     if compiled is None:
-                        compiled = []
-                        for fam, words, ref, s0, peer in _peers(rule, topo):
-                            rid = table.add(
-                                RuleRef("security_group_rule", grp.group_id, DIRS[d], rule.security_group_rule_id,
-                                        "allow", _rule_text(rule, peer if rule.prefix_list_id is None else
-                                                           rule.prefix_list_id))
-                            )
-                            refg = group_index.get(rule.referenced_group_id or "", -1) if ref == -2 else -1
-                            if ref == -2 and refg < 0:
-                                continue  # a reference to an unknown group matches nothing
-                            p = rule.ip_protocol
-                            lo, hi = rule.from_port, rule.to_port
-                            if p in (6, 17):
-                                plo, phi = (0, 65535) if lo is None or lo < 0 else (lo, hi if hi is not None else lo)
-                                it, ic = -1, -1
-                            elif p in (1, 58):
-                                plo, phi = 0, 65535
-                                it = -1 if lo is None else lo
-                                ic = -1 if hi is None else hi
-                            else:
-                                plo, phi, it, ic = 0, 65535, -1, -1
-                            compiled.append((p, plo, phi, it, ic, fam, *words, refg, s0, rid))
-                        rule_cache[key] = compiled
-                    for row in compiled:
-                        rows.append(row)
-                        p, plo, phi, fam, s0 = row[0], row[1], row[2], row[5], row[11]
-                        if s0 and plo == 0 and phi == 65535 and fam in (4, 6):
-                            for pi, pn in ((0, 6), (1, 17)):
-                                if p in (-1, pn):
-                                    open_all[k, 0 if fam == 4 else 1, pi] = True
+                        compiled = rule_cache[key] = _compile_rule(rule, grp, d, topo, table, group_index)
+                    rows.extend(compiled)
+                    _mark_open_all(open_all, k, compiled)
             end[k] = len(rows)
     return CompiledSecurityGroups(
         **rule_columns(rows, (("ref_group", np.int32), ("slash0", np.bool_), ("rule_id", np.int32))),

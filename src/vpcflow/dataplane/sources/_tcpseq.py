@@ -50,6 +50,47 @@ def _group_exclusive_cumsum(values: np.ndarray, group: np.ndarray) -> np.ndarray
     return out
 
 
+def _advance(b: PacketBatch) -> tuple[np.ndarray, np.ndarray]:
+    """(TCP flags, sequence space used) per row: the payload, plus one for SYN and one for FIN."""
+    hl = tcp_header_lengths(b)
+    ip = np.where(b.ip_version == 6, 40, 20) + np.where((b.ip_version == 6) & (b.fragment > 0), 8, 0)
+    payload = np.maximum(b.ip_len.astype(np.int64) - ip - hl, 0)
+    f = b.tcp_flags.astype(np.int64)
+    adv = payload + ((f & SYN) != 0) + ((f & FIN) != 0)
+    return f, adv
+
+
+def _connections(b: PacketBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row sent by side a, sorted connection hashes, connection index per row); side a of a connection
+    is its smaller (address, port) endpoint."""
+    s_first = (b.src_hi < b.dst_hi) | (
+        (b.src_hi == b.dst_hi) & ((b.src_lo < b.dst_lo) | ((b.src_lo == b.dst_lo) & (b.src_port <= b.dst_port)))
+    )
+    a_hi = np.where(s_first, b.src_hi, b.dst_hi)
+    a_lo = np.where(s_first, b.src_lo, b.dst_lo)
+    a_port = np.where(s_first, b.src_port, b.dst_port).astype(np.uint64)
+    b_hi = np.where(s_first, b.dst_hi, b.src_hi)
+    b_lo = np.where(s_first, b.dst_lo, b.src_lo)
+    b_port = np.where(s_first, b.dst_port, b.src_port).astype(np.uint64)
+    # a 64-bit hash names the connection (sorting uint64 is far faster than sorting structured rows;
+    # a collision would only merge two connections' sequence spaces, a cosmetic effect)
+    h = _mix(a_hi) ^ _mix(a_lo + np.uint64(1)) ^ _mix(b_hi + np.uint64(2)) ^ _mix(b_lo + np.uint64(3))
+    h ^= _mix((a_port << np.uint64(16)) | b_port | np.uint64(1 << 40))
+    uniq, conn = np.unique(h, return_inverse=True)
+    return s_first, uniq, conn.ravel()
+
+
+def _sent_before(conn: np.ndarray, side_b: np.ndarray, adv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sent by side a, sent by side b) earlier in this batch on each row's connection."""
+    order = np.argsort(conn, kind="stable")  # by connection, time order kept inside
+    c_sorted = conn[order]
+    sent_a = np.empty(conn.shape[0], np.int64)
+    sent_b = np.empty(conn.shape[0], np.int64)
+    sent_a[order] = _group_exclusive_cumsum(np.where(side_b, 0, adv)[order], c_sorted)
+    sent_b[order] = _group_exclusive_cumsum(np.where(side_b, adv, 0)[order], c_sorted)
+    return sent_a, sent_b
+
+
 class TcpSequencer:
     def __init__(self) -> None:
         # connection hash -> [sent by side a, sent by side b, FINs seen]
@@ -64,54 +105,42 @@ class TcpSequencer:
         if rows.size == 0:
             return seq, ack
         b = batch.take(rows)
-        hl = tcp_header_lengths(b)
-        ip = np.where(b.ip_version == 6, 40, 20) + np.where((b.ip_version == 6) & (b.fragment > 0), 8, 0)
-        payload = np.maximum(b.ip_len.astype(np.int64) - ip - hl, 0)
-        f = b.tcp_flags.astype(np.int64)
-        adv = payload + ((f & SYN) != 0) + ((f & FIN) != 0)
-        # canonical connection: side a is the smaller (address, port) endpoint
-        s_first = (b.src_hi < b.dst_hi) | (
-            (b.src_hi == b.dst_hi) & ((b.src_lo < b.dst_lo) | ((b.src_lo == b.dst_lo) & (b.src_port <= b.dst_port)))
-        )
-        a_hi = np.where(s_first, b.src_hi, b.dst_hi)
-        a_lo = np.where(s_first, b.src_lo, b.dst_lo)
-        a_port = np.where(s_first, b.src_port, b.dst_port).astype(np.uint64)
-        b_hi = np.where(s_first, b.dst_hi, b.src_hi)
-        b_lo = np.where(s_first, b.dst_lo, b.src_lo)
-        b_port = np.where(s_first, b.dst_port, b.src_port).astype(np.uint64)
-        # a 64-bit hash names the connection (sorting uint64 is far faster than sorting structured rows;
-        # a collision would only merge two connections' sequence spaces, a cosmetic effect)
-        h = _mix(a_hi) ^ _mix(a_lo + np.uint64(1)) ^ _mix(b_hi + np.uint64(2)) ^ _mix(b_lo + np.uint64(3))
-        h ^= _mix((a_port << np.uint64(16)) | b_port | np.uint64(1 << 40))
-        uniq, conn = np.unique(h, return_inverse=True)
-        conn = conn.ravel()
+        f, adv = _advance(b)
+        s_first, uniq, conn = _connections(b)
         side_b = ~s_first
-        # carried totals of open connections (one dict lookup per connection, not per packet)
-        base = np.zeros((len(uniq), 2), np.int64)
         keys = uniq.tolist()
-        for k, kb in enumerate(keys):
-            st = self.state.get(kb)
-            if st is not None:
-                base[k, 0], base[k, 1] = st[0], st[1]
+        base = self._carried(keys)
         # deterministic initial sequence numbers per connection side
         isn = np.stack([(uniq >> np.uint64(32)), uniq & np.uint64(0xFFFFFFFF)], axis=1).astype(np.int64)
-        order = np.argsort(conn, kind="stable")  # by connection, time order kept inside
-        c_sorted = conn[order]
-        sent_a = np.empty(len(b), np.int64)
-        sent_b = np.empty(len(b), np.int64)
-        sent_a[order] = _group_exclusive_cumsum(np.where(side_b, 0, adv)[order], c_sorted)
-        sent_b[order] = _group_exclusive_cumsum(np.where(side_b, adv, 0)[order], c_sorted)
+        sent_a, sent_b = _sent_before(conn, side_b, adv)
         sent_a += base[conn, 0]
         sent_b += base[conn, 1]
         own = np.where(side_b, isn[conn, 1] + sent_b, isn[conn, 0] + sent_a)
         other = np.where(side_b, isn[conn, 0] + sent_a, isn[conn, 1] + sent_b)
         seq[rows] = own & 0xFFFFFFFF
         ack[rows] = np.where((f & ACK) != 0, other & 0xFFFFFFFF, 0)
-        # carry the totals; forget connections that ended
-        tot_a = base[:, 0] + np.bincount(conn, weights=np.where(side_b, 0, adv), minlength=len(uniq)).astype(np.int64)
-        tot_b = base[:, 1] + np.bincount(conn, weights=np.where(side_b, adv, 0), minlength=len(uniq)).astype(np.int64)
-        fins = np.bincount(conn, weights=(f & FIN) != 0, minlength=len(uniq)).astype(np.int64)
-        rsts = np.bincount(conn, weights=(f & RST) != 0, minlength=len(uniq)).astype(np.int64)
+        self._carry(keys, base, conn, side_b, adv, f)
+        return seq, ack
+
+    def _carried(self, keys: list[int]) -> np.ndarray:
+        """Totals sent by each side of the open connections among ``keys`` (one dict lookup per
+        connection, not per packet); zeros for new ones."""
+        base = np.zeros((len(keys), 2), np.int64)
+        for k, kb in enumerate(keys):
+            st = self.state.get(kb)
+            if st is not None:
+                base[k, 0], base[k, 1] = st[0], st[1]
+        return base
+
+    def _carry(
+        self, keys: list[int], base: np.ndarray, conn: np.ndarray, side_b: np.ndarray, adv: np.ndarray, f: np.ndarray
+    ) -> None:
+        """Carry the totals to the next batch; forget connections that ended (RST, or a FIN each way)."""
+        m = len(keys)
+        tot_a = base[:, 0] + np.bincount(conn, weights=np.where(side_b, 0, adv), minlength=m).astype(np.int64)
+        tot_b = base[:, 1] + np.bincount(conn, weights=np.where(side_b, adv, 0), minlength=m).astype(np.int64)
+        fins = np.bincount(conn, weights=(f & FIN) != 0, minlength=m).astype(np.int64)
+        rsts = np.bincount(conn, weights=(f & RST) != 0, minlength=m).astype(np.int64)
         for k, kb in enumerate(keys):
             prev = self.state.get(kb)
             fin_total = int(fins[k]) + (prev[2] if prev is not None else 0)
@@ -119,4 +148,3 @@ class TcpSequencer:
                 self.state.pop(kb, None)
             else:
                 self.state[kb] = [int(tot_a[k]), int(tot_b[k]), fin_total]
-        return seq, ack

@@ -245,6 +245,7 @@ def loads_scenario(
     seed: int | None = None,
     duration_s: float | None = None,
 ) -> Scenario:
+    """Parse and resolve a scenario's text; ``topology``, ``seed`` and ``duration_s`` override the file's."""
     data, sm = parse_document(text, source=source, fmt="yaml")
     ctx = Ctx(sm)
     if not isinstance(data, dict):
@@ -253,18 +254,7 @@ def loads_scenario(
         if k not in _TOP_KEYS:
             raise ctx.error((k,), f"unknown key {k!r} (expected one of {', '.join(sorted(_TOP_KEYS))})")
     if topology is None:
-        if "topology" not in data:
-            raise ctx.error((), "missing 'topology' (path of the topology file, relative to the scenario)")
-        from vpcflow.model.topology.loader import load_topology
-
-        tpath = Path(str(data["topology"]))
-        if not tpath.is_absolute() and base_dir is not None:
-            tpath = base_dir / tpath
-        if tpath.is_dir():
-            raise ctx.error(("topology",), f"topology file {tpath} is a directory, not a file")
-        if not tpath.exists():
-            raise ctx.error(("topology",), f"topology file not found: {tpath}")
-        topology = load_topology(tpath)
+        topology = _scenario_topology(data, ctx, base_dir)
     if duration_s is not None:
         parse_duration(duration_s, ctx, ("duration",))  # an override (run config, --duration) obeys the same range
     duration = duration_s if duration_s is not None else parse_duration(data.get("duration", "1h"), ctx, ("duration",))
@@ -274,40 +264,80 @@ def loads_scenario(
     raw_seed = data.get("seed", 0) if seed is None else seed  # an override (run config, --seed) obeys it too
     if isinstance(raw_seed, bool) or not isinstance(raw_seed, int) or not 0 <= raw_seed <= MAX_SEED:
         raise ctx.error(("seed",), f"expected an integer from 0 to {MAX_SEED}, got {raw_seed!r}")
-    seed = raw_seed
-    amplitude, peak = 0.0, 14.0
-    if "diurnal" in data:
-        d = data["diurnal"]
-        if not isinstance(d, dict) or set(d) - {"amplitude", "peak"}:
-            raise ctx.error(("diurnal",), "expected {amplitude: 0..1, peak: 'HH:MM'}")
-        amplitude = read_number(d.get("amplitude", 0.5), ctx, ("diurnal", "amplitude"), lo=0, hi=1)
-        pk = d.get("peak", "14:00")
-        m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(pk))
-        if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
-            raise ctx.error(("diurnal", "peak"), f"expected a UTC time 'HH:MM', got {pk!r}")
-        peak = int(m.group(1)) + int(m.group(2)) / 60
-    internet4, internet6 = DEFAULT_INTERNET, DEFAULT_INTERNET6
-    if "internet" in data:
-        inet = data["internet"]
-        if not isinstance(inet, list) or not inet:
-            raise ctx.error(("internet",), "expected a list of CIDRs standing in for internet hosts")
-        try:
-            nets = [ipaddress.ip_network(str(c), strict=False) for c in inet]
-        except ValueError as e:
-            raise ctx.error(("internet",), f"bad CIDR: {e}") from e
-        internet4 = tuple(str(n) for n in nets if n.version == 4) or DEFAULT_INTERNET
-        internet6 = tuple(str(n) for n in nets if n.version == 6) or DEFAULT_INTERNET6
+    amplitude, peak = _diurnal(data, ctx)
+    internet4, internet6 = _internet(data, ctx)
     res = _Resolver(topology, ctx, internet4, internet6)
     idle: list[str] = []
     for i, ref in enumerate(data.get("idle") or []):
         idle.append(res.eni(str(ref), ("idle", i)).network_interface_id)
+    workloads = _workloads(data, ctx, res, duration, duration_s is None, amplitude, idle)
+    return Scenario(source, topology, start_ns, duration, raw_seed, amplitude, peak, workloads, tuple(idle))
+
+
+def _scenario_topology(data: dict[str, Any], ctx: Ctx, base_dir: Path | None) -> Topology:
+    """Load the topology file the scenario names (relative to the scenario's directory)."""
+    if "topology" not in data:
+        raise ctx.error((), "missing 'topology' (path of the topology file, relative to the scenario)")
+    from vpcflow.model.topology.loader import load_topology
+
+    tpath = Path(str(data["topology"]))
+    if not tpath.is_absolute() and base_dir is not None:
+        tpath = base_dir / tpath
+    if tpath.is_dir():
+        raise ctx.error(("topology",), f"topology file {tpath} is a directory, not a file")
+    if not tpath.exists():
+        raise ctx.error(("topology",), f"topology file not found: {tpath}")
+    return load_topology(tpath)
+
+
+def _diurnal(data: dict[str, Any], ctx: Ctx) -> tuple[float, float]:
+    """(amplitude, peak hour) of the daily swing; (0, 14) without a ``diurnal`` key."""
+    if "diurnal" not in data:
+        return 0.0, 14.0
+    d = data["diurnal"]
+    if not isinstance(d, dict) or set(d) - {"amplitude", "peak"}:
+        raise ctx.error(("diurnal",), "expected {amplitude: 0..1, peak: 'HH:MM'}")
+    amplitude = read_number(d.get("amplitude", 0.5), ctx, ("diurnal", "amplitude"), lo=0, hi=1)
+    pk = d.get("peak", "14:00")
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(pk))
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ctx.error(("diurnal", "peak"), f"expected a UTC time 'HH:MM', got {pk!r}")
+    return amplitude, int(m.group(1)) + int(m.group(2)) / 60
+
+
+def _internet(data: dict[str, Any], ctx: Ctx) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The IPv4 and IPv6 CIDRs standing in for internet hosts (each family's default when none given)."""
+    if "internet" not in data:
+        return DEFAULT_INTERNET, DEFAULT_INTERNET6
+    inet = data["internet"]
+    if not isinstance(inet, list) or not inet:
+        raise ctx.error(("internet",), "expected a list of CIDRs standing in for internet hosts")
+    try:
+        nets = [ipaddress.ip_network(str(c), strict=False) for c in inet]
+    except ValueError as e:
+        raise ctx.error(("internet",), f"bad CIDR: {e}") from e
+    internet4 = tuple(str(n) for n in nets if n.version == 4) or DEFAULT_INTERNET
+    internet6 = tuple(str(n) for n in nets if n.version == 6) or DEFAULT_INTERNET6
+    return internet4, internet6
+
+
+def _workloads(
+    data: dict[str, Any],
+    ctx: Ctx,
+    res: _Resolver,
+    duration: float,
+    strict_times: bool,
+    amplitude: float,
+    idle: list[str],
+) -> tuple[Workload, ...]:
+    """The scenario's workloads: each valid, names unique, none using an interface listed as idle."""
     wl_data = data.get("workloads")
     if not isinstance(wl_data, list) or not wl_data:
         raise ctx.error(("workloads",), "expected a non-empty list of workloads")
     workloads = []
     names: set[str] = set()
     for i, w in enumerate(wl_data):
-        wl = _workload(w, ("workloads", i), ctx, res, duration, strict_times=duration_s is None, amplitude=amplitude)
+        wl = _workload(w, ("workloads", i), ctx, res, duration, strict_times=strict_times, amplitude=amplitude)
         if wl.name in names:
             raise ctx.error(("workloads", i, "name"), f"workload name {wl.name!r} is used twice")
         names.add(wl.name)
@@ -316,7 +346,7 @@ def loads_scenario(
         if clash:
             raise ctx.error(("workloads", i), f"uses {sorted(clash)[0]}, which the scenario lists as idle")
         workloads.append(wl)
-    return Scenario(source, topology, start_ns, duration, seed, amplitude, peak, tuple(workloads), tuple(idle))
+    return tuple(workloads)
 
 
 def _workload(
@@ -325,69 +355,27 @@ def _workload(
     """One workload; ``strict_times``: a start after the end is an error (not when the caller shortened the
     scenario with a duration override: such workloads are then simply silent). ``amplitude``: the
     scenario's diurnal swing, for the packet-rate estimate (scenario_limits)."""
-    if not isinstance(w, dict):
-        raise ctx.error(path, "a workload is a mapping (name, kind, from, to, ...)")
-    for k in w:
-        if k not in _WL_KEYS:
-            raise ctx.error((*path, k), f"unknown key {k!r} (expected one of {', '.join(sorted(_WL_KEYS))})")
-    for k in ("name", "kind", "from", "to", "rate"):
-        if k not in w:
-            raise ctx.error(path, f"missing {k!r}")
+    _check_workload_keys(w, path, ctx)
     name = str(w["name"])
     kind = w["kind"]
-    if kind not in KINDS:
-        raise ctx.error((*path, "kind"), f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
     v6 = bool(w.get("ipv6", False))
     from_internet = isinstance(w["from"], str) and w["from"].startswith(("internet", "ip:", "cidr:"))
     clients = res.pool(w["from"], (*path, "from"), v6=v6, role="client")
     servers = res.pool(w["to"], (*path, "to"), v6=v6, role="public" if from_internet else "private", clients=clients)
-    to_special = isinstance(w["to"], str) and w["to"] in ("dns", "metadata")
     protocol = {"tcp": 6, "scan": 6, "bruteforce": 6, "udp": 17, "icmp": 58 if v6 else 1}[kind]
-    if to_special and w["to"] == "dns" and kind not in ("udp", "tcp"):
-        raise ctx.error((*path, "kind"), "DNS traffic is udp or tcp")
-    default_port = {"bruteforce": 22}.get(kind, 53 if w["to"] == "dns" else 80)
-    if kind == "icmp":
-        if "port" in w or "ports" in w:
-            raise ctx.error((*path, "port"), "ICMP has no ports")
-        ports = np.zeros(1, np.uint16)
-    elif "ports" in w:
-        ports = read_ports(w["ports"], ctx, (*path, "ports"))
-    else:
-        ports = read_ports(w.get("port", default_port), ctx, (*path, "port"))
+    ports = _workload_ports(w, kind, path, ctx)
     rate = read_number(w["rate"], ctx, (*path, "rate"), lo=0, hi=limits.MAX_RATE)
     start = parse_duration(w.get("start", 0), ctx, (*path, "start"))
     dur = parse_duration(w["duration"], ctx, (*path, "duration")) if "duration" in w else duration - start
     if start >= duration and strict_times:
         raise ctx.error((*path, "start"), f"starts after the scenario ends ({start} s >= {duration} s)")
     outside = from_internet or (isinstance(w["to"], str) and w["to"].startswith(("internet", "s3", "ip:", "cidr:")))
-    backend = backend_ports = None
-    if "backend" in w:
-        b = w["backend"]
-        bpath = (*path, "backend")
-        if kind != "tcp" or not isinstance(b, dict) or "to" not in b or set(b) - {"to", "port"}:
-            raise ctx.error(bpath, "a backend is {to: [ENIs], port: N} on a tcp workload to a load balancer")
-        if not servers.enis:
-            raise ctx.error((*path, "to"), "a workload with a backend must go to load-balancer network interfaces")
-        backend = res.pool(b["to"], (*bpath, "to"), v6=v6, role="private")
-        backend_ports = read_ports(b.get("port", int(ports[0])), ctx, (*bpath, "port"))
+    backend, backend_ports = _workload_backend(w, kind, servers, ports, path, ctx, res, v6)
     single = kind in ("scan", "bruteforce")
-    if "sources" in w and not single:
-        raise ctx.error((*path, "sources"), "sources applies to scan and bruteforce workloads")
-    n_sources = int(read_number(w.get("sources", 1), ctx, (*path, "sources"), lo=1, hi=65536))
-    if n_sources != w.get("sources", 1):
-        raise ctx.error((*path, "sources"), f"expected a whole number of hosts, got {w['sources']!r}")
-    exchanges = read_range(w.get("exchanges"), ctx, (*path, "exchanges"), (1, 1), lo=1, hi=limits.MAX_PER_FLOW)
-    if "exchanges" in w and (kind not in ("tcp", "bruteforce") or backend is not None):
-        raise ctx.error((*path, "exchanges"), "exchanges apply to tcp workloads without a backend")
-    size = limits.MAX_MESSAGE_BYTES
-    request_bytes = read_range(w.get("request_bytes"), ctx, (*path, "request_bytes"), (200, 600), hi=size)
-    response_bytes = read_range(w.get("response_bytes"), ctx, (*path, "response_bytes"), (500, 20000), hi=size)
-    requests = read_range(w.get("requests"), ctx, (*path, "requests"), (4, 4) if kind == "icmp" else (1, 1), lo=1,
-                      hi=limits.MAX_PER_FLOW)
-    per_flow = limits.packets_per_flow(request_bytes.hi, response_bytes.hi, exchanges.hi, requests.hi)
-    problem = limits.packet_rate_problem(rate, per_flow, amplitude)
-    if problem is not None:
-        raise ctx.error((*path, "rate"), problem)
+    n_sources = _attack_sources(w, single, path, ctx)
+    exchanges, request_bytes, response_bytes, requests = _traffic_ranges(
+        w, kind, rate, backend is not None, amplitude, path, ctx
+    )
     ms = limits.MAX_MS
     return Workload(
         name=name,
@@ -416,3 +404,79 @@ def _workload(
         exchanges=exchanges,
         idle_ms=read_range(w.get("idle_ms"), ctx, (*path, "idle_ms"), (100, 2000), hi=ms),
     )
+
+
+def _check_workload_keys(w: Any, path: KeyPath, ctx: Ctx) -> None:
+    """A workload is a mapping of known keys with a name, a known kind, endpoints and a rate."""
+    if not isinstance(w, dict):
+        raise ctx.error(path, "a workload is a mapping (name, kind, from, to, ...)")
+    for k in w:
+        if k not in _WL_KEYS:
+            raise ctx.error((*path, k), f"unknown key {k!r} (expected one of {', '.join(sorted(_WL_KEYS))})")
+    for k in ("name", "kind", "from", "to", "rate"):
+        if k not in w:
+            raise ctx.error(path, f"missing {k!r}")
+    kind = w["kind"]
+    if kind not in KINDS:
+        raise ctx.error((*path, "kind"), f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
+
+
+def _workload_ports(w: dict[str, Any], kind: str, path: KeyPath, ctx: Ctx) -> np.ndarray:
+    """The destination ports (none for ICMP; 22 for brute force, 53 to dns, else 80 by default)."""
+    to_special = isinstance(w["to"], str) and w["to"] in ("dns", "metadata")
+    if to_special and w["to"] == "dns" and kind not in ("udp", "tcp"):
+        raise ctx.error((*path, "kind"), "DNS traffic is udp or tcp")
+    default_port = {"bruteforce": 22}.get(kind, 53 if w["to"] == "dns" else 80)
+    if kind == "icmp":
+        if "port" in w or "ports" in w:
+            raise ctx.error((*path, "port"), "ICMP has no ports")
+        return np.zeros(1, np.uint16)
+    if "ports" in w:
+        return read_ports(w["ports"], ctx, (*path, "ports"))
+    return read_ports(w.get("port", default_port), ctx, (*path, "port"))
+
+
+def _workload_backend(
+    w: dict[str, Any], kind: str, servers: Pool, ports: np.ndarray, path: KeyPath, ctx: Ctx, res: _Resolver, v6: bool
+) -> tuple[Pool | None, np.ndarray | None]:
+    """(targets, ports) of a load balancer's backend leg; (None, None) without a ``backend`` key."""
+    if "backend" not in w:
+        return None, None
+    b = w["backend"]
+    bpath = (*path, "backend")
+    if kind != "tcp" or not isinstance(b, dict) or "to" not in b or set(b) - {"to", "port"}:
+        raise ctx.error(bpath, "a backend is {to: [ENIs], port: N} on a tcp workload to a load balancer")
+    if not servers.enis:
+        raise ctx.error((*path, "to"), "a workload with a backend must go to load-balancer network interfaces")
+    backend = res.pool(b["to"], (*bpath, "to"), v6=v6, role="private")
+    return backend, read_ports(b.get("port", int(ports[0])), ctx, (*bpath, "port"))
+
+
+def _attack_sources(w: dict[str, Any], single: bool, path: KeyPath, ctx: Ctx) -> int:
+    """How many hosts a scan or brute force comes from (a whole number, 1 by default)."""
+    if "sources" in w and not single:
+        raise ctx.error((*path, "sources"), "sources applies to scan and bruteforce workloads")
+    n_sources = int(read_number(w.get("sources", 1), ctx, (*path, "sources"), lo=1, hi=65536))
+    if n_sources != w.get("sources", 1):
+        raise ctx.error((*path, "sources"), f"expected a whole number of hosts, got {w['sources']!r}")
+    return n_sources
+
+
+def _traffic_ranges(
+    w: dict[str, Any], kind: str, rate: float, has_backend: bool, amplitude: float, path: KeyPath, ctx: Ctx
+) -> tuple[Range, Range, Range, Range]:
+    """(exchanges, request_bytes, response_bytes, requests) of a flow, refused when the worst case of
+    ``rate`` times the packets of such a flow exceeds the packet-rate limit."""
+    exchanges = read_range(w.get("exchanges"), ctx, (*path, "exchanges"), (1, 1), lo=1, hi=limits.MAX_PER_FLOW)
+    if "exchanges" in w and (kind not in ("tcp", "bruteforce") or has_backend):
+        raise ctx.error((*path, "exchanges"), "exchanges apply to tcp workloads without a backend")
+    size = limits.MAX_MESSAGE_BYTES
+    request_bytes = read_range(w.get("request_bytes"), ctx, (*path, "request_bytes"), (200, 600), hi=size)
+    response_bytes = read_range(w.get("response_bytes"), ctx, (*path, "response_bytes"), (500, 20000), hi=size)
+    requests = read_range(w.get("requests"), ctx, (*path, "requests"), (4, 4) if kind == "icmp" else (1, 1), lo=1,
+                      hi=limits.MAX_PER_FLOW)
+    per_flow = limits.packets_per_flow(request_bytes.hi, response_bytes.hi, exchanges.hi, requests.hi)
+    problem = limits.packet_rate_problem(rate, per_flow, amplitude)
+    if problem is not None:
+        raise ctx.error((*path, "rate"), problem)
+    return exchanges, request_bytes, response_bytes, requests

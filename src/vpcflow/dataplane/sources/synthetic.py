@@ -112,6 +112,71 @@ def _segments(nbytes: np.ndarray, mss: int) -> tuple[np.ndarray, np.ndarray]:
     return n, b - (n - 1) * mss
 
 
+def _schedule(
+    c: np.ndarray,
+    rtt_e: np.ndarray,
+    think: np.ndarray,
+    nreq: np.ndarray,
+    nresp: np.ndarray,
+    ex: np.ndarray,
+    fe: np.ndarray,
+    pause: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(start, duration) of every exchange: each starts when the previous one of its connection is done
+    and the client's pause is over; the first starts at the handshake's last ACK ``c``."""
+    span = ((nresp - 1) // WINDOW_SEGMENTS) * rtt_e + ((nresp - 1) % WINDOW_SEGMENTS) * SEG_GAP_NS
+    dur = (nreq - 1) * SEG_GAP_NS + rtt_e // 2 + think + span + rtt_e
+    step = dur + pause
+    cs = np.cumsum(step) - step
+    first = np.cumsum(ex) - ex
+    start = c[fe] + cs - np.repeat(cs[first], ex)
+    return start, dur
+
+
+def _request_packets(
+    fe: np.ndarray, start: np.ndarray, nreq: np.ndarray, lreq: np.ndarray, hdr: int, mss: int
+) -> list[_Pk]:
+    """The client's request segments and the server's delayed ACKs (one per two full segments)."""
+    f, j = _group(nreq)
+    last = j == nreq[f] - 1
+    segs = _mk(
+        fe[f],
+        start[f] + j * SEG_GAP_NS,
+        False,
+        np.where(last, hdr + lreq[f], hdr + mss),
+        np.where(last, PSH | ACK, ACK),
+    )
+    f, j = _group(nreq // 2)
+    return [segs, _mk(fe[f], start[f] + (2 * j + 1) * SEG_GAP_NS + ACK_DELAY_NS, True, hdr, ACK)]
+
+
+def _response_packets(
+    fe: np.ndarray, r0: np.ndarray, rtt_e: np.ndarray, nresp: np.ndarray, lresp: np.ndarray, hdr: int, mss: int
+) -> list[_Pk]:
+    """The server's response segments (windows of WINDOW_SEGMENTS a round trip apart) and the client's
+    ACKs (one per two segments, and one for the last)."""
+    f, j = _group(nresp)
+    last = j == nresp[f] - 1
+    tseg = r0[f] + (j // WINDOW_SEGMENTS) * rtt_e[f] + (j % WINDOW_SEGMENTS) * SEG_GAP_NS
+    segs = _mk(fe[f], tseg, True, np.where(last, hdr + lresp[f], hdr + mss), np.where(last, PSH | ACK, ACK))
+    f, j = _group((nresp + 1) // 2)
+    seg = np.minimum(2 * j + 1, nresp[f] - 1)
+    tack = r0[f] + (seg // WINDOW_SEGMENTS) * rtt_e[f] + (seg % WINDOW_SEGMENTS) * SEG_GAP_NS + ACK_DELAY_NS
+    return [segs, _mk(fe[f], tack, False, hdr, ACK)]
+
+
+def _teardown_packets(end: np.ndarray, rtt: np.ndarray, rst: np.ndarray, hdr: int, extra: int) -> list[_Pk]:
+    """FIN, FIN, ACK for connections that close, a server RST for those in ``rst``."""
+    fin = np.flatnonzero(~rst)
+    reset = np.flatnonzero(rst)
+    return [
+        _mk(fin, end[fin], False, hdr, FIN | ACK),
+        _mk(fin, end[fin] + rtt[fin] // 2, True, hdr, FIN | ACK),
+        _mk(fin, end[fin] + rtt[fin], False, hdr, ACK),
+        _mk(reset, end[reset], True, RST_LEN + extra, RST | ACK),
+    ]
+
+
 def tcp_packets(
     t0: np.ndarray,
     rtt: np.ndarray,
@@ -133,51 +198,21 @@ def tcp_packets(
     ex = np.ones(n, np.int64) if exchanges is None else exchanges.astype(np.int64)
     fe, _ = _group(ex)  # the flow of every exchange
     pause = np.zeros(fe.shape[0], np.int64) if idle is None else idle.astype(np.int64)
+    c = t0 + rtt + 20 * US
     out = [
         _mk(idx, t0, False, SYN_LEN + extra, SYN),
         _mk(idx, t0 + rtt, True, SYN_LEN + extra, SYN | ACK),
+        _mk(idx, c, False, hdr, ACK),
     ]
-    c = t0 + rtt + 20 * US
-    out.append(_mk(idx, c, False, hdr, ACK))
     rtt_e = rtt[fe]
     nreq, lreq = _segments(req, mss)
     nresp, lresp = _segments(resp, mss)
-    span = ((nresp - 1) // WINDOW_SEGMENTS) * rtt_e + ((nresp - 1) % WINDOW_SEGMENTS) * SEG_GAP_NS
-    dur = (nreq - 1) * SEG_GAP_NS + rtt_e // 2 + think + span + rtt_e
-    # each exchange starts when the previous one is done and the client's pause is over
-    step = dur + pause
-    cs = np.cumsum(step) - step
-    first = np.cumsum(ex) - ex
-    start = c[fe] + cs - np.repeat(cs[first], ex)
-    f, j = _group(nreq)
-    last = j == nreq[f] - 1
-    out.append(
-        _mk(
-            fe[f],
-            start[f] + j * SEG_GAP_NS,
-            False,
-            np.where(last, hdr + lreq[f], hdr + mss),
-            np.where(last, PSH | ACK, ACK),
-        )
-    )
-    f, j = _group(nreq // 2)  # delayed ACK: one per two full segments
-    out.append(_mk(fe[f], start[f] + (2 * j + 1) * SEG_GAP_NS + ACK_DELAY_NS, True, hdr, ACK))
+    start, dur = _schedule(c, rtt_e, think, nreq, nresp, ex, fe, pause)
+    out += _request_packets(fe, start, nreq, lreq, hdr, mss)
     r0 = start + (nreq - 1) * SEG_GAP_NS + rtt_e // 2 + think
-    f, j = _group(nresp)
-    last = j == nresp[f] - 1
-    tseg = r0[f] + (j // WINDOW_SEGMENTS) * rtt_e[f] + (j % WINDOW_SEGMENTS) * SEG_GAP_NS
-    out.append(_mk(fe[f], tseg, True, np.where(last, hdr + lresp[f], hdr + mss), np.where(last, PSH | ACK, ACK)))
-    f, j = _group((nresp + 1) // 2)
-    seg = np.minimum(2 * j + 1, nresp[f] - 1)
-    tack = r0[f] + (seg // WINDOW_SEGMENTS) * rtt_e[f] + (seg % WINDOW_SEGMENTS) * SEG_GAP_NS + ACK_DELAY_NS
-    out.append(_mk(fe[f], tack, False, hdr, ACK))
+    out += _response_packets(fe, r0, rtt_e, nresp, lresp, hdr, mss)
     end = (start + dur)[np.cumsum(ex) - 1]
-    fin = np.flatnonzero(~rst)
-    out.append(_mk(fin, end[fin], False, hdr, FIN | ACK))
-    out.append(_mk(fin, end[fin] + rtt[fin] // 2, True, hdr, FIN | ACK))
-    out.append(_mk(fin, end[fin] + rtt[fin], False, hdr, ACK))
-    reset = np.flatnonzero(rst)
-    out.append(_mk(reset, end[reset], True, RST_LEN + extra, RST | ACK))
+    out += _teardown_packets(end, rtt, rst, hdr, extra)
     return out, end + rtt
 
 
@@ -231,6 +266,7 @@ class SyntheticSource:
     def _workload_packets(
         self, wi: int, w: Workload, a: float, b: float, si: int
     ) -> tuple[list[_Pk], dict[str, np.ndarray]]:
+        """The packet groups and flow endpoints of workload ``wi`` in the time slice [a, b)."""
         sc = self.scenario
         lo, hi = max(a, w.start_s), min(b, w.end_s)
         empty: tuple[list[_Pk], dict[str, np.ndarray]] = ([], {})
@@ -242,6 +278,30 @@ class SyntheticSource:
             return empty
         v6 = w.clients.version == 6
         t0 = sc.start_ns + (np.sort(rng.uniform(lo, hi, n)) * NS).astype(np.int64)
+        se, flows = self._endpoints(wi, w, rng, n)
+        rtt = (w.rtt_ms.sample(rng, n) * 1e6).astype(np.int64)
+        groups: list[_Pk]
+        if w.kind == "icmp":
+            groups = self._icmp_packets(w, rng, n, t0, rtt, v6)
+            flows["cport"][:] = 0
+            flows["dport"][:] = 0
+        elif w.kind == "udp":
+            groups = self._udp_packets(w, rng, n, t0, rtt, v6)
+        elif w.kind == "scan":
+            groups = [_mk(np.arange(n, dtype=np.int64), t0, False, SCAN_SYN_LEN + (20 if v6 else 0), SYN)]
+            if w.respond:  # closed ports answer with a reset
+                groups.append(_mk(np.arange(n, dtype=np.int64), t0 + rtt, True, RST_LEN + (20 if v6 else 0), RST | ACK))
+        elif not w.respond:
+            groups = unanswered_syns(t0, w.retries, v6)
+        else:
+            groups, flows = self._tcp_workload_packets(wi, w, rng, n, t0, rtt, v6, se, flows)
+        self._count(w, n, groups)
+        return groups, flows
+
+    def _endpoints(
+        self, wi: int, w: Workload, rng: np.random.Generator, n: int
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(server pool entry, flow endpoint columns) of ``n`` new flows: clients, servers, ports."""
         if w.single_source:
             e, ch, cl = self._attackers(wi, w)
             # one fixed host, or each probe from one of the distributed attack's hosts
@@ -264,72 +324,90 @@ class SyntheticSource:
             "cport": self._ephemeral(wi, 0, n),
             "dport": dport.astype(np.uint16),
         }
-        rtt = (w.rtt_ms.sample(rng, n) * 1e6).astype(np.int64)
-        groups: list[_Pk]
-        if w.kind == "icmp":
-            q = np.rint(w.requests.sample(rng, n, log=False)).astype(np.int64)
-            f, j = _group(q)
-            req_t, rep_t = (128, 129) if v6 else (8, 0)
-            ln = ICMP_ECHO_LEN + (20 if v6 else 0)
-            groups = [_mk(f, t0[f] + j * NS, False, ln, 0, req_t)]
-            if w.respond:
-                groups.append(_mk(f, t0[f] + j * NS + rtt[f], True, ln, 0, rep_t))
-            flows["cport"][:] = 0
-            flows["dport"][:] = 0
-        elif w.kind == "udp":
-            q = np.rint(w.requests.sample(rng, n, log=False)).astype(np.int64)
-            f, j = _group(q)
-            gap = (w.think_ms.sample(rng, n) * 1e6).astype(np.int64)
-            hdr = UDP_HDR + (20 if v6 else 0)
-            req = np.minimum(w.request_bytes.sample(rng, f.shape[0]).astype(np.int64), 1472)
-            groups = [_mk(f, t0[f] + j * gap[f], False, hdr + req, 0)]
-            if w.respond:
-                resp = np.minimum(w.response_bytes.sample(rng, f.shape[0]).astype(np.int64), 1472)
-                groups.append(_mk(f, t0[f] + j * gap[f] + rtt[f], True, hdr + resp, 0))
-        elif w.kind == "scan":
-            groups = [_mk(np.arange(n, dtype=np.int64), t0, False, SCAN_SYN_LEN + (20 if v6 else 0), SYN)]
-            if w.respond:  # closed ports answer with a reset
-                groups.append(_mk(np.arange(n, dtype=np.int64), t0 + rtt, True, RST_LEN + (20 if v6 else 0), RST | ACK))
-        elif not w.respond:
-            groups = unanswered_syns(t0, w.retries, v6)
-        else:
-            ex = np.maximum(np.rint(w.exchanges.sample(rng, n, log=False)).astype(np.int64), 1)
-            n_ex = int(ex.sum())
-            think = (w.think_ms.sample(rng, n_ex) * 1e6).astype(np.int64)
-            req = w.request_bytes.sample(rng, n_ex)
-            resp = w.response_bytes.sample(rng, n_ex)
-            idle = (w.idle_ms.sample(rng, n_ex) * 1e6).astype(np.int64)
-            rst = rng.random(n) < w.rst_fraction
-            if w.backend is not None:
-                # the load balancer's own connection to a target, inside the client's connection
-                assert w.backend_ports is not None
-                b_rtt = (rng.uniform(0.2, 1.5, n) * 1e6).astype(np.int64)
-                b_t0 = t0 + rtt + 50 * US
-                b_groups, b_end = tcp_packets(b_t0, b_rtt, think, req, resp, np.zeros(n, bool), v6)
-                think = b_end - b_t0 + 100 * US
-                _, b_hi, b_lo = self._draw(w.backend, rng, n)
-                lb_hi, lb_lo = self._lb_private(w, se)
-                bflows = {
-                    "c_hi": lb_hi,
-                    "c_lo": lb_lo,
-                    "s_hi": b_hi,
-                    "s_lo": b_lo,
-                    "cport": self._ephemeral(wi, 1, n),
-                    "dport": w.backend_ports[rng.integers(0, w.backend_ports.shape[0], n)].astype(np.uint16),
-                }
-                groups, _end = tcp_packets(t0, rtt, think, req, resp, rst, v6)
-                # offset the backend leg's flow indexes past the front leg's
-                for g in b_groups:
-                    g.flow = g.flow + n
-                groups += b_groups
-                flows = {k: np.concatenate([flows[k], bflows[k]]) for k in flows}
-            else:
-                groups, _end = tcp_packets(t0, rtt, think, req, resp, rst, v6, ex, idle)
+        return se, flows
+
+    @staticmethod
+    def _icmp_packets(
+        w: Workload, rng: np.random.Generator, n: int, t0: np.ndarray, rtt: np.ndarray, v6: bool
+    ) -> list[_Pk]:
+        """Echo requests one second apart, and their replies when the workload responds."""
+        q = np.rint(w.requests.sample(rng, n, log=False)).astype(np.int64)
+        f, j = _group(q)
+        req_t, rep_t = (128, 129) if v6 else (8, 0)
+        ln = ICMP_ECHO_LEN + (20 if v6 else 0)
+        groups = [_mk(f, t0[f] + j * NS, False, ln, 0, req_t)]
+        if w.respond:
+            groups.append(_mk(f, t0[f] + j * NS + rtt[f], True, ln, 0, rep_t))
+        return groups
+
+    @staticmethod
+    def _udp_packets(
+        w: Workload, rng: np.random.Generator, n: int, t0: np.ndarray, rtt: np.ndarray, v6: bool
+    ) -> list[_Pk]:
+        """Datagrams ``think`` apart, each answered one round trip later when the workload responds."""
+        q = np.rint(w.requests.sample(rng, n, log=False)).astype(np.int64)
+        f, j = _group(q)
+        gap = (w.think_ms.sample(rng, n) * 1e6).astype(np.int64)
+        hdr = UDP_HDR + (20 if v6 else 0)
+        req = np.minimum(w.request_bytes.sample(rng, f.shape[0]).astype(np.int64), 1472)
+        groups = [_mk(f, t0[f] + j * gap[f], False, hdr + req, 0)]
+        if w.respond:
+            resp = np.minimum(w.response_bytes.sample(rng, f.shape[0]).astype(np.int64), 1472)
+            groups.append(_mk(f, t0[f] + j * gap[f] + rtt[f], True, hdr + resp, 0))
+        return groups
+
+    def _tcp_workload_packets(
+        self,
+        wi: int,
+        w: Workload,
+        rng: np.random.Generator,
+        n: int,
+        t0: np.ndarray,
+        rtt: np.ndarray,
+        v6: bool,
+        se: np.ndarray,
+        flows: dict[str, np.ndarray],
+    ) -> tuple[list[_Pk], dict[str, np.ndarray]]:
+        """Answered TCP connections; behind a load balancer, also its own leg to a target."""
+        ex = np.maximum(np.rint(w.exchanges.sample(rng, n, log=False)).astype(np.int64), 1)
+        n_ex = int(ex.sum())
+        think = (w.think_ms.sample(rng, n_ex) * 1e6).astype(np.int64)
+        req = w.request_bytes.sample(rng, n_ex)
+        resp = w.response_bytes.sample(rng, n_ex)
+        idle = (w.idle_ms.sample(rng, n_ex) * 1e6).astype(np.int64)
+        rst = rng.random(n) < w.rst_fraction
+        if w.backend is None:
+            groups, _end = tcp_packets(t0, rtt, think, req, resp, rst, v6, ex, idle)
+            return groups, flows
+        # the load balancer's own connection to a target, inside the client's connection
+        assert w.backend_ports is not None
+        b_rtt = (rng.uniform(0.2, 1.5, n) * 1e6).astype(np.int64)
+        b_t0 = t0 + rtt + 50 * US
+        b_groups, b_end = tcp_packets(b_t0, b_rtt, think, req, resp, np.zeros(n, bool), v6)
+        think = b_end - b_t0 + 100 * US
+        _, b_hi, b_lo = self._draw(w.backend, rng, n)
+        lb_hi, lb_lo = self._lb_private(w, se)
+        bflows = {
+            "c_hi": lb_hi,
+            "c_lo": lb_lo,
+            "s_hi": b_hi,
+            "s_lo": b_lo,
+            "cport": self._ephemeral(wi, 1, n),
+            "dport": w.backend_ports[rng.integers(0, w.backend_ports.shape[0], n)].astype(np.uint16),
+        }
+        groups, _end = tcp_packets(t0, rtt, think, req, resp, rst, v6)
+        # offset the backend leg's flow indexes past the front leg's
+        for g in b_groups:
+            g.flow = g.flow + n
+        groups += b_groups
+        return groups, {k: np.concatenate([flows[k], bflows[k]]) for k in flows}
+
+    def _count(self, w: Workload, n: int, groups: list[_Pk]) -> None:
+        """Add a slice's flows and packets to the workload's and the run's statistics."""
         st = self.stats.per_workload.setdefault(w.name, {"flows": 0, "packets": 0})
         st["flows"] += n
         st["packets"] += sum(g.flow.shape[0] for g in groups)
         self.stats.flows += n
-        return groups, flows
 
     def _attackers(self, wi: int, w: Workload) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The fixed source hosts of a scan or brute force (drawn once per workload from its seed)."""
