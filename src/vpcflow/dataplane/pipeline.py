@@ -298,6 +298,153 @@ def _abandon(sink: Sink) -> None:
         sink.close()
 
 
+def _check_run_args(taps: Mapping[str, Callable[[Any], None]] | None, flow_logs: Sequence[FlowLog],
+                    sinks: Mapping[str, Sink]) -> dict[str, Callable[[Any], None]]:
+    """The taps as a dict, after checking every tap name is known and every flow log has a sink."""
+    taps_ = dict(taps or {})
+    unknown = sorted(set(taps_) - set(TAP_NAMES))
+    if unknown:
+        raise ValueError(f"unknown tap(s) {', '.join(unknown)}; choose from {', '.join(TAP_NAMES)}")
+    missing = [fl.flow_log_id for fl in flow_logs if fl.flow_log_id not in sinks]
+    if missing:
+        raise ValueError(f"no sink for flow log(s) {', '.join(missing)}")
+    return taps_
+
+
+def _distinct_sinks(sinks: Mapping[str, Sink]) -> list[Sink]:
+    """Each sink object once (several flow logs may share one), in first-seen order."""
+    distinct: list[Sink] = []
+    for s in sinks.values():
+        if all(s is not d for d in distinct):
+            distinct.append(s)
+    return distinct
+
+
+def _count_output(fs: FlowLogStats, out: AggregateOutput) -> None:
+    """Add one aggregation output's record counts to its flow log's stats."""
+    fs.records += out.table.num_rows
+    fs.ok += out.ok
+    fs.accept += out.accept
+    fs.reject += out.reject
+    fs.nodata += out.nodata
+    fs.skipdata += out.skipdata
+    fs.skipped_records += out.skipped_records
+    fs.skipped_packets += out.skipped_packets
+
+
+class _Delivery:
+    """Aggregation and delivery of one run: folds observations, hands closed windows to the sinks."""
+
+    def __init__(self, aggregator: Aggregator, sinks: Mapping[str, Sink], distinct_sinks: list[Sink],
+                 side: SideChannel, taps: Mapping[str, Callable[[Any], None]], st: PipelineStats) -> None:
+        self.aggregator = aggregator
+        self.sinks = sinks
+        self.distinct_sinks = distinct_sinks
+        self.side = side
+        self.taps = taps
+        self.st = st
+        self.last_closed: int | None = None
+
+    def deliver(self, outputs: Iterable[AggregateOutput], watermark_s: int | None) -> None:
+        """Count, tap and write each output, write its rejects, then flush every sink."""
+        taps, st = self.taps, self.st
+        for out in outputs:
+            _count_output(st.flow_logs[out.flow_log.flow_log_id], out)
+            if "aggregate" in taps and out.table.num_rows:
+                taps["aggregate"](out)
+            if out.table.num_rows:
+                self.sinks[out.flow_log.flow_log_id].write(out.flow_log, out.sink_table())
+            self.side.write(out.flow_log.flow_log_id, out.rejects)
+        for s in self.distinct_sinks:
+            st.count_receipts(s.flush(watermark_s))
+        fault_point("pipeline.after_flush")
+
+    def aggregate(self, obs: ObservationBatch | NativeObservations | None, watermark: int) -> None:
+        """Fold a batch's observations (``None``: a heartbeat) and deliver the windows it closed."""
+        if obs is None:  # a heartbeat: time moved on without packets (live capture on a quiet interface)
+            self.aggregator.note_watermark(watermark)
+        else:
+            self.aggregator.add(obs)
+        # Windows are at least 60 s long and aligned to multiples of 60: check once per minute.
+        minute = watermark // 60
+        if self.last_closed is None or minute > self.last_closed:
+            self.last_closed = minute
+            self.deliver(self.aggregator.advance(watermark), watermark)
+
+
+def _fresh_stats(stats: PipelineStats | None, flow_logs: Sequence[FlowLog]) -> PipelineStats:
+    """``stats`` (a new one if ``None``) with zeroed per-flow-log figures for ``flow_logs``."""
+    if stats is None:
+        stats = PipelineStats()
+    stats.flow_logs = {fl.flow_log_id: FlowLogStats() for fl in flow_logs}
+    return stats
+
+
+def _batch_stream(sources: Sequence[Any], prefetch_batches: int) -> Iterator[PacketBatch | Heartbeat]:
+    """The sources merged in time order, read ahead in a thread when ``prefetch_batches`` > 0."""
+    merged = merge_sources(sources)
+    return prefetch(merged, prefetch_batches) if prefetch_batches > 0 else merged
+
+
+def _report(st: PipelineStats, engine: Observer, progress: ProgressCallback | None) -> None:
+    """Refresh the not-captured counts from the engine and tell ``progress``."""
+    st.not_captured = _not_captured(engine)
+    if progress is not None:
+        progress(st)
+
+
+def _pick_observe(engine: Observer, single_pass: bool, taps: Mapping[str, Any]) -> Callable[[PacketBatch], Any]:
+    """The engine's streaming ``observe_native`` when asked for and no tap needs the observation batches."""
+    native_observe = getattr(engine, "observe_native", None)
+    observe: Callable[[PacketBatch], Any] = engine.observe
+    if single_pass and native_observe is not None and not ({"attribute", "evaluate"} & set(taps)):
+        observe = native_observe
+    return observe
+
+
+def _count_batch(st: PipelineStats, batch: PacketBatch) -> int:
+    """Add a packet batch's packets, bytes and time span to the run's stats; its last timestamp (ns)."""
+    st.packets += len(batch)
+    st.bytes += int(batch.ip_len.sum(dtype=np.int64))
+    st.batches += 1
+    if st.first_ts_ns is None:
+        st.first_ts_ns = int(batch.ts_ns[0])
+    st.last_ts_ns = last = int(batch.ts_ns[-1])
+    return last
+
+
+def _feed_batches(stream: Iterable[PacketBatch | Heartbeat], observe: Callable[[PacketBatch], Any],
+                  aggregate: Callable[[Any, int], None], engine: Observer,
+                  taps: Mapping[str, Callable[[Any], None]], st: PipelineStats,
+                  progress: ProgressCallback | None, stop: StopCheck | None) -> None:
+    """Observe each batch and hand it to ``aggregate`` (inline or the worker's submit), checking ``stop``."""
+    for batch in stream:
+        if isinstance(batch, Heartbeat):  # like the end of a batch at that second, without packets
+            aggregate(None, batch.watermark_s)
+            _check_stop(stop)
+            continue
+        last_ts_ns = _count_batch(st, batch)
+        obs = observe(batch)
+        st.observations += len(obs)
+        if "attribute" in taps:
+            taps["attribute"](obs)
+        if "evaluate" in taps:
+            taps["evaluate"](obs)
+        aggregate(obs, last_ts_ns // 1_000_000_000)
+        _report(st, engine, progress)
+        fault_point("pipeline.after_batch")
+        _check_stop(stop)
+
+
+def _close_sinks(distinct_sinks: list[Sink], completed: bool) -> None:
+    """Close every sink after a completed run; abandon them after one that stopped early."""
+    for s in distinct_sinks:
+        if completed:
+            s.close()
+        else:
+            _abandon(s)
+
+
 def run_pipeline(
     sources: Sequence[Any],
     engine: Observer,
@@ -331,110 +478,28 @@ def run_pipeline(
     offers it (``observe_native``) and no ``attribute``/``evaluate`` tap wants the observation
     batches; the records are the same.
     """
-    taps = dict(taps or {})
-    unknown = sorted(set(taps) - set(TAP_NAMES))
-    if unknown:
-        raise ValueError(f"unknown tap(s) {', '.join(unknown)}; choose from {', '.join(TAP_NAMES)}")
-    missing = [fl.flow_log_id for fl in flow_logs if fl.flow_log_id not in sinks]
-    if missing:
-        raise ValueError(f"no sink for flow log(s) {', '.join(missing)}")
-    if stats is None:
-        stats = PipelineStats()
-    stats.flow_logs = {fl.flow_log_id: FlowLogStats() for fl in flow_logs}
-    st = stats
+    taps_ = _check_run_args(taps, flow_logs, sinks)
+    st = _fresh_stats(stats, flow_logs)
     aggregator = Aggregator(list(flow_logs), topology, options or AggregateOptions())
-    side = SideChannel(side_dir)
-    distinct_sinks: list[Sink] = []
-    for s in sinks.values():
-        if all(s is not d for d in distinct_sinks):
-            distinct_sinks.append(s)
-
-    def deliver(outputs: Iterable[AggregateOutput], watermark_s: int | None) -> None:
-        for out in outputs:
-            fs = st.flow_logs[out.flow_log.flow_log_id]
-            fs.records += out.table.num_rows
-            fs.ok += out.ok
-            fs.accept += out.accept
-            fs.reject += out.reject
-            fs.nodata += out.nodata
-            fs.skipdata += out.skipdata
-            fs.skipped_records += out.skipped_records
-            fs.skipped_packets += out.skipped_packets
-            if "aggregate" in taps and out.table.num_rows:
-                taps["aggregate"](out)
-            if out.table.num_rows:
-                sinks[out.flow_log.flow_log_id].write(out.flow_log, out.sink_table())
-            side.write(out.flow_log.flow_log_id, out.rejects)
-        for s in distinct_sinks:
-            st.count_receipts(s.flush(watermark_s))
-        fault_point("pipeline.after_flush")
-
-    last_closed: list[int | None] = [None]
-
-    def aggregate(obs: ObservationBatch | NativeObservations | None, watermark: int) -> None:
-        if obs is None:  # a heartbeat: time moved on without packets (live capture on a quiet interface)
-            aggregator.note_watermark(watermark)
-        else:
-            aggregator.add(obs)
-        # Windows are at least 60 s long and aligned to multiples of 60: check once per minute.
-        minute = watermark // 60
-        if last_closed[0] is None or minute > last_closed[0]:
-            last_closed[0] = minute
-            deliver(aggregator.advance(watermark), watermark)
-
-    native_observe = getattr(engine, "observe_native", None)
-    observe: Callable[[PacketBatch], Any] = engine.observe
-    if single_pass and native_observe is not None and not ({"attribute", "evaluate"} & set(taps)):
-        observe = native_observe
-    worker = _Worker(aggregate) if threaded else None
+    distinct_sinks = _distinct_sinks(sinks)
+    delivery = _Delivery(aggregator, sinks, distinct_sinks, SideChannel(side_dir), taps_, st)
+    observe = _pick_observe(engine, single_pass, taps_)
+    worker = _Worker(delivery.aggregate) if threaded else None
     completed = False
     try:
-        merged = merge_sources(sources)
-        stream = prefetch(merged, prefetch_batches) if prefetch_batches > 0 else merged
-        for batch in stream:
-            if isinstance(batch, Heartbeat):  # like the end of a batch at that second, without packets
-                (worker.submit if worker is not None else aggregate)(None, batch.watermark_s)
-                _check_stop(stop)
-                continue
-            st.packets += len(batch)
-            st.bytes += int(batch.ip_len.sum(dtype=np.int64))
-            st.batches += 1
-            if st.first_ts_ns is None:
-                st.first_ts_ns = int(batch.ts_ns[0])
-            st.last_ts_ns = int(batch.ts_ns[-1])
-            obs = observe(batch)
-            st.observations += len(obs)
-            if "attribute" in taps:
-                taps["attribute"](obs)
-            if "evaluate" in taps:
-                taps["evaluate"](obs)
-            watermark = st.last_ts_ns // 1_000_000_000
-            if worker is not None:
-                worker.submit(obs, watermark)
-            else:
-                aggregate(obs, watermark)
-            st.not_captured = _not_captured(engine)
-            if progress is not None:
-                progress(st)
-            fault_point("pipeline.after_batch")
-            _check_stop(stop)
+        feed = worker.submit if worker is not None else delivery.aggregate
+        _feed_batches(_batch_stream(sources, prefetch_batches), observe, feed, engine, taps_, st, progress, stop)
         if worker is not None:
             worker.close()
             worker = None
         _check_stop(stop)  # a signal while the last batches were delivered: still no final flush
-        deliver(aggregator.finish(), None)
+        delivery.deliver(aggregator.finish(), None)
         completed = True
     finally:
         try:
             if worker is not None:  # stopped early: let the worker deliver what the watermark closed
                 worker.close(reraise=False)
         finally:
-            for s in distinct_sinks:
-                if completed:
-                    s.close()
-                else:
-                    _abandon(s)
-    st.not_captured = _not_captured(engine)
-    if progress is not None:
-        progress(st)
+            _close_sinks(distinct_sinks, completed)
+    _report(st, engine, progress)
     return st

@@ -33,21 +33,23 @@ import numpy.typing as npt
 from vpcflow import _native
 from vpcflow.core.errors import ConfigError
 from vpcflow.dataplane.attribute.kernel import (
-    P_DIR,
-    P_ENI,
-    P_NACL,
-    P_PD_HI,
-    P_PD_LO,
     P_PEER,
-    P_PS_HI,
-    P_PS_LO,
     P_RD_HI,
     P_RD_LO,
-    P_REMOTE,
     P_RS_HI,
     P_RS_LO,
     P_TPATH,
     compile_topology,
+)
+from vpcflow.dataplane.attribute.new_flows import (
+    MAX_POINTS,
+    FlowPoints,
+    columns,
+    network_acl_checks,
+    pack_checked_points,
+    port_categories,
+    security_group_checks,
+    select_points,
 )
 from vpcflow.dataplane.attribute.plan import NOT_CAPTURED_CATEGORIES, ObsPoint, Plan, Planner, ServiceLookup
 from vpcflow.dataplane.evaluate.conntrack import ConntrackTimeouts, connection_tracker
@@ -57,13 +59,6 @@ from vpcflow.dataplane.evaluate.security_groups import compile_security_groups
 from vpcflow.dataplane.packets import ObservationBatch, PacketBatch, pair_to_ip
 from vpcflow.dataplane.stream_pass import NativeObservations
 from vpcflow.model.topology.model import Topology
-
-MAX_POINTS = 4
-
-
-def _columns(**arrays: npt.NDArray[Any]) -> dict[str, npt.NDArray[Any]]:
-    """Named columns for the native core, each contiguous (a no-op for most)."""
-    return {k: np.ascontiguousarray(v) for k, v in arrays.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,15 +196,11 @@ class PolicyEngine:
     def _add_flows(self, batch: PacketBatch, rows_: npt.NDArray[np.int64], label: np.ndarray,
                    frag2: np.ndarray, itype: np.ndarray, icode: np.ndarray) -> None:
         """Plan and statically evaluate new flows (first packets ``rows_``; the flow cache already gave
-        them ids ``self.flows ...`` in that order)."""
+        them ids ``self.flows ...`` in that order): category, points, rule checks (``new_flows``)."""
         u = rows_.shape[0]
         base = self.flows
         self._grow(base + u)
-        # the rows may hold a flow from before a cache reset: start them empty
-        lo, hi = base * MAX_POINTS, (base + u) * MAX_POINTS
-        for k, (_dtype, fill) in FLOW_POINT_COLUMNS.items():
-            self._fp[k][lo:hi] = fill
-        self._points[lo:hi] = self._empty_point
+        self._clear_flow_rows(base, u)
         f_label = label[rows_]
         f_ver = batch.ip_version[rows_]
         f_proto = batch.protocol[rows_].astype(np.int16)
@@ -219,86 +210,40 @@ class PolicyEngine:
         f_frag2 = frag2[rows_]
         category, pts = self.compiled.plan(f_label, f_ver, batch.src_hi[rows_], batch.src_lo[rows_],
                                            batch.dst_hi[rows_], batch.dst_lo[rows_])
-        # Port-defined categories (spec 2.7) take precedence over address-defined ones.
-        udp = f_proto == 17
-        dhcp = udp & (((f_sport == 68) & (f_dport == 67)) | ((f_sport == 67) & (f_dport == 68))
-                      | ((f_sport == 546) & (f_dport == 547)) | ((f_sport == 547) & (f_dport == 546)))
-        mirrored = udp & (f_dport == 4789)
-        category = np.where(mirrored, 2, category)
-        category = np.where(dhcp, 1, category).astype(np.int16)
+        category = port_categories(category, f_proto, f_sport, f_dport)
         self._flow_category[base: base + u] = category
-        eni = pts[:, :, P_ENI].astype(np.int32)
-        eni[category != 0] = -1
-        fi, jj = np.nonzero(eni >= 0)
-        q = (base + fi) * MAX_POINTS + jj
-        pt = pts[fi, jj]  # (m, N_COLS)
-        e_q = eni[fi, jj]
-        d_q = pt[:, P_DIR].astype(np.uint8)
-        egress = d_q == 1
-        u64 = pt.view(np.uint64)
-        ps_hi, ps_lo, pd_hi, pd_lo = u64[:, P_PS_HI], u64[:, P_PS_LO], u64[:, P_PD_HI], u64[:, P_PD_LO]
-        r_hi, r_lo = np.where(egress, pd_hi, ps_hi), np.where(egress, pd_lo, ps_lo)
-        l_hi, l_lo = np.where(egress, ps_hi, pd_hi), np.where(egress, ps_lo, pd_lo)
-        remote_eni = pt[:, P_REMOTE].astype(np.int32)
-        sg = self.sg
-        slot = e_q.astype(np.int64) * 2 + d_q
-        ver, proto, sport, dport = f_ver[fi], f_proto[fi], f_sport[fi], f_dport[fi]
-        it, ic, fr = f_itype[fi], f_icode[fi], f_frag2[fi]
-        # Untracked flows (AWS "untracked connections"): TCP/UDP allowed by a /0 rule in one direction
-        # while the other direction allows /0 on all ports. Both the initiating packet (A) and the
-        # responses of such a flow (B: the reversed packet would match a /0 rule the other way) are
-        # untracked, unless the ENI or its peer is of an automatically tracked type.
-        fam = (ver == 6).astype(np.int64)
-        pidx = np.where(proto == 17, 1, 0)
-        rslot = e_q.astype(np.int64) * 2 + (1 - d_q)
-        remote_auto = np.where(remote_eni >= 0, sg.auto_tracked[np.maximum(remote_eni, 0)], False)
-        may_untrack = ((proto == 6) | (proto == 17)) & ~sg.auto_tracked[e_q] & ~remote_auto
-        open_other = sg.open_all[rslot, fam, pidx] & may_untrack
-        open_this = sg.open_all[slot, fam, pidx] & may_untrack
-        sg_rule, any0 = self._sg_rules.first_allow(
-            _columns(slot=slot, version=ver, proto=proto, dport=dport, itype=it, icode=ic, frag2=fr, hi=r_hi, lo=r_lo),
-            np.ascontiguousarray(remote_eni), np.ascontiguousarray(open_other))
-        rev_any0 = np.zeros(fi.shape[0], np.bool_)
-        sub = np.nonzero(open_this)[0]
-        if sub.size:
-            _, rev_any0[sub] = self._sg_rules.first_allow(
-                _columns(slot=rslot[sub], version=ver[sub], proto=proto[sub], dport=sport[sub], itype=it[sub],
-                         icode=ic[sub], frag2=fr[sub], hi=r_hi[sub], lo=r_lo[sub]),
-                remote_eni[sub], open_this[sub])
-        untracked = (any0 & open_other) | (rev_any0 & open_this)
-        # NACLs: inbound rules match the source, outbound rules the destination: the remote address.
-        nacl_idx = pt[:, P_NACL]
-        has = nacl_idx >= 0
-        n_rule, n_ok = self._nacl_rules.decide(_columns(
-            slot=(nacl_idx * 2 + d_q)[has], version=ver[has], proto=proto[has], dport=dport[has], itype=it[has],
-            icode=ic[has], frag2=fr[has], hi=r_hi[has], lo=r_lo[has]))
-        nacl_rule = np.full(fi.shape[0], -1, np.int32)
-        nacl_rule[has] = n_rule
-        nacl_ok = np.ones(fi.shape[0], np.bool_)
-        nacl_ok[has] = n_ok
-        tcp_udp = (proto == 6) | (proto == 17)
-        lport = np.where(egress, sport, dport).astype(np.int64)
-        rport = np.where(egress, dport, sport).astype(np.int64)
-        self._points[q] = _native.pack_points(_columns(
-            eni=e_q, egress=egress, untracked=untracked, nacl_ok=nacl_ok, has_sg=sg.has_sg[e_q], sg_rule=sg_rule,
-            nacl_rule=nacl_rule, local_port=np.where(tcp_udp, lport, 0).astype(np.uint16),
-            remote_port=np.where(tcp_udp, rport, 0).astype(np.uint16), l_hi=l_hi, l_lo=l_lo, r_hi=r_hi, r_lo=r_lo))
+        p = select_points(base, pts, category, f_ver, f_proto, f_sport, f_dport, f_itype, f_icode, f_frag2)
+        sg_rule, untracked = security_group_checks(self.sg, self._sg_rules, p)
+        nacl_rule, nacl_ok = network_acl_checks(self._nacl_rules, p)
+        self._points[p.q] = pack_checked_points(self.sg, p, sg_rule, untracked, nacl_rule, nacl_ok)
+        self._store_point_values(p)
+        self.flows = base + u
+
+    def _clear_flow_rows(self, base: int, u: int) -> None:
+        """Start the rows of flows ``base .. base + u`` empty: they may hold a flow from before a cache reset."""
+        lo, hi = base * MAX_POINTS, (base + u) * MAX_POINTS
+        for k, (_dtype, fill) in FLOW_POINT_COLUMNS.items():
+            self._fp[k][lo:hi] = fill
+        self._points[lo:hi] = self._empty_point
+
+    def _store_point_values(self, p: FlowPoints) -> None:
+        """The new points' record fields (ENI, direction, addresses, path, peer, AWS services)."""
+        u64, pt = p.u64, p.pt
         values = {
-            "eni": e_q, "dir": d_q,
+            "eni": p.eni, "dir": p.dir,
             "rs_hi": u64[:, P_RS_HI], "rs_lo": u64[:, P_RS_LO], "rd_hi": u64[:, P_RD_HI], "rd_lo": u64[:, P_RD_LO],
-            "ps_hi": ps_hi, "ps_lo": ps_lo, "pd_hi": pd_hi, "pd_lo": pd_lo,
+            "ps_hi": p.ps_hi, "ps_lo": p.ps_lo, "pd_hi": p.pd_hi, "pd_lo": p.pd_lo,
             "tpath": pt[:, P_TPATH], "peer": pt[:, P_PEER],
         }
         if self.planner.services is not None:
             # One ip-ranges lookup per distinct address (cached across batches), not per point.
-            m = fi.shape[0]
-            addrs = np.concatenate([np.stack([ps_hi, ps_lo], axis=1), np.stack([pd_hi, pd_lo], axis=1)])
+            m = p.fi.shape[0]
+            addrs = np.concatenate([np.stack([p.ps_hi, p.ps_lo], axis=1), np.stack([p.pd_hi, p.pd_lo], axis=1)])
             inv_a, first_a = _native.unique_rows(np.ascontiguousarray(addrs))
             codes = np.array([self._service_code(addrs[i, 0], addrs[i, 1]) for i in first_a], np.int16)[inv_a]
             values["ssvc"], values["dsvc"] = codes[:m], codes[m:]
         for k, v in values.items():
-            self._fp[k][q] = v
-        self.flows = base + u
+            self._fp[k][p.q] = v
 
     # ------------------------------------------------------------------ observe
     def _labels(self, batch: PacketBatch) -> npt.NDArray[np.int32]:
@@ -317,7 +262,7 @@ class PolicyEngine:
         icmp = (proto == 1) | (proto == 58)
         itype = np.where(icmp, batch.icmp_type, -1).astype(np.int16)
         icode = np.where(icmp, batch.icmp_code, -1).astype(np.int16)
-        flow_cols = _columns(label=label, proto=proto, frag2=frag2, sport=batch.src_port, dport=batch.dst_port,
+        flow_cols = columns(label=label, proto=proto, frag2=frag2, sport=batch.src_port, dport=batch.dst_port,
                              itype=itype, icode=icode, s_hi=batch.src_hi, s_lo=batch.src_lo, d_hi=batch.dst_hi,
                              d_lo=batch.dst_lo)
         # One native pass: known flows' ids, and ids from self.flows on for new flows (remembered at
