@@ -23,8 +23,8 @@ import pyarrow as pa
 from vpcflow.codecs.addresses import addresses_to_strings
 from vpcflow.core.errors import ConfigError
 from vpcflow.core.userfiles import read_input_text
+from vpcflow.dataplane.merge import merge_sources
 from vpcflow.dataplane.packets import ACCEPT, REJECT, ObservationBatch, PacketBatch
-from vpcflow.dataplane.pipeline import merge_sources
 from vpcflow.model.safe_yaml import load_yaml
 from vpcflow.model.topology.changes import apply_changes
 from vpcflow.model.topology.loader import dump_topology_document, load_topology_document, loads_topology

@@ -7,8 +7,9 @@ import pytest
 from agg_testkit import flow_log, packets, topology
 
 from vpcflow.core.errors import SourceError
+from vpcflow.dataplane.merge import merge_sources, prefetch
 from vpcflow.dataplane.packets import ObservationBatch, PacketBatch
-from vpcflow.dataplane.pipeline import merge_sources, prefetch, run_pipeline
+from vpcflow.dataplane.pipeline import run_pipeline
 
 ENI1 = "eni-1235b8ca123456789"
 T0 = 1566848880

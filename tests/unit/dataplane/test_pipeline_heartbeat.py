@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_aggregate_pipeline import ENI1, T0, FakeEngine, RecordingSink, tcp
 
+from vpcflow.dataplane.merge import merge_sources
 from vpcflow.dataplane.packets import Heartbeat, PacketBatch
-from vpcflow.dataplane.pipeline import merge_sources, run_pipeline
+from vpcflow.dataplane.pipeline import run_pipeline
 
 FMT = "${interface-id} ${packets} ${start} ${log-status}"
 Item = PacketBatch | Heartbeat
