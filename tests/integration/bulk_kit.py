@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from tests.integration.run_kit import GROUP, TOPOLOGY, write_scenario
+from tests.integration.run_kit import GROUP, TOPOLOGY, stream_events, write_scenario
 
 from vpcflow.dataplane.attribute.engine import PolicyEngine
 from vpcflow.dataplane.packets import PacketBatch
@@ -103,15 +103,7 @@ def cwl_events(data: Path) -> list[tuple[str, str, int, str]]:
         for g in store.describe_log_groups()["logGroups"]:
             group = g["logGroupName"]
             for stream in store.stream_names(group):
-                token = None
-                while True:
-                    kw: dict[str, str] = {"nextToken": token} if token else {}
-                    page = store.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True,
-                                                limit=10000, **kw)
-                    out += [(group, stream, e["timestamp"], e["message"]) for e in page["events"]]
-                    if not page["events"] or page.get("nextForwardToken") == token:
-                        break
-                    token = page["nextForwardToken"]
+                out += [(group, stream, e["timestamp"], e["message"]) for e in stream_events(store, group, stream)]
     finally:
         store.close()
     return out

@@ -14,7 +14,9 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -84,6 +86,18 @@ def s3_lines(data: Path) -> Counter[str]:
     return lines
 
 
+def stream_events(store: LogStore, group: str, stream: str) -> Iterator[dict[str, Any]]:
+    """Every event of one stream of the embedded log store, from the head, page after page."""
+    token = None
+    while True:
+        kw: dict[str, str] = {"nextToken": token} if token else {}
+        page = store.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True, limit=10000, **kw)
+        yield from page["events"]
+        if not page["events"] or page.get("nextForwardToken") == token:
+            return
+        token = page["nextForwardToken"]
+
+
 def cwl_events(data: Path, group: str = GROUP) -> Counter[tuple[str, int, str]]:
     """Every event of the embedded log store's group: (stream, timestamp, message)."""
     path = DataDir.resolve(data).logs_path
@@ -95,15 +109,7 @@ def cwl_events(data: Path, group: str = GROUP) -> Counter[tuple[str, int, str]]:
         if not store.log_group_exists(group):
             return out
         for stream in store.stream_names(group):
-            token = None
-            while True:
-                kw: dict[str, str] = {"nextToken": token} if token else {}
-                page = store.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True,
-                                            limit=10000, **kw)
-                out.update((stream, e["timestamp"], e["message"]) for e in page["events"])
-                if not page["events"] or page.get("nextForwardToken") == token:
-                    break
-                token = page["nextForwardToken"]
+            out.update((stream, e["timestamp"], e["message"]) for e in stream_events(store, group, stream))
     finally:
         store.close()
     return out
