@@ -23,8 +23,6 @@ from pathlib import Path
 
 import pytest
 
-from vpcflow.runtime.datadir import DataDir
-
 sys.path.insert(0, str(Path(__file__).parent))
 
 import test_run_kill_rerun as killrun
@@ -44,18 +42,8 @@ def _decompressed(snap: dict[str, object]) -> dict[str, bytes]:
 
 
 def _objects(data: Path) -> dict[str, bytes]:
-    """The S3 objects delivered so far (keys with flow-log ids replaced by their resource, as _snapshot)."""
-    dd = DataDir.resolve(data)
-    with dd.state() as st:
-        names = {f.flow_log_id: f.resource_id for f in st.list_flow_logs()}
-
-    def norm(text: str) -> str:
-        for fid, rid in names.items():
-            text = text.replace(fid, rid)
-        return text
-
-    return {norm(p.relative_to(dd.s3_root).as_posix()): p.read_bytes()
-            for p in dd.s3_root.rglob("*") if p.is_file() and ".vpcflow-meta" not in p.parts}
+    """The S3 objects delivered so far, a clean stop's temporary files included (there must be none)."""
+    return killrun._objects(data, skip_temp=False)
 
 
 def _check_stopped(proc: subprocess.CompletedProcess[str], code: int) -> str:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,9 +53,8 @@ def _env(fault: str | None) -> dict[str, str]:
     return env
 
 
-def _snapshot(data: Path) -> dict[str, object]:
-    """Objects (keys with flow-log ids replaced by their resource), events per stream, side channel."""
-    dd = DataDir.resolve(data)
+def _flow_log_names(dd: DataDir) -> Callable[[str], str]:
+    """Text with flow-log ids replaced by their resource ids (runs on fresh directories get new ids)."""
     with dd.state() as st:
         names = {f.flow_log_id: f.resource_id for f in st.list_flow_logs()}
 
@@ -63,11 +63,26 @@ def _snapshot(data: Path) -> dict[str, object]:
             text = text.replace(fid, rid)
         return text
 
-    objects = {
+    return norm
+
+
+def _objects(data: Path, *, skip_temp: bool = True) -> dict[str, bytes]:
+    """The S3 objects delivered so far, keys normalised by ``_flow_log_names``; ``skip_temp``: leave out a
+    killed write's temporary file."""
+    dd = DataDir.resolve(data)
+    norm = _flow_log_names(dd)
+    return {
         norm(p.relative_to(dd.s3_root).as_posix()): p.read_bytes()
         for p in dd.s3_root.rglob("*")
-        if p.is_file() and ".vpcflow-meta" not in p.parts and ".vpcflow-tmp" not in p.parts  # a killed write's temp
+        if p.is_file() and ".vpcflow-meta" not in p.parts and not (skip_temp and ".vpcflow-tmp" in p.parts)
     }
+
+
+def _snapshot(data: Path) -> dict[str, object]:
+    """Objects (keys with flow-log ids replaced by their resource), events per stream, side channel."""
+    dd = DataDir.resolve(data)
+    norm = _flow_log_names(dd)
+    objects = _objects(data)
     events: dict[str, list[tuple[int, str]]] = {}
     store = LogStore(dd.logs_path)
     try:
