@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vpcflow.cli._sources import open_flows
-from vpcflow.cli.run import execute_with_progress, exit_if_spooled, print_summary
+from vpcflow.cli.run_display import execute_with_progress, exit_if_spooled, print_summary
 from vpcflow.core.errors import ConfigError
 from vpcflow.query.reports import REPORTS, render_sql
 from vpcflow.runtime.datadir import DataDir
