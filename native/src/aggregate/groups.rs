@@ -66,15 +66,16 @@ impl Groups {
         self.packets.is_empty()
     }
 
-    /// Fold input row number `input` (key `row`) into its group.
-    pub fn add(&mut self, input: usize, row: &[u64], a: Aggregates) {
+    /// Fold input row number `input` (key `row`) into its group; returns the group's number.
+    pub fn add(&mut self, input: usize, row: &[u64], a: Aggregates) -> usize {
         let mask = self.table.len() - 1;
         let w = self.width;
         let mut slot = hash_key(row) as usize & mask;
         loop {
             let g = self.table[slot];
             if g < 0 {
-                self.table[slot] = self.len() as i32;
+                let g = self.len();
+                self.table[slot] = g as i32;
                 self.keys.extend_from_slice(row);
                 self.rep.push(input as i64);
                 self.packets.push(a.packets);
@@ -83,18 +84,20 @@ impl Groups {
                 self.last.push(a.last);
                 self.flags.push(a.flags);
                 self.rule.push(a.rule);
-                return;
+                return g;
             }
             let g = g as usize;
             if same_words(&self.keys[g * w..(g + 1) * w], row) {
                 self.merge(g, a);
-                return;
+                return g;
             }
             slot = (slot + 1) & mask;
         }
     }
 
-    fn merge(&mut self, g: usize, a: Aggregates) {
+    /// Fold `a` into group `g`.
+    #[inline]
+    pub fn merge(&mut self, g: usize, a: Aggregates) {
         self.packets[g] += a.packets;
         self.bytes[g] += a.bytes;
         if a.first < self.first[g] {

@@ -15,8 +15,14 @@ pub const FILTER_ACCEPT: u8 = 1;
 pub const FILTER_REJECT: u8 = 2;
 
 /// The observation batch columns (optional ones may be empty when the format does not use them).
+///
+/// `packet`, `action` and `rule` have one entry per row. The point's fields (`eni` to `dst_service`)
+/// have one entry per row too when `point` is empty (numpy observation batches); otherwise row `i`'s
+/// are at `point[i]` (the streaming pass gathers each point a batch reaches once, `stream::ObsRows`),
+/// and the fold then recognises a row of a (point, action, window) it has already keyed.
 pub struct ObsCols<'a> {
     pub packet: &'a [i64],
+    pub point: &'a [u32],
     pub eni: &'a [i32],
     pub direction: &'a [u8],
     pub action: &'a [u8],
@@ -122,33 +128,63 @@ impl ActiveSet {
     }
 }
 
-/// The key row of observation `i` (packet `p`, window word `k0`) into `row`.
-fn key_row(
+impl ObsCols<'_> {
+    /// Where row `i`'s point fields are.
+    #[inline]
+    pub fn at(&self, i: usize) -> usize {
+        if self.point.is_empty() {
+            i
+        } else {
+            self.point[i] as usize
+        }
+    }
+
+    /// Rows of point fields (rows when `point` is empty).
+    pub fn points(&self) -> usize {
+        self.eni.len()
+    }
+}
+
+/// The meta word of row `i` (point fields at `q`, packet `p`): direction, action, protocol, ports,
+/// IP version and (when the format shows it) the traffic path.
+#[inline]
+fn meta_word(
     o: &ObsCols<'_>,
     pk: &PacketCols<'_>,
-    maps: &RunMaps<'_>,
     opt: &KeyOptions,
     i: usize,
-    k0: u64,
-    row: &mut Vec<u64>,
-) {
-    let p = o.packet[i] as usize;
-    row.clear();
+    q: usize,
+    p: usize,
+) -> u64 {
     let path = if opt.path {
-        Some(o.traffic_path[i])
+        Some(o.traffic_path[q])
     } else {
         None
     };
-    row.push(k0);
-    row.push(meta(
-        o.direction[i],
+    meta(
+        o.direction[q],
         o.action[i],
         pk.protocol[p],
         pk.src_port[p],
         pk.dst_port[p],
         pk.ip_version[p] == 6,
         path,
-    ));
+    )
+}
+
+/// The key row of a row whose point fields are at `i`, with window word `k0` and meta word `m`.
+fn key_row(
+    o: &ObsCols<'_>,
+    maps: &RunMaps<'_>,
+    opt: &KeyOptions,
+    i: usize,
+    k0: u64,
+    m: u64,
+    row: &mut Vec<u64>,
+) {
+    row.clear();
+    row.push(k0);
+    row.push(m);
     row.extend_from_slice(&[o.src_hi[i], o.src_lo[i], o.dst_hi[i], o.dst_lo[i]]);
     if opt.pkt_src {
         row.extend_from_slice(&[o.pkt_src_hi[i], o.pkt_src_lo[i]]);
@@ -172,6 +208,34 @@ fn key_row(
     }
 }
 
+/// The groups already keyed for each (point, action) of the batch, with the window and meta words
+/// they were keyed with: a row that matches folds without building and hashing its key again (a
+/// point determines every key word but the window's and the packet's meta word, both compared).
+struct PointCache {
+    slots: Vec<(u64, u64, u32)>,
+}
+
+impl PointCache {
+    const EMPTY: u32 = u32::MAX;
+
+    fn new(points: usize) -> Self {
+        PointCache {
+            slots: vec![(0, 0, Self::EMPTY); 2 * points],
+        }
+    }
+
+    #[inline]
+    fn get(&self, q: usize, action: u8, k0: u64, m: u64) -> Option<usize> {
+        let (w, mm, g) = self.slots[2 * q + (action & 1) as usize];
+        (g != Self::EMPTY && w == k0 && mm == m).then_some(g as usize)
+    }
+
+    #[inline]
+    fn set(&mut self, q: usize, action: u8, k0: u64, m: u64, g: usize) {
+        self.slots[2 * q + (action & 1) as usize] = (k0, m, g as u32);
+    }
+}
+
 /// Fold an observation batch into partial records of one flow log.
 pub fn observe_fold(
     o: &ObsCols<'_>,
@@ -183,8 +247,10 @@ pub fn observe_fold(
     let mut groups = Groups::with_rows(opt.width(), n);
     let mut active = ActiveSet::new(if opt.filter == FILTER_ALL { 0 } else { n });
     let mut row = Vec::with_capacity(opt.width());
+    let mut cache = (!o.point.is_empty()).then(|| PointCache::new(o.points()));
     for i in 0..n {
-        let e = maps.eni[o.eni[i] as usize];
+        let q = o.at(i);
+        let e = maps.eni[o.eni[q] as usize];
         if !maps.covered[e as usize] {
             continue;
         }
@@ -198,7 +264,7 @@ pub fn observe_fold(
         if (opt.filter == FILTER_ACCEPT && act != 0) || (opt.filter == FILTER_REJECT && act != 1) {
             continue;
         }
-        key_row(o, pk, maps, opt, i, k0, &mut row);
+        let m = meta_word(o, pk, opt, i, q, p);
         let rl = o.rule[i];
         let a = Aggregates {
             packets: 1,
@@ -212,7 +278,18 @@ pub fn observe_fold(
                 -1
             },
         };
-        groups.add(i, &row, a);
+        if let Some(c) = cache.as_mut() {
+            if let Some(g) = c.get(q, act, k0, m) {
+                groups.merge(g, a);
+                continue;
+            }
+            key_row(o, maps, opt, q, k0, m, &mut row);
+            let g = groups.add(i, &row, a);
+            c.set(q, act, k0, m, g);
+        } else {
+            key_row(o, maps, opt, q, k0, m, &mut row);
+            groups.add(i, &row, a);
+        }
     }
     Folded {
         groups,

@@ -150,33 +150,27 @@ fn check_indexes(
     opt: &KeyOptions,
 ) -> PyResult<()> {
     let n = o.packet.len();
+    same_length(n, &[o.action.len(), o.rule.len()], "observations")?;
+    // the point fields: one per row, or one per point the rows name
+    let points = if o.point.is_empty() {
+        n
+    } else {
+        same_length(n, &[o.point.len()], "observations")?;
+        if o.point.iter().any(|&q| q as usize >= o.eni.len()) {
+            return Err(PyValueError::new_err(
+                "observe_fold: a point index is out of range",
+            ));
+        }
+        o.eni.len()
+    };
     let mut lengths = vec![
         o.eni.len(),
         o.direction.len(),
-        o.action.len(),
         o.src_hi.len(),
         o.src_lo.len(),
     ];
-    lengths.extend([o.dst_hi.len(), o.dst_lo.len(), o.rule.len()]);
-    if opt.pkt_src {
-        lengths.extend([o.pkt_src_hi.len(), o.pkt_src_lo.len()]);
-    }
-    if opt.pkt_dst {
-        lengths.extend([o.pkt_dst_hi.len(), o.pkt_dst_lo.len()]);
-    }
-    if opt.path {
-        lengths.push(o.traffic_path.len());
-    }
-    if opt.peer {
-        lengths.push(o.peer_eni.len());
-    }
-    if opt.src_service {
-        lengths.push(o.src_service.len());
-    }
-    if opt.dst_service {
-        lengths.push(o.dst_service.len());
-    }
-    same_length(n, &lengths, "observations")?;
+    lengths.extend([o.dst_hi.len(), o.dst_lo.len()]);
+    same_length(points, &lengths, "observation points")?;
     let m = pk.ts_ns.len();
     let pk_lengths = [
         pk.protocol.len(),
@@ -230,6 +224,7 @@ pub fn observe_fold<'py>(
     guard(py, STAGE, || {
         let o = ObsCols {
             packet: obs.packet.as_slice()?,
+            point: &[],
             eni: obs.eni.as_slice()?,
             direction: obs.direction.as_slice()?,
             action: obs.action.as_slice()?,

@@ -56,13 +56,18 @@ impl FlowPoints<'_> {
     }
 }
 
-/// Observation rows of one batch, column by column, owned by the core.
+/// Observation rows of one batch, owned by the core: per row the packet, the action, the deciding rule
+/// and the row's point (an index into the point columns, which hold each point the batch reached
+/// once: a batch of 262,144 packets over 20,000 flows reaches about 40,000 points, so the gather
+/// copies a sixth of what one copy per row did, and the fold keys each point once).
 #[derive(Clone, Debug, Default)]
 pub struct ObsRows {
     pub packet: Vec<i64>,
+    pub point: Vec<u32>,
+    pub action: Vec<u8>,
+    pub rule: Vec<i32>,
     pub eni: Vec<i32>,
     pub direction: Vec<u8>,
-    pub action: Vec<u8>,
     pub src_hi: Vec<u64>,
     pub src_lo: Vec<u64>,
     pub dst_hi: Vec<u64>,
@@ -75,17 +80,34 @@ pub struct ObsRows {
     pub peer_eni: Vec<i32>,
     pub src_service: Vec<i16>,
     pub dst_service: Vec<i16>,
-    pub rule: Vec<i32>,
+}
+
+/// The distinct engine points of a batch's rows, in order of first use, and each row's local index.
+fn local_points(point: &[i64], rows: usize) -> (Vec<u32>, Vec<usize>) {
+    let mut local = vec![u32::MAX; rows];
+    let mut distinct = Vec::new();
+    let at = point
+        .iter()
+        .map(|&q| {
+            let q = q as usize;
+            if local[q] == u32::MAX {
+                local[q] = distinct.len() as u32;
+                distinct.push(q);
+            }
+            local[q]
+        })
+        .collect();
+    (at, distinct)
 }
 
 impl ObsRows {
-    /// The decision rows with their point's fields (every `d.point` must be below `fp.rows()`).
+    /// The decision rows with their points' fields (every `d.point` must be below `fp.rows()`).
     pub fn gather(d: Decisions, fp: &FlowPoints<'_>) -> Self {
-        let q = &d.point;
-        let pick = |col: &[u64]| q.iter().map(|&i| col[i as usize]).collect::<Vec<u64>>();
+        let (point, qs) = local_points(&d.point, fp.rows());
+        let pick = |col: &[u64]| qs.iter().map(|&q| col[q]).collect::<Vec<u64>>();
         ObsRows {
-            eni: q.iter().map(|&i| fp.eni[i as usize]).collect(),
-            direction: q.iter().map(|&i| fp.dir[i as usize]).collect(),
+            eni: qs.iter().map(|&q| fp.eni[q]).collect(),
+            direction: qs.iter().map(|&q| fp.dir[q]).collect(),
             src_hi: pick(fp.rs_hi),
             src_lo: pick(fp.rs_lo),
             dst_hi: pick(fp.rd_hi),
@@ -94,11 +116,12 @@ impl ObsRows {
             pkt_src_lo: pick(fp.ps_lo),
             pkt_dst_hi: pick(fp.pd_hi),
             pkt_dst_lo: pick(fp.pd_lo),
-            traffic_path: q.iter().map(|&i| fp.tpath[i as usize]).collect(),
-            peer_eni: q.iter().map(|&i| fp.peer[i as usize]).collect(),
-            src_service: q.iter().map(|&i| fp.ssvc[i as usize]).collect(),
-            dst_service: q.iter().map(|&i| fp.dsvc[i as usize]).collect(),
+            traffic_path: qs.iter().map(|&q| fp.tpath[q]).collect(),
+            peer_eni: qs.iter().map(|&q| fp.peer[q]).collect(),
+            src_service: qs.iter().map(|&q| fp.ssvc[q]).collect(),
+            dst_service: qs.iter().map(|&q| fp.dsvc[q]).collect(),
             packet: d.packet,
+            point,
             action: d.action,
             rule: d.rule,
         }
@@ -117,10 +140,16 @@ impl ObsRows {
         self.action.iter().filter(|&&a| a == 1).count()
     }
 
+    /// A point column spread to one entry per row.
+    pub fn per_row<T: Copy>(&self, col: &[T]) -> Vec<T> {
+        self.point.iter().map(|&q| col[q as usize]).collect()
+    }
+
     /// The rows as the fold reads them.
     pub fn cols(&self) -> ObsCols<'_> {
         ObsCols {
             packet: &self.packet,
+            point: &self.point,
             eni: &self.eni,
             direction: &self.direction,
             action: &self.action,
@@ -178,14 +207,17 @@ mod tests {
         let o = ObsRows::gather(d, &fp);
         assert_eq!(o.len(), 3);
         assert_eq!(o.rejects(), 1);
-        assert_eq!(o.eni, vec![9, 7, 9]);
-        assert_eq!(o.direction, vec![1, 0, 1]);
-        assert_eq!(o.src_hi, vec![12, 10, 12]);
-        assert_eq!(o.pkt_dst_lo, vec![82, 80, 82]);
-        assert_eq!(o.traffic_path, vec![2, -1, 2]);
-        assert_eq!(o.peer_eni, vec![4, -1, 4]);
-        assert_eq!(o.src_service, vec![0, -1, 0]);
-        assert_eq!(o.dst_service, vec![-1, 1, -1]);
+        // two distinct points, in order of first use; rows 0 and 2 share point 2
+        assert_eq!(o.point, vec![0, 1, 0]);
+        assert_eq!(o.eni, vec![9, 7]);
+        assert_eq!(o.per_row(&o.eni), vec![9, 7, 9]);
+        assert_eq!(o.per_row(&o.direction), vec![1, 0, 1]);
+        assert_eq!(o.per_row(&o.src_hi), vec![12, 10, 12]);
+        assert_eq!(o.per_row(&o.pkt_dst_lo), vec![82, 80, 82]);
+        assert_eq!(o.per_row(&o.traffic_path), vec![2, -1, 2]);
+        assert_eq!(o.per_row(&o.peer_eni), vec![4, -1, 4]);
+        assert_eq!(o.per_row(&o.src_service), vec![0, -1, 0]);
+        assert_eq!(o.per_row(&o.dst_service), vec![-1, 1, -1]);
         assert_eq!(o.rule, vec![5, 6, 7]);
         assert_eq!(o.cols().packet, &[0, 0, 1]);
     }

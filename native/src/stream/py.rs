@@ -77,8 +77,8 @@ impl Observations {
         let d = pyo3::types::PyDict::new(py);
         let r = &self.rows;
         d.set_item("packet", PyArray1::from_slice(py, &r.packet))?;
-        d.set_item("eni", PyArray1::from_slice(py, &r.eni))?;
-        d.set_item("direction", PyArray1::from_slice(py, &r.direction))?;
+        d.set_item("eni", PyArray1::from_vec(py, r.per_row(&r.eni)))?;
+        d.set_item("direction", PyArray1::from_vec(py, r.per_row(&r.direction)))?;
         d.set_item("action", PyArray1::from_slice(py, &r.action))?;
         d.set_item("rule", PyArray1::from_slice(py, &r.rule))?;
         Ok(d)
