@@ -95,6 +95,63 @@ impl Groups {
         }
     }
 
+    /// Fold one row into its group, growing the table first when it would pass half full (for a
+    /// `Groups` kept across batches, `state.rs`); returns the group's number.
+    pub fn absorb(&mut self, row: &[u64], a: Aggregates) -> usize {
+        if 2 * (self.len() + 1) > self.table.len() {
+            self.rehash(4 * (self.len() + 1));
+        }
+        self.add(0, row, a)
+    }
+
+    /// Rebuild the table for `slots` slots (rounded up to a power of two) over the groups held.
+    fn rehash(&mut self, slots: usize) {
+        let cap = slots.max(16).next_power_of_two();
+        let mask = cap - 1;
+        let w = self.width;
+        let mut table = vec![-1i32; cap];
+        for g in 0..self.len() {
+            let mut slot = hash_key(&self.keys[g * w..(g + 1) * w]) as usize & mask;
+            while table[slot] >= 0 {
+                slot = (slot + 1) & mask;
+            }
+            table[slot] = g as i32;
+        }
+        self.table = table;
+    }
+
+    /// Move the groups for which `take(key row)` holds into a new `Groups`, both keeping their
+    /// order of first appearance.
+    pub fn split_off(&mut self, take: impl Fn(&[u64]) -> bool) -> Groups {
+        let w = self.width;
+        let mut out = Groups {
+            width: w,
+            ..Default::default()
+        };
+        let mut kept = Groups {
+            width: w,
+            ..Default::default()
+        };
+        for g in 0..self.len() {
+            let dst = if take(&self.keys[g * w..(g + 1) * w]) {
+                &mut out
+            } else {
+                &mut kept
+            };
+            dst.keys.extend_from_slice(&self.keys[g * w..(g + 1) * w]);
+            dst.rep.push(self.rep[g]);
+            dst.packets.push(self.packets[g]);
+            dst.bytes.push(self.bytes[g]);
+            dst.first.push(self.first[g]);
+            dst.last.push(self.last[g]);
+            dst.flags.push(self.flags[g]);
+            dst.rule.push(self.rule[g]);
+        }
+        kept.rehash(4 * (kept.len() + 1));
+        *self = kept;
+        out
+    }
+
     /// Fold `a` into group `g`.
     #[inline]
     pub fn merge(&mut self, g: usize, a: Aggregates) {

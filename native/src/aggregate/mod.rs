@@ -7,3 +7,4 @@ pub mod groups;
 pub mod key;
 pub mod observe;
 pub mod py;
+pub mod state;

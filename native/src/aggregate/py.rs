@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 
 use super::groups::{fold_rows as fold_rows_of, Groups, PartialCols};
 use super::observe::{observe_fold as fold_obs, KeyOptions, ObsCols, PacketCols, RunMaps};
+use super::state::{OpenGroups, PartialRows};
 use crate::errors::guard;
 use crate::policy::columns::same_length;
 
@@ -288,7 +289,92 @@ pub(crate) fn fold_columns<'py>(
     ))
 }
 
+/// The open partial records of one flow log across batches (`state.rs`): `absorb` each batch's
+/// folded partials, `close(watermark, interval)` takes the groups of ended windows out as
+/// (keys[g, width], packets, bytes, first, last, flags, rule), in order of first appearance.
+#[pyclass(module = "vpcflow._native")]
+pub struct FoldState {
+    open: OpenGroups,
+}
+
+#[pymethods]
+impl FoldState {
+    #[new]
+    fn new(width: usize) -> PyResult<Self> {
+        if width == 0 {
+            return Err(PyValueError::new_err("FoldState: no key columns"));
+        }
+        Ok(FoldState {
+            open: OpenGroups::new(width),
+        })
+    }
+
+    fn __len__(&self) -> usize {
+        self.open.len()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn absorb<'py>(
+        &mut self,
+        py: Python<'py>,
+        keys: PyReadonlyArray2<'py, u64>,
+        packets: PyReadonlyArray1<'py, i64>,
+        nbytes: PyReadonlyArray1<'py, i64>,
+        first: PyReadonlyArray1<'py, i64>,
+        last: PyReadonlyArray1<'py, i64>,
+        flags: PyReadonlyArray1<'py, u8>,
+        rule: PyReadonlyArray1<'py, i32>,
+    ) -> PyResult<()> {
+        guard(py, STAGE, || {
+            let p = PartialRows {
+                keys: keys.as_slice()?,
+                packets: packets.as_slice()?,
+                bytes: nbytes.as_slice()?,
+                first: first.as_slice()?,
+                last: last.as_slice()?,
+                flags: flags.as_slice()?,
+                rule: rule.as_slice()?,
+            };
+            let n = p.packets.len();
+            let lengths = [keys.shape()[0], p.bytes.len(), p.first.len(), p.last.len()];
+            same_length(n, &lengths, "absorb")?;
+            same_length(n, &[p.flags.len(), p.rule.len()], "absorb")?;
+            if keys.shape()[1] != self.open.groups.width {
+                return Err(PyValueError::new_err(format!(
+                    "absorb: keys have {} words, the state {}",
+                    keys.shape()[1],
+                    self.open.groups.width
+                )));
+            }
+            let open = &mut self.open;
+            py.detach(|| open.absorb(&p));
+            Ok(())
+        })
+    }
+
+    /// Take out the groups whose window ended at or before `watermark` (None: every group).
+    fn close<'py>(
+        &mut self,
+        py: Python<'py>,
+        watermark: Option<i64>,
+        interval: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<GroupArrays<'py>> {
+        guard(py, STAGE, || {
+            let iv = interval.as_slice()?;
+            if watermark.is_some() && self.open.max_eni().is_some_and(|e| e >= iv.len()) {
+                return Err(PyValueError::new_err(
+                    "close: an open group's ENI has no interval",
+                ));
+            }
+            let open = &mut self.open;
+            let closed = py.detach(|| open.close(watermark, iv));
+            group_arrays(py, closed, true)
+        })
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<FoldState>()?;
     m.add_function(wrap_pyfunction!(fold_rows, m)?)?;
     m.add_function(wrap_pyfunction!(observe_fold, m)?)?;
     Ok(())

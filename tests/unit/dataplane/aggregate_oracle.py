@@ -83,10 +83,19 @@ class ReferenceFlowLogAggregator(FlowLogAggregator):
         self._add_numpy(obs, eni_map, rule_map, ts_s, flags, svc_map)
 
     def _push(self, part: Partials) -> None:
-        # Fold pending partials with the oracle's fold, not the native one.
-        self._pending.append(part)
-        merged = fold_numpy(Partials.concat([self._folded, *self._pending]))
-        self._folded, self._pending, self._pending_rows = merged, [], 0
+        # The open partials as numpy columns, folded with the oracle's fold, not the core's state.
+        opened = getattr(self, "_ref_open", None)
+        self._ref_open = fold_numpy(Partials.concat([opened, part]) if opened is not None else part)
+
+    def _close(self, watermark_s: int | None) -> Partials:
+        p = getattr(self, "_ref_open", None)
+        if p is None:
+            return Partials.empty(self.spec.nkeys)
+        eni = (p.keys[0] >> ENI_SHIFT).astype(np.int64)
+        ws = (p.keys[0] & np.uint64((1 << int(ENI_SHIFT)) - 1)).astype(np.int64)
+        closed = np.ones(len(p), bool) if watermark_s is None else ws + self._interval[eni] <= watermark_s
+        self._ref_open = p.take(np.flatnonzero(~closed))
+        return p.take(np.flatnonzero(closed))
 
     def _add_numpy(self, obs: ObservationBatch, eni_map: npt.NDArray[np.int64], rule_map: npt.NDArray[np.int32],
                    ts_s: npt.NDArray[np.int64], flags: npt.NDArray[np.uint8],

@@ -38,7 +38,7 @@ import pyarrow as pa
 
 from vpcflow import _native
 from vpcflow.dataplane.aggregate.fields import NEXT_HOP_FIELDS, EniTable, covers
-from vpcflow.dataplane.aggregate.groupby import Partials, fold
+from vpcflow.dataplane.aggregate.groupby import Partials
 from vpcflow.dataplane.aggregate.records import ENI_SHIFT as _ENI_SHIFT
 from vpcflow.dataplane.aggregate.records import META_ACTION_SHIFT, KeySpec, RecordTableBuilder
 from vpcflow.dataplane.aggregate.records import WS_MASK as _WS_MASK
@@ -143,9 +143,8 @@ class FlowLogAggregator(RecordTableBuilder):
         )
         self._covered = np.zeros(0, dtype=bool)
         self._interval = np.zeros(0, dtype=np.int64)
-        self._folded = Partials.empty(self.spec.nkeys)
-        self._pending: list[Partials] = []
-        self._pending_rows = 0
+        # The open partial records, folded in the core across batches (native/src/aggregate/state.rs).
+        self._open = _native.FoldState(self.spec.nkeys)
         self._active: set[int] = set()  # eni << 34 | window start, with any traffic (NODATA test)
         self._next_window: dict[int, int] = {}  # NODATA bookkeeping: interval -> next window start to check
         self._covered_list: npt.NDArray[np.int64] | None = None
@@ -212,38 +211,19 @@ class FlowLogAggregator(RecordTableBuilder):
         self._active.update(active.tolist())
         if len(packets) == 0:
             return
-        self._push(Partials(keys=[np.ascontiguousarray(keys[:, i]) for i in range(sp.nkeys)], packets=packets,
-                            bytes=nbytes, first_s=first, last_s=last, flags=flags, rule=rule))
+        self._open.absorb(np.ascontiguousarray(keys), packets, nbytes, first, last, flags, rule)
 
-    def _push(self, part: Partials) -> None:
-        self._pending.append(part)
-        self._pending_rows += len(part)
-        if self._pending_rows > max(1 << 16, len(self._folded)):
-            self._compact()
-
-    def _compact(self) -> None:
-        if self._pending:
-            self._folded = fold(Partials.concat([self._folded, *self._pending]))
-            self._pending = []
-            self._pending_rows = 0
+    def _close(self, watermark_s: int | None) -> Partials:
+        """Take the open partial records of windows ended at ``watermark_s`` (None: all) out of the state."""
+        keys, packets, nbytes, first, last, flags, rule = self._open.close(watermark_s, self._interval)
+        return Partials(keys=[np.ascontiguousarray(keys[:, i]) for i in range(self.spec.nkeys)], packets=packets,
+                        bytes=nbytes, first_s=first, last_s=last, flags=flags, rule=rule)
 
     # -- emit -----------------------------------------------------------------------------------
     def advance(self, watermark_s: int | None) -> AggregateOutput:
         """Close every window ending at or before ``watermark_s`` (None: close all) and return its records."""
         self._sync_enis()
-        self._compact()
-        p = self._folded
-        k0 = p.keys[0]
-        eni = (k0 >> _ENI_SHIFT).astype(np.int64)
-        ws = (k0 & _WS_MASK).astype(np.int64)
-        if watermark_s is None:
-            closed_mask = np.ones(len(p), dtype=bool)
-        else:
-            closed_mask = ws + self._interval[eni] <= watermark_s
-        closed = p.take(np.flatnonzero(closed_mask)) if not closed_mask.all() else p
-        self._folded = p.take(np.flatnonzero(~closed_mask)) if not closed_mask.all() else Partials.empty(
-            self.spec.nkeys)
-        out = self._records(closed, watermark_s)
+        out = self._records(self._close(watermark_s), watermark_s)
         if watermark_s is None:
             self._active.clear()
         else:

@@ -1,0 +1,145 @@
+//! The open partial records of one flow log, kept in the core across batches.
+//!
+//! Each batch's fold (`observe.rs`) yields partial records; they fold here into one table of the
+//! flow log's open (ENI, window, key) groups, and a watermark moves the groups of closed windows out.
+//! Python kept them as numpy columns and re-folded all of them with every batch's new ones
+//! (concatenate, stack, fold, gather): on a capture of 1,000,000 flows most of a run's memory
+//! traffic. Here a batch costs a probe per partial record, and closing a window one pass.
+
+use super::groups::{Aggregates, Groups};
+use super::key::ENI_SHIFT;
+
+const WS_MASK: u64 = (1 << ENI_SHIFT) - 1;
+
+/// Partial records to fold in, column by column (`keys`: `width` words per row).
+pub struct PartialRows<'a> {
+    pub keys: &'a [u64],
+    pub packets: &'a [i64],
+    pub bytes: &'a [i64],
+    pub first: &'a [i64],
+    pub last: &'a [i64],
+    pub flags: &'a [u8],
+    pub rule: &'a [i32],
+}
+
+/// Open groups of one flow log.
+#[derive(Debug)]
+pub struct OpenGroups {
+    pub groups: Groups,
+}
+
+impl OpenGroups {
+    pub fn new(width: usize) -> Self {
+        OpenGroups {
+            groups: Groups::with_rows(width, 0),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Fold partial records in (sums, bounds, OR of flags, the earliest row's rule: `Groups::merge`).
+    pub fn absorb(&mut self, p: &PartialRows<'_>) {
+        let w = self.groups.width;
+        for i in 0..p.packets.len() {
+            let a = Aggregates {
+                packets: p.packets[i],
+                bytes: p.bytes[i],
+                first: p.first[i],
+                last: p.last[i],
+                flags: p.flags[i],
+                rule: p.rule[i],
+            };
+            self.groups.absorb(&p.keys[i * w..(i + 1) * w], a);
+        }
+    }
+
+    /// Take out the groups whose window ended at or before `watermark` (None: all of them), given
+    /// each ENI's interval; their order of first appearance is kept. `interval` must cover every
+    /// ENI index of the keys (checked by the caller).
+    pub fn close(&mut self, watermark: Option<i64>, interval: &[i64]) -> Groups {
+        let width = self.groups.width;
+        match watermark {
+            None => std::mem::replace(&mut self.groups, Groups::with_rows(width, 0)),
+            Some(t) => self.groups.split_off(|k| {
+                let eni = (k[0] >> ENI_SHIFT) as usize;
+                (k[0] & WS_MASK) as i64 + interval[eni] <= t
+            }),
+        }
+    }
+
+    /// The largest ENI index any open group names (for the caller's bounds check).
+    pub fn max_eni(&self) -> Option<usize> {
+        let w = self.groups.width;
+        self.groups
+            .keys
+            .chunks_exact(w)
+            .map(|k| (k[0] >> ENI_SHIFT) as usize)
+            .max()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::key::eni_window;
+
+    fn rows(keys: &[u64], n: usize) -> (Vec<i64>, Vec<u8>, Vec<i32>, &[u64]) {
+        (vec![1; n], vec![2; n], vec![-1; n], keys)
+    }
+
+    #[test]
+    fn absorbs_across_batches_grows_and_closes_by_window() {
+        let mut st = OpenGroups::new(2);
+        // 5,000 keys in two windows of ENI 0 (interval 60), each seen twice over two batches
+        for _ in 0..2 {
+            let keys: Vec<u64> = (0..5000u64)
+                .flat_map(|i| [eni_window(0, if i % 2 == 0 { 0 } else { 60 }), i])
+                .collect();
+            let (ones, flags, rule, k) = rows(&keys, 5000);
+            let ts: Vec<i64> = (0..5000)
+                .map(|i| if i % 2 == 0 { 10 } else { 70 })
+                .collect();
+            st.absorb(&PartialRows {
+                keys: k,
+                packets: &ones,
+                bytes: &ones,
+                first: &ts,
+                last: &ts,
+                flags: &flags,
+                rule: &rule,
+            });
+        }
+        assert_eq!(st.len(), 5000);
+        assert!(st.groups.packets.iter().all(|&p| p == 2));
+        let closed = st.close(Some(60), &[60]);
+        assert_eq!(closed.len(), 2500);
+        assert!(closed.keys.chunks_exact(2).all(|k| k[0] == 0));
+        // order of first appearance kept on both sides
+        assert_eq!(closed.keys[1], 0);
+        assert_eq!(closed.keys[3], 2);
+        assert_eq!(st.len(), 2500);
+        assert_eq!(st.groups.keys[1], 1);
+        // the kept groups are still found (the table was rebuilt)
+        let keys = [eni_window(0, 60), 1];
+        st.absorb(&PartialRows {
+            keys: &keys,
+            packets: &[5],
+            bytes: &[5],
+            first: &[61],
+            last: &[61],
+            flags: &[1],
+            rule: &[3],
+        });
+        assert_eq!(st.len(), 2500);
+        assert_eq!(st.groups.packets[0], 7);
+        assert_eq!(st.groups.first[0], 61);
+        assert_eq!(st.close(None, &[60]).len(), 2500);
+        assert!(st.is_empty());
+    }
+}
