@@ -52,9 +52,6 @@ class AttributionTables:
 _Folded = tuple[npt.NDArray[Any], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
                 npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.int32]]
 
-def fold_rows(keys: npt.NDArray[np.uint64], packets: npt.NDArray[np.int64], nbytes: npt.NDArray[np.int64],
-              first: npt.NDArray[np.int64], last: npt.NDArray[np.int64], flags: npt.NDArray[np.uint8],
-              rule: npt.NDArray[np.int32]) -> _Folded: ...
 def observe_fold(obs: _Columns, packets: _Columns, maps: _Columns,
                  options: Mapping[str, bool | int]) -> tuple[_Folded, npt.NDArray[np.uint64]]: ...
 

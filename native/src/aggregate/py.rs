@@ -5,7 +5,7 @@ use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUnty
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use super::groups::{fold_rows as fold_rows_of, Groups, PartialCols};
+use super::groups::Groups;
 use super::observe::{observe_fold as fold_obs, KeyOptions, ObsCols, PacketCols, RunMaps};
 use super::state::{OpenGroups, PartialRows};
 use crate::errors::guard;
@@ -42,49 +42,6 @@ fn group_arrays(py: Python<'_>, g: Groups, keys: bool) -> PyResult<GroupArrays<'
         PyArray1::from_vec(py, g.flags),
         PyArray1::from_vec(py, g.rule),
     ))
-}
-
-/// Merge rows with equal key rows: (first row of each group, packets, bytes, first, last, flags,
-/// rule), groups in order of first appearance.
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-pub fn fold_rows<'py>(
-    py: Python<'py>,
-    keys: PyReadonlyArray2<'py, u64>,
-    packets: PyReadonlyArray1<'py, i64>,
-    nbytes: PyReadonlyArray1<'py, i64>,
-    first: PyReadonlyArray1<'py, i64>,
-    last: PyReadonlyArray1<'py, i64>,
-    flags: PyReadonlyArray1<'py, u8>,
-    rule: PyReadonlyArray1<'py, i32>,
-) -> PyResult<GroupArrays<'py>> {
-    guard(py, STAGE, || {
-        let p = PartialCols {
-            keys: keys.as_slice()?,
-            width: keys.shape()[1],
-            packets: packets.as_slice()?,
-            bytes: nbytes.as_slice()?,
-            first: first.as_slice()?,
-            last: last.as_slice()?,
-            flags: flags.as_slice()?,
-            rule: rule.as_slice()?,
-        };
-        let n = p.packets.len();
-        let lengths = [
-            keys.shape()[0],
-            p.bytes.len(),
-            p.first.len(),
-            p.last.len(),
-            p.flags.len(),
-            p.rule.len(),
-        ];
-        same_length(n, &lengths, "fold")?;
-        if p.width == 0 {
-            return Err(PyValueError::new_err("fold: no key columns"));
-        }
-        let g = py.detach(|| fold_rows_of(&p));
-        group_arrays(py, g, false)
-    })
 }
 
 #[derive(FromPyObject)]
@@ -375,7 +332,6 @@ impl FoldState {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FoldState>()?;
-    m.add_function(wrap_pyfunction!(fold_rows, m)?)?;
     m.add_function(wrap_pyfunction!(observe_fold, m)?)?;
     Ok(())
 }

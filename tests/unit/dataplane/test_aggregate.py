@@ -12,6 +12,7 @@ from aggregate_oracle import ReferenceAggregator, map_tcp_flags
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vpcflow import _native
 from vpcflow.codecs.text import render_lines
 from vpcflow.dataplane.aggregate import groupby as aggregate_groupby
 from vpcflow.dataplane.aggregate.aggregator import AggregateOptions, Aggregator
@@ -226,17 +227,50 @@ def test_numpy_groupby_hash_collisions_fall_back_to_exact(monkeypatch):
                                                       (2, 2, 1, 1, 1, 1, 1, -1)]
 
 
+def _closed(arrays, nkeys=2):
+    keys, packets, nbytes, first, last, flags, rule = arrays
+    return aggregate_groupby.Partials(keys=[np.ascontiguousarray(keys[:, i]) for i in range(nkeys)], packets=packets,
+                                      bytes=nbytes, first_s=first, last_s=last, flags=flags, rule=rule)
+
+
+def _first_seen_order(rows, p):
+    firsts = [next(i for i, r in enumerate(rows) if (r[0], r[1]) == key)
+              for key in zip(p.keys[0].tolist(), p.keys[1].tolist(), strict=True)]
+    return firsts == sorted(firsts)
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 1500), st.integers(0, 5),
-                          st.sampled_from([0, 1, 2, 4, 16, 0x80]), st.integers(-1, 3)), min_size=0, max_size=60))
-def test_compiled_fold_equals_numpy_reference(rows):
+                          st.sampled_from([0, 1, 2, 4, 16, 0x80]), st.integers(-1, 3)), min_size=0, max_size=60),
+       st.integers(0, 60), st.integers(-1, 3))
+def test_fold_state_equals_numpy_reference(rows, cut, last_closed):
+    """The core's open partials (FoldState), fed in two batches, then closed up to a window and then
+    all: each side equals the numpy fold's groups of those windows, in order of first appearance."""
     p = _partials(rows) if rows else aggregate_groupby.Partials.empty(2)
-    compiled = aggregate_groupby.fold(p)
-    assert _as_set(compiled) == _as_set(aggregate_oracle.fold_numpy(p))
-    # Groups come out in order of first appearance.
-    firsts = [next(i for i, r in enumerate(rows) if (r[0], r[1]) == key)
-              for key in zip(compiled.keys[0].tolist(), compiled.keys[1].tolist(), strict=True)]
-    assert firsts == sorted(firsts)
+    cut = min(cut, len(p))
+    state = _native.FoldState(2)
+    for part in (p.take(np.arange(cut)), p.take(np.arange(cut, len(p)))):
+        state.absorb(np.ascontiguousarray(np.stack(part.keys, axis=1)), part.packets, part.bytes, part.first_s,
+                     part.last_s, part.flags, part.rule)
+    interval = np.array([60], np.int64)  # key 0 is ENI 0's window start (0..3 s): closed when start <= last_closed
+    closed = _closed(state.close(60 + last_closed, interval))
+    rest = _closed(state.close(None, interval))
+    assert len(state) == 0
+    expected = _as_set(aggregate_oracle.fold_numpy(p))
+    assert _as_set(closed) == [r for r in expected if r[0] <= last_closed]
+    assert _as_set(rest) == [r for r in expected if r[0] > last_closed]
+    assert _first_seen_order(rows, closed) and _first_seen_order(rows, rest)
+
+
+def test_fold_state_refuses_keys_of_another_width_and_enis_without_interval():
+    state = _native.FoldState(2)
+    one = np.ones(1, np.int64)
+    with pytest.raises(ValueError, match="3 words"):
+        state.absorb(np.zeros((1, 3), np.uint64), one, one, one, one, np.zeros(1, np.uint8), np.zeros(1, np.int32))
+    state.absorb(np.array([[5 << 34, 1]], np.uint64), one, one, one, one, np.zeros(1, np.uint8),
+                 np.zeros(1, np.int32))
+    with pytest.raises(ValueError, match="no interval"):
+        state.close(1000, np.array([60], np.int64))  # ENI 5 has none
 
 
 @settings(max_examples=60, deadline=None)

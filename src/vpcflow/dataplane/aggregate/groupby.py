@@ -4,7 +4,8 @@ A partial record holds the key columns (uint64, packed by ``aggregate``) and the
 aggregates: ``packets``, ``bytes``, ``first_s``, ``last_s``, ``flags`` (the OR of mapped TCP
 flags, spec 1.4) and ``rule`` (the deciding rule of the earliest packet; side channel only).
 
-``fold`` runs the native single-pass hash-table group-by (``native/src/aggregate/groups.rs``); its
+The fold itself is native: each batch's rows fold into partials (``native/src/aggregate/observe.rs``)
+and those into a flow log's open partials across batches (``_native.FoldState``, ``state.rs``); its
 pure-numpy reference lives in the tests as the oracle it is checked against. Folding is associative,
 so partials can be re-folded with new rows at any time: this is what keeps memory bounded by active
 flows rather than by packets.
@@ -16,8 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-
-from vpcflow import _native
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -77,22 +76,3 @@ class Partials:
             flags=np.zeros(0, dtype=np.uint8),
             rule=np.zeros(0, dtype=np.int32),
         )
-
-
-def fold(p: Partials) -> Partials:
-    """Merge rows with equal keys: sums, min/max seconds, OR of flags, the earliest row's rule.
-
-    Groups come out in order of first appearance.
-    """
-    n = len(p)
-    if n <= 1:
-        return p
-    keys = np.stack(p.keys, axis=1) if len(p.keys) > 1 else p.keys[0].reshape(-1, 1)
-    c = np.ascontiguousarray
-    rep, packets, nbytes, first, last, flags, rule = _native.fold_rows(
-        c(keys, np.uint64), c(p.packets, np.int64), c(p.bytes, np.int64), c(p.first_s, np.int64),
-        c(p.last_s, np.int64), c(p.flags, np.uint8), c(p.rule, np.int32))
-    return Partials(keys=[k[rep] for k in p.keys], packets=packets, bytes=nbytes, first_s=first, last_s=last,
-                    flags=flags, rule=rule)
-
-
