@@ -10,18 +10,24 @@ what to do: never silent loss, never a half-written change.
 Public API used by other layers (delivery, pipeline): :meth:`StateStore.list_flow_logs`,
 :meth:`StateStore.get_flow_log`, :meth:`StateStore.set_delivery_status`,
 :meth:`StateStore.get_topology_document`, :meth:`StateStore.get_bucket_policy`.
+
+Reads a long-lived process repeats (the endpoint answers DescribeFlowLogs from the same rows many
+times a second) are kept by :meth:`StateStore.read_cached` until the database changes:
+:meth:`StateStore.version` is SQLite's ``data_version`` (it moves with every commit of any OTHER
+connection, in this process or another) paired with this connection's ``total_changes`` (its own
+writes), read in the same transaction as the data, so a kept value is never older than the file.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from vpcflow.core.errors import StateError, StateLockedError
 from vpcflow.model.flowlog import FlowLog
@@ -32,6 +38,9 @@ from vpcflow.storage.state_schema import DDL, SCHEMA_VERSION
 __all__ = ["StateStore", "StateTxn", "StoredFlowLog", "StoredTopology"]
 
 DeliveryStatus = Literal["SUCCESS", "FAILED"]
+T = TypeVar("T")
+#: What :meth:`StateStore.version` returns: (SQLite data_version, this connection's total_changes).
+Version = tuple[int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,12 @@ class StateTxn:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._c = conn
+
+    def version(self) -> Version:
+        """The state this transaction reads (see :meth:`StateStore.version`); inside a read transaction
+        ``data_version`` is the snapshot's, so it names exactly the rows the transaction sees."""
+        row = self._c.execute("PRAGMA data_version").fetchone()
+        return int(row[0]), self._c.total_changes
 
     # -- settings ---------------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
@@ -195,6 +210,7 @@ class StateStore:
         self.path = Path(path)
         self.timeout_s = timeout_s
         self._conn: sqlite3.Connection | None = None
+        self._kept: dict[str, tuple[Version, Any]] = {}  # read_cached: name -> (version read at, value)
 
     # -- connection -------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -252,6 +268,8 @@ class StateStore:
                                            "a fresh account")
 
     def close(self) -> None:
+        # A new connection counts data_version and total_changes afresh: nothing kept may outlive this one.
+        self._kept.clear()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -284,6 +302,26 @@ class StateStore:
             rollback_quietly(conn)
             raise self._state_error(e) from e
 
+    # -- reads kept until the database changes ---------------------------------------------
+    def version(self) -> Version:
+        """A value that differs after any change to state.db: a commit through another connection (this
+        process or another; SQLite's ``data_version``) or a change through this one (``total_changes``)."""
+        with self.transaction(write=False) as t:
+            return t.version()
+
+    def read_cached(self, name: str, read: Callable[[StateTxn], T]) -> T:
+        """``read(txn)``, kept under ``name`` and returned again until :meth:`version` moves. ``read`` must
+        return an immutable value (callers share it) that depends on the database only."""
+        with self.transaction(write=False) as t:
+            version = t.version()
+            kept = self._kept.get(name)
+            if kept is not None and kept[0] == version:
+                value: T = kept[1]
+                return value
+            value = read(t)
+        self._kept[name] = (version, value)
+        return value
+
     # -- public API for other layers ------------------------------------------------------
     def list_flow_logs(self) -> list[FlowLog]:
         """Every flow log of the account, in creation order."""
@@ -309,8 +347,8 @@ class StateStore:
             return t.set_delivery_status(flow_log_id, status, message)
 
     def get_topology_document(self) -> StoredTopology | None:
-        with self.transaction(write=False) as t:
-            return t.get_topology()
+        """The loaded topology document (kept until state.db changes: every API call asks for it)."""
+        return self.read_cached("topology", StateTxn.get_topology)
 
     def get_bucket_policy(self, bucket: str) -> dict[str, Any] | None:
         """The bucket policy auto-attach put in force, or None (then the topology file's policy applies)."""
