@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from vpcflow.api import ec2_query, logs_json, s3_rest, sts_query
+from vpcflow.api import ec2_query, ec2_response, logs_json, s3_rest, sts_query
 from vpcflow.api.identity import Caller, RootCredentials, as_api_error, authenticate, check_scope, owner_of
 from vpcflow.api.sigv4 import SigV4Error, is_presigned, parse_authorization, parse_presigned
 from vpcflow.controlplane import status_report
@@ -101,6 +101,8 @@ class Backend:
         self._lock = threading.Lock()
         self._client: Ec2Client | None = None
         self._logs: LogStore | None = None
+        # DescribeFlowLogs' items as XML, kept per state version (ec2_response.RenderedItems).
+        self._flow_log_xml = ec2_response.RenderedItems("FlowLog", "FlowLogId")
 
     # ---------------------------------------------------------------------------- wiring
     @property
@@ -271,8 +273,11 @@ class Backend:
                 f"{op.name} is not supported."
             )
         params = ec2_query.parse_request(op, pairs)
-        result: dict[str, Any] = getattr(self.client.service, method)(caller.principal, **params)
-        body = ec2_query.response_xml(model, op, result, request_id)
+        svc = self.client.service
+        # The version is read before the service reads the rows: an item kept under it is never older.
+        kept = self._flow_log_xml.use(svc.store.version()) if method == "describe_flow_logs" else None
+        result: dict[str, Any] = getattr(svc, method)(caller.principal, **params)
+        body = ec2_response.response_xml(model, op, result, request_id, kept)
         return HttpResponse(200, body, {"Content-Type": ec2_query.XML_CONTENT_TYPE, "x-amzn-RequestId": request_id})
 
     def _status_report(self, pairs: list[tuple[str, str]], principal: str, request_id: str) -> HttpResponse:
