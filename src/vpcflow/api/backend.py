@@ -163,19 +163,34 @@ class Backend:
         access key (the signature itself covers the body and is checked by ``handle``)."""
         if not self.verify_signatures:
             return None
+        with self._lock:
+            return self._screen(head)
+
+    def screen_if_free(self, head: HttpRequest) -> tuple[bool, HttpResponse | None]:
+        """``(True, screen(head))`` when no other call holds the backend, else ``(False, None)`` at once: the
+        app screens on its event loop only when that cannot wait for another request's work."""
+        if not self.verify_signatures:
+            return True, None
+        if not self._lock.acquire(blocking=False):
+            return False, None
+        try:
+            return True, self._screen(head)
+        finally:
+            self._lock.release()
+
+    def _screen(self, head: HttpRequest) -> HttpResponse | None:
         protocol = protocol_of(head)
         service = "logs" if protocol == "logs" else protocol
         try:
-            with self._lock:
-                self.refresh()
-                if "x-amz-security-token" in head.headers:
-                    return None  # handle() answers with the protocol's own message for temporary credentials
-                if protocol == "s3" and "authorization" not in head.headers and is_presigned(head.raw_query):
-                    auth = parse_presigned(head.raw_query).auth
-                else:
-                    auth = parse_authorization(head.headers.get("authorization"))
-                check_scope(auth, service, self.client.service.region)
-                owner_of(self.world(), auth.access_key_id, self.root)
+            self.refresh()
+            if "x-amz-security-token" in head.headers:
+                return None  # handle() answers with the protocol's own message for temporary credentials
+            if protocol == "s3" and "authorization" not in head.headers and is_presigned(head.raw_query):
+                auth = parse_presigned(head.raw_query).auth
+            else:
+                auth = parse_authorization(head.headers.get("authorization"))
+            check_scope(auth, service, self.client.service.region)
+            owner_of(self.world(), auth.access_key_id, self.root)
         except SigV4Error as e:
             err = as_api_error(e, protocol)
             log.info("refused before reading the body: %s %s", protocol, err.code)
