@@ -89,6 +89,11 @@ class AuthorizationHeader:
 
 def parse_authorization(value: str | None) -> AuthorizationHeader:
     """Split the header; anything malformed is an ``incomplete`` signature (EC2 IncompleteSignature)."""
+    return _parse_authorization(value)
+
+
+@functools.lru_cache(maxsize=64)  # routing, screening and verifying one request each read the header
+def _parse_authorization(value: str | None) -> AuthorizationHeader:
     if not value:
         raise SigV4Error("missing", "Request is missing Authentication Token")
     if not value.startswith(ALGORITHM + " "):

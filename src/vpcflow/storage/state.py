@@ -303,24 +303,30 @@ class StateStore:
             raise self._state_error(e) from e
 
     # -- reads kept until the database changes ---------------------------------------------
-    def version(self) -> Version:
-        """A value that differs after any change to state.db: a commit through another connection (this
-        process or another; SQLite's ``data_version``) or a change through this one (``total_changes``)."""
-        with self.transaction(write=False) as t:
-            return t.version()
-
     def read_cached(self, name: str, read: Callable[[StateTxn], T]) -> T:
         """``read(txn)``, kept under ``name`` and returned again until :meth:`version` moves. ``read`` must
         return an immutable value (callers share it) that depends on the database only."""
+        kept = self._kept.get(name)
+        # The kept value was read at its version's snapshot: the same latest version means no commit since.
+        if kept is not None and kept[0] == self.version():
+            value: T = kept[1]
+            return value
         with self.transaction(write=False) as t:
             version = t.version()
-            kept = self._kept.get(name)
-            if kept is not None and kept[0] == version:
-                value: T = kept[1]
-                return value
             value = read(t)
         self._kept[name] = (version, value)
         return value
+
+    def version(self) -> Version:
+        """A value that differs after any change to state.db: a commit through another connection (this
+        process or another; SQLite's ``data_version``) or a change through this one (``total_changes``).
+        Outside a transaction (one statement): the version of the latest commit."""
+        conn = self._connect()
+        try:
+            row = conn.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error as e:
+            raise self._state_error(e) from e
+        return int(row[0]), conn.total_changes
 
     # -- public API for other layers ------------------------------------------------------
     def list_flow_logs(self) -> list[FlowLog]:
