@@ -135,7 +135,9 @@ class EndpointApp:
         body = await _read_body(headers, receive, limit)
         if body is None:
             return backend.too_large(head, limit)
-        return await self._in_thread(backend.handle, HttpRequest(method, head.raw_path, raw_query, headers, body))
+        request = HttpRequest(method, head.raw_path, raw_query, headers, body)
+        answer = backend.handle_if_free(request)  # a read of kept state, answered here when the backend is free
+        return answer if answer is not None else await self._in_thread(backend.handle, request)
 
 
 async def _read_body(headers: dict[str, str], receive: Receive, limit: int) -> bytes | None:

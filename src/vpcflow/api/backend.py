@@ -62,6 +62,10 @@ EC2_OPERATIONS: dict[str, str] = {
     "RevokeSecurityGroupEgress": "revoke_security_group_egress",
 }
 
+#: EC2 actions answered on the app's event loop when the backend is free (``handle_if_free``): they read
+#: state kept in memory until state.db changes (a kept read costs one SQLite statement) and write nothing.
+INLINE_ACTIONS = frozenset({"DescribeFlowLogs"})
+
 #: The protocol's code for a request that parses but is malformed beyond use (nesting too deep).
 _MALFORMED = {"logs": "SerializationException", "sts": "MalformedInput", "ec2": "InvalidParameterValue",
               "s3": "MalformedXML"}
@@ -149,6 +153,21 @@ class Backend:
     # ---------------------------------------------------------------------------- requests
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one request (thread-safe; calls are serialised)."""
+        with self._lock:
+            return self._handle(request)
+
+    def handle_if_free(self, request: HttpRequest) -> HttpResponse | None:
+        """``handle(request)`` at once when it only reads state the backend keeps (an EC2 action in
+        ``INLINE_ACTIONS``) and no other call holds the backend; else None, at once. The app answers such
+        calls on its event loop: no write can wait there for SQLite's lock."""
+        if not _reads_only(request) or not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return self._handle(request)
+        finally:
+            self._lock.release()
+
+    def _handle(self, request: HttpRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())
         protocol = protocol_of(request)
         note = {"op": protocol, "who": "-", "error": ""}
@@ -208,15 +227,14 @@ class Backend:
 
     def _answer(self, request: HttpRequest, request_id: str, protocol: str, note: dict[str, str]) -> HttpResponse:
         try:
-            with self._lock:
-                self.refresh()
-                if protocol == "logs":
-                    return self._logs_call(request, request_id, note)
-                if protocol == "sts":
-                    return self._sts_call(request, request_id, note)
-                if protocol == "s3":
-                    return self._s3_call(request, request_id, note)
-                return self._ec2_call(request, request_id, note)
+            self.refresh()
+            if protocol == "logs":
+                return self._logs_call(request, request_id, note)
+            if protocol == "sts":
+                return self._sts_call(request, request_id, note)
+            if protocol == "s3":
+                return self._s3_call(request, request_id, note)
+            return self._ec2_call(request, request_id, note)
         except ApiError as e:
             note["error"] = e.code
             return self._error(protocol, e.code, e.message, e.http_status, request_id, request,
@@ -357,6 +375,17 @@ def _form(request: HttpRequest) -> list[tuple[str, str]]:
     else:
         text = request.raw_query
     return parse_qsl(text, keep_blank_values=True)
+
+
+def _reads_only(request: HttpRequest) -> bool:
+    """An EC2 Query call of an ``INLINE_ACTIONS`` action (the action ``_ec2_call`` will run: the last
+    ``Action`` field, as there)."""
+    if protocol_of(request) != "ec2":
+        return False
+    try:
+        return dict(_form(request)).get("Action") in INLINE_ACTIONS
+    except ApiError:
+        return False
 
 
 def protocol_of(request: HttpRequest) -> str:

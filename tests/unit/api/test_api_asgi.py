@@ -143,3 +143,18 @@ def test_a_failure_in_the_http_layer_is_a_bare_500(tmp_path: Path, monkeypatch: 
     status, headers, body = _run(app, _scope("POST", _signed(DESCRIBE)), None)
     assert (status, body) == (500, b"Internal Server Error")
     assert headers == [(b"content-length", b"21"), (b"content-type", b"text/plain; charset=utf-8")]
+
+
+def test_a_describe_is_answered_without_a_thread_when_the_backend_is_free(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    app = create_app(make_data_dir(tmp_path))
+
+    async def no_thread(*_: Any) -> Any:
+        raise AssertionError("handed to a thread")
+
+    monkeypatch.setattr(app, "_in_thread", no_thread)
+    status, _, body = _run(app, _scope("POST", _signed(DESCRIBE)), [DESCRIBE])
+    assert status == 200 and b"<DescribeFlowLogsResponse" in body
+    create = b"Action=CreateFlowLogs&Version=2016-11-15"
+    status, _, body = _run(app, _scope("POST", _signed(create)), [create])
+    assert (status, body) == (500, b"Internal Server Error")  # a write goes to the thread (here: refused)

@@ -104,3 +104,18 @@ def backend_arn(b: Backend) -> str:
     arn = ET.fromstring(answer.body).find(".//{https://sts.amazonaws.com/doc/2011-06-15/}Arn")
     assert arn is not None and arn.text
     return arn.text
+
+
+def test_only_describe_flow_logs_is_answered_at_once_and_only_when_the_backend_is_free(backend: Backend) -> None:
+    """``handle_if_free``: the app answers these on its event loop, so nothing that writes (and could wait for
+    SQLite's write lock) may pass, whatever the form says last; a busy backend answers None at once."""
+    describe = _ec2("Action=DescribeFlowLogs&Version=2016-11-15")
+    answer = backend.handle_if_free(describe)
+    assert answer is not None and answer.status == 200 and b"<DescribeFlowLogsResponse" in answer.body
+    for other in (_ec2("Action=CreateFlowLogs&Version=2016-11-15"), _ec2("Action=DeleteFlowLogs"),
+                  _ec2("Action=DescribeFlowLogs&Action=CreateFlowLogs"), _logs("DescribeLogGroups", {}),
+                  HttpRequest("POST", "/", "", {"content-type": "application/json"}, b"Action=DescribeFlowLogs")):
+        assert backend.handle_if_free(other) is None
+    with backend._lock:
+        assert backend.handle_if_free(describe) is None
+        assert backend.screen_if_free(describe) == (True, None)  # signatures off: nothing to screen
