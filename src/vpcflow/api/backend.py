@@ -129,6 +129,11 @@ class Backend:
         return logs_json.LogsApi(self.log_store, self.world, account_id=svc.account_id, region=svc.region,
                                  data_dir=self.data_dir)
 
+    def _open(self) -> bool:
+        """Whether the state store is open: opening it may wait for another process's write, which the
+        event loop must not (the first call after start or after ``refresh`` goes to the worker thread)."""
+        return self._client is not None and self._client.is_open
+
     def refresh(self) -> None:
         """Follow the data directory's account and region (``vpcflow topology load`` into an empty data
         directory adopts the file's) so the endpoint never answers with a stale account."""
@@ -163,7 +168,7 @@ class Backend:
         if not _reads_only(request) or not self._lock.acquire(blocking=False):
             return None
         try:
-            return self._handle(request)
+            return self._handle(request) if self._open() else None
         finally:
             self._lock.release()
 
@@ -193,7 +198,7 @@ class Backend:
         if not self._lock.acquire(blocking=False):
             return False, None
         try:
-            return True, self._screen(head)
+            return (True, self._screen(head)) if self._open() else (False, None)
         finally:
             self._lock.release()
 

@@ -267,6 +267,12 @@ class StateStore:
         return storage_error(self.path, e, "Restore it from a backup or move the data directory away to start "
                                            "a fresh account")
 
+    @property
+    def is_open(self) -> bool:
+        """Whether the connection is open (opening it checks the schema in a write transaction, which may
+        wait for another process's write)."""
+        return self._conn is not None
+
     def close(self) -> None:
         # A new connection counts data_version and total_changes afresh: nothing kept may outlive this one.
         self._kept.clear()

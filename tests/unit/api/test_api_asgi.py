@@ -148,6 +148,7 @@ def test_a_failure_in_the_http_layer_is_a_bare_500(tmp_path: Path, monkeypatch: 
 def test_a_describe_is_answered_without_a_thread_when_the_backend_is_free(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     app = create_app(make_data_dir(tmp_path))
+    assert _run(app, _scope("POST", _signed(DESCRIBE)), [DESCRIBE])[0] == 200  # opens the store (in the thread)
 
     async def no_thread(*_: Any) -> Any:
         raise AssertionError("handed to a thread")
