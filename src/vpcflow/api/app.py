@@ -36,9 +36,10 @@ from starlette.datastructures import State
 from starlette.responses import Response
 from starlette.routing import Route
 
-from vpcflow.api.backend import EC2_OPERATIONS, Backend, HttpRequest, HttpResponse, protocol_of
+from vpcflow.api.backend import EC2_OPERATIONS, Backend
 from vpcflow.api.identity import RootCredentials
 from vpcflow.api.logs_json import OPERATIONS as LOGS_OPERATIONS
+from vpcflow.api.routing import HttpRequest, HttpResponse, protocol_of
 from vpcflow.api.sts_query import OPERATIONS as STS_OPERATIONS
 from vpcflow.runtime.datadir import DataDir
 

@@ -1,9 +1,10 @@
 """One HTTP request in, one HTTP response out: protocol detection, SigV4, dispatch, error bodies.
 
-Independent of the web framework (``app.py`` only moves bytes), so it runs in a worker thread
-and is easy to test. Routing (wire spec 2.1): a request with ``X-Amz-Target`` is CloudWatch Logs
-JSON 1.1; a form body (or a GET query string) with ``Action`` is EC2 Query. The credential scope's
-service must agree (``identity.check_scope``).
+Independent of the web framework (``app.py`` only moves bytes), so it runs in a worker thread (or,
+for a read of kept state while nothing else runs, on the app's event loop: ``handle_if_free``) and is
+easy to test. Routing (wire spec 2.1, ``routing.py``): a request with ``X-Amz-Target`` is CloudWatch
+Logs JSON 1.1; a form body (or a GET query string) with ``Action`` is EC2 Query. The credential
+scope's service must agree (``identity.check_scope``).
 
 The control plane is the one the Python client builds (``runtime.client.Ec2Client``), called with
 the principal owning the request's access key, so every authorization decision is the control
@@ -21,14 +22,13 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 from vpcflow.api import ec2_query, ec2_response, logs_json, s3_rest, sts_query
 from vpcflow.api.identity import Caller, RootCredentials, as_api_error, authenticate, check_scope, owner_of
+from vpcflow.api.routing import HttpRequest, HttpResponse, protocol_of, query_fields, reads_only
 from vpcflow.api.sigv4 import SigV4Error, is_presigned, parse_authorization, parse_presigned
 from vpcflow.controlplane import status_report
 from vpcflow.core.api_errors import UnsupportedOperationError
@@ -62,29 +62,9 @@ EC2_OPERATIONS: dict[str, str] = {
     "RevokeSecurityGroupEgress": "revoke_security_group_egress",
 }
 
-#: EC2 actions answered on the app's event loop when the backend is free (``handle_if_free``): they read
-#: state kept in memory until state.db changes (a kept read costs one SQLite statement) and write nothing.
-INLINE_ACTIONS = frozenset({"DescribeFlowLogs"})
-
 #: The protocol's code for a request that parses but is malformed beyond use (nesting too deep).
 _MALFORMED = {"logs": "SerializationException", "sts": "MalformedInput", "ec2": "InvalidParameterValue",
               "s3": "MalformedXML"}
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    method: str
-    raw_path: str
-    raw_query: str
-    headers: Mapping[str, str]  # lower-case names
-    body: bytes
-
-
-@dataclass
-class HttpResponse:
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Backend:
@@ -163,9 +143,9 @@ class Backend:
 
     def handle_if_free(self, request: HttpRequest) -> HttpResponse | None:
         """``handle(request)`` at once when it only reads state the backend keeps (an EC2 action in
-        ``INLINE_ACTIONS``) and no other call holds the backend; else None, at once. The app answers such
+        ``routing.INLINE_ACTIONS``) and no other call holds the backend; else None, at once. The app answers such
         calls on its event loop: no write can wait there for SQLite's lock."""
-        if not _reads_only(request) or not self._lock.acquire(blocking=False):
+        if not reads_only(request) or not self._lock.acquire(blocking=False):
             return None
         try:
             return self._handle(request) if self._open() else None
@@ -295,7 +275,7 @@ class Backend:
             raise as_api_error(e, service) from None
 
     def _ec2_call(self, request: HttpRequest, request_id: str, note: dict[str, str]) -> HttpResponse:
-        pairs = _form(request)
+        pairs = query_fields(request)
         action = dict(pairs).get("Action")
         note["op"] = f"ec2:{action}"
         caller = self._authenticate(request, "ec2")
@@ -327,7 +307,7 @@ class Backend:
         return HttpResponse(200, body, {"Content-Type": ec2_query.XML_CONTENT_TYPE, "x-amzn-RequestId": request_id})
 
     def _sts_call(self, request: HttpRequest, request_id: str, note: dict[str, str]) -> HttpResponse:
-        action = dict(_form(request)).get("Action")
+        action = dict(query_fields(request)).get("Action")
         note["op"] = f"sts:{action}"
         caller = self._authenticate(request, "sts")
         note["who"] = caller.principal
@@ -364,54 +344,3 @@ def _modelled_members(e: ApiError) -> dict[str, Any] | None:
     """Members an error's shape models beside the message (MalformedQueryException.queryCompileError)."""
     compile_error = getattr(e, "compile_error", None)
     return {"queryCompileError": compile_error()} if callable(compile_error) else None
-
-
-def _form(request: HttpRequest) -> list[tuple[str, str]]:
-    """The Query fields: a form-encoded POST body, else the query string."""
-    if request.method == "POST" and request.body:
-        ctype = request.headers.get("content-type", "")
-        if not ctype.startswith("application/x-www-form-urlencoded"):
-            raise ApiError(
-                f"Query requests are application/x-www-form-urlencoded, got {ctype!r} "
-                "(CloudWatch Logs requests need X-Amz-Target)",
-                code="InvalidParameterValue",
-            )
-        text = request.body.decode("utf-8", errors="replace")
-    else:
-        text = request.raw_query
-    return parse_qsl(text, keep_blank_values=True)
-
-
-def _reads_only(request: HttpRequest) -> bool:
-    """An EC2 Query call of an ``INLINE_ACTIONS`` action (the action ``_ec2_call`` will run: the last
-    ``Action`` field, as there)."""
-    if protocol_of(request) != "ec2":
-        return False
-    try:
-        return dict(_form(request)).get("Action") in INLINE_ACTIONS
-    except ApiError:
-        return False
-
-
-def protocol_of(request: HttpRequest) -> str:
-    """``logs`` (X-Amz-Target), ``sts`` or ``s3`` (the credential scope's service, or unsigned: an STS action,
-    or no action at all with a bucket path or an S3 method), else ``ec2``."""
-    if "x-amz-target" in request.headers:
-        return "logs"
-    if is_presigned(request.raw_query):
-        return "s3" if "%2Fs3%2F" in request.raw_query or "/s3/" in request.raw_query else "ec2"
-    try:
-        service = parse_authorization(request.headers.get("authorization")).service
-        if service in ("sts", "s3"):
-            return service
-    except SigV4Error:
-        try:
-            action = dict(_form(request)).get("Action")
-        except ApiError:
-            action = None
-        if action in sts_query.OPERATIONS:
-            return "sts"
-        if action is None and (request.method in ("PUT", "HEAD", "DELETE") or request.raw_path not in ("", "/")):
-            return "s3"
-    return "ec2"
-
