@@ -150,3 +150,22 @@ def _create_direct(backend: Backend, n: int) -> None:
     for i in range(n):
         backend.client.create_flow_logs(ResourceIds=[VPC], ResourceType="VPC", TrafficType="ALL",
                                         LogDestinationType="s3", LogDestination=f"arn:aws:s3:::api-test-logs/k{i}/")
+
+
+def test_a_change_made_while_the_backend_was_closed_shows_after_it_reopens(tmp_path: Path) -> None:
+    """A reopened state.db connection counts its versions afresh, so nothing kept under the old connection
+    (rows or XML items) may be served again: the refresh after an account change closes and reopens."""
+    dd = make_data_dir(tmp_path)
+    writer = Backend(dd, verify_signatures=False)
+    _create_direct(writer, 2)  # through another connection: the backend's own never writes
+    writer.close()
+    backend = Backend(dd, verify_signatures=False)
+    try:
+        assert backend.handle(DESCRIBE).body.count(b"<deliverLogsStatus>SUCCESS") == 2
+        backend.close()
+        with StateStore(dd / "state.db") as other:
+            other.set_delivery_status(other.list_flow_logs()[0].flow_log_id, "FAILED", "Access error")
+        body = backend.handle(DESCRIBE).body
+        assert body.count(b"<deliverLogsStatus>SUCCESS") == 1 and b"<deliverLogsStatus>FAILED" in body
+    finally:
+        backend.close()

@@ -15,11 +15,13 @@ Reads a long-lived process repeats (the endpoint answers DescribeFlowLogs from t
 times a second) are kept by :meth:`StateStore.read_cached` until the database changes:
 :meth:`StateStore.version` is SQLite's ``data_version`` (it moves with every commit of any OTHER
 connection, in this process or another) paired with this connection's ``total_changes`` (its own
-writes), read in the same transaction as the data, so a kept value is never older than the file.
+writes) and the connection's number in the process (both counts start afresh on a new connection),
+read in the same transaction as the data, so a kept value is never older than the file.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -39,8 +41,11 @@ __all__ = ["StateStore", "StateTxn", "StoredFlowLog", "StoredTopology"]
 
 DeliveryStatus = Literal["SUCCESS", "FAILED"]
 T = TypeVar("T")
-#: What :meth:`StateStore.version` returns: (SQLite data_version, this connection's total_changes).
-Version = tuple[int, int]
+#: What :meth:`StateStore.version` returns: (this connection's number in the process, SQLite's
+#: data_version, the connection's total_changes). The first keeps versions of two connections apart:
+#: a reopened connection counts the other two afresh.
+Version = tuple[int, int, int]
+_CONNECTIONS = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +65,15 @@ def _now() -> str:
 class StateTxn:
     """Operations inside one transaction (see :meth:`StateStore.transaction`)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, number: int = 0) -> None:
         self._c = conn
+        self._number = number
 
     def version(self) -> Version:
         """The state this transaction reads (see :meth:`StateStore.version`); inside a read transaction
         ``data_version`` is the snapshot's, so it names exactly the rows the transaction sees."""
         row = self._c.execute("PRAGMA data_version").fetchone()
-        return int(row[0]), self._c.total_changes
+        return self._number, int(row[0]), self._c.total_changes
 
     # -- settings ---------------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
@@ -210,6 +216,7 @@ class StateStore:
         self.path = Path(path)
         self.timeout_s = timeout_s
         self._conn: sqlite3.Connection | None = None
+        self._number = 0  # the open connection's number (Version)
         self._kept: dict[str, tuple[Version, Any]] = {}  # read_cached: name -> (version read at, value)
 
     # -- connection -------------------------------------------------------------------------
@@ -235,6 +242,7 @@ class StateStore:
         except (sqlite3.Error, UnicodeDecodeError) as e:
             raise self._state_error(e) from e
         self._conn = conn
+        self._number = next(_CONNECTIONS)
         return conn
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
@@ -295,7 +303,7 @@ class StateStore:
         except sqlite3.Error as e:
             raise self._state_error(e) from e
         try:
-            yield StateTxn(conn)
+            yield StateTxn(conn, self._number)
         except (sqlite3.Error, UnicodeDecodeError) as e:
             rollback_quietly(conn)
             raise self._state_error(e) from e
@@ -326,13 +334,14 @@ class StateStore:
     def version(self) -> Version:
         """A value that differs after any change to state.db: a commit through another connection (this
         process or another; SQLite's ``data_version``) or a change through this one (``total_changes``).
-        Outside a transaction (one statement): the version of the latest commit."""
+        Outside a transaction (one statement): the version of the latest commit. Versions of different
+        connections (a store closed and reopened, another store object) never compare equal."""
         conn = self._connect()
         try:
             row = conn.execute("PRAGMA data_version").fetchone()
         except sqlite3.Error as e:
             raise self._state_error(e) from e
-        return int(row[0]), conn.total_changes
+        return self._number, int(row[0]), conn.total_changes
 
     # -- public API for other layers ------------------------------------------------------
     def list_flow_logs(self) -> list[FlowLog]:

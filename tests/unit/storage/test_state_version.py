@@ -127,3 +127,13 @@ def test_cached_reads_keep_their_names_apart(store: StateStore) -> None:
     assert store.read_cached("a", lambda t: "first") == "first"
     assert store.read_cached("b", lambda t: "second") == "second"
     assert store.read_cached("a", lambda t: "changed") == "first"
+
+
+def test_versions_of_two_connections_never_compare_equal(store: StateStore) -> None:
+    """data_version and total_changes start afresh on every connection: a value kept by a caller under one
+    connection's version (the endpoint's XML items) must not match a reopened or another connection's."""
+    before = store.version()
+    store.close()
+    assert store.version() != before  # reopened, nothing changed: still another connection's version
+    with StateStore(store.path) as other:
+        assert other.version() != store.version()
