@@ -139,6 +139,10 @@ def test_iam_credentials_prints_the_pairs_on_request(tmp_path: Path) -> None:
 def test_serve_with_several_workers_is_one_consistent_endpoint(tmp_path: Path) -> None:
     """--workers 2: two processes share the port; what one writes (a log group, a flow log) every
     later call sees, whichever process answers it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
+    from api_helpers import VPC, make_data_dir  # the API tests' topology (a VPC, the api-test-logs bucket)
+
+    make_data_dir(tmp_path)  # tmp_path / "data", where _start points the server
     proc, url, _lines = _start(tmp_path, "--workers", "2")
     try:
         _wait_until_up(url, proc)
@@ -149,6 +153,16 @@ def test_serve_with_several_workers_is_one_consistent_endpoint(tmp_path: Path) -
             boto3.client("logs", **kw).create_log_group(logGroupName=f"/workers/{i}")
             names = [g["logGroupName"] for g in boto3.client("logs", **kw).describe_log_groups()["logGroups"]]
             assert names == sorted(f"/workers/{j}" for j in range(i + 1))
+        # Describe answers are kept per process until state.db changes: a flow log created through one
+        # worker shows in the next Describe of either (each has kept its previous answer).
+        ec2 = [boto3.client("ec2", **kw) for _ in range(4)]  # four connections, spread over the workers
+        created: list[str] = []
+        for i in range(4):
+            assert all(len(c.describe_flow_logs()["FlowLogs"]) == i for c in ec2)
+            created += ec2[i].create_flow_logs(ResourceIds=[VPC], ResourceType="VPC", TrafficType="ALL",
+                                               LogDestinationType="s3",
+                                               LogDestination=f"arn:aws:s3:::api-test-logs/w{i}/")["FlowLogIds"]
+        assert all([f["FlowLogId"] for f in c.describe_flow_logs()["FlowLogs"]] == created for c in ec2)
         workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False)
         assert len(workers.stdout.split()) >= 2  # the worker processes under the supervisor
     finally:

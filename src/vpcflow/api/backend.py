@@ -1,9 +1,10 @@
 """One HTTP request in, one HTTP response out: protocol detection, SigV4, dispatch, error bodies.
 
-Independent of the web framework (``app.py`` only moves bytes), so it runs in a worker thread
-and is easy to test. Routing (wire spec 2.1): a request with ``X-Amz-Target`` is CloudWatch Logs
-JSON 1.1; a form body (or a GET query string) with ``Action`` is EC2 Query. The credential scope's
-service must agree (``identity.check_scope``).
+Independent of the web framework (``app.py`` only moves bytes), so it runs in a worker thread (or,
+for a read of kept state while nothing else runs, on the app's event loop: ``handle_if_free``) and is
+easy to test. Routing (wire spec 2.1, ``routing.py``): a request with ``X-Amz-Target`` is CloudWatch
+Logs JSON 1.1; a form body (or a GET query string) with ``Action`` is EC2 Query. The credential
+scope's service must agree (``identity.check_scope``).
 
 The control plane is the one the Python client builds (``runtime.client.Ec2Client``), called with
 the principal owning the request's access key, so every authorization decision is the control
@@ -21,14 +22,13 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
-from vpcflow.api import ec2_query, logs_json, s3_rest, sts_query
+from vpcflow.api import ec2_query, ec2_response, logs_json, s3_rest, sts_query
 from vpcflow.api.identity import Caller, RootCredentials, as_api_error, authenticate, check_scope, owner_of
+from vpcflow.api.routing import HttpRequest, HttpResponse, protocol_of, query_fields, reads_only
 from vpcflow.api.sigv4 import SigV4Error, is_presigned, parse_authorization, parse_presigned
 from vpcflow.controlplane import status_report
 from vpcflow.core.api_errors import UnsupportedOperationError
@@ -67,22 +67,6 @@ _MALFORMED = {"logs": "SerializationException", "sts": "MalformedInput", "ec2": 
               "s3": "MalformedXML"}
 
 
-@dataclass(frozen=True)
-class HttpRequest:
-    method: str
-    raw_path: str
-    raw_query: str
-    headers: Mapping[str, str]  # lower-case names
-    body: bytes
-
-
-@dataclass
-class HttpResponse:
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 class Backend:
     """Everything behind the endpoint for one data directory."""
 
@@ -101,6 +85,8 @@ class Backend:
         self._lock = threading.Lock()
         self._client: Ec2Client | None = None
         self._logs: LogStore | None = None
+        # DescribeFlowLogs' items as XML, kept per state version (ec2_response.RenderedItems).
+        self._flow_log_xml = ec2_response.RenderedItems("FlowLog", "FlowLogId")
 
     # ---------------------------------------------------------------------------- wiring
     @property
@@ -122,6 +108,11 @@ class Backend:
         svc = self.client.service
         return logs_json.LogsApi(self.log_store, self.world, account_id=svc.account_id, region=svc.region,
                                  data_dir=self.data_dir)
+
+    def _open(self) -> bool:
+        """Whether the state store is open: opening it may wait for another process's write, which the
+        event loop must not (the first call after start or after ``refresh`` goes to the worker thread)."""
+        return self._client is not None and self._client.is_open
 
     def refresh(self) -> None:
         """Follow the data directory's account and region (``vpcflow topology load`` into an empty data
@@ -147,6 +138,21 @@ class Backend:
     # ---------------------------------------------------------------------------- requests
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one request (thread-safe; calls are serialised)."""
+        with self._lock:
+            return self._handle(request)
+
+    def handle_if_free(self, request: HttpRequest) -> HttpResponse | None:
+        """``handle(request)`` at once when it only reads state the backend keeps (an EC2 action in
+        ``routing.INLINE_ACTIONS``) and no other call holds the backend; else None, at once. The app answers such
+        calls on its event loop: no write can wait there for SQLite's lock."""
+        if not reads_only(request) or not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return self._handle(request) if self._open() else None
+        finally:
+            self._lock.release()
+
+    def _handle(self, request: HttpRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())
         protocol = protocol_of(request)
         note = {"op": protocol, "who": "-", "error": ""}
@@ -161,19 +167,34 @@ class Backend:
         access key (the signature itself covers the body and is checked by ``handle``)."""
         if not self.verify_signatures:
             return None
+        with self._lock:
+            return self._screen(head)
+
+    def screen_if_free(self, head: HttpRequest) -> tuple[bool, HttpResponse | None]:
+        """``(True, screen(head))`` when no other call holds the backend, else ``(False, None)`` at once: the
+        app screens on its event loop only when that cannot wait for another request's work."""
+        if not self.verify_signatures:
+            return True, None
+        if not self._lock.acquire(blocking=False):
+            return False, None
+        try:
+            return (True, self._screen(head)) if self._open() else (False, None)
+        finally:
+            self._lock.release()
+
+    def _screen(self, head: HttpRequest) -> HttpResponse | None:
         protocol = protocol_of(head)
         service = "logs" if protocol == "logs" else protocol
         try:
-            with self._lock:
-                self.refresh()
-                if "x-amz-security-token" in head.headers:
-                    return None  # handle() answers with the protocol's own message for temporary credentials
-                if protocol == "s3" and "authorization" not in head.headers and is_presigned(head.raw_query):
-                    auth = parse_presigned(head.raw_query).auth
-                else:
-                    auth = parse_authorization(head.headers.get("authorization"))
-                check_scope(auth, service, self.client.service.region)
-                owner_of(self.world(), auth.access_key_id, self.root)
+            self.refresh()
+            if "x-amz-security-token" in head.headers:
+                return None  # handle() answers with the protocol's own message for temporary credentials
+            if protocol == "s3" and "authorization" not in head.headers and is_presigned(head.raw_query):
+                auth = parse_presigned(head.raw_query).auth
+            else:
+                auth = parse_authorization(head.headers.get("authorization"))
+            check_scope(auth, service, self.client.service.region)
+            owner_of(self.world(), auth.access_key_id, self.root)
         except SigV4Error as e:
             err = as_api_error(e, protocol)
             log.info("refused before reading the body: %s %s", protocol, err.code)
@@ -191,15 +212,14 @@ class Backend:
 
     def _answer(self, request: HttpRequest, request_id: str, protocol: str, note: dict[str, str]) -> HttpResponse:
         try:
-            with self._lock:
-                self.refresh()
-                if protocol == "logs":
-                    return self._logs_call(request, request_id, note)
-                if protocol == "sts":
-                    return self._sts_call(request, request_id, note)
-                if protocol == "s3":
-                    return self._s3_call(request, request_id, note)
-                return self._ec2_call(request, request_id, note)
+            self.refresh()
+            if protocol == "logs":
+                return self._logs_call(request, request_id, note)
+            if protocol == "sts":
+                return self._sts_call(request, request_id, note)
+            if protocol == "s3":
+                return self._s3_call(request, request_id, note)
+            return self._ec2_call(request, request_id, note)
         except ApiError as e:
             note["error"] = e.code
             return self._error(protocol, e.code, e.message, e.http_status, request_id, request,
@@ -255,7 +275,7 @@ class Backend:
             raise as_api_error(e, service) from None
 
     def _ec2_call(self, request: HttpRequest, request_id: str, note: dict[str, str]) -> HttpResponse:
-        pairs = _form(request)
+        pairs = query_fields(request)
         action = dict(pairs).get("Action")
         note["op"] = f"ec2:{action}"
         caller = self._authenticate(request, "ec2")
@@ -271,8 +291,11 @@ class Backend:
                 f"{op.name} is not supported."
             )
         params = ec2_query.parse_request(op, pairs)
-        result: dict[str, Any] = getattr(self.client.service, method)(caller.principal, **params)
-        body = ec2_query.response_xml(model, op, result, request_id)
+        svc = self.client.service
+        # The version is read before the service reads the rows: an item kept under it is never older.
+        kept = self._flow_log_xml.use(svc.store.version()) if method == "describe_flow_logs" else None
+        result: dict[str, Any] = getattr(svc, method)(caller.principal, **params)
+        body = ec2_response.response_xml(model, op, result, request_id, kept)
         return HttpResponse(200, body, {"Content-Type": ec2_query.XML_CONTENT_TYPE, "x-amzn-RequestId": request_id})
 
     def _status_report(self, pairs: list[tuple[str, str]], principal: str, request_id: str) -> HttpResponse:
@@ -284,7 +307,7 @@ class Backend:
         return HttpResponse(200, body, {"Content-Type": ec2_query.XML_CONTENT_TYPE, "x-amzn-RequestId": request_id})
 
     def _sts_call(self, request: HttpRequest, request_id: str, note: dict[str, str]) -> HttpResponse:
-        action = dict(_form(request)).get("Action")
+        action = dict(query_fields(request)).get("Action")
         note["op"] = f"sts:{action}"
         caller = self._authenticate(request, "sts")
         note["who"] = caller.principal
@@ -321,43 +344,3 @@ def _modelled_members(e: ApiError) -> dict[str, Any] | None:
     """Members an error's shape models beside the message (MalformedQueryException.queryCompileError)."""
     compile_error = getattr(e, "compile_error", None)
     return {"queryCompileError": compile_error()} if callable(compile_error) else None
-
-
-def _form(request: HttpRequest) -> list[tuple[str, str]]:
-    """The Query fields: a form-encoded POST body, else the query string."""
-    if request.method == "POST" and request.body:
-        ctype = request.headers.get("content-type", "")
-        if not ctype.startswith("application/x-www-form-urlencoded"):
-            raise ApiError(
-                f"Query requests are application/x-www-form-urlencoded, got {ctype!r} "
-                "(CloudWatch Logs requests need X-Amz-Target)",
-                code="InvalidParameterValue",
-            )
-        text = request.body.decode("utf-8", errors="replace")
-    else:
-        text = request.raw_query
-    return parse_qsl(text, keep_blank_values=True)
-
-
-def protocol_of(request: HttpRequest) -> str:
-    """``logs`` (X-Amz-Target), ``sts`` or ``s3`` (the credential scope's service, or unsigned: an STS action,
-    or no action at all with a bucket path or an S3 method), else ``ec2``."""
-    if "x-amz-target" in request.headers:
-        return "logs"
-    if is_presigned(request.raw_query):
-        return "s3" if "%2Fs3%2F" in request.raw_query or "/s3/" in request.raw_query else "ec2"
-    try:
-        service = parse_authorization(request.headers.get("authorization")).service
-        if service in ("sts", "s3"):
-            return service
-    except SigV4Error:
-        try:
-            action = dict(_form(request)).get("Action")
-        except ApiError:
-            action = None
-        if action in sts_query.OPERATIONS:
-            return "sts"
-        if action is None and (request.method in ("PUT", "HEAD", "DELETE") or request.raw_path not in ("", "/")):
-            return "s3"
-    return "ec2"
-

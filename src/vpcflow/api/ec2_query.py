@@ -15,6 +15,8 @@ so every name comes from the model, never from a hand-written table.
 
 Errors: ``<Response><Errors><Error><Code>..</Code><Message>..</Message></Error></Errors>
 <RequestID>..</RequestID></Response>`` (``RequestID``, capital ID) with the error's HTTP status.
+
+Success bodies are written as text by ``ec2_response.py`` (the same elements as ``emit_element`` here).
 """
 
 from __future__ import annotations
@@ -202,7 +204,7 @@ def iso_timestamp(value: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def _text(shape: Shape, value: Any) -> str:
+def scalar_text(shape: Shape, value: Any) -> str:
     t = shape.type_name
     if t == "boolean":
         return "true" if value else "false"
@@ -218,7 +220,7 @@ def _text(shape: Shape, value: Any) -> str:
     return str(value)
 
 
-def _member_tag(shape: Shape, member_name: str) -> str:
+def member_tag(shape: Shape, member_name: str) -> str:
     """The element name botocore's EC2QueryParser looks for (``_member_key_name``)."""
     if shape.type_name == "list" and shape.serialization.get("flattened"):
         name = shape.member.serialization.get("name")  # type: ignore[attr-defined]
@@ -235,10 +237,10 @@ def write_members(parent: ET.Element, shape: StructureShape, value: Mapping[str,
         log.warning("%s: result members %s are not in botocore's shape %s; not sent", where, extra, shape.name)
     for name, member in shape.members.items():
         if name in value and value[name] is not None:
-            _emit(parent, member, _member_tag(member, name), value[name], f"{where}.{name}")
+            emit_element(parent, member, member_tag(member, name), value[name], f"{where}.{name}")
 
 
-def _emit(parent: ET.Element, shape: Shape, tag: str, value: Any, where: str) -> None:
+def emit_element(parent: ET.Element, shape: Shape, tag: str, value: Any, where: str) -> None:
     t = shape.type_name
     if t == "structure":
         assert isinstance(shape, StructureShape)
@@ -247,12 +249,12 @@ def _emit(parent: ET.Element, shape: Shape, tag: str, value: Any, where: str) ->
         member: Shape = shape.member  # type: ignore[attr-defined]
         if shape.serialization.get("flattened"):
             for item in value:
-                _emit(parent, member, tag, item, where)
+                emit_element(parent, member, tag, item, where)
         else:
             el = ET.SubElement(parent, tag)
             item_tag = str(member.serialization.get("name", "member"))
             for item in value:
-                _emit(el, member, item_tag, item, where)
+                emit_element(el, member, item_tag, item, where)
     elif t == "map":
         key_shape: Shape = shape.key  # type: ignore[attr-defined]
         value_shape: Shape = shape.value  # type: ignore[attr-defined]
@@ -261,94 +263,10 @@ def _emit(parent: ET.Element, shape: Shape, tag: str, value: Any, where: str) ->
         container = parent if shape.serialization.get("flattened") else ET.SubElement(parent, tag)
         for k, v in value.items():
             entry = ET.SubElement(container, tag if shape.serialization.get("flattened") else "entry")
-            _emit(entry, key_shape, k_tag, k, where)
-            _emit(entry, value_shape, v_tag, v, where)
+            emit_element(entry, key_shape, k_tag, k, where)
+            emit_element(entry, value_shape, v_tag, v, where)
     else:
-        ET.SubElement(parent, tag).text = _text(shape, value)
-
-
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-_SPECIAL = frozenset("&<>\r")
-
-#: StructureShape id -> its members as (name, shape, XML tag): computed once per shape, not per value.
-_PLANS: dict[int, tuple[StructureShape, list[tuple[str, Shape, str]]]] = {}
-
-
-def _plan(shape: StructureShape) -> list[tuple[str, Shape, str]]:
-    found = _PLANS.get(id(shape))
-    if found is None or found[0] is not shape:
-        found = (shape, [(n, m, _member_tag(m, n)) for n, m in shape.members.items()])
-        _PLANS[id(shape)] = found
-    return found[1]
-
-
-def _escaped(text: str) -> str:
-    return text.translate(_ESCAPES) if not _SPECIAL.isdisjoint(text) else text
-
-
-def _write_text(out: list[str], shape: Shape, tag: str, value: Any, where: str) -> None:
-    """``_emit`` as text: the same elements, written straight into ``out`` (a response is built per call,
-    and ElementTree's tree and serializer were most of the endpoint's time)."""
-    t = shape.type_name
-    if t == "structure":
-        assert isinstance(shape, StructureShape)
-        start = len(out)
-        out.append(f"<{tag}>")
-        _write_members_text(out, shape, value, where)
-        _close(out, start, tag)
-    elif t == "list":
-        member: Shape = shape.member  # type: ignore[attr-defined]
-        if shape.serialization.get("flattened"):
-            for item in value:
-                _write_text(out, member, tag, item, where)
-        else:
-            item_tag = str(member.serialization.get("name", "member"))
-            start = len(out)
-            out.append(f"<{tag}>")
-            for item in value:
-                _write_text(out, member, item_tag, item, where)
-            _close(out, start, tag)
-    elif t == "map":  # rare in EC2 outputs: the tree writer, then its text
-        holder = ET.Element("x")
-        _emit(holder, shape, tag, value, where)
-        out.extend(ET.tostring(child, encoding="unicode") for child in holder)
-    else:
-        text = _escaped(value if type(value) is str and t == "string" else _text(shape, value))
-        out.append(f"<{tag}>{text}</{tag}>" if text else f"<{tag} />")
-
-
-def _close(out: list[str], start: int, tag: str) -> None:
-    """End an element opened at ``out[start]``; an empty one is ``<tag />``, as ElementTree writes it."""
-    if len(out) == start + 1:
-        out[start] = f"<{tag} />"
-    else:
-        out.append(f"</{tag}>")
-
-
-def _write_members_text(out: list[str], shape: StructureShape, value: Mapping[str, Any], where: str) -> None:
-    extra = [k for k in value if k not in shape.members and k != "ResponseMetadata"]
-    if extra:
-        log.warning("%s: result members %s are not in botocore's shape %s; not sent", where, extra, shape.name)
-    for name, member, tag in _plan(shape):
-        item = value.get(name)
-        if item is not None:
-            _write_text(out, member, tag, item, where)
-
-
-def response_xml(model: ServiceModel, op: OperationModel, result: Mapping[str, Any], request_id: str) -> bytes:
-    """The success body of ``op`` for a boto3-shaped ``result``."""
-    out = ['<?xml version="1.0" encoding="UTF-8"?>\n',
-           f'<{op.name}Response xmlns="{namespace(model)}"><requestId>{_escaped(request_id)}</requestId>']
-    shape = op.output_shape
-    if shape is not None:
-        assert isinstance(shape, StructureShape)
-        _write_members_text(out, shape, result, op.name)
-    else:
-        # Operations without output (CreateTags, DeleteTags) answer <return>true</return> in EC2;
-        # botocore ignores it, AWS sends it.
-        out.append("<return>true</return>")
-    out.append(f"</{op.name}Response>")
-    return "".join(out).encode("utf-8")
+        ET.SubElement(parent, tag).text = scalar_text(shape, value)
 
 
 def error_xml(code: str, message: str, request_id: str) -> bytes:

@@ -22,8 +22,12 @@ def ack_now(sock: Any) -> None:
 
 
 class QuickAckProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+    _ack_socket: Any = None  # the connection's socket, looked up once (the loop makes a new wrapper per lookup)
+
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
+        sock = self._ack_socket
+        if sock is None and self.transport is not None:
+            sock = self._ack_socket = self.transport.get_extra_info("socket")
         if sock is not None:
             ack_now(sock)

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Any
-
-from starlette.applications import Starlette
+from typing import TYPE_CHECKING, Any
 
 from vpcflow.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vpcflow.api.app import EndpointApp
 
 
 def is_loopback(host: str) -> bool:
@@ -59,14 +60,14 @@ PROTOCOL = "vpcflow.api.quickack:QuickAckProtocol"
 APP_ENV = "VPCFLOW_SERVE_APP"
 
 
-def server_config(app: Starlette, *, log_level: str = "info") -> object:
+def server_config(app: EndpointApp, *, log_level: str = "info") -> object:
     """The uvicorn configuration every vpcflow endpoint runs with (tests use it too)."""
     import uvicorn
 
     return uvicorn.Config(app, log_level=log_level, lifespan="on", http=PROTOCOL)
 
 
-def app_from_environment() -> Starlette:
+def app_from_environment() -> EndpointApp:
     """The app of one worker process: ``create_app`` with the arguments the parent put in ``APP_ENV``."""
     import json
     import os
@@ -106,7 +107,7 @@ def run_workers(app_kwargs: dict[str, Any], sock: socket.socket, *, workers: int
     Multiprocess(config, sockets=[sock]).run()
 
 
-def run(app: Starlette, sock: socket.socket, *, log_level: str = "info") -> None:
+def run(app: EndpointApp, sock: socket.socket, *, log_level: str = "info") -> None:
     """Serve ``app`` on ``sock`` until interrupted (Ctrl-C / SIGTERM stop it cleanly)."""
     import uvicorn
 

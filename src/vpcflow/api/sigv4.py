@@ -1,9 +1,16 @@
 """SigV4 on the server side: who signed a request, and is the signature right (wire spec section 3).
 
 The caller is named by the access key id in the ``Authorization`` header's credential scope
-(``AKID/yyyymmdd/region/service/aws4_request``). Verification recomputes the signature with
-botocore's own ``SigV4Auth`` over the signed headers, the raw path, the raw query string and the
-raw body, with the secret of that access key, and compares in constant time.
+(``AKID/yyyymmdd/region/service/aws4_request``). Verification recomputes the signature botocore's
+``SigV4Auth`` would compute over the signed headers, the raw path, the raw query string and the raw
+body, with the secret of that access key, and compares in constant time.
+
+Speed (issue 12): for the usual request (not S3, a plain host, a path starting with ``/``, no header
+botocore never signs) the canonical request is written here, step for step as ``SigV4Auth`` writes it
+(botocore's own path normaliser; ``tests/unit/api/test_api_sigv4_equivalence.py`` checks the two agree
+over random requests); anything else goes through botocore's ``AWSRequest`` and signer as before. The
+signing key (four HMACs) is kept per (secret, date, region, service), and ``X-Amz-Date`` is read
+without ``strptime`` when it has the canonical shape.
 
 Failures are :class:`SigV4Error` with a protocol-neutral ``kind``; the protocol modules turn a kind
 into EC2's or CloudWatch Logs' code, message and HTTP status (the two services disagree):
@@ -29,16 +36,19 @@ the AWS CLI sign them. SigV2 is not accepted.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, quote
 
-from botocore.auth import S3SigV4Auth, SigV4Auth
+from botocore.auth import SIGNED_HEADERS_BLACKLIST, S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.utils import normalize_url_path
 
 from vpcflow.core.errors import VpcflowError
 
@@ -49,6 +59,11 @@ _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 #: The longest X-Amz-Expires a presigned URL may carry (7 days, as AWS).
 MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
+_AMZ_DATE_SHAPE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+#: Headers botocore leaves out of a canonical request even when the client lists them as signed.
+_NEVER_SIGNED = frozenset(SIGNED_HEADERS_BLACKLIST)
+#: A host the URL ``http://{host}{path}`` keeps whole (no '/', '?', '#', '@', blank, unbalanced bracket).
+_PLAIN_HOST = re.compile(r"(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?")
 
 
 class SigV4Error(VpcflowError):
@@ -74,6 +89,11 @@ class AuthorizationHeader:
 
 def parse_authorization(value: str | None) -> AuthorizationHeader:
     """Split the header; anything malformed is an ``incomplete`` signature (EC2 IncompleteSignature)."""
+    return _parse_authorization(value)
+
+
+@functools.lru_cache(maxsize=64)  # routing, screening and verifying one request each read the header
+def _parse_authorization(value: str | None) -> AuthorizationHeader:
     if not value:
         raise SigV4Error("missing", "Request is missing Authentication Token")
     if not value.startswith(ALGORITHM + " "):
@@ -107,6 +127,12 @@ def parse_amz_date(value: str | None) -> datetime:
     if not value:
         raise SigV4Error("incomplete", "Authorization header requires existence of either a 'X-Amz-Date' or a "
                                        "'Date' header")
+    if _AMZ_DATE_SHAPE.fullmatch(value):
+        try:
+            return datetime(int(value[:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]), int(value[11:13]),
+                            int(value[13:15]), tzinfo=UTC)
+        except ValueError:
+            pass  # not a date (month 13...): strptime refuses it too
     try:
         return datetime.strptime(value, _AMZ_DATE).replace(tzinfo=UTC)
     except ValueError:
@@ -151,14 +177,55 @@ def expected_signature(
     missing = [h for h in auth.signed_headers if h not in lower]
     if missing:
         raise SigV4Error("bad_signature", f"signed header {missing[0]!r} is not in the request")
+    canonical = _canonical_request(auth, method, raw_path, raw_query, lower, body)
+    if canonical is None:
+        canonical = _botocore_canonical_request(auth, secret, method, raw_path, raw_query, lower, body, amz_date)
+    day = amz_date[:8]
+    to_sign = "\n".join([ALGORITHM, amz_date, f"{day}/{auth.region}/{auth.service}/aws4_request",
+                         hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
+    key = signing_key(secret, day, auth.region, auth.service)
+    return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def signing_key(secret: str, day: str, region: str, service: str) -> bytes:
+    """SigV4's derived key (``AWS4`` + secret, then date, region, service, ``aws4_request``): the same for
+    every request of a key on one day, so kept rather than derived again per request."""
+    key = _hmac(("AWS4" + secret).encode("utf-8"), day)
+    for part in (region, service, "aws4_request"):
+        key = _hmac(key, part)
+    return key
+
+
+def _canonical_request(auth: AuthorizationHeader, method: str, raw_path: str, raw_query: str,
+                       lower: Mapping[str, str], body: bytes) -> str | None:
+    """``SigV4Auth.canonical_request`` of the URL ``http://{host}{raw_path}?{raw_query}``, or None outside
+    the shapes written here (then botocore's own code decides)."""
+    path = raw_path or "/"
+    host = lower.get("host", "localhost")
+    if (auth.service == "s3" or not path.startswith("/") or not _PLAIN_HOST.fullmatch(host)
+            or not _NEVER_SIGNED.isdisjoint(auth.signed_headers)
+            or any(c in path for c in "?#\t\r\n") or any(c in raw_query for c in "#\t\r\n")):
+        return None  # urlsplit would cut or clean the URL differently; or botocore drops a signed header
+    query = "&".join(f"{k}={v}" for k, v in sorted(pair.partition("=")[::2] for pair in raw_query.split("&"))
+                     ) if raw_query else ""
+    names = sorted(set(auth.signed_headers))
+    headers = "".join(f"{name}:{' '.join(lower[name].split())}\n" for name in names)
+    declared = lower.get("x-amz-content-sha256") if "x-amz-content-sha256" in names else None
+    payload = declared if declared is not None else hashlib.sha256(body).hexdigest()
+    return "\n".join([method.upper(), quote(normalize_url_path(path), safe="/~"), query, headers, ";".join(names),
+                      payload])
+
+
+def _botocore_canonical_request(auth: AuthorizationHeader, secret: str, method: str, raw_path: str, raw_query: str,
+                                lower: Mapping[str, str], body: bytes, amz_date: str) -> str:
     host = lower.get("host", "localhost")
     url = f"http://{host}{raw_path or '/'}" + (f"?{raw_query}" if raw_query else "")
     req = AWSRequest(method=method, url=url, data=body, headers={h: lower[h] for h in auth.signed_headers})
     req.context["timestamp"] = amz_date
     signer_class = S3SigV4Auth if auth.service == "s3" else SigV4Auth
     signer = signer_class(Credentials(auth.access_key_id, secret), auth.service, auth.region)
-    canonical = signer.canonical_request(req)
-    return str(signer.signature(signer.string_to_sign(req, canonical), req))
+    return str(signer.canonical_request(req))
 
 
 def verify(
@@ -264,9 +331,7 @@ def verify_presigned(p: Presigned, secret: str, *, method: str, raw_path: str, r
                            ";".join(p.auth.signed_headers), UNSIGNED_PAYLOAD])
     scope = f"{p.auth.date}/{p.auth.region}/{p.auth.service}/aws4_request"
     to_sign = "\n".join([ALGORITHM, p.amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = _hmac(("AWS4" + secret).encode(), p.auth.date)
-    for part in (p.auth.region, p.auth.service, "aws4_request"):
-        key = _hmac(key, part)
+    key = signing_key(secret, p.auth.date, p.auth.region, p.auth.service)
     wanted = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(wanted, p.auth.signature):
         raise SigV4Error("bad_signature", "The request signature we calculated does not match the signature you "

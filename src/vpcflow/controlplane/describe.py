@@ -177,8 +177,7 @@ def describe(items: Sequence[StoredFlowLog], params: dict[str, Any]) -> dict[str
                 f"Expecting a value between {MIN_RESULTS} and {MAX_RESULTS}."
             )
     token = opt_str(params, "NextToken")
-    rhash = _request_hash(params)
-    start = _decode_token(token, rhash) if token else None
+    start = _decode_token(token, _request_hash(params)) if token else None
 
     wanted = set(ids) if ids else None
     selected = [s for s in items if (wanted is None or s.flow_log.flow_log_id in wanted) and matches(s, filters)]
@@ -188,7 +187,7 @@ def describe(items: Sequence[StoredFlowLog], params: dict[str, Any]) -> dict[str
     if max_results is not None and len(selected) > max_results:
         page, rest = selected[:max_results], selected[max_results:]
         result["FlowLogs"] = [flow_log_item(s) for s in page]
-        result["NextToken"] = _encode_token(rest[0].seq, rhash)
+        result["NextToken"] = _encode_token(rest[0].seq, _request_hash(params))
     else:
         result["FlowLogs"] = [flow_log_item(s) for s in selected]
     return result

@@ -316,8 +316,8 @@ class FlowLogService(TagOperations, NetworkOperations, SecurityGroupEdits):
         _, auth = self._authorizer()
         caller = auth.resolve(principal)
         dry_run = opt_bool(params, "DryRun")
-        with self.store.transaction(write=False) as t:
-            items = t.stored_flow_logs()
+        # Kept until state.db changes (any process): an endpoint answers Describe from the same rows often.
+        items = self.store.read_cached("stored_flow_logs", lambda t: tuple(t.stored_flow_logs()))
         result = describe(items, params)  # parameter rules first, then permissions
         auth.require(caller, [Check("ec2:DescribeFlowLogs", ("*",), {"ec2:Region": self.region})], dry_run=dry_run)
         return result

@@ -132,6 +132,11 @@ class Ec2Client:
             self._service = FlowLogService(store, account_id=account, region=region, **kwargs)
         return self._service
 
+    @property
+    def is_open(self) -> bool:
+        """Whether the data directory's state store is open (see ``StateStore.is_open``)."""
+        return self._service is not None and self._service.store.is_open
+
     def close(self) -> None:
         if self._service is not None:
             self._service.store.close()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from vpcflow.core.errors import ConfigError
 from vpcflow.model.topology.build_network import region_code
-from vpcflow.storage.state import StateStore
+from vpcflow.storage.state import StateStore, StateTxn
 
 ENV_VAR = "VPCFLOW_DATA_DIR"
 DEFAULT_PATH = "vpcflow-data"
@@ -53,6 +53,10 @@ def _check_region(region: str) -> str:
             f"{region!r} is not an AWS region name (like us-east-1, eu-central-2 or us-gov-west-1)", key_path="region"
         )
     return region
+
+
+def _account_and_region(t: StateTxn) -> tuple[str, str]:
+    return t.get_setting("account_id") or DEFAULT_ACCOUNT_ID, t.get_setting("region") or DEFAULT_REGION
 
 
 @dataclass(frozen=True)
@@ -105,13 +109,11 @@ class DataDir:
         own = store is None
         st = store or self.state()
         try:
-            with st.transaction(write=False) as t:
-                account = t.get_setting("account_id") or DEFAULT_ACCOUNT_ID
-                region = t.get_setting("region") or DEFAULT_REGION
+            # Kept until state.db changes: the endpoint checks them on every request (Backend.refresh).
+            return st.read_cached("account_and_region", _account_and_region)
         finally:
             if own:
                 st.close()
-        return account, region
 
     def init(self, *, account_id: str | None = None, region: str | None = None) -> tuple[str, str]:
         """Set the account id and region. Refused once flow logs exist (they carry the old account)."""

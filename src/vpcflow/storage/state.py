@@ -10,18 +10,26 @@ what to do: never silent loss, never a half-written change.
 Public API used by other layers (delivery, pipeline): :meth:`StateStore.list_flow_logs`,
 :meth:`StateStore.get_flow_log`, :meth:`StateStore.set_delivery_status`,
 :meth:`StateStore.get_topology_document`, :meth:`StateStore.get_bucket_policy`.
+
+Reads a long-lived process repeats (the endpoint answers DescribeFlowLogs from the same rows many
+times a second) are kept by :meth:`StateStore.read_cached` until the database changes:
+:meth:`StateStore.version` is SQLite's ``data_version`` (it moves with every commit of any OTHER
+connection, in this process or another) paired with this connection's ``total_changes`` (its own
+writes) and the connection's number in the process (both counts start afresh on a new connection),
+read in the same transaction as the data, so a kept value is never older than the file.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from vpcflow.core.errors import StateError, StateLockedError
 from vpcflow.model.flowlog import FlowLog
@@ -32,6 +40,12 @@ from vpcflow.storage.state_schema import DDL, SCHEMA_VERSION
 __all__ = ["StateStore", "StateTxn", "StoredFlowLog", "StoredTopology"]
 
 DeliveryStatus = Literal["SUCCESS", "FAILED"]
+T = TypeVar("T")
+#: What :meth:`StateStore.version` returns: (this connection's number in the process, SQLite's
+#: data_version, the connection's total_changes). The first keeps versions of two connections apart:
+#: a reopened connection counts the other two afresh.
+Version = tuple[int, int, int]
+_CONNECTIONS = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +65,15 @@ def _now() -> str:
 class StateTxn:
     """Operations inside one transaction (see :meth:`StateStore.transaction`)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, number: int = 0) -> None:
         self._c = conn
+        self._number = number
+
+    def version(self) -> Version:
+        """The state this transaction reads (see :meth:`StateStore.version`); inside a read transaction
+        ``data_version`` is the snapshot's, so it names exactly the rows the transaction sees."""
+        row = self._c.execute("PRAGMA data_version").fetchone()
+        return self._number, int(row[0]), self._c.total_changes
 
     # -- settings ---------------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
@@ -195,6 +216,8 @@ class StateStore:
         self.path = Path(path)
         self.timeout_s = timeout_s
         self._conn: sqlite3.Connection | None = None
+        self._number = 0  # the open connection's number (Version)
+        self._kept: dict[str, tuple[Version, Any]] = {}  # read_cached: name -> (version read at, value)
 
     # -- connection -------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -219,6 +242,7 @@ class StateStore:
         except (sqlite3.Error, UnicodeDecodeError) as e:
             raise self._state_error(e) from e
         self._conn = conn
+        self._number = next(_CONNECTIONS)
         return conn
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
@@ -251,7 +275,15 @@ class StateStore:
         return storage_error(self.path, e, "Restore it from a backup or move the data directory away to start "
                                            "a fresh account")
 
+    @property
+    def is_open(self) -> bool:
+        """Whether the connection is open (opening it checks the schema in a write transaction, which may
+        wait for another process's write)."""
+        return self._conn is not None
+
     def close(self) -> None:
+        # A new connection counts data_version and total_changes afresh: nothing kept may outlive this one.
+        self._kept.clear()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -271,7 +303,7 @@ class StateStore:
         except sqlite3.Error as e:
             raise self._state_error(e) from e
         try:
-            yield StateTxn(conn)
+            yield StateTxn(conn, self._number)
         except (sqlite3.Error, UnicodeDecodeError) as e:
             rollback_quietly(conn)
             raise self._state_error(e) from e
@@ -283,6 +315,33 @@ class StateStore:
         except sqlite3.Error as e:
             rollback_quietly(conn)
             raise self._state_error(e) from e
+
+    # -- reads kept until the database changes ---------------------------------------------
+    def read_cached(self, name: str, read: Callable[[StateTxn], T]) -> T:
+        """``read(txn)``, kept under ``name`` and returned again until :meth:`version` moves. ``read`` must
+        return an immutable value (callers share it) that depends on the database only."""
+        kept = self._kept.get(name)
+        # The kept value was read at its version's snapshot: the same latest version means no commit since.
+        if kept is not None and kept[0] == self.version():
+            value: T = kept[1]
+            return value
+        with self.transaction(write=False) as t:
+            version = t.version()
+            value = read(t)
+        self._kept[name] = (version, value)
+        return value
+
+    def version(self) -> Version:
+        """A value that differs after any change to state.db: a commit through another connection (this
+        process or another; SQLite's ``data_version``) or a change through this one (``total_changes``).
+        Outside a transaction (one statement): the version of the latest commit. Versions of different
+        connections (a store closed and reopened, another store object) never compare equal."""
+        conn = self._connect()
+        try:
+            row = conn.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error as e:
+            raise self._state_error(e) from e
+        return self._number, int(row[0]), conn.total_changes
 
     # -- public API for other layers ------------------------------------------------------
     def list_flow_logs(self) -> list[FlowLog]:
@@ -309,8 +368,8 @@ class StateStore:
             return t.set_delivery_status(flow_log_id, status, message)
 
     def get_topology_document(self) -> StoredTopology | None:
-        with self.transaction(write=False) as t:
-            return t.get_topology()
+        """The loaded topology document (kept until state.db changes: every API call asks for it)."""
+        return self.read_cached("topology", StateTxn.get_topology)
 
     def get_bucket_policy(self, bucket: str) -> dict[str, Any] | None:
         """The bucket policy auto-attach put in force, or None (then the topology file's policy applies)."""

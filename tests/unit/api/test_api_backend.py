@@ -104,3 +104,38 @@ def backend_arn(b: Backend) -> str:
     arn = ET.fromstring(answer.body).find(".//{https://sts.amazonaws.com/doc/2011-06-15/}Arn")
     assert arn is not None and arn.text
     return arn.text
+
+
+def test_only_describe_flow_logs_is_answered_at_once_and_only_when_the_backend_is_free(backend: Backend) -> None:
+    """``handle_if_free``: the app answers these on its event loop, so nothing that writes (and could wait for
+    SQLite's write lock) may pass, whatever the form says last; a busy backend answers None at once."""
+    describe = _ec2("Action=DescribeFlowLogs&Version=2016-11-15")
+    assert backend.handle_if_free(describe) is None  # the store is not open yet: opening it may wait
+    backend.handle(describe)
+    answer = backend.handle_if_free(describe)
+    assert answer is not None and answer.status == 200 and b"<DescribeFlowLogsResponse" in answer.body
+    for other in (_ec2("Action=CreateFlowLogs&Version=2016-11-15"), _ec2("Action=DeleteFlowLogs"),
+                  _ec2("Action=DescribeFlowLogs&Action=CreateFlowLogs"), _logs("DescribeLogGroups", {}),
+                  HttpRequest("POST", "/", "", {"content-type": "application/json"}, b"Action=DescribeFlowLogs")):
+        assert backend.handle_if_free(other) is None
+    with backend._lock:
+        assert backend.handle_if_free(describe) is None
+        assert backend.screen_if_free(describe) == (True, None)  # signatures off: nothing to screen
+
+
+def test_the_head_is_screened_at_once_only_with_the_store_open_and_the_backend_free(tmp_path: Path) -> None:
+    signed = Backend(tmp_path / "data", verify_signatures=True)
+    head = HttpRequest("POST", "/", "", {**FORM, "authorization": "AWS4-HMAC-SHA256 Credential=AKIANOBODY/20260101/"
+                                          "us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00"}, b"")
+    try:
+        assert signed.screen_if_free(head) == (False, None)  # opening the store may wait: a thread does it
+        refused = signed.screen(head)
+        assert refused is not None and refused.status == 401
+        done, again = signed.screen_if_free(head)
+        assert done and again is not None and again.status == 401 and again.body.replace(
+            again.headers["x-amzn-RequestId"].encode(), b"") == refused.body.replace(
+            refused.headers["x-amzn-RequestId"].encode(), b"")
+        with signed._lock:
+            assert signed.screen_if_free(head) == (False, None)
+    finally:
+        signed.close()

@@ -23,7 +23,8 @@ from botocore.serialize import create_serializer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vpcflow.api.ec2_query import ec2_model, error_xml, parse_request, response_xml
+from vpcflow.api.ec2_query import ec2_model, error_xml, parse_request
+from vpcflow.api.ec2_response import RenderedItems, response_xml
 
 TEXT = st.text(alphabet=string.ascii_letters + string.digits + " -_./:*<>&\"'é", min_size=1, max_size=12)
 
@@ -171,6 +172,24 @@ def test_flow_log_elements_use_location_names_and_items() -> None:
         "</maxAggregationInterval><destinationOptions><hiveCompatiblePartitions>false</hiveCompatiblePartitions>"
         "</destinationOptions></item></flowLogSet><nextToken>t</nextToken></DescribeFlowLogsResponse>"
     )
+
+
+def test_kept_flow_log_items_are_written_once_per_generation() -> None:
+    """RenderedItems: within one generation an item's text is reused by id (a DescribeFlowLogs item is a
+    function of its id and the state version); a new generation writes every item afresh."""
+    op = _op("DescribeFlowLogs")
+    kept = RenderedItems("FlowLog", "FlowLogId")
+
+    def body(status: str, generation: object) -> str:
+        result = {"FlowLogs": [{"FlowLogId": "fl-1", "DeliverLogsStatus": status}, {"DeliverLogsStatus": status}]}
+        return response_xml(ec2_model(), op, result, "r", kept.use(generation)).decode()
+
+    first = body("SUCCESS", (1, 0))
+    assert first == response_xml(ec2_model(), op, {"FlowLogs": [{"FlowLogId": "fl-1", "DeliverLogsStatus": "SUCCESS"},
+                                                                {"DeliverLogsStatus": "SUCCESS"}]}, "r").decode()
+    same_generation = body("FAILED", (1, 0))  # the kept text of fl-1; an item without id is never kept
+    assert same_generation.count("SUCCESS") == 1 and same_generation.count("FAILED") == 1
+    assert "SUCCESS" not in body("FAILED", (2, 0))
 
 
 def test_error_body_is_what_botocore_reads_as_a_client_error() -> None:
