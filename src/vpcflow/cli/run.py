@@ -18,8 +18,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @click.command(name="run")
@@ -52,13 +56,10 @@ def command(config: Path, data_dir: Path | None, taps: tuple[str, ...], output: 
     run_config = load_run_config(config)
     # The captures' digests start now, on the other core, while the imports below run on this one.
     digests = prefetch_digests(run_config)
-    from rich.console import Console
-
     from vpcflow.cli import run_display as show
     from vpcflow.runtime.run import prepare_run
 
-    # Not a terminal (a log, CI): wide enough that ids and ARNs in the summary are not cut.
-    console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=200)
+    console = None if quiet else _console()
     if dask:
         from vpcflow.runtime.bulk import plan_partitions
 
@@ -70,11 +71,18 @@ def command(config: Path, data_dir: Path | None, taps: tuple[str, ...], output: 
     else:
         tap_fns = {t: show.tap_printer(t, sys.stdout) for t in taps}
         result = show.execute_with_progress(prepared, console=console, quiet=quiet, taps=tap_fns)
-    if not quiet:
+    if console is not None:
         show.print_summary(result, console)
     if as_json:
         sys.stdout.write(json.dumps({**result.stats.as_dict(), "sources": result.source_stats}) + "\n")
     show.exit_if_spooled(result)
+
+
+def _console() -> Console:
+    """stderr's console; not a terminal (a log, CI): wide enough that ids and ARNs in the summary are not cut."""
+    from rich.console import Console
+
+    return Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=200)
 
 
 def _check_dask_options(cluster: str | None, workers: int | None, taps: tuple[str, ...], output: Path | None) -> None:

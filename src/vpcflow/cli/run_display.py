@@ -10,12 +10,10 @@ second) run on the main thread: the digest of a large capture then overlaps them
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
 from vpcflow.codecs.addresses import addresses_to_strings
 from vpcflow.codecs.text import render_lines
@@ -25,6 +23,9 @@ from vpcflow.dataplane.pipeline import PipelineStats
 from vpcflow.runtime.interrupt import stop_on_signals
 from vpcflow.runtime.outcome import EXIT_SPOOLED, spool_line
 from vpcflow.runtime.run import PreparedRun, RunResult, execute
+
+if TYPE_CHECKING:  # rich is imported where something is shown: --quiet runs never load it
+    from rich.console import Console
 
 #: Rows printed per batch by --tap attribute/evaluate (a capture has millions of packets).
 TAP_ROWS = 20
@@ -61,6 +62,8 @@ def tap_printer(stage: str, out: Any) -> Any:
 
 def print_summary(result: RunResult, console: Console) -> None:
     """The run's figures and the records per flow log, as tables."""
+    from rich.table import Table
+
     st = result.stats
     prep = result.prepared
     head = Table(title="vpcflow run", show_header=False)
@@ -107,7 +110,7 @@ def source_rows(s: dict[str, Any]) -> list[tuple[str, int]]:
     return rows
 
 
-def execute_on_dask(prepared: PreparedRun, *, console: Console, quiet: bool, cluster: str | None,
+def execute_on_dask(prepared: PreparedRun, *, console: Console | None, quiet: bool, cluster: str | None,
                      workers: int | None) -> RunResult:
     """The run on Dask (``runtime/bulk.py``), with a transient line of finished tasks unless quiet."""
     from vpcflow.runtime.bulk import execute_on_dask
@@ -135,7 +138,7 @@ def exit_if_spooled(result: RunResult) -> None:
         sys.exit(EXIT_SPOOLED)
 
 
-def execute_with_progress(prepared: PreparedRun, *, console: Console, quiet: bool = False,
+def execute_with_progress(prepared: PreparedRun, *, console: Console | None, quiet: bool = False,
                           taps: dict[str, Any] | None = None) -> RunResult:
     """Execute a prepared run, with a transient progress bar (packets, records, traffic time) unless quiet.
 
@@ -145,7 +148,7 @@ def execute_with_progress(prepared: PreparedRun, *, console: Console, quiet: boo
         return _execute(prepared, console=console, quiet=quiet, taps=taps, stop=stop)
 
 
-def _execute(prepared: PreparedRun, *, console: Console, quiet: bool, taps: dict[str, Any] | None,
+def _execute(prepared: PreparedRun, *, console: Console | None, quiet: bool, taps: dict[str, Any] | None,
              stop: Any) -> RunResult:
     if quiet:
         return execute(prepared, taps=taps, stop=stop)
