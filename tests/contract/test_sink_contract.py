@@ -120,14 +120,37 @@ def test_text_objects_are_compressed_slice_by_slice_to_the_same_bytes(
     monkeypatch: pytest.MonkeyPatch, slice_rows: int,
 ) -> None:
     # A 5-minute group of a capture with a million flows is hundreds of MB of text: it is rendered and
-    # compressed a slice at a time, never held whole, and the object is byte for byte the one-shot gzip.
+    # compressed a slice at a time, never held whole, and the object is byte for byte the one-shot gzip,
+    # also when a thread compresses each slice while the next one renders (more than one slice).
     from vpcflow.codecs import text
+    from vpcflow.dataplane.sinks import s3_common
     from vpcflow.dataplane.sinks.s3_common import gzip_text
 
-    monkeypatch.setattr(text, "_RENDER_SLICE", slice_rows)
+    monkeypatch.setattr(s3_common, "COMPRESS_SLICE_ROWS", slice_rows)
     table = records(300, seed=slice_rows)
     assert gzip_text(table, 3) == gzip.compress(text.render_text(table, header=True), 3, mtime=0)
     assert gzip_text(table.slice(0, 0), 3) == gzip.compress(text.render_text(table.slice(0, 0)), 3, mtime=0)
+
+
+def test_a_compression_error_while_slices_render_is_raised_and_stops_the_rendering() -> None:
+    from vpcflow.dataplane.sinks.s3_common import compress_alongside
+
+    rendered: list[int] = []
+
+    def chunks():
+        for i in range(100):
+            rendered.append(i)
+            yield b"x" * 10
+
+    def compress(chunk: bytes) -> bytes:
+        if len(rendered) > 3:
+            raise OSError("disk full")
+        return chunk
+
+    with pytest.raises(OSError, match="disk full"):
+        compress_alongside(compress, chunks())
+    assert len(rendered) < 100  # the producer stopped soon after the failure
+    assert compress_alongside(lambda c: c[:1], iter([b"ab", b"cd"])) == [b"a", b"c"]
 
 
 def test_groups_wait_for_the_watermark(bucket: BucketStore) -> None:

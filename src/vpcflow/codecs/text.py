@@ -142,15 +142,16 @@ def render_text(table: pa.Table | pa.RecordBatch, *, header: bool = True) -> byt
     return _render_csv(table, prefix)
 
 
-def render_text_chunks(table: pa.Table | pa.RecordBatch, *, header: bool = True) -> Iterator[bytes]:
-    """``render_text`` a slice of records at a time (their concatenation is ``render_text``'s bytes), so
-    a consumer that compresses or writes as it goes never holds the whole text."""
+def render_text_chunks(table: pa.Table | pa.RecordBatch, *, header: bool = True,
+                       slice_rows: int = _RENDER_SLICE) -> Iterator[bytes]:
+    """``render_text`` ``slice_rows`` records at a time (their concatenation is ``render_text``'s bytes),
+    so a consumer that compresses or writes as it goes never holds the whole text."""
     if table.num_columns == 0:
         raise ValueError("a record table needs at least one column")
     if header:
         yield (header_line(list(table.column_names)) + "\n").encode()
-    for start in range(0, table.num_rows, _RENDER_SLICE):
-        yield _render_slice(table.slice(start, _RENDER_SLICE))
+    for start in range(0, table.num_rows, slice_rows):
+        yield _render_slice(table.slice(start, slice_rows))
 
 
 # ------------------------------------------------------------------------------------------- parsing

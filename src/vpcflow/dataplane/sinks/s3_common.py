@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import itertools
 import os
+import queue
 import random
+import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,21 +69,66 @@ GATHER_ROWS = 1 << 17
 GZIP_LEVEL = 3
 
 
+#: Rows rendered at a time for a gzip text object: small enough that an object of a few tens of
+#: thousands of records is several slices, whose compression overlaps the next one's rendering.
+COMPRESS_SLICE_ROWS = 1 << 14
+
+
+def _text_chunks(records: pa.Table | RowSelection) -> Iterator[bytes]:
+    """The text of ``records``, header line first, a slice at a time (gathering a ``RowSelection`` a
+    slice of rows at a time)."""
+    if isinstance(records, pa.Table):
+        yield from render_text_chunks(records, header=True, slice_rows=COMPRESS_SLICE_ROWS)
+        return
+    yield (header_line(records.column_names) + "\n").encode()
+    for start in range(0, records.num_rows, GATHER_ROWS):
+        rows = records.slice(start, GATHER_ROWS).gather()
+        yield from render_text_chunks(rows, header=False, slice_rows=COMPRESS_SLICE_ROWS)
+
+
 def gzip_text(records: pa.Table | RowSelection, level: int = GZIP_LEVEL) -> bytes:
     """The gzip text object of ``records`` (header line first), rendered and compressed a slice at a
     time: the same bytes as ``gzip.compress(render_text(records), level, mtime=0)`` without ever
     holding the whole text (hundreds of MB for a 5-minute group of a million flows), nor, for a
-    ``RowSelection``, more than a slice of its rows."""
+    ``RowSelection``, more than a slice of its rows. With more than one slice, a thread compresses
+    each slice (zlib releases the GIL) while this one renders the next (so does Arrow)."""
     z = zlib.compressobj(level, zlib.DEFLATED, 31)  # 31: gzip container, mtime 0, as gzip.compress(mtime=0)
-    if isinstance(records, pa.Table):
-        parts = [z.compress(chunk) for chunk in render_text_chunks(records, header=True)]
+    if records.num_rows <= COMPRESS_SLICE_ROWS:
+        parts = [z.compress(chunk) for chunk in _text_chunks(records)]
     else:
-        parts = [z.compress((header_line(records.column_names) + "\n").encode())]
-        for start in range(0, records.num_rows, GATHER_ROWS):
-            rows = records.slice(start, GATHER_ROWS).gather()
-            parts += [z.compress(chunk) for chunk in render_text_chunks(rows, header=False)]
+        parts = compress_alongside(z.compress, _text_chunks(records))
     parts.append(z.flush())
     return b"".join(parts)
+
+
+def compress_alongside(compress: Callable[[bytes], bytes], chunks: Iterator[bytes]) -> list[bytes]:
+    """``[compress(c) for c in chunks]``, the compressions in a thread of their own, in order, while
+    ``chunks`` makes the next ones; an error on either side is raised here."""
+    todo: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+    out: list[bytes] = []
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        while (chunk := todo.get()) is not None:
+            if not failed:
+                try:
+                    out.append(compress(chunk))
+                except BaseException as e:  # raised by the caller below
+                    failed.append(e)
+
+    t = threading.Thread(target=work, name="vpcflow-gzip", daemon=True)
+    t.start()
+    try:
+        for chunk in chunks:
+            if failed:
+                break
+            todo.put(chunk)
+    finally:
+        todo.put(None)
+        t.join()
+    if failed:
+        raise failed[0]
+    return out
 
 
 def render_objects(
