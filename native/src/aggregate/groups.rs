@@ -180,20 +180,36 @@ pub struct PartialCols<'a> {
     pub rule: &'a [i32],
 }
 
+impl PartialCols<'_> {
+    pub fn len(&self) -> usize {
+        self.packets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+
+    /// Row `i`'s key words and aggregates.
+    #[inline]
+    pub fn row(&self, i: usize) -> (&[u64], Aggregates) {
+        let a = Aggregates {
+            packets: self.packets[i],
+            bytes: self.bytes[i],
+            first: self.first[i],
+            last: self.last[i],
+            flags: self.flags[i],
+            rule: self.rule[i],
+        };
+        (&self.keys[i * self.width..(i + 1) * self.width], a)
+    }
+}
+
 /// Merge rows with equal keys.
 pub fn fold_rows(p: &PartialCols<'_>) -> Groups {
-    let n = p.packets.len();
-    let mut g = Groups::with_rows(p.width, n);
-    for i in 0..n {
-        let a = Aggregates {
-            packets: p.packets[i],
-            bytes: p.bytes[i],
-            first: p.first[i],
-            last: p.last[i],
-            flags: p.flags[i],
-            rule: p.rule[i],
-        };
-        g.add(i, &p.keys[i * p.width..(i + 1) * p.width], a);
+    let mut g = Groups::with_rows(p.width, p.len());
+    for i in 0..p.len() {
+        let (key, a) = p.row(i);
+        g.add(i, key, a);
     }
     g
 }

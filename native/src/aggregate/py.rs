@@ -5,9 +5,9 @@ use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUnty
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use super::groups::Groups;
+use super::groups::{Groups, PartialCols};
 use super::observe::{observe_fold as fold_obs, KeyOptions, ObsCols, PacketCols, RunMaps};
-use super::state::{OpenGroups, PartialRows};
+use super::state::OpenGroups;
 use crate::errors::guard;
 use crate::policy::columns::same_length;
 
@@ -283,8 +283,9 @@ impl FoldState {
         rule: PyReadonlyArray1<'py, i32>,
     ) -> PyResult<()> {
         guard(py, STAGE, || {
-            let p = PartialRows {
+            let p = PartialCols {
                 keys: keys.as_slice()?,
+                width: self.open.groups.width,
                 packets: packets.as_slice()?,
                 bytes: nbytes.as_slice()?,
                 first: first.as_slice()?,

@@ -6,21 +6,10 @@
 //! (concatenate, stack, fold, gather): on a capture of 1,000,000 flows most of a run's memory
 //! traffic. Here a batch costs a probe per partial record, and closing a window one pass.
 
-use super::groups::{Aggregates, Groups};
+use super::groups::{Groups, PartialCols};
 use super::key::ENI_SHIFT;
 
 const WS_MASK: u64 = (1 << ENI_SHIFT) - 1;
-
-/// Partial records to fold in, column by column (`keys`: `width` words per row).
-pub struct PartialRows<'a> {
-    pub keys: &'a [u64],
-    pub packets: &'a [i64],
-    pub bytes: &'a [i64],
-    pub first: &'a [i64],
-    pub last: &'a [i64],
-    pub flags: &'a [u8],
-    pub rule: &'a [i32],
-}
 
 /// Open groups of one flow log.
 #[derive(Debug)]
@@ -44,18 +33,10 @@ impl OpenGroups {
     }
 
     /// Fold partial records in (sums, bounds, OR of flags, the earliest row's rule: `Groups::merge`).
-    pub fn absorb(&mut self, p: &PartialRows<'_>) {
-        let w = self.groups.width;
-        for i in 0..p.packets.len() {
-            let a = Aggregates {
-                packets: p.packets[i],
-                bytes: p.bytes[i],
-                first: p.first[i],
-                last: p.last[i],
-                flags: p.flags[i],
-                rule: p.rule[i],
-            };
-            self.groups.absorb(&p.keys[i * w..(i + 1) * w], a);
+    pub fn absorb(&mut self, p: &PartialCols<'_>) {
+        for i in 0..p.len() {
+            let (key, a) = p.row(i);
+            self.groups.absorb(key, a);
         }
     }
 
@@ -105,8 +86,9 @@ mod tests {
             let ts: Vec<i64> = (0..5000)
                 .map(|i| if i % 2 == 0 { 10 } else { 70 })
                 .collect();
-            st.absorb(&PartialRows {
+            st.absorb(&PartialCols {
                 keys: k,
+                width: 2,
                 packets: &ones,
                 bytes: &ones,
                 first: &ts,
@@ -127,8 +109,9 @@ mod tests {
         assert_eq!(st.groups.keys[1], 1);
         // the kept groups are still found (the table was rebuilt)
         let keys = [eni_window(0, 60), 1];
-        st.absorb(&PartialRows {
+        st.absorb(&PartialCols {
             keys: &keys,
+            width: 2,
             packets: &[5],
             bytes: &[5],
             first: &[61],
