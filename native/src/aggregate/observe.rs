@@ -296,3 +296,128 @@ pub fn observe_fold(
         active: active.order,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows naming points (the streaming pass) fold exactly as the same rows with every point field
+    /// spread per row (numpy observation batches): same groups, order, aggregates and rules, also
+    /// when a point's rows change window, action or packet meta (port) between rows.
+    #[test]
+    fn point_rows_fold_as_per_row_columns() {
+        // 3 points; rows: (point, packet, action, rule)
+        let rows: [(u32, i64, u8, i32); 9] = [
+            (0, 0, 0, 1),
+            (1, 1, 0, 2),
+            (0, 2, 0, 0),
+            (2, 3, 1, 3),
+            (0, 4, 1, 1), // same point, REJECT: another group
+            (1, 5, 0, 2), // next window (packet 5 is at 70 s)
+            (0, 6, 0, 0), // another source port: another meta word
+            (2, 7, 1, 3),
+            (0, 8, 0, 1),
+        ];
+        let ts: Vec<i64> = [1, 2, 3, 4, 5, 70, 6, 7, 8]
+            .iter()
+            .map(|s| s * 1_000_000_000)
+            .collect();
+        let sport: Vec<u16> = vec![1000, 2000, 1000, 3000, 1000, 2000, 1001, 3000, 1000];
+        let n = rows.len();
+        let pk = PacketCols {
+            ts_ns: &ts,
+            protocol: &[6; 9],
+            src_port: &sport,
+            dst_port: &[80; 9],
+            ip_version: &[4; 9],
+            ip_len: &[100, 200, 300, 400, 500, 600, 700, 800, 900],
+            tcp_flags: &[2, 16, 16, 2, 4, 16, 1, 2, 16],
+        };
+        let eni = [0i32, 1, 1];
+        let dir = [1u8, 0, 1];
+        let (hi, lo) = ([10u64, 20, 30], [11u64, 21, 31]);
+        let path = [1i8, -1, 2];
+        let peer = [-1i32, 0, -1];
+        let svc = [-1i16, 0, -1];
+        let packet: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        let action: Vec<u8> = rows.iter().map(|r| r.2).collect();
+        let rule: Vec<i32> = rows.iter().map(|r| r.3).collect();
+        let point: Vec<u32> = rows.iter().map(|r| r.0).collect();
+        let spread = |col: &[u64]| point.iter().map(|&q| col[q as usize]).collect::<Vec<u64>>();
+        let (shi, slo) = (spread(&hi), spread(&lo));
+        let s_eni: Vec<i32> = point.iter().map(|&q| eni[q as usize]).collect();
+        let s_dir: Vec<u8> = point.iter().map(|&q| dir[q as usize]).collect();
+        let s_path: Vec<i8> = point.iter().map(|&q| path[q as usize]).collect();
+        let s_peer: Vec<i32> = point.iter().map(|&q| peer[q as usize]).collect();
+        let s_svc: Vec<i16> = point.iter().map(|&q| svc[q as usize]).collect();
+        let by_point = ObsCols {
+            packet: &packet,
+            point: &point,
+            eni: &eni,
+            direction: &dir,
+            action: &action,
+            src_hi: &hi,
+            src_lo: &lo,
+            dst_hi: &lo,
+            dst_lo: &hi,
+            pkt_src_hi: &hi,
+            pkt_src_lo: &lo,
+            pkt_dst_hi: &lo,
+            pkt_dst_lo: &hi,
+            traffic_path: &path,
+            peer_eni: &peer,
+            src_service: &svc,
+            dst_service: &svc,
+            rule: &rule,
+        };
+        let per_row = ObsCols {
+            packet: &packet,
+            point: &[],
+            eni: &s_eni,
+            direction: &s_dir,
+            action: &action,
+            src_hi: &shi,
+            src_lo: &slo,
+            dst_hi: &slo,
+            dst_lo: &shi,
+            pkt_src_hi: &shi,
+            pkt_src_lo: &slo,
+            pkt_dst_hi: &slo,
+            pkt_dst_lo: &shi,
+            traffic_path: &s_path,
+            peer_eni: &s_peer,
+            src_service: &s_svc,
+            dst_service: &s_svc,
+            rule: &rule,
+        };
+        let maps = RunMaps {
+            eni: &[0, 1],
+            rule: &[5, 6, 7, 8],
+            service: &[3],
+            covered: &[true, true],
+            interval: &[60, 60],
+        };
+        let opt = KeyOptions {
+            pkt_src: true,
+            pkt_dst: true,
+            path: true,
+            peer: true,
+            src_service: true,
+            dst_service: true,
+            filter: FILTER_ALL,
+        };
+        let a = observe_fold(&by_point, &pk, &maps, &opt).groups;
+        let b = observe_fold(&per_row, &pk, &maps, &opt).groups;
+        assert_eq!(a.len(), 6, "groups: {:?}", a.packets);
+        assert_eq!(a.keys, b.keys);
+        assert_eq!(a.rep, b.rep);
+        assert_eq!(
+            (&a.packets, &a.bytes, &a.first, &a.last),
+            (&b.packets, &b.bytes, &b.first, &b.last)
+        );
+        assert_eq!((&a.flags, &a.rule), (&b.flags, &b.rule));
+        assert_eq!(a.packets.iter().sum::<i64>(), n as i64);
+        // point 0's ACCEPT rows at port 1000 in window 0 are one group: packets 0, 2 and 8
+        assert_eq!((a.packets[0], a.bytes[0]), (3, 100 + 300 + 900));
+    }
+}
