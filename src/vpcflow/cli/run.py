@@ -13,6 +13,7 @@ that finishes with records in the spool (a destination refused them: its flow lo
 so and exits 3 (``runtime/outcome.py``; docs/delivery.md). ``--cluster ADDRESS`` / ``--workers N``
 replay on Dask, partitioned by capture interface (``runtime/bulk.py``, docs/bulk.md).
 """
+
 from __future__ import annotations
 
 import json

@@ -6,7 +6,6 @@ Split from ``cli/run.py`` so that the command can start the captures' digests (t
 second) run on the main thread: the digest of a large capture then overlaps them on the other core.
 """
 
-
 from __future__ import annotations
 
 import sys

@@ -336,6 +336,18 @@ class FlowLogAggregator(RecordTableBuilder):
             steering=steering,
         )
 
+def _intern(names: tuple[str, ...], index: dict[str, int], table: list[str]) -> list[int]:
+    """Each name's position in the run's ``table``, appending the names it does not hold yet."""
+    out = []
+    for name in names:
+        at = index.get(name)
+        if at is None:
+            at = index[name] = len(table)
+            table.append(name)
+        out.append(at)
+    return out
+
+
 @dataclass
 class Aggregator:
     """Aggregation for every active flow log of a run, sharing one ENI table and rule table."""
@@ -358,24 +370,12 @@ class Aggregator:
             agg.covered_indexes()
 
     def _map_services(self, services: tuple[str, ...]) -> npt.NDArray[np.int64]:
-        out = []
-        for name in services:
-            if name not in self._service_index:
-                self._service_index[name] = len(self.services)
-                self.services.append(name)
-            out.append(self._service_index[name])
-        return np.array(out, dtype=np.int64)
+        return np.array(_intern(services, self._service_index, self.services), dtype=np.int64)
 
     def _map_rules(self, rules: tuple[str, ...]) -> npt.NDArray[np.int32]:
         mapped = self._rule_maps.get(rules)
         if mapped is None:
-            out = []
-            for r in rules:
-                if r not in self._rule_index:
-                    self._rule_index[r] = len(self.rules)
-                    self.rules.append(r)
-                out.append(self._rule_index[r])
-            mapped = np.array(out, dtype=np.int32)
+            mapped = np.array(_intern(rules, self._rule_index, self.rules), dtype=np.int32)
             if len(self._rule_maps) > 64:
                 self._rule_maps.clear()
             self._rule_maps[rules] = mapped
