@@ -8,6 +8,9 @@
 use super::layout::{flow_words, FlowFields, FLOW_KEY_WIDTH};
 
 const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+/// How many packets ahead `FlowMap::assign` asks for a slot: enough to cover a memory access at the
+/// few nanoseconds a probe otherwise takes.
+const LOOKAHEAD: usize = 16;
 const MULT: u64 = 0xBF58_476D_1CE4_E5B9;
 
 /// Whether two key rows are equal: the OR of their words' XORs, inlined. Slice `==` on `u64` calls
@@ -25,16 +28,59 @@ pub fn same_words(a: &[u64], b: &[u64]) -> bool {
     diff == 0
 }
 
-/// A 64-bit mix of a key row (equal rows give equal hashes).
+/// Brings the cache line holding `value` in for a read (a hint; nothing happens on other targets).
+#[inline(always)]
+pub fn prefetch_read<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing into the program and cannot fault; the pointer comes from a
+    // live reference, and SSE (which the instruction needs) is part of every x86_64 target.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(
+            (value as *const T).cast::<i8>(),
+            std::arch::x86_64::_MM_HINT_T0,
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
+/// Per-position keys of `hash_words` (so that swapping two words, such as the source and destination
+/// of a flow, changes the hash).
+const SECRETS: [u64; 8] = [
+    0xA076_1D64_78BD_642F,
+    0xE703_7ED1_A0B4_28DB,
+    0x8EBC_6AF0_9C88_C6E3,
+    0x5899_65CC_7537_4CC3,
+    0x1D8E_4E27_C47D_124F,
+    0x7F4A_7C15_9E37_79B9,
+    0xD6E8_FEB8_6659_FD93,
+    0xC2B2_AE3D_27D4_EB4F,
+];
+
+/// The 128-bit product of `a` and `b`, its halves XORed: a strong 64-bit mix in one multiply.
+#[inline(always)]
+fn fold(a: u64, b: u64) -> u64 {
+    let p = (a as u128).wrapping_mul(b as u128);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// A 64-bit mix of a key row (equal rows give equal hashes). Words are folded in pairs, each word
+/// keyed by its position; the pairs' multiplies do not depend on each other, so the CPU runs them
+/// side by side (a chain of one multiply per word was most of `FlowMap::assign`'s time on a
+/// capture of few flows, docs/benchmarks.md).
 #[inline]
 pub fn hash_words(words: &[u64]) -> u64 {
-    let mut h = SEED;
-    for &w in words {
-        h ^= w;
-        h = h.wrapping_mul(MULT);
-        h ^= h >> 31;
+    let mut acc = SEED ^ words.len() as u64;
+    let mut pairs = words.chunks_exact(2);
+    for (k, pair) in (&mut pairs).enumerate() {
+        let j = (2 * k) % SECRETS.len();
+        acc ^= fold(pair[0] ^ SECRETS[j], pair[1] ^ SECRETS[j + 1]);
     }
-    h
+    if let [last] = pairs.remainder() {
+        let j = (words.len() - 1) % SECRETS.len();
+        acc ^= fold(last ^ SECRETS[j], MULT);
+    }
+    fold(acc, MULT)
 }
 
 /// Key rows of a fixed width -> i32 values (>= 0), growing by rehash.
@@ -72,13 +118,30 @@ impl KeyMap {
     /// Where `key` is stored, or the empty slot that ends its probe.
     #[inline]
     fn slot(&self, key: &[u64]) -> usize {
+        self.slot_from(hash_words(key), key)
+    }
+
+    /// `slot` for a key whose `hash_words` is `hash`.
+    #[inline]
+    fn slot_from(&self, hash: u64, key: &[u64]) -> usize {
         let mask = self.vals.len() - 1;
         let w = self.width;
-        let mut pos = hash_words(key) as usize & mask;
+        let mut pos = hash as usize & mask;
         while self.vals[pos] >= 0 && !same_words(&self.table[pos * w..pos * w + w], key) {
             pos = (pos + 1) & mask;
         }
         pos
+    }
+
+    /// Ask the CPU to bring in the slot where a key hashing to `hash` starts its probe (a hint: it
+    /// changes nothing, and a table grown since only makes it useless).
+    #[inline]
+    fn prefetch(&self, hash: u64) {
+        let pos = hash as usize & (self.vals.len() - 1);
+        prefetch_read(&self.vals[pos]);
+        let row = &self.table[pos * self.width..(pos + 1) * self.width];
+        prefetch_read(&row[0]);
+        prefetch_read(&row[row.len() - 1]); // a row may straddle two cache lines
     }
 
     /// The value of `key`, or -1.
@@ -89,10 +152,15 @@ impl KeyMap {
 
     /// Set `key` to `value` (inserting it when absent).
     pub fn insert(&mut self, key: &[u64], value: i32) {
+        self.insert_hashed(hash_words(key), key, value)
+    }
+
+    /// `insert` for a key whose `hash_words` is `hash`.
+    fn insert_hashed(&mut self, hash: u64, key: &[u64], value: i32) {
         if 2 * (self.count + 1) > self.vals.len() {
             self.grow();
         }
-        let pos = self.slot(key);
+        let pos = self.slot_from(hash, key);
         if self.vals[pos] < 0 {
             let w = self.width;
             self.table[pos * w..pos * w + w].copy_from_slice(key);
@@ -185,15 +253,27 @@ impl FlowMap {
     /// Flow id of each packet in one pass: a new flow gets the next id from `base` on, in the order
     /// it first appears, and is remembered at once. Returns (ids, first row of each new flow) - what
     /// `lookup`, `unique_rows` over the missing rows' keys and `insert` gave in three passes.
+    ///
+    /// The keys' hashes are taken first, so that the probe of packet `i` can ask for the slot of packet
+    /// `i + LOOKAHEAD` ahead of time: with more flows than the caches hold, each probe was a wait on
+    /// memory (docs/benchmarks.md).
     pub fn assign(&mut self, packets: &FlowFields<'_>, base: i32) -> (Vec<i32>, Vec<i64>) {
-        let mut ids = Vec::with_capacity(packets.len());
+        let n = packets.len();
+        let hashes: Vec<u64> = (0..n)
+            .map(|i| hash_words(&flow_words(packets, i)))
+            .collect();
+        let mut ids = Vec::with_capacity(n);
         let mut first: Vec<i64> = Vec::new();
-        for i in 0..packets.len() {
+        for i in 0..n {
+            if let Some(&ahead) = hashes.get(i + LOOKAHEAD) {
+                self.map.prefetch(ahead);
+            }
             let key = flow_words(packets, i);
-            let mut id = self.map.get(&key);
+            let pos = self.map.slot_from(hashes[i], &key);
+            let mut id = self.map.vals[pos];
             if id < 0 {
                 id = base + first.len() as i32;
-                self.map.insert(&key, id);
+                self.map.insert_hashed(hashes[i], &key, id);
                 first.push(i as i64);
             }
             ids.push(id);
@@ -274,6 +354,62 @@ mod tests {
         assert_eq!(new_first, expected_first);
         assert_eq!(m.len(), 3);
         assert_eq!(m.lookup(&f), ids); // remembered
+    }
+
+    #[test]
+    fn assign_with_lookahead_across_growth_gives_first_seen_ids() {
+        // 50,000 packets of 20,000 flows: the table grows several times inside one call, while slots
+        // of packets ahead were asked for at the old size
+        let n = 50_000usize;
+        let flow = |i: usize| ((i * 7919) % 20_000) as u64;
+        let s_lo: Vec<u64> = (0..n).map(|i| flow(i) * 0x1_0001).collect();
+        let zeros_u64 = vec![0u64; n];
+        let zeros_i16 = vec![0i16; n];
+        let (label, proto, frag2) = (vec![0i32; n], vec![17u8; n], vec![false; n]);
+        let ports = vec![53u16; n];
+        let f = FlowFields {
+            label: &label,
+            proto: &proto,
+            frag2: &frag2,
+            sport: &ports,
+            dport: &ports,
+            itype: &zeros_i16,
+            icode: &zeros_i16,
+            s_hi: &zeros_u64,
+            s_lo: &s_lo,
+            d_hi: &zeros_u64,
+            d_lo: &zeros_u64,
+        };
+        let mut m = FlowMap::default();
+        let (ids, first) = m.assign(&f, 10);
+        let mut seen = std::collections::HashMap::new();
+        for (i, &id) in ids.iter().enumerate() {
+            let next = 10 + seen.len() as i32;
+            let want = *seen.entry(flow(i)).or_insert(next);
+            assert_eq!(id, want, "packet {i}");
+        }
+        assert_eq!(first.len(), 20_000);
+        assert_eq!(m.len(), 20_000);
+        assert_eq!(m.lookup(&f), ids);
+    }
+
+    #[test]
+    fn hash_words_depends_on_every_word_and_its_position() {
+        let base = [1u64, 2, 3, 4, 5, 6, 7];
+        let h = hash_words(&base);
+        for i in 0..base.len() {
+            let mut k = base;
+            k[i] ^= 1 << (i * 9);
+            assert_ne!(hash_words(&k), h, "word {i}");
+        }
+        assert_ne!(hash_words(&[1, 2, 3, 4]), hash_words(&[3, 4, 1, 2])); // swapped pairs
+        assert_ne!(hash_words(&[1, 2]), hash_words(&[2, 1]));
+        assert_ne!(hash_words(&[0]), hash_words(&[0, 0]));
+        // low bits (the slot) spread: 4,096 sequential keys into 8,192 slots hit most distinct slots
+        let slots: std::collections::HashSet<u64> = (0..4096u64)
+            .map(|i| hash_words(&[i, 0, 7]) & 8191)
+            .collect();
+        assert!(slots.len() > 3000, "{}", slots.len());
     }
 
     #[test]
