@@ -89,8 +89,9 @@ class PolicyEngine:
 
     Distinct flows are remembered (a flow cache: key -> attribution plan + stateless decisions), so
     a flow is planned and matched against the rules once; memory grows with the number of distinct
-    flows (the flow cache's key, 6 bytes, and 142 bytes per observation point: about 200-350 bytes
-    for the usual one or two points, up to twice that while the tables double), never with packets.
+    flows (the flow cache's 6-word key, then the flow table's 6 bytes per flow and 142 per
+    observation point, one after another: about 150-290 bytes for the usual one or two points, up to
+    twice that while the tables double), never with packets.
     When more than ``max_flows`` are cached the cache is emptied before the next batch (flows are
     planned again when seen; connection-tracking state is separate and unaffected). The default
     (131,072) keeps the cache near 100-250 MB: a capture of 400,000 distinct flows peaked at about
