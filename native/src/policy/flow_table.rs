@@ -216,10 +216,29 @@ impl FlowTable {
             ));
         }
         let r0 = self.point_count();
+        // Room for at least one point per new flow (most have one or two) without over-reserving
+        // for the four a flow may have.
+        self.reserve(first.len());
         for &r in first {
             self.add_flow(checks, flows, version, r as usize)?;
         }
         Ok(self.service_codes(r0, services))
+    }
+
+    fn reserve(&mut self, flows: usize) {
+        self.start.reserve(flows);
+        self.category.reserve(flows);
+        self.points.reserve(flows * POINT_WIDTH);
+        let f = &mut self.fields;
+        f.eni.reserve(flows);
+        f.dir.reserve(flows);
+        for c in f.u64_columns() {
+            c.reserve(flows);
+        }
+        f.tpath.reserve(flows);
+        f.peer.reserve(flows);
+        f.ssvc.reserve(flows);
+        f.dsvc.reserve(flows);
     }
 
     fn add_flow(
@@ -542,6 +561,41 @@ mod tests {
         assert!(t.category_counts(&[4], 6).is_err());
         assert!(t.category_counts(&[-1], 6).is_err());
         assert!(t.category_counts(&[3], 2).is_err());
+    }
+
+    #[test]
+    fn the_tracker_walks_each_flows_own_rows() {
+        use crate::policy::conntrack::{ConnTable, PacketCols, Timeouts};
+        let sg = SecurityGroupRules::decisions_only(vec![1; 4], vec![2; 4], vec![3; 4], vec![4; 4]);
+        let pt = |eni: i32, egress: bool| Point {
+            eni,
+            egress,
+            untracked: false,
+            nacl_ok: true,
+            has_sg: true,
+            sg_rule: 5 + eni,
+            nacl_rule: -1,
+            local_port: 80,
+            remote_port: 999,
+            local: (0, ENI),
+            remote: (0, GOOGLE),
+        };
+        // flow 0: egress at ENI 0, then ingress at ENI 1; flow 1: ingress at ENI 1 only
+        let mut points: Vec<u64> = [pt(0, true), pt(1, false), pt(1, false)]
+            .iter()
+            .flat_map(|p| p.pack())
+            .collect();
+        let pk = PacketCols {
+            ts_ns: &[0, 1, 2],
+            tcp_flags: &[2, 2, 2],
+            proto: &[6, 6, 6],
+            flow: &[1, 0, -1],
+        };
+        let mut conns = ConnTable::new(Timeouts([1 << 50; 6]), 16);
+        let d = conns.decide(&sg, &pk, &mut points, &[0, 2, 3]);
+        assert_eq!(d.packet, vec![0, 1, 1]);
+        assert_eq!(d.point, vec![2, 0, 1]);
+        assert_eq!(d.rule, vec![6, 5, 6]);
     }
 
     #[test]

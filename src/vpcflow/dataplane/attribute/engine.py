@@ -124,6 +124,7 @@ class PolicyEngine:
         self.unattributed = 0
         self.services: list[str] = []
         self._service_index: dict[str, int] = {}
+        self._table = _native.FlowTable()
         self._reset_flows()
         self._last: dict[str, Any] | None = None
 
@@ -131,8 +132,6 @@ class PolicyEngine:
     def _reset_flows(self) -> None:
         self._flow_map = _native.FlowCache()
         self.flows = 0
-        if not hasattr(self, "_table"):
-            self._table = _native.FlowTable()
         # A reset keeps the table's capacity (flows are re-planned into it as they are seen again)
         # and the AWS-service codes of the addresses resolved so far.
         self._table.clear()
