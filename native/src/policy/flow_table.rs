@@ -219,10 +219,31 @@ impl FlowTable {
         // Room for at least one point per new flow (most have one or two) without over-reserving
         // for the four a flow may have.
         self.reserve(first.len());
+        let f0 = self.flows();
         for &r in first {
-            self.add_flow(checks, flows, version, r as usize)?;
+            if let Err(e) = self.add_flow(checks, flows, version, r as usize) {
+                self.truncate(f0, r0); // all of the batch's new flows or none
+                return Err(e);
+            }
         }
         Ok(self.service_codes(r0, services))
+    }
+
+    /// Keep the first `flows` flows and `points` point rows.
+    fn truncate(&mut self, flows: usize, points: usize) {
+        self.start.truncate(flows + 1);
+        self.category.truncate(flows);
+        self.points.truncate(points * POINT_WIDTH);
+        let f = &mut self.fields;
+        f.eni.truncate(points);
+        f.dir.truncate(points);
+        for c in f.u64_columns() {
+            c.truncate(points);
+        }
+        f.tpath.truncate(points);
+        f.peer.truncate(points);
+        f.ssvc.truncate(points);
+        f.dsvc.truncate(points);
     }
 
     fn reserve(&mut self, flows: usize) {
