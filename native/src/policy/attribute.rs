@@ -25,25 +25,26 @@ const KIND_PUBLIC: i32 = 2;
 
 /// Columns of a point (attribute_kernel.P_* in Python).
 pub const N_COLS: usize = 14;
-const P_ENI: usize = 0;
-const P_DIR: usize = 1;
-const P_RS: usize = 2; // hi, lo
-const P_RD: usize = 4;
-const P_PS: usize = 6;
-const P_PD: usize = 8;
-const P_TPATH: usize = 10;
-const P_PEER: usize = 11;
-const P_REMOTE: usize = 12;
-const P_NACL: usize = 13;
+pub(crate) const P_ENI: usize = 0;
+pub(crate) const P_DIR: usize = 1;
+pub(crate) const P_RS: usize = 2; // hi, lo
+pub(crate) const P_RD: usize = 4;
+pub(crate) const P_PS: usize = 6;
+pub(crate) const P_PD: usize = 8;
+pub(crate) const P_TPATH: usize = 10;
+pub(crate) const P_PEER: usize = 11;
+pub(crate) const P_REMOTE: usize = 12;
+pub(crate) const P_NACL: usize = 13;
 pub const MAX_POINTS: usize = 4;
 
 pub type Row = [i64; N_COLS];
-type Addr = (u64, u64);
+pub(crate) type Addr = (u64, u64);
 
 /// Codes of the not-captured categories the plan decides (index + 1 in Python's list).
 #[derive(Clone, Copy, Debug, FromPyObject)]
 #[pyo3(from_item_all)]
 pub struct Categories {
+    pub dhcp: i16,
     pub nlb_endpoint: i16,
     pub windows_activation: i16,
     pub mirrored: i16,
@@ -154,6 +155,52 @@ impl PlanTables {
             r_kind: vec1(columns, "r_kind")?,
             r_target: vec1(columns, "r_target")?,
         })
+    }
+
+    /// One ENI (index 0, 10.0.1.10, Linux, no IPv6) in subnet 0 (10.0.1.0/24, no network ACL) of
+    /// VPC 0 (10.0.0.0/16), no route table; 169.254.169.253 is Amazon DNS (category 3). Tests only.
+    #[cfg(test)]
+    pub(crate) fn one_eni_for_tests(categories: Categories) -> Self {
+        const V4: u64 = 0xFFFF_0000_0000;
+        let mut owner = KeyMap::new(2, 16);
+        owner.insert(&[0, V4 | 0x0A00_010A], 0);
+        let mut special = KeyMap::new(2, 16);
+        special.insert(&[0, V4 | 0xA9FE_A9FD], 3);
+        let net = |addr: u64, plen: u32| [0, V4 | addr, u64::MAX, u64::MAX << (32 - plen)];
+        let mut sn_net = net(0x0A00_0100, 24).to_vec();
+        sn_net.extend([0u64; 4]);
+        PlanTables {
+            owner,
+            special,
+            categories,
+            eni_windows: vec![false],
+            eni_source_dest_check: vec![true],
+            eni_subnet: vec![0],
+            eni_vpc: vec![0],
+            eni_prim: vec![0, V4 | 0x0A00_010A],
+            eni_v6: vec![0, 0],
+            eni_has_v6: vec![false],
+            eni_type: vec![0],
+            eni_nitro: vec![true],
+            sn_net,
+            sn_has_v6: vec![false],
+            sn_acl: vec![-1],
+            sn_rt: vec![-1],
+            vpc_cidr: net(0x0A00_0000, 16).to_vec(),
+            vpc_cidr_vpc: vec![0],
+            vpc_cidr_fam: vec![4],
+            rt_start: vec![],
+            rt_end: vec![],
+            r_net: vec![],
+            r_fam: vec![],
+            r_plen: vec![],
+            r_kind: vec![],
+            r_target: vec![],
+        }
+    }
+
+    pub fn categories(&self) -> Categories {
+        self.categories
     }
 
     pub fn eni_count(&self) -> usize {

@@ -3,7 +3,9 @@
 //! The policy tables (rules, topology) are built once per engine, so copying them into Rust-owned
 //! vectors costs nothing measurable and frees every later call from numpy borrow bookkeeping.
 
-use numpy::{Element, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{
+    Element, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -36,6 +38,19 @@ pub fn vec2<T: Element + Copy>(
     })?;
     let width = arr.shape()[1];
     Ok((arr.as_array().iter().copied().collect(), width))
+}
+
+/// The column `name` of any number of dimensions, flattened in row-major order.
+pub fn vec_flat<T: Element + Copy>(columns: &Bound<'_, PyDict>, name: &str) -> PyResult<Vec<T>> {
+    let item = columns
+        .get_item(name)?
+        .ok_or_else(|| PyKeyError::new_err(format!("native table: missing column {name:?}")))?;
+    let arr: PyReadonlyArrayDyn<'_, T> = item.extract().map_err(|e| {
+        PyValueError::new_err(format!(
+            "native table: column {name:?} has the wrong type: {e}"
+        ))
+    })?;
+    Ok(arr.as_array().iter().copied().collect())
 }
 
 /// Fail unless every slice has `n` rows (the kernels index them with one row number).

@@ -233,12 +233,14 @@ impl ConnTable {
     }
 
     /// Decide every packet of a batch, in order; `points` is the engine's point table (row-major,
-    /// `POINT_WIDTH` words per row, 4 rows per flow), whose slot cache this pass maintains.
+    /// `POINT_WIDTH` words per row; flow f's rows are `start[f]..start[f + 1]`, `flow_table.rs`),
+    /// whose slot cache this pass maintains.
     pub fn decide(
         &mut self,
         sg: &SecurityGroupRules,
         pk: &PacketCols<'_>,
         points: &mut [u64],
+        start: &[u32],
     ) -> Decisions {
         let mut out = Decisions::with_capacity(pk.ts_ns.len());
         for p in 0..pk.ts_ns.len() {
@@ -246,8 +248,7 @@ impl ConnTable {
             if f < 0 {
                 continue;
             }
-            for j in 0..4 {
-                let q = f as usize * 4 + j;
+            for q in start[f as usize] as usize..start[f as usize + 1] as usize {
                 let Some(pt) = Point::unpack(&points[q * POINT_WIDTH..(q + 1) * POINT_WIDTH])
                 else {
                     break;
@@ -420,6 +421,11 @@ mod tests {
 
     const PSH: u8 = 8;
 
+    /// Flow starts of a table with four rows per flow (a point, then empty rows).
+    fn four_rows_each(flows: usize) -> Vec<u32> {
+        (0..=flows as u32).map(|f| f * 4).collect()
+    }
+
     /// One ENI (index 0) with a security group: flow 0 is client -> server (ingress, allowed by rule
     /// 5), flow 1 is the server's replies (egress, no rule allows them: only tracking does).
     fn setup() -> (SecurityGroupRules, Vec<u64>) {
@@ -467,7 +473,9 @@ mod tests {
             flow: &flow,
         };
         let mut table = ConnTable::new(Timeouts([1 << 50, 30, 180, 30, 600, 120_000_000_000]), 16);
-        table.decide(&sg, &pk, &mut points).action
+        table
+            .decide(&sg, &pk, &mut points, &four_rows_each(2))
+            .action
     }
 
     const OPEN: [(i32, u8); 3] = [(0, SYN), (1, SYN | ACK), (0, ACK)];
@@ -540,11 +548,11 @@ mod tests {
             flow: &flow,
         };
         let mut table = ConnTable::new(Timeouts([1 << 50, 30_000_000_000, 180, 30, 600, 120]), 16);
-        let d = table.decide(&sg, &pk, &mut points);
+        let d = table.decide(&sg, &pk, &mut points, &four_rows_each(n));
         assert_eq!(table.count(), n);
         assert!(d.action.iter().all(|&a| a == 0));
         // Every cached slot still names its own connection after the rehashes.
-        let again = table.decide(&sg, &pk, &mut points);
+        let again = table.decide(&sg, &pk, &mut points, &four_rows_each(n));
         assert_eq!(table.count(), n);
         assert!(again.action.iter().all(|&a| a == 0));
     }

@@ -61,6 +61,23 @@ impl MatchColumns {
         })
     }
 
+    /// `n` rules of every protocol from 0.0.0.0/0 (IPv4). Tests only.
+    #[cfg(test)]
+    pub(crate) fn any_v4_for_tests(n: usize) -> Self {
+        MatchColumns {
+            proto: vec![PROTO_ALL; n],
+            port_lo: vec![0; n],
+            port_hi: vec![65535; n],
+            icmp_type: vec![-1; n],
+            icmp_code: vec![-1; n],
+            family: vec![4; n],
+            net_hi: vec![0; n],
+            net_lo: vec![0xFFFF_0000_0000; n],
+            mask_hi: vec![u64::MAX; n],
+            mask_lo: vec![0xFFFF_FFFF_0000_0000; n],
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.proto.len()
     }

@@ -7,9 +7,12 @@
 pub mod attribute;
 pub mod columns;
 pub mod conntrack;
+pub mod flow_table;
+pub mod flow_table_py;
 pub mod hashing;
 pub mod layout;
 pub mod matcher;
 pub mod network_acls;
+pub mod new_flows;
 pub mod py;
 pub mod security_groups;

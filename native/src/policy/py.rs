@@ -2,10 +2,7 @@
 //! per-batch entry points. Arrays come in as numpy arrays and go out as new numpy arrays; the
 //! loops run with the GIL released; panics become `SourceError` (errors::guard).
 
-use numpy::{
-    PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2,
-    PyUntypedArrayMethods,
-};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -13,6 +10,7 @@ use pyo3::types::PyDict;
 use super::attribute::{Categories, PlanTables, MAX_POINTS, N_COLS};
 use super::columns::same_length;
 use super::conntrack::{ConnTable, Decisions, PacketCols, Timeouts};
+use super::flow_table_py::FlowTable;
 use super::hashing::{unique_rows as unique_rows_of, FlowMap};
 use super::layout::{empty_point, flow_words, FlowFields, Point, FLOW_KEY_WIDTH, POINT_WIDTH};
 use super::matcher::Query;
@@ -43,7 +41,7 @@ pub struct FlowArrays<'py> {
 }
 
 impl<'py> FlowArrays<'py> {
-    fn fields(&self) -> PyResult<FlowFields<'_>> {
+    pub(crate) fn fields(&self) -> PyResult<FlowFields<'_>> {
         let f = FlowFields {
             label: self.label.as_slice()?,
             proto: self.proto.as_slice()?,
@@ -290,7 +288,7 @@ impl SecurityGroupRules {
 /// Network-ACL entries compiled by `evaluate.network_acls`.
 #[pyclass(module = "vpcflow._native")]
 pub struct NetworkAclRules {
-    rules: NaclRules,
+    pub(crate) rules: NaclRules,
 }
 
 #[pymethods]
@@ -452,7 +450,7 @@ impl ConnectionTracker {
     }
 
     /// Decide a batch's packets in time order: (packet, point, action, rule, sg rule, nacl rule)
-    /// per observation row. `points` is the engine's (flows*4, POINT_WIDTH) table.
+    /// per observation row; `point` is a row of the engine's `FlowTable`.
     #[allow(clippy::too_many_arguments)]
     fn decide<'py>(
         &mut self,
@@ -462,10 +460,11 @@ impl ConnectionTracker {
         tcp_flags: PyReadonlyArray1<'py, u8>,
         proto: PyReadonlyArray1<'py, u8>,
         flow: PyReadonlyArray1<'py, i32>,
-        points: PyReadwriteArray2<'py, u64>,
+        mut table: PyRefMut<'py, FlowTable>,
     ) -> PyResult<DecisionArrays<'py>> {
         guard(py, STAGE, || {
-            let d = self.decide_rows(py, &sg, &ts_ns, &tcp_flags, &proto, &flow, points)?;
+            let d =
+                self.decide_rows(py, &sg, &ts_ns, &tcp_flags, &proto, &flow, &mut table.table)?;
             Ok((
                 PyArray1::from_vec(py, d.packet),
                 PyArray1::from_vec(py, d.point),
@@ -490,7 +489,7 @@ impl ConnectionTracker {
         tcp_flags: &PyReadonlyArray1<'_, u8>,
         proto: &PyReadonlyArray1<'_, u8>,
         flow: &PyReadonlyArray1<'_, i32>,
-        mut points: PyReadwriteArray2<'_, u64>,
+        table: &mut super::flow_table::FlowTable,
     ) -> PyResult<Decisions> {
         let pk = PacketCols {
             ts_ns: ts_ns.as_slice()?,
@@ -504,30 +503,21 @@ impl ConnectionTracker {
             &[pk.tcp_flags.len(), pk.proto.len(), pk.flow.len()],
             "decide",
         )?;
-        if points.shape()[1] != POINT_WIDTH {
-            return Err(PyValueError::new_err(
-                "decide: point rows of 8 words expected",
-            ));
-        }
-        let rows = points.shape()[0];
-        if pk
-            .flow
-            .iter()
-            .any(|&f| f >= 0 && (f as usize + 1) * 4 > rows)
-        {
+        let flows = table.flows();
+        if pk.flow.iter().any(|&f| f >= 0 && f as usize >= flows) {
             return Err(PyValueError::new_err("decide: a flow id has no point rows"));
         }
-        let pts = points.as_slice_mut()?;
         let rules = &sg.rules;
-        let table = &mut self.table;
-        Ok(py.detach(|| table.decide(rules, &pk, pts)))
+        let conns = &mut self.table;
+        let (points, start) = (&mut table.points, &table.start);
+        Ok(py.detach(|| conns.decide(rules, &pk, points, start)))
     }
 }
 
 /// The attribution tables compiled by `attribute_kernel.compile_topology`.
 #[pyclass(module = "vpcflow._native")]
 pub struct AttributionTables {
-    tables: PlanTables,
+    pub(crate) tables: PlanTables,
 }
 
 #[pymethods]
@@ -604,5 +594,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NetworkAclRules>()?;
     m.add_class::<ConnectionTracker>()?;
     m.add_class::<AttributionTables>()?;
+    m.add_class::<FlowTable>()?;
     Ok(())
 }

@@ -8,7 +8,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::columns::{vec1, vec2};
+use super::columns::{vec1, vec2, vec_flat};
 use super::matcher::{MatchColumns, Query};
 
 #[derive(Clone, Debug, Default)]
@@ -27,6 +27,12 @@ pub struct SecurityGroupRules {
     pub no_sg: Vec<i32>,
     pub tracked: Vec<i32>,
     pub closed: Vec<i32>,
+    /// Per ENI: whether it has a security group at all.
+    pub has_sg: Vec<bool>,
+    /// Per ENI: whether its type is tracked automatically (no untracked connections).
+    pub auto_tracked: Vec<bool>,
+    /// Per (ENI*2+direction, family 0 v4 / 1 v6, 0 TCP / 1 UDP), flattened: a /0 rule allows all ports.
+    pub open_all: Vec<bool>,
 }
 
 /// The outcome of a rule scan.
@@ -41,7 +47,7 @@ pub struct SgMatch {
 impl SecurityGroupRules {
     pub fn from_dict(columns: &Bound<'_, PyDict>) -> PyResult<Self> {
         let (member, groups) = vec2(columns, "member")?;
-        Ok(SecurityGroupRules {
+        let rules = SecurityGroupRules {
             m: MatchColumns::from_dict(columns)?,
             ref_group: vec1(columns, "ref_group")?,
             slash0: vec1(columns, "slash0")?,
@@ -54,7 +60,21 @@ impl SecurityGroupRules {
             no_sg: vec1(columns, "no_sg")?,
             tracked: vec1(columns, "tracked")?,
             closed: vec1(columns, "closed")?,
-        })
+            has_sg: vec1(columns, "has_sg")?,
+            auto_tracked: vec1(columns, "auto_tracked")?,
+            open_all: vec_flat(columns, "open_all")?,
+        };
+        let slots = rules.start.len();
+        if rules.end.len() != slots
+            || rules.has_sg.len() * 2 != slots
+            || rules.auto_tracked.len() * 2 != slots
+            || rules.open_all.len() != slots * 4
+        {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "security-group rules: per-ENI columns do not fit the rule slots",
+            ));
+        }
+        Ok(rules)
     }
 
     /// No rules, only the per-(ENI, direction) decision ids (tests of the tracking pass).
@@ -71,6 +91,31 @@ impl SecurityGroupRules {
             tracked,
             closed,
             ..Default::default()
+        }
+    }
+
+    /// Whether a TCP/UDP rule of `slot` allows every port from 0.0.0.0/0 (`v6`: ::/0).
+    #[inline]
+    pub fn open_all(&self, slot: usize, v6: bool, udp: bool) -> bool {
+        self.open_all[slot * 4 + v6 as usize * 2 + udp as usize]
+    }
+
+    /// One ENI whose inbound rule 7 and outbound rule 8 allow everything to/from 0.0.0.0/0 (/0
+    /// rules, TCP/UDP open on all ports both ways: the untracked-connection case). Tests only.
+    #[cfg(test)]
+    pub(crate) fn one_eni_open_for_tests() -> Self {
+        SecurityGroupRules {
+            m: MatchColumns::any_v4_for_tests(2),
+            ref_group: vec![-1, -1],
+            slash0: vec![true, true],
+            rule_id: vec![7, 8],
+            start: vec![0, 1],
+            end: vec![1, 2],
+            groups: 0,
+            has_sg: vec![true],
+            auto_tracked: vec![false],
+            open_all: vec![true, true, false, false, true, true, false, false],
+            ..Self::decisions_only(vec![10, 11], vec![12, 13], vec![14, 15], vec![16, 17])
         }
     }
 

@@ -13,7 +13,7 @@ pub mod py;
 use crate::aggregate::observe::ObsCols;
 use crate::policy::conntrack::Decisions;
 
-/// The engine's per-(flow, point) columns (`attribute.FLOW_POINT_COLUMNS`), indexed by point row.
+/// The engine's per-point record fields (`policy::flow_table::PointFields`), indexed by point row.
 pub struct FlowPoints<'a> {
     pub eni: &'a [i32],
     pub dir: &'a [u8],

@@ -2,57 +2,16 @@
 //! into core-owned `Observations`) and `fold_observations` (one flow log's fold of those rows).
 //! Same checks and same results as `ConnectionTracker.decide` + numpy gathers + `observe_fold`.
 
-use numpy::{PyArray1, PyReadonlyArray1, PyReadwriteArray2};
-use pyo3::exceptions::PyValueError;
+use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 
 use super::{FlowPoints, ObsRows};
 use crate::aggregate::py::{fold_columns, GroupArrays, MapArrays, OptionItems, PacketArrays};
 use crate::errors::guard;
+use crate::policy::flow_table_py::FlowTable;
 use crate::policy::py::{ConnectionTracker, SecurityGroupRules};
 
 const STAGE: &str = "streaming pass";
-
-/// The engine's flow-point columns (`attribute.FLOW_POINT_COLUMNS`), as numpy arrays.
-#[derive(FromPyObject)]
-#[pyo3(from_item_all)]
-pub struct FlowPointArrays<'py> {
-    eni: PyReadonlyArray1<'py, i32>,
-    dir: PyReadonlyArray1<'py, u8>,
-    rs_hi: PyReadonlyArray1<'py, u64>,
-    rs_lo: PyReadonlyArray1<'py, u64>,
-    rd_hi: PyReadonlyArray1<'py, u64>,
-    rd_lo: PyReadonlyArray1<'py, u64>,
-    ps_hi: PyReadonlyArray1<'py, u64>,
-    ps_lo: PyReadonlyArray1<'py, u64>,
-    pd_hi: PyReadonlyArray1<'py, u64>,
-    pd_lo: PyReadonlyArray1<'py, u64>,
-    tpath: PyReadonlyArray1<'py, i8>,
-    peer: PyReadonlyArray1<'py, i32>,
-    ssvc: PyReadonlyArray1<'py, i16>,
-    dsvc: PyReadonlyArray1<'py, i16>,
-}
-
-impl FlowPointArrays<'_> {
-    fn view(&self) -> PyResult<FlowPoints<'_>> {
-        Ok(FlowPoints {
-            eni: self.eni.as_slice()?,
-            dir: self.dir.as_slice()?,
-            rs_hi: self.rs_hi.as_slice()?,
-            rs_lo: self.rs_lo.as_slice()?,
-            rd_hi: self.rd_hi.as_slice()?,
-            rd_lo: self.rd_lo.as_slice()?,
-            ps_hi: self.ps_hi.as_slice()?,
-            ps_lo: self.ps_lo.as_slice()?,
-            pd_hi: self.pd_hi.as_slice()?,
-            pd_lo: self.pd_lo.as_slice()?,
-            tpath: self.tpath.as_slice()?,
-            peer: self.peer.as_slice()?,
-            ssvc: self.ssvc.as_slice()?,
-            dsvc: self.dsvc.as_slice()?,
-        })
-    }
-}
 
 /// One batch's observation rows, held by the core (immutable once made, so any thread may fold them).
 #[pyclass(module = "vpcflow._native", frozen)]
@@ -86,7 +45,7 @@ impl Observations {
 }
 
 /// The decision pass of a batch (as `ConnectionTracker.decide`), its rows gathered from the
-/// engine's flow-point columns into `Observations`, with the GIL released.
+/// engine's flow table's point fields into `Observations`, with the GIL released.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn decide_observe<'py>(
@@ -97,20 +56,29 @@ pub fn decide_observe<'py>(
     tcp_flags: PyReadonlyArray1<'py, u8>,
     proto: PyReadonlyArray1<'py, u8>,
     flow: PyReadonlyArray1<'py, i32>,
-    points: PyReadwriteArray2<'py, u64>,
-    flow_points: FlowPointArrays<'py>,
+    mut table: PyRefMut<'py, FlowTable>,
 ) -> PyResult<Observations> {
     guard(py, STAGE, || {
-        let fp = flow_points.view()?;
-        let rows = fp.rows();
-        // every point row the pass can reach must have its fields (4 rows per flow id)
-        let top = flow.as_slice()?.iter().copied().max().unwrap_or(-1);
-        if top >= 0 && (top as usize + 1) * 4 > rows {
-            return Err(PyValueError::new_err(
-                "decide_observe: a flow id has no flow-point fields",
-            ));
-        }
-        let d = tracker.decide_rows(py, &sg, &ts_ns, &tcp_flags, &proto, &flow, points)?;
+        // decide_rows checks that every flow id is in the table, so every row it emits has fields
+        let t = &mut table.table;
+        let d = tracker.decide_rows(py, &sg, &ts_ns, &tcp_flags, &proto, &flow, t)?;
+        let f = &t.fields;
+        let fp = FlowPoints {
+            eni: &f.eni,
+            dir: &f.dir,
+            rs_hi: &f.rs_hi,
+            rs_lo: &f.rs_lo,
+            rd_hi: &f.rd_hi,
+            rd_lo: &f.rd_lo,
+            ps_hi: &f.ps_hi,
+            ps_lo: &f.ps_lo,
+            pd_hi: &f.pd_hi,
+            pd_lo: &f.pd_lo,
+            tpath: &f.tpath,
+            peer: &f.peer,
+            ssvc: &f.ssvc,
+            dsvc: &f.dsvc,
+        };
         let rows = py.detach(|| ObsRows::gather(d, &fp));
         Ok(Observations { rows })
     })

@@ -111,7 +111,7 @@ def test_a_flow_id_without_flow_point_fields_is_a_clear_error() -> None:
     b.eni("eni-01", "subnet-1", "10.0.1.10", ("sg-a",))
     engine = PolicyEngine(b.build())
     batch = packets([Pkt(1.0, "8.8.8.8", "10.0.1.10", "tcp", 999, 80, flags=2)])
-    short = {k: v[:2] for k, v in engine._fp.items()}
-    with pytest.raises(ValueError, match="no flow-point fields"):
+    # flow id 0 names no flow of the (empty) flow table: no point rows, hence no record fields
+    with pytest.raises(ValueError, match="no point rows"):
         _native.decide_observe(engine.conntrack, engine._sg_rules, batch.ts_ns, batch.tcp_flags, batch.protocol,
-                               np.zeros(1, np.int32), engine._points, short)
+                               np.zeros(1, np.int32), engine._table)

@@ -4,11 +4,12 @@ Per batch, columnar and in three steps:
 
 1. Flow ids: one native hash pass looks every packet's flow key (capture ENI, protocol, addresses,
    ports, ICMP type/code, later-fragment bit) up in the engine's flow cache.
-2. New flows only: their attribution PLAN (``attribute_kernel`` tables, planned by the native core
-   as ``attribute_plan.Planner`` defines it), the not-captured category (ports: DHCP, mirrored; addresses: the
-   plan), then the stateless checks of every observation point - security-group rule match and
-   network-ACL first match (the native core over the compiled rules). Rule counts only cost here,
-   once per distinct flow, never per packet.
+2. New flows only, one native call (``FlowTable.add_flows``, ``native/src/policy/flow_table.rs``):
+   their attribution PLAN (``attribute_kernel`` tables, planned as ``attribute_plan.Planner``
+   defines it), the not-captured category (ports: DHCP, mirrored; addresses: the plan), then the
+   stateless checks of every observation point - security-group first allow, untracked connections,
+   network-ACL first match - written into the engine's flow table (per flow its points, stored
+   one after the other). Rule counts only cost here, once per distinct flow, never per packet.
 3. Per packet, in time order: the native connection tracker (``evaluate.conntrack``) combines the
    tracked state with the precomputed checks and emits the observation rows (``observe``: as an
    ``ObservationBatch``; ``observe_native``: kept in the core for the streaming pass, ``stream_pass.py``).
@@ -32,25 +33,7 @@ import numpy.typing as npt
 
 from vpcflow import _native
 from vpcflow.core.errors import ConfigError
-from vpcflow.dataplane.attribute.kernel import (
-    P_PEER,
-    P_RD_HI,
-    P_RD_LO,
-    P_RS_HI,
-    P_RS_LO,
-    P_TPATH,
-    compile_topology,
-)
-from vpcflow.dataplane.attribute.new_flows import (
-    MAX_POINTS,
-    FlowPoints,
-    columns,
-    network_acl_checks,
-    pack_checked_points,
-    port_categories,
-    security_group_checks,
-    select_points,
-)
+from vpcflow.dataplane.attribute.kernel import compile_topology
 from vpcflow.dataplane.attribute.plan import NOT_CAPTURED_CATEGORIES, ObsPoint, Plan, Planner, ServiceLookup
 from vpcflow.dataplane.evaluate.conntrack import ConntrackTimeouts, connection_tracker
 from vpcflow.dataplane.evaluate.network_acls import compile_network_acls
@@ -96,13 +79,9 @@ def sample_ip_ranges_path() -> Path:
     return Path(__file__).resolve().parents[2] / "data" / "ip-ranges-sample.json"
 
 
-FLOW_POINT_COLUMNS: dict[str, Any] = {
-    # what the records show, per (flow, point); the kernel's inputs are packed in ``_points``
-    "eni": (np.int32, -1), "dir": (np.uint8, 0),
-    "rs_hi": (np.uint64, 0), "rs_lo": (np.uint64, 0), "rd_hi": (np.uint64, 0), "rd_lo": (np.uint64, 0),
-    "ps_hi": (np.uint64, 0), "ps_lo": (np.uint64, 0), "pd_hi": (np.uint64, 0), "pd_lo": (np.uint64, 0),
-    "tpath": (np.int8, -1), "peer": (np.int32, -1), "ssvc": (np.int16, -1), "dsvc": (np.int16, -1),
-}
+def columns(**arrays: npt.NDArray[Any]) -> dict[str, npt.NDArray[Any]]:
+    """Named columns for the native core, each contiguous (a no-op for most)."""
+    return {k: np.ascontiguousarray(v) for k, v in arrays.items()}
 
 
 class PolicyEngine:
@@ -110,7 +89,9 @@ class PolicyEngine:
 
     Distinct flows are remembered (a flow cache: key -> attribution plan + stateless decisions), so
     a flow is planned and matched against the rules once; memory grows with the number of distinct
-    flows (about 700 bytes each, up to three times that while the tables double), never with packets.
+    flows (the flow cache's 6-word key, then the flow table's 6 bytes per flow and 142 per
+    observation point, one after another: about 150-290 bytes for the usual one or two points, up to
+    twice that while the tables double), never with packets.
     When more than ``max_flows`` are cached the cache is emptied before the next batch (flows are
     planned again when seen; connection-tracking state is separate and unaffected). The default
     (131,072) keeps the cache near 100-250 MB: a capture of 400,000 distinct flows peaked at about
@@ -143,7 +124,7 @@ class PolicyEngine:
         self.unattributed = 0
         self.services: list[str] = []
         self._service_index: dict[str, int] = {}
-        self._service_cache: dict[tuple[int, int], int] = {}
+        self._table = _native.FlowTable()
         self._reset_flows()
         self._last: dict[str, Any] | None = None
 
@@ -151,99 +132,33 @@ class PolicyEngine:
     def _reset_flows(self) -> None:
         self._flow_map = _native.FlowCache()
         self.flows = 0
-        if not hasattr(self, "_fp"):
-            # Created once and grown by doubling; a reset keeps them (and their capacity): rows are
-            # re-initialised flow by flow as new flows are planned (``_add_flows``), so a capture of
-            # many distinct flows does not reallocate and re-grow the tables after every reset.
-            self._flow_category = np.zeros(1024, np.int16)
-            self._fp = {k: np.full(4096, fill, dtype) for k, (dtype, fill) in FLOW_POINT_COLUMNS.items()}
-            self._points = _native.empty_points(4096)
-            self._empty_point = _native.empty_points(1)
+        # A reset keeps the table's capacity (flows are re-planned into it as they are seen again)
+        # and the AWS-service codes of the addresses resolved so far.
+        self._table.clear()
 
     def _service_code(self, hi: int, lo: int) -> int:
-        key = (int(hi), int(lo))
-        code = self._service_cache.get(key)
-        if code is None:
-            name = self.planner.service(pair_to_ip(hi, lo))
-            if name is None:
-                code = -1
-            else:
-                code = self._service_index.get(name, -1)
-                if code < 0:
-                    code = self._service_index[name] = len(self.services)
-                    self.services.append(name)
-            self._service_cache[key] = code
+        """The code of the AWS service owning an address (-1: none), names interned in order seen."""
+        name = self.planner.service(pair_to_ip(hi, lo))
+        if name is None:
+            return -1
+        code = self._service_index.get(name, -1)
+        if code < 0:
+            code = self._service_index[name] = len(self.services)
+            self.services.append(name)
         return code
 
-    def _grow(self, flows: int) -> None:
-        cap = self._flow_category.shape[0]
-        if flows <= cap:
-            return
-        while cap < flows:
-            cap *= 2
-        cat = np.zeros(cap, np.int16)
-        cat[: self._flow_category.shape[0]] = self._flow_category
-        self._flow_category = cat
-        for k, (dtype, fill) in FLOW_POINT_COLUMNS.items():
-            col = np.full(cap * MAX_POINTS, fill, dtype)
-            old = self._fp[k]
-            col[: old.shape[0]] = old
-            self._fp[k] = col
-        pts = _native.empty_points(cap * MAX_POINTS)
-        pts[: self._points.shape[0]] = self._points
-        self._points = pts
-
-    def _add_flows(self, batch: PacketBatch, rows_: npt.NDArray[np.int64], label: np.ndarray,
-                   frag2: np.ndarray, itype: np.ndarray, icode: np.ndarray) -> None:
-        """Plan and statically evaluate new flows (first packets ``rows_``; the flow cache already gave
-        them ids ``self.flows ...`` in that order): category, points, rule checks (``new_flows``)."""
-        u = rows_.shape[0]
-        base = self.flows
-        self._grow(base + u)
-        self._clear_flow_rows(base, u)
-        f_label = label[rows_]
-        f_ver = batch.ip_version[rows_]
-        f_proto = batch.protocol[rows_].astype(np.int16)
-        f_sport = batch.src_port[rows_].astype(np.int32)
-        f_dport = batch.dst_port[rows_].astype(np.int32)
-        f_itype, f_icode = itype[rows_].astype(np.int16), icode[rows_].astype(np.int16)
-        f_frag2 = frag2[rows_]
-        category, pts = self.compiled.plan(f_label, f_ver, batch.src_hi[rows_], batch.src_lo[rows_],
-                                           batch.dst_hi[rows_], batch.dst_lo[rows_])
-        category = port_categories(category, f_proto, f_sport, f_dport)
-        self._flow_category[base: base + u] = category
-        p = select_points(base, pts, category, f_ver, f_proto, f_sport, f_dport, f_itype, f_icode, f_frag2)
-        sg_rule, untracked = security_group_checks(self.sg, self._sg_rules, p)
-        nacl_rule, nacl_ok = network_acl_checks(self._nacl_rules, p)
-        self._points[p.q] = pack_checked_points(self.sg, p, sg_rule, untracked, nacl_rule, nacl_ok)
-        self._store_point_values(p)
-        self.flows = base + u
-
-    def _clear_flow_rows(self, base: int, u: int) -> None:
-        """Start the rows of flows ``base .. base + u`` empty: they may hold a flow from before a cache reset."""
-        lo, hi = base * MAX_POINTS, (base + u) * MAX_POINTS
-        for k, (_dtype, fill) in FLOW_POINT_COLUMNS.items():
-            self._fp[k][lo:hi] = fill
-        self._points[lo:hi] = self._empty_point
-
-    def _store_point_values(self, p: FlowPoints) -> None:
-        """The new points' record fields (ENI, direction, addresses, path, peer, AWS services)."""
-        u64, pt = p.u64, p.pt
-        values = {
-            "eni": p.eni, "dir": p.dir,
-            "rs_hi": u64[:, P_RS_HI], "rs_lo": u64[:, P_RS_LO], "rd_hi": u64[:, P_RD_HI], "rd_lo": u64[:, P_RD_LO],
-            "ps_hi": p.ps_hi, "ps_lo": p.ps_lo, "pd_hi": p.pd_hi, "pd_lo": p.pd_lo,
-            "tpath": pt[:, P_TPATH], "peer": pt[:, P_PEER],
-        }
-        if self.planner.services is not None:
-            # One ip-ranges lookup per distinct address (cached across batches), not per point.
-            m = p.fi.shape[0]
-            addrs = np.concatenate([np.stack([p.ps_hi, p.ps_lo], axis=1), np.stack([p.pd_hi, p.pd_lo], axis=1)])
-            inv_a, first_a = _native.unique_rows(np.ascontiguousarray(addrs))
-            codes = np.array([self._service_code(addrs[i, 0], addrs[i, 1]) for i in first_a], np.int16)[inv_a]
-            values["ssvc"], values["dsvc"] = codes[:m], codes[m:]
-        for k, v in values.items():
-            self._fp[k][p.q] = v
+    def _add_flows(self, version: np.ndarray, flow_cols: dict[str, npt.NDArray[Any]],
+                   first: npt.NDArray[np.int64]) -> None:
+        """Plan and statically evaluate new flows (first packets ``first``; the flow cache already
+        gave them ids ``self.flows ...`` in that order), natively, into the flow table."""
+        has_svc = self.planner.services is not None
+        unknown = self._table.add_flows(self.compiled, self._sg_rules, self._nacl_rules, flow_cols,
+                                        np.ascontiguousarray(version), first, self.flows, has_svc)
+        if unknown.shape[0]:
+            # One ip-ranges lookup per address never seen before (the table keeps the codes).
+            codes = np.array([self._service_code(int(hi), int(lo)) for hi, lo in unknown], np.int16)
+            self._table.resolve_services(unknown, codes)
+        self.flows += int(first.shape[0])
 
     # ------------------------------------------------------------------ observe
     def _labels(self, batch: PacketBatch) -> npt.NDArray[np.int32]:
@@ -271,13 +186,12 @@ class PolicyEngine:
         # once, planned below) in the order they first appear.
         fid, first = self._flow_map.assign(flow_cols, self.flows)
         if first.size:
-            self._add_flows(batch, first, label, frag2, itype, icode)
+            self._add_flows(batch.ip_version, flow_cols, first)
         # Counters: per packet, by its flow's category.
-        pkt_cat = self._flow_category[fid]
-        counts = np.bincount(pkt_cat[pkt_cat > 0], minlength=len(NOT_CAPTURED_CATEGORIES) + 1)
+        counts, unattributed = self._table.category_counts(fid, len(NOT_CAPTURED_CATEGORIES))
         for i, name in enumerate(NOT_CAPTURED_CATEGORIES):
             self.not_captured[name] += int(counts[i + 1])
-        self.unattributed += int(np.count_nonzero(pkt_cat < 0))
+        self.unattributed += unattributed
         return flow_cols, fid
 
     def observe_native(self, batch: PacketBatch) -> NativeObservations:
@@ -285,7 +199,7 @@ class PolicyEngine:
         flow_cols, fid = self._flow_ids(batch)
         rows = _native.decide_observe(self.conntrack, self._sg_rules, np.ascontiguousarray(batch.ts_ns),
                                       np.ascontiguousarray(batch.tcp_flags), flow_cols["proto"], fid,
-                                      self._points, self._fp)
+                                      self._table)
         self._last = None  # decisions() explains ObservationBatches only
         return NativeObservations(packets=batch, rows=rows, enis=self.enis, rules=self.rules,
                                   services=tuple(self.services))
@@ -293,29 +207,28 @@ class PolicyEngine:
     def observe(self, batch: PacketBatch) -> ObservationBatch:
         """Attribute and evaluate one batch (packets in time order, after the previous batch)."""
         flow_cols, fid = self._flow_ids(batch)
-        fp = self._fp
         pkt, q, action, rule, sg_used, nacl_used = self.conntrack.decide(
             self._sg_rules, np.ascontiguousarray(batch.ts_ns),
-            np.ascontiguousarray(batch.tcp_flags), flow_cols["proto"], fid, self._points)
+            np.ascontiguousarray(batch.tcp_flags), flow_cols["proto"], fid, self._table)
+        fp = self._table.gather(q)
         self._last = {"sg": sg_used, "nacl": nacl_used, "pkt": pkt}
-        has_svc = self.planner.services is not None
         return ObservationBatch(
             packets=batch,
             packet=pkt,
-            eni=fp["eni"][q],
-            direction=fp["dir"][q],
+            eni=fp["eni"],
+            direction=fp["dir"],
             action=action,
-            src_hi=fp["rs_hi"][q], src_lo=fp["rs_lo"][q],
-            dst_hi=fp["rd_hi"][q], dst_lo=fp["rd_lo"][q],
-            pkt_src_hi=fp["ps_hi"][q], pkt_src_lo=fp["ps_lo"][q],
-            pkt_dst_hi=fp["pd_hi"][q], pkt_dst_lo=fp["pd_lo"][q],
-            traffic_path=fp["tpath"][q],
+            src_hi=fp["rs_hi"], src_lo=fp["rs_lo"],
+            dst_hi=fp["rd_hi"], dst_lo=fp["rd_lo"],
+            pkt_src_hi=fp["ps_hi"], pkt_src_lo=fp["ps_lo"],
+            pkt_dst_hi=fp["pd_hi"], pkt_dst_lo=fp["pd_lo"],
+            traffic_path=fp["tpath"],
             rule=rule,
-            peer_eni=fp["peer"][q],
+            peer_eni=fp["peer"],
             enis=self.enis,
             rules=self.rules,
-            pkt_src_service=fp["ssvc"][q] if has_svc else np.full(q.shape[0], -1, np.int16),
-            pkt_dst_service=fp["dsvc"][q] if has_svc else np.full(q.shape[0], -1, np.int16),
+            pkt_src_service=fp["ssvc"],
+            pkt_dst_service=fp["dsvc"],
             services=tuple(self.services),
         )
 

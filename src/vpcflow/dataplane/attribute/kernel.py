@@ -30,6 +30,7 @@ T_OTHER, T_NLB, T_ENDPOINT, T_NAT = 0, 1, 2, 3
 NLB_ENDPOINT = NOT_CAPTURED_CATEGORIES.index("nlb_endpoint") + 1
 WINDOWS_ACTIVATION = NOT_CAPTURED_CATEGORIES.index("windows_activation") + 1
 MIRRORED = NOT_CAPTURED_CATEGORIES.index("mirrored") + 1
+DHCP = NOT_CAPTURED_CATEGORIES.index("dhcp") + 1
 
 _FIXED_PATH = {"virtual_private_gateway": 3, "local_gateway": 6, "transit_gateway": 1, "network_interface": 1}
 
@@ -160,5 +161,6 @@ def compile_topology(planner: Planner) -> _native.AttributionTables:
         "special_keys": special_keys, "special_vals": special_vals,
         **_eni_columns(planner), **_network_columns(planner), **_route_columns(planner),
     }
-    categories = {"nlb_endpoint": NLB_ENDPOINT, "windows_activation": WINDOWS_ACTIVATION, "mirrored": MIRRORED}
+    categories = {"dhcp": DHCP, "nlb_endpoint": NLB_ENDPOINT, "windows_activation": WINDOWS_ACTIVATION,
+                  "mirrored": MIRRORED}
     return _native.AttributionTables(columns, categories)

@@ -1,9 +1,11 @@
-"""The stateless checks of newly seen flows, step 2 of ``engine`` (``PolicyEngine._add_flows``).
+"""The oracle of the engine's native new-flow step (``FlowTable.add_flows``): the numpy glue that
+did it before (``dataplane/attribute/new_flows.py`` and ``PolicyEngine._add_flows``), kept as it was.
 
 From the native plan of a batch's new flows: the not-captured category (ports, spec 2.7), the
 observation points kept (one row per flow and point, ``FlowPoints``), their security-group first
 allow and untracked status, their network-ACL first match, packed for the connection tracker.
-All columnar, once per distinct flow, never per packet.
+``reference_new_flows`` runs it for one batch's new flows and returns what the old engine stored
+(four rows per flow) in the compact form the flow table keeps (each flow's points, in order).
 """
 
 from __future__ import annotations
@@ -20,11 +22,18 @@ from vpcflow.dataplane.attribute.kernel import (
     P_NACL,
     P_PD_HI,
     P_PD_LO,
+    P_PEER,
     P_PS_HI,
     P_PS_LO,
+    P_RD_HI,
+    P_RD_LO,
     P_REMOTE,
+    P_RS_HI,
+    P_RS_LO,
+    P_TPATH,
 )
 from vpcflow.dataplane.evaluate.security_groups import CompiledSecurityGroups
+from vpcflow.dataplane.packets import PacketBatch, pair_to_ip
 
 MAX_POINTS = 4
 
@@ -151,3 +160,49 @@ def pack_checked_points(sg: CompiledSecurityGroups, p: FlowPoints, sg_rule: Arr,
         nacl_rule=nacl_rule, local_port=np.where(tcp_udp, lport, 0).astype(np.uint16),
         remote_port=np.where(tcp_udp, rport, 0).astype(np.uint16), l_hi=l_hi, l_lo=l_lo, r_hi=p.r_hi, r_lo=p.r_lo))
     return packed
+
+
+class ReferenceNewFlows(NamedTuple):
+    """What the old engine stored for a batch's new flows, its rows compacted (flow-major)."""
+
+    category: Arr  # per new flow
+    count: Arr  # points per new flow
+    points: Arr  # (m, 8) packed rows
+    fields: dict[str, Arr]  # the record fields per row (FLOW_POINT_COLUMNS but the service codes)
+    src_service: list[str | None]  # the AWS service of each row's packet source / destination
+    dst_service: list[str | None]
+
+
+def reference_new_flows(engine: Any, batch: PacketBatch, first: Arr) -> ReferenceNewFlows:
+    """The old ``_add_flows`` of ``engine``'s tables over new flows whose first packets are ``first``."""
+    label = engine._labels(batch)
+    frag2 = batch.fragment == 2
+    proto = batch.protocol
+    icmp = (proto == 1) | (proto == 58)
+    itype = np.where(icmp, batch.icmp_type, np.int16(-1)).astype(np.int16)
+    icode = np.where(icmp, batch.icmp_code, np.int16(-1)).astype(np.int16)
+    f_ver = batch.ip_version[first]
+    f_proto = batch.protocol[first].astype(np.int16)
+    f_sport = batch.src_port[first].astype(np.int32)
+    f_dport = batch.dst_port[first].astype(np.int32)
+    category, pts = engine.compiled.plan(label[first], f_ver, batch.src_hi[first], batch.src_lo[first],
+                                         batch.dst_hi[first], batch.dst_lo[first])
+    category = port_categories(category, f_proto, f_sport, f_dport)
+    p = select_points(0, pts, category, f_ver, f_proto, f_sport, f_dport, itype[first].astype(np.int16),
+                      icode[first].astype(np.int16), frag2[first])
+    sg_rule, untracked = security_group_checks(engine.sg, engine._sg_rules, p)
+    nacl_rule, nacl_ok = network_acl_checks(engine._nacl_rules, p)
+    packed = pack_checked_points(engine.sg, p, sg_rule, untracked, nacl_rule, nacl_ok)
+    u64, pt = p.u64, p.pt
+    fields = {
+        "eni": p.eni, "dir": p.dir,
+        "rs_hi": u64[:, P_RS_HI], "rs_lo": u64[:, P_RS_LO], "rd_hi": u64[:, P_RD_HI], "rd_lo": u64[:, P_RD_LO],
+        "ps_hi": p.ps_hi, "ps_lo": p.ps_lo, "pd_hi": p.pd_hi, "pd_lo": p.pd_lo,
+        "tpath": pt[:, P_TPATH].astype(np.int8), "peer": pt[:, P_PEER].astype(np.int32),
+    }
+    svc = engine.planner.service if engine.planner.services is not None else (lambda _a: None)
+    return ReferenceNewFlows(
+        category=category, count=np.bincount(p.fi, minlength=first.shape[0]), points=packed, fields=fields,
+        src_service=[svc(pair_to_ip(int(h), int(lo))) for h, lo in zip(p.ps_hi, p.ps_lo, strict=True)],
+        dst_service=[svc(pair_to_ip(int(h), int(lo))) for h, lo in zip(p.pd_hi, p.pd_lo, strict=True)],
+    )
