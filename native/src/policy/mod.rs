@@ -6,6 +6,7 @@
 
 pub mod attribute;
 pub mod columns;
+pub mod conn_store;
 pub mod conntrack;
 pub mod hashing;
 pub mod layout;
