@@ -86,3 +86,48 @@ def test_fold_state_gives_back_the_room_of_closed_windows() -> None:
     assert len(state) == 200_000
     state.close(None, interval)
     assert len(state) == 0 and state.table_bytes * 100 < full
+
+
+def test_batches_waiting_for_aggregation_keep_only_the_folds_packet_columns(tmp_path, monkeypatch) -> None:
+    from vpcflow.dataplane.aggregate.aggregator import Aggregator
+    from vpcflow.dataplane.pipeline import run_pipeline
+    from vpcflow.dataplane.stream_pass import FoldPackets, NativeObservations
+    from vpcflow.model.flowlog import FlowLog
+
+    seen: list[object] = []
+    add = Aggregator.add
+
+    def spy(self: Aggregator, obs: object) -> None:
+        seen.append(obs)
+        add(self, obs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Aggregator, "add", spy)
+    e = dns_server()
+    fl = FlowLog("fl-0000000000000000a", "123456789012", "us-east-1", "vpc-1", "VPC", "ALL", "s3",
+                 __import__("datetime").datetime(2024, 1, 1, tzinfo=__import__("datetime").UTC),
+                 log_destination="arn:aws:s3:::b", max_aggregation_interval=60)
+
+    class Sink:
+        rows = 0
+
+        def write(self, flow_log: FlowLog, table: object) -> None:
+            Sink.rows += table.num_rows  # type: ignore[attr-defined]
+
+        def flush(self, watermark_s: int | None = None) -> None:
+            return None
+
+        def close(self) -> None:
+            pass
+
+    batches = [packets(requests(phase, 100.0 * phase)) for phase in range(3)]
+    run_pipeline([batches], e, [fl], e.topology, {fl.flow_log_id: Sink()}, side_dir=tmp_path, threaded=True,
+                 single_pass=True)
+    assert len(seen) == 3 and all(isinstance(o, NativeObservations) for o in seen)
+    assert all(isinstance(o.packets, FoldPackets) for o in seen)  # type: ignore[attr-defined]
+    assert not hasattr(seen[0].packets, "src_hi")  # type: ignore[attr-defined]
+    slim, Sink.rows = Sink.rows, 0
+    # the generic path (whole packet batches in ObservationBatches) gives as many records
+    e = dns_server()
+    run_pipeline([batches], e, [fl], e.topology, {fl.flow_log_id: Sink()}, side_dir=tmp_path / "generic",
+                 single_pass=False)
+    assert slim == Sink.rows >= 3 * PER_PHASE
