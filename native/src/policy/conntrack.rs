@@ -510,6 +510,12 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_record_is_56_bytes() {
+        // docs/benchmarks.md and docs/policy.md count on it (the old slot was 64 bytes)
+        assert_eq!(std::mem::size_of::<Conn>(), 56);
+    }
+
+    #[test]
     fn expired_connections_leave_the_table_when_it_fills() {
         const S: i64 = 1_000_000_000;
         let mut table = ConnTable::new(
