@@ -37,8 +37,10 @@ pub struct Aggregates {
 pub struct Groups {
     pub width: usize,
     pub keys: Vec<u64>,
-    /// The first input row of each group.
+    /// The first input row of each group (empty when not `reps`: the open groups kept across
+    /// batches, whose input rows are gone, `state.rs`).
     pub rep: Vec<i64>,
+    reps: bool,
     pub packets: Vec<i64>,
     pub bytes: Vec<i64>,
     pub first: Vec<i64>,
@@ -53,9 +55,32 @@ impl Groups {
     pub fn with_rows(width: usize, rows: usize) -> Self {
         Groups {
             width,
+            reps: true,
             table: vec![-1; (2 * rows).max(16).next_power_of_two()],
             ..Default::default()
         }
+    }
+
+    /// An empty table of groups kept across batches (`absorb`), without first input rows.
+    pub fn open(width: usize) -> Self {
+        Groups {
+            width,
+            table: vec![-1; 16],
+            ..Default::default()
+        }
+    }
+
+    /// Bytes held by the columns (at their capacity) and the hash table.
+    pub fn bytes(&self) -> usize {
+        self.keys.capacity() * 8
+            + (self.rep.capacity()
+                + self.packets.capacity()
+                + self.bytes.capacity()
+                + self.first.capacity()
+                + self.last.capacity())
+                * 8
+            + self.flags.capacity()
+            + (self.rule.capacity() + self.table.len()) * 4
     }
 
     pub fn len(&self) -> usize {
@@ -77,7 +102,9 @@ impl Groups {
                 let g = self.len();
                 self.table[slot] = g as i32;
                 self.keys.extend_from_slice(row);
-                self.rep.push(input as i64);
+                if self.reps {
+                    self.rep.push(input as i64);
+                }
                 self.packets.push(a.packets);
                 self.bytes.push(a.bytes);
                 self.first.push(a.first);
@@ -120,36 +147,102 @@ impl Groups {
         self.table = table;
     }
 
-    /// Move the groups for which `take(key row)` holds into a new `Groups`, both keeping their
-    /// order of first appearance.
+    /// Move the groups for which `take(key row)` holds into a new `Groups` (sized for them), both
+    /// keeping their order of first appearance. The rest move down in place and the columns give
+    /// back the room they no longer use: building a second copy of the kept groups held the open
+    /// state twice at every window close, and keeping the capacity would hold it at its largest
+    /// for the rest of the run (docs/benchmarks.md, "Memory of a run with a million flows").
     pub fn split_off(&mut self, take: impl Fn(&[u64]) -> bool) -> Groups {
         let w = self.width;
-        let mut out = Groups {
-            width: w,
-            ..Default::default()
-        };
-        let mut kept = Groups {
-            width: w,
-            ..Default::default()
-        };
-        for g in 0..self.len() {
-            let dst = if take(&self.keys[g * w..(g + 1) * w]) {
-                &mut out
+        let n = self.len();
+        let taken = (0..n)
+            .filter(|&g| take(&self.keys[g * w..(g + 1) * w]))
+            .count();
+        let mut out = Groups::sized(w, self.reps, taken);
+        let mut kept = 0usize;
+        for g in 0..n {
+            if take(&self.keys[g * w..(g + 1) * w]) {
+                out.push_from(self, g);
             } else {
-                &mut kept
-            };
-            dst.keys.extend_from_slice(&self.keys[g * w..(g + 1) * w]);
-            dst.rep.push(self.rep[g]);
-            dst.packets.push(self.packets[g]);
-            dst.bytes.push(self.bytes[g]);
-            dst.first.push(self.first[g]);
-            dst.last.push(self.last[g]);
-            dst.flags.push(self.flags[g]);
-            dst.rule.push(self.rule[g]);
+                self.move_down(g, kept);
+                kept += 1;
+            }
         }
-        kept.rehash(4 * (kept.len() + 1));
-        *self = kept;
+        self.truncate_and_shrink(kept);
+        self.rehash(4 * (kept + 1));
         out
+    }
+
+    /// An empty `Groups` with room for `n` groups and no hash table (a result, not folded into).
+    fn sized(width: usize, reps: bool, n: usize) -> Groups {
+        Groups {
+            width,
+            keys: Vec::with_capacity(n * width),
+            rep: Vec::with_capacity(if reps { n } else { 0 }),
+            reps,
+            packets: Vec::with_capacity(n),
+            bytes: Vec::with_capacity(n),
+            first: Vec::with_capacity(n),
+            last: Vec::with_capacity(n),
+            flags: Vec::with_capacity(n),
+            rule: Vec::with_capacity(n),
+            table: Vec::new(),
+        }
+    }
+
+    /// Append group `g` of `src`.
+    fn push_from(&mut self, src: &Groups, g: usize) {
+        let w = self.width;
+        self.keys.extend_from_slice(&src.keys[g * w..(g + 1) * w]);
+        if self.reps {
+            self.rep.push(src.rep[g]);
+        }
+        self.packets.push(src.packets[g]);
+        self.bytes.push(src.bytes[g]);
+        self.first.push(src.first[g]);
+        self.last.push(src.last[g]);
+        self.flags.push(src.flags[g]);
+        self.rule.push(src.rule[g]);
+    }
+
+    /// Copy group `g` over group `to` (`to <= g`).
+    fn move_down(&mut self, g: usize, to: usize) {
+        if g == to {
+            return;
+        }
+        let w = self.width;
+        self.keys.copy_within(g * w..(g + 1) * w, to * w);
+        if self.reps {
+            self.rep[to] = self.rep[g];
+        }
+        self.packets[to] = self.packets[g];
+        self.bytes[to] = self.bytes[g];
+        self.first[to] = self.first[g];
+        self.last[to] = self.last[g];
+        self.flags[to] = self.flags[g];
+        self.rule[to] = self.rule[g];
+    }
+
+    /// Keep the first `n` groups and release the columns' spare room.
+    fn truncate_and_shrink(&mut self, n: usize) {
+        let w = self.width;
+        self.keys.truncate(n * w);
+        self.keys.shrink_to_fit();
+        self.rep.truncate(if self.reps { n } else { 0 });
+        self.rep.shrink_to_fit();
+        for col in [
+            &mut self.packets,
+            &mut self.bytes,
+            &mut self.first,
+            &mut self.last,
+        ] {
+            col.truncate(n);
+            col.shrink_to_fit();
+        }
+        self.flags.truncate(n);
+        self.flags.shrink_to_fit();
+        self.rule.truncate(n);
+        self.rule.shrink_to_fit();
     }
 
     /// Fold `a` into group `g`.

@@ -270,6 +270,12 @@ impl FoldState {
         self.open.len()
     }
 
+    /// Bytes the open partial records hold (columns and hash table; `state.rs`).
+    #[getter]
+    fn table_bytes(&self) -> usize {
+        self.open.bytes()
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn absorb<'py>(
         &mut self,

@@ -20,7 +20,7 @@ pub struct OpenGroups {
 impl OpenGroups {
     pub fn new(width: usize) -> Self {
         OpenGroups {
-            groups: Groups::with_rows(width, 0),
+            groups: Groups::open(width),
         }
     }
 
@@ -30,6 +30,11 @@ impl OpenGroups {
 
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
+    }
+
+    /// Bytes the open groups hold (columns at their capacity and the hash table).
+    pub fn bytes(&self) -> usize {
+        self.groups.bytes()
     }
 
     /// Fold partial records in (sums, bounds, OR of flags, the earliest row's rule: `Groups::merge`).
@@ -46,7 +51,7 @@ impl OpenGroups {
     pub fn close(&mut self, watermark: Option<i64>, interval: &[i64]) -> Groups {
         let width = self.groups.width;
         match watermark {
-            None => std::mem::replace(&mut self.groups, Groups::with_rows(width, 0)),
+            None => std::mem::replace(&mut self.groups, Groups::open(width)),
             Some(t) => self.groups.split_off(|k| {
                 let eni = (k[0] >> ENI_SHIFT) as usize;
                 (k[0] & WS_MASK) as i64 + interval[eni] <= t
@@ -124,5 +129,35 @@ mod tests {
         assert_eq!(st.groups.first[0], 61);
         assert_eq!(st.close(None, &[60]).len(), 2500);
         assert!(st.is_empty());
+    }
+
+    #[test]
+    fn closing_a_window_gives_back_its_room() {
+        let mut st = OpenGroups::new(2);
+        let n = 100_000u64;
+        // n groups in the window at 0, n / 100 in the window at 60 (ENI 0, interval 60)
+        let keys: Vec<u64> = (0..n + n / 100)
+            .flat_map(|i| [eni_window(0, if i < n { 0 } else { 60 }), i])
+            .collect();
+        let m = (n + n / 100) as usize;
+        let (ones, flags, rule, k) = rows(&keys, m);
+        st.absorb(&PartialCols {
+            keys: k,
+            width: 2,
+            packets: &ones,
+            bytes: &ones,
+            first: &ones,
+            last: &ones,
+            flags: &flags,
+            rule: &rule,
+        });
+        let full = st.bytes();
+        let closed = st.close(Some(60), &[60]);
+        assert_eq!(closed.len(), n as usize);
+        assert!(closed.rep.is_empty(), "open groups keep no input rows");
+        assert_eq!(st.len(), (n / 100) as usize);
+        // what stays is sized for the groups left, not for the largest the state ever held
+        assert!(st.bytes() * 20 < full, "{} of {full} bytes", st.bytes());
+        assert!(closed.bytes() <= full);
     }
 }

@@ -13,8 +13,8 @@
 //! pure ACK after both FINs (a simultaneous close has two, crossing). Only later packets (other than
 //! a new SYN) are "after the connection was closed" and REJECT (spec 2.3).
 
-use super::hashing::same_words;
-use super::layout::{conn_key, conn_proto, Point, CT_KEY_WIDTH, NO_SLOT, POINT_WIDTH, PT_SLOT};
+use super::conn_store::{ConnStore, Keyed};
+use super::layout::{conn_key, conn_proto, Point, CT_KEY_WIDTH, POINT_WIDTH, PT_SLOT};
 use super::security_groups::SecurityGroupRules;
 
 pub const FIN: u8 = 1;
@@ -41,9 +41,9 @@ const UDP: u8 = 17;
 #[derive(Clone, Copy, Debug)]
 pub struct Timeouts(pub [i64; 6]);
 
+/// One tracked connection (56 bytes; stored by `conn_store.rs`).
 #[derive(Clone, Copy, Debug, Default)]
 struct Conn {
-    used: bool,
     key: [u64; CT_KEY_WIDTH],
     last_ns: i64,
     state: u8,
@@ -51,6 +51,13 @@ struct Conn {
     last_egress: bool,
     changes: u8,
     rule: i32,
+}
+
+impl Keyed for Conn {
+    #[inline]
+    fn key(&self) -> &[u64; CT_KEY_WIDTH] {
+        &self.key
+    }
 }
 
 impl Conn {
@@ -68,7 +75,7 @@ impl Conn {
     }
 
     fn live(&self, now: i64, t: &Timeouts) -> bool {
-        self.used && now - self.last_ns <= self.timeout(t)
+        now - self.last_ns <= self.timeout(t)
     }
 
     fn last_ack_bit(&self, egress: bool) -> u8 {
@@ -158,78 +165,39 @@ pub struct PacketCols<'a> {
     pub flow: &'a [i32],
 }
 
-/// Open-addressing table of tracked connections, kept across batches.
+/// Tracked connections, kept across batches.
 #[derive(Clone, Debug)]
 pub struct ConnTable {
-    slots: Vec<Conn>,
-    count: usize,
+    store: ConnStore<Conn>,
     timeouts: Timeouts,
 }
 
 impl ConnTable {
     pub fn new(timeouts: Timeouts, capacity: usize) -> Self {
         ConnTable {
-            slots: vec![Conn::default(); capacity.max(16).next_power_of_two()],
-            count: 0,
+            store: ConnStore::with_capacity(capacity),
             timeouts,
         }
     }
 
+    /// Connections held (expired ones count until the next sweep drops them).
     pub fn count(&self) -> usize {
-        self.count
+        self.store.len()
     }
 
-    /// (slot, found): where the key is, or the empty slot where it would go.
-    fn find(&self, key: &[u64; CT_KEY_WIDTH]) -> (usize, bool) {
-        let mask = self.slots.len() - 1;
-        let mut pos = super::hashing::hash_words(key) as usize & mask;
-        loop {
-            let c = &self.slots[pos];
-            if !c.used {
-                return (pos, false);
-            }
-            if same_words(&c.key, key) {
-                return (pos, true);
-            }
-            pos = (pos + 1) & mask;
-        }
+    /// Bytes the table holds (records and index).
+    pub fn bytes(&self) -> usize {
+        self.store.bytes()
     }
 
-    /// Make room for one more entry (load <= 1/2), dropping expired entries when rehashing.
-    /// Returns true when slots moved (cached slot numbers are then stale).
-    fn make_room(&mut self, now: i64) -> bool {
-        if 2 * (self.count + 1) <= self.slots.len() {
-            return false;
+    /// Make room for one more connection: when the index would pass half full, drop the expired
+    /// connections first, so the table follows the live ones (`conn_store.rs`). Record numbers
+    /// cached in point rows may go stale; `ConnStore::locate` checks them by key.
+    fn make_room(&mut self, now: i64) {
+        if self.store.full() {
+            let t = self.timeouts;
+            self.store.retain(|c| c.live(now, &t));
         }
-        let t = self.timeouts;
-        let live: Vec<Conn> = self
-            .slots
-            .iter()
-            .filter(|c| c.live(now, &t))
-            .copied()
-            .collect();
-        // Load at most 1/4 after a rehash, so the next one is far away.
-        let mut cap = self.slots.len();
-        while cap < 4 * (live.len() + 1) {
-            cap *= 2;
-        }
-        self.slots = vec![Conn::default(); cap];
-        self.count = live.len();
-        for c in live {
-            let (s, _) = self.find(&c.key);
-            self.slots[s] = c;
-        }
-        true
-    }
-
-    fn locate(&self, key: &[u64; CT_KEY_WIDTH], cached: u64) -> (usize, bool) {
-        if cached != NO_SLOT {
-            let c = &self.slots[cached as usize];
-            if c.used && same_words(&c.key, key) {
-                return (cached as usize, true);
-            }
-        }
-        self.find(key)
     }
 
     /// Decide every packet of a batch, in order; `points` is the engine's point table (row-major,
@@ -327,11 +295,11 @@ impl ConnTable {
         let (now, flags, proto) = (pk.ts_ns[p], pk.tcp_flags[p], pk.proto[p]);
         let key = conn_key(pt, proto);
         let cache = q * POINT_WIDTH + PT_SLOT;
-        let (s, found) = self.locate(&key, points[cache]);
-        if found {
+        let held = self.store.locate(&key, points[cache]);
+        if let Some(s) = held {
             points[cache] = s as u64;
             let t = self.timeouts;
-            let c = &mut self.slots[s];
+            let c = self.store.get_mut(s);
             if c.live(now, &t) {
                 let new_syn = proto == TCP && flags & SYN != 0 && flags & ACK == 0;
                 let rule = if pt.egress == c.orig_egress {
@@ -363,7 +331,7 @@ impl ConnTable {
             };
         }
         if !pt.untracked {
-            self.open(now, proto, flags, pt, key, found, s, points, cache);
+            self.open(now, proto, flags, pt, key, held, points, cache);
         }
         SgOutcome {
             ok: true,
@@ -371,7 +339,8 @@ impl ConnTable {
         }
     }
 
-    /// Start tracking a connection allowed by a rule (reusing an expired or closed entry's slot).
+    /// Start tracking a connection allowed by a rule (reusing the record of an expired or closed
+    /// connection of the same key, `held`).
     #[allow(clippy::too_many_arguments)]
     fn open(
         &mut self,
@@ -380,24 +349,12 @@ impl ConnTable {
         flags: u8,
         pt: &Point,
         key: [u64; CT_KEY_WIDTH],
-        found: bool,
-        slot: usize,
+        held: Option<u32>,
         points: &mut [u64],
         cache: usize,
     ) {
-        let mut s = slot;
-        if !found {
-            if self.make_room(now) {
-                for row in points.chunks_exact_mut(POINT_WIDTH) {
-                    row[PT_SLOT] = NO_SLOT;
-                }
-                s = self.find(&key).0;
-            }
-            self.count += 1;
-        }
         let reset = proto == TCP && flags & RST != 0;
-        self.slots[s] = Conn {
-            used: true,
+        let conn = Conn {
             key,
             last_ns: now,
             state: if reset {
@@ -409,6 +366,16 @@ impl ConnTable {
             last_egress: pt.egress,
             changes: 0,
             rule: pt.sg_rule,
+        };
+        let s = match held {
+            Some(s) => {
+                *self.store.get_mut(s) = conn;
+                s
+            }
+            None => {
+                self.make_room(now);
+                self.store.insert(conn)
+            }
         };
         points[cache] = s as u64;
     }
@@ -511,6 +478,77 @@ mod tests {
         let rest = [(1, RST), (0, ACK), (0, SYN), (1, SYN | ACK)];
         let got = actions(&[&OPEN[..], &rest[..]].concat());
         assert_eq!(got, vec![0, 0, 0, 0, 1, 0, 0]);
+    }
+
+    /// `n` inbound UDP flows to port 53 from source ports `base..base+n`, each with one packet
+    /// at `t0_ns` + its number (ns); returns (actions, table).
+    fn udp_requests(table: &mut ConnTable, base: u32, n: usize, t0_ns: i64) -> Vec<u8> {
+        let (sg, _) = setup();
+        let mut points = Vec::new();
+        for i in 0..n {
+            let p = Point {
+                eni: 0,
+                egress: false,
+                untracked: false,
+                nacl_ok: true,
+                has_sg: true,
+                sg_rule: 5,
+                nacl_rule: -1,
+                local_port: 53,
+                remote_port: 0,
+                local: (0, 1),
+                remote: (base as u64 + i as u64, 2),
+            };
+            points.extend(p.pack());
+            for _ in 0..3 {
+                points.extend(empty_point());
+            }
+        }
+        let ts: Vec<i64> = (0..n as i64).map(|i| t0_ns + i).collect();
+        let flags = vec![0u8; n];
+        let proto = vec![17u8; n];
+        let flow: Vec<i32> = (0..n as i32).collect();
+        let pk = PacketCols {
+            ts_ns: &ts,
+            tcp_flags: &flags,
+            proto: &proto,
+            flow: &flow,
+        };
+        table.decide(&sg, &pk, &mut points).action
+    }
+
+    #[test]
+    fn a_connection_record_is_56_bytes() {
+        // docs/benchmarks.md and docs/policy.md count on it (the old slot was 64 bytes)
+        assert_eq!(std::mem::size_of::<Conn>(), 56);
+    }
+
+    #[test]
+    fn expired_connections_leave_the_table_when_it_fills() {
+        const S: i64 = 1_000_000_000;
+        let mut table = ConnTable::new(
+            Timeouts([1 << 50, 30 * S, 180 * S, 30 * S, 600 * S, 120 * S]),
+            16,
+        );
+        assert!(udp_requests(&mut table, 0, 100_000, 0)
+            .iter()
+            .all(|&a| a == 0));
+        assert_eq!(table.count(), 100_000);
+        let full = table.bytes();
+        // 100 s later every one of them has expired (UDP: 30 s): phases of 20,000 new connections,
+        // 100 s apart, bring the table down to the live ones (a sweep at each index fill).
+        for phase in 1..=20u32 {
+            let t0 = 100 * S * phase as i64;
+            let got = udp_requests(&mut table, phase * 1_000_000, 20_000, t0);
+            assert!(got.iter().all(|&a| a == 0));
+        }
+        // without the sweeps: 500,000; the index of the last sweep holds at most 4 times the live
+        assert!(table.count() <= 4 * 20_001, "{}", table.count());
+        assert!(table.bytes() < full, "{} >= {full}", table.bytes());
+        // the live ones are still tracked after the sweeps: their second packets find them
+        let before = table.count();
+        udp_requests(&mut table, 20 * 1_000_000, 20_000, 2000 * S + 1_000_000);
+        assert_eq!(table.count(), before);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod attribute;
 pub mod columns;
+pub mod conn_store;
 pub mod conntrack;
 pub mod flow_table;
 pub mod flow_table_py;

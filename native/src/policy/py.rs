@@ -443,10 +443,16 @@ impl ConnectionTracker {
         })
     }
 
-    /// Connections in the table (expired ones count until a rehash drops them).
+    /// Connections in the table (expired ones count until a sweep drops them).
     #[getter]
     fn count(&self) -> usize {
         self.table.count()
+    }
+
+    /// Bytes the connection table holds (records and index; `conn_store.rs`).
+    #[getter]
+    fn table_bytes(&self) -> usize {
+        self.table.bytes()
     }
 
     /// Decide a batch's packets in time order: (packet, point, action, rule, sg rule, nacl rule)

@@ -48,8 +48,11 @@ def command(config: Path, data_dir: Path | None, taps: tuple[str, ...], output: 
             output_format: str | None, skip_bad: bool, quiet: bool, as_json: bool, cluster: str | None,
             workers: int | None) -> None:
     """Run CONFIG: create its flow logs, replay its sources and deliver the records."""
+    from vpcflow.dataplane.allocators import limit_malloc_arenas
     from vpcflow.runtime.run_config import load_run_config
     from vpcflow.runtime.run_identity import prefetch_digests
+
+    limit_malloc_arenas()  # before the digest thread below: every later thread shares one arena
 
     dask = cluster is not None or workers is not None
     if dask:

@@ -274,6 +274,9 @@ def _feed_batches(stream: Iterable[PacketBatch | Heartbeat], observe: Callable[[
             taps["attribute"](obs)
         if "evaluate" in taps:
             taps["evaluate"](obs)
+        if isinstance(obs, NativeObservations):
+            obs = obs.for_fold()  # what waits in the aggregation queue: no address columns
+        del batch  # the columns the fold does not read go now, not when the next batch arrives
         aggregate(obs, last_ts_ns // 1_000_000_000)
         _report(st, engine, progress)
         fault_point("pipeline.after_batch")
