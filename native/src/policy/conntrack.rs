@@ -514,7 +514,7 @@ mod tests {
             proto: &proto,
             flow: &flow,
         };
-        table.decide(&sg, &pk, &mut points).action
+        table.decide(&sg, &pk, &mut points, &four_rows_each(n)).action
     }
 
     #[test]
