@@ -170,7 +170,13 @@ def test_bad_inputs_are_errors_not_crashes():
     closed.flags, closed.rule = np.zeros(1, np.uint8), np.zeros(1, np.int32)
     with pytest.raises(ValueError, match="no interval"):
         agg._build(closed, np.zeros(0, np.int64), np.zeros(0, np.int64))
-    closed.keys = np.zeros((1, 6), np.uint64)
+    closed.keys = np.array([[T0, 0, 0, 0, 0, 0]], np.uint64)  # ENI 0, window T0
+    closed.first_s = np.array([T0 - 1], np.int64)  # before its window: not a folded record
+    with pytest.raises(ValueError, match="outside its window"):
+        agg._build(closed, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    closed.first_s = np.array([T0], np.int64)
+    with pytest.raises(ValueError, match="NODATA window start"):
+        agg._build(closed, np.zeros(1, np.int64), np.array([-60], np.int64))
     closed.rule = np.zeros(2, np.int32)
     with pytest.raises(ValueError, match="differ in length"):
         agg._build(closed, np.zeros(0, np.int64), np.zeros(0, np.int64))

@@ -8,25 +8,56 @@
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// The longest address text: eight groups of four hex digits and seven colons.
+pub const MAX_LEN: usize = 39;
+
+/// A stack buffer one address is written into (no capacity check per byte), then copied out once.
+struct Text {
+    buf: [u8; MAX_LEN + 1],
+    len: usize,
+}
+
+impl Text {
+    #[inline]
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+}
+
 /// Is the pair an IPv4 address mapped into `::ffff:0:0/96`?
 #[inline]
 pub fn is_v4_mapped(hi: u64, lo: u64) -> bool {
     hi == 0 && lo >> 32 == 0xFFFF
 }
 
-#[inline]
-fn push_decimal_u8(out: &mut Vec<u8>, v: u8) {
-    if v >= 100 {
-        out.push(b'0' + v / 100);
-        out.push(b'0' + (v / 10) % 10);
-    } else if v >= 10 {
-        out.push(b'0' + v / 10);
+/// Decimal text of every octet: (length, digits).
+const OCTETS: [(u8, [u8; 3]); 256] = {
+    let mut t = [(0u8, [0u8; 3]); 256];
+    let mut v = 0;
+    while v < 256 {
+        let (h, d, u) = ((v / 100) as u8, ((v / 10) % 10) as u8, (v % 10) as u8);
+        t[v] = if v >= 100 {
+            (3, [b'0' + h, b'0' + d, b'0' + u])
+        } else if v >= 10 {
+            (2, [b'0' + d, b'0' + u, 0])
+        } else {
+            (1, [b'0' + u, 0, 0])
+        };
+        v += 1;
     }
-    out.push(b'0' + v % 10);
+    t
+};
+
+#[inline]
+fn push_decimal_u8(out: &mut Text, v: u8) {
+    let (len, digits) = OCTETS[v as usize];
+    out.buf[out.len..out.len + 3].copy_from_slice(&digits);
+    out.len += len as usize;
 }
 
 #[inline]
-fn push_hex_group(out: &mut Vec<u8>, g: u16) {
+fn push_hex_group(out: &mut Text, g: u16) {
     let mut started = false;
     for shift in [12u32, 8, 4, 0] {
         let d = ((g >> shift) & 0xF) as usize;
@@ -58,7 +89,7 @@ fn zero_run(groups: &[u16; 8]) -> Option<(usize, usize)> {
     best
 }
 
-fn push_groups(out: &mut Vec<u8>, groups: &[u16]) {
+fn push_groups(out: &mut Text, groups: &[u16]) {
     for (i, &g) in groups.iter().enumerate() {
         if i > 0 {
             out.push(b':');
@@ -69,6 +100,15 @@ fn push_groups(out: &mut Vec<u8>, groups: &[u16]) {
 
 /// Append the record text of one address to `out`.
 pub fn push_address(out: &mut Vec<u8>, hi: u64, lo: u64) {
+    let mut t = Text {
+        buf: [0; MAX_LEN + 1],
+        len: 0,
+    };
+    write_address(&mut t, hi, lo);
+    out.extend_from_slice(&t.buf[..t.len]);
+}
+
+fn write_address(out: &mut Text, hi: u64, lo: u64) {
     if is_v4_mapped(hi, lo) {
         let v = lo as u32;
         for (i, shift) in [24u32, 16, 8, 0].into_iter().enumerate() {
@@ -88,7 +128,8 @@ pub fn push_address(out: &mut Vec<u8>, hi: u64, lo: u64) {
         None => push_groups(out, &groups),
         Some((start, len)) => {
             push_groups(out, &groups[..start]);
-            out.extend_from_slice(b"::");
+            out.push(b':');
+            out.push(b':');
             push_groups(out, &groups[start + len..]);
         }
     }

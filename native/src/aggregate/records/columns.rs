@@ -13,34 +13,41 @@ use crate::aggregate::key::{
     META_SPORT_SHIFT, META_V6_SHIFT,
 };
 
-/// A validity bitmap under construction.
+/// A validity bitmap under construction (bits gathered in a byte, stored every eighth row).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Validity {
     pub bits: Vec<u8>,
     pub nulls: usize,
     len: usize,
+    cur: u8,
 }
 
 impl Validity {
     pub fn with_capacity(n: usize) -> Self {
         Validity {
             bits: Vec::with_capacity(n.div_ceil(8)),
-            nulls: 0,
-            len: 0,
+            ..Validity::default()
         }
     }
 
     #[inline]
     pub fn push(&mut self, valid: bool) {
-        if self.len.is_multiple_of(8) {
-            self.bits.push(0);
-        }
-        if valid {
-            *self.bits.last_mut().expect("a byte was pushed") |= 1 << (self.len % 8);
-        } else {
-            self.nulls += 1;
-        }
+        self.cur |= (valid as u8) << (self.len % 8);
+        self.nulls += !valid as usize;
         self.len += 1;
+        if self.len.is_multiple_of(8) {
+            self.bits.push(self.cur);
+            self.cur = 0;
+        }
+    }
+
+    /// The bitmap, its last byte included.
+    pub fn finish(mut self) -> Self {
+        if !self.len.is_multiple_of(8) {
+            self.bits.push(self.cur);
+            self.cur = 0;
+        }
+        self
     }
 }
 
@@ -71,6 +78,12 @@ impl StrColumn {
         self.offsets.push(at);
         self.validity.push(valid);
         Ok(())
+    }
+
+    /// The column with its validity bitmap complete.
+    pub fn finish(mut self) -> Self {
+        self.validity = self.validity.finish();
+        self
     }
 
     #[inline]
@@ -127,7 +140,10 @@ fn num<T: Copy + Default>(rows: &Rows, value: impl Fn(usize) -> Option<T>) -> Nu
         validity.push(v.is_some());
         values.push(v.unwrap_or_default());
     }
-    NumColumn { values, validity }
+    NumColumn {
+        values,
+        validity: validity.finish(),
+    }
 }
 
 fn text<'t>(
@@ -139,7 +155,7 @@ fn text<'t>(
     for i in 0..rows.src.len() {
         col.push(value(i))?;
     }
-    Ok(col)
+    Ok(col.finish())
 }
 
 /// A field decoded from key word 1 (`-` on NODATA/SKIPDATA rows); None: not such a field.
@@ -204,7 +220,7 @@ fn row_column(name: &str, rows: &Rows, d: &RowData<'_>) -> Option<Result<Column,
 
 /// Address text of key words `word`, `word + 1` (`-` on NODATA/SKIPDATA rows).
 pub fn address_column(rows: &[i64], d: &RowData<'_>, word: usize) -> Result<StrColumn, String> {
-    let mut col = StrColumn::with_capacity(rows.len(), rows.len() * 14);
+    let mut col = StrColumn::with_capacity(rows.len(), rows.len() * 15);
     for &src in rows {
         let valid = src >= 0;
         if valid {
@@ -213,7 +229,7 @@ pub fn address_column(rows: &[i64], d: &RowData<'_>, word: usize) -> Result<StrC
         }
         col.end_row(valid)?;
     }
-    Ok(col)
+    Ok(col.finish())
 }
 
 /// The column of a format field this module builds; Ok(None): a field it does not build.
@@ -333,5 +349,25 @@ mod tests {
         assert_eq!(strings(&status)[1].as_deref(), Some("NODATA"));
         assert!(column("account-id", &r, &d).unwrap().is_none());
         assert_eq!(reject_positions(&r, &d), vec![2]);
+    }
+
+    #[test]
+    fn validity_bitmaps_are_lsb_first_with_a_partial_last_byte() {
+        for n in [0usize, 1, 7, 8, 9, 16, 17] {
+            let mut v = Validity::with_capacity(n);
+            for i in 0..n {
+                v.push(i % 3 != 1);
+            }
+            let v = v.finish();
+            assert_eq!(v.bits.len(), n.div_ceil(8));
+            assert_eq!(v.nulls, (0..n).filter(|i| i % 3 == 1).count());
+            for i in 0..n {
+                assert_eq!(
+                    v.bits[i / 8] >> (i % 8) & 1 == 1,
+                    i % 3 != 1,
+                    "n {n} row {i}"
+                );
+            }
+        }
     }
 }
