@@ -201,9 +201,10 @@ class RecordTableBuilder:
     def _key_index(self, c: Closed, src: npt.NDArray[np.int64], word: str) -> npt.NDArray[np.int64]:
         """A key column stored as index + 1 (0: none), as the index in final order; -1 for none and
         for NODATA/SKIPDATA rows."""
+        if len(c) == 0:  # NODATA/SKIPDATA rows only
+            return np.full(len(src), -1, np.int64)
         ok = src >= 0
-        stored = c.keys[np.where(ok, src, 0), self.spec.pos[word]].astype(np.int64) if len(c) else np.zeros(len(src),
-                                                                                                             np.int64)
+        stored = c.keys[np.where(ok, src, 0), self.spec.pos[word]].astype(np.int64)
         return np.where(ok, stored - 1, -1)
 
     def _rejects(self, rej: dict[str, Any]) -> pa.Table:
