@@ -34,6 +34,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     synth::py::register(m)?;
     policy::py::register(m)?;
     aggregate::py::register(m)?;
+    aggregate::records::py::register(m)?;
     stream::py::register(m)?;
     Ok(())
 }

@@ -2,16 +2,17 @@
 
 ``ReferenceAggregator`` is an ``Aggregator`` whose flow logs fold observation batches with numpy
 operations only (``fold_numpy``: hash sort, then VERIFIED groups with an exact lexsort fallback on a
-collision), where production runs the native one-pass fold (``native/src/aggregate``); property
-tests hold the two equal. ``map_tcp_flags`` is the per-packet mapping of spec 1.4, written again.
+collision), where production runs the native one-pass fold (``native/src/aggregate``), and build
+their record tables with the numpy oracle of ``records_oracle``; property tests hold the two equal. ``map_tcp_flags`` is the per-packet mapping of spec 1.4, written again.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from records_oracle import oracle_records
 
-from vpcflow.dataplane.aggregate.aggregator import Aggregator, FlowLogAggregator
+from vpcflow.dataplane.aggregate.aggregator import AggregateOutput, Aggregator, FlowLogAggregator
 from vpcflow.dataplane.aggregate.groupby import Partials
 from vpcflow.dataplane.aggregate.records import (
     ENI_SHIFT,
@@ -21,6 +22,7 @@ from vpcflow.dataplane.aggregate.records import (
     META_PROTO_SHIFT,
     META_SPORT_SHIFT,
     META_V6_SHIFT,
+    Closed,
 )
 from vpcflow.dataplane.packets import ACCEPT, REJECT, ObservationBatch
 
@@ -87,15 +89,18 @@ class ReferenceFlowLogAggregator(FlowLogAggregator):
         opened = getattr(self, "_ref_open", None)
         self._ref_open = fold_numpy(Partials.concat([opened, part]) if opened is not None else part)
 
-    def _close(self, watermark_s: int | None) -> Partials:
+    def _records(self, closed: Closed, watermark_s: int | None) -> AggregateOutput:
+        return oracle_records(self, closed.partials(), *self._nodata(watermark_s))
+
+    def _close(self, watermark_s: int | None) -> Closed:
         p = getattr(self, "_ref_open", None)
         if p is None:
-            return Partials.empty(self.spec.nkeys)
+            return Closed.from_partials(Partials.empty(self.spec.nkeys))
         eni = (p.keys[0] >> ENI_SHIFT).astype(np.int64)
         ws = (p.keys[0] & np.uint64((1 << int(ENI_SHIFT)) - 1)).astype(np.int64)
         closed = np.ones(len(p), bool) if watermark_s is None else ws + self._interval[eni] <= watermark_s
         self._ref_open = p.take(np.flatnonzero(~closed))
-        return p.take(np.flatnonzero(closed))
+        return Closed.from_partials(p.take(np.flatnonzero(closed)))
 
     def _add_numpy(self, obs: ObservationBatch, eni_map: npt.NDArray[np.int64], rule_map: npt.NDArray[np.int32],
                    ts_s: npt.NDArray[np.int64], flags: npt.NDArray[np.uint8],

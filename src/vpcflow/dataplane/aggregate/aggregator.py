@@ -38,10 +38,9 @@ import pyarrow as pa
 
 from vpcflow import _native
 from vpcflow.dataplane.aggregate.fields import NEXT_HOP_FIELDS, EniTable, covers
-from vpcflow.dataplane.aggregate.groupby import Partials
 from vpcflow.dataplane.aggregate.records import ENI_SHIFT as _ENI_SHIFT
-from vpcflow.dataplane.aggregate.records import META_ACTION_SHIFT, KeySpec, RecordTableBuilder
 from vpcflow.dataplane.aggregate.records import WS_MASK as _WS_MASK
+from vpcflow.dataplane.aggregate.records import Closed, KeySpec, RecordTableBuilder
 from vpcflow.dataplane.packets import ObservationBatch
 from vpcflow.dataplane.stream_pass import NativeObservations
 from vpcflow.model.fields import format_version
@@ -130,6 +129,7 @@ class FlowLogAggregator(RecordTableBuilder):
         self.version = format_version(list(self.names))
         self.enis = enis
         self.options = options
+        self.skipdata_capacity = options.skipdata_capacity
         self.rules = rules
         self.services = services if services is not None else []
         ns = set(self.names)
@@ -213,11 +213,9 @@ class FlowLogAggregator(RecordTableBuilder):
             return
         self._open.absorb(np.ascontiguousarray(keys), packets, nbytes, first, last, flags, rule)
 
-    def _close(self, watermark_s: int | None) -> Partials:
+    def _close(self, watermark_s: int | None) -> Closed:
         """Take the open partial records of windows ended at ``watermark_s`` (None: all) out of the state."""
-        keys, packets, nbytes, first, last, flags, rule = self._open.close(watermark_s, self._interval)
-        return Partials(keys=[np.ascontiguousarray(keys[:, i]) for i in range(self.spec.nkeys)], packets=packets,
-                        bytes=nbytes, first_s=first, last_s=last, flags=flags, rule=rule)
+        return Closed(*self._open.close(watermark_s, self._interval))
 
     # -- emit -----------------------------------------------------------------------------------
     def advance(self, watermark_s: int | None) -> AggregateOutput:
@@ -293,48 +291,13 @@ class FlowLogAggregator(RecordTableBuilder):
         """The latest packet second seen so far (bounds the NODATA span at the end of the run)."""
         self._last_s = max(self._last_s, last_s)
 
-    def _records(self, p: Partials, watermark_s: int | None) -> AggregateOutput:
-        k0 = p.keys[0]
-        eni = (k0 >> _ENI_SHIFT).astype(np.int64)
-        ws = (k0 & _WS_MASK).astype(np.int64)
-        # SKIPDATA: per (ENI, window) keep the `capacity` earliest records.
-        cap = self.options.skipdata_capacity
-        order = np.lexsort((p.keys[1], p.last_s, p.first_s, eni, ws))
-        p = p.take(order)
-        eni, ws, k0 = eni[order], ws[order], k0[order]
-        n = len(p)
-        new_group = np.ones(n, dtype=bool)
-        new_group[1:] = k0[1:] != k0[:-1]
-        gstart = np.flatnonzero(new_group)
-        rank = np.arange(n) - np.repeat(gstart, np.diff(np.append(gstart, n)))
-        over = rank >= cap
-        skip_eni = np.zeros(0, np.int64)
-        skip_ws = np.zeros(0, np.int64)
-        skipped_records = skipped_packets = 0
-        if over.any():
-            skipped_records = int(over.sum())
-            skipped_packets = int(p.packets[over].sum())
-            sk = np.unique(k0[over])
-            skip_eni = (sk >> _ENI_SHIFT).astype(np.int64)
-            skip_ws = (sk & _WS_MASK).astype(np.int64)
-            keep = np.flatnonzero(~over)
-            p, eni, ws = p.take(keep), eni[keep], ws[keep]
+    def _records(self, closed: Closed, watermark_s: int | None) -> AggregateOutput:
+        """The records of closed windows: their partial records, NODATA and SKIPDATA (``records.py``)."""
         nd_eni, nd_ws = self._nodata(watermark_s)
-        table, rejects, steering = self._build(p, eni, ws, nd_eni, nd_ws, skip_eni, skip_ws)
-        action = (p.keys[1] >> META_ACTION_SHIFT) & np.uint64(1)
-        return AggregateOutput(
-            flow_log=self.flow_log,
-            table=table,
-            rejects=rejects,
-            ok=len(p),
-            accept=int((action == 0).sum()),
-            reject=int((action == 1).sum()),
-            nodata=len(nd_eni),
-            skipdata=len(skip_eni),
-            skipped_records=skipped_records,
-            skipped_packets=skipped_packets,
-            steering=steering,
-        )
+        built = self._build(closed, nd_eni, nd_ws)
+        return AggregateOutput(flow_log=self.flow_log, table=built.table, rejects=built.rejects,
+                               steering=built.steering, **built.counts)
+
 
 def _intern(names: tuple[str, ...], index: dict[str, int], table: list[str]) -> list[int]:
     """Each name's position in the run's ``table``, appending the names it does not hold yet."""

@@ -1,10 +1,16 @@
 """Record tables of closed windows: partial records (plus NODATA/SKIPDATA rows) -> Arrow tables.
 
 ``RecordTableBuilder`` is mixed into ``aggregate.FlowLogAggregator``: it turns the folded partial
-records of closed windows, the NODATA (ENI, window) pairs and the SKIPDATA ones into the flow log's
-record table (format columns in format order, ``codecs.records``), the REJECT side-channel table and
-the steering columns sinks use. Fill rules are described in ``aggregate`` and ``aggregate_fields``.
-``KeySpec`` says which packed key columns a format needs and where they sit.
+records of closed windows (``Closed``) and the NODATA (ENI, window) pairs into the flow log's record
+table (format columns in format order, ``codecs.records``), the REJECT side-channel table, the
+steering columns sinks use and the counts. One native call (``_native.build_records``,
+``native/src/aggregate/records/``) does the SKIPDATA cut, the final order and every column decoded
+from the keys and aggregates, addresses included, without the GIL; its buffers become Arrow arrays
+here without a copy. The columns read from small tables (the ENI table, tags, next hop, AWS service
+names, rules) are takes in Python over the native order. Fill rules are described in ``aggregate``
+and ``aggregate_fields``; the numpy implementation is the tests' oracle
+(``tests/unit/dataplane/records_oracle.py``). ``KeySpec`` says which packed key columns a format
+needs and where they sit.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from vpcflow.codecs.addresses import addresses_to_strings
+from vpcflow import _native
 from vpcflow.codecs.records import record_table
 from vpcflow.dataplane.aggregate.fields import NEXT_HOP_FIELDS, TAG_FIELDS, EniTable
 from vpcflow.dataplane.aggregate.groupby import Partials
@@ -72,106 +78,68 @@ class KeySpec:
         return len(self.pos)
 
 
-
-# Format fields read from the ENI table, and the address fields (``RecordTableBuilder._addr``).
+# Format fields read from the ENI table; the address fields and their first key column; the fields
+# the native call decodes from key word 1, the aggregates and the row (``records/columns.rs``).
 _ENI_FIELDS = ("account-id", "interface-id", "vpc-id", "subnet-id", "instance-id", "region", "az-id",
                "interface-type")
-_ADDR_FIELDS = ("srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr")
-# Format fields decoded from key 1 (``_meta_column``) and the others of one window's rows (``_row_column``).
-_META_FIELDS = ("srcport", "dstport", "protocol", "action", "type", "flow-direction", "traffic-path")
-_ROW_FIELDS = ("packets", "bytes", "start", "end", "log-status", "tcp-flags")
-
-
-def _pad_in_order(arr: npt.NDArray[Any], pad: int, order: npt.NDArray[np.intp], fill: int = 0) -> npt.NDArray[Any]:
-    """``arr`` followed by ``pad`` rows of ``fill``, taken in ``order``."""
-    full = np.concatenate([arr, np.full(pad, fill, dtype=arr.dtype)])
-    return full[order]
+_ADDR_WORD = {"srcaddr": "src_hi", "dstaddr": "dst_hi", "pkt-srcaddr": "psrc_hi", "pkt-dstaddr": "pdst_hi"}
+_NATIVE_FIELDS = frozenset({"srcport", "dstport", "protocol", "action", "type", "flow-direction", "traffic-path",
+                            "packets", "bytes", "start", "end", "log-status", "tcp-flags"})
+_SVC_WORD = {"pkt-src-aws-service": "svc_src", "pkt-dst-aws-service": "svc_dst"}
 
 
 @dataclass(slots=True)
-class _Rows:
-    """The rows of one record table: OK records, then NODATA and SKIPDATA, and their final order."""
+class Closed:
+    """The partial records of closed windows as ``FoldState.close`` hands them: ``keys`` is (rows, words)."""
 
-    p: Partials
-    n: int
-    n_ok: int
-    start: npt.NDArray[np.int64]
-    end: npt.NDArray[np.int64]
-    status: npt.NDArray[np.int8]
-    order: npt.NDArray[np.intp]
-    ok: npt.NDArray[np.bool_]  # in final order
-    meta_o: npt.NDArray[np.uint64]  # key 1 in final order (0 for non-OK rows)
-    eni_o: npt.NDArray[np.int64]  # in final order
+    keys: npt.NDArray[np.uint64]
+    packets: npt.NDArray[np.int64]
+    bytes: npt.NDArray[np.int64]
+    first_s: npt.NDArray[np.int64]
+    last_s: npt.NDArray[np.int64]
+    flags: npt.NDArray[np.uint8]
+    rule: npt.NDArray[np.int32]
 
-    def okcol(self, arr: npt.NDArray[Any], fill: int = 0) -> npt.NDArray[Any]:
-        """A column of the OK records, padded with ``fill`` for the other rows, in final order."""
-        return _pad_in_order(arr, self.n - self.n_ok, self.order, fill)
+    def __len__(self) -> int:
+        return int(self.packets.shape[0])
 
-    def masked(self, arr: npt.NDArray[Any]) -> np.ma.MaskedArray:
-        """``arr`` (already in final order and full length) with non-OK rows `-`."""
-        return np.ma.MaskedArray(arr, mask=~self.ok)
+    @classmethod
+    def from_partials(cls, p: Partials) -> Closed:
+        keys = np.ascontiguousarray(np.stack(p.keys, axis=1) if p.keys else np.zeros((len(p), 0), np.uint64))
+        return cls(keys.astype(np.uint64, copy=False), p.packets, p.bytes, p.first_s, p.last_s, p.flags, p.rule)
 
-
-def _ordered_rows(p: Partials, eni: npt.NDArray[np.int64], ws: npt.NDArray[np.int64],
-                  nd_eni: npt.NDArray[np.int64], nd_ws: npt.NDArray[np.int64],
-                  sk_eni: npt.NDArray[np.int64], sk_ws: npt.NDArray[np.int64],
-                  interval: npt.NDArray[np.int64]) -> _Rows:
-    """All rows with their start, end and status, and the final order: window, ENI, start, end, key."""
-    n_ok, n_nd, n_sk = len(p), len(nd_eni), len(sk_eni)
-    n = n_ok + n_nd + n_sk
-    all_eni = np.concatenate([eni, nd_eni, sk_eni])
-    all_ws = np.concatenate([ws, nd_ws, sk_ws])
-    itv = interval[all_eni] if n else np.zeros(0, np.int64)
-    start = np.concatenate([p.first_s, nd_ws, sk_ws])
-    end = np.concatenate([p.last_s, all_ws[n_ok:] + itv[n_ok:] - 2])
-    status = np.concatenate([np.zeros(n_ok, np.int8), np.ones(n_nd, np.int8), np.full(n_sk, 2, np.int8)])
-    # Final order: window, ENI (table order), start, end, then the key (deterministic).
-    pad = np.zeros(n - n_ok, dtype=np.uint64)
-    meta = np.concatenate([p.keys[1], pad])
-    order = np.lexsort((meta, status, end, start, all_eni, all_ws))
-    ok = np.zeros(n, dtype=bool)
-    ok[:n_ok] = True
-    ok = ok[order]
-    return _Rows(p, n, n_ok, start, end, status, order, ok, meta_o=_pad_in_order(p.keys[1], n - n_ok, order),
-                 eni_o=all_eni[order])
+    def partials(self) -> Partials:
+        """The same rows as ``Partials`` (one array per key column)."""
+        return Partials(keys=[np.ascontiguousarray(self.keys[:, i]) for i in range(self.keys.shape[1])],
+                        packets=self.packets, bytes=self.bytes, first_s=self.first_s, last_s=self.last_s,
+                        flags=self.flags, rule=self.rule)
 
 
-def _meta_column(name: str, r: _Rows) -> object:
-    """A field decoded from key 1 (``_META_FIELDS``); `-` for NODATA/SKIPDATA rows."""
-    meta_o, ok = r.meta_o, r.ok
-    if name == "srcport":
-        return r.masked(meta_field(meta_o, META_SPORT_SHIFT, _U16))
-    if name == "dstport":
-        return r.masked(meta_field(meta_o, META_DPORT_SHIFT, _U16))
-    if name == "protocol":
-        return r.masked(meta_field(meta_o, META_PROTO_SHIFT, _U8))
-    if name == "action":
-        act = np.where(meta_field(meta_o, META_ACTION_SHIFT, _BIT), "REJECT", "ACCEPT")
-        return pa.array(act, mask=~ok, type=pa.string())
-    if name == "type":
-        v6 = meta_field(meta_o, META_V6_SHIFT, _BIT).astype(bool)
-        return pa.array(np.where(v6, "IPv6", "IPv4"), mask=~ok, type=pa.string())
-    if name == "flow-direction":
-        eg = (meta_o & META_DIR_MASK).astype(bool)
-        return pa.array(np.where(eg, "egress", "ingress"), mask=~ok, type=pa.string())
-    tp = meta_field(meta_o, META_PATH_SHIFT, _PATH) - 1  # traffic-path
-    return np.ma.MaskedArray(tp, mask=~ok | (tp < 0))
+def arrow_array(col: tuple[Any, ...], n: int) -> pa.Array:
+    """A column of ``_native.build_records`` as an Arrow array over its buffers (no copy).
+
+    ``("str", offsets, data, bitmap, nulls)`` or ``("i32" | "i64", values, bitmap, nulls)``; ``bitmap``
+    is Arrow's validity bitmap, None when no row is `-`.
+    """
+    kind = col[0]
+    bitmap = None if col[-2] is None else pa.py_buffer(col[-2])
+    if kind == "str":
+        return pa.StringArray.from_buffers(n, pa.py_buffer(col[1]), pa.py_buffer(col[2]), bitmap, col[-1])
+    typ = pa.int32() if kind == "i32" else pa.int64()
+    return pa.Array.from_buffers(typ, n, [bitmap, pa.py_buffer(col[1])], null_count=col[-1])
 
 
-def _row_column(name: str, r: _Rows) -> object:
-    """Counts, times, status and TCP flags (``_ROW_FIELDS``)."""
-    if name == "packets":
-        return r.masked(r.okcol(r.p.packets))
-    if name == "bytes":
-        return r.masked(r.okcol(r.p.bytes))
-    if name == "start":
-        return r.start[r.order]
-    if name == "end":
-        return r.end[r.order]
-    if name == "log-status":
-        return pa.array(np.array(["OK", "NODATA", "SKIPDATA"])[r.status[r.order]], type=pa.string())
-    fl = r.okcol(r.p.flags)  # tcp-flags
-    return np.ma.MaskedArray((fl & 0x17).astype(np.int32), mask=~r.ok | ((fl & 0x80) != 0))
+@dataclass(slots=True)
+class BuiltRecords:
+    """One ``_build``: the tables and the counts ``AggregateOutput`` reports."""
+
+    table: pa.Table
+    rejects: pa.Table
+    steering: dict[str, pa.Array]
+    counts: dict[str, int]
+
+
+_COUNTS = ("ok", "accept", "reject", "nodata", "skipdata", "skipped_records", "skipped_packets")
 
 
 class RecordTableBuilder:
@@ -184,84 +152,79 @@ class RecordTableBuilder:
     spec: KeySpec
     rules: list[str]
     services: list[str]
+    skipdata_capacity: int
     _interval: npt.NDArray[np.int64]
 
-    def _build(self, p: Partials, eni: npt.NDArray[np.int64], ws: npt.NDArray[np.int64],
-               nd_eni: npt.NDArray[np.int64], nd_ws: npt.NDArray[np.int64],
-               sk_eni: npt.NDArray[np.int64], sk_ws: npt.NDArray[np.int64]
-               ) -> tuple[pa.Table, pa.Table, dict[str, pa.Array]]:
-        """The record table: OK records, then NODATA and SKIPDATA, ordered by window, ENI, start."""
-        r = _ordered_rows(p, eni, ws, nd_eni, nd_ws, sk_eni, sk_ws, self._interval)
-        order, start, end = r.order, r.start, r.end
-        ns = set(self.names)
-        cols: dict[str, object] = {}
-        for name in self.names:
-            cols[name] = self._column(name, r)
-        table = record_table(self.names, cols, length=r.n)
-        rejects = self._rejects(p, eni, order, r.ok, start[order], end[order], ns)
-        steering = {"start": pa.array(start[order], type=pa.int64()), "end": pa.array(end[order], type=pa.int64()),
-                    "interface_id": self.enis.column("interface-id", r.eni_o)}
-        return table, rejects, steering
+    def _build(self, c: Closed, nd_eni: npt.NDArray[np.int64], nd_ws: npt.NDArray[np.int64]) -> BuiltRecords:
+        """The record table (OK records, NODATA and SKIPDATA rows, ordered by window, ENI, start, end,
+        status, key), the side channel, the steering columns and the counts, in one native call."""
+        closed: dict[str, npt.NDArray[Any]] = {"keys": c.keys, "packets": c.packets, "bytes": c.bytes,
+                                                "first": c.first_s, "last": c.last_s, "flags": c.flags, "rule": c.rule}
+        request = {
+            "nodata_eni": np.ascontiguousarray(nd_eni, np.int64), "nodata_ws": np.ascontiguousarray(nd_ws, np.int64),
+            "interval": self._interval, "capacity": self.skipdata_capacity,
+            "fields": [n for n in self.names if n in _NATIVE_FIELDS],
+            "addresses": [(n, self.spec.pos[_ADDR_WORD[n]]) for n in self.names if n in _ADDR_WORD],
+        }
+        out = _native.build_records(closed, request)
+        n = len(out["src"])
+        native = {name: arrow_array(col, n) for name, col in out["columns"].items()}
+        eni_o, src = out["eni"], out["src"]
+        cols = {name: native[name] if name in native else self._column(name, c, src, eni_o) for name in self.names}
+        table = record_table(self.names, cols, length=n)
+        steering = {
+            "start": native["start"] if "start" in native else arrow_array(("i64", out["start"], None, 0), n),
+            "end": native["end"] if "end" in native else arrow_array(("i64", out["end"], None, 0), n),
+            "interface_id": table.column("interface_id").chunk(0) if "interface-id" in cols and n
+            else self.enis.column("interface-id", eni_o),
+        }
+        return BuiltRecords(table, self._rejects(out["rejects"]), steering, {k: int(out[k]) for k in _COUNTS})
 
-    def _column(self, name: str, r: _Rows) -> object:
-        """One format field's column in final order (``None``: `-` in every row)."""
+    def _column(self, name: str, c: Closed, src: npt.NDArray[np.int64], eni_o: npt.NDArray[np.int64]) -> object:
+        """A format field read from a small table, in final order (``None``: `-` in every row)."""
         if name == "version":
             return self.version
         if name in _ENI_FIELDS:
-            return self.enis.column(name, r.eni_o)
-        if name in _ADDR_FIELDS:
-            return self._addr(r.p, name, r.okcol, r.ok)
-        if name in _META_FIELDS:
-            return _meta_column(name, r)
-        if name in _ROW_FIELDS:
-            return _row_column(name, r)
+            return self.enis.column(name, eni_o)
         if name in NEXT_HOP_FIELDS:
-            peer = r.okcol(r.p.keys[self.spec.pos["peer"]]).astype(np.int64) - 1
-            peer = np.where(r.ok, peer, -1)
-            return self.enis.column(NEXT_HOP_FIELDS[name], peer)
-        if name in ("pkt-src-aws-service", "pkt-dst-aws-service"):
-            code = r.okcol(r.p.keys[self.spec.pos["svc_src" if name == "pkt-src-aws-service" else "svc_dst"]])
-            code = np.where(r.ok, code.astype(np.int64) - 1, -1)
+            return self.enis.column(NEXT_HOP_FIELDS[name], self._key_index(c, src, "peer"))
+        if name in _SVC_WORD:
+            code = self._key_index(c, src, _SVC_WORD[name])
             names_arr = pa.array([*self.services, None], type=pa.string())
             return names_arr.take(pa.array(np.where(code >= 0, code, len(self.services))))
         if name in TAG_FIELDS:
-            return self.enis.tag_column(self.flow_log, name, r.eni_o)
-        # sublocation-*, pkt-*-aws-service, ecs-*, reject-reason, resource-id, encryption-status:
+            return self.enis.tag_column(self.flow_log, name, eni_o)
+        # sublocation-*, ecs-*, reject-reason, resource-id, encryption-status:
         # not modelled, `-` (see aggregate_fields docstring).
         return None
 
-    def _addr(self, p: Partials, name: str, okcol: object, ok: npt.NDArray[np.bool_]) -> pa.Array:
-        idx = self.spec.pos[{"srcaddr": "src_hi", "dstaddr": "dst_hi", "pkt-srcaddr": "psrc_hi",
-                             "pkt-dstaddr": "pdst_hi"}[name]]
-        assert callable(okcol)
-        return addresses_to_strings(okcol(p.keys[idx]), okcol(p.keys[idx + 1]), valid=ok)
+    def _key_index(self, c: Closed, src: npt.NDArray[np.int64], word: str) -> npt.NDArray[np.int64]:
+        """A key column stored as index + 1 (0: none), as the index in final order; -1 for none and
+        for NODATA/SKIPDATA rows."""
+        if len(c) == 0:  # NODATA/SKIPDATA rows only
+            return np.full(len(src), -1, np.int64)
+        ok = src >= 0
+        stored = c.keys[np.where(ok, src, 0), self.spec.pos[word]].astype(np.int64)
+        return np.where(ok, stored - 1, -1)
 
-    def _rejects(self, p: Partials, eni: npt.NDArray[np.int64], order: npt.NDArray[np.intp],
-                 ok: npt.NDArray[np.bool_], start: npt.NDArray[np.int64], end: npt.NDArray[np.int64],
-                 names: set[str]) -> pa.Table:
+    def _rejects(self, rej: dict[str, Any]) -> pa.Table:
         """Side channel: for every REJECT record, the record's identity and the rule that decided."""
-        n_ok = len(p)
-        pos = np.flatnonzero(ok)  # positions of OK records in final order
-        src_rows = order[pos]  # their row in p
-        meta = p.keys[1][src_rows]
-        rej = meta_field(meta, META_ACTION_SHIFT, _BIT).astype(bool)
-        rows = src_rows[rej]
-        del n_ok
-        meta = meta[rej]
-        rule_idx = p.rule[rows]
+        n = len(rej["record_index"])
+        cols = {name: arrow_array(col, n) for name, col in rej["columns"].items()}
+        rule_idx = rej["rule"]
         rules = pa.array([*self.rules, None], type=pa.string()).take(
             pa.array(np.where(rule_idx >= 0, rule_idx, len(self.rules))))
         return pa.table({
-            "record_index": pa.array(pos[rej], type=pa.int64()),
-            "interface_id": self.enis.column("interface-id", eni[rows]),
-            "flow_direction": pa.array(np.where(meta & META_DIR_MASK, "egress", "ingress"), type=pa.string()),
-            "srcaddr": addresses_to_strings(p.keys[2][rows], p.keys[3][rows]),
-            "dstaddr": addresses_to_strings(p.keys[4][rows], p.keys[5][rows]),
-            "srcport": meta_field(meta, META_SPORT_SHIFT, _U16),
-            "dstport": meta_field(meta, META_DPORT_SHIFT, _U16),
-            "protocol": meta_field(meta, META_PROTO_SHIFT, _U8),
-            "start": start[pos[rej]],
-            "end": end[pos[rej]],
-            "packets": p.packets[rows],
+            "record_index": pa.array(rej["record_index"], type=pa.int64()),
+            "interface_id": self.enis.column("interface-id", rej["eni"]),
+            "flow_direction": cols["flow-direction"],
+            "srcaddr": cols["srcaddr"],
+            "dstaddr": cols["dstaddr"],
+            "srcport": cols["srcport"],
+            "dstport": cols["dstport"],
+            "protocol": cols["protocol"],
+            "start": cols["start"],
+            "end": cols["end"],
+            "packets": cols["packets"],
             "rule": rules,
         })
