@@ -17,6 +17,7 @@ pub mod capture;
 pub mod digest;
 pub mod errors;
 pub mod policy;
+pub mod render;
 pub mod stream;
 pub mod synth;
 
@@ -35,5 +36,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     policy::py::register(m)?;
     aggregate::py::register(m)?;
     stream::py::register(m)?;
+    render::py::register(m)?;
     Ok(())
 }
