@@ -39,7 +39,7 @@ impl IntType {
     }
 
     /// Element `k` of little-endian `data` (the view checked that it is in range).
-    #[inline]
+    #[inline(always)]
     fn read(self, data: &[u8], k: usize) -> Cell<'static> {
         let b = &data[k * self.bytes..(k + 1) * self.bytes];
         match (self.bytes, self.signed) {
@@ -139,7 +139,7 @@ impl<'a> ArrayView<'a> {
     }
 
     /// Element `i` (0 <= i < len) of the array.
-    #[inline]
+    #[inline(always)]
     pub fn cell(&self, i: usize) -> Result<Cell<'a>, Corrupt> {
         let k = self.offset + i;
         if let Some(v) = self.validity {

@@ -2,9 +2,10 @@
 //! objects (`json.dumps(row, separators=(",", ":"))`), each ending in `\n`.
 
 use super::columns::{locate, Cell, ChunkedView, Corrupt};
-use super::format::{check_text_value, push_i64, push_json_string, push_u64, TextRefusal};
+use super::format::{check_text_value, push_json_string, Out, TextRefusal};
 
-/// Columns of equal length; the columns sharing one chunk layout locate a row once.
+/// Columns of equal length; the columns sharing one chunk layout (usually all) locate a row's
+/// chunk once, not once per column.
 pub struct TableView<'a> {
     columns: Vec<ChunkedView<'a>>,
     layout_of: Vec<usize>,
@@ -67,6 +68,26 @@ impl<'a> TableView<'a> {
         })
     }
 
+    /// Where rows `rows[lo..hi]` lie in the chunks of layout `l`: (chunk, index in it) per row.
+    fn locate_batch(
+        &self,
+        l: usize,
+        rows: Rows<'_>,
+        (lo, hi): (usize, usize),
+        into: &mut Vec<(usize, usize)>,
+    ) {
+        let starts = &self.layouts[l];
+        into.clear();
+        let mut cursor = 0;
+        for k in lo..hi {
+            let row = match rows {
+                Rows::Range(a, _) => a + k,
+                Rows::Indices(ix) => ix[k] as usize, // checked by check_rows
+            };
+            into.push(locate(starts, &mut cursor, row));
+        }
+    }
+
     pub fn num_rows(&self) -> usize {
         self.rows
     }
@@ -75,78 +96,121 @@ impl<'a> TableView<'a> {
         self.columns.len()
     }
 
-    /// Call `f` with the cells of every row of `rows`, in order.
-    fn each_row(
-        &self,
-        rows: Rows<'_>,
-        mut f: impl FnMut(&[Cell<'a>]) -> Result<(), RenderError>,
-    ) -> Result<(), RenderError> {
-        let mut cursors = vec![0usize; self.layouts.len()];
-        let mut found = vec![(0usize, 0usize); self.layouts.len()];
-        let mut cells = Vec::with_capacity(self.columns.len());
-        let mut one = |row: usize| -> Result<(), RenderError> {
-            for (l, starts) in self.layouts.iter().enumerate() {
-                found[l] = locate(starts, &mut cursors[l], row);
-            }
-            cells.clear();
-            for (c, col) in self.columns.iter().enumerate() {
-                let (chunk, local) = found[self.layout_of[c]];
-                let cell = col.chunks[chunk]
-                    .cell(local)
-                    .map_err(|Corrupt(m)| RenderError::Corrupt(c, m))?;
-                cells.push(cell);
-            }
-            f(&cells)
-        };
+    /// Fail on a row of `rows` outside the table (before anything is rendered).
+    fn check_rows(&self, rows: Rows<'_>) -> Result<(), RenderError> {
         match rows {
-            Rows::Range(a, b) => {
-                if a > b || b > self.rows {
-                    return Err(RenderError::BadRow(b as i64));
+            Rows::Range(a, b) if a > b || b > self.rows => Err(RenderError::BadRow(b as i64)),
+            Rows::Range(..) => Ok(()),
+            Rows::Indices(ix) => {
+                match ix.iter().find(|&&r| r < 0 || r as u64 >= self.rows as u64) {
+                    Some(&r) => Err(RenderError::BadRow(r)),
+                    None => Ok(()),
                 }
-                (a..b).try_for_each(&mut one)
             }
-            Rows::Indices(ix) => ix.iter().try_for_each(|&r| {
-                if r < 0 || r as u64 >= self.rows as u64 {
-                    return Err(RenderError::BadRow(r));
-                }
-                one(r as usize)
-            }),
         }
     }
 
-    /// The AWS text lines of `rows` appended to `out`. With `ends`, each line's end offset in
-    /// `out` is pushed there and lines get no `\n` (CloudWatch Logs messages).
+    /// The text of column `c`'s value in the rows at `at` (chunk, index), one after the other,
+    /// each formatted by `put`; `into.ends[k]` is where value `k` ends. Padded with 16 bytes for
+    /// `Out::short`.
+    fn column_text(
+        &self,
+        c: usize,
+        at: &[(usize, usize)],
+        into: &mut ColumnText,
+        mut put: impl FnMut(Cell<'a>, &mut Out<'_>) -> Result<(), RenderError>,
+    ) -> Result<(), RenderError> {
+        let col = &self.columns[c];
+        into.ends.clear();
+        let mut out = Out::overwrite(&mut into.bytes);
+        for &(chunk, local) in at {
+            let cell = col.chunks[chunk]
+                .cell(local)
+                .map_err(|Corrupt(m)| RenderError::Corrupt(c, m))?;
+            put(cell, &mut out)?;
+            into.ends.push(out.len() as u32);
+        }
+        out.padded();
+        Ok(())
+    }
+
+    /// Render `rows` a batch at a time: every column's values (`put`), then row by row each
+    /// column's text after `before[c]`, and `after` (or, with `ends`, the line's end offset).
+    fn render(
+        &self,
+        rows: Rows<'_>,
+        buf: &mut Vec<u8>,
+        before: &[&[u8]],
+        after: &[u8],
+        mut ends: Option<&mut Vec<i64>>,
+        put: impl Fn(usize, Cell<'a>, &mut Out<'_>) -> Result<(), RenderError>,
+    ) -> Result<(), RenderError> {
+        self.check_rows(rows)?;
+        let mut cols: Vec<ColumnText> = (0..self.columns.len())
+            .map(|_| ColumnText::default())
+            .collect();
+        let mut at = vec![0usize; self.columns.len()];
+        let mut places: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.layouts.len()];
+        let count = rows.count();
+        let mut out = Out::new(buf);
+        for lo in (0..count).step_by(BATCH_ROWS) {
+            let hi = (lo + BATCH_ROWS).min(count);
+            for (l, into) in places.iter_mut().enumerate() {
+                self.locate_batch(l, rows, (lo, hi), into);
+            }
+            for (c, into) in cols.iter_mut().enumerate() {
+                let here = &places[self.layout_of[c]];
+                self.column_text(c, here, into, |cell, out| put(c, cell, out))?;
+            }
+            at.fill(0);
+            for k in 0..hi - lo {
+                for (c, col) in cols.iter().enumerate() {
+                    match before[c] {
+                        [] => {}
+                        [b] => out.byte(*b),
+                        sep => out.bytes(sep),
+                    }
+                    let end = col.ends[k] as usize;
+                    out.short(&col.bytes, at[c], end);
+                    at[c] = end;
+                }
+                match ends.as_deref_mut() {
+                    Some(e) => e.push(out.len() as i64),
+                    None => out.bytes(after),
+                }
+            }
+        }
+        out.finish();
+        Ok(())
+    }
+
+    /// The AWS text lines of `rows` appended to `buf`. With `ends`, each line's end offset in
+    /// `buf` is pushed there and lines get no `\n` (CloudWatch Logs messages).
     pub fn text_lines(
         &self,
         rows: Rows<'_>,
-        out: &mut Vec<u8>,
-        mut ends: Option<&mut Vec<i64>>,
+        buf: &mut Vec<u8>,
+        ends: Option<&mut Vec<i64>>,
     ) -> Result<(), RenderError> {
-        self.each_row(rows, |cells| {
-            for (c, cell) in cells.iter().enumerate() {
-                if c > 0 {
-                    out.push(b' ');
+        let mut before: Vec<&[u8]> = vec![b" "; self.columns.len()];
+        if let Some(first) = before.first_mut() {
+            *first = b"";
+        }
+        self.render(rows, buf, &before, b"\n", ends, |c, cell, out| {
+            match cell {
+                Cell::Null => out.byte(b'-'),
+                Cell::Int(v) => out.i64(v),
+                Cell::UInt(v) => out.u64(v),
+                Cell::Str(s) => {
+                    check_text_value(s).map_err(|why| RenderError::Refused(c, why, s.to_vec()))?;
+                    out.bytes(s);
                 }
-                match *cell {
-                    Cell::Null => out.push(b'-'),
-                    Cell::Int(v) => push_i64(out, v),
-                    Cell::UInt(v) => push_u64(out, v),
-                    Cell::Str(s) => {
-                        check_text_value(s)
-                            .map_err(|why| RenderError::Refused(c, why, s.to_vec()))?;
-                        out.extend_from_slice(s);
-                    }
-                }
-            }
-            match ends.as_deref_mut() {
-                Some(e) => e.push(out.len() as i64),
-                None => out.push(b'\n'),
             }
             Ok(())
         })
     }
 
-    /// The JSON lines of `rows` appended to `out`: `prefixes[c]` (`{"name":` for the first
+    /// The JSON lines of `rows` appended to `buf`: `prefixes[c]` (`{"name":` for the first
     /// column, `,"name":` after) before each value, `}` and `\n` after the last. A `raw` column
     /// holds JSON texts already and is copied verbatim.
     pub fn json_lines(
@@ -154,24 +218,32 @@ impl<'a> TableView<'a> {
         rows: Rows<'_>,
         prefixes: &[Vec<u8>],
         raw: &[bool],
-        out: &mut Vec<u8>,
+        buf: &mut Vec<u8>,
     ) -> Result<(), RenderError> {
-        self.each_row(rows, |cells| {
-            for (c, cell) in cells.iter().enumerate() {
-                out.extend_from_slice(&prefixes[c]);
-                match *cell {
-                    Cell::Null => out.extend_from_slice(b"null"),
-                    Cell::Int(v) => push_i64(out, v),
-                    Cell::UInt(v) => push_u64(out, v),
-                    Cell::Str(s) if raw[c] => out.extend_from_slice(s),
-                    Cell::Str(s) => push_json_string(out, s)
-                        .map_err(|_| RenderError::Corrupt(c, "a string is not UTF-8".into()))?,
-                }
+        let before: Vec<&[u8]> = prefixes.iter().map(|p| p.as_slice()).collect();
+        self.render(rows, buf, &before, b"}\n", None, |c, cell, out| {
+            match cell {
+                Cell::Null => out.bytes(b"null"),
+                Cell::Int(v) => out.i64(v),
+                Cell::UInt(v) => out.u64(v),
+                Cell::Str(s) if raw[c] => out.bytes(s),
+                Cell::Str(s) => push_json_string(out, s)
+                    .map_err(|_| RenderError::Corrupt(c, "a string is not UTF-8".into()))?,
             }
-            out.extend_from_slice(b"}\n");
             Ok(())
         })
     }
+}
+
+/// Rows rendered column by column at a time: the column texts of a batch stay in cache while
+/// they are interleaved into lines.
+const BATCH_ROWS: usize = 2048;
+
+/// One column's values of a batch, as text.
+#[derive(Default)]
+struct ColumnText {
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
+use std::sync::Mutex;
 
 use super::columns::{ArrayView, ChunkedView, Corrupt, IntType, Values};
 use super::format::TextRefusal;
@@ -19,6 +20,8 @@ use super::lines::{RenderError, Rows, TableView};
 use crate::errors::guard;
 
 const STAGE: &str = "rendering records";
+/// The largest output buffer kept between calls (a slice of a few tens of thousands of records).
+const SCRATCH_KEPT: usize = 64 << 20;
 
 /// A buffer held for the life of the table (pyarrow exports bytes as `b`, numpy and bytes as `B`).
 enum Held {
@@ -85,6 +88,9 @@ pub struct RecordColumns {
     buffers: Vec<Held>,
     columns: Vec<Column>,
     rows: usize,
+    /// The output buffer, kept from one call to the next: a slice's text is copied out into a
+    /// `bytes`, and a fresh buffer per slice cost more in page faults than the rendering itself.
+    scratch: Mutex<Vec<u8>>,
 }
 
 fn hold(buffers: &mut Vec<Held>, obj: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
@@ -168,6 +174,26 @@ impl RecordColumns {
         TableView::new(cols).map_err(|e| self.error(e))
     }
 
+    /// Run `f` with the kept output buffer, emptied (a fresh one if another thread renders now).
+    fn with_scratch<T>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut Vec<u8>) -> PyResult<T>,
+    ) -> PyResult<T> {
+        let _ = py;
+        match self.scratch.try_lock() {
+            Ok(mut kept) => {
+                kept.clear();
+                let got = f(&mut kept);
+                if kept.capacity() > SCRATCH_KEPT {
+                    *kept = Vec::new(); // a whole table rendered at once: do not hold its size
+                }
+                got
+            }
+            Err(_) => f(&mut Vec::new()),
+        }
+    }
+
     fn error(&self, e: RenderError) -> PyErr {
         let name = |c: usize| self.columns.get(c).map_or("?", |col| col.name.as_str());
         let msg = match e {
@@ -225,6 +251,7 @@ impl RecordColumns {
                 buffers,
                 columns: cols,
                 rows: 0,
+                scratch: Mutex::new(Vec::new()),
             };
             me.rows = me.table()?.num_rows();
             Ok(me)
@@ -249,10 +276,11 @@ impl RecordColumns {
         guard(py, STAGE, || {
             let table = self.table()?;
             let which = rows_of(start, stop, &rows)?;
-            let mut out = Vec::with_capacity(which.count() * 16 * table.num_columns());
-            py.detach(|| table.text_lines(which, &mut out, None))
-                .map_err(|e| self.error(e))?;
-            Ok(PyBytes::new(py, &out))
+            self.with_scratch(py, |out| {
+                py.detach(|| table.text_lines(which, out, None))
+                    .map_err(|e| self.error(e))?;
+                Ok(PyBytes::new(py, out))
+            })
         })
     }
 
@@ -296,10 +324,11 @@ impl RecordColumns {
             }
             let table = self.table()?;
             let which = rows_of(start, stop, &rows)?;
-            let mut out = Vec::with_capacity(which.count() * 24 * table.num_columns());
-            py.detach(|| table.json_lines(which, &prefixes, &raw, &mut out))
-                .map_err(|e| self.error(e))?;
-            Ok(PyBytes::new(py, &out))
+            self.with_scratch(py, |out| {
+                py.detach(|| table.json_lines(which, &prefixes, &raw, out))
+                    .map_err(|e| self.error(e))?;
+                Ok(PyBytes::new(py, out))
+            })
         })
     }
 }

@@ -5,6 +5,7 @@ between values, ``-`` for null; a value holding a space, a quote or a line break
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -53,7 +54,7 @@ def _column(draw: Any, n: int, text: st.SearchStrategy[str]) -> pa.Array | pa.Ch
     if not cuts:
         return arr
     bounds = [0, *cuts, n]
-    return pa.chunked_array([arr.slice(a, b - a) for a, b in zip(bounds, bounds[1:], strict=False)], type=arr.type)
+    return pa.chunked_array([arr.slice(a, b - a) for a, b in itertools.pairwise(bounds)], type=arr.type)
 
 
 @st.composite
@@ -149,3 +150,26 @@ def test_a_row_index_outside_the_table_is_a_value_error() -> None:
     table = pa.table({"version": pa.array([2, 2], pa.int32())})
     with pytest.raises(ValueError, match="row 5 is outside"):
         b"".join(render_text_chunks(table, rows=np.array([0, 5], np.int64)))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tables_longer_than_a_render_batch_equal_the_oracle(seed: int) -> None:
+    """The renderer works a batch of rows (2,048) at a time: lines across batch and chunk edges."""
+    rng = np.random.default_rng(seed)
+    n = 5_000
+    nulls = rng.random(n) < 0.1
+    words = np.array(["eni-0a", "ACCEPT", "REJECT", "naïve", "x" * 40, "-"], dtype=object)
+    text = pa.array(np.where(nulls, None, words[rng.integers(0, len(words), n)]), type=pa.string())
+    ints = pa.array(rng.integers(-(2**63), 2**63 - 1, n, dtype=np.int64), mask=rng.random(n) < 0.1)
+    bounds = [0, 7, 2_100, 2_100, 4_999, n]
+    table = pa.table({
+        "a": pa.chunked_array([ints.slice(a, b - a) for a, b in itertools.pairwise(bounds)]),
+        "b": text, "c": pc.dictionary_encode(text), "d": pa.array(rng.integers(0, 65536, n).astype(np.uint16)),
+    })
+    expected = render_oracle.text_lines(table)
+    assert render_text(table, header=False) == expected
+    assert render_lines(table).to_pylist() == [ln.decode() for ln in expected.split(b"\n")[:-1]]
+    rows = rng.integers(0, n, 7_000).astype(np.int64)
+    got = b"".join(render_text_chunks(table, header=False, slice_rows=4_500, rows=rows))
+    assert got == render_oracle.text_lines(table.take(pa.array(rows)))
+    assert json_lines(table) == render_oracle.json_lines(table)
