@@ -79,9 +79,10 @@ def _render(table: pa.Table | pa.RecordBatch, prefix: bytes = b"") -> bytes:
     """
     _check_columns(table)
     cols = record_columns(table)
-    if not prefix:
-        return cols.text(0, table.num_rows)
-    return prefix + cols.text(0, table.num_rows)
+    n = table.num_rows
+    # Slices bound the memory to about twice the text (the slices, then their join), as one call
+    # would too (its buffer, then the bytes object) but for a header prefix's third copy.
+    return b"".join([prefix, *(cols.text(a, min(a + _RENDER_SLICE, n)) for a in range(0, n, _RENDER_SLICE))])
 
 
 def render_lines(table: pa.Table | pa.RecordBatch) -> pa.StringArray:
@@ -124,6 +125,8 @@ def render_text_chunks(table: pa.Table | pa.RecordBatch, *, header: bool = True,
     if header:
         yield (header_line(list(table.column_names)) + "\n").encode()
     cols = record_columns(table)
+    if rows is not None:
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
     count = table.num_rows if rows is None else len(rows)
     for start in range(0, count, slice_rows):
         yield cols.text(start, min(start + slice_rows, count), rows)

@@ -173,3 +173,9 @@ def test_tables_longer_than_a_render_batch_equal_the_oracle(seed: int) -> None:
     got = b"".join(render_text_chunks(table, header=False, slice_rows=4_500, rows=rows))
     assert got == render_oracle.text_lines(table.take(pa.array(rows)))
     assert json_lines(table) == render_oracle.json_lines(table)
+
+
+def test_row_indexes_of_any_integer_dtype_or_stride_are_taken() -> None:
+    table = pa.table({"v": pa.array([10, 11, 12, 13], pa.int32())})
+    rows = np.array([3, 9, 1, 9, 0], dtype=np.int32)[::2]  # a strided int32 view: 3, 1, 0
+    assert b"".join(render_text_chunks(table, header=False, rows=rows)) == b"13\n11\n10\n"

@@ -79,8 +79,7 @@ def _text_chunks(records: pa.Table | RowSelection) -> Iterator[bytes]:
     if isinstance(records, pa.Table):
         yield from render_text_chunks(records, header=True, slice_rows=COMPRESS_SLICE_ROWS)
         return
-    rows = np.ascontiguousarray(records.rows, dtype=np.int64)
-    yield from render_text_chunks(records.table, header=True, slice_rows=COMPRESS_SLICE_ROWS, rows=rows)
+    yield from render_text_chunks(records.table, header=True, slice_rows=COMPRESS_SLICE_ROWS, rows=records.rows)
 
 
 def gzip_text(records: pa.Table | RowSelection, level: int = GZIP_LEVEL) -> bytes:
