@@ -175,18 +175,13 @@ impl RecordColumns {
     }
 
     /// Run `f` with the kept output buffer, emptied (a fresh one if another thread renders now).
-    fn with_scratch<T>(
-        &self,
-        py: Python<'_>,
-        f: impl FnOnce(&mut Vec<u8>) -> PyResult<T>,
-    ) -> PyResult<T> {
-        let _ = py;
+    fn with_scratch<T>(&self, f: impl FnOnce(&mut Vec<u8>) -> PyResult<T>) -> PyResult<T> {
         match self.scratch.try_lock() {
             Ok(mut kept) => {
                 kept.clear();
                 let got = f(&mut kept);
                 if kept.capacity() > SCRATCH_KEPT {
-                    *kept = Vec::new(); // a whole table rendered at once: do not hold its size
+                    *kept = Vec::new(); // a huge slice: do not hold its size for the next
                 }
                 got
             }
@@ -276,7 +271,7 @@ impl RecordColumns {
         guard(py, STAGE, || {
             let table = self.table()?;
             let which = rows_of(start, stop, &rows)?;
-            self.with_scratch(py, |out| {
+            self.with_scratch(|out| {
                 py.detach(|| table.text_lines(which, out, None))
                     .map_err(|e| self.error(e))?;
                 Ok(PyBytes::new(py, out))
@@ -324,7 +319,7 @@ impl RecordColumns {
             }
             let table = self.table()?;
             let which = rows_of(start, stop, &rows)?;
-            self.with_scratch(py, |out| {
+            self.with_scratch(|out| {
                 py.detach(|| table.json_lines(which, &prefixes, &raw, out))
                     .map_err(|e| self.error(e))?;
                 Ok(PyBytes::new(py, out))
