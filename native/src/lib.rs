@@ -17,6 +17,7 @@ pub mod capture;
 pub mod digest;
 pub mod errors;
 pub mod policy;
+pub mod render;
 pub mod stream;
 pub mod synth;
 
@@ -36,5 +37,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     aggregate::py::register(m)?;
     aggregate::records::py::register(m)?;
     stream::py::register(m)?;
+    render::py::register(m)?;
     Ok(())
 }

@@ -2,8 +2,8 @@
 
 Rendering: one line per record, values in format order separated by single spaces, ``-`` for a
 null, integers in plain decimal. S3 plain-text files start with a header line of the field names
-(spec 1.7); CloudWatch Logs messages are the bare lines (no header, no newline). Everything is
-done by Arrow's C++ kernels: no Python object per record.
+(spec 1.7); CloudWatch Logs messages are the bare lines (no header, no newline). The native core
+writes the lines from the Arrow columns' buffers (native/src/render): no Python object per record.
 
 Parsing: a fast path reads the lines with Arrow's CSV reader (space delimiter, no quoting, ``-``
 null) and validates whole columns. When anything is wrong it falls back to a second, still
@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from vpcflow.codecs.native_columns import record_columns
 from vpcflow.codecs.records import arrow_schema
 from vpcflow.core.api_errors import InvalidParameterError
 from vpcflow.core.errors import ReadError
@@ -62,54 +63,26 @@ def header_line(names: LogFormat | list[str] | tuple[str, ...]) -> str:
     return " ".join(fields)
 
 
-def _as_string_column(col: pa.ChunkedArray | pa.Array, name: str) -> pa.Array:
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.cast(arr.type.value_type)  # a compact record table (sinks/compact.py): its values
-    if pa.types.is_integer(arr.type):
-        arr = arr.cast(pa.string())
-    elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        # An empty value would read back as a doubled space: refuse it (spaces, quotes and newlines
-        # are refused by the CSV writer itself, see _render_csv).
-        if len(arr) and arr.null_count < len(arr) and pc.min(pc.binary_length(arr)).as_py() == 0:
-            raise ValueError(f"column {name!r}: an empty string cannot be written in a flow-log line (use null)")
-    else:
-        raise TypeError(f"column {name!r} has type {arr.type}; record columns are int32, int64 or string")
-    return pc.fill_null(arr, NULL)
-
-
-def _render_csv(table: pa.Table | pa.RecordBatch, prefix: bytes = b"") -> bytes:
-    """The ``\n``-terminated lines of ``table``, rendered by Arrow's multithreaded CSV writer.
-
-    Every column is first made a string column with ``-`` for null, so the writer only joins
-    values with single spaces. ``quoting_style="none"`` makes it refuse any value holding a space,
-    a double quote or a line break, which would corrupt the line (AWS percent-encodes such text).
-    """
+def _check_columns(table: pa.Table | pa.RecordBatch) -> None:
     if table.num_columns == 0:
         raise ValueError("a record table needs at least one column")
-    # Slices bound the memory to about twice the text (the chunks, then their join) instead of the
-    # string columns + the writer's growing buffer + the final copy.
-    chunks = [prefix]
-    for start in range(0, table.num_rows, _RENDER_SLICE):
-        chunks.append(_render_slice(table.slice(start, _RENDER_SLICE)))
-    return b"".join(chunks)
 
 
-def _render_slice(table: pa.Table | pa.RecordBatch) -> bytes:
-    names = list(table.column_names)
-    cols = [_as_string_column(table.column(i), names[i]) for i in range(table.num_columns)]
-    strings = pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
-    buf = pa.BufferOutputStream()
-    try:
-        pacsv.write_csv(
-            strings,
-            buf,
-            write_options=pacsv.WriteOptions(include_header=False, delimiter=" ", quoting_style="none"),
-        )
-    except pa.ArrowInvalid as e:
-        raise ValueError(f"a value cannot be written in a flow-log line: {e}") from e
-    out: bytes = buf.getvalue().to_pybytes()
-    return out
+def _render(table: pa.Table | pa.RecordBatch, prefix: bytes = b"") -> bytes:
+    """The ``\n``-terminated lines of ``table`` after ``prefix``, rendered by the native core
+    (native/src/render) straight from the columns' buffers, the GIL released meanwhile.
+
+    It refuses an empty string (it would read back as a doubled space) and a value holding a space,
+    a double quote, ``\n`` or ``\r`` (it would corrupt the line; AWS percent-encodes such text) with
+    a ``ValueError`` naming the column, and a column of another type than integer or string (or a
+    dictionary of those) with a ``TypeError``.
+    """
+    _check_columns(table)
+    cols = record_columns(table)
+    n = table.num_rows
+    # Slices bound the memory to about twice the text (the slices, then their join), as one call
+    # would too (its buffer, then the bytes object) but for a header prefix's third copy.
+    return b"".join([prefix, *(cols.text(a, min(a + _RENDER_SLICE, n)) for a in range(0, n, _RENDER_SLICE))])
 
 
 def render_lines(table: pa.Table | pa.RecordBatch) -> pa.StringArray:
@@ -117,17 +90,16 @@ def render_lines(table: pa.Table | pa.RecordBatch) -> pa.StringArray:
 
     Also the CloudWatch Logs message of each record (spec 3: no header).
     """
-    text = _render_csv(table)
-    if not text:
-        return pa.array([], type=pa.string())  # type: ignore[return-value]
-    raw = np.frombuffer(text, dtype=np.uint8)
-    ends = np.flatnonzero(raw == 10)
-    # Element i spans from the end of line i-1 to its own newline; the newline is then cut off.
-    offsets = np.concatenate(([0], ends + 1)).astype(np.int64)
-    with_nl = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(text))
-    lines = pc.utf8_slice_codeunits(with_nl, 0, -1).cast(pa.string())
-    assert isinstance(lines, pa.StringArray)
-    return lines
+    _check_columns(table)
+    text, ends = record_columns(table).lines(0, table.num_rows)
+    offsets = np.concatenate(([0], ends))
+    if len(text) < 2**31:
+        out = pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(text))
+    else:  # more than 2 GiB of text: only large_string offsets reach it, then string chunks
+        big = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(text))
+        out = big.cast(pa.string())
+    assert isinstance(out, pa.StringArray)
+    return out
 
 
 def render_messages(table: pa.Table | pa.RecordBatch) -> list[str]:
@@ -139,19 +111,25 @@ def render_text(table: pa.Table | pa.RecordBatch, *, header: bool = True) -> byt
     """The text of a log file: the header line (when ``header``, as in S3 plain-text files) and one
     ``\n``-terminated line per record. UTF-8 bytes, not compressed."""
     prefix = (header_line(list(table.column_names)) + "\n").encode() if header else b""
-    return _render_csv(table, prefix)
+    return _render(table, prefix)
 
 
 def render_text_chunks(table: pa.Table | pa.RecordBatch, *, header: bool = True,
-                       slice_rows: int = _RENDER_SLICE) -> Iterator[bytes]:
+                       slice_rows: int = _RENDER_SLICE, rows: npt.NDArray[np.int64] | None = None) -> Iterator[bytes]:
     """``render_text`` ``slice_rows`` records at a time (their concatenation is ``render_text``'s bytes),
-    so a consumer that compresses or writes as it goes never holds the whole text."""
-    if table.num_columns == 0:
-        raise ValueError("a record table needs at least one column")
+    so a consumer that compresses or writes as it goes never holds the whole text.
+
+    With ``rows`` (row indexes of ``table``), those rows in that order: a sorted selection renders
+    from the table as it is held, nothing gathered."""
+    _check_columns(table)
     if header:
         yield (header_line(list(table.column_names)) + "\n").encode()
-    for start in range(0, table.num_rows, slice_rows):
-        yield _render_slice(table.slice(start, slice_rows))
+    cols = record_columns(table)
+    if rows is not None:
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+    count = table.num_rows if rows is None else len(rows)
+    for start in range(0, count, slice_rows):
+        yield cols.text(start, min(start + slice_rows, count), rows)
 
 
 # ------------------------------------------------------------------------------------------- parsing

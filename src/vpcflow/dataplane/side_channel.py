@@ -1,59 +1,68 @@
 """The REJECT side channel: ``<folder>/<flow-log-id>.rejects.jsonl``, one JSON object per REJECT record
 (interface, 5-tuple, start/end, packets and the rule that decided). Never inside the AWS records.
 
-Lines are rendered by column (Arrow kernels), not row by row: a run with many REJECT records spent as
-much time in per-row ``json.dumps`` as in gzip. Each line is still exactly ``json.dumps(row,
-separators=(",", ":"))``: strings are encoded by ``json.dumps`` itself, once per distinct value.
+Lines are written by the native core (native/src/render) straight from the table's columns, not row
+by row: a run with many REJECT records spent as much time in per-row ``json.dumps`` as in gzip. Each
+line is still exactly ``json.dumps(row, separators=(",", ":"))``: ASCII output, with Python's escapes
+(``\\"``, ``\\\\``, ``\\n``, ``\\uXXXX`` for controls and non-ASCII, surrogate pairs above U+FFFF).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-_NULL = "null"
-#: What ``json.dumps`` (ASCII output) does not copy verbatim: controls, quote, backslash, non-ASCII.
-_NEEDS_ESCAPE = '[^ !#-\\[\\]-~]'
+from vpcflow.codecs.native_columns import record_columns
+
+#: Rows rendered at a time: the text of a slice is all a write holds (a run may reject a million flows).
+JSON_SLICE_ROWS = 1 << 16
 
 
-def _json_values(col: pa.Array) -> pa.Array:
-    """The JSON text of every value of ``col`` (``null`` for nulls) as a string array."""
-    if pa.types.is_integer(col.type):
-        return pc.fill_null(pc.cast(col, pa.string()), _NULL)
-    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        if not pc.any(pc.match_substring_regex(col, _NEEDS_ESCAPE)).as_py():
-            # printable ASCII without quote or backslash (addresses, ids): json.dumps adds quotes only
-            return pc.fill_null(pc.binary_join_element_wise('"', col, '"', ""), _NULL)
-        enc = pc.dictionary_encode(col)
-        texts = pa.array([json.dumps(v) for v in enc.dictionary.to_pylist()], type=pa.string())
-        return pc.fill_null(texts.take(enc.indices), _NULL)
-    # anything else (never produced by aggregation today): per value, still exact
-    return pa.array([json.dumps(v) for v in col.to_pylist()], type=pa.string())
+def _native_kind(t: pa.DataType) -> bool:
+    """Whether the native renderer reads a column of this type (integers, strings, dictionaries of those)."""
+    if pa.types.is_dictionary(t):
+        return _native_kind(t.value_type)
+    return bool(pa.types.is_integer(t) or pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def json_chunks(table: pa.Table, slice_rows: int = JSON_SLICE_ROWS) -> Iterator[bytes]:
+    """The JSON lines of ``table`` (each row ``json.dumps(row, separators=(",", ":")) + "\\n"``,
+    keys in column order), ``slice_rows`` rows at a time, as UTF-8 (in fact ASCII) bytes."""
+    if table.num_rows == 0:
+        return
+    if table.num_columns == 0:
+        yield b"{}\n" * table.num_rows
+        return
+    cols: list[pa.Array | pa.ChunkedArray] = []
+    raw: list[bool] = []
+    for col in table.columns:
+        if _native_kind(col.type):
+            cols.append(col)
+            raw.append(False)
+        else:  # never produced by aggregation today: each value's JSON text from json.dumps itself
+            cols.append(pa.array([json.dumps(v) for v in col.to_pylist()], type=pa.string()))
+            raw.append(True)
+    names = table.column_names
+    prefixes = [(("{" if i == 0 else ",") + json.dumps(name) + ":").encode() for i, name in enumerate(names)]
+    native = record_columns(pa.table(cols, names=[f"c{i}" for i in range(len(cols))]), names)
+    for start in range(0, table.num_rows, slice_rows):
+        yield native.json(prefixes, raw, start, min(start + slice_rows, table.num_rows))
 
 
 def json_lines(table: pa.Table) -> list[str]:
     """Each row of ``table`` as ``json.dumps(row, separators=(",", ":")) + "\\n"``."""
-    if table.num_rows == 0:
-        return []
-    parts: list[Any] = []
-    for i, name in enumerate(table.column_names):
-        parts.append(("{" if i == 0 else ",") + json.dumps(name) + ":")
-        parts.append(_json_values(table.column(i).combine_chunks()))
-    if not parts:
-        return ["{}\n"] * table.num_rows
-    parts.append("}\n")
-    lines = pc.binary_join_element_wise(*parts, "")
-    return [str(x) for x in lines.to_pylist()]
+    text = b"".join(json_chunks(table)).decode("ascii")
+    return [line + "\n" for line in text.split("\n")[:-1]]
 
 
 def write_rejects(path: Path, table: pa.Table, *, append: bool) -> None:
     """Write (or append) ``table``'s rows as JSON lines."""
-    with open(path, "a" if append else "w", encoding="utf-8") as f:
-        f.writelines(json_lines(table))
+    with open(path, "ab" if append else "wb") as f:
+        for chunk in json_chunks(table):
+            f.write(chunk)
 
 
 class SideChannel:

@@ -170,14 +170,13 @@ class GroupDelivery:
 
 def _write_rejects(side_dir: Path, fid: str, tables: list[pa.Table]) -> None:
     """The flow log's side channel, whole, replaced atomically (a rerun task writes the same file)."""
-    import json
+    from vpcflow.dataplane.side_channel import write_rejects
 
     side_dir.mkdir(parents=True, exist_ok=True)
     path = side_dir / f"{fid}.rejects.jsonl"
     tmp = side_dir / f".{fid}.rejects.jsonl.{os.getpid()}.tmp"
-    rows = canonical_order(pa.concat_tables(tables)).to_pylist()
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)
+    # The same lines as json.dumps of each row, written by the native renderer (issue 10).
+    write_rejects(tmp, canonical_order(pa.concat_tables(tables)), append=False)
     os.replace(tmp, path)
 
 

@@ -76,22 +76,23 @@ def _records(n: int) -> pa.Table:
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 400), st.integers(1, 5), st.integers(0, 2**32 - 1))
 def test_closed_groups_render_a_slice_of_rows_at_a_time(gather: int, writes: int, seed: int) -> None:
-    """A group rendered from its canonical rows, ``gather`` rows at a time, in parts cut to a small
-    object size: the objects of the sorted copy of the text records (issue 10)."""
+    """A group rendered from its canonical rows (by row index, nothing gathered), ``gather`` rows at a
+    time, in parts cut to a small object size: the objects of the sorted copy of the text records
+    (issue 10)."""
     records = _records(900).take(pa.array(np.random.default_rng(seed).permutation(900)))
     bounds = np.linspace(0, 900, writes + 1).astype(int).tolist()
     held = pa.concat_tables([compact_records(records.slice(a, b - a)) for a, b in itertools.pairwise(bounds)])
     rows = np.flatnonzero(np.asarray(held.column("end")) < T0 + 300).astype(np.int64)
     expected = canonical_order(records.take(pa.array(rows)))
-    old = s3_common.GATHER_ROWS
-    s3_common.GATHER_ROWS = gather
+    old = s3_common.COMPRESS_SLICE_ROWS
+    s3_common.COMPRESS_SLICE_ROWS = gather
     try:
         selection = canonical_rows(held, rows)
         assert gzip_text(selection) == gzip_text(expected)
         fl = _flow_log("plain-text")
         got = render_objects(fl, selection, T0, max_object_bytes=2_000, run_id="r")
     finally:
-        s3_common.GATHER_ROWS = old
+        s3_common.COMPRESS_SLICE_ROWS = old
     assert len(got) > 1
     assert got == render_objects(fl, expected, T0, max_object_bytes=2_000, run_id="r")
 

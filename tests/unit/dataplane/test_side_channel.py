@@ -47,3 +47,20 @@ def test_side_channel_file_holds_one_line_per_reject(tmp_path: Path) -> None:
     write_rejects(path, table.slice(1), append=True)
     lines = path.read_text().splitlines()
     assert [json.loads(x) for x in lines] == [*table.to_pylist(), table.to_pylist()[1]]
+
+
+def test_bulk_replay_side_channel_is_json_dumps_of_each_row_in_canonical_order(tmp_path: Path) -> None:
+    """``runtime/bulk_tasks._write_rejects`` (a Dask replay's side channel) writes the rows of every
+    partition in canonical order, each line exactly ``json.dumps(row, separators=(",", ":"))``."""
+    from vpcflow.dataplane.sinks.base import canonical_order
+    from vpcflow.runtime.bulk_tasks import _write_rejects
+
+    parts = [
+        pa.table({"interface_id": ["eni-2", "eni-1"], "srcport": pa.array([443, None], pa.uint16()),
+                  "rule": pa.array(["sg-1 \"deny\" \u00e9", None])}),
+        pa.table({"interface_id": ["eni-1"], "srcport": pa.array([80], pa.uint16()), "rule": ["nacl \U0001f600"]}),
+    ]
+    _write_rejects(tmp_path, "fl-1", parts)
+    expected = _row_by_row(canonical_order(pa.concat_tables(parts)))
+    assert (tmp_path / "fl-1.rejects.jsonl").read_text().splitlines(keepends=True) == expected
+    assert [p.name for p in tmp_path.iterdir()] == ["fl-1.rejects.jsonl"]  # the temporary file is gone

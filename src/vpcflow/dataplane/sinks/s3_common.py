@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from vpcflow.codecs import s3keys
 from vpcflow.codecs.parquet import parquet_bytes
-from vpcflow.codecs.text import header_line, render_text_chunks
+from vpcflow.codecs.text import render_text_chunks
 from vpcflow.core.errors import ConfigError, DeliveryFailedError, DeliveryRetryableError
 from vpcflow.dataplane.sinks.base import (
     RATE_LIMITED,
@@ -62,8 +62,6 @@ class S3Object:
     records: int
 
 
-#: Rows gathered at a time when a closed group is rendered from its canonical order.
-GATHER_ROWS = 1 << 17
 #: gzip level of text objects (docs/delivery.md): 3 compresses flow-log text about 4x faster than the
 #: gzip default 6 for about 15% more bytes, so rendering never becomes a run's bottleneck (issue 10).
 GZIP_LEVEL = 3
@@ -75,15 +73,13 @@ COMPRESS_SLICE_ROWS = 1 << 14
 
 
 def _text_chunks(records: pa.Table | RowSelection) -> Iterator[bytes]:
-    """The text of ``records``, header line first, a slice at a time (gathering a ``RowSelection`` a
-    slice of rows at a time)."""
+    """The text of ``records``, header line first, a slice at a time. A ``RowSelection`` renders by
+    its row indexes straight from the held table (nothing gathered: the native renderer reads any
+    row of the table's chunks where it lies)."""
     if isinstance(records, pa.Table):
         yield from render_text_chunks(records, header=True, slice_rows=COMPRESS_SLICE_ROWS)
         return
-    yield (header_line(records.column_names) + "\n").encode()
-    for start in range(0, records.num_rows, GATHER_ROWS):
-        rows = records.slice(start, GATHER_ROWS).gather()
-        yield from render_text_chunks(rows, header=False, slice_rows=COMPRESS_SLICE_ROWS)
+    yield from render_text_chunks(records.table, header=True, slice_rows=COMPRESS_SLICE_ROWS, rows=records.rows)
 
 
 def gzip_text(records: pa.Table | RowSelection, level: int = GZIP_LEVEL) -> bytes:

@@ -1,0 +1,13 @@
+//! Record tables as text: the lines of AWS flow-log text (spec 1.1, 1.7) and the REJECT side
+//! channel's JSON lines, written straight from the Arrow columns' buffers.
+//!
+//! Python hands over each column's buffers (pyarrow buffers through the buffer protocol, nothing
+//! copied); [`columns`] reads them as cells, [`lines`] writes the rows (a range, or any rows by
+//! index so a sorted selection renders without gathering the table first) and [`format`] formats
+//! one value. The GIL is released while a slice renders, so the gzip thread compresses the
+//! previous slice meanwhile.
+
+pub mod columns;
+pub mod format;
+pub mod lines;
+pub mod py;
