@@ -514,7 +514,9 @@ mod tests {
             proto: &proto,
             flow: &flow,
         };
-        table.decide(&sg, &pk, &mut points, &four_rows_each(n)).action
+        table
+            .decide(&sg, &pk, &mut points, &four_rows_each(n))
+            .action
     }
 
     #[test]
