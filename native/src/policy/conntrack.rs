@@ -484,8 +484,16 @@ mod tests {
     /// at `t0_ns` + its number (ns); returns (actions, table).
     fn udp_requests(table: &mut ConnTable, base: u32, n: usize, t0_ns: i64) -> Vec<u8> {
         let (sg, _) = setup();
+        let queries: Vec<(u16, u64)> = (0..n).map(|i| (0, base as u64 + i as u64)).collect();
+        let ts: Vec<i64> = (0..n as i64).map(|i| t0_ns + i).collect();
+        dns_queries(table, &sg, &mut dns_points(&queries), &ts)
+    }
+
+    /// The point rows of inbound UDP flows to port 53, one per (remote port, remote address low
+    /// word) in `queries`: four rows each, the first used.
+    fn dns_points(queries: &[(u16, u64)]) -> Vec<u64> {
         let mut points = Vec::new();
-        for i in 0..n {
+        for &(remote_port, remote_lo) in queries {
             let p = Point {
                 eni: 0,
                 egress: false,
@@ -495,28 +503,36 @@ mod tests {
                 sg_rule: 5,
                 nacl_rule: -1,
                 local_port: 53,
-                remote_port: 0,
+                remote_port,
                 local: (0, 1),
-                remote: (base as u64 + i as u64, 2),
+                remote: (remote_lo, 2),
             };
             points.extend(p.pack());
             for _ in 0..3 {
                 points.extend(empty_point());
             }
         }
-        let ts: Vec<i64> = (0..n as i64).map(|i| t0_ns + i).collect();
+        points
+    }
+
+    /// One UDP packet per flow of `points` at the times `ts`; the actions.
+    fn dns_queries(
+        table: &mut ConnTable,
+        sg: &SecurityGroupRules,
+        points: &mut [u64],
+        ts: &[i64],
+    ) -> Vec<u8> {
+        let n = ts.len();
         let flags = vec![0u8; n];
         let proto = vec![17u8; n];
         let flow: Vec<i32> = (0..n as i32).collect();
         let pk = PacketCols {
-            ts_ns: &ts,
+            ts_ns: ts,
             tcp_flags: &flags,
             proto: &proto,
             flow: &flow,
         };
-        table
-            .decide(&sg, &pk, &mut points, &four_rows_each(n))
-            .action
+        table.decide(sg, &pk, points, &four_rows_each(n)).action
     }
 
     #[test]
@@ -557,43 +573,16 @@ mod tests {
     fn the_table_grows_and_keeps_every_connection() {
         let (sg, _) = setup();
         let n = 100usize;
-        let mut points = Vec::new();
-        for i in 0..n {
-            let p = Point {
-                eni: 0,
-                egress: false,
-                untracked: false,
-                nacl_ok: true,
-                has_sg: true,
-                sg_rule: 5,
-                nacl_rule: -1,
-                local_port: 53,
-                remote_port: 1000 + i as u16,
-                local: (0, 1),
-                remote: (0, 2),
-            };
-            points.extend(p.pack());
-            for _ in 0..3 {
-                points.extend(empty_point());
-            }
-        }
+        let queries: Vec<(u16, u64)> = (0..n).map(|i| (1000 + i as u16, 0)).collect();
+        let mut points = dns_points(&queries);
         let ts: Vec<i64> = (0..n as i64).collect();
-        let flags = vec![0u8; n];
-        let proto = vec![17u8; n];
-        let flow: Vec<i32> = (0..n as i32).collect();
-        let pk = PacketCols {
-            ts_ns: &ts,
-            tcp_flags: &flags,
-            proto: &proto,
-            flow: &flow,
-        };
         let mut table = ConnTable::new(Timeouts([1 << 50, 30_000_000_000, 180, 30, 600, 120]), 16);
-        let d = table.decide(&sg, &pk, &mut points, &four_rows_each(n));
+        let first = dns_queries(&mut table, &sg, &mut points, &ts);
         assert_eq!(table.count(), n);
-        assert!(d.action.iter().all(|&a| a == 0));
+        assert!(first.iter().all(|&a| a == 0));
         // Every cached slot still names its own connection after the rehashes.
-        let again = table.decide(&sg, &pk, &mut points, &four_rows_each(n));
+        let again = dns_queries(&mut table, &sg, &mut points, &ts);
         assert_eq!(table.count(), n);
-        assert!(again.action.iter().all(|&a| a == 0));
+        assert!(again.iter().all(|&a| a == 0));
     }
 }
