@@ -187,32 +187,30 @@ fn bitmap<'py>(py: Python<'py>, v: Validity) -> Option<Bound<'py, PyArray1<u8>>>
     (v.nulls > 0).then(|| PyArray1::from_vec(py, v.bits))
 }
 
+/// A number column as `column_object` gives it.
+fn numeric<'py, T: numpy::Element>(
+    py: Python<'py>,
+    tag: &str,
+    values: Vec<T>,
+    validity: Validity,
+) -> PyResult<Bound<'py, PyAny>> {
+    let nulls = validity.nulls;
+    Ok((
+        tag,
+        PyArray1::from_vec(py, values),
+        bitmap(py, validity),
+        nulls,
+    )
+        .into_pyobject(py)?
+        .into_any())
+}
+
 /// A column as a tuple: ("i32" | "i64", values, bitmap or None, nulls) or ("str", offsets, data,
 /// bitmap or None, nulls).
 fn column_object<'py>(py: Python<'py>, col: Column) -> PyResult<Bound<'py, PyAny>> {
     Ok(match col {
-        Column::I32(c) => {
-            let nulls = c.validity.nulls;
-            (
-                "i32",
-                PyArray1::from_vec(py, c.values),
-                bitmap(py, c.validity),
-                nulls,
-            )
-                .into_pyobject(py)?
-                .into_any()
-        }
-        Column::I64(c) => {
-            let nulls = c.validity.nulls;
-            (
-                "i64",
-                PyArray1::from_vec(py, c.values),
-                bitmap(py, c.validity),
-                nulls,
-            )
-                .into_pyobject(py)?
-                .into_any()
-        }
+        Column::I32(c) => numeric(py, "i32", c.values, c.validity)?,
+        Column::I64(c) => numeric(py, "i64", c.values, c.validity)?,
         Column::Str(c) => {
             let nulls = c.validity.nulls;
             let (offsets, data) = (
