@@ -342,7 +342,9 @@ def _resolve_format(first_line: str, log_format: LogFormat | str | None, source:
         fmt = log_format if isinstance(log_format, LogFormat) else parse_any_log_format(log_format)
         if first == fmt.header:
             return fmt, True
-        if looks_like_header(first):
+        # A line of field names that is also a valid record of the given format (a string field
+        # whose value happens to be a field name, e.g. `tgw-src-eni` as an interface id) is a record.
+        if looks_like_header(first) and explain_line(first, fmt):
             raise ReadError(f"header line does not match the format {fmt.text!r}", source=source, line_number=1,
                             raw=first_line)
         return fmt, False

@@ -358,3 +358,14 @@ def test_arbitrary_input_reads_or_fails_cleanly(lines: list[str], crlf: bool) ->
         assert e.line_number >= 1
     else:
         assert strict.table.equals(read.table) and read.skipped == 0
+
+
+def test_a_record_whose_values_are_field_names_is_a_record_when_the_format_is_given() -> None:
+    """With the format given, a first line made of field names that is a valid record of that format
+    is read as a record (a string value may happen to be a field name); one that is not valid is a
+    header that does not match the format."""
+    fmt = LogFormat.from_fields(["interface-id"])
+    table = record_table(["interface-id"], {"interface-id": ["tgw-src-eni", "eni-1"]})
+    assert parse_text(render_text(table, header=False), fmt).equals(table)
+    with pytest.raises(ReadError, match="header line does not match"):
+        parse_text(b"dstport\n80\n", parse_log_format("${srcport}"))
