@@ -5,6 +5,7 @@ interface labels, and its ``stats`` count what it emitted."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -60,12 +61,21 @@ def _live(tmp_path: Path) -> dict[str, object]:
         pytest.skip("reading a live interface needs root (CI runs as root)")
 
     def traffic() -> None:
-        time.sleep(0.5)  # the source opens its socket when the test starts iterating
+        # The source opens its socket when the test starts iterating, after however long its imports
+        # take: UDP goes out in bursts over most of its 3 s, not once after a guessed delay (a fixed
+        # 0.5 s wait sent everything before the socket existed on a loaded machine).
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx, socket.socket(socket.AF_INET,
                                                                                    socket.SOCK_DGRAM) as tx:
             rx.bind(("127.0.0.1", 0))
-            for i in range(1500):
-                tx.sendto(b"x" * (i % 900), rx.getsockname())
+            rx.setblocking(False)
+            end = time.monotonic() + 2.2
+            while time.monotonic() < end:
+                for i in range(300):
+                    tx.sendto(b"x" * (i % 900), rx.getsockname())
+                with contextlib.suppress(BlockingIOError):
+                    while rx.recv(65536):  # keep the receive buffer from filling
+                        pass
+                time.sleep(0.05)
         with socket.create_server(("127.0.0.1", 0)) as srv, socket.create_connection(srv.getsockname()) as c:
             peer, _ = srv.accept()
             for _ in range(25):  # small exchanges: neither side ever waits on a full buffer
