@@ -191,6 +191,7 @@ class SegmentSource:
         self.interfaces = feed.interfaces
         self._writer: JournalWriter | None = None
         self._said_s = -1  # the last heartbeat handed on
+        self._pending: list[PacketBatch] = []  # carried from the previous segment, not yet handed on
 
     def _caught_up(self) -> bool:
         """No packet stamped before the end is still to come from the feed (module docstring)."""
@@ -216,7 +217,7 @@ class SegmentSource:
         """While the feed is quiet: the second up to which it vouches (within the segment), once."""
         # Below the end: a heartbeat AT the end would count as a second of the next window (NODATA there).
         said = min(self.feed.watermark_ns // NS, self.end_s - 1)
-        if said <= self._said_s or not self.feed.queue.empty() or self.feed.carry:
+        if said <= self._said_s or not self.feed.queue.empty() or self._pending:
             return None  # the watermark was read first: an empty queue then holds nothing before it
         self._said_s = said
         self._writer_for().append_heartbeat(said)
@@ -231,8 +232,10 @@ class SegmentSource:
         return batch
 
     def _next(self) -> PacketBatch | None:
-        if self.feed.carry:
-            return self.feed.carry.pop(0)
+        # What the previous segment carried comes first; what this one splits off waits for the next
+        # (taking it back here would split it again forever while the queue is never read).
+        if self._pending:
+            return self._pending.pop(0)
         try:
             item = self.feed.queue.get(timeout=0.2)
         except queue.Empty:
@@ -243,15 +246,12 @@ class SegmentSource:
 
     def batches(self) -> Iterator[Any]:
         yield from self.replayed()
-        carried = len(self.feed.carry)
+        self._pending, self.feed.carry = self.feed.carry, []
         try:
             while not self.stop():
-                if not carried and self._caught_up() and self.feed.queue.empty():
+                if not self._pending and self._caught_up() and self.feed.queue.empty():
                     return  # the run's end closes the segment's last windows (AggregateOptions.end_s)
-                from_carry = carried > 0
                 got = self._next()
-                if from_carry:
-                    carried -= 1
                 if got is None:
                     hb = self._heartbeat()
                     if hb is not None:  # windows close on the wall clock while the interface is quiet
@@ -270,5 +270,7 @@ class SegmentSource:
                 if len(part):
                     yield part
         finally:
+            self.feed.carry[:0] = self._pending  # stopped early: still the next segment's first
+            self._pending = []
             if self._writer is not None:
                 self._writer.close()

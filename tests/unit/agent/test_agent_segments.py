@@ -3,6 +3,7 @@ maximum delay; packets past the end are carried into the next segment, every pac
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +81,44 @@ def test_a_packet_behind_a_heartbeat_counts_at_the_heartbeat_second(tmp_path: Pa
     got = next(it)
     assert list(got.ts_ns) == [(END - 30) * NS, (END - 10) * NS]
     it.close()
+
+
+def _drain_within(src: SegmentSource, seconds: float) -> list[PacketBatch | Heartbeat]:
+    """``src.batches()`` to its end, in a thread: a source that never ends fails instead of hanging."""
+    got: list[PacketBatch | Heartbeat] = []
+    t = threading.Thread(target=lambda: got.extend(src.batches()), daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), "the segment source did not end"
+    return got
+
+
+def test_a_batch_queued_after_the_one_crossing_the_end_is_carried_too(tmp_path: Path) -> None:
+    # Traffic across a segment's end, then more within the grace period: the carried rest used to be
+    # taken back and split again in a busy loop while the queued batch was never read (the agent hung).
+    feed = Quiet("eth0", ("eni-0123456789abcdef0",))
+    feed.queue.put(batch(END - 5, END + 1))
+    feed.queue.put(batch(END + 3))
+    feed.watermark_ns = (END + 2) * NS
+    got = _drain_within(source(feed, tmp_path, END - 10), 10)
+    assert [list(b.ts_ns // NS) for b in got] == [[END - 5]]
+    assert [list(b.ts_ns // NS) for b in feed.carry] == [[END + 1], [END + 3]]
+    nxt = SegmentSource(feed, tmp_path / "next", 0, END + 60, stop=lambda: False, clock=lambda: END + 200)
+    assert [list(b.ts_ns // NS) for b in _drain_within(nxt, 10)] == [[END + 1], [END + 3]]
+    assert not feed.carry
+
+
+def test_a_batch_behind_the_split_one_still_gives_its_early_packets_to_the_segment(tmp_path: Path) -> None:
+    # Frames of several CPUs reach the ring a little out of order: a later batch may still hold packets
+    # stamped before the end; they are this segment's, the rest is carried in arrival order.
+    feed = Quiet("eth0", ("eni-0123456789abcdef0",))
+    feed.queue.put(batch(END - 5, END + 1))
+    feed.queue.put(batch(END - 1, END + 2))
+    clock = [END - 10.0]
+    src = SegmentSource(feed, tmp_path, 0, END, stop=lambda: False, clock=lambda: clock[0])
+    it = src.batches()
+    assert list(next(it).ts_ns // NS) == [END - 5]
+    assert list(next(it).ts_ns // NS) == [END - 1]
+    clock[0] = END + 200.0  # past the feed's maximum delay
+    assert list(it) == []
+    assert [list(b.ts_ns // NS) for b in feed.carry] == [[END + 1], [END + 2]]
