@@ -310,7 +310,9 @@ def test_three_hosts_agents_record_real_traffic_through_kill_outage_and_changes(
     pcaps = {h: tmp_path / f"{h}.pcap" for h in ("a", "b")}
     dumps = []
     for h in ("a", "b"):
-        p = subprocess.Popen(lab.exec(h, "tcpdump", "-n", "-U", "-s", "128", "-i", lab.data[h],
+        # --immediate-mode: each packet is in the file as it is seen, not up to a ring timeout later
+        # (the kill below compares the agent's journal with this file).
+        p = subprocess.Popen(lab.exec(h, "tcpdump", "-n", "-U", "--immediate-mode", "-s", "128", "-i", lab.data[h],
                                       "--time-stamp-precision=nano", "-w", str(pcaps[h])),
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         lab.procs.append(p)
@@ -333,7 +335,11 @@ def test_three_hosts_agents_record_real_traffic_through_kill_outage_and_changes(
     fleet.traffic(81, 2)
 
     # SIGKILL agent A once it has read (journaled) every packet of its open segment that tcpdump saw:
-    # what a killed process had not read yet is lost whatever it does.
+    # what a killed process had not read yet is lost whatever it does. tcpdump's count must also have
+    # stopped moving (two polls alike), or a packet of the last connection still on its way would be
+    # missing from both and the agent killed before reading it.
+    seen: list[int] = []
+
     def journaled() -> bool:
         from vpcflow.agent.journal import read_journal_file
         from vpcflow.dataplane.packets import PacketBatch
@@ -342,8 +348,10 @@ def test_three_hosts_agents_record_real_traffic_through_kill_outage_and_changes(
         if not seg:
             return False
         folder = fleet.state("a") / "journal" / str(seg["start"])
+        expected = _pcap_packets_since(pcaps["a"], seg["start"])
+        seen.append(expected)
         got = sum(len(b) for p in folder.glob("*.arrow") for b in read_journal_file(p) if isinstance(b, PacketBatch))
-        return got > 0 and got >= _pcap_packets_since(pcaps["a"], seg["start"])
+        return got > 0 and got >= expected and seen[-2:] == [expected, expected]
 
     _wait("agent A to journal the open segment's packets", journaled)
     fleet.agents["a"].kill()

@@ -83,13 +83,14 @@ ProgressCallback = Callable[[PipelineStats], None]
 
 
 class _Worker:
-    """Runs ``fn(obs, watermark)`` for each submitted batch (None: a heartbeat), in order, in one background thread."""
+    """Runs ``fn(a, b)`` for each submitted pair, in order, in one background thread: aggregation
+    (a batch's observations, None for a heartbeat, and its watermark) or the side channel's writes."""
 
-    def __init__(self, fn: Callable[[Any, int], None], depth: int = 2) -> None:
+    def __init__(self, fn: Callable[[Any, Any], None], depth: int = 2, name: str = "vpcflow-aggregate") -> None:
         self.fn = fn
         self.q: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="vpcflow-aggregate", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
@@ -104,10 +105,10 @@ class _Worker:
             except BaseException as e:  # re-raised in the submitting thread
                 self.error = e
 
-    def submit(self, obs: ObservationBatch | NativeObservations | None, watermark: int) -> None:
+    def submit(self, a: Any, b: Any) -> None:
         if self.error is not None:
             raise self.error
-        self.q.put((obs, watermark))
+        self.q.put((a, b))
 
     def close(self, reraise: bool = True) -> None:
         self.q.put(None)
@@ -188,6 +189,22 @@ class _Delivery:
         self.taps = taps
         self.st = st
         self.last_closed: int | None = None
+        # The REJECT rows' JSON lines are written beside aggregation, on the other core: on a run with a
+        # million rejected flows they were 15% of the aggregation thread, which bounds the run.
+        self._side_writer: _Worker | None = None
+
+    def write_side(self, flow_log_id: str, rejects: pa.Table) -> None:
+        if self.side.folder is None or rejects.num_rows == 0:
+            return
+        if self._side_writer is None:
+            self._side_writer = _Worker(self.side.write, name="vpcflow-side-channel")
+        self._side_writer.submit(flow_log_id, rejects)
+
+    def close_side(self, reraise: bool) -> None:
+        """Wait until every side-channel row submitted is written (its first error, if ``reraise``)."""
+        writer, self._side_writer = self._side_writer, None
+        if writer is not None:
+            writer.close(reraise=reraise)
 
     def deliver(self, outputs: Iterable[AggregateOutput], watermark_s: int | None) -> None:
         """Count, tap and write each output, write its rejects, then flush every sink."""
@@ -198,7 +215,7 @@ class _Delivery:
                 taps["aggregate"](out)
             if out.table.num_rows:
                 self.sinks[out.flow_log.flow_log_id].write(out.flow_log, out.sink_table())
-            self.side.write(out.flow_log.flow_log_id, out.rejects)
+            self.write_side(out.flow_log.flow_log_id, out.rejects)
         for s in self.distinct_sinks:
             st.count_receipts(s.flush(watermark_s))
         fault_point("pipeline.after_flush")
@@ -341,12 +358,14 @@ def run_pipeline(
             worker = None
         _check_stop(stop)  # a signal while the last batches were delivered: still no final flush
         delivery.deliver(aggregator.finish(), None)
+        delivery.close_side(reraise=True)
         completed = True
     finally:
         try:
             if worker is not None:  # stopped early: let the worker deliver what the watermark closed
                 worker.close(reraise=False)
         finally:
+            delivery.close_side(reraise=False)  # stopped early: still every row of what was delivered
             _close_sinks(distinct_sinks, completed)
     _report(st, engine, progress)
     return st

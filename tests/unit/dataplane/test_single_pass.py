@@ -115,3 +115,41 @@ def test_a_flow_id_without_flow_point_fields_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="no point rows"):
         _native.decide_observe(engine.conntrack, engine._sg_rules, batch.ts_ns, batch.tcp_flags, batch.protocol,
                                np.zeros(1, np.int32), engine._table)
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_the_side_channel_is_written_beside_aggregation_and_its_failure_fails_the_run(tmp_path, monkeypatch,
+                                                                                      threaded: bool) -> None:
+    import threading
+
+    from vpcflow.dataplane import side_channel
+
+    b = TopoBuilder()
+    b.vpc("vpc-1", "10.0.0.0/16")
+    b.subnet("subnet-1", "vpc-1", "10.0.1.0/24")
+    b.sg("sg-a", "vpc-1", [("tcp", (80, 80), "0.0.0.0/0")], [("tcp", (0, 65535), "0.0.0.0/0")])
+    b.eni("eni-01", "subnet-1", "10.0.1.10", ("sg-a",))
+    topo = b.build()
+    # a REJECT (port 22) in each of three windows
+    batches = [packets([Pkt(t, "8.8.8.8", "10.0.1.10", "tcp", 999, 22, flags=2)]) for t in (1.0, 61.0, 121.0)]
+    fl = FLOW_LOGS[0]
+    writers: list[str] = []
+    write = side_channel.write_rejects
+
+    def spy(path: Path, table: pa.Table, *, append: bool) -> None:
+        writers.append(threading.current_thread().name)
+        write(path, table, append=append)
+
+    monkeypatch.setattr(side_channel, "write_rejects", spy)
+    run_pipeline([batches], PolicyEngine(topo), [fl], topo, {fl.flow_log_id: RecordingSink()}, side_dir=tmp_path,
+                 threaded=threaded, single_pass=True)
+    assert writers and set(writers) == {"vpcflow-side-channel"}
+    assert len((tmp_path / f"{fl.flow_log_id}.rejects.jsonl").read_text().splitlines()) == 3
+
+    def full(path: Path, table: pa.Table, *, append: bool) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(side_channel, "write_rejects", full)
+    with pytest.raises(OSError, match="No space left"):
+        run_pipeline([batches], PolicyEngine(topo), [fl], topo, {fl.flow_log_id: RecordingSink()},
+                     side_dir=tmp_path / "again", threaded=threaded, single_pass=True)
