@@ -28,6 +28,7 @@ from vpcflow.dataplane.evaluate.conntrack import ConntrackTimeouts
 from vpcflow.dataplane.pipeline import run_pipeline
 from vpcflow.dataplane.stream_pass import NativeObservations
 from vpcflow.model.flowlog import FlowLog
+from vpcflow.model.topology.model import Topology
 
 CREATED = datetime(2024, 1, 1, tzinfo=UTC)
 WIDE = ("${version} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} "
@@ -84,13 +85,18 @@ def test_single_pass_delivers_the_same_records_side_channel_and_stats(tmp_path_f
     assert single == generic
 
 
-def test_the_engine_hands_the_fold_native_rows_with_the_same_decisions() -> None:
+def one_web_server() -> Topology:
+    """eni-01 (10.0.1.10) in one subnet, its security group allowing TCP 80 in and everything out."""
     b = TopoBuilder()
     b.vpc("vpc-1", "10.0.0.0/16")
     b.subnet("subnet-1", "vpc-1", "10.0.1.0/24")
     b.sg("sg-a", "vpc-1", [("tcp", (80, 80), "0.0.0.0/0")], [("tcp", (0, 65535), "0.0.0.0/0")])
     b.eni("eni-01", "subnet-1", "10.0.1.10", ("sg-a",))
-    topo = b.build()
+    return b.build()
+
+
+def test_the_engine_hands_the_fold_native_rows_with_the_same_decisions() -> None:
+    topo = one_web_server()
     pk = [Pkt(1.0, "8.8.8.8", "10.0.1.10", "tcp", 999, 80, flags=2), Pkt(2.0, "8.8.8.8", "10.0.1.10", "tcp", 999, 22,
                                                                           flags=2)]
     batch = packets(pk)
@@ -104,12 +110,7 @@ def test_the_engine_hands_the_fold_native_rows_with_the_same_decisions() -> None
 
 
 def test_a_flow_id_without_flow_point_fields_is_a_clear_error() -> None:
-    b = TopoBuilder()
-    b.vpc("vpc-1", "10.0.0.0/16")
-    b.subnet("subnet-1", "vpc-1", "10.0.1.0/24")
-    b.sg("sg-a", "vpc-1", [("tcp", (80, 80), "0.0.0.0/0")], [("tcp", (0, 65535), "0.0.0.0/0")])
-    b.eni("eni-01", "subnet-1", "10.0.1.10", ("sg-a",))
-    engine = PolicyEngine(b.build())
+    engine = PolicyEngine(one_web_server())
     batch = packets([Pkt(1.0, "8.8.8.8", "10.0.1.10", "tcp", 999, 80, flags=2)])
     # flow id 0 names no flow of the (empty) flow table: no point rows, hence no record fields
     with pytest.raises(ValueError, match="no point rows"):
@@ -124,12 +125,7 @@ def test_the_side_channel_is_written_beside_aggregation_and_its_failure_fails_th
 
     from vpcflow.dataplane import side_channel
 
-    b = TopoBuilder()
-    b.vpc("vpc-1", "10.0.0.0/16")
-    b.subnet("subnet-1", "vpc-1", "10.0.1.0/24")
-    b.sg("sg-a", "vpc-1", [("tcp", (80, 80), "0.0.0.0/0")], [("tcp", (0, 65535), "0.0.0.0/0")])
-    b.eni("eni-01", "subnet-1", "10.0.1.10", ("sg-a",))
-    topo = b.build()
+    topo = one_web_server()
     # a REJECT (port 22) in each of three windows
     batches = [packets([Pkt(t, "8.8.8.8", "10.0.1.10", "tcp", 999, 22, flags=2)]) for t in (1.0, 61.0, 121.0)]
     fl = FLOW_LOGS[0]
