@@ -64,13 +64,13 @@ def test_compact_groups_sort_and_render_as_their_text(rows: list, cuts: list[int
             render_text(canonical_order(compact_records(pa.table(filled, names=table.column_names))))
 
 
-def _records(n: int) -> pa.Table:
+def _records(n: int, minutes: int = 7) -> pa.Table:
     i = np.arange(n)
     return record_table(DEFAULT_FIELDS, {
         "version": 2, "account_id": "123456789012", "interface_id": np.char.add("eni-0", (i % 9).astype(str)),
         "srcaddr": np.char.add("10.0.", (i % 251).astype(str)), "dstaddr": "10.0.0.2", "srcport": 1024 + i,
-        "dstport": 443, "protocol": 6, "packets": 1 + i % 3, "bytes": 60, "start": T0 + (i % 7) * 60,
-        "end": T0 + (i % 7) * 60 + 59, "action": np.where(i % 5 == 0, "REJECT", "ACCEPT"), "log_status": "OK"})
+        "dstport": 443, "protocol": 6, "packets": 1 + i % 3, "bytes": 60, "start": T0 + (i % minutes) * 60,
+        "end": T0 + (i % minutes) * 60 + 59, "action": np.where(i % 5 == 0, "REJECT", "ACCEPT"), "log_status": "OK"})
 
 
 @settings(max_examples=25, deadline=None)
@@ -132,3 +132,41 @@ def test_s3_objects_are_those_of_the_text_tables(tmp_path: Path) -> None:
                 expected[obj.key.rsplit("/", 1)[-1]] = obj.data
         assert got == expected
         assert len(got) == 2
+
+
+def test_flushes_as_windows_close_deliver_the_objects_of_one_final_flush(tmp_path: Path) -> None:
+    """Records written a window at a time (and a few writes spanning two periods), flushed after each
+    write as a run does: every 5-minute group delivered once it cannot grow, the same objects as
+    holding everything to the end."""
+    records = _records(3_000, minutes=20)
+    ends = np.asarray(records.column("end"))
+    order = np.argsort(ends, kind="stable")
+    records, ends = records.take(pa.array(order)), ends[order]
+    fl = _flow_log("plain-text")
+    store = BucketStore(tmp_path / "s3")
+    store.create_bucket("bucket")
+    sink = LocalBucketSink(store, run_id="r")
+    delivered_at: list[int] = []
+    for a in range(0, records.num_rows, 400):
+        part = records.slice(a, 400)
+        sink.write(fl, part)
+        watermark = int(ends[min(a + 400, len(ends)) - 1]) + 1
+        delivered_at.append(len(sink.flush(watermark)))
+    sink.close()
+    got = {p.name: p.read_bytes() for p in (tmp_path / "s3" / "bucket").rglob("*.log.*")}
+    assert got == _delivered(tmp_path / "once", fl, records)
+    assert sum(delivered_at) >= 2  # groups went before the end
+
+
+def test_a_flush_with_no_closed_group_leaves_the_held_tables_alone(tmp_path: Path) -> None:
+    records = _records(1_000).filter(pa.array(np.asarray(_records(1_000).column("end")) < T0 + 300))
+    fl = _flow_log("plain-text")
+    store = BucketStore(tmp_path / "s3")
+    store.create_bucket("bucket")
+    sink = LocalBucketSink(store, run_id="r")
+    sink.write(fl, records.slice(0, 300))
+    sink.write(fl, records.slice(300))
+    held = list(sink._tables[fl.flow_log_id])
+    assert sink.flush(T0 + 120) == []
+    assert len(sink._tables[fl.flow_log_id]) == 2
+    assert all(a is b for a, b in zip(sink._tables[fl.flow_log_id], held, strict=True))

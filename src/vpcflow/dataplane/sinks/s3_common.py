@@ -258,24 +258,48 @@ class S3ObjectSink(DeliveryStatusMixin):
         self._closed = True
 
     # -- internals --------------------------------------------------------------------------------
+    def _held_ready(self, fid: str, watermark_s: int | None,
+                    interval_s: int) -> tuple[pa.Table, npt.NDArray[np.int64]] | None:
+        """Take the held records whose 5-minute group can no longer grow (all of them at the end) out
+        of the sink, with their end times; None when there are none. Decided table by table: each
+        written table is one window's records, so it is nearly always wholly ready or wholly not, and
+        only a table with both is split. Held records are never copied while their group stays open
+        (a copy of everything held at each minute's flush cost CPU and, on a million flows, the
+        memory of a second group)."""
+        ready_t: list[pa.Table] = []
+        ready_e: list[npt.NDArray[np.int64]] = []
+        keep_t: list[pa.Table] = []
+        keep_e: list[npt.NDArray[np.int64]] = []
+        for t, e in zip(self._tables.pop(fid), self._ends.pop(fid), strict=True):
+            if watermark_s is None:
+                ready = np.ones(len(e), dtype=bool)
+            else:
+                ready = e - e % s3keys.PERIOD_S + s3keys.PERIOD_S <= watermark_s - interval_s
+            if ready.all():
+                ready_t.append(t)
+                ready_e.append(e)
+            elif not ready.any():
+                keep_t.append(t)
+                keep_e.append(e)
+            else:
+                ready_t.append(t.filter(pa.array(ready)))
+                ready_e.append(e[ready])
+                keep_t.append(t.filter(pa.array(~ready)))
+                keep_e.append(e[~ready])
+        if keep_t:
+            self._tables[fid], self._ends[fid] = keep_t, keep_e
+        if not ready_t:
+            return None
+        return pa.concat_tables(ready_t), np.concatenate(ready_e)
+
     def _flush_flow_log(self, fl: FlowLog, watermark_s: int | None) -> list[DeliveryReceipt]:
         fid = fl.flow_log_id
-        table = pa.concat_tables(self._tables.pop(fid))
-        ends = np.concatenate(self._ends.pop(fid))
-        periods = ends - ends % s3keys.PERIOD_S
-        if watermark_s is None:
-            ready = np.ones(len(ends), dtype=bool)
-        else:
-            limit = watermark_s - fl.max_aggregation_interval
-            ready = periods + s3keys.PERIOD_S <= limit
-        if not ready.all():
-            keep = ~ready
-            self._tables[fid] = [table.filter(pa.array(keep))]
-            self._ends[fid] = [ends[keep]]
-        if not ready.any():
+        held = self._held_ready(fid, watermark_s, fl.max_aggregation_interval)
+        if held is None:
             return []
-        idx = np.flatnonzero(ready)
-        order = idx[np.argsort(periods[idx], kind="stable")]
+        table, ends = held
+        periods = ends - ends % s3keys.PERIOD_S
+        order = np.argsort(periods, kind="stable")
         sorted_periods = periods[order]
         cuts = np.flatnonzero(np.diff(sorted_periods)) + 1
         groups = [(order[seg], int(sorted_periods[seg[0]])) for seg in np.split(np.arange(len(order)), cuts)]
