@@ -48,10 +48,7 @@ class Reorderer:
         if self.window_ns == 0:
             out = merged
         else:
-            cut = int(np.searchsorted(ts, ts[-1] - self.window_ns, side="right"))
-            # never hold more than max_held rows: at high packet rates a time window alone would make
-            # every push re-copy seconds of traffic
-            cut = max(cut, ts.shape[0] - self.max_held)
+            cut = self._emitted(int(np.searchsorted(ts, ts[-1] - self.window_ns, side="right")), ts.shape[0])
             if cut < ts.shape[0]:
                 self.pending = merged.take(slice(cut, None))  # type: ignore[arg-type]
             if cut == 0:
@@ -59,6 +56,12 @@ class Reorderer:
             out = merged.take(slice(0, cut)) if cut < ts.shape[0] else merged  # type: ignore[arg-type]
         self.emitted_max = int(out.ts_ns[-1])
         return out
+
+    def _emitted(self, settled: int, total: int) -> int:
+        """How many of ``total`` sorted rows go out now: the ``settled`` ones (at or before the newest
+        timestamp minus the window), and never so few that more than ``max_held`` stay held: at high
+        packet rates a time window alone would make every push re-copy seconds of traffic."""
+        return max(settled, total - self.max_held)
 
     def _hand_over(self, pending: PacketBatch, batch: PacketBatch) -> PacketBatch | None:
         """``push``'s result without copying, when it is exactly the held rows: ``batch`` in order and
@@ -75,8 +78,7 @@ class Reorderer:
         cut = int(np.searchsorted(held, bound, side="right"))
         if cut == n_held:
             cut += int(np.searchsorted(ts, bound, side="right"))
-        cut = max(cut, n_held + ts.shape[0] - self.max_held)
-        if cut != n_held:
+        if self._emitted(cut, n_held + ts.shape[0]) != n_held:
             return None
         self.pending = batch
         self.emitted_max = int(held[-1])
