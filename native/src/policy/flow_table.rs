@@ -19,6 +19,22 @@ use super::network_acls::NetworkAclRules;
 use super::new_flows::{check_point, port_category, FlowIn};
 use super::security_groups::SecurityGroupRules;
 
+/// The same call on every per-point field column (they differ in type, so no loop over them all).
+macro_rules! each_point_column {
+    ($f:expr, $op:ident($n:expr)) => {{
+        let f = &mut $f;
+        f.eni.$op($n);
+        f.dir.$op($n);
+        for c in f.u64_columns() {
+            c.$op($n);
+        }
+        f.tpath.$op($n);
+        f.peer.$op($n);
+        f.ssvc.$op($n);
+        f.dsvc.$op($n);
+    }};
+}
+
 /// An AWS-service code not known yet: Python resolves the address (`FlowTable::resolve_services`).
 pub const SERVICE_PENDING: i16 = i16::MIN;
 
@@ -234,32 +250,14 @@ impl FlowTable {
         self.start.truncate(flows + 1);
         self.category.truncate(flows);
         self.points.truncate(points * POINT_WIDTH);
-        let f = &mut self.fields;
-        f.eni.truncate(points);
-        f.dir.truncate(points);
-        for c in f.u64_columns() {
-            c.truncate(points);
-        }
-        f.tpath.truncate(points);
-        f.peer.truncate(points);
-        f.ssvc.truncate(points);
-        f.dsvc.truncate(points);
+        each_point_column!(self.fields, truncate(points));
     }
 
     fn reserve(&mut self, flows: usize) {
         self.start.reserve(flows);
         self.category.reserve(flows);
         self.points.reserve(flows * POINT_WIDTH);
-        let f = &mut self.fields;
-        f.eni.reserve(flows);
-        f.dir.reserve(flows);
-        for c in f.u64_columns() {
-            c.reserve(flows);
-        }
-        f.tpath.reserve(flows);
-        f.peer.reserve(flows);
-        f.ssvc.reserve(flows);
-        f.dsvc.reserve(flows);
+        each_point_column!(self.fields, reserve(flows));
     }
 
     fn add_flow(
