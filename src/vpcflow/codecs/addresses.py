@@ -5,9 +5,8 @@ The data plane holds addresses as 128-bit pairs of uint64 (``hi``, ``lo``) with 
 and IPv6 in RFC 5952 form: lower case, leading zeros dropped, the longest run (leftmost on a tie)
 of two or more zero groups compressed to ``::`` (spec 1.1, golden 7.4).
 
-Speed: a capture has few distinct addresses and many packets, so only the unique values are
-formatted (``np.unique``) and the result is gathered with ``take``. IPv4 formatting is done fully
-in Arrow's C++ kernels; IPv6 uniques go through ``ipaddress`` (exact RFC 5952 output).
+Formatting is the native core's (``native/src/aggregate/records/addr.rs``, the same code that writes
+the records' address columns); parsing is vectorised numpy/Arrow.
 """
 
 from __future__ import annotations
@@ -19,25 +18,14 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vpcflow import _native
+
 _V4_PREFIX = np.uint64(0xFFFF)
 _MASK32 = np.uint64(0xFFFF_FFFF)
 _V4_MAPPED = 0xFFFF_0000_0000
 
 U64 = npt.NDArray[np.uint64]
 Bool = npt.NDArray[np.bool_]
-
-
-def _format_v4(values: npt.NDArray[np.uint32]) -> pa.Array:
-    """Dotted quads of uint32 addresses, in Arrow (no Python loop)."""
-    if len(values) == 0:
-        return pa.array([], type=pa.string())
-    octets = [pa.array(((values >> shift) & 0xFF).astype(np.uint8)).cast(pa.string()) for shift in (24, 16, 8, 0)]
-    return pc.binary_join_element_wise(*octets, ".")
-
-
-def _format_v6(hi: U64, lo: U64) -> pa.Array:
-    pairs = zip(hi.tolist(), lo.tolist(), strict=True)
-    return pa.array([str(ipaddress.IPv6Address((int(h) << 64) | int(low))) for h, low in pairs], type=pa.string())
 
 
 def addresses_to_strings(hi: npt.ArrayLike, lo: npt.ArrayLike, valid: npt.ArrayLike | None = None) -> pa.StringArray:
@@ -50,26 +38,12 @@ def addresses_to_strings(hi: npt.ArrayLike, lo: npt.ArrayLike, valid: npt.ArrayL
     lo_a = np.ascontiguousarray(lo, dtype=np.uint64)
     if hi_a.shape != lo_a.shape or hi_a.ndim != 1:
         raise ValueError(f"hi and lo must be 1-d arrays of one length, got {hi_a.shape} and {lo_a.shape}")
-    n = len(hi_a)
-    is4 = (hi_a == 0) & ((lo_a >> np.uint64(32)) == _V4_PREFIX)
-    indices = np.empty(n, dtype=np.int64)
-
-    v4 = (lo_a[is4] & _MASK32).astype(np.uint32)
-    u4, inv4 = np.unique(v4, return_inverse=True)
-    indices[is4] = inv4
-
-    is6 = ~is4
-    pairs = np.empty(int(is6.sum()), dtype=[("h", np.uint64), ("l", np.uint64)])
-    pairs["h"] = hi_a[is6]
-    pairs["l"] = lo_a[is6]
-    u6, inv6 = np.unique(pairs, return_inverse=True)
-    indices[is6] = len(u4) + inv6
-
-    dictionary = pa.concat_arrays([_format_v4(u4), _format_v6(u6["h"], u6["l"])])
-    mask = None if valid is None else ~np.asarray(valid, dtype=bool)
-    taken = dictionary.take(pa.array(indices, mask=mask))
-    assert isinstance(taken, pa.StringArray)
-    return taken
+    ok = None if valid is None else np.ascontiguousarray(valid, dtype=bool)
+    _, offsets, data, bitmap, nulls = _native.format_addresses(hi_a, lo_a, ok)
+    out = pa.StringArray.from_buffers(len(hi_a), pa.py_buffer(offsets), pa.py_buffer(data),
+                                      None if bitmap is None else pa.py_buffer(bitmap), nulls)
+    assert isinstance(out, pa.StringArray)
+    return out
 
 
 def _parse_one(text: str) -> int:

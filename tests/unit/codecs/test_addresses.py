@@ -66,7 +66,7 @@ def test_empty_and_errors() -> None:
         strings_to_addresses(["010.0.0.1"])  # leading zeros are not an address AWS writes
 
 
-def test_large_batch_formats_only_uniques() -> None:
+def test_a_large_batch_formats_every_row() -> None:
     rng = np.random.default_rng(1)
     v4 = rng.integers(0, 2**32, 200_000, dtype=np.uint64) | np.uint64(MAPPED)
     out = addresses_to_strings(np.zeros_like(v4), v4)
