@@ -7,8 +7,9 @@
 //! Each row gets a fixed-width key packing its leading columns in an order-preserving byte form:
 //! an integer or dictionary column as a code (the value minus the smallest among the rows, or the
 //! rank of the dictionary value) in as few bytes as the codes' range needs, then the first string
-//! column's leading bytes. Most rows are ordered by their keys alone; rows with equal keys are
-//! compared column by column from the first column the key does not hold whole, then by position.
+//! column's leading bytes. Most rows are ordered by their keys alone (a radix sort on the key
+//! bytes); rows with equal keys are compared column by column from the first column the key does
+//! not hold whole, then by position.
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -16,21 +17,21 @@ use std::cmp::Ordering;
 use super::columns::{locate, ArrayView, Cell, ChunkedView, Corrupt, Values};
 use super::lines::{RenderError, TableView};
 
-const KEY_WORDS: usize = 3;
-const KEY_BYTES: usize = KEY_WORDS * 8;
+const KEY_BYTES: usize = 16;
+/// Below this many rows a bucket of the radix sort is sorted by comparing whole keys.
+const SMALL_BUCKET: usize = 64;
 
-/// A row to sort: its key (big-endian words, so comparing the words compares the key's bytes) and
-/// its position among the rows given.
+/// A row to sort: its key (compared byte by byte) and its position among the rows given.
 #[derive(Clone, Copy)]
 struct Entry {
-    key: [u64; KEY_WORDS],
+    key: [u8; KEY_BYTES],
     pos: usize,
 }
 
 impl Entry {
     #[inline(always)]
     fn put(&mut self, at: usize, byte: u8) {
-        self.key[at / 8] |= (byte as u64) << (56 - 8 * (at % 8));
+        self.key[at] = byte;
     }
 }
 
@@ -165,7 +166,14 @@ impl<'a> Sorter<'_, 'a> {
         let (mut lo, mut hi, mut nulls) = (i128::MAX, i128::MIN, false);
         let mut cursor = 0;
         match &self.orders[c] {
-            ColumnOrder::Rank(_, count) => (lo, hi, nulls) = (0, *count as i128 - 1, true),
+            ColumnOrder::Rank(_, count) => {
+                // a null index needs a code of its own only where a chunk may hold one
+                let nullable = self.columns[c]
+                    .chunks
+                    .iter()
+                    .any(|ch| ch.validity.is_some());
+                (lo, hi, nulls) = (0, *count as i128 - 1, nullable)
+            }
             ColumnOrder::Value => {
                 for &r in rows {
                     let (ch, i) = locate(starts, &mut cursor, r as usize);
@@ -212,29 +220,25 @@ impl<'a> Sorter<'_, 'a> {
         let mut cursor = 0;
         for (e, &r) in entries.iter_mut().zip(rows) {
             let (ch, i) = locate(&col.starts, &mut cursor, r as usize);
-            let mut p = at;
             match col.chunks[ch].cell(i)? {
                 Cell::Str(s) => {
-                    if flag {
-                        p += 1;
-                    }
-                    for &b in s.iter().take(KEY_BYTES - p) {
-                        e.put(p, b);
-                        p += 1;
-                    }
+                    let p = at + usize::from(flag);
+                    let k = s.len().min(KEY_BYTES - p);
+                    e.key[p..p + k].copy_from_slice(&s[..k]);
                 }
-                Cell::Null if flag => e.put(p, 1),
+                Cell::Null if flag => e.put(at, 1),
                 _ => return Err(Corrupt("the chunks of a column differ in type".into())),
             }
         }
         Ok(())
     }
 
-    /// The keys of `rows`; the index of the first column they do not hold whole.
-    fn keys(&self, rows: &[i64]) -> Result<(Vec<Entry>, usize), (usize, Corrupt)> {
+    /// The keys of `rows`, how many of their leading bytes may be non-zero, and the index of the
+    /// first column they do not hold whole.
+    fn keys(&self, rows: &[i64]) -> Result<(Vec<Entry>, usize, usize), (usize, Corrupt)> {
         let mut entries: Vec<Entry> = (0..rows.len())
             .map(|pos| Entry {
-                key: [0; KEY_WORDS],
+                key: [0; KEY_BYTES],
                 pos,
             })
             .collect();
@@ -245,17 +249,17 @@ impl<'a> Sorter<'_, 'a> {
                     self.pack_text(c, rows, &mut entries, at)
                         .map_err(|e| (c, e))?;
                 }
-                return Ok((entries, c));
+                return Ok((entries, KEY_BYTES, c));
             }
             let (used, whole) = self
                 .pack_code(c, rows, &mut entries, at)
                 .map_err(|e| (c, e))?;
             at += used;
             if !whole {
-                return Ok((entries, c));
+                return Ok((entries, at, c));
             }
         }
-        Ok((entries, self.columns.len()))
+        Ok((entries, at, self.columns.len()))
     }
 
     /// Rows `a` and `b` compared column by column from column `from`.
@@ -286,6 +290,45 @@ impl<'a> Sorter<'_, 'a> {
     }
 }
 
+/// Sort `entries` by their keys' bytes from byte `p` to `used` (the bytes before are equal in all
+/// of them, those after zero in all), equal keys kept in position order: a most-significant-byte-first radix sort, stable,
+/// down to buckets small enough to sort by comparing whole keys and positions. `scratch` is as
+/// long as `entries`.
+fn radix_sort(entries: &mut [Entry], scratch: &mut [Entry], mut p: usize, used: usize) {
+    while p < used {
+        if entries.len() <= SMALL_BUCKET {
+            entries.sort_unstable_by_key(|e| (u128::from_be_bytes(e.key), e.pos));
+            return;
+        }
+        let mut counts = [0usize; 256];
+        for e in entries.iter() {
+            counts[e.key[p] as usize] += 1;
+        }
+        if counts.contains(&entries.len()) {
+            p += 1; // one value of this byte: nothing to move
+            continue;
+        }
+        let mut starts = [0usize; 257];
+        for b in 0..256 {
+            starts[b + 1] = starts[b] + counts[b];
+        }
+        let mut at = starts;
+        for e in entries.iter() {
+            let b = e.key[p] as usize;
+            scratch[at[b]] = *e;
+            at[b] += 1;
+        }
+        entries.copy_from_slice(scratch);
+        for b in 0..256 {
+            let (lo, hi) = (starts[b], starts[b + 1]);
+            if hi - lo > 1 {
+                radix_sort(&mut entries[lo..hi], &mut scratch[lo..hi], p + 1, used);
+            }
+        }
+        return;
+    }
+}
+
 /// `rows` (indexes of `table`'s rows) in canonical order.
 pub fn canonical_order(table: &TableView<'_>, rows: &[i64]) -> Result<Vec<i64>, RenderError> {
     if let Some(&bad) = rows
@@ -309,24 +352,33 @@ pub fn canonical_order(table: &TableView<'_>, rows: &[i64]) -> Result<Vec<i64>, 
     }
     let sorter = Sorter { columns, orders };
     let corrupt = |(c, Corrupt(m))| RenderError::Corrupt(c, m);
-    let (mut entries, from) = sorter.keys(rows).map_err(corrupt)?;
+    let (mut entries, used, from) = sorter.keys(rows).map_err(corrupt)?;
     // a comparator cannot fail: the first error is kept and returned once the sort is over
     let failed: RefCell<Option<(usize, Corrupt)>> = RefCell::new(None);
-    entries.sort_unstable_by(|x, y| {
-        x.key
-            .cmp(&y.key)
-            .then_with(|| {
-                if from == columns.len() {
-                    return Ordering::Equal;
-                }
-                let (a, b) = (rows[x.pos] as usize, rows[y.pos] as usize);
-                sorter.cmp_rows(from, a, b).unwrap_or_else(|e| {
-                    failed.borrow_mut().get_or_insert(e);
-                    Ordering::Equal
-                })
-            })
-            .then(x.pos.cmp(&y.pos)) // equal rows keep their order (a stable sort's)
-    });
+    if used > 0 {
+        let mut scratch = entries.clone();
+        radix_sort(&mut entries, &mut scratch, 0, used);
+    }
+    if from < columns.len() {
+        // rows whose keys are equal: compared by their columns, stably (ties keep position order)
+        let mut a = 0;
+        while a < entries.len() {
+            let mut b = a + 1;
+            while b < entries.len() && entries[b].key == entries[a].key {
+                b += 1;
+            }
+            if b - a > 1 {
+                entries[a..b].sort_by(|x, y| {
+                    let (ra, rb) = (rows[x.pos] as usize, rows[y.pos] as usize);
+                    sorter.cmp_rows(from, ra, rb).unwrap_or_else(|e| {
+                        failed.borrow_mut().get_or_insert(e);
+                        Ordering::Equal
+                    })
+                });
+            }
+            a = b;
+        }
+    }
     if let Some(e) = failed.into_inner() {
         return Err(corrupt(e));
     }

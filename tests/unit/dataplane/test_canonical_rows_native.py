@@ -76,10 +76,11 @@ def _dictionary(draw: st.DrawFn, part: list, pad: int, null_value: bool) -> pa.A
 
 @st.composite
 def _tables(draw: st.DrawFn) -> tuple[pa.Table, np.ndarray]:
-    n = draw(st.integers(0, 30))
+    n = draw(st.integers(0, 120))
     cols = draw(st.lists(_column(n), min_size=1, max_size=5))
     table = pa.table(cols, names=[f"c{i}" for i in range(len(cols))])
-    rows = draw(st.lists(st.integers(0, n - 1), max_size=40)) if n else []
+    # up to 400 row indexes (repeats: equal rows) so that the radix sort runs, not only the small-bucket sort
+    rows = draw(st.lists(st.integers(0, n - 1), max_size=400)) if n else []
     return table, np.array(rows, dtype=np.int64)
 
 
@@ -112,3 +113,26 @@ def test_a_row_outside_the_table_is_a_clear_error() -> None:
     table = pa.table({"a": pa.array([2, 1], pa.int32())})
     with pytest.raises(ValueError, match="row 5 is outside the table of 2 rows"):
         record_columns(table).canonical_order(np.array([0, 5], dtype=np.int64))
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_large_groups_order_as_pyarrow(seed: int) -> None:
+    """A group large enough for the native radix sort to split buckets of thousands of rows byte
+    after byte (ENIs, IPv4 and IPv6 addresses, ports with many ties, nulls), in three writes."""
+    rng = np.random.default_rng(seed)
+    n = 70_000
+    pool = np.array([t for t in TEXTS if t is not None] + [f"10.0.{k}.{k % 7}" for k in range(300)], dtype=object)
+    src = pool[rng.integers(0, len(pool), n)]
+    src[rng.random(n) < 0.01] = None
+    table = pa.table({
+        "version": pa.array(np.full(n, 2), pa.int32()),
+        "interface_id": pa.array(rng.choice(["eni-b", "eni-a", "eni-ab"], n)),
+        "srcaddr": pa.array(src, pa.string()),
+        "srcport": pa.array(rng.integers(0, 4, n), pa.int32()),
+        "bytes": pa.array(rng.integers(-2**62, 2**62, n), pa.int64()),
+    })
+    held = pa.concat_tables([compact_records(table.slice(a, b - a)) for a, b in ((0, 20_000), (20_000, 45_000),
+                                                                               (45_000, n))])
+    rows = rng.permutation(n)[: n - 100].astype(np.int64)
+    assert canonical_rows(held, rows).rows.tolist() == oracle_canonical_rows(held, rows).tolist()
