@@ -8,8 +8,10 @@
 //! an integer or dictionary column as a code (the value minus the smallest among the rows, or the
 //! rank of the dictionary value) in as few bytes as the codes' range needs, then the first string
 //! column's leading bytes. Most rows are ordered by their keys alone (a radix sort on the key
-//! bytes); rows with equal keys are compared column by column from the first column the key does
-//! not hold whole, then by position.
+//! bytes). Rows with equal keys whose string the keys hold whole (an IPv4 address does) are
+//! ordered the same way by keys of the columns after it (the destination address after the
+//! source); other rows with equal keys are compared column by column from the first column the
+//! key does not hold whole. Equal rows keep their order.
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -122,6 +124,16 @@ fn dictionary_ranks(col: &ChunkedView<'_>) -> Result<ColumnOrder, Corrupt> {
     Ok(ColumnOrder::Rank(ranks, count))
 }
 
+/// What [`Sorter::fill_keys`] packed.
+struct Keyed {
+    /// The key bytes that may be non-zero.
+    used: usize,
+    /// The first column the keys do not hold whole (all columns: the number of columns).
+    from: usize,
+    /// When column `from` is a string column in the keys: the most bytes of a string they hold.
+    room: Option<usize>,
+}
+
 struct Sorter<'t, 'a> {
     columns: &'t [ChunkedView<'a>],
     orders: Vec<ColumnOrder>,
@@ -175,8 +187,8 @@ impl<'a> Sorter<'_, 'a> {
                 (lo, hi, nulls) = (0, *count as i128 - 1, nullable)
             }
             ColumnOrder::Value => {
-                for &r in rows {
-                    let (ch, i) = locate(starts, &mut cursor, r as usize);
+                for e in entries.iter() {
+                    let (ch, i) = locate(starts, &mut cursor, rows[e.pos] as usize);
                     match self.code(c, ch, i)? {
                         Some(v) => (lo, hi) = (lo.min(v), hi.max(v)),
                         None => nulls = true,
@@ -192,8 +204,8 @@ impl<'a> Sorter<'_, 'a> {
         let width = (128 - top.leading_zeros() as usize).div_ceil(8);
         let room = KEY_BYTES - at;
         let (fits, used) = (width <= room, width.min(room));
-        for (e, &r) in entries.iter_mut().zip(rows) {
-            let (ch, i) = locate(starts, &mut cursor, r as usize);
+        for e in entries.iter_mut() {
+            let (ch, i) = locate(starts, &mut cursor, rows[e.pos] as usize);
             let code = match self.code(c, ch, i)? {
                 Some(v) => (v - lo) as u128,
                 None => top,
@@ -214,12 +226,13 @@ impl<'a> Sorter<'_, 'a> {
         rows: &[i64],
         entries: &mut [Entry],
         at: usize,
-    ) -> Result<(), Corrupt> {
+    ) -> Result<usize, Corrupt> {
         let col = &self.columns[c];
         let flag = col.chunks.iter().any(|ch| ch.validity.is_some());
+        let room = KEY_BYTES - (at + usize::from(flag)).min(KEY_BYTES);
         let mut cursor = 0;
-        for (e, &r) in entries.iter_mut().zip(rows) {
-            let (ch, i) = locate(&col.starts, &mut cursor, r as usize);
+        for e in entries.iter_mut() {
+            let (ch, i) = locate(&col.starts, &mut cursor, rows[e.pos] as usize);
             match col.chunks[ch].cell(i)? {
                 Cell::Str(s) => {
                     let p = at + usize::from(flag);
@@ -230,36 +243,132 @@ impl<'a> Sorter<'_, 'a> {
                 _ => return Err(Corrupt("the chunks of a column differ in type".into())),
             }
         }
-        Ok(())
+        Ok(room)
     }
 
-    /// The keys of `rows`, how many of their leading bytes may be non-zero, and the index of the
-    /// first column they do not hold whole.
-    fn keys(&self, rows: &[i64]) -> Result<(Vec<Entry>, usize, usize), (usize, Corrupt)> {
-        let mut entries: Vec<Entry> = (0..rows.len())
-            .map(|pos| Entry {
-                key: [0; KEY_BYTES],
-                pos,
-            })
-            .collect();
+    /// Write the keys of `entries` (rows `rows[pos]`) for columns `first..`: the key bytes that
+    /// may be non-zero, the first column the keys do not hold whole, and for a string column
+    /// there the most bytes of a string its keys hold.
+    fn fill_keys(
+        &self,
+        rows: &[i64],
+        entries: &mut [Entry],
+        first: usize,
+    ) -> Result<Keyed, (usize, Corrupt)> {
+        entries.iter_mut().for_each(|e| e.key = [0; KEY_BYTES]);
         let mut at = 0;
-        for c in 0..self.columns.len() {
+        for c in first..self.columns.len() {
             if self.is_text(c) {
-                if at < KEY_BYTES {
-                    self.pack_text(c, rows, &mut entries, at)
-                        .map_err(|e| (c, e))?;
-                }
-                return Ok((entries, KEY_BYTES, c));
+                let room = if at < KEY_BYTES {
+                    Some(self.pack_text(c, rows, entries, at).map_err(|e| (c, e))?)
+                } else {
+                    None
+                };
+                return Ok(Keyed {
+                    used: KEY_BYTES,
+                    from: c,
+                    room,
+                });
             }
-            let (used, whole) = self
-                .pack_code(c, rows, &mut entries, at)
-                .map_err(|e| (c, e))?;
+            let (used, whole) = self.pack_code(c, rows, entries, at).map_err(|e| (c, e))?;
             at += used;
             if !whole {
-                return Ok((entries, at, c));
+                return Ok(Keyed {
+                    used: at,
+                    from: c,
+                    room: None,
+                });
             }
         }
-        Ok((entries, at, self.columns.len()))
+        Ok(Keyed {
+            used: at,
+            from: self.columns.len(),
+            room: None,
+        })
+    }
+
+    /// Whether string column `c` holds the same value in every row of `run` (rows with equal
+    /// keys, which hold at most `room` bytes of it): their lengths are equal and fit the key.
+    fn same_text(
+        &self,
+        c: usize,
+        rows: &[i64],
+        run: &[Entry],
+        room: usize,
+    ) -> Result<bool, Corrupt> {
+        let col = &self.columns[c];
+        let mut cursor = 0;
+        let mut first: Option<Option<usize>> = None;
+        for e in run {
+            let (ch, i) = locate(&col.starts, &mut cursor, rows[e.pos] as usize);
+            let len = match col.chunks[ch].cell(i)? {
+                Cell::Str(s) if s.len() <= room => Some(s.len()),
+                Cell::Null => None,
+                _ => return Ok(false),
+            };
+            if *first.get_or_insert(len) != len {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Sort `entries` (in position order where their rows are equal on the columns before
+    /// `first`) by columns `first..`, stably. Rows whose keys are equal and whose string column
+    /// the keys hold whole are equal on it too: the next key starts after it; otherwise they are
+    /// compared column by column.
+    fn order(
+        &self,
+        rows: &[i64],
+        entries: &mut [Entry],
+        scratch: &mut [Entry],
+        first: usize,
+        failed: &RefCell<Option<(usize, Corrupt)>>,
+    ) -> Result<(), (usize, Corrupt)> {
+        let keyed = self.fill_keys(rows, entries, first)?;
+        if keyed.used > 0 {
+            radix_sort(entries, scratch, 0, keyed.used);
+        }
+        let from = keyed.from;
+        if from == self.columns.len() {
+            return Ok(()); // equal keys, equal rows: already in position order
+        }
+        let mut a = 0;
+        while a < entries.len() {
+            let mut b = a + 1;
+            while b < entries.len() && entries[b].key == entries[a].key {
+                b += 1;
+            }
+            if b - a > 1 {
+                let whole = match keyed.room {
+                    Some(room) => self
+                        .same_text(from, rows, &entries[a..b], room)
+                        .map_err(|e| (from, e))?,
+                    None => false,
+                };
+                if whole {
+                    if from + 1 < self.columns.len() {
+                        self.order(
+                            rows,
+                            &mut entries[a..b],
+                            &mut scratch[a..b],
+                            from + 1,
+                            failed,
+                        )?;
+                    }
+                } else {
+                    entries[a..b].sort_by(|x, y| {
+                        let (ra, rb) = (rows[x.pos] as usize, rows[y.pos] as usize);
+                        self.cmp_rows(from, ra, rb).unwrap_or_else(|e| {
+                            failed.borrow_mut().get_or_insert(e);
+                            Ordering::Equal
+                        })
+                    });
+                }
+            }
+            a = b;
+        }
+        Ok(())
     }
 
     /// Rows `a` and `b` compared column by column from column `from`.
@@ -352,33 +461,19 @@ pub fn canonical_order(table: &TableView<'_>, rows: &[i64]) -> Result<Vec<i64>, 
     }
     let sorter = Sorter { columns, orders };
     let corrupt = |(c, Corrupt(m))| RenderError::Corrupt(c, m);
-    let (mut entries, used, from) = sorter.keys(rows).map_err(corrupt)?;
+    let mut entries: Vec<Entry> = (0..rows.len())
+        .map(|pos| Entry {
+            key: [0; KEY_BYTES],
+            pos,
+        })
+        .collect();
+    let mut scratch = entries.clone();
     // a comparator cannot fail: the first error is kept and returned once the sort is over
     let failed: RefCell<Option<(usize, Corrupt)>> = RefCell::new(None);
-    if used > 0 {
-        let mut scratch = entries.clone();
-        radix_sort(&mut entries, &mut scratch, 0, used);
-    }
-    if from < columns.len() {
-        // rows whose keys are equal: compared by their columns, stably (ties keep position order)
-        let mut a = 0;
-        while a < entries.len() {
-            let mut b = a + 1;
-            while b < entries.len() && entries[b].key == entries[a].key {
-                b += 1;
-            }
-            if b - a > 1 {
-                entries[a..b].sort_by(|x, y| {
-                    let (ra, rb) = (rows[x.pos] as usize, rows[y.pos] as usize);
-                    sorter.cmp_rows(from, ra, rb).unwrap_or_else(|e| {
-                        failed.borrow_mut().get_or_insert(e);
-                        Ordering::Equal
-                    })
-                });
-            }
-            a = b;
-        }
-    }
+    sorter
+        .order(rows, &mut entries, &mut scratch, 0, &failed)
+        .map_err(corrupt)?;
+    drop(scratch);
     if let Some(e) = failed.into_inner() {
         return Err(corrupt(e));
     }
