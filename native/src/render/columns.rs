@@ -40,7 +40,7 @@ impl IntType {
 
     /// Element `k` of little-endian `data` (the view checked that it is in range).
     #[inline(always)]
-    fn read(self, data: &[u8], k: usize) -> Cell<'static> {
+    pub(crate) fn read(self, data: &[u8], k: usize) -> Cell<'static> {
         let b = &data[k * self.bytes..(k + 1) * self.bytes];
         match (self.bytes, self.signed) {
             (1, true) => Cell::Int(b[0] as i8 as i64),

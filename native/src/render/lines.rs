@@ -92,6 +92,11 @@ impl<'a> TableView<'a> {
         self.rows
     }
 
+    /// The columns, in table order.
+    pub fn columns(&self) -> &[ChunkedView<'a>] {
+        &self.columns
+    }
+
     pub fn num_columns(&self) -> usize {
         self.columns.len()
     }

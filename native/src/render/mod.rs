@@ -10,4 +10,5 @@
 pub mod columns;
 pub mod format;
 pub mod lines;
+pub mod order;
 pub mod py;

@@ -17,9 +17,11 @@ use std::sync::Mutex;
 use super::columns::{ArrayView, ChunkedView, Corrupt, IntType, Values};
 use super::format::TextRefusal;
 use super::lines::{RenderError, Rows, TableView};
+use super::order::canonical_order;
 use crate::errors::guard;
 
 const STAGE: &str = "rendering records";
+const ORDER_STAGE: &str = "ordering records";
 /// The largest output buffer kept between calls (a slice of a few tens of thousands of records).
 const SCRATCH_KEPT: usize = 64 << 20;
 
@@ -256,6 +258,24 @@ impl RecordColumns {
     #[getter]
     fn num_rows(&self) -> usize {
         self.rows
+    }
+
+    /// `rows` (row indexes) in canonical order: ascending by every column in table order, a
+    /// dictionary column by its values, nulls last, equal rows in the order given (the order
+    /// `sinks/compact.py::canonical_rows` documents), sorted without the GIL.
+    fn canonical_order<'py>(
+        &self,
+        py: Python<'py>,
+        rows: PyReadonlyArray1<'_, i64>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        guard(py, ORDER_STAGE, || {
+            let table = self.table()?;
+            let rows = rows.as_slice()?;
+            let order = py
+                .detach(|| canonical_order(&table, rows))
+                .map_err(|e| self.error(e))?;
+            Ok(PyArray1::from_vec(py, order))
+        })
     }
 
     /// The AWS text lines (each ending in `\n`) of rows `start..stop`, or of `rows[start:stop]`

@@ -18,6 +18,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vpcflow.codecs.native_columns import record_columns
+
 #: Columns kept as text: their values hardly repeat (a flow's addresses), so a dictionary would only
 #: add an index to every record.
 UNIQUE_TEXT_COLUMNS = frozenset({"srcaddr", "dstaddr", "pkt_srcaddr", "pkt_dstaddr"})
@@ -88,10 +90,14 @@ class RowSelection:
 
 
 def canonical_rows(table: pa.Table, rows: npt.NDArray[np.int64]) -> RowSelection:
-    """``rows`` of ``table`` in canonical order (``base.canonical_order``'s order of those rows)."""
+    """``rows`` of ``table`` in canonical order (``base.canonical_order``'s order of those rows).
+
+    The native core sorts them from the held table's buffers (native/src/render/order.rs): nothing
+    is gathered, and the address columns are compared as bytes of a fixed-width key per row instead
+    of by Arrow's sort of the gathered strings (the group's sort was ~2.6 s of a 1M-flow run). Equal
+    rows keep their order in ``rows``, as pyarrow's stable ``sort_indices`` kept them.
+    """
     if len(rows) <= 1:
         return RowSelection(table, rows)
-    group = table.take(pa.array(rows))
-    keys = [(name, "ascending") for name in group.column_names]
-    order = pc.sort_indices(canonical_sort_keys(group), sort_keys=keys).to_numpy()
-    return RowSelection(table, rows[order])
+    order = record_columns(table).canonical_order(np.ascontiguousarray(rows, dtype=np.int64))
+    return RowSelection(table, order)
