@@ -1,7 +1,8 @@
 """The reference for the canonical order of a group's rows: the pyarrow implementation
 ``sinks/compact.py::canonical_rows`` had before the native core sorted the rows (gather the rows,
 replace each dictionary column by the dense rank of its values, stable ``sort_indices`` ascending by
-every column, nulls last). Kept here as the oracle the native order is compared with.
+every column, nulls last; the ranks are ``canonical_sort_keys``, which ``sinks/base.py`` still sorts
+with). Kept here as the oracle the native order is compared with.
 """
 
 from __future__ import annotations
@@ -11,16 +12,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-
-def _sort_keys(records: pa.Table) -> pa.Table:
-    cols = []
-    for col in records.columns:
-        if pa.types.is_dictionary(col.type):
-            whole = col.combine_chunks()  # one dictionary for all chunks (Arrow unifies them)
-            rank = pc.rank(whole.dictionary, sort_keys="ascending", tiebreaker="dense")
-            col = rank.take(whole.indices)
-        cols.append(col)
-    return pa.table(cols, names=records.column_names)
+from vpcflow.dataplane.sinks.compact import canonical_sort_keys
 
 
 def oracle_canonical_rows(table: pa.Table, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -29,5 +21,5 @@ def oracle_canonical_rows(table: pa.Table, rows: npt.NDArray[np.int64]) -> npt.N
         return rows
     group = table.take(pa.array(rows))
     keys = [(name, "ascending") for name in group.column_names]
-    order = pc.sort_indices(_sort_keys(group), sort_keys=keys).to_numpy()
+    order = pc.sort_indices(canonical_sort_keys(group), sort_keys=keys).to_numpy()
     return rows[order]
