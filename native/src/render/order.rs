@@ -16,113 +16,11 @@
 use std::cell::RefCell;
 use std::cmp::Ordering;
 
-use super::columns::{locate, ArrayView, Cell, ChunkedView, Corrupt, Values};
+use super::columns::{locate, Cell, ChunkedView, Corrupt, Values};
 use super::lines::{RenderError, TableView};
 
-const KEY_BYTES: usize = 16;
-/// Below this many rows a bucket of the radix sort is sorted by comparing whole keys.
-const SMALL_BUCKET: usize = 64;
-
-/// A row to sort: its key (compared byte by byte) and its position among the rows given.
-#[derive(Clone, Copy)]
-struct Entry {
-    key: [u8; KEY_BYTES],
-    pos: usize,
-}
-
-impl Entry {
-    #[inline(always)]
-    fn put(&mut self, at: usize, byte: u8) {
-        self.key[at] = byte;
-    }
-}
-
-/// How one column's cells compare.
-enum ColumnOrder {
-    /// By value (integers as numbers, strings byte by byte).
-    Value,
-    /// A dictionary column: the rank of each chunk's dictionary entries among all of the column's
-    /// dictionary values (null values ranked together after every value), and how many ranks.
-    Rank(Vec<Vec<u64>>, u64),
-}
-
-/// Ascending, nulls after every value (Arrow's default placement).
-#[inline]
-fn cmp_cells(a: Cell<'_>, b: Cell<'_>) -> Ordering {
-    match (a, b) {
-        (Cell::Null, Cell::Null) => Ordering::Equal,
-        (Cell::Null, _) => Ordering::Greater,
-        (_, Cell::Null) => Ordering::Less,
-        (Cell::Str(x), Cell::Str(y)) => x.cmp(y),
-        // one column holds one kind; the arms below only keep the order total
-        (Cell::Str(_), _) => Ordering::Greater,
-        (_, Cell::Str(_)) => Ordering::Less,
-        (x, y) => number(x).cmp(&number(y)),
-    }
-}
-
-#[inline(always)]
-fn number(c: Cell<'_>) -> i128 {
-    match c {
-        Cell::Int(v) => v as i128,
-        Cell::UInt(v) => v as i128,
-        _ => 0,
-    }
-}
-
-/// The dictionary index of element `i` of a dictionary chunk (`None` for a null index).
-#[inline]
-fn dict_index(view: &ArrayView<'_>, i: usize) -> Result<Option<usize>, Corrupt> {
-    let k = view.offset + i;
-    if let Some(v) = view.validity {
-        if v[k >> 3] & (1 << (k & 7)) == 0 {
-            return Ok(None);
-        }
-    }
-    let Values::Dict {
-        ty,
-        indices,
-        dictionary,
-    } = &view.values
-    else {
-        return Err(Corrupt("the chunks of a column differ in type".into()));
-    };
-    let j = match ty.read(indices, k) {
-        Cell::Int(j) => usize::try_from(j).ok(),
-        Cell::UInt(j) => usize::try_from(j).ok(),
-        _ => None,
-    };
-    match j {
-        Some(j) if j < dictionary.len => Ok(Some(j)),
-        _ => Err(Corrupt("a dictionary index is out of range".into())),
-    }
-}
-
-/// The dense ranks of a dictionary column's values over all its chunks' dictionaries (chunks of
-/// one held table each bring their own dictionary), as pyarrow ranks the unified dictionary.
-fn dictionary_ranks(col: &ChunkedView<'_>) -> Result<ColumnOrder, Corrupt> {
-    let mut all: Vec<(Cell<'_>, usize, usize)> = Vec::new();
-    let mut ranks = Vec::with_capacity(col.chunks.len());
-    for (c, chunk) in col.chunks.iter().enumerate() {
-        let Values::Dict { dictionary, .. } = &chunk.values else {
-            return Err(Corrupt("the chunks of a column differ in type".into()));
-        };
-        for j in 0..dictionary.len {
-            all.push((dictionary.cell(j)?, c, j));
-        }
-        ranks.push(vec![0u64; dictionary.len]);
-    }
-    all.sort_unstable_by(|a, b| cmp_cells(a.0, b.0));
-    let mut rank = 0u64;
-    for k in 0..all.len() {
-        if k > 0 && cmp_cells(all[k - 1].0, all[k].0) != Ordering::Equal {
-            rank += 1;
-        }
-        ranks[all[k].1][all[k].2] = rank;
-    }
-    let count = if all.is_empty() { 0 } else { rank + 1 };
-    Ok(ColumnOrder::Rank(ranks, count))
-}
+use super::cell_order::{cmp_cells, dict_index, dictionary_ranks, ColumnOrder};
+use super::radix::{radix_sort, Entry, KEY_BYTES};
 
 /// What [`Sorter::fill_keys`] packed.
 struct Keyed {
@@ -399,45 +297,6 @@ impl<'a> Sorter<'_, 'a> {
     }
 }
 
-/// Sort `entries` by their keys' bytes from byte `p` to `used` (the bytes before are equal in all
-/// of them, those after zero in all), equal keys kept in position order: a most-significant-byte-first radix sort, stable,
-/// down to buckets small enough to sort by comparing whole keys and positions. `scratch` is as
-/// long as `entries`.
-fn radix_sort(entries: &mut [Entry], scratch: &mut [Entry], mut p: usize, used: usize) {
-    while p < used {
-        if entries.len() <= SMALL_BUCKET {
-            entries.sort_unstable_by_key(|e| (u128::from_be_bytes(e.key), e.pos));
-            return;
-        }
-        let mut counts = [0usize; 256];
-        for e in entries.iter() {
-            counts[e.key[p] as usize] += 1;
-        }
-        if counts.contains(&entries.len()) {
-            p += 1; // one value of this byte: nothing to move
-            continue;
-        }
-        let mut starts = [0usize; 257];
-        for b in 0..256 {
-            starts[b + 1] = starts[b] + counts[b];
-        }
-        let mut at = starts;
-        for e in entries.iter() {
-            let b = e.key[p] as usize;
-            scratch[at[b]] = *e;
-            at[b] += 1;
-        }
-        entries.copy_from_slice(scratch);
-        for b in 0..256 {
-            let (lo, hi) = (starts[b], starts[b + 1]);
-            if hi - lo > 1 {
-                radix_sort(&mut entries[lo..hi], &mut scratch[lo..hi], p + 1, used);
-            }
-        }
-        return;
-    }
-}
-
 /// `rows` (indexes of `table`'s rows) in canonical order.
 pub fn canonical_order(table: &TableView<'_>, rows: &[i64]) -> Result<Vec<i64>, RenderError> {
     if let Some(&bad) = rows
@@ -483,7 +342,7 @@ pub fn canonical_order(table: &TableView<'_>, rows: &[i64]) -> Result<Vec<i64>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::columns::IntType;
+    use crate::render::columns::{ArrayView, IntType};
 
     fn offsets(strs: &[&str]) -> (Vec<u8>, Vec<u8>) {
         let mut offs = vec![0i32];
