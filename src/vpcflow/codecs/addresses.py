@@ -18,10 +18,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vpcflow import _native
+from vpcflow.codecs.native_columns import arrow_array
 
-_V4_PREFIX = np.uint64(0xFFFF)
-_MASK32 = np.uint64(0xFFFF_FFFF)
 _V4_MAPPED = 0xFFFF_0000_0000
 
 U64 = npt.NDArray[np.uint64]
@@ -38,10 +36,10 @@ def addresses_to_strings(hi: npt.ArrayLike, lo: npt.ArrayLike, valid: npt.ArrayL
     lo_a = np.ascontiguousarray(lo, dtype=np.uint64)
     if hi_a.shape != lo_a.shape or hi_a.ndim != 1:
         raise ValueError(f"hi and lo must be 1-d arrays of one length, got {hi_a.shape} and {lo_a.shape}")
+    from vpcflow import _native  # the parsing half (``vpcflow read``, Insights) does not load the core
+
     ok = None if valid is None else np.ascontiguousarray(valid, dtype=bool)
-    _, offsets, data, bitmap, nulls = _native.format_addresses(hi_a, lo_a, ok)
-    out = pa.StringArray.from_buffers(len(hi_a), pa.py_buffer(offsets), pa.py_buffer(data),
-                                      None if bitmap is None else pa.py_buffer(bitmap), nulls)
+    out = arrow_array(_native.format_addresses(hi_a, lo_a, ok), len(hi_a))
     assert isinstance(out, pa.StringArray)
     return out
 

@@ -5,6 +5,7 @@ offset and buffers (pyarrow buffers cross through the buffer protocol, nothing i
 slice, a chunked column or a dictionary column renders without being combined, cast or gathered.
 Column kinds: integers (8 to 64 bits, signed or not), ``string``, ``large_string`` and dictionaries
 of those; anything else is a ``TypeError`` naming the column, as the Arrow-based renderer said.
+The other way, ``arrow_array`` turns a column the core built into an Arrow array over its buffers.
 """
 
 from __future__ import annotations
@@ -52,3 +53,18 @@ def record_columns(table: pa.Table | pa.RecordBatch, names: Sequence[str] | None
 
     labels = list(table.column_names) if names is None else list(names)
     return RecordColumns([(labels[i], _chunks(table.column(i), labels[i])) for i in range(table.num_columns)])
+
+
+def arrow_array(col: tuple[Any, ...], n: int) -> pa.Array:
+    """A column the core built (``_native.build_records``, ``format_addresses``) as an Arrow array
+    over its buffers (no copy).
+
+    ``("str", offsets, data, bitmap, nulls)`` or ``("i32" | "i64", values, bitmap, nulls)``; ``bitmap``
+    is Arrow's validity bitmap, None when no row is `-`.
+    """
+    kind = col[0]
+    bitmap = None if col[-2] is None else pa.py_buffer(col[-2])
+    if kind == "str":
+        return pa.StringArray.from_buffers(n, pa.py_buffer(col[1]), pa.py_buffer(col[2]), bitmap, col[-1])
+    typ = pa.int32() if kind == "i32" else pa.int64()
+    return pa.Array.from_buffers(typ, n, [bitmap, pa.py_buffer(col[1])], null_count=col[-1])

@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 from records_oracle import oracle_addresses, oracle_records
 
 from vpcflow import _native
+from vpcflow.codecs.native_columns import arrow_array
 from vpcflow.core.errors import SourceError
 from vpcflow.dataplane.aggregate.aggregator import AggregateOptions, AggregateOutput, FlowLogAggregator
 from vpcflow.dataplane.aggregate.fields import EniTable
-from vpcflow.dataplane.aggregate.records import ENI_SHIFT, Closed, arrow_array
+from vpcflow.dataplane.aggregate.records import ENI_SHIFT, Closed
 from vpcflow.model.fields import MAX_VERSION, MIN_VERSION, VPC_FIELDS
 from vpcflow.model.flowlog import TagFieldSpecification
 

@@ -23,6 +23,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from vpcflow import _native
+from vpcflow.codecs.native_columns import arrow_array
 from vpcflow.codecs.records import record_table
 from vpcflow.dataplane.aggregate.fields import NEXT_HOP_FIELDS, TAG_FIELDS, EniTable
 from vpcflow.dataplane.aggregate.groupby import Partials
@@ -113,20 +114,6 @@ class Closed:
         return Partials(keys=[np.ascontiguousarray(self.keys[:, i]) for i in range(self.keys.shape[1])],
                         packets=self.packets, bytes=self.bytes, first_s=self.first_s, last_s=self.last_s,
                         flags=self.flags, rule=self.rule)
-
-
-def arrow_array(col: tuple[Any, ...], n: int) -> pa.Array:
-    """A column of ``_native.build_records`` as an Arrow array over its buffers (no copy).
-
-    ``("str", offsets, data, bitmap, nulls)`` or ``("i32" | "i64", values, bitmap, nulls)``; ``bitmap``
-    is Arrow's validity bitmap, None when no row is `-`.
-    """
-    kind = col[0]
-    bitmap = None if col[-2] is None else pa.py_buffer(col[-2])
-    if kind == "str":
-        return pa.StringArray.from_buffers(n, pa.py_buffer(col[1]), pa.py_buffer(col[2]), bitmap, col[-1])
-    typ = pa.int32() if kind == "i32" else pa.int64()
-    return pa.Array.from_buffers(typ, n, [bitmap, pa.py_buffer(col[1])], null_count=col[-1])
 
 
 @dataclass(slots=True)
