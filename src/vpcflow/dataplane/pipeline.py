@@ -194,7 +194,7 @@ class _Delivery:
         self._side_writer: _Worker | None = None
 
     def write_side(self, flow_log_id: str, rejects: pa.Table) -> None:
-        if self.side.folder is None or rejects.num_rows == 0:
+        if not self.side.wants(rejects):  # no thread for a run that writes no side channel
             return
         if self._side_writer is None:
             self._side_writer = _Worker(self.side.write, name="vpcflow-side-channel")

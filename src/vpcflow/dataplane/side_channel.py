@@ -76,9 +76,14 @@ class SideChannel:
         self.folder = folder
         self.paths: dict[str, Path] = {}
 
+    def wants(self, rejects: pa.Table) -> bool:
+        """Whether ``write`` would write anything of ``rejects`` (a folder is set, and it has rows)."""
+        return self.folder is not None and rejects.num_rows > 0
+
     def write(self, flow_log_id: str, rejects: pa.Table) -> None:
-        if self.folder is None or rejects.num_rows == 0:
+        if not self.wants(rejects):
             return
+        assert self.folder is not None
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{flow_log_id}.rejects.jsonl"
         append = flow_log_id in self.paths
