@@ -27,11 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from vpcflow.core.errors import ConfigError
-from vpcflow.dataplane.sinks.compact import canonical_sort_keys
+from vpcflow.dataplane.sinks.compact import canonical_rows
 from vpcflow.dataplane.sinks.faults import fault_point
 from vpcflow.model.fields import to_column
 from vpcflow.model.flowlog import FlowLog
@@ -103,12 +103,12 @@ def canonical_order(records: pa.Table) -> pa.Table:
     the sink: in how many writes, from which capture interface, from one process or several Dask
     workers (docs/bulk.md). AWS promises no order inside a file, so vpcflow picks this one. Rows equal
     in every column are identical lines, so their relative order cannot show. Dictionary columns
-    (``compact.compact_records``) sort by their values, as the text columns they stand for.
+    (``compact.compact_records``) sort by their values, as the text columns they stand for; nulls
+    come after every value. The order is the core's (``compact.canonical_rows``), as for an S3 group.
     """
     if records.num_rows <= 1:
         return records
-    keys = [(name, "ascending") for name in records.column_names]
-    return records.take(pc.sort_indices(canonical_sort_keys(records), sort_keys=keys))
+    return records.take(pa.array(canonical_rows(records, np.arange(records.num_rows, dtype=np.int64)).rows))
 
 
 def require(col: pa.ChunkedArray | None, flow_log: FlowLog, what: str, name: str) -> pa.ChunkedArray:

@@ -5,8 +5,8 @@ capture of a million flows when held as Arrow string columns. ``compact_records`
 the string columns whose values repeat (account, interface, VPC, subnet ids, action, log status,
 type, direction, ...: one small dictionary and a 4-byte index per record instead of the text);
 addresses are left as text because nearly every record has its own. The values, and so the rendered
-bytes, are unchanged: ``canonical_sort_keys`` orders a dictionary column by its values (the same
-order as the text column) and the renderers read dictionary columns as their values.
+bytes, are unchanged: the canonical order (``canonical_rows``) sorts a dictionary column by its
+values (the same order as the text column) and the renderers read dictionary columns as their values.
 """
 
 from __future__ import annotations
@@ -48,20 +48,6 @@ def plain_records(records: pa.Table) -> pa.Table:
     return pa.table(cols, names=records.column_names)
 
 
-def canonical_sort_keys(records: pa.Table) -> pa.Table:
-    """A table whose ascending sort is the ascending sort of ``records`` by its values, column by
-    column: a dictionary column becomes the rank of each record's value among the dictionary's
-    values (equal values, equal ranks; nulls stay null), every other column is itself."""
-    cols = []
-    for col in records.columns:
-        if pa.types.is_dictionary(col.type):
-            whole = col.combine_chunks()  # one dictionary for all chunks (Arrow unifies them)
-            rank = pc.rank(whole.dictionary, sort_keys="ascending", tiebreaker="dense")
-            col = rank.take(whole.indices)
-        cols.append(col)
-    return pa.table(cols, names=records.column_names)
-
-
 @dataclass(frozen=True, slots=True)
 class RowSelection:
     """Rows of a held table, in a given order, gathered only a slice at a time.
@@ -90,7 +76,8 @@ class RowSelection:
 
 
 def canonical_rows(table: pa.Table, rows: npt.NDArray[np.int64]) -> RowSelection:
-    """``rows`` of ``table`` in canonical order (``base.canonical_order``'s order of those rows).
+    """``rows`` of ``table`` in canonical order (ascending by every column in table order, see
+    ``base.canonical_order``).
 
     The native core sorts them from the held table's buffers (native/src/render/order.rs): nothing
     is gathered, and the address columns are compared as bytes of a fixed-width key per row instead
