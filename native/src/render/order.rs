@@ -16,10 +16,9 @@
 use std::cell::RefCell;
 use std::cmp::Ordering;
 
+use super::cell_order::{cmp_cells, dict_index, dictionary_ranks, ColumnOrder};
 use super::columns::{locate, Cell, ChunkedView, Corrupt, Values};
 use super::lines::{RenderError, TableView};
-
-use super::cell_order::{cmp_cells, dict_index, dictionary_ranks, ColumnOrder};
 use super::radix::{radix_sort, Entry, KEY_BYTES};
 
 /// What [`Sorter::fill_keys`] packed.

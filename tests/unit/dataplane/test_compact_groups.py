@@ -159,7 +159,8 @@ def test_flushes_as_windows_close_deliver_the_objects_of_one_final_flush(tmp_pat
 
 
 def test_a_flush_with_no_closed_group_leaves_the_held_tables_alone(tmp_path: Path) -> None:
-    records = _records(1_000).filter(pa.array(np.asarray(_records(1_000).column("end")) < T0 + 300))
+    records = _records(1_000)
+    records = records.filter(pa.array(np.asarray(records.column("end")) < T0 + 300))  # one 5-minute group
     fl = _flow_log("plain-text")
     store = BucketStore(tmp_path / "s3")
     store.create_bucket("bucket")
