@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from vpcflow.codecs.text import TextRead, decode_text, render_text
 from vpcflow.core.errors import ReadError
+from vpcflow.core.filewrite import write_all
 from vpcflow.model.logformat import LogFormat
 
 
@@ -26,9 +27,9 @@ def write_text_file(path: str | Path, table: pa.Table, *, header: bool = True, c
     p = Path(path)
     if p.name.endswith(".gz"):
         # mtime=0: the same records give the same bytes (deterministic output).
-        p.write_bytes(gzip.compress(data, compresslevel=compresslevel, mtime=0))
-    else:
-        p.write_bytes(data)
+        data = gzip.compress(data, compresslevel=compresslevel, mtime=0)
+    with open(p, "wb") as f:
+        write_all(f, data)
 
 
 def read_text_bytes(path: str | Path) -> bytes:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from vpcflow.codecs.native_columns import record_columns
+from vpcflow.core.filewrite import write_all
 
 #: Rows rendered at a time: the text of a slice is all a write holds (a run may reject a million flows).
 JSON_SLICE_ROWS = 1 << 16
@@ -62,7 +63,7 @@ def write_rejects(path: Path, table: pa.Table, *, append: bool) -> None:
     """Write (or append) ``table``'s rows as JSON lines."""
     with open(path, "ab" if append else "wb") as f:
         for chunk in json_chunks(table):
-            f.write(chunk)
+            write_all(f, chunk)
 
 
 class SideChannel:

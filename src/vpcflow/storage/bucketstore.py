@@ -32,6 +32,7 @@ from vpcflow.core.api_errors import (
     NoSuchBucketError,
     NoSuchKeyError,
 )
+from vpcflow.core.filewrite import write_all
 from vpcflow.storage.guard import storage_error
 
 META_DIR = ".vpcflow-meta"
@@ -85,7 +86,7 @@ def _atomic_write(path: Path, data: bytes, tmp_dir: Path, *, fsync: bool) -> Non
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="put-")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write_all(fh, data)
             if fsync:
                 fh.flush()
                 os.fsync(fh.fileno())

@@ -25,6 +25,7 @@ import pyarrow as pa
 from vpcflow.codecs.parquet import write_parquet
 from vpcflow.codecs.text import header_line, render_text
 from vpcflow.core.errors import DeliveryFailedError
+from vpcflow.core.filewrite import write_all
 from vpcflow.model.fields import to_column
 from vpcflow.model.flowlog import FlowLog
 
@@ -93,7 +94,7 @@ class FilesSink:
                 if first:
                     f.write((header_line(list(table.column_names)) + "\n").encode())
                     self.files.append(path)
-                f.write(body)
+                write_all(f, body)
             return
         n = self._parts.get(fl_id, 0)
         self._parts[fl_id] = n + 1

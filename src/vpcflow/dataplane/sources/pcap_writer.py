@@ -29,6 +29,7 @@ import numpy as np
 
 import vpcflow._native as _native
 from vpcflow.core.errors import VpcflowError
+from vpcflow.core.filewrite import write_all
 from vpcflow.dataplane.packets import PACKET_DTYPES, PacketBatch
 from vpcflow.dataplane.sources._native_capture import ROW_COLUMNS
 from vpcflow.dataplane.sources._tcpseq import TcpSequencer
@@ -138,7 +139,7 @@ class PcapWriter:
         if len(batch) == 0:
             return
         out = _encode_batch(batch, self.snaplen, self.linktype, self.nanosecond, None, self._seq, self.packets)
-        self._f.write(out.data)  # the buffer itself: no copy
+        write_all(self._f, out.data)  # the buffer itself: no copy
         self.packets += len(batch)
         self.bytes_written += out.shape[0]
 
@@ -203,7 +204,7 @@ class PcapngWriter:
         out = _encode_batch(
             batch, self.snaplen, self.linktype, True, table[batch.iface.astype(np.int64)], self._seq, self.packets
         )
-        self._f.write(out.data)
+        write_all(self._f, out.data)
         self.packets += len(batch)
 
     def close(self) -> None:
