@@ -44,17 +44,30 @@ def period_start(end_s: int) -> int:
     return end_s - end_s % PERIOD_S
 
 
+def content_hasher(salt: str = "") -> hashlib._Hash:
+    """The hash behind ``content_hash``, to be fed an object's content piece by piece (a text
+    object's lines as they are rendered); ``content_digest`` of it gives the name component."""
+    h = hashlib.sha256()
+    if salt:
+        h.update(salt.encode() + b"\0")
+    return h
+
+
+def content_digest(hasher: hashlib._Hash) -> str:
+    """The 8-hex-digit name component of what ``hasher`` (``content_hasher``) was fed."""
+    return hasher.hexdigest()[:8]
+
+
 def content_hash(data: bytes, salt: str = "") -> str:
-    """The 8-hex-digit name component derived from an object's bytes (idempotent retries).
+    """The 8-hex-digit name component derived from an object's content (idempotent retries): a
+    Parquet object's bytes, a text object's uncompressed text (``dataplane/sinks/s3_common.py``).
 
     ``salt`` is the run identity when the runtime delivers: the same records of another run are
     another delivery, under another name (docs/delivery.md "Run identity").
     """
-    h = hashlib.sha256()
-    if salt:
-        h.update(salt.encode() + b"\0")
+    h = content_hasher(salt)
     h.update(data)
-    return h.hexdigest()[:8]
+    return content_digest(h)
 
 
 def _utc(ts_s: int) -> datetime:
@@ -131,11 +144,13 @@ def object_key(
     per_hour: bool = False,
     parquet: bool = False,
     salt: str = "",
+    digest: str | None = None,
 ) -> str:
-    """The full key of one object: partition folder + file name, the hash taken from ``data`` (and ``salt``)."""
+    """The full key of one object: partition folder + file name, the hash taken from ``data`` (and
+    ``salt``), or ``digest`` when given (``content_digest`` of a text object's text)."""
     folder = partition_prefix(prefix, account_id, region, period_start_s, hive=hive, per_hour=per_hour)
-    return folder + file_name(account_id, region, flow_log_id, period_start_s, content_hash(data, salt),
-                              parquet=parquet)
+    return folder + file_name(account_id, region, flow_log_id, period_start_s,
+                              digest if digest is not None else content_hash(data, salt), parquet=parquet)
 
 
 @dataclass(frozen=True, slots=True)

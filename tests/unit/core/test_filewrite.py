@@ -7,7 +7,7 @@ import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import pytest
@@ -51,7 +51,7 @@ def test_write_all_writes_every_byte_in_pieces_of_at_most_a_mebibyte(size: int, 
 class _SpyFile:
     """Wraps a real file object, recording the sizes its ``write`` is called with."""
 
-    sizes: list[int] = []
+    sizes: ClassVar[list[int]] = []
 
     def __init__(self, f: Any) -> None:
         self._f = f
@@ -92,7 +92,8 @@ def test_the_local_bucket_store_writes_an_object_in_pieces(tmp_path: Path, monke
 
 def test_the_side_channel_writes_its_lines_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      spy_sizes: list[int]) -> None:
-    monkeypatch.setattr(side_channel, "open", lambda *a, **k: _SpyFile(open(*a, **k)), raising=False)
+    monkeypatch.setattr(side_channel, "open", lambda *a, **k: _SpyFile(open(*a, **k)),  # noqa: SIM115
+                        raising=False)  # the spy closes it
     n = 40_000  # about 3 MB of JSON lines in slices larger than a piece
     rows = pa.table({"interface_id": pa.array(["eni-0123456789abcdef0"] * n),
                      "srcaddr": pa.array([f"10.{i % 250}.{i % 200}.{i % 100}" for i in range(n)]),

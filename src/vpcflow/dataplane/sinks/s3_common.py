@@ -14,13 +14,13 @@ partitions on Dask workers, docs/bulk.md). Backends implement ``_put`` (and may 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import queue
 import random
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -29,6 +29,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from vpcflow.codecs import s3keys
+from vpcflow.codecs.gzip_stream import gzip_compressor
 from vpcflow.codecs.parquet import parquet_bytes
 from vpcflow.codecs.text import render_text_chunks
 from vpcflow.core.errors import ConfigError, DeliveryFailedError, DeliveryRetryableError
@@ -62,11 +63,6 @@ class S3Object:
     records: int
 
 
-#: gzip level of text objects (docs/delivery.md): 3 compresses flow-log text about 4x faster than the
-#: gzip default 6 for about 15% more bytes, so rendering never becomes a run's bottleneck (issue 10).
-GZIP_LEVEL = 3
-
-
 #: Rows rendered at a time for a gzip text object: small enough that an object of a few tens of
 #: thousands of records is several slices, whose compression overlaps the next one's rendering.
 COMPRESS_SLICE_ROWS = 1 << 14
@@ -82,17 +78,25 @@ def _text_chunks(records: pa.Table | RowSelection) -> Iterator[bytes]:
     yield from render_text_chunks(records.table, header=True, slice_rows=COMPRESS_SLICE_ROWS, rows=records.rows)
 
 
-def gzip_text(records: pa.Table | RowSelection, level: int = GZIP_LEVEL) -> bytes:
-    """The gzip text object of ``records`` (header line first), rendered and compressed a slice at a
-    time: the same bytes as ``gzip.compress(render_text(records), level, mtime=0)`` without ever
-    holding the whole text (hundreds of MB for a 5-minute group of a million flows), nor, for a
-    ``RowSelection``, more than a slice of its rows. With more than one slice, a thread compresses
-    each slice (zlib releases the GIL) while this one renders the next (so does Arrow)."""
-    z = zlib.compressobj(level, zlib.DEFLATED, 31)  # 31: gzip container, mtime 0, as gzip.compress(mtime=0)
+def gzip_text(records: pa.Table | RowSelection, level: int | None = None, *,
+              hasher: hashlib._Hash | None = None) -> bytes:
+    """The gzip text object of ``records`` (header line first; ``codecs/gzip_stream.py``, ``level``
+    that compressor's), rendered and compressed a slice at a time without ever holding the whole text
+    (hundreds of MB for a 5-minute group of a million flows), nor, for a ``RowSelection``, more than a
+    slice of its rows. ``hasher`` (``s3keys.content_hasher``) is fed the text: the object's name.
+    With more than one slice, a thread compresses (and hashes) each slice while this one renders the
+    next (the compressor, hashlib and the renderer release the GIL)."""
+    z = gzip_compressor(level)
+
+    def compress(chunk: bytes) -> bytes:
+        if hasher is not None:
+            hasher.update(chunk)
+        return z.compress(chunk)
+
     if records.num_rows <= COMPRESS_SLICE_ROWS:
-        parts = [z.compress(chunk) for chunk in _text_chunks(records)]
+        parts = [compress(chunk) for chunk in _text_chunks(records)]
     else:
-        parts = compress_alongside(z.compress, _text_chunks(records))
+        parts = compress_alongside(compress, _text_chunks(records))
     parts.append(z.flush())
     return b"".join(parts)
 
@@ -129,9 +133,11 @@ def compress_alongside(compress: Callable[[bytes], bytes], chunks: Iterator[byte
 
 def render_objects(
     flow_log: FlowLog, records: pa.Table | RowSelection, period_start_s: int, *, max_object_bytes: int,
-    compresslevel: int = GZIP_LEVEL, run_id: str = "",
+    compresslevel: int | None = None, run_id: str = "",
 ) -> list[S3Object]:
-    """The object(s) of one flow log's 5-minute group, split into parts that fit the size limit."""
+    """The object(s) of one flow log's 5-minute group, split into parts that fit the size limit.
+    A text object's name hashes its text (not the compressed bytes, which depend on the compressor:
+    ``codecs/gzip_stream.py``), a Parquet object's its bytes."""
     bucket = flow_log.s3_bucket
     if not bucket:
         raise ConfigError(f"flow log {flow_log.flow_log_id} has no S3 destination")
@@ -139,31 +145,35 @@ def render_objects(
     parquet = bool(opts and opts.file_format == "parquet")
     fmt = flow_log_format(flow_log)
 
-    def encode(t: pa.Table | RowSelection) -> bytes:
+    def encode(t: pa.Table | RowSelection) -> tuple[bytes, str]:
+        """The object's bytes and the hash of its name."""
         if parquet:
             # One chunk per column: Parquet pages must not depend on how the records were batched,
             # or the same records could get another content hash (a second object) on a re-run.
             whole = t if isinstance(t, pa.Table) else t.gather()
-            return parquet_bytes(plain_records(whole).combine_chunks(), log_format=fmt)
-        return gzip_text(t, compresslevel)
+            data = parquet_bytes(plain_records(whole).combine_chunks(), log_format=fmt)
+            return data, s3keys.content_hash(data, run_id)
+        hasher = s3keys.content_hasher(run_id)
+        data = gzip_text(t, compresslevel, hasher=hasher)
+        return data, s3keys.content_digest(hasher)
 
-    parts: list[tuple[pa.Table | RowSelection, bytes]] = []
+    parts: list[tuple[pa.Table | RowSelection, bytes, str]] = []
     pending = [records]
     while pending:
         t = pending.pop(0)
-        data = encode(t)
+        data, digest = encode(t)
         if len(data) <= max_object_bytes or t.num_rows <= 1:
-            parts.append((t, data))
+            parts.append((t, data, digest))
             continue
         pieces = min(t.num_rows, -(-len(data) // max_object_bytes) + 1)
         bounds = np.linspace(0, t.num_rows, pieces + 1).astype(np.int64)
         pending[:0] = [t.slice(int(a), int(b - a)) for a, b in itertools.pairwise(bounds.tolist()) if b > a]
     out = []
-    for t, data in parts:
+    for t, data, digest in parts:
         key = s3keys.object_key(
             flow_log.s3_prefix, flow_log.account_id, flow_log.region, flow_log.flow_log_id, period_start_s, data,
             hive=bool(opts and opts.hive_compatible_partitions), per_hour=bool(opts and opts.per_hour_partition),
-            parquet=parquet, salt=run_id,
+            parquet=parquet, salt=run_id, digest=digest,
         )
         out.append(S3Object(bucket, key, data, PARQUET_CONTENT_TYPE if parquet else TEXT_CONTENT_TYPE, t.num_rows))
     return out
@@ -181,7 +191,7 @@ class S3ObjectSink(DeliveryStatusMixin):
         status: StatusCallback | None = None,
         authorize: S3Authorizer | None = None,
         max_object_bytes: int = s3keys.MAX_OBJECT_BYTES,
-        compresslevel: int = GZIP_LEVEL,
+        compresslevel: int | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         workers: int | None = None,
