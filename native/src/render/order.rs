@@ -85,7 +85,7 @@ impl<'a> Sorter<'_, 'a> {
             }
             ColumnOrder::Value => {
                 for e in entries.iter() {
-                    let (ch, i) = locate(starts, &mut cursor, rows[e.pos] as usize);
+                    let (ch, i) = locate(starts, &mut cursor, rows[e.row()] as usize);
                     match self.code(c, ch, i)? {
                         Some(v) => (lo, hi) = (lo.min(v), hi.max(v)),
                         None => nulls = true,
@@ -102,7 +102,7 @@ impl<'a> Sorter<'_, 'a> {
         let room = KEY_BYTES - at;
         let (fits, used) = (width <= room, width.min(room));
         for e in entries.iter_mut() {
-            let (ch, i) = locate(starts, &mut cursor, rows[e.pos] as usize);
+            let (ch, i) = locate(starts, &mut cursor, rows[e.row()] as usize);
             let code = match self.code(c, ch, i)? {
                 Some(v) => (v - lo) as u128,
                 None => top,
@@ -129,7 +129,7 @@ impl<'a> Sorter<'_, 'a> {
         let room = KEY_BYTES - (at + usize::from(flag)).min(KEY_BYTES);
         let mut cursor = 0;
         for e in entries.iter_mut() {
-            let (ch, i) = locate(&col.starts, &mut cursor, rows[e.pos] as usize);
+            let (ch, i) = locate(&col.starts, &mut cursor, rows[e.row()] as usize);
             match col.chunks[ch].cell(i)? {
                 Cell::Str(s) => {
                     let p = at + usize::from(flag);
@@ -197,7 +197,7 @@ impl<'a> Sorter<'_, 'a> {
         let mut cursor = 0;
         let mut first: Option<Option<usize>> = None;
         for e in run {
-            let (ch, i) = locate(&col.starts, &mut cursor, rows[e.pos] as usize);
+            let (ch, i) = locate(&col.starts, &mut cursor, rows[e.row()] as usize);
             let len = match col.chunks[ch].cell(i)? {
                 Cell::Str(s) if s.len() <= room => Some(s.len()),
                 Cell::Null => None,
@@ -210,21 +210,20 @@ impl<'a> Sorter<'_, 'a> {
         Ok(true)
     }
 
-    /// Sort `entries` (in position order where their rows are equal on the columns before
-    /// `first`) by columns `first..`, stably. Rows whose keys are equal and whose string column
+    /// Sort `entries` (rows equal on the columns before `first`) by columns `first..`, rows equal
+    /// on them in position order, whatever the order of `entries` now. Rows whose keys are equal and whose string column
     /// the keys hold whole are equal on it too: the next key starts after it; otherwise they are
     /// compared column by column.
     fn order(
         &self,
         rows: &[i64],
         entries: &mut [Entry],
-        scratch: &mut [Entry],
         first: usize,
         failed: &RefCell<Option<(usize, Corrupt)>>,
     ) -> Result<(), (usize, Corrupt)> {
         let keyed = self.fill_keys(rows, entries, first)?;
         if keyed.used > 0 {
-            radix_sort(entries, scratch, 0, keyed.used);
+            radix_sort(entries, 0, keyed.used);
         }
         let from = keyed.from;
         if from == self.columns.len() {
@@ -245,17 +244,11 @@ impl<'a> Sorter<'_, 'a> {
                 };
                 if whole {
                     if from + 1 < self.columns.len() {
-                        self.order(
-                            rows,
-                            &mut entries[a..b],
-                            &mut scratch[a..b],
-                            from + 1,
-                            failed,
-                        )?;
+                        self.order(rows, &mut entries[a..b], from + 1, failed)?;
                     }
                 } else {
                     entries[a..b].sort_by(|x, y| {
-                        let (ra, rb) = (rows[x.pos] as usize, rows[y.pos] as usize);
+                        let (ra, rb) = (rows[x.row()] as usize, rows[y.row()] as usize);
                         self.cmp_rows(from, ra, rb).unwrap_or_else(|e| {
                             failed.borrow_mut().get_or_insert(e);
                             Ordering::Equal
@@ -319,23 +312,27 @@ pub fn canonical_order(table: &TableView<'_>, rows: &[i64]) -> Result<Vec<i64>, 
     }
     let sorter = Sorter { columns, orders };
     let corrupt = |(c, Corrupt(m))| RenderError::Corrupt(c, m);
-    let mut entries: Vec<Entry> = (0..rows.len())
+    let Ok(n) = u32::try_from(rows.len()) else {
+        return Err(RenderError::Corrupt(
+            0,
+            format!("{} rows to sort: at most 2^32 - 1", rows.len()),
+        ));
+    };
+    let mut entries: Vec<Entry> = (0..n)
         .map(|pos| Entry {
             key: [0; KEY_BYTES],
             pos,
         })
         .collect();
-    let mut scratch = entries.clone();
     // a comparator cannot fail: the first error is kept and returned once the sort is over
     let failed: RefCell<Option<(usize, Corrupt)>> = RefCell::new(None);
     sorter
-        .order(rows, &mut entries, &mut scratch, 0, &failed)
+        .order(rows, &mut entries, 0, &failed)
         .map_err(corrupt)?;
-    drop(scratch);
     if let Some(e) = failed.into_inner() {
         return Err(corrupt(e));
     }
-    Ok(entries.iter().map(|e| rows[e.pos]).collect())
+    Ok(entries.iter().map(|e| rows[e.row()]).collect())
 }
 
 #[cfg(test)]

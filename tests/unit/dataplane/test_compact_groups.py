@@ -171,3 +171,16 @@ def test_a_flush_with_no_closed_group_leaves_the_held_tables_alone(tmp_path: Pat
     assert sink.flush(T0 + 120) == []
     assert len(sink._tables[fl.flow_log_id]) == 2
     assert all(a is b for a, b in zip(sink._tables[fl.flow_log_id], held, strict=True))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 3 * 300 - 1), max_size=200))
+def test_a_flush_numbers_each_periods_rows_as_a_stable_sort_by_period_did(offsets: list[int]) -> None:
+    # s3_common.period_rows: the rows of each 5-minute period in ascending order, periods ascending,
+    # without the argsort's arrays (issue 10, memory when a group closes).
+    ends = np.array([T0 + o for o in offsets], dtype=np.int64)
+    periods = ends - ends % 300
+    order = np.argsort(periods, kind="stable")
+    expected = [(order[periods[order] == p].tolist(), int(p)) for p in sorted(set(periods.tolist()))]
+    got = [(rows.tolist(), p) for rows, p in s3_common.period_rows(ends.copy())]
+    assert got == expected

@@ -179,6 +179,23 @@ def render_objects(
     return out
 
 
+def period_rows(ends: npt.NDArray[np.int64]) -> list[tuple[npt.NDArray[np.int64], int]]:
+    """The rows of each 5-minute period of record end times ``ends`` (ascending row numbers), with the
+    period's start, periods in ascending order. ``ends`` becomes the periods (a flush's own array).
+
+    A flush nearly always holds one period (the group that just closed): its rows are numbered
+    without sorting. Several periods (the end of a run) are taken one at a time. On a group of 1.6
+    million records this holds one array of row numbers beside ``ends`` where a stable argsort held
+    five (about 60 MB at the moment a group closes, issue 10)."""
+    if len(ends) == 0:
+        return []
+    ends -= ends % s3keys.PERIOD_S
+    first, last = int(ends.min()), int(ends.max())
+    if first == last:
+        return [(np.arange(len(ends), dtype=np.int64), first)]
+    return [(np.flatnonzero(ends == p).astype(np.int64, copy=False), int(p)) for p in np.unique(ends).tolist()]
+
+
 class S3ObjectSink(DeliveryStatusMixin):
     """The S3-layout sink logic; subclasses provide the storage backend (``_put``)."""
 
@@ -308,12 +325,8 @@ class S3ObjectSink(DeliveryStatusMixin):
         if held is None:
             return []
         table, ends = held
-        periods = ends - ends % s3keys.PERIOD_S
-        order = np.argsort(periods, kind="stable")
-        sorted_periods = periods[order]
-        cuts = np.flatnonzero(np.diff(sorted_periods)) + 1
-        groups = [(order[seg], int(sorted_periods[seg[0]])) for seg in np.split(np.arange(len(order)), cuts)]
-        del ends, periods, order
+        groups = period_rows(ends)
+        del ends
 
         def render(g: tuple[npt.NDArray[np.int64], int]) -> list[S3Object]:
             # Each group in canonical order: its object is the same whatever writes brought its records.
