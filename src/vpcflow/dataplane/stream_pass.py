@@ -27,7 +27,7 @@ class FoldPackets:
     """The packet columns the fold reads (``aggregate/aggregator._packet_columns``): 19 of a packet's
     58 bytes. A batch waiting for aggregation keeps only these (``NativeObservations.for_fold``):
     the addresses, ICMP, fragment and interface columns go when the engine is done with the batch,
-    about 10 MB per queued batch of 262,144 packets (docs/benchmarks.md, "Memory of a run with a
+    about 5 MB per queued batch of 131,072 packets (docs/benchmarks.md, "Memory of a run with a
     million flows")."""
 
     ts_ns: npt.NDArray[np.int64]

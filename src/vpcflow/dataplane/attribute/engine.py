@@ -164,7 +164,7 @@ class PolicyEngine:
     def _labels(self, batch: PacketBatch) -> npt.NDArray[np.int32]:
         table = np.array([self._eni_index.get(name, -1) for name in batch.interfaces] + [-1], np.int32)
         # Out of range (negative: no interface) -> the table's last entry, -1; in the column's own
-        # dtype, without a widened copy (per batch of 262,144 packets).
+        # dtype, without a widened copy (per batch of 131,072 packets).
         iface = batch.iface
         n = len(batch.interfaces)
         return table[np.where((iface >= 0) & (iface < n), iface, n)]

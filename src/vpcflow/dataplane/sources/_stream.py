@@ -56,7 +56,10 @@ class CaptureConfig:
     interface_map: Mapping[str, str] = field(default_factory=dict)
     skip_bad: bool = False
     chunk_bytes: int = 16 << 20
-    batch_packets: int = 1 << 18
+    #: 131,072: a run holds several batches at once (read ahead, in the engine, queued for and in
+    #: aggregation); halving the 262,144 of before took a million-flow run's peak from about 790 to
+    #: 700 MiB and the 5M/20M-packet runs' by 80 MiB, at the same speed (docs/benchmarks.md).
+    batch_packets: int = 1 << 17
     reorder_window_s: float = 2.0
 
     def __post_init__(self) -> None:
