@@ -184,3 +184,40 @@ def test_a_flush_numbers_each_periods_rows_as_a_stable_sort_by_period_did(offset
     expected = [(order[periods[order] == p].tolist(), int(p)) for p in sorted(set(periods.tolist()))]
     got = [(rows.tolist(), p) for rows, p in s3_common.period_rows(ends.copy())]
     assert got == expected
+
+
+def test_held_records_are_narrow_and_plain_records_restores_the_record_types() -> None:
+    records = _records(5_000)
+    held = compact_records(records)
+    assert held.schema.field("srcport").type == pa.uint16() and held.schema.field("end").type == pa.uint32()
+    assert held.schema.field("interface_id").type == pa.dictionary(pa.int16(), pa.string())
+    assert held.nbytes < 0.7 * records.nbytes  # 94 -> about 60 bytes a record of the default format
+    plain = plain_records(held)
+    assert plain.schema == records.schema
+    assert plain.equals(records)
+
+
+def test_a_value_too_wide_for_its_held_type_is_held_wide_and_renders_the_same(tmp_path: Path) -> None:
+    # A flow that moved 4 GB in one window, and a time after 2106: the table keeps int64 for them, and
+    # the group (held tables of two types) sorts, renders and writes Parquet as the plain records do.
+    records = _records(3_000)
+    bytes_ = np.asarray(records.column("bytes")).copy()
+    bytes_[7] = 5 * 2**32
+    end = np.asarray(records.column("end")).copy()
+    records = records.set_column(records.schema.get_field_index("bytes"), "bytes", pa.array(bytes_))
+    wide = compact_records(records.slice(0, 1_000))
+    assert wide.schema.field("bytes").type == pa.int64()
+    assert compact_records(records.slice(1_000)).schema.field("bytes").type == pa.uint32()
+    late = records.slice(0, 10).set_column(records.schema.get_field_index("end"), "end",
+                                           pa.array(end[:10] + 2**32))
+    assert compact_records(late).schema.field("end").type == pa.int64()
+    for fmt in ("plain-text", "parquet"):
+        fl = _flow_log(fmt)
+        objects = _delivered(tmp_path / fmt, fl, records)
+        expected = {}
+        ends = np.asarray(records.column("end"))
+        for p in sorted(set((ends - ends % 300).tolist())):
+            group = canonical_order(records.filter(pa.array(ends - ends % 300 == p)))
+            for obj in render_objects(fl, group, p, max_object_bytes=75 << 20, run_id="r"):
+                expected[obj.key.rsplit("/", 1)[-1]] = obj.data
+        assert objects == expected

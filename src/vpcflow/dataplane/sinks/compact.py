@@ -4,9 +4,14 @@ An S3 sink keeps every record of a 5-minute group until no record can join it, h
 capture of a million flows when held as Arrow string columns. ``compact_records`` dictionary-encodes
 the string columns whose values repeat (account, interface, VPC, subnet ids, action, log status,
 type, direction, ...: one small dictionary and a 4-byte index per record instead of the text);
-addresses are left as text because nearly every record has its own. The values, and so the rendered
-bytes, are unchanged: the canonical order (``canonical_rows``) sorts a dictionary column by its
-values (the same order as the text column) and the renderers read dictionary columns as their values.
+addresses are left as text because nearly every record has its own. Dictionary indexes are 16-bit
+and the integer fields are held in the narrowest type their AWS values need (``HELD_TYPES``: ports
+16-bit, protocol 8-bit, times 32-bit seconds, ...) when a table's values fit it, so a record of the
+default format is held in about 60 bytes instead of 94 (a 5-minute group of a million flows: 92
+instead of 145 MB). The values, and so the rendered bytes, are unchanged: the canonical order
+(``canonical_rows``) sorts a dictionary column by its values (the same order as the text column)
+and integers by value whatever their width, and the renderers read dictionary columns as their
+values; ``plain_records`` gives back the original types (Parquet objects).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vpcflow.codecs.native_columns import record_columns
+from vpcflow.codecs.records import arrow_type
 
 #: Columns kept as text: their values hardly repeat (a flow's addresses), so a dictionary would only
 #: add an index to every record.
@@ -29,22 +35,66 @@ def _is_text(t: pa.DataType) -> bool:
     return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
 
 
+#: The type an integer field is held in while its group is open, when a table's values fit it (the
+#: ranges AWS's values have: ports and TCP flags 16 bits, the protocol number 8, epoch seconds 32 until
+#: 2106, a record's packets and bytes below 2^32 unless a flow moved 4 GB in one window).
+HELD_TYPES: dict[str, pa.DataType] = {
+    "version": pa.int8(), "srcport": pa.uint16(), "dstport": pa.uint16(), "protocol": pa.uint8(),
+    "packets": pa.uint32(), "bytes": pa.uint32(), "start": pa.uint32(), "end": pa.uint32(),
+    "tcp_flags": pa.uint16(), "traffic_path": pa.int8(),
+}
+
+#: Dictionary indexes of held columns: 16 bits, when a table has at most 32,767 distinct values.
+HELD_INDEX = pa.int16()
+
+
+def _narrowed(col: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
+    """``col`` in type ``to`` when every value fits it, else ``col`` unchanged."""
+    try:
+        return col.cast(to, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a value out of range: held as it came
+        return col
+
+
 def compact_records(records: pa.Table) -> pa.Table:
-    """``records`` with its repeating string columns dictionary-encoded (same values, less memory)."""
+    """``records`` with its repeating string columns dictionary-encoded (16-bit indexes) and its
+    integer fields narrowed (``HELD_TYPES``): the same values in less memory. Tables of one sink may
+    differ in types where values did not fit: ``concat_held`` unifies them."""
     cols = []
     for name, col in zip(records.column_names, records.columns, strict=True):
         if name not in UNIQUE_TEXT_COLUMNS and _is_text(col.type):
             col = pc.dictionary_encode(col)
+            col = _narrowed(col, pa.dictionary(HELD_INDEX, col.type.value_type))
+        elif name in HELD_TYPES and pa.types.is_integer(col.type):
+            col = _narrowed(col, HELD_TYPES[name])
         cols.append(col)
     return pa.table(cols, names=records.column_names)
 
 
+def concat_held(tables: list[pa.Table]) -> pa.Table:
+    """Held tables as one (no copy while their types agree; a wider type where one table's values
+    did not fit the held type, as rare as a 4 GB flow)."""
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _original_type(name: str, held: pa.DataType) -> pa.DataType:
+    try:
+        return arrow_type(name)
+    except KeyError:  # not a flow-log field (tables of tests and tools): its own value type
+        return held.value_type if pa.types.is_dictionary(held) else held
+
+
 def plain_records(records: pa.Table) -> pa.Table:
-    """``records`` with every dictionary column decoded back to its values (Parquet writers and
-    anything that reads the schema see the table ``compact_records`` was given)."""
-    if not any(pa.types.is_dictionary(t) for t in records.schema.types):
-        return records
-    cols = [col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col for col in records.columns]
+    """``records`` with every dictionary column decoded back to its values and every narrowed field
+    back in its record type (Parquet writers and anything that reads the schema see the table
+    ``compact_records`` was given)."""
+    cols = []
+    for name, col in zip(records.column_names, records.columns, strict=True):
+        if pa.types.is_dictionary(col.type) or name in HELD_TYPES:
+            to = _original_type(name, col.type)
+            if col.type != to:
+                col = col.cast(to)
+        cols.append(col)
     return pa.table(cols, names=records.column_names)
 
 

@@ -43,7 +43,13 @@ from vpcflow.dataplane.sinks.base import (
     require,
     split_table,
 )
-from vpcflow.dataplane.sinks.compact import RowSelection, canonical_rows, compact_records, plain_records
+from vpcflow.dataplane.sinks.compact import (
+    RowSelection,
+    canonical_rows,
+    compact_records,
+    concat_held,
+    plain_records,
+)
 from vpcflow.dataplane.sinks.faults import fault_point
 from vpcflow.dataplane.sinks.spool import Spool
 from vpcflow.model.flowlog import FlowLog
@@ -317,7 +323,7 @@ class S3ObjectSink(DeliveryStatusMixin):
             self._tables[fid], self._ends[fid] = keep_t, keep_e
         if not ready_t:
             return None
-        return pa.concat_tables(ready_t), np.concatenate(ready_e)
+        return concat_held(ready_t), np.concatenate(ready_e)
 
     def _flush_flow_log(self, fl: FlowLog, watermark_s: int | None) -> list[DeliveryReceipt]:
         fid = fl.flow_log_id
