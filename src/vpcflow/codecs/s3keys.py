@@ -58,7 +58,7 @@ def content_digest(hasher: hashlib._Hash) -> str:
     return hasher.hexdigest()[:8]
 
 
-def content_hash(data: bytes, salt: str = "") -> str:
+def content_hash(data: bytes | bytearray, salt: str = "") -> str:
     """The 8-hex-digit name component derived from an object's content (idempotent retries): a
     Parquet object's bytes, a text object's uncompressed text (``dataplane/sinks/s3_common.py``).
 
@@ -138,7 +138,7 @@ def object_key(
     region: str,
     flow_log_id: str,
     period_start_s: int,
-    data: bytes,
+    data: bytes | bytearray,
     *,
     hive: bool = False,
     per_hour: bool = False,

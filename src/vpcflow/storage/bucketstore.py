@@ -67,7 +67,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, tmp_dir: Path, *, fsync: bool = True) -> None:
+def atomic_write(path: Path, data: bytes | bytearray, tmp_dir: Path, *, fsync: bool = True) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the whole new one, never a part.
 
     A full disk or a read-only file system is a ``StateError`` naming it (storage/guard.py): the data
@@ -80,7 +80,7 @@ def atomic_write(path: Path, data: bytes, tmp_dir: Path, *, fsync: bool = True) 
         raise
 
 
-def _atomic_write(path: Path, data: bytes, tmp_dir: Path, *, fsync: bool) -> None:
+def _atomic_write(path: Path, data: bytes | bytearray, tmp_dir: Path, *, fsync: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="put-")
@@ -157,7 +157,7 @@ class BucketStore:
         self,
         bucket: str,
         key: str,
-        data: bytes,
+        data: bytes | bytearray,
         *,
         content_type: str = "application/octet-stream",
         content_encoding: str | None = None,
