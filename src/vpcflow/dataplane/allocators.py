@@ -20,7 +20,13 @@ before its first thread):
 Not done: fixing glibc's mmap threshold (``mallopt(M_MMAP_THRESHOLD)``) so that large freed arrays go
 back to the system saved 50-120 MB at the peak of the 1m-flows workload but cost 0.3 s of system time
 (page faults of fresh mappings) on the 5,000,000-packet run, 13% of its wall time: speed won. A
-fixed trim threshold (1 MiB) did as well for memory and cost more system time still.
+fixed trim threshold (1 MiB) did as well for memory and cost more system time still. Measured again
+on 2026-12-05 after the morning's changes (1m-flows, single runs): a fixed mmap threshold of 1 MiB
+gave 506-512 MiB instead of 565-580 MiB but 1.3-1.5 s more system time (a fresh page costs a fault
+on these virtual machines); 256 KiB 492 MiB for +2.3 s; glibc's transparent huge pages
+(``glibc.malloc.hugetlb``) +4 s; Arrow's jemalloc or mimalloc pool for the held records, or
+``malloc_trim`` when a group closes: no smaller peak. The freed-but-kept memory of glibc's heap
+(about 115 MiB at the peak) is what remains between that run and 512 MiB.
 
 Figures in docs/benchmarks.md, "Records path, 2026-12-04 evening" and "Memory of a run with a
 million flows".
