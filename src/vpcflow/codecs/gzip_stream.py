@@ -3,8 +3,9 @@
 S3 text objects (``.log.gz``) are one gzip member compressed a slice of lines at a time
 (``dataplane/sinks/s3_common.py``). On flow-log text ISA-L's level 1 writes objects the size of
 zlib's level 3 about five times faster (a 171 MiB group of a million-flow run: 0.27 s against
-1.47 s of CPU, 29.4 MB against 29.5 MB; docs/benchmarks.md, "gzip by ISA-L"), so a 5-minute group's
-compression no longer holds up a run. ISA-L releases the GIL while it compresses, as zlib does.
+1.47 s of CPU, 29.4 MB against 29.5 MB; docs/benchmarks.md, "2026-12-05, second half of the
+morning"), so a 5-minute group's compression no longer holds up a run. ISA-L releases the GIL
+while it compresses, as zlib does.
 
 The compressed bytes depend on the compressor (and, for ISA-L, on how the text is fed to it), so
 object names hash the text, never these bytes (``s3keys.content_hasher``): the same records get
@@ -24,7 +25,7 @@ try:  # the wheels' platforms: Linux, macOS and Windows on x86-64 and ARM64
 except ImportError:  # pragma: no cover - a platform without isal's wheels
     _isal = None
 
-#: ISA-L's levels are 0-3; 1 compresses flow-log text as tightly as zlib's 3 (about 5.8x).
+#: ISA-L's levels are 0-3; 1 compresses flow-log text as tightly as zlib's 3, about 5x faster.
 GZIP_LEVEL = 1
 #: zlib's level when ISA-L is missing: about 4x faster than the gzip default 6 for 15% more bytes.
 ZLIB_LEVEL = 3

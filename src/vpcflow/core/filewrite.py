@@ -7,9 +7,9 @@ the kernel at most ``WRITE_PIECE`` bytes per ``write`` call.
 Why: on the ext4 file systems of the project's machines (Linux 6.18), one ``write`` of 2 MiB or
 more into a new file costs about 10 ms of kernel time per MB, and writes of 1 MiB or less cost
 about 0.3 ms per MB: 200 MiB written in one call or in 8 MiB calls took 1.9-2.2 s, in 1 MiB or
-256 KiB calls 0.05 s (docs/benchmarks.md, "Writing files in pieces"). A run of a million flows
-writes about 270 MB (its S3 objects and side channel): about 2.5 s of CPU saved on a 2-core
-machine. Smaller pieces cost nothing measurable elsewhere (tmpfs, overwrites).
+256 KiB calls 0.05 s (docs/benchmarks.md, "2026-12-05, second half of the morning"). A run of
+a million flows writes about 270 MB (its S3 objects and side channel): about 2.5 s of CPU saved on
+a 2-core machine. Smaller pieces cost nothing measurable elsewhere (tmpfs, overwrites).
 """
 
 from __future__ import annotations

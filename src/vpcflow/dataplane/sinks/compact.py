@@ -7,7 +7,7 @@ type, direction, ...: one small dictionary and a 4-byte index per record instead
 addresses are left as text because nearly every record has its own. Dictionary indexes are 16-bit
 and the integer fields are held in the narrowest type their AWS values need (``HELD_TYPES``: ports
 16-bit, protocol 8-bit, times 32-bit seconds, ...) when a table's values fit it, so a record of the
-default format is held in about 60 bytes instead of 94 (a 5-minute group of a million flows: 92
+default format is held in about 60 bytes instead of 94 (a 5-minute group of a million flows: 94
 instead of 145 MB). The values, and so the rendered bytes, are unchanged: the canonical order
 (``canonical_rows``) sorts a dictionary column by its values (the same order as the text column)
 and integers by value whatever their width, and the renderers read dictionary columns as their
