@@ -125,10 +125,17 @@ impl Groups {
     /// Fold one row into its group, growing the table first when it would pass half full (for a
     /// `Groups` kept across batches, `state.rs`); returns the group's number.
     pub fn absorb(&mut self, row: &[u64], a: Aggregates) -> usize {
+        self.absorb_row(0, row, a)
+    }
+
+    /// `add`, growing the table first when it would pass half full (never for a table made
+    /// `with_rows` for the rows folded into it).
+    #[inline]
+    pub fn absorb_row(&mut self, input: usize, row: &[u64], a: Aggregates) -> usize {
         if 2 * (self.len() + 1) > self.table.len() {
             self.rehash(4 * (self.len() + 1));
         }
-        self.add(0, row, a)
+        self.add(input, row, a)
     }
 
     /// Rebuild the table for `slots` slots (rounded up to a power of two) over the groups held.

@@ -97,23 +97,24 @@ fn service_word(code: i16, map: &[i64]) -> u64 {
     }
 }
 
-/// An insert-only set of (ENI, window) words, in first-seen order.
+/// An insert-only set of (ENI, window) words, in first-seen order. A batch names few of them (its
+/// ENIs times a window or two), so the table starts small and doubles when half full.
 struct ActiveSet {
     slots: Vec<u64>,
     order: Vec<u64>,
 }
 
 impl ActiveSet {
-    fn new(rows: usize) -> Self {
+    fn new() -> Self {
         ActiveSet {
-            slots: vec![u64::MAX; (2 * rows).max(16).next_power_of_two()],
+            slots: vec![u64::MAX; 64],
             order: Vec::new(),
         }
     }
 
     fn insert(&mut self, k: u64) {
         let mask = self.slots.len() - 1;
-        let mut s = k.wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize & mask;
+        let mut s = Self::slot(k, mask);
         loop {
             if self.slots[s] == k {
                 return;
@@ -121,9 +122,30 @@ impl ActiveSet {
             if self.slots[s] == u64::MAX {
                 self.slots[s] = k;
                 self.order.push(k);
+                if 2 * self.order.len() > self.slots.len() {
+                    self.grow();
+                }
                 return;
             }
             s = (s + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn slot(k: u64, mask: usize) -> usize {
+        k.wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize & mask
+    }
+
+    fn grow(&mut self) {
+        let cap = 2 * self.slots.len();
+        let mask = cap - 1;
+        self.slots = vec![u64::MAX; cap];
+        for &k in &self.order {
+            let mut s = Self::slot(k, mask);
+            while self.slots[s] != u64::MAX {
+                s = (s + 1) & mask;
+            }
+            self.slots[s] = k;
         }
     }
 }
@@ -243,9 +265,28 @@ pub fn observe_fold(
     maps: &RunMaps<'_>,
     opt: &KeyOptions,
 ) -> Folded {
+    let mut groups = Groups::with_rows(opt.width(), o.packet.len());
+    let active = fold_into(&mut groups, o, pk, maps, opt, opt.filter != FILTER_ALL);
+    Folded { groups, active }
+}
+
+/// Fold an observation batch into `groups`: a table of the batch's own (`observe_fold`) or the open
+/// groups a flow log keeps across batches (`state.rs`), which grow as needed. Returns the (ENI,
+/// window) words with traffic before the TrafficType filter when `want_active` (empty otherwise).
+///
+/// Folding a batch straight into the open groups gives them the same groups, aggregates and order
+/// as folding it into a table of its own and absorbing that: `Groups::merge` does not depend on
+/// the order rows arrive in, and groups are appended in order of first appearance either way.
+pub fn fold_into(
+    groups: &mut Groups,
+    o: &ObsCols<'_>,
+    pk: &PacketCols<'_>,
+    maps: &RunMaps<'_>,
+    opt: &KeyOptions,
+    want_active: bool,
+) -> Vec<u64> {
     let n = o.packet.len();
-    let mut groups = Groups::with_rows(opt.width(), n);
-    let mut active = ActiveSet::new(if opt.filter == FILTER_ALL { 0 } else { n });
+    let mut active = ActiveSet::new();
     let mut row = Vec::with_capacity(opt.width());
     let mut cache = (!o.point.is_empty()).then(|| PointCache::new(o.points()));
     for i in 0..n {
@@ -257,7 +298,7 @@ pub fn observe_fold(
         let p = o.packet[i] as usize;
         let ts_s = pk.ts_ns[p].div_euclid(1_000_000_000);
         let k0 = eni_window(e, ts_s - ts_s.rem_euclid(maps.interval[e as usize]));
-        if opt.filter != FILTER_ALL {
+        if want_active {
             active.insert(k0);
         }
         let act = o.action[i];
@@ -284,17 +325,14 @@ pub fn observe_fold(
                 continue;
             }
             key_row(o, maps, opt, q, k0, m, &mut row);
-            let g = groups.add(i, &row, a);
+            let g = groups.absorb_row(i, &row, a);
             c.set(q, act, k0, m, g);
         } else {
             key_row(o, maps, opt, q, k0, m, &mut row);
-            groups.add(i, &row, a);
+            groups.absorb_row(i, &row, a);
         }
     }
-    Folded {
-        groups,
-        active: active.order,
-    }
+    active.order
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Aggregation's Python boundary: the group-by of partial records and the one-pass fold of an
-//! observation batch. Columns come in as dicts of numpy arrays, results go out as numpy arrays.
+//! Aggregation's Python boundary: the group-by of partial records, the one-pass fold of an
+//! observation batch, and a flow log's open groups (`FoldState`, which folds the streaming pass's
+//! core-held rows straight in). Columns come in as dicts of numpy arrays, results go out as numpy arrays.
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
@@ -10,6 +11,7 @@ use super::observe::{observe_fold as fold_obs, KeyOptions, ObsCols, PacketCols, 
 use super::state::OpenGroups;
 use crate::errors::guard;
 use crate::policy::columns::same_length;
+use crate::stream::py::Observations;
 
 const STAGE: &str = "aggregation";
 
@@ -204,15 +206,14 @@ pub fn observe_fold<'py>(
     })
 }
 
-/// `observe_fold` over observation columns from anywhere (numpy arrays, or the core's own rows in
-/// the streaming pass, `stream::py::fold_observations`): checks every index, folds without the GIL.
-pub(crate) fn fold_columns<'py>(
-    py: Python<'py>,
+/// The packet columns, maps and options of a fold as the core reads them, every index of `o`
+/// checked against them.
+fn fold_inputs<'a>(
     o: &ObsCols<'_>,
-    packets: &PacketArrays<'py>,
-    maps: &MapArrays<'py>,
+    packets: &'a PacketArrays<'_>,
+    maps: &'a MapArrays<'_>,
     options: &OptionItems,
-) -> PyResult<(GroupArrays<'py>, Bound<'py, PyArray1<u64>>)> {
+) -> PyResult<(PacketCols<'a>, RunMaps<'a>, KeyOptions)> {
     let pk = PacketCols {
         ts_ns: packets.ts_ns.as_slice()?,
         protocol: packets.protocol.as_slice()?,
@@ -239,6 +240,18 @@ pub(crate) fn fold_columns<'py>(
         filter: options.filter,
     };
     check_indexes(o, &pk, &m, &opt)?;
+    Ok((pk, m, opt))
+}
+
+/// `observe_fold` over observation columns from numpy arrays: checks every index, folds without the GIL.
+fn fold_columns<'py>(
+    py: Python<'py>,
+    o: &ObsCols<'_>,
+    packets: &PacketArrays<'py>,
+    maps: &MapArrays<'py>,
+    options: &OptionItems,
+) -> PyResult<(GroupArrays<'py>, Bound<'py, PyArray1<u64>>)> {
+    let (pk, m, opt) = fold_inputs(o, packets, maps, options)?;
     let folded = py.detach(|| fold_obs(o, &pk, &m, &opt));
     Ok((
         group_arrays(py, folded.groups, true)?,
@@ -313,6 +326,50 @@ impl FoldState {
             let open = &mut self.open;
             py.detach(|| open.absorb(&p));
             Ok(())
+        })
+    }
+
+    /// Fold a batch's core-held observation rows (the streaming pass) straight into the open
+    /// groups; the (ENI, window) words with traffic before the TrafficType filter.
+    fn fold<'py>(
+        &mut self,
+        py: Python<'py>,
+        obs: PyRef<'py, Observations>,
+        packets: PacketArrays<'py>,
+        maps: MapArrays<'py>,
+        options: OptionItems,
+    ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        guard(py, STAGE, || {
+            let o = obs.rows().cols();
+            let (pk, m, opt) = fold_inputs(&o, &packets, &maps, &options)?;
+            if opt.width() != self.open.groups.width {
+                return Err(PyValueError::new_err(format!(
+                    "fold: the options make keys of {} words, the state {}",
+                    opt.width(),
+                    self.open.groups.width
+                )));
+            }
+            let open = &mut self.open;
+            let active = py.detach(|| open.fold(&o, &pk, &m, &opt));
+            Ok(PyArray1::from_vec(py, active))
+        })
+    }
+
+    /// The distinct ends of the open groups' windows (window start + its ENI's interval), ascending.
+    fn window_ends<'py>(
+        &self,
+        py: Python<'py>,
+        interval: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        guard(py, STAGE, || {
+            let iv = interval.as_slice()?;
+            if self.open.max_eni().is_some_and(|e| e >= iv.len()) {
+                return Err(PyValueError::new_err(
+                    "window_ends: an open group's ENI has no interval",
+                ));
+            }
+            let open = &self.open;
+            Ok(PyArray1::from_vec(py, py.detach(|| open.window_ends(iv))))
         })
     }
 

@@ -8,6 +8,7 @@
 
 use super::groups::{Groups, PartialCols};
 use super::key::ENI_SHIFT;
+use super::observe::{fold_into, KeyOptions, ObsCols, PacketCols, RunMaps};
 
 const WS_MASK: u64 = (1 << ENI_SHIFT) - 1;
 
@@ -45,6 +46,20 @@ impl OpenGroups {
         }
     }
 
+    /// Fold an observation batch's rows straight in (the streaming pass): the same open groups as
+    /// `observe_fold` then `absorb`, without the batch's own table of partial records (about 30 MB
+    /// a batch on a capture of a million flows, made and freed for every batch). Returns the (ENI,
+    /// window) words with traffic before the TrafficType filter (for every filter: ALL too).
+    pub fn fold(
+        &mut self,
+        o: &ObsCols<'_>,
+        pk: &PacketCols<'_>,
+        maps: &RunMaps<'_>,
+        opt: &KeyOptions,
+    ) -> Vec<u64> {
+        fold_into(&mut self.groups, o, pk, maps, opt, true)
+    }
+
     /// Take out the groups whose window ended at or before `watermark` (None: all of them), given
     /// each ENI's interval; their order of first appearance is kept. `interval` must cover every
     /// ENI index of the keys (checked by the caller).
@@ -57,6 +72,26 @@ impl OpenGroups {
                 (k[0] & WS_MASK) as i64 + interval[eni] <= t
             }),
         }
+    }
+
+    /// The distinct ends of the open groups' windows, ascending, given each ENI's interval (which
+    /// must cover every ENI index of the keys: checked by the caller).
+    pub fn window_ends(&self, interval: &[i64]) -> Vec<i64> {
+        let w = self.groups.width;
+        let mut ends: Vec<i64> = Vec::new();
+        let mut last = None;
+        for k in self.groups.keys.chunks_exact(w) {
+            // groups of one window are mostly adjacent: skip repeats before sorting
+            if last == Some(k[0]) {
+                continue;
+            }
+            last = Some(k[0]);
+            let eni = (k[0] >> ENI_SHIFT) as usize;
+            ends.push((k[0] & WS_MASK) as i64 + interval[eni]);
+        }
+        ends.sort_unstable();
+        ends.dedup();
+        ends
     }
 
     /// The largest ENI index any open group names (for the caller's bounds check).
@@ -104,6 +139,7 @@ mod tests {
         }
         assert_eq!(st.len(), 5000);
         assert!(st.groups.packets.iter().all(|&p| p == 2));
+        assert_eq!(st.window_ends(&[60]), [60, 120]);
         let closed = st.close(Some(60), &[60]);
         assert_eq!(closed.len(), 2500);
         assert!(closed.keys.chunks_exact(2).all(|k| k[0] == 0));
@@ -127,8 +163,10 @@ mod tests {
         assert_eq!(st.len(), 2500);
         assert_eq!(st.groups.packets[0], 7);
         assert_eq!(st.groups.first[0], 61);
+        assert_eq!(st.window_ends(&[60]), [120]);
         assert_eq!(st.close(None, &[60]).len(), 2500);
         assert!(st.is_empty());
+        assert!(st.window_ends(&[60]).is_empty());
     }
 
     #[test]

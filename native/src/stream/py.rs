@@ -1,12 +1,12 @@
 //! The streaming pass's Python boundary: `decide_observe` (the decision pass, gathering its rows
-//! into core-owned `Observations`) and `fold_observations` (one flow log's fold of those rows).
-//! Same checks and same results as `ConnectionTracker.decide` + numpy gathers + `observe_fold`.
+//! into core-owned `Observations`), which each flow log folds straight into its open groups
+//! (`FoldState.fold`, `aggregate::py`). Same checks and same results as `ConnectionTracker.decide`
+//! + numpy gathers + `observe_fold` + `FoldState.absorb`.
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 
 use super::{FlowPoints, ObsRows};
-use crate::aggregate::py::{fold_columns, GroupArrays, MapArrays, OptionItems, PacketArrays};
 use crate::errors::guard;
 use crate::policy::flow_table_py::FlowTable;
 use crate::policy::py::{ConnectionTracker, SecurityGroupRules};
@@ -17,6 +17,12 @@ const STAGE: &str = "streaming pass";
 #[pyclass(module = "vpcflow._native", frozen)]
 pub struct Observations {
     rows: ObsRows,
+}
+
+impl Observations {
+    pub(crate) fn rows(&self) -> &ObsRows {
+        &self.rows
+    }
 }
 
 #[pymethods]
@@ -84,24 +90,8 @@ pub fn decide_observe<'py>(
     })
 }
 
-/// One flow log's fold of `Observations` (as `observe_fold` of the same rows as numpy columns).
-#[pyfunction]
-pub fn fold_observations<'py>(
-    py: Python<'py>,
-    obs: PyRef<'py, Observations>,
-    packets: PacketArrays<'py>,
-    maps: MapArrays<'py>,
-    options: OptionItems,
-) -> PyResult<(GroupArrays<'py>, Bound<'py, PyArray1<u64>>)> {
-    guard(py, STAGE, || {
-        let rows = &obs.rows;
-        fold_columns(py, &rows.cols(), &packets, &maps, &options)
-    })
-}
-
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Observations>()?;
     m.add_function(wrap_pyfunction!(decide_observe, m)?)?;
-    m.add_function(wrap_pyfunction!(fold_observations, m)?)?;
     Ok(())
 }

@@ -230,7 +230,16 @@ class _Delivery:
         minute = watermark // 60
         if self.last_closed is None or minute > self.last_closed:
             self.last_closed = minute
-            self.deliver(self.aggregator.advance(watermark), watermark)
+            self.close_windows(watermark)
+
+    def close_windows(self, watermark: int | None) -> None:
+        """Deliver the windows ``watermark`` closes (None: every window, the end of the run). Windows
+        that end at different times close one end at a time (``Aggregator.steps``: records are built
+        a window's worth at a time), each step's end its watermark."""
+        for end in self.aggregator.steps(watermark):
+            self.deliver(self.aggregator.advance(end), end)
+        outputs = self.aggregator.finish() if watermark is None else self.aggregator.advance(watermark)
+        self.deliver(outputs, watermark)
 
 
 def _fresh_stats(stats: PipelineStats | None, flow_logs: Sequence[FlowLog]) -> PipelineStats:
@@ -357,7 +366,7 @@ def run_pipeline(
             worker.close()
             worker = None
         _check_stop(stop)  # a signal while the last batches were delivered: still no final flush
-        delivery.deliver(aggregator.finish(), None)
+        delivery.close_windows(None)
         delivery.close_side(reraise=True)
         completed = True
     finally:

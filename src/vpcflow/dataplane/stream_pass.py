@@ -5,9 +5,9 @@ twenty numpy columns: the decision pass's output, then a gather per flow-point f
 every flow log's fold to read them back. With the pipeline's ``single_pass`` switch
 (``run_pipeline(single_pass=True)``; ``vpcflow run`` sets it unless a tap wants the observation
 batches) the engine's ``observe_native`` gathers the decision rows straight into core-owned
-buffers (``_native.decide_observe``, GIL released) and each flow log folds them there
-(``_native.fold_observations``): Python sees only the partial records the fold emits, with the
-deciding rule of each (the side channel's), and the same records come out (``tests/unit/dataplane/
+buffers (``_native.decide_observe``, GIL released) and each flow log folds them there, straight
+into its open partial records (``FoldState.fold``): Python sees only the records of the windows
+that close, with the deciding rule of each (the side channel's), and the same records come out (``tests/unit/dataplane/
 test_single_pass.py`` compares the two paths). ``native/src/stream/`` is the native half.
 """
 
@@ -27,7 +27,7 @@ class FoldPackets:
     """The packet columns the fold reads (``aggregate/aggregator._packet_columns``): 19 of a packet's
     58 bytes. A batch waiting for aggregation keeps only these (``NativeObservations.for_fold``):
     the addresses, ICMP, fragment and interface columns go when the engine is done with the batch,
-    about 5 MB per queued batch of 131,072 packets (docs/benchmarks.md, "Memory of a run with a
+    about 2.5 MB per queued batch of 65,536 packets (docs/benchmarks.md, "Memory of a run with a
     million flows")."""
 
     ts_ns: npt.NDArray[np.int64]
