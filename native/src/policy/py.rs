@@ -112,6 +112,11 @@ impl FlowCache {
         self.map.len()
     }
 
+    /// Forget every flow, keeping the table's room for the flows that come next.
+    fn clear(&mut self) {
+        self.map.clear();
+    }
+
     /// Flow id of each packet, -1 when its flow is new.
     fn lookup<'py>(&self, py: Python<'py>, packets: FlowArrays<'py>) -> PyResult<I32Array<'py>> {
         guard(py, STAGE, || {

@@ -94,13 +94,14 @@ class PolicyEngine:
     twice that while the tables double), never with packets.
     When more than ``max_flows`` are cached the cache is emptied before the next batch (flows are
     planned again when seen; connection-tracking state is separate and unaffected). The default
-    (131,072) keeps the cache near 100-250 MB: a capture of 400,000 distinct flows peaked at about
-    1 GB of engine memory with 500,000 (docs/benchmarks.md), while re-planning a flow costs
-    microseconds.
+    (65,536) keeps the cache and the flow table near 30-60 MB on a capture of a million flows (with
+    131,072 its peak was 20-25 MiB higher, for the same speed; with 500,000 a capture of 400,000
+    distinct flows peaked at about 1 GB of engine memory, docs/benchmarks.md), while re-planning a
+    flow costs microseconds.
     """
 
     def __init__(self, topology: Topology, *, ip_ranges: ServiceLookup | str | Path | None = None,
-                 timeouts: ConntrackTimeouts | None = None, max_flows: int = 131_072) -> None:
+                 timeouts: ConntrackTimeouts | None = None, max_flows: int = 65_536) -> None:
         self.topology = topology
         self.max_flows = max_flows
         if ip_ranges is not None and not isinstance(ip_ranges, ServiceLookup):
@@ -125,15 +126,18 @@ class PolicyEngine:
         self.services: list[str] = []
         self._service_index: dict[str, int] = {}
         self._table = _native.FlowTable()
+        self._flow_map = _native.FlowCache()
         self._reset_flows()
         self._last: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ flows
     def _reset_flows(self) -> None:
-        self._flow_map = _native.FlowCache()
         self.flows = 0
-        # A reset keeps the table's capacity (flows are re-planned into it as they are seen again)
-        # and the AWS-service codes of the addresses resolved so far.
+        # A reset keeps the cache's and the table's capacity (flows are re-planned into them as they
+        # are seen again: on a million flows the cache is emptied every other batch, and rebuilding
+        # it doubling by doubling churned tens of MB through the heap each time) and the
+        # AWS-service codes of the addresses resolved so far.
+        self._flow_map.clear()
         self._table.clear()
 
     def _service_code(self, hi: int, lo: int) -> int:
@@ -164,7 +168,7 @@ class PolicyEngine:
     def _labels(self, batch: PacketBatch) -> npt.NDArray[np.int32]:
         table = np.array([self._eni_index.get(name, -1) for name in batch.interfaces] + [-1], np.int32)
         # Out of range (negative: no interface) -> the table's last entry, -1; in the column's own
-        # dtype, without a widened copy (per batch of 131,072 packets).
+        # dtype, without a widened copy (per batch of 65,536 packets).
         iface = batch.iface
         n = len(batch.interfaces)
         return table[np.where((iface >= 0) & (iface < n), iface, n)]

@@ -56,10 +56,11 @@ class CaptureConfig:
     interface_map: Mapping[str, str] = field(default_factory=dict)
     skip_bad: bool = False
     chunk_bytes: int = 16 << 20
-    #: 131,072: a run holds several batches at once (read ahead, in the engine, queued for and in
-    #: aggregation); halving the 262,144 of before took a million-flow run's peak from about 790 to
-    #: 700 MiB and the 5M/20M-packet runs' by 80 MiB, at the same speed (docs/benchmarks.md).
-    batch_packets: int = 1 << 17
+    #: 65,536: a run holds several batches at once (read ahead, in the engine, queued for and in
+    #: aggregation, and their temporaries); 131,072 instead of 262,144 took a million-flow run's peak
+    #: from about 790 to 700 MiB, 65,536 another 35-40 MiB off (5M packets: 146 instead of 182 MiB),
+    #: at the same speed (docs/benchmarks.md).
+    batch_packets: int = 1 << 16
     reorder_window_s: float = 2.0
 
     def __post_init__(self) -> None:
