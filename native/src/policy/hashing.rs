@@ -439,5 +439,14 @@ mod tests {
         m.insert(&[3, 21], 9);
         assert_eq!(m.get(&[3, 21]), 9);
         assert_eq!(m.len(), 1000);
+        // cleared: every key forgotten, the room kept (no growth while it refills)
+        let slots = m.vals.len();
+        m.clear();
+        assert_eq!((m.len(), m.get(&[3, 21])), (0, -1));
+        for i in 0..1000u64 {
+            m.insert(&[i + 5000, i], i as i32);
+        }
+        assert_eq!((m.len(), m.vals.len()), (1000, slots));
+        assert_eq!((m.get(&[5999, 999]), m.get(&[999, 6993])), (999, -1));
     }
 }
