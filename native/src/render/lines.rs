@@ -31,6 +31,8 @@ pub enum RenderError {
 pub enum Rows<'r> {
     Range(usize, usize),
     Indices(&'r [i64]),
+    /// 32-bit indexes: the canonical order of a closed group (`order.rs`).
+    Indices32(&'r [u32]),
 }
 
 impl Rows<'_> {
@@ -38,6 +40,7 @@ impl Rows<'_> {
         match self {
             Rows::Range(a, b) => b.saturating_sub(*a),
             Rows::Indices(ix) => ix.len(),
+            Rows::Indices32(ix) => ix.len(),
         }
     }
 }
@@ -83,6 +86,7 @@ impl<'a> TableView<'a> {
             let row = match rows {
                 Rows::Range(a, _) => a + k,
                 Rows::Indices(ix) => ix[k] as usize, // checked by check_rows
+                Rows::Indices32(ix) => ix[k] as usize,
             };
             into.push(locate(starts, &mut cursor, row));
         }
@@ -112,6 +116,10 @@ impl<'a> TableView<'a> {
                     None => Ok(()),
                 }
             }
+            Rows::Indices32(ix) => match ix.iter().find(|&&r| r as usize >= self.rows) {
+                Some(&r) => Err(RenderError::BadRow(r as i64)),
+                None => Ok(()),
+            },
         }
     }
 
@@ -301,7 +309,7 @@ mod tests {
         assert_eq!(out, b"5 g\n1 a\n-4 def\n");
         out.clear();
         let prefixes = [b"{\"n\":".to_vec(), b",\"s\":".to_vec()];
-        t.json_lines(Rows::Indices(&[2, 1]), &prefixes, &[false, false], &mut out)
+        t.json_lines(Rows::Indices32(&[2, 1]), &prefixes, &[false, false], &mut out)
             .unwrap();
         assert_eq!(out, b"{\"n\":3,\"s\":null}\n{\"n\":2,\"s\":\"bc\"}\n");
         assert_eq!(

@@ -67,7 +67,7 @@ impl<'a> Sorter<'_, 'a> {
     fn pack_code(
         &self,
         c: usize,
-        rows: &[i64],
+        rows: &RowSet<'_>,
         entries: &mut [Entry],
         at: usize,
     ) -> Result<(usize, bool), Corrupt> {
@@ -85,7 +85,7 @@ impl<'a> Sorter<'_, 'a> {
             }
             ColumnOrder::Value => {
                 for e in entries.iter() {
-                    let (ch, i) = locate(starts, &mut cursor, rows[e.row()] as usize);
+                    let (ch, i) = locate(starts, &mut cursor, rows.at(e.row()));
                     match self.code(c, ch, i)? {
                         Some(v) => (lo, hi) = (lo.min(v), hi.max(v)),
                         None => nulls = true,
@@ -102,7 +102,7 @@ impl<'a> Sorter<'_, 'a> {
         let room = KEY_BYTES - at;
         let (fits, used) = (width <= room, width.min(room));
         for e in entries.iter_mut() {
-            let (ch, i) = locate(starts, &mut cursor, rows[e.row()] as usize);
+            let (ch, i) = locate(starts, &mut cursor, rows.at(e.row()));
             let code = match self.code(c, ch, i)? {
                 Some(v) => (v - lo) as u128,
                 None => top,
@@ -120,7 +120,7 @@ impl<'a> Sorter<'_, 'a> {
     fn pack_text(
         &self,
         c: usize,
-        rows: &[i64],
+        rows: &RowSet<'_>,
         entries: &mut [Entry],
         at: usize,
     ) -> Result<usize, Corrupt> {
@@ -129,7 +129,7 @@ impl<'a> Sorter<'_, 'a> {
         let room = KEY_BYTES - (at + usize::from(flag)).min(KEY_BYTES);
         let mut cursor = 0;
         for e in entries.iter_mut() {
-            let (ch, i) = locate(&col.starts, &mut cursor, rows[e.row()] as usize);
+            let (ch, i) = locate(&col.starts, &mut cursor, rows.at(e.row()));
             match col.chunks[ch].cell(i)? {
                 Cell::Str(s) => {
                     let p = at + usize::from(flag);
@@ -148,7 +148,7 @@ impl<'a> Sorter<'_, 'a> {
     /// there the most bytes of a string its keys hold.
     fn fill_keys(
         &self,
-        rows: &[i64],
+        rows: &RowSet<'_>,
         entries: &mut [Entry],
         first: usize,
     ) -> Result<Keyed, (usize, Corrupt)> {
@@ -189,7 +189,7 @@ impl<'a> Sorter<'_, 'a> {
     fn same_text(
         &self,
         c: usize,
-        rows: &[i64],
+        rows: &RowSet<'_>,
         run: &[Entry],
         room: usize,
     ) -> Result<bool, Corrupt> {
@@ -197,7 +197,7 @@ impl<'a> Sorter<'_, 'a> {
         let mut cursor = 0;
         let mut first: Option<Option<usize>> = None;
         for e in run {
-            let (ch, i) = locate(&col.starts, &mut cursor, rows[e.row()] as usize);
+            let (ch, i) = locate(&col.starts, &mut cursor, rows.at(e.row()));
             let len = match col.chunks[ch].cell(i)? {
                 Cell::Str(s) if s.len() <= room => Some(s.len()),
                 Cell::Null => None,
@@ -216,7 +216,7 @@ impl<'a> Sorter<'_, 'a> {
     /// compared column by column.
     fn order(
         &self,
-        rows: &[i64],
+        rows: &RowSet<'_>,
         entries: &mut [Entry],
         first: usize,
         failed: &RefCell<Option<(usize, Corrupt)>>,
@@ -248,7 +248,7 @@ impl<'a> Sorter<'_, 'a> {
                     }
                 } else {
                     entries[a..b].sort_by(|x, y| {
-                        let (ra, rb) = (rows[x.row()] as usize, rows[y.row()] as usize);
+                        let (ra, rb) = (rows.at(x.row()), rows.at(y.row()));
                         self.cmp_rows(from, ra, rb).unwrap_or_else(|e| {
                             failed.borrow_mut().get_or_insert(e);
                             Ordering::Equal
@@ -289,12 +289,42 @@ impl<'a> Sorter<'_, 'a> {
     }
 }
 
-/// `rows` (indexes of `table`'s rows) in canonical order.
-pub fn canonical_order(table: &TableView<'_>, rows: &[i64]) -> Result<Vec<i64>, RenderError> {
-    if let Some(&bad) = rows
-        .iter()
-        .find(|&&r| r < 0 || r as u64 >= table.num_rows() as u64)
-    {
+/// The rows to sort: some rows of the table, or all of them (a closed group is nearly always the
+/// whole held table: numbering its rows cost an array of 8 bytes a row at a run's memory peak).
+#[derive(Clone, Copy)]
+pub enum RowSet<'a> {
+    All(usize),
+    Given(&'a [i64]),
+}
+
+impl RowSet<'_> {
+    /// The table row at position `k` of the set.
+    #[inline(always)]
+    fn at(&self, k: usize) -> usize {
+        match self {
+            RowSet::All(_) => k,
+            RowSet::Given(rows) => rows[k] as usize,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            RowSet::All(n) => *n,
+            RowSet::Given(rows) => rows.len(),
+        }
+    }
+}
+
+/// `rows` of `table` in canonical order, as table row indexes.
+pub fn canonical_order(table: &TableView<'_>, rows: RowSet<'_>) -> Result<Vec<u32>, RenderError> {
+    let bad = match rows {
+        RowSet::All(n) => (n != table.num_rows()).then_some(n as i64),
+        RowSet::Given(given) => given
+            .iter()
+            .find(|&&r| r < 0 || r as u64 >= table.num_rows() as u64)
+            .copied(),
+    };
+    if let Some(bad) = bad {
         return Err(RenderError::BadRow(bad));
     }
     let columns = table.columns();
@@ -312,12 +342,17 @@ pub fn canonical_order(table: &TableView<'_>, rows: &[i64]) -> Result<Vec<i64>, 
     }
     let sorter = Sorter { columns, orders };
     let corrupt = |(c, Corrupt(m))| RenderError::Corrupt(c, m);
-    let Ok(n) = u32::try_from(rows.len()) else {
-        return Err(RenderError::Corrupt(
+    // table rows and positions both fit 32 bits: the order comes back in 4 bytes a row
+    let too_many = || {
+        RenderError::Corrupt(
             0,
-            format!("{} rows to sort: at most 2^32 - 1", rows.len()),
-        ));
+            format!("{} rows to sort: at most 2^32 - 1", table.num_rows()),
+        )
     };
+    if u32::try_from(table.num_rows()).is_err() {
+        return Err(too_many());
+    }
+    let n = u32::try_from(rows.len()).map_err(|_| too_many())?;
     let mut entries: Vec<Entry> = (0..n)
         .map(|pos| Entry {
             key: [0; KEY_BYTES],
@@ -327,12 +362,12 @@ pub fn canonical_order(table: &TableView<'_>, rows: &[i64]) -> Result<Vec<i64>, 
     // a comparator cannot fail: the first error is kept and returned once the sort is over
     let failed: RefCell<Option<(usize, Corrupt)>> = RefCell::new(None);
     sorter
-        .order(rows, &mut entries, 0, &failed)
+        .order(&rows, &mut entries, 0, &failed)
         .map_err(corrupt)?;
     if let Some(e) = failed.into_inner() {
         return Err(corrupt(e));
     }
-    Ok(entries.iter().map(|e| rows[e.row()]).collect())
+    Ok(entries.iter().map(|e| rows.at(e.row()) as u32).collect())
 }
 
 #[cfg(test)]
@@ -369,7 +404,7 @@ mod tests {
         };
         let col = ChunkedView::new(vec![ArrayView::new(6, 0, None, values).unwrap()]);
         let table = TableView::new(vec![col]).unwrap();
-        let got = canonical_order(&table, &[0, 1, 2, 3, 4, 5, 1]).unwrap();
+        let got = canonical_order(&table, RowSet::Given(&[0, 1, 2, 3, 4, 5, 1])).unwrap();
         assert_eq!(got, [5, 1, 1, 0, 4, 3, 2]);
     }
 
@@ -385,11 +420,16 @@ mod tests {
         let col = ChunkedView::new(vec![ArrayView::new(4, 0, Some(&bitmap), values).unwrap()]);
         let table = TableView::new(vec![col]).unwrap();
         assert_eq!(
-            canonical_order(&table, &[2, 1, 0, 3]).unwrap(),
+            canonical_order(&table, RowSet::Given(&[2, 1, 0, 3])).unwrap(),
             [3, 2, 0, 1]
         );
+        assert_eq!(canonical_order(&table, RowSet::All(4)).unwrap(), [3, 0, 2, 1]);
         assert_eq!(
-            canonical_order(&table, &[0, 4]),
+            canonical_order(&table, RowSet::All(5)),
+            Err(RenderError::BadRow(5))
+        );
+        assert_eq!(
+            canonical_order(&table, RowSet::Given(&[0, 4])),
             Err(RenderError::BadRow(4))
         );
     }

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use super::columns::{ArrayView, ChunkedView, Corrupt, IntType, Values};
 use super::format::TextRefusal;
 use super::lines::{RenderError, Rows, TableView};
-use super::order::canonical_order;
+use super::order::{canonical_order, RowSet};
 use crate::errors::guard;
 
 const STAGE: &str = "rendering records";
@@ -214,17 +214,25 @@ impl RecordColumns {
     }
 }
 
-fn rows_of<'r>(
-    start: usize,
-    stop: usize,
-    rows: &'r Option<PyReadonlyArray1<'_, i64>>,
-) -> PyResult<Rows<'r>> {
+/// Row indexes from Python: 64-bit, or 32-bit as `canonical_order` gives them.
+#[derive(FromPyObject)]
+pub enum RowIndexes<'py> {
+    Wide(PyReadonlyArray1<'py, i64>),
+    Narrow(PyReadonlyArray1<'py, u32>),
+}
+
+fn rows_of<'r>(start: usize, stop: usize, rows: &'r Option<RowIndexes<'_>>) -> PyResult<Rows<'r>> {
     Ok(match rows {
         None => Rows::Range(start, stop),
-        Some(ix) => {
+        Some(RowIndexes::Wide(ix)) => {
             let all = ix.as_slice()?;
             let stop = stop.min(all.len());
             Rows::Indices(&all[start.min(stop)..stop])
+        }
+        Some(RowIndexes::Narrow(ix)) => {
+            let all = ix.as_slice()?;
+            let stop = stop.min(all.len());
+            Rows::Indices32(&all[start.min(stop)..stop])
         }
     })
 }
@@ -260,19 +268,24 @@ impl RecordColumns {
         self.rows
     }
 
-    /// `rows` (row indexes) in canonical order: ascending by every column in table order, a
-    /// dictionary column by its values, nulls last, equal rows in the order given (the order
-    /// `sinks/compact.py::canonical_rows` documents), sorted without the GIL.
+    /// `rows` (row indexes; None: every row) in canonical order, as 32-bit row indexes: ascending
+    /// by every column in table order, a dictionary column by its values, nulls last, equal rows
+    /// in the order given (the order `sinks/compact.py::canonical_rows` documents), sorted without
+    /// the GIL.
+    #[pyo3(signature = (rows=None))]
     fn canonical_order<'py>(
         &self,
         py: Python<'py>,
-        rows: PyReadonlyArray1<'_, i64>,
-    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        rows: Option<PyReadonlyArray1<'_, i64>>,
+    ) -> PyResult<Bound<'py, PyArray1<u32>>> {
         guard(py, ORDER_STAGE, || {
             let table = self.table()?;
-            let rows = rows.as_slice()?;
+            let set = match &rows {
+                None => RowSet::All(table.num_rows()),
+                Some(r) => RowSet::Given(r.as_slice()?),
+            };
             let order = py
-                .detach(|| canonical_order(&table, rows))
+                .detach(|| canonical_order(&table, set))
                 .map_err(|e| self.error(e))?;
             Ok(PyArray1::from_vec(py, order))
         })
@@ -286,7 +299,7 @@ impl RecordColumns {
         py: Python<'py>,
         start: usize,
         stop: usize,
-        rows: Option<PyReadonlyArray1<'_, i64>>,
+        rows: Option<RowIndexes<'_>>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         guard(py, STAGE, || {
             let table = self.table()?;
@@ -329,7 +342,7 @@ impl RecordColumns {
         raw: Vec<bool>,
         start: usize,
         stop: usize,
-        rows: Option<PyReadonlyArray1<'_, i64>>,
+        rows: Option<RowIndexes<'_>>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         guard(py, STAGE, || {
             if prefixes.len() != self.columns.len() || raw.len() != self.columns.len() {

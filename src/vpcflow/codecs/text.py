@@ -115,7 +115,8 @@ def render_text(table: pa.Table | pa.RecordBatch, *, header: bool = True) -> byt
 
 
 def render_text_chunks(table: pa.Table | pa.RecordBatch, *, header: bool = True,
-                       slice_rows: int = _RENDER_SLICE, rows: npt.NDArray[np.int64] | None = None) -> Iterator[bytes]:
+                       slice_rows: int = _RENDER_SLICE,
+                       rows: npt.NDArray[np.int64] | npt.NDArray[np.uint32] | None = None) -> Iterator[bytes]:
     """``render_text`` ``slice_rows`` records at a time (their concatenation is ``render_text``'s bytes),
     so a consumer that compresses or writes as it goes never holds the whole text.
 
@@ -125,7 +126,7 @@ def render_text_chunks(table: pa.Table | pa.RecordBatch, *, header: bool = True,
     if header:
         yield (header_line(list(table.column_names)) + "\n").encode()
     cols = record_columns(table)
-    if rows is not None:
+    if rows is not None and rows.dtype != np.uint32:  # 32-bit: a canonical order, read as it is
         rows = np.ascontiguousarray(rows, dtype=np.int64)
     count = table.num_rows if rows is None else len(rows)
     for start in range(0, count, slice_rows):

@@ -21,7 +21,7 @@ from vpcflow.codecs.records import record_table
 from vpcflow.codecs.text import render_text
 from vpcflow.dataplane.sinks import s3_common
 from vpcflow.dataplane.sinks.base import canonical_order
-from vpcflow.dataplane.sinks.compact import canonical_rows, compact_records, plain_records
+from vpcflow.dataplane.sinks.compact import canonical_rows, compact_records, concat_held, plain_records
 from vpcflow.dataplane.sinks.local_bucket import LocalBucketSink
 from vpcflow.dataplane.sinks.s3_common import gzip_text, render_objects
 from vpcflow.model.fields import DEFAULT_FIELDS
@@ -182,16 +182,21 @@ def test_a_flush_numbers_each_periods_rows_as_a_stable_sort_by_period_did(offset
     periods = ends - ends % 300
     order = np.argsort(periods, kind="stable")
     expected = [(order[periods[order] == p].tolist(), int(p)) for p in sorted(set(periods.tolist()))]
-    got = [(rows.tolist(), p) for rows, p in s3_common.period_rows(ends.copy())]
+    periods_rows = s3_common.period_rows(ends.copy())
+    # a single period is every row (None): its rows are not numbered
+    assert [rows is None for rows, _ in periods_rows] == ([True] if len(expected) == 1 else [False] * len(expected))
+    got = [(list(range(len(ends))) if rows is None else rows.tolist(), p) for rows, p in periods_rows]
     assert got == expected
 
 
 def test_held_records_are_narrow_and_plain_records_restores_the_record_types() -> None:
     records = _records(5_000)
     held = compact_records(records)
-    assert held.schema.field("srcport").type == pa.uint16() and held.schema.field("end").type == pa.uint32()
-    assert held.schema.field("interface_id").type == pa.dictionary(pa.int16(), pa.string())
-    assert held.nbytes < 0.7 * records.nbytes  # 94 -> about 60 bytes a record of the default format
+    assert held.schema.field("srcport").type == pa.uint16()
+    # a window's record times repeat: a dictionary of 32-bit seconds, 8-bit indexes
+    assert held.schema.field("end").type == pa.dictionary(pa.int8(), pa.uint32())
+    assert held.schema.field("interface_id").type == pa.dictionary(pa.int8(), pa.string())
+    assert held.nbytes < 0.6 * records.nbytes  # 94 -> about 50 bytes a record of the default format
     plain = plain_records(held)
     assert plain.schema == records.schema
     assert plain.equals(records)
@@ -210,7 +215,7 @@ def test_a_value_too_wide_for_its_held_type_is_held_wide_and_renders_the_same(tm
     assert compact_records(records.slice(1_000)).schema.field("bytes").type == pa.uint32()
     late = records.slice(0, 10).set_column(records.schema.get_field_index("end"), "end",
                                            pa.array(end[:10] + 2**32))
-    assert compact_records(late).schema.field("end").type == pa.int64()
+    assert compact_records(late).schema.field("end").type == pa.dictionary(pa.int8(), pa.int64())
     for fmt in ("plain-text", "parquet"):
         fl = _flow_log(fmt)
         objects = _delivered(tmp_path / fmt, fl, records)
@@ -221,3 +226,22 @@ def test_a_value_too_wide_for_its_held_type_is_held_wide_and_renders_the_same(tm
             for obj in render_objects(fl, group, p, max_object_bytes=75 << 20, run_id="r"):
                 expected[obj.key.rsplit("/", 1)[-1]] = obj.data
         assert objects == expected
+
+
+def test_a_group_mixing_8_and_16_bit_dictionary_indexes_sorts_and_renders_as_its_text() -> None:
+    # One write with 300 distinct ENIs and record times (16-bit indexes), one with a few (8-bit):
+    # the held group promotes the indexes, and sorts and renders exactly as the text records do.
+    many = _records(3_000, minutes=10)
+    i = np.arange(3_000)
+    many = many.set_column(many.schema.get_field_index("interface_id"), "interface_id",
+                           pa.array(np.char.add("eni-1", (i % 300).astype(str))))
+    many = many.set_column(many.schema.get_field_index("start"), "start", pa.array(T0 + i % 300, pa.int64()))
+    few = _records(500)
+    held_many, held_few = compact_records(many), compact_records(few)
+    assert held_many.schema.field("interface_id").type.index_type == pa.int16()
+    assert held_many.schema.field("start").type.index_type == pa.int16()
+    assert held_few.schema.field("start").type.index_type == pa.int8()
+    group = concat_held([held_few, held_many])
+    records = pa.concat_tables([few, many])
+    assert render_text(canonical_order(group)) == render_text(canonical_order(records))
+    assert plain_records(canonical_order(group)).equals(canonical_order(records))

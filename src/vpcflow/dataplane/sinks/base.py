@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-import numpy as np
 import pyarrow as pa
 
 from vpcflow.core.errors import ConfigError
@@ -108,7 +107,7 @@ def canonical_order(records: pa.Table) -> pa.Table:
     """
     if records.num_rows <= 1:
         return records
-    return records.take(pa.array(canonical_rows(records, np.arange(records.num_rows, dtype=np.int64)).rows))
+    return records.take(pa.array(canonical_rows(records).rows))
 
 
 def require(col: pa.ChunkedArray | None, flow_log: FlowLog, what: str, name: str) -> pa.ChunkedArray:

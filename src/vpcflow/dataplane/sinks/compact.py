@@ -4,11 +4,11 @@ An S3 sink keeps every record of a 5-minute group until no record can join it, h
 capture of a million flows when held as Arrow string columns. ``compact_records`` dictionary-encodes
 the string columns whose values repeat (account, interface, VPC, subnet ids, action, log status,
 type, direction, ...: one small dictionary and a 4-byte index per record instead of the text);
-addresses are left as text because nearly every record has its own. Dictionary indexes are 16-bit
-and the integer fields are held in the narrowest type their AWS values need (``HELD_TYPES``: ports
-16-bit, protocol 8-bit, times 32-bit seconds, ...) when a table's values fit it, so a record of the
-default format is held in about 60 bytes instead of 94 (a 5-minute group of a million flows: 94
-instead of 145 MB). The values, and so the rendered bytes, are unchanged: the canonical order
+addresses are left as text because nearly every record has its own. Dictionary indexes are 8-bit
+(16 when a table has more than 127 values), the integer fields are held in the narrowest type their
+AWS values need (``HELD_TYPES``: ports 16-bit, protocol 8-bit, times 32-bit seconds, ...) when a
+table's values fit it, and the record times, which a window's records share, as a dictionary too
+(``DICTIONARY_INTS``), so a record of the default format is held in about 50 bytes instead of 94. The values, and so the rendered bytes, are unchanged: the canonical order
 (``canonical_rows``) sorts a dictionary column by its values (the same order as the text column)
 and integers by value whatever their width, and the renderers read dictionary columns as their
 values; ``plain_records`` gives back the original types (Parquet objects).
@@ -44,8 +44,14 @@ HELD_TYPES: dict[str, pa.DataType] = {
     "tcp_flags": pa.uint16(), "traffic_path": pa.int8(),
 }
 
-#: Dictionary indexes of held columns: 16 bits, when a table has at most 32,767 distinct values.
-HELD_INDEX = pa.int16()
+#: Dictionary indexes of held columns: 8 bits when a table has at most 127 distinct values (an
+#: account, a window's ENIs, actions, log statuses, a minute's record times), else 16 bits when at
+#: most 32,767.
+HELD_INDEXES = (pa.int8(), pa.int16())
+
+#: Integer fields held as a dictionary of their values: a window's records start and end within its
+#: interval (60 or 600 distinct seconds), so an 8- or 16-bit index replaces a 32-bit time.
+DICTIONARY_INTS = frozenset({"start", "end"})
 
 
 def _narrowed(col: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
@@ -56,17 +62,30 @@ def _narrowed(col: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
         return col
 
 
+def _dictionary(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``col`` dictionary-encoded with the narrowest index of ``HELD_INDEXES`` its values allow
+    (Arrow's 32-bit index when they are more)."""
+    encoded = pc.dictionary_encode(col)
+    for index in HELD_INDEXES:
+        narrowed = _narrowed(encoded, pa.dictionary(index, encoded.type.value_type))
+        if narrowed.type.index_type == index:
+            return narrowed
+    return encoded
+
+
 def compact_records(records: pa.Table) -> pa.Table:
-    """``records`` with its repeating string columns dictionary-encoded (16-bit indexes) and its
-    integer fields narrowed (``HELD_TYPES``): the same values in less memory. Tables of one sink may
-    differ in types where values did not fit: ``concat_held`` unifies them."""
+    """``records`` with its repeating string columns and record times dictionary-encoded (8- or
+    16-bit indexes) and its integer fields narrowed (``HELD_TYPES``): the same values in less
+    memory. Tables of one sink may differ in types where values did not fit: ``concat_held``
+    unifies them."""
     cols = []
     for name, col in zip(records.column_names, records.columns, strict=True):
         if name not in UNIQUE_TEXT_COLUMNS and _is_text(col.type):
-            col = pc.dictionary_encode(col)
-            col = _narrowed(col, pa.dictionary(HELD_INDEX, col.type.value_type))
+            col = _dictionary(col)
         elif name in HELD_TYPES and pa.types.is_integer(col.type):
             col = _narrowed(col, HELD_TYPES[name])
+            if name in DICTIONARY_INTS:
+                col = _dictionary(col)
         cols.append(col)
     return pa.table(cols, names=records.column_names)
 
@@ -107,7 +126,7 @@ class RowSelection:
     """
 
     table: pa.Table
-    rows: npt.NDArray[np.int64]
+    rows: npt.NDArray[np.int64] | npt.NDArray[np.uint32]
 
     @property
     def num_rows(self) -> int:
@@ -125,16 +144,17 @@ class RowSelection:
         return self.table.take(pa.array(self.rows))
 
 
-def canonical_rows(table: pa.Table, rows: npt.NDArray[np.int64]) -> RowSelection:
-    """``rows`` of ``table`` in canonical order (ascending by every column in table order, see
-    ``base.canonical_order``).
+def canonical_rows(table: pa.Table, rows: npt.NDArray[np.int64] | None = None) -> RowSelection:
+    """``rows`` of ``table`` (None: every row) in canonical order (ascending by every column in table
+    order, see ``base.canonical_order``), as 32-bit row indexes (4 bytes a row of a closed group).
 
     The native core sorts them from the held table's buffers (native/src/render/order.rs): nothing
     is gathered, and the address columns are compared as bytes of a fixed-width key per row instead
     of by Arrow's sort of the gathered strings (the group's sort was ~2.6 s of a 1M-flow run). Equal
     rows keep their order in ``rows``, as pyarrow's stable ``sort_indices`` kept them.
     """
-    if len(rows) <= 1:
-        return RowSelection(table, rows)
-    order = record_columns(table).canonical_order(np.ascontiguousarray(rows, dtype=np.int64))
-    return RowSelection(table, order)
+    count = table.num_rows if rows is None else len(rows)
+    if count <= 1:
+        return RowSelection(table, np.arange(table.num_rows, dtype=np.uint32) if rows is None else rows)
+    given = None if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
+    return RowSelection(table, record_columns(table).canonical_order(given))

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -59,6 +59,8 @@ TEXT_CONTENT_TYPE = "application/x-gzip"
 PARQUET_CONTENT_TYPE = "application/octet-stream"
 
 S3Authorizer = Callable[[FlowLog], str | None]
+#: Record end times (epoch seconds) of held records: 32-bit when they fit (``_held_ends``).
+Ends = npt.NDArray[np.integer[Any]]
 T = TypeVar("T")
 
 
@@ -192,21 +194,30 @@ def render_objects(
     return out
 
 
-def period_rows(ends: npt.NDArray[np.int64]) -> list[tuple[npt.NDArray[np.int64], int]]:
-    """The rows of each 5-minute period of record end times ``ends`` (ascending row numbers), with the
-    period's start, periods in ascending order. ``ends`` becomes the periods (a flush's own array).
+def period_rows(ends: Ends) -> list[tuple[npt.NDArray[np.int64] | None, int]]:
+    """The rows of each 5-minute period of record end times ``ends`` (ascending row numbers; None:
+    every row), with the period's start, periods in ascending order. ``ends`` becomes the periods (a
+    flush's own array).
 
-    A flush nearly always holds one period (the group that just closed): its rows are numbered
-    without sorting. Several periods (the end of a run) are taken one at a time. On a group of 1.6
-    million records this holds one array of row numbers beside ``ends`` where a stable argsort held
-    five (about 60 MB at the moment a group closes, issue 10)."""
+    A flush nearly always holds one period (the group that just closed): its rows are all the rows,
+    not numbered at all (an array of 8 bytes a row, 13 MB for a group of 1.6 million records, at the
+    moment a run's memory peaks). Several periods (the end of a run) are taken one at a time, where
+    a stable argsort held five arrays (issue 10)."""
     if len(ends) == 0:
         return []
     ends -= ends % s3keys.PERIOD_S
     first, last = int(ends.min()), int(ends.max())
     if first == last:
-        return [(np.arange(len(ends), dtype=np.int64), first)]
+        return [(None, first)]
     return [(np.flatnonzero(ends == p).astype(np.int64, copy=False), int(p)) for p in np.unique(ends).tolist()]
+
+
+def _held_ends(ends: npt.NDArray[np.int64]) -> Ends:
+    """Record end times as a held group keeps them: 32-bit seconds (until 2106) when they fit, half
+    the room of a group's 64-bit ends (13 MB for 1.6 million records)."""
+    if len(ends) and 0 <= int(ends.min()) and int(ends.max()) <= np.iinfo(np.uint32).max:
+        return ends.astype(np.uint32)
+    return ends.astype(np.int64)
 
 
 class S3ObjectSink(DeliveryStatusMixin):
@@ -241,7 +252,7 @@ class S3ObjectSink(DeliveryStatusMixin):
         self._rand = random.Random()
         self._flow_logs: dict[str, FlowLog] = {}
         self._tables: dict[str, list[pa.Table]] = {}
-        self._ends: dict[str, list[npt.NDArray[np.int64]]] = {}
+        self._ends: dict[str, list[Ends]] = {}
         self._state: dict[str, str] = {}  # flow log id -> last status reported by this sink
         self._message: dict[str, str] = {}
         self._authorized: set[str] = set()  # flow logs whose delivery was authorized in this flush
@@ -269,7 +280,7 @@ class S3ObjectSink(DeliveryStatusMixin):
         self._flow_logs[fid] = flow_log
         # Held compact until the group closes (issue 10: a 5-minute group of a million flows).
         self._tables.setdefault(fid, []).append(compact_records(parts.records))
-        self._ends.setdefault(fid, []).append(ends.astype(np.int64))
+        self._ends.setdefault(fid, []).append(_held_ends(ends))
 
     def adopt(self, flow_log: FlowLog) -> None:
         """Take charge of a flow log without writing records (its spool is re-delivered on flush)."""
@@ -299,7 +310,7 @@ class S3ObjectSink(DeliveryStatusMixin):
 
     # -- internals --------------------------------------------------------------------------------
     def _held_ready(self, fid: str, watermark_s: int | None,
-                    interval_s: int) -> tuple[pa.Table, npt.NDArray[np.int64]] | None:
+                    interval_s: int) -> tuple[pa.Table, Ends] | None:
         """Take the held records whose 5-minute group can no longer grow (all of them at the end) out
         of the sink, with their end times; None when there are none. Decided table by table: each
         written table is one window's records, so it is nearly always wholly ready or wholly not, and
@@ -307,9 +318,9 @@ class S3ObjectSink(DeliveryStatusMixin):
         (a copy of everything held at each minute's flush cost CPU and, on a million flows, the
         memory of a second group)."""
         ready_t: list[pa.Table] = []
-        ready_e: list[npt.NDArray[np.int64]] = []
+        ready_e: list[Ends] = []
         keep_t: list[pa.Table] = []
-        keep_e: list[npt.NDArray[np.int64]] = []
+        keep_e: list[Ends] = []
         for t, e in zip(self._tables.pop(fid), self._ends.pop(fid), strict=True):
             if watermark_s is None:
                 ready = np.ones(len(e), dtype=bool)
@@ -341,7 +352,7 @@ class S3ObjectSink(DeliveryStatusMixin):
         groups = period_rows(ends)
         del ends
 
-        def render(g: tuple[npt.NDArray[np.int64], int]) -> list[S3Object]:
+        def render(g: tuple[npt.NDArray[np.int64] | None, int]) -> list[S3Object]:
             # Each group in canonical order: its object is the same whatever writes brought its records.
             # Sorted when its turn comes and rendered from the held table a slice of rows at a time.
             return render_objects(fl, canonical_rows(table, g[0]), g[1], max_object_bytes=self.max_object_bytes,
