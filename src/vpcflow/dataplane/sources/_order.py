@@ -64,11 +64,14 @@ class Reorderer:
         return max(settled, total - self.max_held)
 
     def _hand_over(self, pending: PacketBatch, batch: PacketBatch) -> PacketBatch | None:
-        """``push``'s result without copying, when it is exactly the held rows: ``batch`` in order and
-        not before them, and the cut falls between the two (with full batches and no disorder, every
-        push). Otherwise None, and ``push`` merges. Each batch was copied once more here before."""
+        """``push``'s result without copying: the held rows, when ``batch`` is in order, not before
+        them, no larger than ``max_held``, and every held row may go out now. ``batch`` is then held
+        whole, even where part of it could go out too (it goes out with the next push, a batch later):
+        merging copied every batch once more here, a copy per batch whenever a batch spans more than
+        the window (a 65,536-packet batch at 8,000 packets a second spans 8 s, the window 2 s).
+        Otherwise None, and ``push`` merges."""
         ts, held = batch.ts_ns, pending.ts_ns
-        if self.window_ns == 0 or int(held[-1]) > int(ts[0]):
+        if self.window_ns == 0 or int(held[-1]) > int(ts[0]) or ts.shape[0] > self.max_held:
             return None
         if ts.shape[0] > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
             return None
@@ -78,7 +81,7 @@ class Reorderer:
         cut = int(np.searchsorted(held, bound, side="right"))
         if cut == n_held:
             cut += int(np.searchsorted(ts, bound, side="right"))
-        if self._emitted(cut, n_held + ts.shape[0]) != n_held:
+        if self._emitted(cut, n_held + ts.shape[0]) < n_held:
             return None
         self.pending = batch
         self.emitted_max = int(held[-1])
