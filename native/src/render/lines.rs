@@ -309,8 +309,13 @@ mod tests {
         assert_eq!(out, b"5 g\n1 a\n-4 def\n");
         out.clear();
         let prefixes = [b"{\"n\":".to_vec(), b",\"s\":".to_vec()];
-        t.json_lines(Rows::Indices32(&[2, 1]), &prefixes, &[false, false], &mut out)
-            .unwrap();
+        t.json_lines(
+            Rows::Indices32(&[2, 1]),
+            &prefixes,
+            &[false, false],
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out, b"{\"n\":3,\"s\":null}\n{\"n\":2,\"s\":\"bc\"}\n");
         assert_eq!(
             t.text_lines(Rows::Indices(&[5]), &mut out, None),

@@ -423,7 +423,10 @@ mod tests {
             canonical_order(&table, RowSet::Given(&[2, 1, 0, 3])).unwrap(),
             [3, 2, 0, 1]
         );
-        assert_eq!(canonical_order(&table, RowSet::All(4)).unwrap(), [3, 0, 2, 1]);
+        assert_eq!(
+            canonical_order(&table, RowSet::All(4)).unwrap(),
+            [3, 0, 2, 1]
+        );
         assert_eq!(
             canonical_order(&table, RowSet::All(5)),
             Err(RenderError::BadRow(5))
