@@ -245,3 +245,21 @@ def test_a_group_mixing_8_and_16_bit_dictionary_indexes_sorts_and_renders_as_its
     records = pa.concat_tables([few, many])
     assert render_text(canonical_order(group)) == render_text(canonical_order(records))
     assert plain_records(canonical_order(group)).equals(canonical_order(records))
+
+
+def test_a_group_of_8_bit_writes_whose_values_need_more_than_8_bits_together_gathers() -> None:
+    # Two writes of 100 distinct ENIs each, none shared: each held with 8-bit indexes, 200 values
+    # together. Gathering the group (Parquet objects, base.canonical_order) unifies the dictionaries:
+    # Arrow refused ("the unified dictionary requires a larger index type") before takeable().
+    def enis(n: int, first: int) -> pa.Table:
+        t = _records(n)
+        return t.set_column(t.schema.get_field_index("interface_id"), "interface_id",
+                            pa.array(np.char.add("eni-2", (first + np.arange(n) % 100).astype(str))))
+
+    parts = [enis(1_000, 0), enis(1_000, 100)]
+    held = [compact_records(p) for p in parts]
+    assert all(h.schema.field("interface_id").type.index_type == pa.int8() for h in held)
+    group, records = concat_held(held), pa.concat_tables(parts)
+    assert plain_records(canonical_order(group)).equals(canonical_order(records))
+    rows = canonical_rows(group)
+    assert plain_records(rows.gather()).equals(canonical_order(records))

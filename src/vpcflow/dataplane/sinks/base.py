@@ -30,7 +30,7 @@ from typing import Any, Literal, Protocol
 import pyarrow as pa
 
 from vpcflow.core.errors import ConfigError
-from vpcflow.dataplane.sinks.compact import canonical_rows
+from vpcflow.dataplane.sinks.compact import canonical_rows, takeable
 from vpcflow.dataplane.sinks.faults import fault_point
 from vpcflow.model.fields import to_column
 from vpcflow.model.flowlog import FlowLog
@@ -107,7 +107,7 @@ def canonical_order(records: pa.Table) -> pa.Table:
     """
     if records.num_rows <= 1:
         return records
-    return records.take(pa.array(canonical_rows(records).rows))
+    return takeable(records).take(pa.array(canonical_rows(records).rows))
 
 
 def require(col: pa.ChunkedArray | None, flow_log: FlowLog, what: str, name: str) -> pa.ChunkedArray:

@@ -117,6 +117,20 @@ def plain_records(records: pa.Table) -> pa.Table:
     return pa.table(cols, names=records.column_names)
 
 
+def takeable(table: pa.Table) -> pa.Table:
+    """``table`` with each dictionary column of several chunks widened to 32-bit indexes. A ``take``
+    across chunks unifies their dictionaries, and two 8-bit chunks of 100 distinct values each need
+    more than 8 bits together (Arrow refuses: "the unified dictionary requires a larger index type").
+    Only the indexes are copied."""
+    cols = []
+    for col in table.columns:
+        t = col.type
+        if pa.types.is_dictionary(t) and col.num_chunks > 1 and t.index_type.bit_width < 32:
+            col = col.cast(pa.dictionary(pa.int32(), t.value_type))
+        cols.append(col)
+    return pa.table(cols, names=table.column_names)
+
+
 @dataclass(frozen=True, slots=True)
 class RowSelection:
     """Rows of a held table, in a given order, gathered only a slice at a time.
@@ -141,7 +155,7 @@ class RowSelection:
 
     def gather(self) -> pa.Table:
         """The selected rows as a table of their own."""
-        return self.table.take(pa.array(self.rows))
+        return takeable(self.table).take(pa.array(self.rows))
 
 
 def canonical_rows(table: pa.Table, rows: npt.NDArray[np.int64] | None = None) -> RowSelection:
