@@ -25,8 +25,16 @@ on 2026-12-05 after the morning's changes (1m-flows, single runs): a fixed mmap 
 gave 506-512 MiB instead of 565-580 MiB but 1.3-1.5 s more system time (a fresh page costs a fault
 on these virtual machines); 256 KiB 492 MiB for +2.3 s; glibc's transparent huge pages
 (``glibc.malloc.hugetlb``) +4 s; Arrow's jemalloc or mimalloc pool for the held records, or
-``malloc_trim`` when a group closes: no smaller peak. The freed-but-kept memory of glibc's heap
-(about 115 MiB at the peak) is what remains between that run and 512 MiB.
+``malloc_trim`` when a group closes: no smaller peak. Tried again later that morning with the
+smaller working set below: mmap thresholds of 2, 4 and 8 MiB (and a 64 MiB trim threshold) gave
+527-582 MiB for 0.4-1.0 s more system time, Arrow's jemalloc pool no lower peak, its mimalloc pool
+a higher one and 1.1 s more system time, ``malloc_trim`` before a group's sort no lower peak.
+
+What brought the 1m-flows peak under 512 MiB (468 MiB) was less memory in use, not another
+allocator: batches of 65,536 packets and flow-cache resets at 65,536 flows, the flow cache keeping
+its room across resets, each batch folded straight into the open windows, the reorder buffer no
+longer copying each batch, and held records in 8-bit dictionaries (docs/benchmarks.md, "2026-12-05,
+late morning: 1m-flows under 512 MiB").
 
 Figures in docs/benchmarks.md, "Records path, 2026-12-04 evening" and "Memory of a run with a
 million flows".
