@@ -2,8 +2,8 @@
 
 Records of closed windows are built in one native call per ``advance``. When a batch's watermark
 jumps several minutes (the last packets of a capture, a quiet spell, a capture read in one batch),
-every window it passed used to be built at once: on the million-flow workload the last batch closed
-three minutes together, the run's memory high-water mark. ``Aggregator.steps`` gives the ends to
+every window it passed used to be built at once, so the memory of that build grew with the jump.
+``Aggregator.steps`` gives the ends to
 advance to first; these tests hold that each window then reaches the sinks in a write of its own,
 flushed at its end, and that the records are the ones the same traffic gives in small batches.
 """

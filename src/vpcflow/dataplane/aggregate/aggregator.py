@@ -391,11 +391,11 @@ class Aggregator:
         """The window ends before the last one that ``advance(watermark_s)`` (None: ``finish``) would
         close, ascending: where to advance first so that the windows close one end at a time.
 
-        A watermark that jumps several windows (a quiet spell in a capture, its last packets, the end
-        of a run) closed them all in one call, whose records were built together: on a capture of a
-        million flows the last batch closed three minutes at once and that build (about 165 MB of
-        address text, columns and side-channel rows) was the run's memory high-water mark. One end
-        at a time, the same records come out in the same order: a table is ordered by window start
+        A watermark that jumps several windows (a quiet spell in a capture, a capture read in one
+        batch, the end of a run) closed them all in one call, whose records were built together:
+        every window's columns, address text and side-channel rows at once, so the memory of a
+        build grew with the jump. One end at a time, a build holds one window's records.
+        The same records come out in the same order: a table is ordered by window start
         first, and where a flow log's ENIs share one interval (one grid of windows, NODATA's too) the
         order of ends is the order of starts. A flow log whose ENIs differ in interval (a window of
         60 s may start after one of 600 s and end before it) is not stepped: no steps at all."""
