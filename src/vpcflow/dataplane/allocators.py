@@ -27,7 +27,7 @@ on these virtual machines); 256 KiB 492 MiB for +2.3 s; glibc's transparent huge
 (``glibc.malloc.hugetlb``) +4 s; Arrow's jemalloc or mimalloc pool for the held records, or
 ``malloc_trim`` when a group closes: no smaller peak. Tried again later that morning with the
 smaller working set below: mmap thresholds of 2, 4 and 8 MiB (and a 64 MiB trim threshold) gave
-527-582 MiB for 0.4-1.0 s more system time, Arrow's jemalloc pool no lower peak, its mimalloc pool
+515-569 MiB for 0.5-1.1 s more system time, Arrow's jemalloc pool no lower peak, its mimalloc pool
 a higher one and 1.1 s more system time, ``malloc_trim`` before a group's sort no lower peak.
 
 What brought the 1m-flows peak under 512 MiB (468 MiB) was less memory in use, not another

@@ -196,7 +196,7 @@ def test_held_records_are_narrow_and_plain_records_restores_the_record_types() -
     # a window's record times repeat: a dictionary of 32-bit seconds, 8-bit indexes
     assert held.schema.field("end").type == pa.dictionary(pa.int8(), pa.uint32())
     assert held.schema.field("interface_id").type == pa.dictionary(pa.int8(), pa.string())
-    assert held.nbytes < 0.6 * records.nbytes  # 94 -> about 50 bytes a record of the default format
+    assert held.nbytes < 0.6 * records.nbytes  # 94 -> about 46 bytes a record of the default format
     plain = plain_records(held)
     assert plain.schema == records.schema
     assert plain.equals(records)

@@ -8,7 +8,7 @@ addresses are left as text because nearly every record has its own. Dictionary i
 (16 when a table has more than 127 values), the integer fields are held in the narrowest type their
 AWS values need (``HELD_TYPES``: ports 16-bit, protocol 8-bit, times 32-bit seconds, ...) when a
 table's values fit it, and the record times, which a window's records share, as a dictionary too
-(``DICTIONARY_INTS``), so a record of the default format is held in about 50 bytes instead of 94. The values, and so the rendered bytes, are unchanged: the canonical order
+(``DICTIONARY_INTS``), so a record of the default format is held in about 46 bytes instead of 94. The values, and so the rendered bytes, are unchanged: the canonical order
 (``canonical_rows``) sorts a dictionary column by its values (the same order as the text column)
 and integers by value whatever their width, and the renderers read dictionary columns as their
 values; ``plain_records`` gives back the original types (Parquet objects).
