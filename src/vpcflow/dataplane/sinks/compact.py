@@ -3,13 +3,13 @@
 An S3 sink keeps every record of a 5-minute group until no record can join it, hundreds of MB for a
 capture of a million flows when held as Arrow string columns. ``compact_records`` dictionary-encodes
 the string columns whose values repeat (account, interface, VPC, subnet ids, action, log status,
-type, direction, ...: one small dictionary and a 4-byte index per record instead of the text);
-addresses are left as text because nearly every record has its own. Dictionary indexes are 8-bit
-(16 when a table has more than 127 values), the integer fields are held in the narrowest type their
-AWS values need (``HELD_TYPES``: ports 16-bit, protocol 8-bit, times 32-bit seconds, ...) when a
-table's values fit it, and the record times, which a window's records share, as a dictionary too
-(``DICTIONARY_INTS``), so a record of the default format is held in about 46 bytes instead of 94. The values, and so the rendered bytes, are unchanged: the canonical order
-(``canonical_rows``) sorts a dictionary column by its values (the same order as the text column)
+type, direction, ...: one small dictionary and an index per record instead of the text); addresses
+are left as text because nearly every record has its own. Dictionary indexes are 8-bit (16 when a
+table has more than 127 values), the integer fields are held in the narrowest type their AWS values
+need (``HELD_TYPES``: ports 16-bit, protocol 8-bit, times 32-bit seconds, ...) when a table's values
+fit it, and the record times, which a window's records share, as a dictionary too
+(``DICTIONARY_INTS``), so a record of the default format is held in about 46 bytes instead of 94.
+The values, and so the rendered bytes, are unchanged: the canonical order (``canonical_rows``) sorts a dictionary column by its values (the same order as the text column)
 and integers by value whatever their width, and the renderers read dictionary columns as their
 values; ``plain_records`` gives back the original types (Parquet objects).
 """

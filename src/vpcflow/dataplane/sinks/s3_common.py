@@ -215,7 +215,7 @@ def period_rows(ends: Ends) -> list[tuple[npt.NDArray[np.int64] | None, int]]:
 def _held_ends(ends: npt.NDArray[np.int64]) -> Ends:
     """Record end times as a held group keeps them: 32-bit seconds (until 2106) when they fit, half
     the room of a group's 64-bit ends (13 MB for 1.6 million records)."""
-    if len(ends) and 0 <= int(ends.min()) and int(ends.max()) <= np.iinfo(np.uint32).max:
+    if len(ends) and int(ends.min()) >= 0 and int(ends.max()) <= np.iinfo(np.uint32).max:
         return ends.astype(np.uint32)
     return ends.astype(np.int64)
 
