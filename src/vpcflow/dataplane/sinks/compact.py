@@ -9,9 +9,10 @@ table has more than 127 values), the integer fields are held in the narrowest ty
 need (``HELD_TYPES``: ports 16-bit, protocol 8-bit, times 32-bit seconds, ...) when a table's values
 fit it, and the record times, which a window's records share, as a dictionary too
 (``DICTIONARY_INTS``), so a record of the default format is held in about 46 bytes instead of 94.
-The values, and so the rendered bytes, are unchanged: the canonical order (``canonical_rows``) sorts a dictionary column by its values (the same order as the text column)
-and integers by value whatever their width, and the renderers read dictionary columns as their
-values; ``plain_records`` gives back the original types (Parquet objects).
+The values, and so the rendered bytes, are unchanged: the canonical order (``canonical_rows``)
+sorts a dictionary column by its values (the same order as the text column) and integers by value
+whatever their width, and the renderers read dictionary columns as their values; ``plain_records``
+gives back the original types (Parquet objects).
 """
 
 from __future__ import annotations
