@@ -79,18 +79,16 @@ impl OpenGroups {
     pub fn window_ends(&self, interval: &[i64]) -> Vec<i64> {
         let w = self.groups.width;
         let mut ends: Vec<i64> = Vec::new();
-        let mut last = None;
         for k in self.groups.keys.chunks_exact(w) {
-            // groups of one window are mostly adjacent: skip repeats before sorting
-            if last == Some(k[0]) {
-                continue;
-            }
-            last = Some(k[0]);
             let eni = (k[0] >> ENI_SHIFT) as usize;
-            ends.push((k[0] & WS_MASK) as i64 + interval[eni]);
+            let end = (k[0] & WS_MASK) as i64 + interval[eni];
+            // a window's groups (of every ENI) mostly follow one another and share its end: kept
+            // only when new to the few ends seen, the list stays as short as the windows open
+            if !ends.contains(&end) {
+                ends.push(end);
+            }
         }
         ends.sort_unstable();
-        ends.dedup();
         ends
     }
 

@@ -229,15 +229,20 @@ class _Delivery:
         # Windows are at least 60 s long and aligned to multiples of 60: check once per minute.
         minute = watermark // 60
         if self.last_closed is None or minute > self.last_closed:
+            # Window ends are multiples of 60: a watermark one minute on passes at most one of them,
+            # and needs no steps (finding them reads every open group: 6 ms on a million).
+            stepwise = self.last_closed is None or minute > self.last_closed + 1
             self.last_closed = minute
-            self.close_windows(watermark)
+            self.close_windows(watermark, stepwise=stepwise)
 
-    def close_windows(self, watermark: int | None) -> None:
-        """Deliver the windows ``watermark`` closes (None: every window, the end of the run). Windows
-        that end at different times close one end at a time (``Aggregator.steps``: records are built
-        a window's worth at a time), each step's end its watermark."""
-        for end in self.aggregator.steps(watermark):
-            self.deliver(self.aggregator.advance(end), end)
+    def close_windows(self, watermark: int | None, *, stepwise: bool = True) -> None:
+        """Deliver the windows ``watermark`` closes (None: every window, the end of the run). With
+        ``stepwise``, windows that end at different times close one end at a time
+        (``Aggregator.steps``: records are built a window's worth at a time), each step's end its
+        watermark."""
+        if stepwise:
+            for end in self.aggregator.steps(watermark):
+                self.deliver(self.aggregator.advance(end), end)
         outputs = self.aggregator.finish() if watermark is None else self.aggregator.advance(watermark)
         self.deliver(outputs, watermark)
 
