@@ -363,13 +363,11 @@ impl FoldState {
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         guard(py, STAGE, || {
             let iv = interval.as_slice()?;
-            if self.open.max_eni().is_some_and(|e| e >= iv.len()) {
-                return Err(PyValueError::new_err(
-                    "window_ends: an open group's ENI has no interval",
-                ));
-            }
             let open = &self.open;
-            Ok(PyArray1::from_vec(py, py.detach(|| open.window_ends(iv))))
+            let ends = py.detach(|| open.window_ends(iv)).ok_or_else(|| {
+                PyValueError::new_err("window_ends: an open group's ENI has no interval")
+            })?;
+            Ok(PyArray1::from_vec(py, ends))
         })
     }
 

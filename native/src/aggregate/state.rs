@@ -74,14 +74,14 @@ impl OpenGroups {
         }
     }
 
-    /// The distinct ends of the open groups' windows, ascending, given each ENI's interval (which
-    /// must cover every ENI index of the keys: checked by the caller).
-    pub fn window_ends(&self, interval: &[i64]) -> Vec<i64> {
+    /// The distinct ends of the open groups' windows, ascending, given each ENI's interval; None
+    /// when an open group's ENI has none.
+    pub fn window_ends(&self, interval: &[i64]) -> Option<Vec<i64>> {
         let w = self.groups.width;
         let mut ends: Vec<i64> = Vec::new();
         for k in self.groups.keys.chunks_exact(w) {
             let eni = (k[0] >> ENI_SHIFT) as usize;
-            let end = (k[0] & WS_MASK) as i64 + interval[eni];
+            let end = (k[0] & WS_MASK) as i64 + interval.get(eni)?;
             // a window's groups (of every ENI) mostly follow one another and share its end: kept
             // only when new to the few ends seen, the list stays as short as the windows open
             if !ends.contains(&end) {
@@ -89,7 +89,7 @@ impl OpenGroups {
             }
         }
         ends.sort_unstable();
-        ends
+        Some(ends)
     }
 
     /// The largest ENI index any open group names (for the caller's bounds check).
@@ -137,7 +137,8 @@ mod tests {
         }
         assert_eq!(st.len(), 5000);
         assert!(st.groups.packets.iter().all(|&p| p == 2));
-        assert_eq!(st.window_ends(&[60]), [60, 120]);
+        assert_eq!(st.window_ends(&[60]), Some(vec![60, 120]));
+        assert_eq!(st.window_ends(&[]), None);
         let closed = st.close(Some(60), &[60]);
         assert_eq!(closed.len(), 2500);
         assert!(closed.keys.chunks_exact(2).all(|k| k[0] == 0));
@@ -161,10 +162,10 @@ mod tests {
         assert_eq!(st.len(), 2500);
         assert_eq!(st.groups.packets[0], 7);
         assert_eq!(st.groups.first[0], 61);
-        assert_eq!(st.window_ends(&[60]), [120]);
+        assert_eq!(st.window_ends(&[60]), Some(vec![120]));
         assert_eq!(st.close(None, &[60]).len(), 2500);
         assert!(st.is_empty());
-        assert!(st.window_ends(&[60]).is_empty());
+        assert_eq!(st.window_ends(&[60]), Some(vec![]));
     }
 
     #[test]
