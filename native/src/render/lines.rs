@@ -26,7 +26,7 @@ pub enum RenderError {
     Lengths,
 }
 
-/// The rows to render: a range of the table, or rows by index (in that order).
+/// The rows to render or sort: a range of the table, or rows by index (in that order).
 #[derive(Debug, Clone, Copy)]
 pub enum Rows<'r> {
     Range(usize, usize),
@@ -41,6 +41,16 @@ impl Rows<'_> {
             Rows::Range(a, b) => b.saturating_sub(*a),
             Rows::Indices(ix) => ix.len(),
             Rows::Indices32(ix) => ix.len(),
+        }
+    }
+
+    /// The table row at position `k` (a position below `count`; an index `check_rows` passed).
+    #[inline(always)]
+    pub fn at(&self, k: usize) -> usize {
+        match self {
+            Rows::Range(a, _) => a + k,
+            Rows::Indices(ix) => ix[k] as usize,
+            Rows::Indices32(ix) => ix[k] as usize,
         }
     }
 }
@@ -83,12 +93,7 @@ impl<'a> TableView<'a> {
         into.clear();
         let mut cursor = 0;
         for k in lo..hi {
-            let row = match rows {
-                Rows::Range(a, _) => a + k,
-                Rows::Indices(ix) => ix[k] as usize, // checked by check_rows
-                Rows::Indices32(ix) => ix[k] as usize,
-            };
-            into.push(locate(starts, &mut cursor, row));
+            into.push(locate(starts, &mut cursor, rows.at(k))); // checked by check_rows
         }
     }
 
@@ -105,8 +110,8 @@ impl<'a> TableView<'a> {
         self.columns.len()
     }
 
-    /// Fail on a row of `rows` outside the table (before anything is rendered).
-    fn check_rows(&self, rows: Rows<'_>) -> Result<(), RenderError> {
+    /// Fail on a row of `rows` outside the table (before anything is rendered or sorted).
+    pub(super) fn check_rows(&self, rows: Rows<'_>) -> Result<(), RenderError> {
         match rows {
             Rows::Range(a, b) if a > b || b > self.rows => Err(RenderError::BadRow(b as i64)),
             Rows::Range(..) => Ok(()),

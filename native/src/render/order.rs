@@ -18,7 +18,7 @@ use std::cmp::Ordering;
 
 use super::cell_order::{cmp_cells, dict_index, dictionary_ranks, ColumnOrder};
 use super::columns::{locate, Cell, ChunkedView, Corrupt, Values};
-use super::lines::{RenderError, TableView};
+use super::lines::{RenderError, Rows, TableView};
 use super::radix::{radix_sort, Entry, KEY_BYTES};
 
 /// What [`Sorter::fill_keys`] packed.
@@ -67,7 +67,7 @@ impl<'a> Sorter<'_, 'a> {
     fn pack_code(
         &self,
         c: usize,
-        rows: &RowSet<'_>,
+        rows: &Rows<'_>,
         entries: &mut [Entry],
         at: usize,
     ) -> Result<(usize, bool), Corrupt> {
@@ -120,7 +120,7 @@ impl<'a> Sorter<'_, 'a> {
     fn pack_text(
         &self,
         c: usize,
-        rows: &RowSet<'_>,
+        rows: &Rows<'_>,
         entries: &mut [Entry],
         at: usize,
     ) -> Result<usize, Corrupt> {
@@ -148,7 +148,7 @@ impl<'a> Sorter<'_, 'a> {
     /// there the most bytes of a string its keys hold.
     fn fill_keys(
         &self,
-        rows: &RowSet<'_>,
+        rows: &Rows<'_>,
         entries: &mut [Entry],
         first: usize,
     ) -> Result<Keyed, (usize, Corrupt)> {
@@ -189,7 +189,7 @@ impl<'a> Sorter<'_, 'a> {
     fn same_text(
         &self,
         c: usize,
-        rows: &RowSet<'_>,
+        rows: &Rows<'_>,
         run: &[Entry],
         room: usize,
     ) -> Result<bool, Corrupt> {
@@ -211,12 +211,12 @@ impl<'a> Sorter<'_, 'a> {
     }
 
     /// Sort `entries` (rows equal on the columns before `first`) by columns `first..`, rows equal
-    /// on them in position order, whatever the order of `entries` now. Rows whose keys are equal and whose string column
-    /// the keys hold whole are equal on it too: the next key starts after it; otherwise they are
-    /// compared column by column.
+    /// on them in position order, whatever the order of `entries` now. Rows whose keys are equal
+    /// and whose string column the keys hold whole are equal on it too: the next key starts after
+    /// it; otherwise they are compared column by column.
     fn order(
         &self,
-        rows: &RowSet<'_>,
+        rows: &Rows<'_>,
         entries: &mut [Entry],
         first: usize,
         failed: &RefCell<Option<(usize, Corrupt)>>,
@@ -289,44 +289,11 @@ impl<'a> Sorter<'_, 'a> {
     }
 }
 
-/// The rows to sort: some rows of the table, or all of them (a closed group is nearly always the
-/// whole held table: numbering its rows cost an array of 8 bytes a row at a run's memory peak).
-#[derive(Clone, Copy)]
-pub enum RowSet<'a> {
-    All(usize),
-    Given(&'a [i64]),
-}
-
-impl RowSet<'_> {
-    /// The table row at position `k` of the set.
-    #[inline(always)]
-    fn at(&self, k: usize) -> usize {
-        match self {
-            RowSet::All(_) => k,
-            RowSet::Given(rows) => rows[k] as usize,
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            RowSet::All(n) => *n,
-            RowSet::Given(rows) => rows.len(),
-        }
-    }
-}
-
-/// `rows` of `table` in canonical order, as table row indexes.
-pub fn canonical_order(table: &TableView<'_>, rows: RowSet<'_>) -> Result<Vec<u32>, RenderError> {
-    let bad = match rows {
-        RowSet::All(n) => (n != table.num_rows()).then_some(n as i64),
-        RowSet::Given(given) => given
-            .iter()
-            .find(|&&r| r < 0 || r as u64 >= table.num_rows() as u64)
-            .copied(),
-    };
-    if let Some(bad) = bad {
-        return Err(RenderError::BadRow(bad));
-    }
+/// `rows` of `table` in canonical order, as table row indexes. A closed group is nearly always the
+/// whole held table: `Rows::Range` sorts it without an array numbering its rows (8 bytes a row at
+/// a run's memory peak).
+pub fn canonical_order(table: &TableView<'_>, rows: Rows<'_>) -> Result<Vec<u32>, RenderError> {
+    table.check_rows(rows)?;
     let columns = table.columns();
     let mut orders = Vec::with_capacity(columns.len());
     for (c, col) in columns.iter().enumerate() {
@@ -352,7 +319,7 @@ pub fn canonical_order(table: &TableView<'_>, rows: RowSet<'_>) -> Result<Vec<u3
     if u32::try_from(table.num_rows()).is_err() {
         return Err(too_many());
     }
-    let n = u32::try_from(rows.len()).map_err(|_| too_many())?;
+    let n = u32::try_from(rows.count()).map_err(|_| too_many())?;
     let mut entries: Vec<Entry> = (0..n)
         .map(|pos| Entry {
             key: [0; KEY_BYTES],
@@ -404,7 +371,7 @@ mod tests {
         };
         let col = ChunkedView::new(vec![ArrayView::new(6, 0, None, values).unwrap()]);
         let table = TableView::new(vec![col]).unwrap();
-        let got = canonical_order(&table, RowSet::Given(&[0, 1, 2, 3, 4, 5, 1])).unwrap();
+        let got = canonical_order(&table, Rows::Indices(&[0, 1, 2, 3, 4, 5, 1])).unwrap();
         assert_eq!(got, [5, 1, 1, 0, 4, 3, 2]);
     }
 
@@ -420,19 +387,19 @@ mod tests {
         let col = ChunkedView::new(vec![ArrayView::new(4, 0, Some(&bitmap), values).unwrap()]);
         let table = TableView::new(vec![col]).unwrap();
         assert_eq!(
-            canonical_order(&table, RowSet::Given(&[2, 1, 0, 3])).unwrap(),
+            canonical_order(&table, Rows::Indices(&[2, 1, 0, 3])).unwrap(),
             [3, 2, 0, 1]
         );
         assert_eq!(
-            canonical_order(&table, RowSet::All(4)).unwrap(),
+            canonical_order(&table, Rows::Range(0, 4)).unwrap(),
             [3, 0, 2, 1]
         );
         assert_eq!(
-            canonical_order(&table, RowSet::All(5)),
+            canonical_order(&table, Rows::Range(0, 5)),
             Err(RenderError::BadRow(5))
         );
         assert_eq!(
-            canonical_order(&table, RowSet::Given(&[0, 4])),
+            canonical_order(&table, Rows::Indices(&[0, 4])),
             Err(RenderError::BadRow(4))
         );
     }

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use super::columns::{ArrayView, ChunkedView, Corrupt, IntType, Values};
 use super::format::TextRefusal;
 use super::lines::{RenderError, Rows, TableView};
-use super::order::{canonical_order, RowSet};
+use super::order::canonical_order;
 use crate::errors::guard;
 
 const STAGE: &str = "rendering records";
@@ -281,8 +281,8 @@ impl RecordColumns {
         guard(py, ORDER_STAGE, || {
             let table = self.table()?;
             let set = match &rows {
-                None => RowSet::All(table.num_rows()),
-                Some(r) => RowSet::Given(r.as_slice()?),
+                None => Rows::Range(0, table.num_rows()),
+                Some(r) => Rows::Indices(r.as_slice()?),
             };
             let order = py
                 .detach(|| canonical_order(&table, set))
